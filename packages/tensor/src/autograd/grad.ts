@@ -1,0 +1,34 @@
+// torch.autograd.grad: gradients of outputs with respect to chosen inputs, returned rather than
+// accumulated into `.grad`. With createGraph the result is itself differentiable.
+
+import type { Tensor } from '../tensor.ts';
+import { TensorError, ShapeError } from '../errors.ts';
+import { fmtShape } from '../shape.ts';
+import { propagate } from './tape.ts';
+import { onesLike } from '../ops/create.ts';
+
+export interface GradOptions {
+  /** Upstream gradients, one per output (default: ones for one-element outputs). */
+  gradOutputs?: readonly Tensor[];
+  retainGraph?: boolean;
+  createGraph?: boolean;
+  /** Return null for inputs the outputs do not depend on, instead of throwing. */
+  allowUnused?: boolean;
+}
+
+export function grad(outputs: readonly Tensor[], inputs: readonly Tensor[], opts: GradOptions = {}): (Tensor | null)[] {
+  outputs.forEach((o, i) => {
+    if (!o.requiresGrad) throw new TensorError(`grad: outputs[${i}] does not require grad.`);
+    if (!opts.gradOutputs && o.size !== 1) throw new ShapeError(`grad: outputs[${i}] has shape ${fmtShape(o.shape)}; pass gradOutputs for non-scalar outputs.`);
+  });
+  inputs.forEach((x, i) => {
+    if (!x.requiresGrad) throw new TensorError(`grad: inputs[${i}] does not require grad.`);
+  });
+  const seeds = opts.gradOutputs ?? outputs.map((o) => onesLike(o));
+  const acc = propagate(outputs, seeds, { retainGraph: opts.retainGraph, createGraph: opts.createGraph });
+  return inputs.map((x, i) => {
+    const g = acc.get(x) ?? null;
+    if (!g && !opts.allowUnused) throw new TensorError(`grad: inputs[${i}] was not used to compute the outputs; pass { allowUnused: true } to get null.`);
+    return g && !opts.createGraph ? g.detach() : g;
+  });
+}

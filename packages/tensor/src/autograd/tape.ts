@@ -1,0 +1,105 @@
+// Reverse-mode autodiff. Each op output that needs a gradient carries a Node: its inputs and a
+// rule mapping the output gradient to input gradients, written in Tensor ops (so with
+// `createGraph` the backward pass is itself recorded and can be differentiated again).
+
+import { InternalError, TensorError } from '../errors.ts';
+import { fmtShape, sameShape } from '../shape.ts';
+import type { Tensor } from '../tensor.ts';
+
+export type GradRule = (gy: Tensor) => readonly (Tensor | null)[];
+
+export interface Node {
+  readonly op: string;
+  inputs: readonly Tensor[];
+  rule: GradRule | null; // null once freed by a backward pass without retainGraph
+}
+
+let gradEnabled = true;
+
+export const isGradEnabled = (): boolean => gradEnabled;
+
+/** Runs `fn` with gradient recording off (like `torch.no_grad()`). */
+export function noGrad<T>(fn: () => T): T {
+  return withGradMode(false, fn);
+}
+
+/** Runs `fn` with gradient recording forced on or off. */
+export function withGradMode<T>(enabled: boolean, fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = enabled;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** Attaches a grad rule to `out` when recording is on and some input requires a gradient. */
+export function record(out: Tensor, op: string, inputs: readonly Tensor[], rule: GradRule): Tensor {
+  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.gradFn = { op, inputs, rule };
+  }
+  return out;
+}
+
+/** Tensors reachable from `roots` through grad nodes, in reverse topological order (outputs first). */
+function reverseTopo(roots: readonly Tensor[]): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  const stack: [Tensor, boolean][] = roots.map((r) => [r, false]);
+  while (stack.length) {
+    const [t, done] = stack.pop()!;
+    if (done) {
+      order.push(t);
+      continue;
+    }
+    if (seen.has(t)) continue;
+    seen.add(t);
+    stack.push([t, true]);
+    for (const i of t.gradFn?.inputs ?? []) if (i.requiresGrad && !seen.has(i)) stack.push([i, false]);
+  }
+  return order.reverse();
+}
+
+export interface BackwardOptions {
+  retainGraph?: boolean;
+  createGraph?: boolean;
+}
+
+/**
+ * Propagates `grads` from `roots` back through the graph. Returns the gradient reaching each
+ * tensor (leaves included); `backward()` adds the leaves' into `.grad`, `grad()` returns them.
+ */
+export function propagate(roots: readonly Tensor[], grads: readonly Tensor[], opts: BackwardOptions = {}): Map<Tensor, Tensor> {
+  const createGraph = opts.createGraph ?? false;
+  const retain = opts.retainGraph ?? createGraph;
+  const acc = new Map<Tensor, Tensor>();
+  const add = (t: Tensor, g: Tensor) => {
+    if (!sameShape(g.shape, t.shape)) {
+      throw new InternalError(`backward: gradient of shape ${fmtShape(g.shape)} for a tensor of shape ${fmtShape(t.shape)} (from ${t.gradFn?.op ?? 'a leaf'})`);
+    }
+    const prev = acc.get(t);
+    acc.set(t, prev ? prev.add(g) : g);
+  };
+  withGradMode(createGraph, () => {
+    roots.forEach((r, i) => add(r, grads[i]));
+    for (const t of reverseTopo(roots)) {
+      const node = t.gradFn, gy = acc.get(t);
+      if (!node || !gy) continue;
+      if (!node.rule) {
+        throw new TensorError(`backward: trying to backward through the graph a second time (through ${node.op}); pass { retainGraph: true } to the first backward call.`);
+      }
+      const gin = node.rule(gy);
+      node.inputs.forEach((inp, k) => {
+        const g = gin[k];
+        if (g && inp.requiresGrad) add(inp, g.dtype === inp.dtype ? g : g.to(inp.dtype));
+      });
+      if (!retain) {
+        node.rule = null;
+        node.inputs = [];
+      }
+    }
+  });
+  return acc;
+}

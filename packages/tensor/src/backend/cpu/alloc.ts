@@ -1,0 +1,37 @@
+// Typed-array allocation for the CPU backend.
+// Buffers large enough to be worth splitting across worker threads live in a SharedArrayBuffer,
+// so a kernel can hand them to a worker without a copy (see threads.ts).
+
+export type DType = 'float32' | 'float64' | 'int32';
+export type FloatArray = Float32Array | Float64Array;
+export type TypedArray = Float32Array | Float64Array | Int32Array;
+
+/** Bytes from which a buffer is allocated shared (small ones stay on the cheaper ArrayBuffer). */
+export const SHARED_MIN_BYTES = 1 << 16;
+
+const CTOR = { float32: Float32Array, float64: Float64Array, int32: Int32Array } as const;
+const BYTES = { float32: 4, float64: 8, int32: 4 } as const;
+
+/** A zero-filled typed array of `n` elements of `dtype`. */
+export function alloc(dtype: 'float32', n: number): Float32Array;
+export function alloc(dtype: 'float64', n: number): Float64Array;
+export function alloc(dtype: 'int32', n: number): Int32Array;
+export function alloc(dtype: DType, n: number): TypedArray;
+export function alloc(dtype: DType, n: number): TypedArray {
+  const bytes = n * BYTES[dtype];
+  const buf = bytes >= SHARED_MIN_BYTES ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+  return new CTOR[dtype](buf as ArrayBuffer); // lib.es2022 types omit SharedArrayBuffer here
+}
+
+/** A zero-filled array of the same dtype as `like`. */
+export function allocLike<T extends TypedArray>(like: T, n: number): T {
+  return alloc(dtypeOf(like), n) as T;
+}
+
+export function dtypeOf(a: TypedArray): DType {
+  return a instanceof Float32Array ? 'float32' : a instanceof Float64Array ? 'float64' : 'int32';
+}
+
+export function isShared(a: TypedArray): boolean {
+  return a.buffer instanceof SharedArrayBuffer;
+}

@@ -1,0 +1,114 @@
+// Elementwise CPU kernels over strided views: unary maps, binary maps on equal shapes (broadcasting
+// arrives here as stride-0 `expand` views), comparisons and `where`. Each op is one JS expression;
+// `compileMap` turns it into a specialised strided loop once (the same trick as ndarray's cwise).
+// The GPU backend reuses the same expression table for its gpu.js kernels.
+
+import { alloc, type DType, type TypedArray } from './alloc.ts';
+import type { Storage } from '../../storage.ts';
+
+export const UNARY = {
+  neg: '-a',
+  exp: 'Math.exp(a)',
+  log: 'Math.log(a)',
+  sqrt: 'Math.sqrt(a)',
+  rsqrt: '1 / Math.sqrt(a)',
+  abs: 'Math.abs(a)',
+  sign: 'Math.sign(a)',
+  relu: 'a > 0 ? a : (a === a ? 0 : a)', // NaN stays NaN, like torch.relu
+  sigmoid: 'a >= 0 ? 1 / (1 + Math.exp(-a)) : Math.exp(a) / (1 + Math.exp(a))',
+  tanh: 'Math.tanh(a)',
+  reciprocal: '1 / a',
+} as const;
+
+export const BINARY = {
+  add: 'a + b',
+  sub: 'a - b',
+  mul: 'a * b',
+  div: 'a / b',
+  pow: 'Math.pow(a, b)',
+  maximum: 'a > b || a !== a ? a : b', // NaN propagates, like torch.maximum
+  minimum: 'a < b || a !== a ? a : b',
+  eq: '+(a === b)',
+  ne: '+(a !== b)',
+  lt: '+(a < b)',
+  le: '+(a <= b)',
+  gt: '+(a > b)',
+  ge: '+(a >= b)',
+} as const;
+
+export type UnaryOp = keyof typeof UNARY;
+export type BinaryOp = keyof typeof BINARY;
+export const COMPARE_OPS: ReadonlySet<BinaryOp> = new Set(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
+
+type MapKernel = (out: TypedArray, shape: number[], ins: TypedArray[], offs: number[], strides: number[][]) => void;
+
+/**
+ * Builds a loop writing `out[i] = expr(a, b, c)` for i over the row-major order of `shape`,
+ * reading operand k at offs[k] + sum(idx[d] * strides[k][d]). `out` is dense.
+ */
+function compileMap(arity: number, expr: string): MapKernel {
+  const names = ['a', 'b', 'c'].slice(0, arity);
+  const ks = names.map((_, k) => k);
+  const body = `
+    const rank = shape.length, inner = shape[rank - 1], rows = out.length / inner;
+    ${ks.map((k) => `const d${k} = ins[${k}], s${k} = strides[${k}], is${k} = s${k}[rank - 1]; let p${k} = offs[${k}];`).join('\n')}
+    const idx = new Int32Array(rank);
+    let o = 0;
+    for (let r = 0; r < rows; r++) {
+      ${ks.map((k) => `let q${k} = p${k};`).join(' ')}
+      for (let i = 0; i < inner; i++) {
+        ${names.map((n, k) => `const ${n} = d${k}[q${k}]; q${k} += is${k};`).join(' ')}
+        out[o++] = ${expr};
+      }
+      for (let d = rank - 2; d >= 0; d--) {
+        ${ks.map((k) => `p${k} += s${k}[d];`).join(' ')}
+        if (++idx[d] < shape[d]) break;
+        ${ks.map((k) => `p${k} -= s${k}[d] * shape[d];`).join(' ')}
+        idx[d] = 0;
+      }
+    }`;
+  return new Function('out', 'shape', 'ins', 'offs', 'strides', body) as MapKernel;
+}
+
+/**
+ * Merges adjacent dims that every operand walks contiguously, so dense tensors become one flat
+ * loop and only genuinely strided dims pay for the odometer. Rank 0 becomes [1].
+ */
+function coalesce(shape: readonly number[], strides: number[][]): { shape: number[]; strides: number[][] } {
+  if (shape.length === 0) return { shape: [1], strides: strides.map(() => [1]) };
+  const outShape = [shape[0]];
+  const outStrides = strides.map((s) => [s[0]]);
+  for (let d = 1; d < shape.length; d++) {
+    const last = outShape.length - 1;
+    const merge = strides.every((s, k) => outStrides[k][last] === s[d] * shape[d]);
+    if (merge) {
+      outShape[last] *= shape[d];
+      strides.forEach((s, k) => (outStrides[k][last] = s[d]));
+    } else {
+      outShape.push(shape[d]);
+      strides.forEach((s, k) => outStrides[k].push(s[d]));
+    }
+  }
+  return { shape: outShape, strides: outStrides };
+}
+
+const cache = new Map<string, MapKernel>();
+
+/** Runs `expr` over operands of identical shape (any strides) into a new dense array of `dtype`. */
+export function mapExpr(expr: string, operands: Storage[], dtype: DType): TypedArray {
+  const shape = operands[0].shape;
+  const out = alloc(dtype, operands[0].size);
+  if (out.length === 0) return out;
+  const key = `${operands.length}:${expr}`;
+  let kernel = cache.get(key);
+  if (!kernel) cache.set(key, (kernel = compileMap(operands.length, expr)));
+  const c = coalesce(shape, operands.map((s) => s.stride));
+  kernel(out, c.shape, operands.map((s) => s.data), operands.map((s) => s.offset), c.strides);
+  return out;
+}
+
+export const unary = (op: UnaryOp, x: Storage, dtype: DType): TypedArray => mapExpr(UNARY[op], [x], dtype);
+export const binary = (op: BinaryOp, a: Storage, b: Storage, dtype: DType): TypedArray => mapExpr(BINARY[op], [a, b], dtype);
+export const where = (c: Storage, a: Storage, b: Storage, dtype: DType): TypedArray => mapExpr('a !== 0 ? b : c', [c, a, b], dtype);
+/** Elementwise copy with conversion (also the strided → dense copy for any dtype). */
+export const cast = (x: Storage, dtype: DType): TypedArray => mapExpr(dtype === 'int32' ? 'Math.trunc(a)' : 'a', [x], dtype);

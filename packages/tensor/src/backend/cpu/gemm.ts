@@ -1,0 +1,168 @@
+// Batched matrix multiply for the CPU backend: out[b] = a[b] @ b[b] over strided views.
+// Packed and register-blocked after GotoBLAS/BLIS (Goto & van de Geijn 2008): panels of A (MR rows)
+// and B (NR columns) are packed into float64 scratch, and a 4x4 micro-kernel keeps a block of C in
+// locals. Each C element is a sequential float64 sum over k, rounded once on store, so the result
+// does not depend on blocking or threads, and matches bmmNaive bit for bit.
+// Dims: b batch, M rows of A and C, N columns of B and C, K the reduction (Kd per segment x nSeg).
+
+import type { FloatArray } from './alloc.ts';
+import { registerKernels, runKernel, threadsFor, type KernelTable } from './threads.ts';
+
+/** A strided batch of matrices inside a typed array: element (b, i, j) is at offset + b*batchStride + i*rowStride + j*colStride. Strides may be 0 (broadcast) and need not be contiguous (a transposed view is rowStride=1, colStride=M). */
+export interface MatView { data: FloatArray; offset: number; batchStride: number; rowStride: number; colStride: number }
+
+/**
+ * Where a packer reads operand element (b, s, r, c) — batch b, reduction segment s, row r, column c:
+ * data[off + floor(b/G)*bs1 + (b%G)*bs2 + s*ss + r*rs + c*cs]. G splits the batch in two (conv: n, group).
+ */
+export interface ViewSrc { data: FloatArray; off: number; G: number; bs1: number; bs2: number; ss: number; rs: number; cs: number }
+
+/** One GEMM job, split in tiles (b, jb, ib) of mc x nc elements of C. The packers are kernel names. */
+export interface GemmJob {
+  M: number; N: number; Kd: number; nSeg: number; mc: number; nc: number; kc: number; tilesI: number; tilesJ: number;
+  packA: string; A: object; packB: string; B: object;
+  /** C element (b, i, j) goes to out[oOff + floor(b/oG)*oB1 + (b%oG)*oB2 + i*oRs + j] (+ bias[(b%oG)*M + i]). */
+  out: FloatArray; oOff: number; oG: number; oB1: number; oB2: number; oRs: number; bias: FloatArray | null;
+}
+
+/** Register block of the micro-kernel (packed panels are padded with zeros to these). */
+export const MR = 4, NR = 4;
+const MC = 64, NC = 256, KC = 256;
+/** Below this many multiply-adds the naive loop wins (no packing). */
+const SMALL_MACS = 1 << 13;
+
+// ============ self-contained kernels (also run in the workers; call each other through K) ============
+
+/** C[4x4 at ci, row stride ldc] += Ap[kc x 4 panel at ai] * Bp[kc x 4 panel at bi]. The hot loop: a WASM SIMD version would replace this. */
+function micro4x4(kc: number, A: Float64Array, ai: number, B: Float64Array, bi: number, C: Float64Array, ci: number, ldc: number): void {
+  const c1 = ci + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+  let c00 = C[ci]!, c01 = C[ci + 1]!, c02 = C[ci + 2]!, c03 = C[ci + 3]!;
+  let c10 = C[c1]!, c11 = C[c1 + 1]!, c12 = C[c1 + 2]!, c13 = C[c1 + 3]!;
+  let c20 = C[c2]!, c21 = C[c2 + 1]!, c22 = C[c2 + 2]!, c23 = C[c2 + 3]!;
+  let c30 = C[c3]!, c31 = C[c3 + 1]!, c32 = C[c3 + 2]!, c33 = C[c3 + 3]!;
+  for (let k = 0; k < kc; k++, ai += 4, bi += 4) {
+    const a0 = A[ai]!, a1 = A[ai + 1]!, a2 = A[ai + 2]!, a3 = A[ai + 3]!;
+    const b0 = B[bi]!, b1 = B[bi + 1]!, b2 = B[bi + 2]!, b3 = B[bi + 3]!;
+    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+  }
+  C[ci] = c00; C[ci + 1] = c01; C[ci + 2] = c02; C[ci + 3] = c03;
+  C[c1] = c10; C[c1 + 1] = c11; C[c1 + 2] = c12; C[c1 + 3] = c13;
+  C[c2] = c20; C[c2 + 1] = c21; C[c2 + 2] = c22; C[c2 + 3] = c23;
+  C[c3] = c30; C[c3 + 1] = c31; C[c3 + 2] = c32; C[c3 + 3] = c33;
+}
+
+/** Packs A rows [i0, i0+mB) x cols [k0, k0+kB) as 4-row panels: (r, k) -> dst[(r>>2)*4*kB + k*4 + (r&3)]. */
+function packAView(v: ViewSrc, b: number, s: number, i0: number, mB: number, k0: number, kB: number, dst: Float64Array): void {
+  const { data, rs, cs } = v;
+  const base = v.off + Math.floor(b / v.G) * v.bs1 + (b % v.G) * v.bs2 + s * v.ss + k0 * cs;
+  const mP = (mB + 3) & ~3;
+  for (let r = 0; r < mP; r++) {
+    let d = (r >> 2) * 4 * kB + (r & 3);
+    if (r >= mB) {
+      for (let k = 0; k < kB; k++, d += 4) dst[d] = 0;
+      continue;
+    }
+    let src = base + (i0 + r) * rs;
+    for (let k = 0; k < kB; k++, d += 4, src += cs) dst[d] = data[src]!;
+  }
+}
+
+/** Packs B rows [k0, k0+kB) x cols [j0, j0+nB) as 4-column panels: (k, c) -> dst[(c>>2)*4*kB + k*4 + (c&3)]. */
+function packBView(v: ViewSrc, b: number, s: number, k0: number, kB: number, j0: number, nB: number, dst: Float64Array): void {
+  const { data, rs, cs } = v;
+  const base = v.off + Math.floor(b / v.G) * v.bs1 + (b % v.G) * v.bs2 + s * v.ss + j0 * cs;
+  const nP = (nB + 3) & ~3;
+  for (let k = 0; k < kB; k++) {
+    const src = base + (k0 + k) * rs;
+    for (let c = 0; c < nP; c++) dst[(c >> 2) * 4 * kB + k * 4 + (c & 3)] = c < nB ? data[src + c * cs]! : 0;
+  }
+}
+
+/** Computes tiles [u0, u1) of a GemmJob; tile u = (b, jb, ib) with ib fastest. */
+function gemmTiles(K: KernelTable, j: GemmJob, u0: number, u1: number): void {
+  const { M, N, Kd, nSeg, mc, nc, kc, tilesI, tilesJ, out, oRs, bias } = j;
+  const packA = K[j.packA]!, packB = K[j.packB]!, micro = K.micro4x4!;
+  const mcP = (mc + 3) & ~3, ncP = (nc + 3) & ~3;
+  const Ap = K.buf('gemm.A', mcP * kc), Bp = K.buf('gemm.B', kc * ncP), Cc = K.buf('gemm.C', mcP * ncP);
+  const per = tilesI * tilesJ, oneBlock = nSeg === 1 && Kd <= kc;
+  let packedB = -1; // tile key (b, jb) whose B block is in Bp, when K fits one block
+  for (let u = u0; u < u1; u++) {
+    const b = Math.floor(u / per), r = u - b * per, jb = Math.floor(r / tilesI), ib = r - jb * tilesI;
+    const i0 = ib * mc, j0 = jb * nc, mB = Math.min(mc, M - i0), nB = Math.min(nc, N - j0);
+    const mP = (mB + 3) & ~3, nP = (nB + 3) & ~3;
+    Cc.fill(0, 0, mP * nP);
+    for (let s = 0; s < nSeg; s++) {
+      for (let k0 = 0; k0 < Kd; k0 += kc) {
+        const kB = Math.min(kc, Kd - k0);
+        packA(j.A, b, s, i0, mB, k0, kB, Ap);
+        if (!oneBlock || packedB !== b * tilesJ + jb) packB(j.B, b, s, k0, kB, j0, nB, Bp);
+        packedB = b * tilesJ + jb;
+        for (let jr = 0; jr < nP; jr += 4) {
+          for (let ir = 0; ir < mP; ir += 4) micro(kB, Ap, ir * kB, Bp, jr * kB, Cc, ir * nP + jr, nP);
+        }
+      }
+    }
+    const b2 = b % j.oG, base = j.oOff + Math.floor(b / j.oG) * j.oB1 + b2 * j.oB2 + j0;
+    for (let i = 0; i < mB; i++) {
+      const o = base + (i0 + i) * oRs, c = i * nP, bi = bias === null ? 0 : bias[b2 * M + i0 + i]!;
+      if (bias === null) for (let jj = 0; jj < nB; jj++) out[o + jj] = Cc[c + jj]!;
+      else for (let jj = 0; jj < nB; jj++) out[o + jj] = Cc[c + jj]! + bi;
+    }
+  }
+}
+
+registerKernels({ micro4x4, packAView, packBView, gemmTiles });
+
+// ============ main-thread drivers ============
+
+function roundUp(x: number, m: number): number {
+  return Math.ceil(x / m) * m;
+}
+
+/** Fills in the tiling of a job (given M, N, Kd, nSeg) and runs it on the pool. Results do not depend on the tiling. */
+export function runGemm(job: Omit<GemmJob, 'mc' | 'nc' | 'kc' | 'tilesI' | 'tilesJ'>, batch: number): void {
+  const { M, N, Kd, nSeg } = job;
+  if (batch === 0 || M === 0 || N === 0) return;
+  const macs = batch * M * N * Kd * nSeg;
+  let mc = Math.min(MC, roundUp(M, MR)), nc = Math.min(NC, roundUp(N, NR));
+  const T = threadsFor(Number.MAX_SAFE_INTEGER, macs);
+  // Enough tiles to balance the threads: halve the tile width, then height.
+  while (T > 1 && batch * Math.ceil(M / mc) * Math.ceil(N / nc) < 4 * T && nc > 16) nc = roundUp(nc / 2, NR);
+  while (T > 1 && batch * Math.ceil(M / mc) * Math.ceil(N / nc) < 4 * T && mc > 8) mc = roundUp(mc / 2, MR);
+  const tilesI = Math.ceil(M / mc), tilesJ = Math.ceil(N / nc);
+  const full: GemmJob = { ...job, mc, nc, kc: KC, tilesI, tilesJ };
+  runKernel('gemmTiles', full, batch * tilesI * tilesJ, macs, ['out']);
+}
+
+/** A ViewSrc over a MatView (no batch split, no segments). */
+export function viewOf(v: MatView): ViewSrc {
+  return { data: v.data, off: v.offset, G: 1, bs1: v.batchStride, bs2: 0, ss: 0, rs: v.rowStride, cs: v.colStride };
+}
+
+/** out[b, M, N] = a[b, M, K] @ b[b, K, N] for b < batch; out is contiguous [batch, M, N] and is overwritten. out has the dtype the caller wants (float32 or float64); accumulate in double. */
+export function bmm(batch: number, M: number, N: number, K: number, a: MatView, b: MatView, out: FloatArray): void {
+  if (batch * M * N * K < SMALL_MACS) return bmmNaive(batch, M, N, K, a, b, out);
+  runGemm({
+    M, N, Kd: K, nSeg: 1, packA: 'packAView', A: viewOf(a), packB: 'packBView', B: viewOf(b),
+    out, oOff: 0, oG: 1, oB1: M * N, oB2: 0, oRs: N, bias: null,
+  }, batch);
+}
+
+/** Reference: the same contract as bmm, as a plain triple loop with a float64 accumulator. */
+export function bmmNaive(batch: number, M: number, N: number, K: number, a: MatView, b: MatView, out: FloatArray): void {
+  for (let bt = 0; bt < batch; bt++) {
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        let acc = 0;
+        for (let k = 0; k < K; k++) {
+          acc += a.data[a.offset + bt * a.batchStride + i * a.rowStride + k * a.colStride]!
+            * b.data[b.offset + bt * b.batchStride + k * b.rowStride + j * b.colStride]!;
+        }
+        out[(bt * M + i) * N + j] = acc; // (batch, M, N)
+      }
+    }
+  }
+}

@@ -1,0 +1,100 @@
+// The CPU backend: the Backend interface wired to the typed-array kernels in this folder.
+// Kernels take dense arrays unless noted; `dense` makes a view dense only when it is not already.
+
+import type { Backend } from '../backend.ts';
+import { alloc, type FloatArray } from './alloc.ts';
+import { contiguousData as dense, type Storage } from '../../storage.ts';
+import * as ew from './elementwise.ts';
+import { reduce } from './reduce.ts';
+import * as mv from './movement.ts';
+import { bmm, type MatView } from './gemm.ts';
+import * as conv from './conv.ts';
+import * as pool from './pool.ts';
+import * as rs from './resize.ts';
+
+const f = (s: Storage): FloatArray => dense(s) as FloatArray;
+const mat = (s: Storage): MatView => ({ data: s.data as FloatArray, offset: s.offset, batchStride: s.stride[0], rowStride: s.stride[1], colStride: s.stride[2] });
+/** A zeroed float array of n elements with the dtype of `like`. */
+const falloc = (like: Storage, n: number): FloatArray => (like.data instanceof Float64Array ? alloc('float64', n) : alloc('float32', n));
+
+export const cpuBackend: Backend = {
+  name: 'cpu',
+  unary: ew.unary,
+  binary: ew.binary,
+  where: ew.where,
+  cast: ew.cast,
+  assign: mv.assign,
+  reduce,
+  bmm(a, b, dtype) {
+    const [B, M, K] = a.shape, N = b.shape[2];
+    const out = alloc(dtype, B * M * N) as FloatArray;
+    bmm(B, M, N, K, mat(a), mat(b), out);
+    return out;
+  },
+  conv2d(x, w, bias, g) {
+    const out = falloc(x, g.N * g.O * g.OH * g.OW);
+    conv.conv2dForward(f(x), f(w), bias && f(bias), g, out);
+    return out;
+  },
+  conv2dBackwardInput(gy, w, g) {
+    const gx = falloc(gy, g.N * g.C * g.H * g.W);
+    conv.conv2dBackwardInput(f(gy), f(w), g, gx);
+    return gx;
+  },
+  conv2dBackwardWeight(x, gy, g) {
+    const gw = falloc(x, g.O * (g.C / g.groups) * g.kH * g.kW);
+    conv.conv2dBackwardWeight(f(x), f(gy), g, gw);
+    return gw;
+  },
+  maxPool2d(x, g) {
+    const n = g.N * g.C * g.OH * g.OW;
+    const values = falloc(x, n), indices = alloc('int32', n);
+    pool.maxPool2d(f(x), g, values, indices);
+    return { values, indices };
+  },
+  maxPool2dBackward(gy, indices, g) {
+    const gx = falloc(gy, g.N * g.C * g.H * g.W);
+    pool.maxPool2dBackward(f(gy), dense(indices) as Int32Array, g, gx);
+    return gx;
+  },
+  avgPool2d(x, g, countIncludePad) {
+    const out = falloc(x, g.N * g.C * g.OH * g.OW);
+    pool.avgPool2d(f(x), g, countIncludePad, out);
+    return out;
+  },
+  avgPool2dBackward(gy, g, countIncludePad) {
+    const gx = falloc(gy, g.N * g.C * g.H * g.W);
+    pool.avgPool2dBackward(f(gy), g, countIncludePad, gx);
+    return gx;
+  },
+  adaptiveAvgPool2d(x, oh, ow) {
+    const [N, C, H, W] = x.shape;
+    const out = falloc(x, N * C * oh * ow);
+    pool.adaptiveAvgPool2d(f(x), N, C, H, W, oh, ow, out);
+    return out;
+  },
+  adaptiveAvgPool2dBackward(gy, h, w) {
+    const [N, C, OH, OW] = gy.shape;
+    const gx = falloc(gy, N * C * h * w);
+    pool.adaptiveAvgPool2dBackward(f(gy), N, C, h, w, OH, OW, gx);
+    return gx;
+  },
+  resize(x, oh, ow, mode, alignCorners) {
+    const [N, C, H, W] = x.shape;
+    const out = falloc(x, N * C * oh * ow);
+    if (mode === 'bilinear') rs.bilinear(f(x), N, C, H, W, oh, ow, alignCorners, out);
+    else rs.nearest(f(x), N, C, H, W, oh, ow, out);
+    return out;
+  },
+  resizeBackward(gy, h, w, mode, alignCorners) {
+    const [N, C, OH, OW] = gy.shape;
+    const gx = falloc(gy, N * C * h * w);
+    if (mode === 'bilinear') rs.bilinearBackward(f(gy), N, C, h, w, OH, OW, alignCorners, gx);
+    else rs.nearestBackward(f(gy), N, C, h, w, OH, OW, gx);
+    return gx;
+  },
+  pad: mv.pad,
+  cat: mv.cat,
+  gather: mv.gather,
+  scatterAdd: mv.scatterAdd,
+};

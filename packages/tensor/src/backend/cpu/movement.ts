@@ -1,0 +1,86 @@
+// Copying movement kernels: strided assignment, constant pad, cat, gather and its adjoint scatterAdd.
+// (Pure views — permute, slice, expand, flip, reshape — live in storage.ts and never copy.)
+
+import { alloc, type DType, type TypedArray } from './alloc.ts';
+import { contiguousData, slice, storageDType, view, type Storage } from '../../storage.ts';
+
+/** dst[...] = src[...] for two views of the same shape (dst usually a window of a dense array). */
+export function assign(dst: Storage, src: Storage): void {
+  const rank = src.shape.length;
+  if (src.size === 0) return;
+  if (rank === 0) {
+    dst.data[dst.offset] = src.data[src.offset];
+    return;
+  }
+  const shape = src.shape, n = shape[rank - 1];
+  const ds = dst.stride, ss = src.stride, dI = ds[rank - 1], sI = ss[rank - 1];
+  const idx = new Array<number>(rank).fill(0);
+  let dp = dst.offset, sp = src.offset;
+  for (let r = 0, rows = src.size / n; r < rows; r++) {
+    for (let i = 0, a = dp, b = sp; i < n; i++, a += dI, b += sI) dst.data[a] = src.data[b];
+    for (let d = rank - 2; d >= 0; d--) {
+      dp += ds[d];
+      sp += ss[d];
+      if (++idx[d] < shape[d]) break;
+      dp -= ds[d] * shape[d];
+      sp -= ss[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+export function pad(x: Storage, pads: readonly (readonly [number, number])[], value: number): TypedArray {
+  const outShape = x.shape.map((s, d) => s + pads[d][0] + pads[d][1]);
+  const out = alloc(storageDType(x), outShape.reduce((a, b) => a * b, 1));
+  if (value !== 0) out.fill(value);
+  let src = x, dst = view(out, outShape);
+  pads.forEach(([lo, hi], d) => {
+    // negative padding crops the source; positive padding offsets the destination window
+    src = slice(src, d, Math.max(0, -lo), src.shape[d] - Math.max(0, -hi), 1);
+    dst = slice(dst, d, Math.max(0, lo), outShape[d] - Math.max(0, hi), 1);
+  });
+  assign(dst, src);
+  return out;
+}
+
+export function cat(xs: readonly Storage[], dim: number, dtype: DType): TypedArray {
+  const outShape = [...xs[0].shape];
+  outShape[dim] = xs.reduce((a, x) => a + x.shape[dim], 0);
+  const out = alloc(dtype, outShape.reduce((a, b) => a * b, 1));
+  const whole = view(out, outShape);
+  let at = 0;
+  for (const x of xs) {
+    assign(slice(whole, dim, at, at + x.shape[dim], 1), x);
+    at += x.shape[dim];
+  }
+  return out;
+}
+
+/** Splits shape around `dim` into [outer, size, inner]. */
+const around = (shape: readonly number[], dim: number): [number, number, number] => [
+  shape.slice(0, dim).reduce((a, b) => a * b, 1),
+  shape[dim],
+  shape.slice(dim + 1).reduce((a, b) => a * b, 1),
+];
+
+/** x and index agree on every dim but `dim`: out[o, j, i] = x[o, index[o, j, i], i]. */
+export function gather(x: Storage, dim: number, index: Storage): TypedArray {
+  const src = contiguousData(x), idx = contiguousData(index);
+  const [outer, n, inner] = around(index.shape, dim), m = x.shape[dim];
+  const out = alloc(storageDType(x), idx.length);
+  for (let o = 0, p = 0; o < outer; o++)
+    for (let j = 0; j < n; j++)
+      for (let i = 0; i < inner; i++, p++) out[p] = src[(o * m + idx[p]) * inner + i];
+  return out;
+}
+
+/** The adjoint of gather: out = zeros(shape); out[o, index[o, j, i], i] += src[o, j, i]. */
+export function scatterAdd(shape: readonly number[], dim: number, index: Storage, src: Storage): TypedArray {
+  const s = contiguousData(src), idx = contiguousData(index);
+  const [outer, n, inner] = around(index.shape, dim), m = shape[dim];
+  const out = alloc(storageDType(src), shape.reduce((a, b) => a * b, 1));
+  for (let o = 0, p = 0; o < outer; o++)
+    for (let j = 0; j < n; j++)
+      for (let i = 0; i < inner; i++, p++) out[(o * m + idx[p]) * inner + i] += s[p];
+  return out;
+}

@@ -1,0 +1,157 @@
+// CPU kernels for 2-D resizing of contiguous NCHW typed arrays to a given (OH, OW), forward and
+// backward. Follows PyTorch F.interpolate(size=(OH, OW)) for mode 'bilinear' (align_corners true
+// and false) and mode 'nearest' (https://pytorch.org/docs/stable/generated/torch.nn.functional.interpolate.html;
+// index rules of aten/src/ATen/native/UpSample.h). The kernels are separable: source indices and
+// weights are computed once per call per output row and column; bilinearRef / nearestRef beside
+// them recompute everything per output pixel from the definition.
+//
+// Legend: N batch, C channels, H×W input plane, OH×OW output plane.
+
+import { alloc, type FloatArray } from './alloc.ts';
+
+/**
+ * Real-valued source coordinate of output index d along an axis of `size` → `O` samples.
+ * align_corners: d*(size-1)/(O-1) (0 when O == 1); otherwise the pixel-centre rule
+ * (d+0.5)*size/O - 0.5, clamped at 0 (PyTorch's area_pixel_compute_source_index).
+ */
+export function linearSource(d: number, size: number, O: number, alignCorners: boolean): number {
+  if (alignCorners) return O > 1 ? (d * (size - 1)) / (O - 1) : 0;
+  return Math.max(((d + 0.5) * size) / O - 0.5, 0);
+}
+
+/**
+ * Nearest source index: floor(d*size/O), clamped to size-1.
+ * NOTE: PyTorch computes the scale and the product in float32 (floorf(d * float(size/O))), which
+ * differs from exact arithmetic in rare cases (size 2 → O 82, d 41 gives 0, not 1); we do the same.
+ */
+export function nearestSource(d: number, size: number, O: number): number {
+  const scale = Math.fround(size / O);
+  return Math.min(Math.floor(Math.fround(d * scale)), size - 1);
+}
+
+interface LinearAxis { i0: Int32Array; i1: Int32Array; l0: Float64Array; l1: Float64Array }
+
+/** Per output index along one axis: the two source indices and their weights (l0 + l1 = 1). */
+function linearAxis(O: number, size: number, alignCorners: boolean): LinearAxis {
+  const i0 = alloc('int32', O), i1 = alloc('int32', O);
+  const l0 = alloc('float64', O), l1 = alloc('float64', O);
+  for (let d = 0; d < O; d++) {
+    const real = linearSource(d, size, O, alignCorners);
+    const lo = Math.min(Math.floor(real), size - 1);
+    const frac = Math.min(Math.max(real - lo, 0), 1);
+    i0[d] = lo;
+    i1[d] = lo < size - 1 ? lo + 1 : lo;
+    l1[d] = frac;
+    l0[d] = 1 - frac;
+  }
+  return { i0, i1, l0, l1 };
+}
+
+/** out: (N, C, OH, OW) ← x: (N, C, H, W). Bilinear interpolation, rows then columns. */
+export function bilinear(x: FloatArray, N: number, C: number, H: number, W: number, OH: number, OW: number, alignCorners: boolean, out: FloatArray): void {
+  const ry = linearAxis(OH, H, alignCorners), rx = linearAxis(OW, W, alignCorners);
+  const { i0: c0, i1: c1, l0: a0, l1: a1 } = rx;
+  const HW = H * W;
+  let o = 0;
+  for (let plane = 0; plane < N * C; plane++) {
+    const base = plane * HW;
+    for (let oh = 0; oh < OH; oh++) {
+      const r0 = base + ry.i0[oh] * W, r1 = base + ry.i1[oh] * W;
+      const b0 = ry.l0[oh], b1 = ry.l1[oh];
+      for (let ow = 0; ow < OW; ow++, o++) {
+        const top = a0[ow] * x[r0 + c0[ow]] + a1[ow] * x[r0 + c1[ow]];
+        const bot = a0[ow] * x[r1 + c0[ow]] + a1[ow] * x[r1 + c1[ow]];
+        out[o] = b0 * top + b1 * bot;
+      }
+    }
+  }
+}
+
+/** gx: (N, C, H, W) ← gy: (N, C, OH, OW). Adjoint of bilinear: scatter gy with the same weights. */
+export function bilinearBackward(gy: FloatArray, N: number, C: number, H: number, W: number, OH: number, OW: number, alignCorners: boolean, gx: FloatArray): void {
+  const ry = linearAxis(OH, H, alignCorners), rx = linearAxis(OW, W, alignCorners);
+  const { i0: c0, i1: c1, l0: a0, l1: a1 } = rx;
+  const HW = H * W;
+  gx.fill(0);
+  let o = 0;
+  for (let plane = 0; plane < N * C; plane++) {
+    const base = plane * HW;
+    for (let oh = 0; oh < OH; oh++) {
+      const r0 = base + ry.i0[oh] * W, r1 = base + ry.i1[oh] * W;
+      const b0 = ry.l0[oh], b1 = ry.l1[oh];
+      for (let ow = 0; ow < OW; ow++, o++) {
+        const g = gy[o];
+        const t = b0 * g, b = b1 * g;
+        gx[r0 + c0[ow]] += a0[ow] * t;
+        gx[r0 + c1[ow]] += a1[ow] * t;
+        gx[r1 + c0[ow]] += a0[ow] * b;
+        gx[r1 + c1[ow]] += a1[ow] * b;
+      }
+    }
+  }
+}
+
+/** Naive reference for bilinear: every output pixel from the definition, nothing precomputed. */
+export function bilinearRef(x: FloatArray, N: number, C: number, H: number, W: number, OH: number, OW: number, alignCorners: boolean, out: FloatArray): void {
+  for (let p = 0; p < N * C; p++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        const sy = linearSource(oh, H, OH, alignCorners), sx = linearSource(ow, W, OW, alignCorners);
+        const y0 = Math.min(Math.floor(sy), H - 1), x0 = Math.min(Math.floor(sx), W - 1);
+        const y1 = Math.min(y0 + 1, H - 1), x1 = Math.min(x0 + 1, W - 1);
+        const fy = Math.min(sy - y0, 1), fx = Math.min(sx - x0, 1);
+        const at = (h: number, w: number): number => x[(p * H + h) * W + w];
+        out[(p * OH + oh) * OW + ow] =
+          (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x1)) + fy * ((1 - fx) * at(y1, x0) + fx * at(y1, x1));
+      }
+    }
+  }
+}
+
+/** Per output index along one axis: the nearest source index. */
+function nearestAxis(O: number, size: number): Int32Array {
+  const idx = alloc('int32', O);
+  for (let d = 0; d < O; d++) idx[d] = nearestSource(d, size, O);
+  return idx;
+}
+
+/** out: (N, C, OH, OW) ← x: (N, C, H, W). Nearest-neighbour gather. */
+export function nearest(x: FloatArray, N: number, C: number, H: number, W: number, OH: number, OW: number, out: FloatArray): void {
+  const sy = nearestAxis(OH, H), sx = nearestAxis(OW, W);
+  const HW = H * W;
+  let o = 0;
+  for (let plane = 0; plane < N * C; plane++) {
+    const base = plane * HW;
+    for (let oh = 0; oh < OH; oh++) {
+      const row = base + sy[oh] * W;
+      for (let ow = 0; ow < OW; ow++, o++) out[o] = x[row + sx[ow]];
+    }
+  }
+}
+
+/** gx: (N, C, H, W) ← gy: (N, C, OH, OW). Adjoint of nearest: scatter-add to each source. */
+export function nearestBackward(gy: FloatArray, N: number, C: number, H: number, W: number, OH: number, OW: number, gx: FloatArray): void {
+  const sy = nearestAxis(OH, H), sx = nearestAxis(OW, W);
+  const HW = H * W;
+  gx.fill(0);
+  let o = 0;
+  for (let plane = 0; plane < N * C; plane++) {
+    const base = plane * HW;
+    for (let oh = 0; oh < OH; oh++) {
+      const row = base + sy[oh] * W;
+      for (let ow = 0; ow < OW; ow++, o++) gx[row + sx[ow]] += gy[o];
+    }
+  }
+}
+
+/** Naive reference for nearest: each output pixel from nearestSource, nothing precomputed. */
+export function nearestRef(x: FloatArray, N: number, C: number, H: number, W: number, OH: number, OW: number, out: FloatArray): void {
+  for (let p = 0; p < N * C; p++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        const h = nearestSource(oh, H, OH), w = nearestSource(ow, W, OW);
+        out[(p * OH + oh) * OW + ow] = x[(p * H + h) * W + w];
+      }
+    }
+  }
+}

@@ -1,0 +1,227 @@
+// Fork-join thread pool for the CPU kernels (node:worker_threads + SharedArrayBuffer).
+// The op API is synchronous, so the main thread posts a job to persistent workers, wakes them with
+// Atomics.notify, computes its own fixed partition, then blocks in Atomics.wait until all are done.
+// Kernels are self-contained functions (no imports, no closures) shipped to the workers as source
+// via fn.toString(), which works the same under tsx, vitest and plain node. Work is split in fixed
+// contiguous ranges of "units", and every kernel computes each output element in one unit only.
+
+import os from 'node:os';
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { alloc, dtypeOf, isShared, SHARED_MIN_BYTES, type FloatArray, type TypedArray } from './alloc.ts';
+
+/** A kernel body: computes units [u0, u1) of `job`. Must be self-contained (it also runs in a worker). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type KernelFn = (...args: any[]) => any;
+/** The table kernels call each other through (same names on the main thread and in the workers). */
+export interface KernelTable {
+  /** A thread-local float64 scratch buffer of at least n elements (contents undefined). */
+  buf(slot: string, n: number): Float64Array;
+  [name: string]: KernelFn;
+}
+
+/** Multiply-adds from which a job is split across threads. */
+export const PAR_MIN_MACS = 1 << 20;
+
+// --- code that also runs in the workers (self-contained) -------------------------------------
+
+function makeScratch(make: (n: number) => Float64Array): (slot: string, n: number) => Float64Array {
+  const bufs = new Map<string, Float64Array>();
+  return function buf(slot: string, n: number): Float64Array {
+    let a = bufs.get(slot);
+    if (a === undefined || a.length < n) {
+      a = make(Math.max(n, a === undefined ? 0 : Math.floor(a.length * 1.5)));
+      bufs.set(slot, a);
+    }
+    return a;
+  };
+}
+
+// Control words, one Int32Array per worker.
+const SEQ = 0, DONE = 1, ERR = 2, READY = 3;
+
+const WORKER_MAIN = `
+var __name = (f) => f; // esbuild's keepNames helper (tsx transpiles with keepNames)
+const { workerData, receiveMessageOnPort } = require('node:worker_threads');
+const ctrl = new Int32Array(workerData.ctrl), port = workerData.port;
+const K = { buf: (${makeScratch.toString()})((n) => new Float64Array(n)) };
+Atomics.store(ctrl, ${READY}, 1); Atomics.notify(ctrl, ${READY});
+let seen = 0;
+for (;;) {
+  Atomics.wait(ctrl, ${SEQ}, seen);
+  const seq = Atomics.load(ctrl, ${SEQ});
+  if (seq === seen) continue;
+  seen = seq;
+  let msg;
+  while ((msg = receiveMessageOnPort(port)) === undefined) {} // posted before the wake-up; spin is brief
+  const job = msg.message;
+  try {
+    for (const [name, src] of job.load) K[name] = new Function('__name', 'return (' + src + ')')(__name);
+    K[job.name](K, job.args, job.u0, job.u1);
+  } catch (e) {
+    Atomics.store(ctrl, ${ERR}, 1);
+    port.postMessage(String((e && e.stack) || e));
+  }
+  Atomics.store(ctrl, ${DONE}, seq); Atomics.notify(ctrl, ${DONE});
+}`;
+
+// --- registry ---------------------------------------------------------------------------------
+
+const K: KernelTable = { buf: makeScratch((n) => alloc('float64', n)) };
+const sources: [string, string][] = [];
+
+/** Makes kernels callable as K[name] here and in every worker (shipped lazily with the next job). */
+export function registerKernels(fns: Record<string, KernelFn>): void {
+  for (const [name, fn] of Object.entries(fns)) {
+    if (K[name] === fn) continue;
+    K[name] = fn;
+    sources.push([name, fn.toString()]);
+  }
+}
+
+// --- pool -------------------------------------------------------------------------------------
+
+interface PoolWorker { worker: Worker; port: MessagePort; ctrl: Int32Array; seq: number; loaded: number }
+
+let numThreads = Math.max(1, Math.min(2, os.availableParallelism()));
+let disabled = false;
+const pool: PoolWorker[] = [];
+
+/** Threads the kernels may use (the main thread included). Tests set 1 to compare against. */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: n must be an integer >= 1: got ${n}`);
+  numThreads = n;
+}
+export function getNumThreads(): number {
+  return numThreads;
+}
+
+function startWorker(): PoolWorker | null {
+  const ctrl = new Int32Array(new SharedArrayBuffer(16));
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(WORKER_MAIN, {
+    eval: true, execArgv: [], workerData: { ctrl: ctrl.buffer, port: port2 }, transferList: [port2],
+  });
+  worker.unref();
+  port1.unref();
+  // A worker that cannot start would leave the main thread waiting forever: check once, then trust.
+  if (Atomics.wait(ctrl, READY, 0, 10_000) === 'timed-out' && Atomics.load(ctrl, READY) === 0) {
+    void worker.terminate();
+    return null;
+  }
+  return { worker, port: port1, ctrl, seq: 0, loaded: 0 };
+}
+
+/** Threads a job of `units` units and `macs` multiply-adds will run on. */
+export function threadsFor(units: number, macs: number): number {
+  if (disabled || macs < PAR_MIN_MACS) return 1;
+  return Math.max(1, Math.min(numThreads, units));
+}
+
+function ensurePool(n: number): boolean {
+  while (pool.length < n) {
+    const w = startWorker();
+    if (w === null) {
+      disabled = true;
+      console.warn('lad cpu backend: a worker thread did not start within 10 s; running single-threaded');
+      return false;
+    }
+    pool.push(w);
+  }
+  return true;
+}
+
+// --- sharing ----------------------------------------------------------------------------------
+
+function isTyped(v: unknown): v is TypedArray {
+  return v instanceof Float32Array || v instanceof Float64Array || v instanceof Int32Array;
+}
+
+/** A shared scratch array of `a`'s dtype and length, reused per slot (SharedArrayBuffer-backed). */
+const sharedSlots = new Map<string, TypedArray>();
+function sharedScratch(slot: string, like: TypedArray, n: number): TypedArray {
+  let s = sharedSlots.get(slot);
+  if (s === undefined || s.length < n || dtypeOf(s) !== dtypeOf(like)) {
+    s = alloc(dtypeOf(like), Math.max(n, Math.ceil(SHARED_MIN_BYTES / like.BYTES_PER_ELEMENT)));
+    sharedSlots.set(slot, s);
+  }
+  return s.subarray(0, n);
+}
+
+const F32 = new Float32Array(0), F64 = new Float64Array(0);
+/** A float scratch array on a SharedArrayBuffer (reused per slot), for intermediates of multi-kernel ops. */
+export function sharedFloat(slot: string, dtype: 'float32' | 'float64', n: number): FloatArray {
+  return sharedScratch('user:' + slot, dtype === 'float32' ? F32 : F64, n) as FloatArray;
+}
+
+type Job = Record<string, unknown>;
+
+/** `job` with every non-shared typed array (to depth 2) replaced by a shared copy. */
+function shareJob(name: string, job: Job, path = ''): Job {
+  const res: Job = {};
+  for (const [key, v] of Object.entries(job)) {
+    const p = path + key;
+    if (isTyped(v) && !isShared(v)) {
+      const s = sharedScratch(`${name}:${p}`, v, v.length);
+      s.set(v); // outputs too: a kernel may write only part of one
+      res[key] = s;
+    } else if (v !== null && typeof v === 'object' && !isTyped(v) && path === '') {
+      res[key] = shareJob(name, v as Job, p + '.');
+    } else res[key] = v;
+  }
+  return res;
+}
+
+// --- running ----------------------------------------------------------------------------------
+
+/**
+ * Runs kernel `name` over units [0, units) of `job`, on up to getNumThreads() threads when `macs`
+ * is large enough. Typed arrays not on a SharedArrayBuffer are copied into shared scratch (and,
+ * for the fields named in `outKeys`, such as 'out', copied back after). Blocks until done.
+ */
+export function runKernel(name: string, jobIn: object, units: number, macs: number, outKeys: readonly string[]): void {
+  const job = jobIn as Job, kernel = K[name];
+  if (kernel === undefined) throw new Error(`runKernel: unknown kernel '${name}' (a library bug)`);
+  const T = threadsFor(units, macs);
+  if (T <= 1 || !ensurePool(T - 1)) {
+    kernel(K, job, 0, units);
+    return;
+  }
+  const sjob = shareJob(name, job);
+  for (let t = 1; t < T; t++) post(pool[t - 1]!, name, sjob, Math.floor((units * t) / T), Math.floor((units * (t + 1)) / T));
+  let error: unknown = null;
+  try {
+    kernel(K, sjob, 0, Math.floor(units / T));
+  } catch (e) {
+    error = e;
+  }
+  for (let t = 1; t < T; t++) {
+    const msg = join(pool[t - 1]!);
+    if (msg !== null && error === null) error = new Error(`runKernel: kernel '${name}' failed in a worker: ${msg}`);
+  }
+  if (error !== null) throw error;
+  for (const p of outKeys) {
+    const [a, b] = p.split('.') as [string, string | undefined];
+    const orig = b === undefined ? job[a] : (job[a] as Job)[b];
+    const copy = b === undefined ? sjob[a] : (sjob[a] as Job)[b];
+    if (orig !== copy && isTyped(orig) && isTyped(copy)) orig.set(copy);
+  }
+}
+
+function post(w: PoolWorker, name: string, args: Job, u0: number, u1: number): void {
+  const load = sources.slice(w.loaded);
+  w.loaded = sources.length;
+  w.port.postMessage({ name, args, u0, u1, load });
+  w.seq = (w.seq + 1) | 0 || 1;
+  Atomics.store(w.ctrl, SEQ, w.seq);
+  Atomics.notify(w.ctrl, SEQ);
+}
+
+/** Blocks until `w` finished its job; returns its error message, if any. */
+function join(w: PoolWorker): string | null {
+  let d: number;
+  while ((d = Atomics.load(w.ctrl, DONE)) !== w.seq) Atomics.wait(w.ctrl, DONE, d, 1000);
+  if (Atomics.load(w.ctrl, ERR) === 0) return null;
+  Atomics.store(w.ctrl, ERR, 0);
+  const m = receiveMessageOnPort(w.port);
+  return m === undefined ? 'unknown error' : String(m.message);
+}

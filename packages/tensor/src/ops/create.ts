@@ -1,0 +1,145 @@
+// Tensor creation: from nested arrays or typed arrays, constants, ranges, identity, random draws
+// (always through a seeded Generator) and ndarray interop.
+
+import type ndarray from 'ndarray';
+import { Tensor, type NestedArray } from '../tensor.ts';
+import { alloc, dtypeOf, type DType, type TypedArray } from '../backend/cpu/alloc.ts';
+import { defaultGenerator, type Generator } from '../random.ts';
+import { checkShape, fmtShape, numel } from '../shape.ts';
+import { DTypeError, ShapeError, ValueError } from '../errors.ts';
+import { view } from '../storage.ts';
+
+export interface CreateOptions {
+  dtype?: DType;
+  requiresGrad?: boolean;
+}
+export interface TensorOptions extends CreateOptions {
+  /** Required with a flat typed array or flat list; checked against nested arrays. */
+  shape?: readonly number[];
+}
+export interface RandomOptions extends CreateOptions {
+  generator?: Generator;
+}
+
+function finish(t: Tensor, o: CreateOptions): Tensor {
+  if (o.requiresGrad) t.requiresGrad_(true);
+  return t;
+}
+
+function checkDType(op: string, dtype: DType): DType {
+  if (dtype !== 'float32' && dtype !== 'float64' && dtype !== 'int32') throw new DTypeError(`${op}: unknown dtype '${String(dtype)}': expected float32, float64 or int32.`);
+  return dtype;
+}
+
+/** The shape of a nested array, rejecting ragged nesting. */
+function nestedShape(data: NestedArray): number[] {
+  const shape: number[] = [];
+  let cur: NestedArray = data;
+  while (Array.isArray(cur)) {
+    shape.push(cur.length);
+    cur = cur[0];
+  }
+  const check = (x: NestedArray, d: number): void => {
+    if (d === shape.length) {
+      if (typeof x !== 'number') throw new ShapeError(`tensor: ragged nested array: expected a number at depth ${d}, got ${Array.isArray(x) ? 'an array' : typeof x}.`);
+      return;
+    }
+    if (!Array.isArray(x) || x.length !== shape[d]) throw new ShapeError(`tensor: ragged nested array: expected length ${shape[d]} at depth ${d} (shape ${fmtShape(shape)}).`);
+    for (const y of x) check(y, d + 1);
+  };
+  check(data, 0);
+  return shape;
+}
+
+/** `tensor([[1, 2], [3, 4]])`, `tensor(float32Array, { shape: [2, 2] })`. Typed arrays are copied. */
+export function tensor(data: NestedArray | TypedArray, opts: TensorOptions = {}): Tensor {
+  let flat: ArrayLike<number>, shape: number[];
+  if (ArrayBuffer.isView(data)) {
+    flat = data;
+    shape = opts.shape ? checkShape('tensor', opts.shape) : [data.length];
+  } else {
+    shape = nestedShape(data);
+    flat = Array.isArray(data) ? ((data as unknown[]).flat(Infinity) as number[]) : [data];
+    if (opts.shape) {
+      const s = checkShape('tensor', opts.shape);
+      if (numel(s) !== flat.length) throw new ShapeError(`tensor: ${flat.length} values do not fill shape ${fmtShape(s)}.`);
+      shape = s;
+    }
+  }
+  if (numel(shape) !== flat.length) throw new ShapeError(`tensor: ${flat.length} values do not fill shape ${fmtShape(shape)}.`);
+  const dtype = checkDType('tensor', opts.dtype ?? (ArrayBuffer.isView(data) ? dtypeOf(data as TypedArray) : 'float32'));
+  const buf = alloc(dtype, flat.length);
+  buf.set(flat);
+  return finish(Tensor.fromData(buf, shape), opts);
+}
+
+export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
+  const s = checkShape('full', shape);
+  const buf = alloc(checkDType('full', opts.dtype ?? 'float32'), numel(s));
+  if (value !== 0) buf.fill(value);
+  return finish(Tensor.fromData(buf, s), opts);
+}
+export const zeros = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 0, opts);
+export const ones = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 1, opts);
+export const zerosLike = (x: Tensor, opts: CreateOptions = {}) => full(x.shape, 0, { dtype: x.dtype, ...opts });
+export const onesLike = (x: Tensor, opts: CreateOptions = {}) => full(x.shape, 1, { dtype: x.dtype, ...opts });
+export const fullLike = (x: Tensor, v: number, opts: CreateOptions = {}) => full(x.shape, v, { dtype: x.dtype, ...opts });
+
+/** [start, end) by step; `arange(n)` is 0..n-1. int32 when all arguments are integers. */
+export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {
+  if (end === undefined) [start, end] = [0, start];
+  if (step === 0 || !Number.isFinite(step) || !Number.isFinite(start) || !Number.isFinite(end)) throw new ValueError(`arange: start, end and a non-zero step must be finite: got ${start}, ${end}, ${step}.`);
+  const n = Math.max(0, Math.ceil((end - start) / step));
+  const dtype = opts.dtype ?? ([start, end, step].every(Number.isInteger) ? 'int32' : 'float32');
+  const buf = alloc(checkDType('arange', dtype), n);
+  for (let i = 0; i < n; i++) buf[i] = start + i * step;
+  return finish(Tensor.fromData(buf, [n]), opts);
+}
+
+export function linspace(start: number, end: number, steps: number, opts: CreateOptions = {}): Tensor {
+  if (!Number.isInteger(steps) || steps < 0) throw new ValueError(`linspace: steps must be a non-negative integer: got ${steps}.`);
+  const buf = alloc(checkDType('linspace', opts.dtype ?? 'float32'), steps);
+  for (let i = 0; i < steps; i++) buf[i] = steps === 1 ? start : start + ((end - start) * i) / (steps - 1);
+  return finish(Tensor.fromData(buf, [steps]), opts);
+}
+
+export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
+  const t = zeros(checkShape('eye', [n, m]), opts);
+  for (let i = 0; i < Math.min(n, m); i++) t.storage.data[i * m + i] = 1;
+  return t;
+}
+
+function randomFloat(op: string, shape: readonly number[], opts: RandomOptions, fill: (g: Generator, b: Float32Array | Float64Array) => void): Tensor {
+  const dtype = opts.dtype ?? 'float32';
+  if (dtype === 'int32') throw new DTypeError(`${op}: dtype must be float32 or float64: got int32 (use randint).`);
+  const s = checkShape(op, shape);
+  const buf = alloc(checkDType(op, dtype), numel(s)) as Float32Array | Float64Array;
+  fill(opts.generator ?? defaultGenerator, buf);
+  return finish(Tensor.fromData(buf, s), opts);
+}
+
+/** Uniform [0, 1). */
+export const rand = (shape: readonly number[], opts: RandomOptions = {}) => randomFloat('rand', shape, opts, (g, b) => g.fillUniform(b));
+/** Standard normal. */
+export const randn = (shape: readonly number[], opts: RandomOptions = {}) => randomFloat('randn', shape, opts, (g, b) => g.fillNormal(b));
+
+/** Uniform integers in [low, high), int32 by default. */
+export function randint(low: number, high: number, shape: readonly number[], opts: RandomOptions = {}): Tensor {
+  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) throw new ValueError(`randint: expected integers low < high: got ${low}, ${high}.`);
+  const s = checkShape('randint', shape);
+  const buf = alloc(checkDType('randint', opts.dtype ?? 'int32'), numel(s));
+  const g = opts.generator ?? defaultGenerator;
+  for (let i = 0; i < buf.length; i++) buf[i] = g.nextInt(low, high);
+  return finish(Tensor.fromData(buf, s), opts);
+}
+
+/** Wraps an ndarray view without copying (its data must be a Float32/Float64/Int32Array). */
+export function fromNdarray(nd: ndarray.NdArray): Tensor {
+  if (!(nd.data instanceof Float32Array || nd.data instanceof Float64Array || nd.data instanceof Int32Array)) {
+    throw new DTypeError(`fromNdarray: data must be a Float32Array, Float64Array or Int32Array: got ${nd.dtype}.`);
+  }
+  return new Tensor(view(nd.data, nd.shape, nd.stride, nd.offset));
+}
+
+/** The tensor's ndarray view (shares memory). */
+export const toNdarray = (x: Tensor): ndarray.NdArray<TypedArray> => x.storage;

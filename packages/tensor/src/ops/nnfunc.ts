@@ -1,0 +1,177 @@
+// Neural-network functions composed from primitives: softmax, log-softmax, the losses
+// (cross-entropy, NLL, KL divergence, MSE), batch norm and dropout. Compositions differentiate
+// (and double-differentiate) through the primitives' rules; PyTorch's F.* are the reference.
+
+import { Tensor } from '../tensor.ts';
+import { noGrad } from '../autograd/tape.ts';
+import { fmtShape, normalizeDim } from '../shape.ts';
+import { DTypeError, ShapeError, ValueError } from '../errors.ts';
+import { defaultGenerator, type Generator } from '../random.ts';
+import { checkFloat, checkTensor } from './util.ts';
+import { amax, logsumexp, mean, sum } from './reduce.ts';
+import { where } from './elementwise.ts';
+import { gather, reshape, squeeze, unsqueeze } from './movement.ts';
+import { rand } from './create.ts';
+import { contiguousData } from '../storage.ts';
+
+export type Reduction = 'mean' | 'sum' | 'none';
+
+export function softmax(x: Tensor, dim: number): Tensor {
+  checkFloat('softmax', 'input', x);
+  const d = normalizeDim('softmax', dim, x.ndim);
+  const e = x.sub(noGrad(() => amax(x, d, true))).exp();
+  return e.div(sum(e, d, true));
+}
+
+export function logSoftmax(x: Tensor, dim: number): Tensor {
+  checkFloat('logSoftmax', 'input', x);
+  return x.sub(logsumexp(x, normalizeDim('logSoftmax', dim, x.ndim), true));
+}
+
+function reduce(op: string, loss: Tensor, reduction: Reduction): Tensor {
+  if (reduction === 'none') return loss;
+  if (reduction === 'sum') return sum(loss);
+  if (reduction === 'mean') return mean(loss);
+  throw new ValueError(`${op}: reduction must be 'mean', 'sum' or 'none': got '${String(reduction)}'.`);
+}
+
+export interface NllOptions {
+  weight?: Tensor | null;
+  ignoreIndex?: number;
+  reduction?: Reduction;
+}
+
+/**
+ * Negative log-likelihood of int32 targets under log-probabilities over dim 1:
+ * input (N, C, ...), target (N, ...). 'mean' divides by the summed weights of non-ignored targets.
+ */
+export function nllLoss(input: Tensor, target: Tensor, opts: NllOptions = {}): Tensor {
+  const op = 'nllLoss';
+  checkTensor(op, 'input', input);
+  checkTensor(op, 'target', target);
+  checkFloat(op, 'input', input);
+  if (target.dtype !== 'int32') throw new DTypeError(`${op}: target must be an int32 tensor of class indices: got ${target.dtype}.`);
+  const { weight = null, ignoreIndex = -100, reduction = 'mean' } = opts;
+  if (input.ndim < 2) throw new ShapeError(`${op}: input must be (N, C, ...): got shape ${fmtShape(input.shape)}.`);
+  const C = input.shape[1];
+  const want = [input.shape[0], ...input.shape.slice(2)];
+  if (target.ndim !== want.length || target.shape.some((s, i) => s !== want[i])) {
+    throw new ShapeError(`${op}: target shape ${fmtShape(target.shape)} does not match input ${fmtShape(input.shape)}: expected ${fmtShape(want)}.`);
+  }
+  if (weight && (weight.ndim !== 1 || weight.shape[0] !== C)) throw new ShapeError(`${op}: weight must have shape [${C}]: got ${fmtShape(weight.shape)}.`);
+  const t = contiguousData(target.storage);
+  for (let i = 0; i < t.length; i++) {
+    if (t[i] !== ignoreIndex && (t[i] < 0 || t[i] >= C)) throw new ShapeError(`${op}: target value ${t[i]} is out of range for ${C} classes (ignoreIndex = ${ignoreIndex}).`);
+  }
+  const valid = target.ne(ignoreIndex); // (N, ...) int32
+  const safe = where(valid, target, 0); // ignored targets point at class 0, then get weight 0
+  const picked = squeeze(gather(input, 1, unsqueeze(safe, 1)), 1); // (N, ...)
+  const w = weight ? reshape(gather(weight, 0, reshape(safe, [-1])), safe.shape).mul(valid) : valid.to(input.dtype);
+  const loss = picked.mul(w).neg();
+  if (reduction === 'mean') return sum(loss).div(sum(w));
+  return reduce(op, loss, reduction);
+}
+
+/** log_softmax over dim 1 followed by nll_loss (F.cross_entropy over (N, C, ...) logits). */
+export function crossEntropy(input: Tensor, target: Tensor, opts: NllOptions = {}): Tensor {
+  checkTensor('crossEntropy', 'input', input);
+  if (input.ndim < 2) throw new ShapeError(`crossEntropy: input must be (N, C, ...): got shape ${fmtShape(input.shape)}.`);
+  return nllLoss(logSoftmax(input, 1), target, opts);
+}
+
+export interface KlDivOptions {
+  reduction?: Reduction | 'batchmean';
+  logTarget?: boolean;
+}
+
+/** KL(target ‖ exp(input)) pointwise: target·(log target − input), with 0·log 0 = 0. */
+export function klDiv(input: Tensor, target: Tensor, opts: KlDivOptions = {}): Tensor {
+  checkFloat('klDiv', 'input', input);
+  checkFloat('klDiv', 'target', target);
+  const { reduction = 'mean', logTarget = false } = opts;
+  let loss: Tensor;
+  if (logTarget) loss = target.exp().mul(target.sub(input));
+  else {
+    const pos = target.gt(0);
+    const logT = where(pos, target, 1).log(); // log 1 = 0 where target = 0
+    loss = target.mul(logT.sub(input));
+  }
+  if (reduction === 'batchmean') return sum(loss).div(input.ndim > 0 ? input.shape[0] : 1);
+  return reduce('klDiv', loss, reduction);
+}
+
+export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  checkFloat('mseLoss', 'input', input);
+  const d = input.sub(target);
+  return reduce('mseLoss', d.mul(d), opts.reduction ?? 'mean');
+}
+
+/** Binary cross-entropy on logits, computed stably: max(x,0) − x·t + log(1 + e^−|x|). */
+export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opts: { reduction?: Reduction; posWeight?: Tensor | null } = {}): Tensor {
+  checkFloat('binaryCrossEntropyWithLogits', 'input', input);
+  const softplusNeg = input.abs().neg().exp().add(1).log(); // log(1 + e^−|x|)
+  let loss: Tensor;
+  if (opts.posWeight) {
+    const lw = opts.posWeight.sub(1).mul(target).add(1);
+    loss = input.neg().mul(target.neg().add(1)).add(lw.mul(softplusNeg.add(input.neg().relu())));
+  } else loss = input.relu().sub(input.mul(target)).add(softplusNeg);
+  return reduce('binaryCrossEntropyWithLogits', loss, opts.reduction ?? 'mean');
+}
+
+export interface BatchNormOptions {
+  training?: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+/**
+ * Batch norm over dim 1 of (N, C, ...). Training normalises with the batch statistics (biased
+ * variance) and updates the running stats in place with the unbiased variance:
+ * running = (1 − momentum)·running + momentum·batch. Eval uses the running stats.
+ */
+export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null, bias: Tensor | null, opts: BatchNormOptions = {}): Tensor {
+  const op = 'batchNorm';
+  checkTensor(op, 'input', x);
+  checkFloat(op, 'input', x);
+  const { training = false, momentum = 0.1, eps = 1e-5 } = opts;
+  if (x.ndim < 2) throw new ShapeError(`${op}: input must be (N, C, ...): got shape ${fmtShape(x.shape)}.`);
+  const C = x.shape[1];
+  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) {
+    if (t && (t.ndim !== 1 || t.shape[0] !== C)) throw new ShapeError(`${op}: ${name} must have shape [${C}] for input ${fmtShape(x.shape)}: got ${fmtShape(t.shape)}.`);
+  }
+  if (!(eps > 0)) throw new ValueError(`${op}: eps must be positive: got ${eps}.`);
+  const dims = [0, ...Array.from({ length: x.ndim - 2 }, (_, i) => i + 2)];
+  const bshape = x.shape.map((s, i) => (i === 1 ? s : 1)); // (1, C, 1, 1)
+  let mu: Tensor, v: Tensor;
+  if (training) {
+    const count = x.size / C;
+    if (count <= 1) throw new ValueError(`${op}: expected more than 1 value per channel when training: got input ${fmtShape(x.shape)}.`);
+    mu = mean(x, dims, true);
+    const d = x.sub(mu);
+    v = mean(d.mul(d), dims, true);
+    if (runningMean && runningVar) {
+      noGrad(() => {
+        runningMean.copy_(runningMean.mul(1 - momentum).add(reshape(mu, [C]).mul(momentum)));
+        runningVar.copy_(runningVar.mul(1 - momentum).add(reshape(v, [C]).mul((momentum * count) / (count - 1))));
+      });
+    }
+  } else {
+    if (!runningMean || !runningVar) throw new ValueError(`${op}: runningMean and runningVar are required in eval mode.`);
+    mu = reshape(runningMean, bshape);
+    v = reshape(runningVar, bshape);
+  }
+  let y = x.sub(mu).mul(v.add(eps).rsqrt());
+  if (weight) y = y.mul(reshape(weight, bshape));
+  if (bias) y = y.add(reshape(bias, bshape));
+  return y;
+}
+
+/** Zeroes each element with probability p and scales the rest by 1/(1−p) (training only). */
+export function dropout(x: Tensor, p = 0.5, training = true, generator: Generator = defaultGenerator): Tensor {
+  checkFloat('dropout', 'input', x);
+  if (!(p >= 0 && p <= 1)) throw new ValueError(`dropout: p must be in [0, 1]: got ${p}.`);
+  if (!training || p === 0) return x;
+  if (p === 1) return x.mul(0);
+  const keep = rand(x.shape, { dtype: x.dtype, generator }).ge(p); // P(keep) = 1 − p
+  return x.mul(keep).mul(1 / (1 - p));
+}

@@ -1,0 +1,103 @@
+// Reductions over any dims with keepdim: sum, mean, var, amax/amin, max/min (values and indices),
+// argmax/argmin and logsumexp. The kernels (sum, max, min) drop the reduced dims; keepdim is a
+// reshape. Gradients broadcast back through expand.
+
+import { Tensor } from '../tensor.ts';
+import { noGrad, record } from '../autograd/tape.ts';
+import { normalizeDim, normalizeDims, fmtShape } from '../shape.ts';
+import { ShapeError, ValueError } from '../errors.ts';
+import { be, checkFloat, checkTensor, wrap } from './util.ts';
+import { expand, reshape, scatterAdd, unsqueeze } from './movement.ts';
+import { where } from './elementwise.ts';
+
+export type Dims = number | readonly number[] | null | undefined;
+export interface ValuesIndices { values: Tensor; indices: Tensor }
+export interface VarOptions { correction?: number; keepdim?: boolean }
+
+/** The shape with the reduced dims set to 1 (keepdim) or removed. */
+const reducedShape = (shape: readonly number[], dims: readonly number[], keepdim: boolean): number[] =>
+  keepdim ? shape.map((s, i) => (dims.includes(i) ? 1 : s)) : shape.filter((_, i) => !dims.includes(i));
+
+/** g of the reduced shape, broadcast back to the input's shape. */
+const spread = (g: Tensor, x: Tensor, dims: readonly number[]): Tensor => expand(reshape(g, reducedShape(x.shape, dims, true)), x.shape);
+
+export function sum(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+  checkTensor('sum', 'input', x);
+  const dims = normalizeDims('sum', dim, x.ndim);
+  const { values } = be(x).reduce('sum', x.storage, dims, x.dtype);
+  const out = wrap(values, reducedShape(x.shape, dims, keepdim));
+  return record(out, 'sum', [x], (g) => [spread(g, x, dims)]);
+}
+
+export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+  checkTensor('mean', 'input', x);
+  checkFloat('mean', 'input', x);
+  const dims = normalizeDims('mean', dim, x.ndim);
+  const count = dims.reduce((a, d) => a * x.shape[d], 1);
+  return sum(x, dims, keepdim).div(count);
+}
+
+/** Variance with Bessel's correction by default (correction = 1), like torch.var. */
+export function variance(x: Tensor, dim?: Dims, opts: VarOptions = {}): Tensor {
+  checkFloat('var', 'input', x);
+  const dims = normalizeDims('var', dim, x.ndim);
+  const { correction = 1, keepdim = false } = opts;
+  const count = dims.reduce((a, d) => a * x.shape[d], 1);
+  const d = x.sub(mean(x, dims, true));
+  return sum(d.mul(d), dims, keepdim).div(Math.max(0, count - correction));
+}
+
+function extremum(op: 'amax' | 'amin', x: Tensor, dim: Dims, keepdim: boolean): Tensor {
+  checkTensor(op, 'input', x);
+  const dims = normalizeDims(op, dim, x.ndim);
+  if (dims.some((d) => x.shape[d] === 0)) throw new ShapeError(`${op}: cannot reduce over an empty dim of input shape ${fmtShape(x.shape)}.`);
+  const { values } = be(x).reduce(op === 'amax' ? 'max' : 'min', x.storage, dims, x.dtype);
+  const out = wrap(values, reducedShape(x.shape, dims, keepdim));
+  // Ties share the gradient evenly, as in torch.amax.
+  return record(out, op, [x], (g) => {
+    const hit = noGrad(() => x.eq(spread(out, x, dims)));
+    const count = sum(hit, dims, true);
+    return [spread(g, x, dims).mul(hit).div(count)];
+  });
+}
+export const amax = (x: Tensor, dim?: Dims, keepdim = false) => extremum('amax', x, dim, keepdim);
+export const amin = (x: Tensor, dim?: Dims, keepdim = false) => extremum('amin', x, dim, keepdim);
+
+function extremumWithIndex(op: 'max' | 'min', x: Tensor, dim: number, keepdim: boolean): ValuesIndices {
+  checkTensor(op, 'input', x);
+  const d = normalizeDim(op, dim, x.ndim);
+  if (x.shape[d] === 0) throw new ShapeError(`${op}: cannot reduce over dim ${dim} of size 0 (input shape ${fmtShape(x.shape)}).`);
+  const r = be(x).reduce(op, x.storage, [d], x.dtype);
+  const shape = reducedShape(x.shape, [d], keepdim);
+  const indices = wrap(r.indices!, shape);
+  const values = record(wrap(r.values, shape), op, [x], (g) => {
+    const k = keepdim ? indices : unsqueeze(indices, d);
+    return [scatterAdd(x.shape, d, k, keepdim ? g : unsqueeze(g, d))];
+  });
+  return { values, indices };
+}
+export const max = (x: Tensor, dim: number, keepdim = false) => extremumWithIndex('max', x, dim, keepdim);
+export const min = (x: Tensor, dim: number, keepdim = false) => extremumWithIndex('min', x, dim, keepdim);
+
+/** Index of the largest value along dim, or in the flattened tensor when dim is null. */
+export function argmax(x: Tensor, dim?: number | null, keepdim = false): Tensor {
+  if (dim === null || dim === undefined) return max(reshape(x, [-1]), 0).indices;
+  return max(x, dim, keepdim).indices;
+}
+export function argmin(x: Tensor, dim?: number | null, keepdim = false): Tensor {
+  if (dim === null || dim === undefined) return min(reshape(x, [-1]), 0).indices;
+  return min(x, dim, keepdim).indices;
+}
+
+/** log(sum(exp(x))) over dims, stabilised by the (detached) max; all -inf rows give -inf. */
+export function logsumexp(x: Tensor, dim: number | readonly number[], keepdim = false): Tensor {
+  checkFloat('logsumexp', 'input', x);
+  const dims = normalizeDims('logsumexp', dim, x.ndim);
+  if (dims.length === 0) throw new ValueError('logsumexp: dim must name at least one dim.');
+  const m = noGrad(() => {
+    const mx = amax(x, dims, true);
+    return where(mx.abs().eq(Infinity), 0, mx);
+  });
+  const out = sum(x.sub(m).exp(), dims, true).log().add(m);
+  return keepdim ? out : reshape(out, reducedShape(x.shape, dims, false));
+}

@@ -1,0 +1,104 @@
+// CPU storage: a typed array seen through an `ndarray` view (shape, stride, offset).
+// The only file that imports ndarray. Views (permute, slice with step, expand, flip, reshape of a
+// contiguous view) never copy; `contiguousData` copies only when the view is not already dense.
+
+import ndarray from 'ndarray';
+import { alloc, dtypeOf, type DType, type TypedArray } from './backend/cpu/alloc.ts';
+import { contiguousStrides, numel, type Shape } from './shape.ts';
+
+export type Storage = ndarray.NdArray<TypedArray>;
+
+export const view = (data: TypedArray, shape: Shape, stride?: readonly number[], offset = 0): Storage =>
+  ndarray(data, [...shape], stride ? [...stride] : contiguousStrides(shape), offset);
+
+export const storageDType = (s: Storage): DType => dtypeOf(s.data);
+
+/** True when the view's elements are its data array, in row-major order, from offset 0. */
+export function isDense(s: Storage): boolean {
+  return s.offset === 0 && s.data.length === s.size && isRowMajor(s);
+}
+
+/** True when the strides are row-major (a contiguous block at some offset). Size-1 dims are free. */
+export function isRowMajor(s: Storage): boolean {
+  let acc = 1;
+  for (let i = s.shape.length - 1; i >= 0; i--) {
+    if (s.shape[i] !== 1 && s.stride[i] !== acc) return false;
+    acc *= s.shape[i];
+  }
+  return true;
+}
+
+/** The elements in row-major order: the data itself when dense, else a fresh copy. */
+export function contiguousData(s: Storage): TypedArray {
+  if (isDense(s)) return s.data;
+  if (isRowMajor(s)) return s.data.slice(s.offset, s.offset + s.size);
+  return copyStrided(s);
+}
+
+/** A dense view with the same elements (shares data when already dense). */
+export const contiguous = (s: Storage): Storage => (isDense(s) ? s : view(contiguousData(s), s.shape));
+
+/** Copies any strided view into a new dense typed array (an odometer over the outer dims). */
+export function copyStrided(s: Storage): TypedArray {
+  const out = alloc(storageDType(s), s.size);
+  if (s.size === 0) return out;
+  const rank = s.shape.length;
+  if (rank === 0) {
+    out[0] = s.data[s.offset];
+    return out;
+  }
+  const shape = s.shape, st = s.stride, src = s.data;
+  const inner = shape[rank - 1], is = st[rank - 1];
+  const idx = new Array<number>(rank).fill(0);
+  let o = 0, base = s.offset;
+  const rows = s.size / inner;
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0, p = base; i < inner; i++, p += is) out[o++] = src[p];
+    for (let d = rank - 2; d >= 0; d--) {
+      base += st[d];
+      if (++idx[d] < shape[d]) break;
+      base -= st[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+export const permute = (s: Storage, dims: readonly number[]): Storage => s.transpose(...dims);
+
+/** Elements start, start+step, ... < end (step > 0) along dim. */
+export function slice(s: Storage, dim: number, start: number, end: number, step: number): Storage {
+  const shape = [...s.shape], stride = [...s.stride];
+  shape[dim] = Math.max(0, Math.ceil((end - start) / step));
+  const offset = s.offset + start * stride[dim];
+  stride[dim] *= step;
+  return view(s.data, shape, stride, offset);
+}
+
+/** Broadcast view: size-1 dims (and new leading dims) get stride 0. */
+export function expand(s: Storage, shape: Shape): Storage {
+  const lead = shape.length - s.shape.length;
+  const stride = shape.map((d, i) => (i < lead || s.shape[i - lead] !== d ? 0 : s.stride[i - lead]));
+  return view(s.data, shape, stride, s.offset);
+}
+
+export function flip(s: Storage, dims: readonly number[]): Storage {
+  const stride = [...s.stride];
+  let offset = s.offset;
+  for (const d of dims) {
+    offset += (s.shape[d] - 1) * stride[d];
+    stride[d] = -stride[d];
+  }
+  return view(s.data, s.shape, stride, offset);
+}
+
+/** A reshaped view when the elements are row-major in memory, else a reshaped copy. */
+export function reshape(s: Storage, shape: Shape): Storage {
+  if (isRowMajor(s)) return view(s.data, shape, undefined, s.offset);
+  return view(copyStrided(s), shape);
+}
+
+/** Whether `reshape` would be a view (PyTorch's `view` requires it). */
+export const canView = (s: Storage): boolean => isRowMajor(s);
+
+export { numel };

@@ -1,0 +1,201 @@
+// class Tensor: a strided view of typed-array storage plus autograd state (requiresGrad, grad,
+// gradFn). Every method is sugar over a function in ops/, so `x.add(y)` and `add(x, y)` agree.
+
+import type { DType, TypedArray } from './backend/cpu/alloc.ts';
+import { DTypeError, ShapeError, TensorError } from './errors.ts';
+import { fmtShape } from './shape.ts';
+import { contiguousData, storageDType, view, type Storage } from './storage.ts';
+import { isGradEnabled, noGrad, propagate, type BackwardOptions, type Node } from './autograd/tape.ts';
+import { backendFor } from './backend/backend.ts';
+import * as E from './ops/elementwise.ts';
+import * as R from './ops/reduce.ts';
+import * as M from './ops/movement.ts';
+import { matmul } from './ops/linalg.ts';
+import { softmax, logSoftmax } from './ops/nnfunc.ts';
+import { onesLike } from './ops/create.ts';
+
+export type { DType };
+export type Device = 'cpu' | 'gpu';
+export type Scalar = number;
+export type TensorLike = Tensor | number;
+/** Nested JS arrays of numbers (any depth). */
+export type NestedArray = number | NestedArray[];
+
+export class Tensor {
+  /** Tensors created by ops get a grad node; user-created ones are leaves. */
+  gradFn: Node | null = null;
+  grad: Tensor | null = null;
+  requiresGrad = false;
+  readonly device: Device = 'cpu';
+
+  constructor(readonly storage: Storage) {}
+
+  /** Wraps a dense typed array of `shape` (no copy). */
+  static fromData(data: TypedArray, shape: readonly number[]): Tensor {
+    if (data.length !== shape.reduce((a, b) => a * b, 1)) {
+      throw new ShapeError(`tensor: ${data.length} values do not fill shape ${fmtShape(shape)}.`);
+    }
+    return new Tensor(view(data, shape));
+  }
+
+  get shape(): readonly number[] {
+    return this.storage.shape;
+  }
+  get dtype(): DType {
+    return storageDType(this.storage);
+  }
+  get ndim(): number {
+    return this.storage.shape.length;
+  }
+  get size(): number {
+    return this.storage.size;
+  }
+  /** PyTorch's numel(). */
+  numel(): number {
+    return this.storage.size;
+  }
+  get isLeaf(): boolean {
+    return this.gradFn === null;
+  }
+  get isFloat(): boolean {
+    return this.dtype !== 'int32';
+  }
+
+  /** The elements in row-major order as a dense typed array (a copy if this is a strided view). */
+  data(): TypedArray {
+    const d = contiguousData(this.storage);
+    return d === this.storage.data ? d.slice() : d;
+  }
+  /** Nested JS arrays, like `tensor.tolist()`. */
+  toArray(): NestedArray {
+    const flat = contiguousData(this.storage);
+    const build = (dim: number, off: number): NestedArray => {
+      if (dim === this.ndim) return flat[off];
+      const step = this.shape.slice(dim + 1).reduce((a, b) => a * b, 1);
+      return Array.from({ length: this.shape[dim] }, (_, i) => build(dim + 1, off + i * step));
+    };
+    return build(0, 0);
+  }
+  /** The value of a one-element tensor. */
+  item(): number {
+    if (this.size !== 1) throw new ShapeError(`item: only one-element tensors can be converted to a number: got shape ${fmtShape(this.shape)}.`);
+    return this.storage.data[this.storage.offset];
+  }
+
+  /** Marks a leaf as requiring a gradient (in place), like `requires_grad_()`. */
+  requiresGrad_(flag = true): this {
+    if (!this.isLeaf && !flag) throw new TensorError('requiresGrad_: cannot unset requiresGrad on a non-leaf tensor; use detach().');
+    if (flag && !this.isFloat) throw new DTypeError(`requiresGrad_: only float tensors can require gradients: got ${this.dtype}.`);
+    this.requiresGrad = flag;
+    return this;
+  }
+  /** The same storage, cut from the graph. */
+  detach(): Tensor {
+    return new Tensor(this.storage);
+  }
+  /** A copy that owns its (dense) data, cut from the graph. */
+  clone(): Tensor {
+    return M.clone(this);
+  }
+  to(target: DType | Device): Tensor {
+    return M.to(this, target);
+  }
+
+  /** Accumulates d(this)/d(leaf) into every leaf's `.grad` (seeded with ones for a scalar). */
+  backward(gradient?: Tensor, opts: BackwardOptions = {}): void {
+    if (!this.requiresGrad) throw new TensorError('backward: this tensor does not require grad and has no grad_fn.');
+    if (!gradient && this.size !== 1) {
+      throw new ShapeError(`backward: a gradient must be given for a non-scalar output of shape ${fmtShape(this.shape)}.`);
+    }
+    const seed = gradient ?? onesLike(this);
+    const grads = propagate([this], [seed], opts);
+    for (const [t, g] of grads) {
+      if (!t.isLeaf) continue;
+      const gg = opts.createGraph ? g : g.detach();
+      t.grad = t.grad ? (opts.createGraph ? t.grad.add(gg) : noGrad(() => t.grad!.add(gg))) : gg;
+    }
+  }
+  zeroGrad(): void {
+    this.grad = null;
+  }
+
+  /** Overwrites this tensor's elements with `src` (broadcast to this shape), outside autograd. */
+  copy_(src: Tensor): this {
+    if (this.requiresGrad && isGradEnabled()) throw new TensorError('copy_: a tensor that requires grad cannot be modified in place while recording; wrap the update in noGrad().');
+    const s = M.expand(src.to(this.dtype).detach(), this.shape);
+    backendFor(this.device).assign(this.storage, s.storage);
+    return this;
+  }
+
+  toString(): string {
+    return `tensor(${JSON.stringify(this.toArray())}, shape=${fmtShape(this.shape)}, dtype=${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+
+  // ---- elementwise -------------------------------------------------------------------------
+  neg(): Tensor { return E.neg(this); }
+  exp(): Tensor { return E.exp(this); }
+  log(): Tensor { return E.log(this); }
+  sqrt(): Tensor { return E.sqrt(this); }
+  rsqrt(): Tensor { return E.rsqrt(this); }
+  abs(): Tensor { return E.abs(this); }
+  relu(): Tensor { return E.relu(this); }
+  sigmoid(): Tensor { return E.sigmoid(this); }
+  tanh(): Tensor { return E.tanh(this); }
+  square(): Tensor { return E.mul(this, this); }
+  pow(e: TensorLike): Tensor { return E.pow(this, e); }
+  clamp(min: number | null, max: number | null = null): Tensor { return E.clamp(this, min, max); }
+  add(o: TensorLike): Tensor { return E.add(this, o); }
+  sub(o: TensorLike): Tensor { return E.sub(this, o); }
+  mul(o: TensorLike): Tensor { return E.mul(this, o); }
+  div(o: TensorLike): Tensor { return E.div(this, o); }
+  maximum(o: TensorLike): Tensor { return E.maximum(this, o); }
+  minimum(o: TensorLike): Tensor { return E.minimum(this, o); }
+  eq(o: TensorLike): Tensor { return E.eq(this, o); }
+  ne(o: TensorLike): Tensor { return E.ne(this, o); }
+  lt(o: TensorLike): Tensor { return E.lt(this, o); }
+  le(o: TensorLike): Tensor { return E.le(this, o); }
+  gt(o: TensorLike): Tensor { return E.gt(this, o); }
+  ge(o: TensorLike): Tensor { return E.ge(this, o); }
+
+  // ---- reductions --------------------------------------------------------------------------
+  sum(dim?: number | readonly number[] | null, keepdim = false): Tensor { return R.sum(this, dim, keepdim); }
+  mean(dim?: number | readonly number[] | null, keepdim = false): Tensor { return R.mean(this, dim, keepdim); }
+  var(dim?: number | readonly number[] | null, opts: R.VarOptions = {}): Tensor { return R.variance(this, dim, opts); }
+  amax(dim?: number | readonly number[] | null, keepdim = false): Tensor { return R.amax(this, dim, keepdim); }
+  amin(dim?: number | readonly number[] | null, keepdim = false): Tensor { return R.amin(this, dim, keepdim); }
+  max(dim: number, keepdim = false): R.ValuesIndices { return R.max(this, dim, keepdim); }
+  min(dim: number, keepdim = false): R.ValuesIndices { return R.min(this, dim, keepdim); }
+  argmax(dim?: number | null, keepdim = false): Tensor { return R.argmax(this, dim, keepdim); }
+  argmin(dim?: number | null, keepdim = false): Tensor { return R.argmin(this, dim, keepdim); }
+  logsumexp(dim: number | readonly number[], keepdim = false): Tensor { return R.logsumexp(this, dim, keepdim); }
+  softmax(dim: number): Tensor { return softmax(this, dim); }
+  logSoftmax(dim: number): Tensor { return logSoftmax(this, dim); }
+
+  // ---- movement ----------------------------------------------------------------------------
+  reshape(...shape: number[] | [readonly number[]]): Tensor { return M.reshape(this, flatArgs(shape)); }
+  view(...shape: number[] | [readonly number[]]): Tensor { return M.view(this, flatArgs(shape)); }
+  flatten(startDim = 0, endDim = -1): Tensor { return M.flatten(this, startDim, endDim); }
+  permute(...dims: number[] | [readonly number[]]): Tensor { return M.permute(this, flatArgs(dims)); }
+  transpose(d0: number, d1: number): Tensor { return M.transpose(this, d0, d1); }
+  get T(): Tensor { return M.permute(this, [...Array(this.ndim).keys()].reverse()); }
+  expand(...shape: number[] | [readonly number[]]): Tensor { return M.expand(this, flatArgs(shape)); }
+  expandAs(o: Tensor): Tensor { return M.expand(this, o.shape); }
+  slice(dim: number, start?: number | null, end?: number | null, step = 1): Tensor { return M.slice(this, dim, start, end, step); }
+  narrow(dim: number, start: number, length: number): Tensor { return M.slice(this, dim, start, start + length); }
+  select(dim: number, index: number): Tensor { return M.select(this, dim, index); }
+  flip(dims: number | readonly number[]): Tensor { return M.flip(this, dims); }
+  squeeze(dim?: number | readonly number[]): Tensor { return M.squeeze(this, dim); }
+  unsqueeze(dim: number): Tensor { return M.unsqueeze(this, dim); }
+  contiguous(): Tensor { return M.contiguous(this); }
+  isContiguous(): boolean { return M.isContiguous(this); }
+  split(sizeOrSections: number | readonly number[], dim = 0): Tensor[] { return M.split(this, sizeOrSections, dim); }
+  chunk(chunks: number, dim = 0): Tensor[] { return M.chunk(this, chunks, dim); }
+  gather(dim: number, index: Tensor): Tensor { return M.gather(this, dim, index); }
+  indexSelect(dim: number, index: Tensor): Tensor { return M.indexSelect(this, dim, index); }
+  matmul(o: Tensor): Tensor { return matmul(this, o); }
+}
+
+/** Accepts both `f(2, 3)` and `f([2, 3])`. */
+function flatArgs(args: number[] | [readonly number[]]): number[] {
+  return args.length === 1 && Array.isArray(args[0]) ? [...(args[0] as readonly number[])] : (args as number[]);
+}

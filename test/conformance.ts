@@ -1,0 +1,131 @@
+// Conformance runner: replays PyTorch reference cases (../shared/conformance/torch by default, or
+// the folder given) on the CPU backend in float32, checking outputs and input gradients within
+// each case's tolerance. Prints one line per failing case and closes with `N passed, N failed`;
+// exits non-zero on any failure or unknown op (see that folder's README for the schema).
+
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as T from '@lad/tensor';
+import { channelWiseDistillation } from '@lad/lad';
+
+interface TJson { shape: number[]; dtype: 'float32' | 'int32'; data: number[] }
+interface Case {
+  name: string;
+  op: string;
+  params: Record<string, any>;
+  inputs: Record<string, TJson>;
+  output: TJson;
+  upstream?: TJson;
+  grads?: Record<string, TJson>;
+  tolerance: { rtol: number; atol: number };
+  running_after?: { running_mean: number[]; running_var: number[] };
+}
+
+const toTensor = (j: TJson, requiresGrad: boolean): T.Tensor =>
+  T.tensor(j.data, { shape: j.shape, dtype: j.dtype, requiresGrad: requiresGrad && j.dtype !== 'int32' });
+const dims = (d: number | number[] | null) => (d === null ? null : d);
+
+type OpFn = (x: T.Tensor[], p: Record<string, any>, c: Case) => T.Tensor;
+const OPS: Record<string, OpFn> = {
+  add: ([a, b]) => a.add(b),
+  sub: ([a, b]) => a.sub(b),
+  mul: ([a, b]) => a.mul(b),
+  div: ([a, b]) => a.div(b),
+  maximum: ([a, b]) => a.maximum(b),
+  exp: ([x]) => x.exp(),
+  log: ([x]) => x.log(),
+  sqrt: ([x]) => x.sqrt(),
+  tanh: ([x]) => x.tanh(),
+  sigmoid: ([x]) => x.sigmoid(),
+  relu: ([x]) => x.relu(),
+  abs: ([x]) => x.abs(),
+  neg: ([x]) => x.neg(),
+  pow: ([x], p) => x.pow(p.exponent),
+  sum: ([x], p) => x.sum(dims(p.dim), p.keepdim),
+  mean: ([x], p) => x.mean(dims(p.dim), p.keepdim),
+  amax: ([x], p) => x.amax(dims(p.dim), p.keepdim),
+  logsumexp: ([x], p) => x.logsumexp(p.dim, p.keepdim),
+  matmul: ([a, b]) => a.matmul(b),
+  conv2d: ([x, w, b], p) => T.conv2d(x, w, b ?? null, { stride: p.stride, padding: p.padding, dilation: p.dilation, groups: p.groups }),
+  max_pool2d: ([x], p) => T.maxPool2d(x, p.kernel_size, { stride: p.stride, padding: p.padding }),
+  avg_pool2d: ([x], p) => T.avgPool2d(x, p.kernel_size, { stride: p.stride, padding: p.padding, countIncludePad: p.count_include_pad }),
+  adaptive_avg_pool2d: ([x], p) => T.adaptiveAvgPool2d(x, p.output_size),
+  interpolate: ([x], p) => T.interpolate(x, { size: p.size, mode: p.mode, alignCorners: p.align_corners ?? undefined }),
+  softmax: ([x], p) => x.softmax(p.dim),
+  log_softmax: ([x], p) => x.logSoftmax(p.dim),
+  cross_entropy: ([x, t], p) => T.crossEntropy(x, t, { ignoreIndex: p.ignore_index, reduction: p.reduction, weight: p.weight ? T.tensor(p.weight) : null }),
+  kl_div: ([x, t], p) => T.klDiv(x, t, { reduction: p.reduction, logTarget: p.log_target }),
+  channel_wise_distillation: ([s, t], p) => channelWiseDistillation(s, t, { temperature: p.temperature }),
+  batch_norm: ([x, w, b], p, c) => {
+    const rm = T.tensor(p.running_mean), rv = T.tensor(p.running_var);
+    const y = T.batchNorm(x, rm, rv, w, b, { training: p.training, momentum: p.momentum, eps: p.eps });
+    if (c.running_after) {
+      const bad = mismatch(rm.data(), c.running_after.running_mean, c.tolerance) ?? mismatch(rv.data(), c.running_after.running_var, c.tolerance);
+      if (bad) throw new Error(`running stats: ${bad}`);
+    }
+    return y;
+  },
+  cat: ([a, b], p) => T.cat([a, b], p.dim),
+  permute: ([x], p) => x.permute(p.dims),
+  pad: ([x], p) => T.pad(x, p.pad, p.value),
+  slice: ([x], p) => x.slice(p.dim, p.start, p.end, p.step),
+};
+
+/** The first element outside |got − want| <= atol + rtol·|want|, described, or null. */
+function mismatch(got: ArrayLike<number>, want: readonly number[], tol: { rtol: number; atol: number }): string | null {
+  if (got.length !== want.length) return `${got.length} values, expected ${want.length}`;
+  for (let i = 0; i < want.length; i++) {
+    if (!(Math.abs(got[i] - want[i]) <= tol.atol + tol.rtol * Math.abs(want[i]))) return `element ${i}: got ${got[i]}, expected ${want[i]}`;
+  }
+  return null;
+}
+
+/** Runs one case; returns null when it passes, else the reason. */
+export function runCase(c: Case): string | null {
+  const fn = OPS[c.op];
+  if (!fn) return `unknown op '${c.op}'`;
+  const names = Object.keys(c.inputs);
+  const xs = names.map((n) => toTensor(c.inputs[n], !!c.grads?.[n]));
+  const y = fn(xs, c.params, c);
+  if (y.shape.join() !== c.output.shape.join()) return `output shape [${y.shape}] vs expected [${c.output.shape}]`;
+  const bad = mismatch(y.data(), c.output.data, c.tolerance);
+  if (bad) return `output ${bad}`;
+  if (c.upstream && c.grads) {
+    const wanted = names.filter((n, i) => c.grads![n] && xs[i].requiresGrad && !(c.op === 'channel_wise_distillation' && n === 'teacher'));
+    const gs = T.grad([y], wanted.map((n) => xs[names.indexOf(n)]), { gradOutputs: [toTensor(c.upstream, false)], allowUnused: true });
+    for (const [k, n] of wanted.entries()) {
+      const g = gs[k];
+      if (!g) return `grad ${n}: no gradient reached it`;
+      const gb = mismatch(g.data(), c.grads[n].data, c.tolerance);
+      if (gb) return `grad ${n} ${gb}`;
+    }
+  }
+  return null;
+}
+
+export function runFolder(dir: string): { passed: number; failed: string[] } {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  const failed: string[] = [];
+  for (const f of files) {
+    const c = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Case;
+    let why: string | null;
+    try {
+      why = runCase(c);
+    } catch (e) {
+      why = `threw ${(e as Error).name}: ${(e as Error).message}`;
+    }
+    if (why) failed.push(`FAIL ${c.name ?? f} (${c.op}): ${why}`);
+  }
+  return { passed: files.length - failed.length, failed };
+}
+
+export const DEFAULT_DIR = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../shared/conformance/torch');
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const dir = resolve(process.argv[2] ?? DEFAULT_DIR);
+  const { passed, failed } = runFolder(dir);
+  for (const line of failed) console.log(line);
+  console.log(`conformance: ${passed} passed, ${failed.length} failed`);
+  process.exitCode = failed.length || passed === 0 ? 1 : 0;
+}

@@ -1,0 +1,9 @@
+// vitest: unit and property tests live in test/ (benchmarks in bench/ are never tests).
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+  },
+});
