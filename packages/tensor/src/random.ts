@@ -60,7 +60,12 @@ export class Generator {
 
   /** Fills `out` with uniform [low, high). */
   fillUniform(out: Float32Array | Float64Array, low = 0, high = 1): void {
-    for (let i = 0; i < out.length; i++) out[i] = low + (high - low) * this.nextFloat();
+    for (let i = 0; i < out.length; i++) {
+      out[i] = low + (high - low) * this.nextFloat();
+      // NOTE: stored in float32 a draw can round up to `high` (for [0, 1): any u > 1 − 2^-25); redraw
+      // it, a bounded number of times in case the range is narrower than float32's spacing.
+      for (let k = 0; out[i] >= high && high > low && k < 16; k++) out[i] = low + (high - low) * this.nextFloat();
+    }
   }
 
   /** Fills `out` with normal(mean, std), pairs at a time (an odd tail drops its second draw). */

@@ -25,7 +25,7 @@ export function grad(outputs: readonly Tensor[], inputs: readonly Tensor[], opts
     if (!x.requiresGrad) throw new TensorError(`grad: inputs[${i}] does not require grad.`);
   });
   const seeds = opts.gradOutputs ?? outputs.map((o) => onesLike(o));
-  const acc = propagate(outputs, seeds, { retainGraph: opts.retainGraph, createGraph: opts.createGraph });
+  const acc = propagate(outputs, seeds, { retainGraph: opts.retainGraph, createGraph: opts.createGraph, targets: new Set(inputs) });
   return inputs.map((x, i) => {
     const g = acc.get(x) ?? null;
     if (!g && !opts.allowUnused) throw new TensorError(`grad: inputs[${i}] was not used to compute the outputs; pass { allowUnused: true } to get null.`);

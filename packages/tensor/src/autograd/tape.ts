@@ -43,11 +43,25 @@ export function record(out: Tensor, op: string, inputs: readonly Tensor[], rule:
   return out;
 }
 
-/** Tensors reachable from `roots` through grad nodes, in reverse topological order (outputs first). */
-function reverseTopo(roots: readonly Tensor[]): Tensor[] {
+/**
+ * Tensors reachable from `roots` through grad nodes, in reverse topological order (outputs first).
+ * With `targets`, only tensors from which some target is reachable are kept.
+ */
+function reverseTopo(roots: readonly Tensor[], targets?: ReadonlySet<Tensor>): Tensor[] {
+  const reaches = new Map<Tensor, boolean>();
+  const leadsToTarget = (t: Tensor): boolean => {
+    let r = reaches.get(t);
+    if (r === undefined) {
+      reaches.set(t, false); // graphs are acyclic; this only guards re-entry
+      r = targets!.has(t) || (t.gradFn?.inputs ?? []).some((i) => i.requiresGrad && leadsToTarget(i));
+      reaches.set(t, r);
+    }
+    return r;
+  };
+  const keep = (t: Tensor) => !targets || leadsToTarget(t);
   const order: Tensor[] = [];
   const seen = new Set<Tensor>();
-  const stack: [Tensor, boolean][] = roots.map((r) => [r, false]);
+  const stack: [Tensor, boolean][] = roots.filter(keep).map((r) => [r, false]);
   while (stack.length) {
     const [t, done] = stack.pop()!;
     if (done) {
@@ -57,7 +71,7 @@ function reverseTopo(roots: readonly Tensor[]): Tensor[] {
     if (seen.has(t)) continue;
     seen.add(t);
     stack.push([t, true]);
-    for (const i of t.gradFn?.inputs ?? []) if (i.requiresGrad && !seen.has(i)) stack.push([i, false]);
+    for (const i of t.gradFn?.inputs ?? []) if (i.requiresGrad && !seen.has(i) && keep(i)) stack.push([i, false]);
   }
   return order.reverse();
 }
@@ -67,11 +81,16 @@ export interface BackwardOptions {
   createGraph?: boolean;
 }
 
+interface PropagateOptions extends BackwardOptions {
+  /** Only propagate along paths that reach one of these (torch.autograd.grad's inputs). */
+  targets?: ReadonlySet<Tensor>;
+}
+
 /**
  * Propagates `grads` from `roots` back through the graph. Returns the gradient reaching each
  * tensor (leaves included); `backward()` adds the leaves' into `.grad`, `grad()` returns them.
  */
-export function propagate(roots: readonly Tensor[], grads: readonly Tensor[], opts: BackwardOptions = {}): Map<Tensor, Tensor> {
+export function propagate(roots: readonly Tensor[], grads: readonly Tensor[], opts: PropagateOptions = {}): Map<Tensor, Tensor> {
   const createGraph = opts.createGraph ?? false;
   const retain = opts.retainGraph ?? createGraph;
   const acc = new Map<Tensor, Tensor>();
@@ -84,7 +103,7 @@ export function propagate(roots: readonly Tensor[], grads: readonly Tensor[], op
   };
   withGradMode(createGraph, () => {
     roots.forEach((r, i) => add(r, grads[i]));
-    for (const t of reverseTopo(roots)) {
+    for (const t of reverseTopo(roots, opts.targets)) {
       const node = t.gradFn, gy = acc.get(t);
       if (!node || !gy) continue;
       if (!node.rule) {

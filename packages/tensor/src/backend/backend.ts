@@ -8,10 +8,11 @@ import type { BinaryOp, UnaryOp } from './cpu/elementwise.ts';
 import type { ReduceOp } from './cpu/reduce.ts';
 import type { Conv2dGeom } from './cpu/conv.ts';
 import type { Pool2dGeom } from './cpu/pool.ts';
+import type { BnStats } from './cpu/norm.ts';
 import type { Storage } from '../storage.ts';
 import { DeviceError } from '../errors.ts';
 
-export type { Conv2dGeom, Pool2dGeom, UnaryOp, BinaryOp, ReduceOp };
+export type { Conv2dGeom, Pool2dGeom, UnaryOp, BinaryOp, ReduceOp, BnStats };
 
 export interface Backend {
   readonly name: string;
@@ -36,6 +37,10 @@ export interface Backend {
   adaptiveAvgPool2dBackward(gy: Storage, h: number, w: number): TypedArray;
   resize(x: Storage, oh: number, ow: number, mode: 'bilinear' | 'nearest', alignCorners: boolean): TypedArray;
   resizeBackward(gy: Storage, h: number, w: number, mode: 'bilinear' | 'nearest', alignCorners: boolean): TypedArray;
+  /** Batch norm over (N, C, ...): batch statistics, the normalised affine output, its gradients. */
+  batchNormStats(x: Storage, eps: number): BnStats;
+  batchNorm(x: Storage, stats: BnStats, w: Storage | null, b: Storage | null): TypedArray;
+  batchNormBackward(gy: Storage, x: Storage, stats: BnStats, w: Storage | null, training: boolean): { gx: TypedArray; gw: Float64Array; gb: Float64Array };
   /** Constant padding: pads[d] = [before, after] for every dim (negative crops). */
   pad(x: Storage, pads: readonly (readonly [number, number])[], value: number): TypedArray;
   cat(xs: readonly Storage[], dim: number, dtype: DType): TypedArray;

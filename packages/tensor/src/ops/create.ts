@@ -76,7 +76,7 @@ export function tensor(data: NestedArray | TypedArray, opts: TensorOptions = {})
 export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
   const s = checkShape('full', shape);
   const buf = alloc(checkDType('full', opts.dtype ?? 'float32'), numel(s));
-  if (value !== 0) buf.fill(value);
+  if (!Object.is(value, 0)) buf.fill(value); // -0 too
   return finish(Tensor.fromData(buf, s), opts);
 }
 export const zeros = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 0, opts);

@@ -58,9 +58,13 @@ export const sub = (a: TensorLike, b: TensorLike) => binaryOp('sub', a, b, (g) =
 export const mul = (a: TensorLike, b: TensorLike) => binaryOp('mul', a, b, (g, x, y) => [g.mul(y), g.mul(x)]);
 // d(a/b)/da = 1/b, d(a/b)/db = -a/b²
 export const div = (a: TensorLike, b: TensorLike) => binaryOp('div', a, b, (g, x, y, out) => [g.div(y), y.requiresGrad ? g.mul(out).div(y).neg() : null]);
-// d(a^b)/da = b·a^(b-1), d(a^b)/db = a^b·ln a
+// d(a^b)/da = b·a^(b-1), d(a^b)/db = a^b·ln a. NOTE: as in torch, the first is 0 where b = 0 and
+// the second is 0 where a = 0 and b >= 0 (not 0·∞ = NaN).
 export const pow = (a: TensorLike, b: TensorLike) =>
-  binaryOp('pow', a, b, (g, x, y, out) => [g.mul(y).mul(x.pow(y.sub(1))), y.requiresGrad ? g.mul(out).mul(log(x)) : null]);
+  binaryOp('pow', a, b, (g, x, y, out) => [
+    where(y.eq(0), 0, g.mul(y).mul(x.pow(y.sub(1)))),
+    y.requiresGrad ? where(x.eq(0).mul(y.ge(0)), 0, g.mul(out).mul(log(x))) : null,
+  ]);
 // Ties split the gradient evenly, as in torch.maximum.
 const tieSplit = (g: Tensor, win: Tensor, tie: Tensor): Tensor => g.mul(win.add(tie.mul(0.5)));
 export const maximum = (a: TensorLike, b: TensorLike) => binaryOp('maximum', a, b, (g, x, y) => [tieSplit(g, x.gt(y), x.eq(y)), tieSplit(g, y.gt(x), x.eq(y))]);

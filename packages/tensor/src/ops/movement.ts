@@ -39,7 +39,7 @@ export function view(x: Tensor, shape: readonly number[]): Tensor {
   if (!S.canView(x.storage)) {
     throw new ShapeError(`view: the input of shape ${fmtShape(x.shape)} is not contiguous; use reshape() or contiguous().view().`);
   }
-  return reshape(x, shape);
+  return reshape(x, inferShape('view', x, shape));
 }
 
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
@@ -254,10 +254,21 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   return record(out, 'gather', [src], (g) => [scatterAdd(src.shape, d, index, g)]);
 }
 
-/** zeros(shape) with src added at index along dim: the adjoint of gather. */
+/**
+ * zeros(shape) with src added at index along dim (torch.scatter_add on zeros): the adjoint of
+ * gather. src has the index's shape; the index may be smaller than `shape` off dim.
+ */
 export function scatterAdd(shape: readonly number[], dim: number, index: Tensor, src: Tensor): Tensor {
-  const out = wrap(be(src).scatterAdd(shape, dim, index.storage, src.storage), shape);
-  return record(out, 'scatterAdd', [src], (g) => [gather(g, dim, index)]);
+  checkTensor('scatterAdd', 'index', index);
+  checkTensor('scatterAdd', 'src', src);
+  const d = normalizeDim('scatterAdd', dim, shape.length);
+  if (index.ndim !== shape.length || !sameShape(index.shape, src.shape) || index.shape.some((s, k) => k !== d && s > shape[k])) {
+    throw new ShapeError(`scatterAdd: index shape ${fmtShape(index.shape)} and src shape ${fmtShape(src.shape)} do not fit output shape ${fmtShape(shape)} (dim ${dim}): index and src must match, with the output's rank and no larger off dim.`);
+  }
+  checkIndex('scatterAdd', index, shape[d]);
+  const sub = index.shape.map((s, k) => (k === d ? shape[d] : s)); // the kernel needs index = out off dim
+  const out = record(wrap(be(src).scatterAdd(sub, d, index.storage, src.storage), sub), 'scatterAdd', [src], (g) => [gather(g, d, index)]);
+  return sameShape(sub, shape) ? out : pad(out, [...shape.keys()].reverse().flatMap((k) => [0, shape[k] - sub[k]]));
 }
 
 /** x restricted to the given positions along dim (index: 1-D int32). */
@@ -265,6 +276,7 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   checkTensor('indexSelect', 'index', index);
   const d = normalizeDim('indexSelect', dim, x.ndim);
   if (index.ndim !== 1) throw new ShapeError(`indexSelect: index must be 1-D: got shape ${fmtShape(index.shape)}.`);
+  checkIndex('indexSelect', index, x.shape[d]);
   const shape = x.shape.map((s, k) => (k === d ? index.size : s));
   const idx = expand(reshape(index, x.shape.map((_, k) => (k === d ? index.size : 1))), shape);
   return gather(x, d, idx);

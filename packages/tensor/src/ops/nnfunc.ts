@@ -3,15 +3,17 @@
 // (and double-differentiate) through the primitives' rules; PyTorch's F.* are the reference.
 
 import { Tensor } from '../tensor.ts';
-import { noGrad } from '../autograd/tape.ts';
+import { isGradEnabled, noGrad, record } from '../autograd/tape.ts';
+import { grad } from '../autograd/grad.ts';
+import type { BnStats } from '../backend/backend.ts';
 import { fmtShape, normalizeDim } from '../shape.ts';
 import { DTypeError, ShapeError, ValueError } from '../errors.ts';
 import { defaultGenerator, type Generator } from '../random.ts';
-import { checkFloat, checkTensor } from './util.ts';
+import { be, checkFloat, checkTensor, wrap } from './util.ts';
 import { amax, logsumexp, mean, sum } from './reduce.ts';
 import { where } from './elementwise.ts';
 import { gather, reshape, squeeze, unsqueeze } from './movement.ts';
-import { rand } from './create.ts';
+import { rand, tensor } from './create.ts';
 import { contiguousData } from '../storage.ts';
 
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -113,7 +115,8 @@ export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opts
   let loss: Tensor;
   if (opts.posWeight) {
     const lw = opts.posWeight.sub(1).mul(target).add(1);
-    loss = input.neg().mul(target.neg().add(1)).add(lw.mul(softplusNeg.add(input.neg().relu())));
+    // (1 − t)·x + lw·softplus(−x), softplus(−x) = log(1 + e^−|x|) + max(−x, 0)
+    loss = input.mul(target.neg().add(1)).add(lw.mul(softplusNeg.add(input.neg().relu())));
   } else loss = input.relu().sub(input.mul(target)).add(softplusNeg);
   return reduce('binaryCrossEntropyWithLogits', loss, opts.reduction ?? 'mean');
 }
@@ -124,41 +127,68 @@ export interface BatchNormOptions {
   eps?: number;
 }
 
+function checkBatchNorm(x: Tensor, stats: readonly (readonly [string, Tensor | null])[], eps: number): void {
+  const op = 'batchNorm';
+  checkTensor(op, 'input', x);
+  checkFloat(op, 'input', x);
+  if (x.ndim < 2) throw new ShapeError(`${op}: input must be (N, C, ...): got shape ${fmtShape(x.shape)}.`);
+  for (const [name, t] of stats) {
+    if (t && (t.ndim !== 1 || t.shape[0] !== x.shape[1])) throw new ShapeError(`${op}: ${name} must have shape [${x.shape[1]}] for input ${fmtShape(x.shape)}: got ${fmtShape(t.shape)}.`);
+  }
+  if (!(eps > 0)) throw new ValueError(`${op}: eps must be positive: got ${eps}.`);
+}
+
 /**
  * Batch norm over dim 1 of (N, C, ...). Training normalises with the batch statistics (biased
  * variance) and updates the running stats in place with the unbiased variance:
  * running = (1 − momentum)·running + momentum·batch. Eval uses the running stats.
+ * Runs fused kernels; double backward differentiates `batchNormComposed` instead.
  */
 export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null, bias: Tensor | null, opts: BatchNormOptions = {}): Tensor {
-  const op = 'batchNorm';
-  checkTensor(op, 'input', x);
-  checkFloat(op, 'input', x);
   const { training = false, momentum = 0.1, eps = 1e-5 } = opts;
-  if (x.ndim < 2) throw new ShapeError(`${op}: input must be (N, C, ...): got shape ${fmtShape(x.shape)}.`);
-  const C = x.shape[1];
-  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) {
-    if (t && (t.ndim !== 1 || t.shape[0] !== C)) throw new ShapeError(`${op}: ${name} must have shape [${C}] for input ${fmtShape(x.shape)}: got ${fmtShape(t.shape)}.`);
-  }
-  if (!(eps > 0)) throw new ValueError(`${op}: eps must be positive: got ${eps}.`);
-  const dims = [0, ...Array.from({ length: x.ndim - 2 }, (_, i) => i + 2)];
-  const bshape = x.shape.map((s, i) => (i === 1 ? s : 1)); // (1, C, 1, 1)
-  let mu: Tensor, v: Tensor;
+  checkBatchNorm(x, [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]], eps);
+  const C = x.shape[1], M = x.size / C;
+  let stats: BnStats;
   if (training) {
-    const count = x.size / C;
-    if (count <= 1) throw new ValueError(`${op}: expected more than 1 value per channel when training: got input ${fmtShape(x.shape)}.`);
-    mu = mean(x, dims, true);
-    const d = x.sub(mu);
-    v = mean(d.mul(d), dims, true);
+    if (M <= 1) throw new ValueError(`batchNorm: expected more than 1 value per channel when training: got input ${fmtShape(x.shape)}.`);
+    stats = be(x).batchNormStats(x.storage, eps);
     if (runningMean && runningVar) {
+      const unbiased = Array.from(stats.invstd, (s) => (1 / (s * s) - eps) * (M / (M - 1)));
       noGrad(() => {
-        runningMean.copy_(runningMean.mul(1 - momentum).add(reshape(mu, [C]).mul(momentum)));
-        runningVar.copy_(runningVar.mul(1 - momentum).add(reshape(v, [C]).mul((momentum * count) / (count - 1))));
+        runningMean.copy_(runningMean.mul(1 - momentum).add(tensor(Array.from(stats.mean), { dtype: runningMean.dtype }).mul(momentum)));
+        runningVar.copy_(runningVar.mul(1 - momentum).add(tensor(unbiased, { dtype: runningVar.dtype }).mul(momentum)));
       });
     }
   } else {
-    if (!runningMean || !runningVar) throw new ValueError(`${op}: runningMean and runningVar are required in eval mode.`);
-    mu = reshape(runningMean, bshape);
-    v = reshape(runningVar, bshape);
+    if (!runningMean || !runningVar) throw new ValueError('batchNorm: runningMean and runningVar are required in eval mode.');
+    stats = { mean: Float64Array.from(runningMean.data()), invstd: Float64Array.from(runningVar.data(), (v) => 1 / Math.sqrt(v + eps)) };
+  }
+  const y = wrap(be(x).batchNorm(x.storage, stats, weight?.storage ?? null, bias?.storage ?? null), x.shape);
+  const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
+  return record(y, 'batchNorm', inputs, (gy) => {
+    if (isGradEnabled()) {
+      // createGraph: differentiate the composed reference so the gradient is differentiable too
+      const fixed: [Tensor, Tensor] | null = training ? null : [runningMean!, runningVar!];
+      const ref = batchNormComposed(x, fixed, weight, bias, eps);
+      return grad([ref], inputs, { gradOutputs: [gy], createGraph: true, allowUnused: true });
+    }
+    const r = be(x).batchNormBackward(gy.storage, x.storage, stats, weight?.storage ?? null, training);
+    const gx = wrap(r.gx, x.shape);
+    const gw = tensor(r.gw, { dtype: x.dtype }), gb = tensor(r.gb, { dtype: x.dtype });
+    return [gx, weight ? gw : null, bias ? gb : null].filter((_, i) => [x, weight, bias][i] !== null);
+  });
+}
+
+/** Batch norm composed from primitives: the reference for the fused kernels (no running update). */
+export function batchNormComposed(x: Tensor, fixedStats: readonly [Tensor, Tensor] | null, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+  const dims = [0, ...Array.from({ length: x.ndim - 2 }, (_, i) => i + 2)];
+  const bshape = x.shape.map((s, i) => (i === 1 ? s : 1)); // (1, C, 1, 1)
+  let mu: Tensor, v: Tensor;
+  if (fixedStats) [mu, v] = [reshape(fixedStats[0], bshape), reshape(fixedStats[1], bshape)];
+  else {
+    mu = mean(x, dims, true);
+    const d = x.sub(mu);
+    v = mean(d.mul(d), dims, true);
   }
   let y = x.sub(mu).mul(v.add(eps).rsqrt());
   if (weight) y = y.mul(reshape(weight, bshape));

@@ -18,12 +18,18 @@ export interface VarOptions { correction?: number; keepdim?: boolean }
 const reducedShape = (shape: readonly number[], dims: readonly number[], keepdim: boolean): number[] =>
   keepdim ? shape.map((s, i) => (dims.includes(i) ? 1 : s)) : shape.filter((_, i) => !dims.includes(i));
 
+/** normalizeDims, except that a 0-d tensor's dim 0 (or -1) names no dim: torch reduces a scalar to itself. */
+const reduceDims = (op: string, dim: Dims, rank: number): number[] => {
+  const dims = normalizeDims(op, dim, rank);
+  return rank === 0 ? [] : dims;
+};
+
 /** g of the reduced shape, broadcast back to the input's shape. */
 const spread = (g: Tensor, x: Tensor, dims: readonly number[]): Tensor => expand(reshape(g, reducedShape(x.shape, dims, true)), x.shape);
 
 export function sum(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   checkTensor('sum', 'input', x);
-  const dims = normalizeDims('sum', dim, x.ndim);
+  const dims = reduceDims('sum', dim, x.ndim);
   const { values } = be(x).reduce('sum', x.storage, dims, x.dtype);
   const out = wrap(values, reducedShape(x.shape, dims, keepdim));
   return record(out, 'sum', [x], (g) => [spread(g, x, dims)]);
@@ -32,7 +38,7 @@ export function sum(x: Tensor, dim?: Dims, keepdim = false): Tensor {
 export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   checkTensor('mean', 'input', x);
   checkFloat('mean', 'input', x);
-  const dims = normalizeDims('mean', dim, x.ndim);
+  const dims = reduceDims('mean', dim, x.ndim);
   const count = dims.reduce((a, d) => a * x.shape[d], 1);
   return sum(x, dims, keepdim).div(count);
 }
@@ -40,7 +46,7 @@ export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
 /** Variance with Bessel's correction by default (correction = 1), like torch.var. */
 export function variance(x: Tensor, dim?: Dims, opts: VarOptions = {}): Tensor {
   checkFloat('var', 'input', x);
-  const dims = normalizeDims('var', dim, x.ndim);
+  const dims = reduceDims('var', dim, x.ndim);
   const { correction = 1, keepdim = false } = opts;
   const count = dims.reduce((a, d) => a * x.shape[d], 1);
   const d = x.sub(mean(x, dims, true));
@@ -49,7 +55,7 @@ export function variance(x: Tensor, dim?: Dims, opts: VarOptions = {}): Tensor {
 
 function extremum(op: 'amax' | 'amin', x: Tensor, dim: Dims, keepdim: boolean): Tensor {
   checkTensor(op, 'input', x);
-  const dims = normalizeDims(op, dim, x.ndim);
+  const dims = reduceDims(op, dim, x.ndim);
   if (dims.some((d) => x.shape[d] === 0)) throw new ShapeError(`${op}: cannot reduce over an empty dim of input shape ${fmtShape(x.shape)}.`);
   const { values } = be(x).reduce(op === 'amax' ? 'max' : 'min', x.storage, dims, x.dtype);
   const out = wrap(values, reducedShape(x.shape, dims, keepdim));
@@ -66,6 +72,7 @@ export const amin = (x: Tensor, dim?: Dims, keepdim = false) => extremum('amin',
 function extremumWithIndex(op: 'max' | 'min', x: Tensor, dim: number, keepdim: boolean): ValuesIndices {
   checkTensor(op, 'input', x);
   const d = normalizeDim(op, dim, x.ndim);
+  if (x.ndim === 0) return extremumWithIndex(op, reshape(x, [1]), 0, false); // a scalar is its own max, at index 0
   if (x.shape[d] === 0) throw new ShapeError(`${op}: cannot reduce over dim ${dim} of size 0 (input shape ${fmtShape(x.shape)}).`);
   const r = be(x).reduce(op, x.storage, [d], x.dtype);
   const shape = reducedShape(x.shape, [d], keepdim);
@@ -80,20 +87,23 @@ export const max = (x: Tensor, dim: number, keepdim = false) => extremumWithInde
 export const min = (x: Tensor, dim: number, keepdim = false) => extremumWithIndex('min', x, dim, keepdim);
 
 /** Index of the largest value along dim, or in the flattened tensor when dim is null. */
-export function argmax(x: Tensor, dim?: number | null, keepdim = false): Tensor {
-  if (dim === null || dim === undefined) return max(reshape(x, [-1]), 0).indices;
-  return max(x, dim, keepdim).indices;
-}
-export function argmin(x: Tensor, dim?: number | null, keepdim = false): Tensor {
-  if (dim === null || dim === undefined) return min(reshape(x, [-1]), 0).indices;
-  return min(x, dim, keepdim).indices;
+export const argmax = (x: Tensor, dim?: number | null, keepdim = false): Tensor => argExtremum('argmax', x, dim, keepdim);
+export const argmin = (x: Tensor, dim?: number | null, keepdim = false): Tensor => argExtremum('argmin', x, dim, keepdim);
+
+function argExtremum(op: 'argmax' | 'argmin', x: Tensor, dim: number | null | undefined, keepdim: boolean): Tensor {
+  checkTensor(op, 'input', x);
+  const flat = dim === null || dim === undefined;
+  const src = flat ? reshape(x, [-1]) : x;
+  const d = flat ? 0 : normalizeDim(op, dim, x.ndim); // validated here so that errors name this op
+  if (src.ndim > 0 && src.shape[d] === 0) throw new ShapeError(`${op}: cannot reduce over an empty dim of input shape ${fmtShape(x.shape)}.`);
+  return extremumWithIndex(op === 'argmax' ? 'max' : 'min', src, d, !flat && keepdim).indices;
 }
 
 /** log(sum(exp(x))) over dims, stabilised by the (detached) max; all -inf rows give -inf. */
 export function logsumexp(x: Tensor, dim: number | readonly number[], keepdim = false): Tensor {
   checkFloat('logsumexp', 'input', x);
-  const dims = normalizeDims('logsumexp', dim, x.ndim);
-  if (dims.length === 0) throw new ValueError('logsumexp: dim must name at least one dim.');
+  if (Array.isArray(dim) && dim.length === 0) throw new ValueError('logsumexp: dim must name at least one dim.');
+  const dims = reduceDims('logsumexp', dim, x.ndim);
   const m = noGrad(() => {
     const mx = amax(x, dims, true);
     return where(mx.abs().eq(Infinity), 0, mx);

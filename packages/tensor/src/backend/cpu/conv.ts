@@ -1,16 +1,16 @@
 // 2-D convolution kernels for the CPU backend: forward and both backward passes, NCHW, with
 // PyTorch F.conv2d semantics (weight [O, C/groups, kH, kW]; stride, padding, dilation, groups).
 // All three are GEMMs (gemm.ts) whose B operand is packed straight from the image ("implicit
-// im2col", no column buffer); the input gradient is a GEMM into a float64 column buffer then col2im.
-// 1x1 stride-1 unpadded convolutions read plain strided views. Naive references: conv-naive.ts.
+// im2col", no column buffer). The input gradient is, at stride 1, a forward conv with the flipped
+// kernel; at other strides a GEMM into a float64 column buffer, then col2im.
+// 1x1 stride-1 unpadded convolutions read plain strided views. Naive references (7-deep loops,
+// float64 accumulators) close the file; the property tests compare against them.
 // Dims: n image, c input channel, o output channel, g group, (h, w) input pixel, (oh, ow) output
 // pixel, P = OH*OW, Cg = C/groups, Og = O/groups, Ck = Cg*kH*kW (one column of im2col).
 
-import type { FloatArray } from './alloc.ts';
+import { alloc, dtypeOf, isShared, type FloatArray } from './alloc.ts';
 import { runGemm, type ViewSrc } from './gemm.ts';
 import { registerKernels, runKernel, sharedFloat, type KernelTable } from './threads.ts';
-
-export { conv2dForwardNaive, conv2dBackwardInputNaive, conv2dBackwardWeightNaive } from './conv-naive.ts';
 
 export interface Conv2dGeom { N: number; C: number; H: number; W: number; O: number; kH: number; kW: number;
   sH: number; sW: number; pH: number; pW: number; dH: number; dW: number; groups: number; OH: number; OW: number }
@@ -18,8 +18,8 @@ export interface Conv2dGeom { N: number; C: number; H: number; W: number; O: num
 /** Where an im2col packer reads: the image x and the geometry. */
 interface Im2colSrc extends Conv2dGeom { x: FloatArray }
 
-/** Elements of the float64 column buffer of the input gradient, per chunk of images. */
-const COL_CHUNK = 1 << 22;
+/** Knobs, exposed for tests: colChunk = elements of the float64 column buffer of the input gradient. */
+export const convTuning = { colChunk: 1 << 22 };
 
 // ============ self-contained kernels (also run in the workers) ============
 
@@ -29,18 +29,21 @@ const COL_CHUNK = 1 << 22;
  */
 function packBIm2col(v: Im2colSrc, b: number, _s: number, k0: number, kB: number, j0: number, nB: number, dst: Float64Array): void {
   const { x, C, H, W, kH, kW, sH, sW, pH, pW, dH, dW, OW, groups } = v;
-  const Cg = C / groups, n = Math.floor(b / groups), g = b - n * groups, kk = kH * kW;
+  const Cg = C / groups, n = Math.floor(b / groups), g = b - n * groups, kk = kH * kW, kB4 = 4 * kB;
   const nP = (nB + 3) & ~3, oh0 = Math.floor(j0 / OW), ow0 = j0 - oh0 * OW;
   for (let k = 0; k < kB; k++) {
     const ck = k0 + k, c = Math.floor(ck / kk), t = ck - c * kk, kh = Math.floor(t / kW), kw = t - kh * kW;
-    const plane = ((n * C + g * Cg + c) * H) * W, ihOff = kh * dH - pH, iwOff = kw * dW - pW;
-    let oh = oh0, ow = ow0;
-    for (let jj = 0; jj < nB; jj++) {
-      const ih = oh * sH + ihOff, iw = ow * sW + iwOff;
-      dst[(jj >> 2) * 4 * kB + k * 4 + (jj & 3)] = ih >= 0 && ih < H && iw >= 0 && iw < W ? x[plane + ih * W + iw]! : 0;
-      if (++ow === OW) { ow = 0; oh++; }
+    const plane = ((n * C + g * Cg + c) * H) * W, ihOff = kh * dH - pH, iwOff = kw * dW - pW, dk = k * 4;
+    for (let jj = 0, oh = oh0, ow = ow0; jj < nB; oh++, ow = 0) { // one output row (oh) at a time
+      const end = Math.min(nB, jj + OW - ow), ih = oh * sH + ihOff;
+      if (ih < 0 || ih >= H) {
+        for (; jj < end; jj++) dst[(jj >> 2) * kB4 + dk + (jj & 3)] = 0;
+        continue;
+      }
+      const row = plane + ih * W;
+      for (let iw = ow * sW + iwOff; jj < end; jj++, iw += sW) dst[(jj >> 2) * kB4 + dk + (jj & 3)] = iw >= 0 && iw < W ? x[row + iw]! : 0;
     }
-    for (let jj = nB; jj < nP; jj++) dst[(jj >> 2) * 4 * kB + k * 4 + (jj & 3)] = 0;
+    for (let jj = nB; jj < nP; jj++) dst[(jj >> 2) * kB4 + dk + (jj & 3)] = 0;
   }
 }
 
@@ -50,17 +53,21 @@ function packBIm2col(v: Im2colSrc, b: number, _s: number, k0: number, kB: number
  */
 function packBIm2colT(v: Im2colSrc, b: number, s: number, k0: number, kB: number, j0: number, nB: number, dst: Float64Array): void {
   const { x, C, H, W, kH, kW, sH, sW, pH, pW, dH, dW, OW, groups } = v;
-  const Cg = C / groups, kk = kH * kW, base = (s * C + b * Cg) * H * W, nP = (nB + 3) & ~3;
+  const Cg = C / groups, kk = kH * kW, base = (s * C + b * Cg) * H * W, nP = (nB + 3) & ~3, kB4 = 4 * kB;
   const c0 = Math.floor(j0 / kk), t0 = j0 - c0 * kk, kh0 = Math.floor(t0 / kW), kw0 = t0 - kh0 * kW;
   for (let k = 0; k < kB; k++) {
-    const p = k0 + k, oh = Math.floor(p / OW), ow = p - oh * OW, ihB = oh * sH - pH, iwB = ow * sW - pW;
-    let c = c0, kh = kh0, kw = kw0;
-    for (let jj = 0; jj < nB; jj++) {
-      const ih = ihB + kh * dH, iw = iwB + kw * dW;
-      dst[(jj >> 2) * 4 * kB + k * 4 + (jj & 3)] = ih >= 0 && ih < H && iw >= 0 && iw < W ? x[base + (c * H + ih) * W + iw]! : 0;
-      if (++kw === kW) { kw = 0; if (++kh === kH) { kh = 0; c++; } }
+    const p = k0 + k, oh = Math.floor(p / OW), ow = p - oh * OW, ihB = oh * sH - pH, iwB = ow * sW - pW, dk = k * 4;
+    for (let jj = 0, c = c0, kh = kh0, kw = kw0; jj < nB; kw = 0) { // one (c, kh) row of taps at a time
+      const end = Math.min(nB, jj + kW - kw), ih = ihB + kh * dH;
+      if (ih < 0 || ih >= H) {
+        for (; jj < end; jj++) dst[(jj >> 2) * kB4 + dk + (jj & 3)] = 0;
+      } else {
+        const row = base + (c * H + ih) * W;
+        for (let iw = iwB + kw * dW; jj < end; jj++, iw += dW) dst[(jj >> 2) * kB4 + dk + (jj & 3)] = iw >= 0 && iw < W ? x[row + iw]! : 0;
+      }
+      if (++kh === kH) { kh = 0; c++; }
     }
-    for (let jj = nB; jj < nP; jj++) dst[(jj >> 2) * 4 * kB + k * 4 + (jj & 3)] = 0;
+    for (let jj = nB; jj < nP; jj++) dst[(jj >> 2) * kB4 + dk + (jj & 3)] = 0;
   }
 }
 
@@ -114,6 +121,7 @@ export function conv2dForward(x: FloatArray, w: FloatArray, bias: FloatArray | n
 /** gy [N,O,OH,OW] -> gx [N,C,H,W] overwritten. */
 export function conv2dBackwardInput(gy: FloatArray, w: FloatArray, g: Conv2dGeom, gx: FloatArray): void {
   const { Cg, Og, Ck, P, HW, is1x1 } = dims(g);
+  if (g.sH === 1 && g.sW === 1 && !is1x1) return backwardInputFlipped(gy, w, g, gx);
   // w[g]ᵀ (Ck, Og) viewed through w[g] (Og, Ck); gy[n, g] (Og, P)
   const A: ViewSrc = { data: w, off: 0, G: g.groups, bs1: 0, bs2: Og * Ck, ss: 0, rs: 1, cs: Ck };
   const B: ViewSrc = { data: gy, off: 0, G: g.groups, bs1: g.O * P, bs2: Og * P, ss: 0, rs: P, cs: 1 };
@@ -122,14 +130,35 @@ export function conv2dBackwardInput(gy: FloatArray, w: FloatArray, g: Conv2dGeom
     runGemm({ ...job, out: gx, oOff: 0, oG: g.groups, oB1: g.C * HW, oB2: Cg * HW, oRs: HW }, g.N * g.groups);
     return;
   }
-  const per = g.groups * Ck * P, chunk = Math.max(1, Math.min(g.N, Math.floor(COL_CHUNK / per)));
+  const per = g.groups * Ck * P, chunk = Math.max(1, Math.min(g.N, Math.floor(convTuning.colChunk / per)));
   const gcol = sharedFloat('conv.gcol', 'float64', chunk * per);
+  // Each col2im job writes one chunk of gx: run them on shared memory, copy back once.
+  const gxs = chunk < g.N && !isShared(gx) ? sharedFloat('conv.gx', dtypeOf(gx) as 'float32' | 'float64', gx.length) : gx;
   for (let n0 = 0; n0 < g.N; n0 += chunk) {
     const nb = Math.min(chunk, g.N - n0);
     // gcol[n, g] (Ck, P) = w[g]ᵀ @ gy[n0+n, g], then scattered back to pixels
     runGemm({ ...job, B: { ...B, off: n0 * g.O * P }, out: gcol, oOff: 0, oG: 1, oB1: Ck * P, oB2: 0, oRs: P }, nb * g.groups);
-    runKernel('col2im', { ...g, gcol, gx, n0 }, nb * g.C, nb * per, ['gx']);
+    runKernel('col2im', { ...g, gcol, gx: gxs, n0 }, nb * g.C, nb * per, chunk < g.N ? [] : ['gx']);
   }
+  if (gxs !== gx) gx.set(gxs);
+}
+
+/**
+ * Stride 1: the input gradient is the forward convolution of gy with the flipped, transposed
+ * kernel and padding (k-1)*d - p per axis: gx[c, ih] = sum over (o, kh) of w[o, c, kh] gy[o, ih + p - kh*d].
+ */
+function backwardInputFlipped(gy: FloatArray, w: FloatArray, g: Conv2dGeom, gx: FloatArray): void {
+  const { Cg, Og } = dims(g), { kH, kW, groups } = g, kk = kH * kW;
+  const wf = sharedFloat('conv.wflip', w instanceof Float32Array ? 'float32' : 'float64', w.length);
+  for (let gi = 0; gi < groups; gi++) for (let c = 0; c < Cg; c++) for (let o = 0; o < Og; o++) {
+    const src = ((gi * Og + o) * Cg + c) * kk, dst = ((gi * Cg + c) * Og + o) * kk; // wf (C, Og, kH, kW)
+    for (let t = 0; t < kk; t++) wf[dst + t] = w[src + kk - 1 - t]!;
+  }
+  const gf: Conv2dGeom = {
+    N: g.N, C: g.O, H: g.OH, W: g.OW, O: g.C, kH, kW, sH: 1, sW: 1, dH: g.dH, dW: g.dW, groups,
+    pH: (kH - 1) * g.dH - g.pH, pW: (kW - 1) * g.dW - g.pW, OH: g.H, OW: g.W,
+  };
+  conv2dForward(gy, wf, null, gf, gx);
 }
 
 /** -> gw [O,C/groups,kH,kW] overwritten. */
@@ -142,4 +171,53 @@ export function conv2dBackwardWeight(x: FloatArray, gy: FloatArray, g: Conv2dGeo
     M: Og, N: Ck, Kd: P, nSeg: g.N, packA: 'packAView', A, packB: is1x1 ? 'packBView' : 'packBIm2colT', B,
     out: gw, oOff: 0, oG: 1, oB1: Og * Ck, oB2: 0, oRs: Ck, bias: null,
   }, g.groups);
+}
+
+// ============ naive references ============
+
+/** x [N,C,H,W] contiguous, out [N,O,OH,OW] overwritten: out = bias + sum over (c, kh, kw) of x * w. */
+export function conv2dForwardNaive(x: FloatArray, w: FloatArray, bias: FloatArray | null, g: Conv2dGeom, out: FloatArray): void {
+  const { N, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, groups, OH, OW } = g;
+  const Cg = C / groups, Og = O / groups;
+  for (let n = 0; n < N; n++) for (let o = 0; o < O; o++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
+    const gi = Math.floor(o / Og);
+    let acc = 0;
+    for (let c = 0; c < Cg; c++) for (let kh = 0; kh < kH; kh++) for (let kw = 0; kw < kW; kw++) {
+      const ih = oh * sH - pH + kh * dH, iw = ow * sW - pW + kw * dW;
+      if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+      acc += x[((n * C + gi * Cg + c) * H + ih) * W + iw]! * w[((o * Cg + c) * kH + kh) * kW + kw]!;
+    }
+    out[((n * O + o) * OH + oh) * OW + ow] = acc + (bias === null ? 0 : bias[o]!); // (N, O, OH, OW)
+  }
+}
+
+/** gy [N,O,OH,OW] -> gx [N,C,H,W] overwritten: every tap scatters gy * w back to its input pixel. */
+export function conv2dBackwardInputNaive(gy: FloatArray, w: FloatArray, g: Conv2dGeom, gx: FloatArray): void {
+  const { N, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, groups, OH, OW } = g;
+  const Cg = C / groups, Og = O / groups, acc = alloc('float64', N * C * H * W); // (N, C, H, W)
+  for (let n = 0; n < N; n++) for (let o = 0; o < O; o++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
+    const gi = Math.floor(o / Og), dy = gy[((n * O + o) * OH + oh) * OW + ow]!;
+    for (let c = 0; c < Cg; c++) for (let kh = 0; kh < kH; kh++) for (let kw = 0; kw < kW; kw++) {
+      const ih = oh * sH - pH + kh * dH, iw = ow * sW - pW + kw * dW;
+      if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+      acc[((n * C + gi * Cg + c) * H + ih) * W + iw] += dy * w[((o * Cg + c) * kH + kh) * kW + kw]!;
+    }
+  }
+  gx.set(acc);
+}
+
+/** x [N,C,H,W], gy [N,O,OH,OW] -> gw [O,C/groups,kH,kW] overwritten: sum over (n, oh, ow) of gy * x. */
+export function conv2dBackwardWeightNaive(x: FloatArray, gy: FloatArray, g: Conv2dGeom, gw: FloatArray): void {
+  const { N, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, groups, OH, OW } = g;
+  const Cg = C / groups, Og = O / groups;
+  for (let o = 0; o < O; o++) for (let c = 0; c < Cg; c++) for (let kh = 0; kh < kH; kh++) for (let kw = 0; kw < kW; kw++) {
+    const gi = Math.floor(o / Og);
+    let acc = 0;
+    for (let n = 0; n < N; n++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
+      const ih = oh * sH - pH + kh * dH, iw = ow * sW - pW + kw * dW;
+      if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+      acc += gy[((n * O + o) * OH + oh) * OW + ow]! * x[((n * C + gi * Cg + c) * H + ih) * W + iw]!;
+    }
+    gw[((o * Cg + c) * kH + kh) * kW + kw] = acc; // (O, Cg, kH, kW)
+  }
 }

@@ -99,7 +99,9 @@ export function mapExpr(expr: string, operands: Storage[], dtype: DType): TypedA
   const shape = operands[0].shape;
   const out = alloc(dtype, operands[0].size);
   if (out.length === 0) return out;
-  const key = `${operands.length}:${expr}`;
+  // One compiled loop per dtype signature keeps every typed-array access monomorphic (a shared
+  // loop seeing Float32Array, Float64Array and Int32Array runs several times slower).
+  const key = `${expr}|${dtype}|${operands.map((s) => s.data.constructor.name).join()}`;
   let kernel = cache.get(key);
   if (!kernel) cache.set(key, (kernel = compileMap(operands.length, expr)));
   const c = coalesce(shape, operands.map((s) => s.stride));

@@ -27,7 +27,7 @@ export interface GemmJob {
 
 /** Register block of the micro-kernel (packed panels are padded with zeros to these). */
 export const MR = 4, NR = 4;
-const MC = 64, NC = 256, KC = 256;
+const MC = 64, NC = 256, KC = 320;
 /** Below this many multiply-adds the naive loop wins (no packing). */
 const SMALL_MACS = 1 << 13;
 
@@ -126,15 +126,21 @@ function roundUp(x: number, m: number): number {
 export function runGemm(job: Omit<GemmJob, 'mc' | 'nc' | 'kc' | 'tilesI' | 'tilesJ'>, batch: number): void {
   const { M, N, Kd, nSeg } = job;
   if (batch === 0 || M === 0 || N === 0) return;
-  const macs = batch * M * N * Kd * nSeg;
-  let mc = Math.min(MC, roundUp(M, MR)), nc = Math.min(NC, roundUp(N, NR));
-  const T = threadsFor(Number.MAX_SAFE_INTEGER, macs);
-  // Enough tiles to balance the threads: halve the tile width, then height.
-  while (T > 1 && batch * Math.ceil(M / mc) * Math.ceil(N / nc) < 4 * T && nc > 16) nc = roundUp(nc / 2, NR);
-  while (T > 1 && batch * Math.ceil(M / mc) * Math.ceil(N / nc) < 4 * T && mc > 8) mc = roundUp(mc / 2, MR);
-  const tilesI = Math.ceil(M / mc), tilesJ = Math.ceil(N / nc);
-  const full: GemmJob = { ...job, mc, nc, kc: KC, tilesI, tilesJ };
-  runKernel('gemmTiles', full, batch * tilesI * tilesJ, macs, ['out']);
+  const macs = batch * M * N * Kd * nSeg, T = threadsFor(Number.MAX_SAFE_INTEGER, macs);
+  const mc = Math.min(MC, roundUp(M, MR)), tilesI = Math.ceil(M / mc);
+  const nc = balancedWidth(batch * tilesI, N, T), tilesJ = Math.ceil(N / nc);
+  const kc = Math.max(1, Math.ceil(Kd / Math.ceil(Kd / KC))); // equal K blocks
+  runKernel('gemmTiles', { ...job, mc, nc, kc, tilesI, tilesJ } satisfies GemmJob, batch * tilesI * tilesJ, macs, ['out']);
+}
+
+/** Tile width (a multiple of NR, at most NC) that splits `rows` x N tiles evenly enough over T threads. */
+function balancedWidth(rows: number, N: number, T: number): number {
+  let q = Math.ceil(N / NC); // tiles per row of tiles
+  const imbalance = (units: number) => Math.ceil(units / T) / (units / T);
+  if (T > 1) {
+    while (q * NR < N && rows * q < 16 * T && imbalance(rows * Math.ceil(N / roundUp(Math.ceil(N / q), NR))) > 1.1) q++;
+  }
+  return Math.min(NC, roundUp(Math.ceil(N / q), NR));
 }
 
 /** A ViewSrc over a MatView (no batch split, no segments). */
@@ -144,7 +150,12 @@ export function viewOf(v: MatView): ViewSrc {
 
 /** out[b, M, N] = a[b, M, K] @ b[b, K, N] for b < batch; out is contiguous [batch, M, N] and is overwritten. out has the dtype the caller wants (float32 or float64); accumulate in double. */
 export function bmm(batch: number, M: number, N: number, K: number, a: MatView, b: MatView, out: FloatArray): void {
-  if (batch * M * N * K < SMALL_MACS) return bmmNaive(batch, M, N, K, a, b, out);
+  if (batch * M * N * K < SMALL_MACS) bmmNaive(batch, M, N, K, a, b, out); // same sums, no packing
+  else bmmPacked(batch, M, N, K, a, b, out);
+}
+
+/** bmm through the packed kernel at every size (bmm loops naively below SMALL_MACS). */
+export function bmmPacked(batch: number, M: number, N: number, K: number, a: MatView, b: MatView, out: FloatArray): void {
   runGemm({
     M, N, Kd: K, nSeg: 1, packA: 'packAView', A: viewOf(a), packB: 'packBView', B: viewOf(b),
     out, oOff: 0, oG: 1, oB1: M * N, oB2: 0, oRs: N, bias: null,

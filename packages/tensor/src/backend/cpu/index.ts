@@ -11,6 +11,10 @@ import { bmm, type MatView } from './gemm.ts';
 import * as conv from './conv.ts';
 import * as pool from './pool.ts';
 import * as rs from './resize.ts';
+import * as bn from './norm.ts';
+
+/** (N, C, ...) as [N, C, L]. */
+const ncl = (s: Storage): [number, number, number] => [s.shape[0], s.shape[1], s.size / (s.shape[0] * s.shape[1] || 1)];
 
 const f = (s: Storage): FloatArray => dense(s) as FloatArray;
 const mat = (s: Storage): MatView => ({ data: s.data as FloatArray, offset: s.offset, batchStride: s.stride[0], rowStride: s.stride[1], colStride: s.stride[2] });
@@ -93,6 +97,9 @@ export const cpuBackend: Backend = {
     else rs.nearestBackward(f(gy), N, C, h, w, OH, OW, gx);
     return gx;
   },
+  batchNormStats: (x, eps) => bn.bnStats(f(x), ...ncl(x), eps),
+  batchNorm: (x, stats, w, b) => bn.bnForward(f(x), ...ncl(x), stats, w && f(w), b && f(b)),
+  batchNormBackward: (gy, x, stats, w, training) => bn.bnBackward(f(gy), f(x), ...ncl(x), stats, w && f(w), training),
   pad: mv.pad,
   cat: mv.cat,
   gather: mv.gather,

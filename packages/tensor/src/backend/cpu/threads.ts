@@ -7,7 +7,7 @@
 
 import os from 'node:os';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { alloc, dtypeOf, isShared, SHARED_MIN_BYTES, type FloatArray, type TypedArray } from './alloc.ts';
+import { alloc, allocShared, dtypeOf, isShared, type FloatArray, type TypedArray } from './alloc.ts';
 
 /** A kernel body: computes units [u0, u1) of `job`. Must be self-contained (it also runs in a worker). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -83,7 +83,7 @@ export function registerKernels(fns: Record<string, KernelFn>): void {
 interface PoolWorker { worker: Worker; port: MessagePort; ctrl: Int32Array; seq: number; loaded: number }
 
 let numThreads = Math.max(1, Math.min(2, os.availableParallelism()));
-let disabled = false;
+let disabled = false, parallelJobs = 0;
 const pool: PoolWorker[] = [];
 
 /** Threads the kernels may use (the main thread included). Tests set 1 to compare against. */
@@ -93,6 +93,10 @@ export function setNumThreads(n: number): void {
 }
 export function getNumThreads(): number {
   return numThreads;
+}
+/** Started workers and jobs run on more than one thread so far (for tests and benchmarks). */
+export function threadStats(): { workers: number; parallelJobs: number } {
+  return { workers: pool.length, parallelJobs };
 }
 
 function startWorker(): PoolWorker | null {
@@ -136,15 +140,21 @@ function isTyped(v: unknown): v is TypedArray {
   return v instanceof Float32Array || v instanceof Float64Array || v instanceof Int32Array;
 }
 
-/** A shared scratch array of `a`'s dtype and length, reused per slot (SharedArrayBuffer-backed). */
+/** A shared scratch array of `like`'s dtype and length n, reused per slot and dtype (grown by 1/4 steps). */
 const sharedSlots = new Map<string, TypedArray>();
 function sharedScratch(slot: string, like: TypedArray, n: number): TypedArray {
-  let s = sharedSlots.get(slot);
-  if (s === undefined || s.length < n || dtypeOf(s) !== dtypeOf(like)) {
-    s = alloc(dtypeOf(like), Math.max(n, Math.ceil(SHARED_MIN_BYTES / like.BYTES_PER_ELEMENT)));
-    sharedSlots.set(slot, s);
+  const dtype = dtypeOf(like), key = `${slot}:${dtype}`;
+  let s = sharedSlots.get(key);
+  if (s === undefined || s.length < n) {
+    s = allocShared(dtype, s === undefined ? n : Math.max(n, Math.ceil(s.length * 1.25)));
+    sharedSlots.set(key, s);
   }
   return s.subarray(0, n);
+}
+
+/** Drops the shared scratch buffers (copies of non-shared operands, column buffers); they regrow on demand. */
+export function freeSharedScratch(): void {
+  sharedSlots.clear();
 }
 
 const F32 = new Float32Array(0), F64 = new Float64Array(0);
@@ -155,17 +165,17 @@ export function sharedFloat(slot: string, dtype: 'float32' | 'float64', n: numbe
 
 type Job = Record<string, unknown>;
 
-/** `job` with every non-shared typed array (to depth 2) replaced by a shared copy. */
-function shareJob(name: string, job: Job, path = ''): Job {
+/** `job` with every non-shared typed array (to depth 2) replaced by a shared copy (outputs: not copied in). */
+function shareJob(name: string, job: Job, outKeys: readonly string[], path = ''): Job {
   const res: Job = {};
   for (const [key, v] of Object.entries(job)) {
     const p = path + key;
     if (isTyped(v) && !isShared(v)) {
       const s = sharedScratch(`${name}:${p}`, v, v.length);
-      s.set(v); // outputs too: a kernel may write only part of one
+      if (!outKeys.includes(p)) s.set(v);
       res[key] = s;
     } else if (v !== null && typeof v === 'object' && !isTyped(v) && path === '') {
-      res[key] = shareJob(name, v as Job, p + '.');
+      res[key] = shareJob(name, v as Job, outKeys, p + '.');
     } else res[key] = v;
   }
   return res;
@@ -175,8 +185,9 @@ function shareJob(name: string, job: Job, path = ''): Job {
 
 /**
  * Runs kernel `name` over units [0, units) of `job`, on up to getNumThreads() threads when `macs`
- * is large enough. Typed arrays not on a SharedArrayBuffer are copied into shared scratch (and,
- * for the fields named in `outKeys`, such as 'out', copied back after). Blocks until done.
+ * is large enough. Typed arrays not on a SharedArrayBuffer are copied into shared scratch; the
+ * fields named in `outKeys` (such as 'out' or 'B.x'), which the kernel must overwrite entirely,
+ * are not copied in but are copied back after. Blocks until done.
  */
 export function runKernel(name: string, jobIn: object, units: number, macs: number, outKeys: readonly string[]): void {
   const job = jobIn as Job, kernel = K[name];
@@ -186,7 +197,8 @@ export function runKernel(name: string, jobIn: object, units: number, macs: numb
     kernel(K, job, 0, units);
     return;
   }
-  const sjob = shareJob(name, job);
+  const sjob = shareJob(name, job, outKeys);
+  parallelJobs++;
   for (let t = 1; t < T; t++) post(pool[t - 1]!, name, sjob, Math.floor((units * t) / T), Math.floor((units * (t + 1)) / T));
   let error: unknown = null;
   try {

@@ -1,0 +1,63 @@
+// Fused batch-norm kernels over (N, C, L) data (L = H·W): one pass for the statistics, one for the
+// output; the backward pass needs two sums per channel and one more pass. The composed reference
+// (ops/nnfunc.ts, batchNormComposed) is what these are tested against and what double backward uses.
+
+import { alloc, type FloatArray } from './alloc.ts';
+
+export interface BnStats { mean: Float64Array; invstd: Float64Array }
+
+/** Per-channel batch mean and 1/sqrt(biased var + eps) of x (N, C, L); two-pass for accuracy. */
+export function bnStats(x: FloatArray, N: number, C: number, L: number, eps: number): BnStats {
+  const mean = new Float64Array(C), invstd = new Float64Array(C), M = N * L;
+  for (let c = 0; c < C; c++) {
+    let s = 0;
+    for (let n = 0; n < N; n++) for (let i = (n * C + c) * L, e = i + L; i < e; i++) s += x[i];
+    const m = s / M;
+    let v = 0;
+    for (let n = 0; n < N; n++)
+      for (let i = (n * C + c) * L, e = i + L; i < e; i++) {
+        const d = x[i] - m;
+        v += d * d;
+      }
+    mean[c] = m;
+    invstd[c] = 1 / Math.sqrt(v / M + eps);
+  }
+  return { mean, invstd };
+}
+
+/** y = (x − mean)·invstd·w + b per channel; w and b may be null (1 and 0). */
+export function bnForward(x: FloatArray, N: number, C: number, L: number, s: BnStats, w: FloatArray | null, b: FloatArray | null): FloatArray {
+  const y: FloatArray = x instanceof Float64Array ? alloc('float64', x.length) : alloc('float32', x.length);
+  for (let c = 0; c < C; c++) {
+    const scale = s.invstd[c] * (w ? w[c] : 1), shift = (b ? b[c] : 0) - s.mean[c] * scale;
+    for (let n = 0; n < N; n++) for (let i = (n * C + c) * L, e = i + L; i < e; i++) y[i] = x[i] * scale + shift;
+  }
+  return y;
+}
+
+/**
+ * Gradients of bnForward. With batch statistics (training):
+ *   gx = w·invstd/M · (M·g − Σg − x̂·Σ(g·x̂)),  x̂ = (x − mean)·invstd;
+ * with fixed statistics (eval): gx = g·w·invstd. Always gw = Σ(g·x̂), gb = Σg.
+ */
+export function bnBackward(g: FloatArray, x: FloatArray, N: number, C: number, L: number, s: BnStats, w: FloatArray | null, training: boolean) {
+  const gx: FloatArray = x instanceof Float64Array ? alloc('float64', x.length) : alloc('float32', x.length);
+  const gw = new Float64Array(C), gb = new Float64Array(C), M = N * L;
+  for (let c = 0; c < C; c++) {
+    const m = s.mean[c], is = s.invstd[c];
+    let sg = 0, sgx = 0;
+    for (let n = 0; n < N; n++)
+      for (let i = (n * C + c) * L, e = i + L; i < e; i++) {
+        sg += g[i];
+        sgx += g[i] * (x[i] - m) * is;
+      }
+    gb[c] = sg;
+    gw[c] = sgx;
+    const k = (w ? w[c] : 1) * is;
+    if (training) {
+      const a = sg / M, bq = sgx / M;
+      for (let n = 0; n < N; n++) for (let i = (n * C + c) * L, e = i + L; i < e; i++) gx[i] = k * (g[i] - a - (x[i] - m) * is * bq);
+    } else for (let n = 0; n < N; n++) for (let i = (n * C + c) * L, e = i + L; i < e; i++) gx[i] = k * g[i];
+  }
+  return { gx, gw, gb };
+}

@@ -1,0 +1,133 @@
+// Property tests of the CPU conv2d kernels (backend/cpu/conv.ts) against their naive references
+// over random geometries: stride, per-axis padding, dilation, groups, 1x1, kernels larger than
+// the input; float32 and float64; and 2 threads bit-identical to 1.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { alloc, type FloatArray } from '../packages/tensor/src/backend/cpu/alloc.ts';
+import * as cv from '../packages/tensor/src/backend/cpu/conv.ts';
+import { getNumThreads, setNumThreads, threadStats } from '../packages/tensor/src/backend/cpu/threads.ts';
+
+type Geom = cv.Conv2dGeom;
+
+function geom(p: Omit<Geom, 'OH' | 'OW'>): Geom {
+  const OH = Math.floor((p.H + 2 * p.pH - p.dH * (p.kH - 1) - 1) / p.sH) + 1;
+  const OW = Math.floor((p.W + 2 * p.pW - p.dW * (p.kW - 1) - 1) / p.sW) + 1;
+  return { ...p, OH, OW };
+}
+
+function rand(dtype: 'float32' | 'float64', n: number, seed: number): FloatArray {
+  const a = alloc(dtype, n) as FloatArray;
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = s / 2 ** 31 - 1;
+  }
+  return a;
+}
+
+function expectClose(got: FloatArray, want: FloatArray, tol: number, what: string): void {
+  expect(got.length).toBe(want.length);
+  for (let i = 0; i < got.length; i++) {
+    if (!(Math.abs(got[i]! - want[i]!) <= tol * (1 + Math.abs(want[i]!)))) {
+      throw new Error(`${what} element ${i}: got ${got[i]}, want ${want[i]} (tol ${tol})`);
+    }
+  }
+}
+
+const small = (max: number) => fc.integer({ min: 1, max });
+const general = fc.record({
+  N: small(2), groups: small(3), Cg: small(3), Og: small(3), H: small(9), W: small(9),
+  kH: small(4), kW: small(4), sH: small(3), sW: small(3), pH: fc.integer({ min: 0, max: 3 }),
+  pW: fc.integer({ min: 0, max: 3 }), dH: small(2), dW: small(2),
+});
+const oneByOne = fc.record({
+  N: small(2), groups: small(2), Cg: small(5), Og: small(5), H: small(9), W: small(9),
+  kH: fc.constant(1), kW: fc.constant(1), sH: fc.constant(1), sW: fc.constant(1),
+  pH: fc.constant(0), pW: fc.constant(0), dH: small(2), dW: small(2),
+});
+const caseArb = fc.record({
+  p: fc.oneof({ arbitrary: general, weight: 3 }, { arbitrary: oneByOne, weight: 1 }),
+  dtype: fc.constantFrom('float32' as const, 'float64' as const), bias: fc.boolean(), seed: fc.integer(),
+}).map(({ p, dtype, bias, seed }) => {
+  const g = geom({ ...p, C: p.Cg * p.groups, O: p.Og * p.groups });
+  return { g, dtype, bias, seed };
+}).filter(({ g }) => g.OH >= 1 && g.OW >= 1);
+
+/** Runs `fast` and `naive` on fresh outputs (prefilled with NaN) and compares. */
+function check(n: number, dtype: 'float32' | 'float64', what: string, fast: (o: FloatArray) => void, naive: (o: FloatArray) => void): void {
+  const got = (alloc(dtype, n) as FloatArray).fill(NaN), want = alloc(dtype, n) as FloatArray;
+  fast(got);
+  naive(want);
+  expectClose(got, want, dtype === 'float32' ? 1e-5 : 1e-11, what);
+}
+
+function sizes(g: Geom) {
+  return { x: g.N * g.C * g.H * g.W, w: g.O * (g.C / g.groups) * g.kH * g.kW, y: g.N * g.O * g.OH * g.OW };
+}
+
+describe('conv2d kernels (cpu)', () => {
+  const threads = getNumThreads();
+  afterAll(() => setNumThreads(threads));
+
+  it('match the naive references on random geometries', () => {
+    fc.assert(fc.property(caseArb, ({ g, dtype, bias, seed }) => {
+      const n = sizes(g);
+      const x = rand(dtype, n.x, seed), w = rand(dtype, n.w, seed + 1), gy = rand(dtype, n.y, seed + 2);
+      const b = bias ? rand(dtype, g.O, seed + 3) : null;
+      check(n.y, dtype, 'forward', (o) => cv.conv2dForward(x, w, b, g, o), (o) => cv.conv2dForwardNaive(x, w, b, g, o));
+      check(n.x, dtype, 'backward input', (o) => cv.conv2dBackwardInput(gy, w, g, o), (o) => cv.conv2dBackwardInputNaive(gy, w, g, o));
+      check(n.w, dtype, 'backward weight', (o) => cv.conv2dBackwardWeight(x, gy, g, o), (o) => cv.conv2dBackwardWeightNaive(x, gy, g, o));
+    }), { numRuns: 50 });
+  });
+
+  it('handle a kernel larger than the input, and padding larger than the kernel', () => {
+    for (const g of [
+      geom({ N: 1, C: 2, H: 2, W: 3, O: 3, kH: 5, kW: 4, sH: 1, sW: 2, pH: 2, pW: 2, dH: 1, dW: 1, groups: 1 }),
+      geom({ N: 2, C: 2, H: 3, W: 3, O: 2, kH: 2, kW: 2, sH: 1, sW: 1, pH: 3, pW: 0, dH: 1, dW: 2, groups: 2 }),
+    ]) {
+      const n = sizes(g), x = rand('float64', n.x, 1), w = rand('float64', n.w, 2), gy = rand('float64', n.y, 3);
+      check(n.y, 'float64', 'forward', (o) => cv.conv2dForward(x, w, null, g, o), (o) => cv.conv2dForwardNaive(x, w, null, g, o));
+      check(n.x, 'float64', 'backward input', (o) => cv.conv2dBackwardInput(gy, w, g, o), (o) => cv.conv2dBackwardInputNaive(gy, w, g, o));
+      check(n.w, 'float64', 'backward weight', (o) => cv.conv2dBackwardWeight(x, gy, g, o), (o) => cv.conv2dBackwardWeightNaive(x, gy, g, o));
+    }
+  });
+
+  it('give bit-identical results on 1 and 2 threads', () => {
+    const cases = [ // each pass is >= 1e6 multiply-adds, so it is split across threads
+      geom({ N: 2, C: 16, H: 24, W: 24, O: 16, kH: 3, kW: 3, sH: 1, sW: 1, pH: 1, pW: 1, dH: 1, dW: 1, groups: 1 }),
+      geom({ N: 3, C: 24, H: 41, W: 39, O: 24, kH: 3, kW: 3, sH: 2, sW: 2, pH: 1, pW: 0, dH: 2, dW: 1, groups: 3 }),
+      geom({ N: 2, C: 32, H: 20, W: 20, O: 48, kH: 1, kW: 1, sH: 1, sW: 1, pH: 0, pW: 0, dH: 1, dW: 1, groups: 1 }),
+    ];
+    for (const g of cases) {
+      const n = sizes(g), x = rand('float32', n.x, 5), w = rand('float32', n.w, 6), gy = rand('float32', n.y, 7);
+      const bias = rand('float32', g.O, 8);
+      const run = (T: number) => {
+        setNumThreads(T);
+        const y = alloc('float32', n.y), gx = alloc('float32', n.x), gw = alloc('float32', n.w);
+        cv.conv2dForward(x, w, bias, g, y);
+        cv.conv2dBackwardInput(gy, w, g, gx);
+        cv.conv2dBackwardWeight(x, gy, g, gw);
+        return [y, gx, gw];
+      };
+      const one = run(1), before = threadStats().parallelJobs, two = run(2);
+      expect(threadStats().parallelJobs - before).toBeGreaterThanOrEqual(3);
+      for (let i = 0; i < 3; i++) expect(bytes(two[i]!)).toEqual(bytes(one[i]!));
+      if (g.sH === 1) continue;
+      // The strided input gradient in several chunks of images (col2im per chunk), 2 threads.
+      const chunk = cv.convTuning.colChunk;
+      cv.convTuning.colChunk = 1;
+      try {
+        const gx = new Float32Array(n.x).fill(NaN); // not shared: copied back once
+        cv.conv2dBackwardInput(gy, w, g, gx);
+        expect(bytes(gx)).toEqual(bytes(one[1]!));
+      } finally {
+        cv.convTuning.colChunk = chunk;
+      }
+    }
+  });
+});
+
+function bytes(a: FloatArray): number[] {
+  return Array.from(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+}

@@ -1,0 +1,105 @@
+// Property tests of the packed CPU GEMM (backend/cpu/gemm.ts) against its naive reference:
+// random sizes (1s, odd sizes, several K blocks), strided, transposed and broadcast views, float32
+// and float64; and the 2-thread result bit-identical to the 1-thread one.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { alloc, type FloatArray } from '../packages/tensor/src/backend/cpu/alloc.ts';
+import { bmm, bmmNaive, bmmPacked, type MatView } from '../packages/tensor/src/backend/cpu/gemm.ts';
+import { getNumThreads, setNumThreads, threadStats } from '../packages/tensor/src/backend/cpu/threads.ts';
+
+type Layout = 'rowMajor' | 'transposed' | 'padded' | 'broadcast';
+const layouts: Layout[] = ['rowMajor', 'transposed', 'padded', 'broadcast'];
+
+/** A random [batch, R, C] operand laid out as asked, with values in [-1, 1). */
+function makeView(layout: Layout, batch: number, R: number, C: number, dtype: 'float32' | 'float64', seed: number): MatView {
+  const off = layout === 'padded' ? 3 : 0, ld = layout === 'padded' ? C + 2 : C;
+  const perBatch = layout === 'transposed' ? R * C : R * ld;
+  const nb = layout === 'broadcast' ? 1 : batch;
+  const data = alloc(dtype, off + nb * perBatch) as FloatArray;
+  let s = seed >>> 0;
+  for (let i = 0; i < data.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    data[i] = s / 2 ** 31 - 1;
+  }
+  const batchStride = layout === 'broadcast' ? 0 : perBatch;
+  return layout === 'transposed'
+    ? { data, offset: off, batchStride, rowStride: 1, colStride: R }
+    : { data, offset: off, batchStride, rowStride: ld, colStride: 1 };
+}
+
+/** The raw bytes of a typed array, for bit-identity checks. */
+function bytes(a: FloatArray): number[] {
+  return Array.from(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+}
+
+function expectClose(got: FloatArray, want: FloatArray, tol: number): void {
+  expect(got.length).toBe(want.length);
+  for (let i = 0; i < got.length; i++) {
+    if (!(Math.abs(got[i]! - want[i]!) <= tol * (1 + Math.abs(want[i]!)))) {
+      throw new Error(`element ${i}: got ${got[i]}, want ${want[i]} (tol ${tol})`);
+    }
+  }
+}
+
+const dim = fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 10, max: 41 }));
+const caseArb = fc.record({
+  batch: fc.integer({ min: 1, max: 3 }), M: dim, N: dim,
+  K: fc.oneof(dim, fc.integer({ min: 300, max: 700 })), // more than one K block
+  la: fc.constantFrom(...layouts), lb: fc.constantFrom(...layouts),
+  dtype: fc.constantFrom('float32' as const, 'float64' as const), outF64: fc.boolean(), seed: fc.integer(),
+});
+
+describe('bmm (cpu gemm)', () => {
+  const threads = getNumThreads();
+  afterAll(() => setNumThreads(threads));
+
+  it('matches bmmNaive on random sizes and views', () => {
+    fc.assert(fc.property(caseArb, ({ batch, M, N, K, la, lb, dtype, outF64, seed }) => {
+      const a = makeView(la, batch, M, K, dtype, seed), b = makeView(lb, batch, K, N, dtype, seed ^ 0x5bd1e995);
+      const out = outF64 ? 'float64' : dtype;
+      const mk = () => alloc(out, batch * M * N) as FloatArray;
+      const got = mk().fill(NaN), gotP = mk().fill(NaN), want = mk();
+      bmm(batch, M, N, K, a, b, got);
+      bmmPacked(batch, M, N, K, a, b, gotP);
+      bmmNaive(batch, M, N, K, a, b, want);
+      const tol = out === 'float32' ? 1e-5 : 1e-11;
+      expectClose(got, want, tol);
+      expectClose(gotP, want, tol);
+    }), { numRuns: 50 });
+  });
+
+  it('handles K = 0 (zeros) and empty outputs', () => {
+    const a = makeView('rowMajor', 2, 3, 0, 'float32', 1), b = makeView('rowMajor', 2, 0, 5, 'float32', 2);
+    const out = alloc('float32', 30).fill(7);
+    bmmPacked(2, 3, 5, 0, a, b, out);
+    expect(Array.from(out).every((v) => v === 0)).toBe(true);
+    bmmPacked(2, 0, 5, 4, makeView('rowMajor', 2, 0, 4, 'float32', 3), makeView('rowMajor', 2, 4, 5, 'float32', 4), alloc('float32', 0));
+  });
+
+  it('gives bit-identical results on 1 and 2 threads, shared or not', () => {
+    const [batch, M, N, K] = [2, 67, 130, 150]; // 2.6e6 multiply-adds: split across threads
+    for (const [la, lb] of [['rowMajor', 'transposed'], ['broadcast', 'padded']] as const) {
+      const a = makeView(la, batch, M, K, 'float32', 11), b = makeView(lb, batch, K, N, 'float32', 12);
+      const run = (T: number, view: (v: MatView) => MatView = (v) => v) => {
+        setNumThreads(T);
+        const out = alloc('float32', batch * M * N);
+        bmm(batch, M, N, K, view(a), view(b), out);
+        return out;
+      };
+      const one = run(1), before = threadStats().parallelJobs;
+      const two = run(2);
+      // A plain ArrayBuffer input and output are copied through shared scratch.
+      const notShared = (v: MatView): MatView => ({ ...v, data: new Float32Array(v.data) });
+      const unshared = new Float32Array(batch * M * N);
+      setNumThreads(2);
+      bmm(batch, M, N, K, notShared(a), notShared(b), unshared);
+      expect(threadStats().parallelJobs).toBeGreaterThan(before);
+      expect(bytes(two)).toEqual(bytes(one));
+      expect(bytes(unshared)).toEqual(bytes(one));
+      const want = alloc('float32', batch * M * N);
+      bmmNaive(batch, M, N, K, a, b, want);
+      expectClose(one, want, 1e-5);
+    }
+  });
+});
