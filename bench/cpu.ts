@@ -343,7 +343,9 @@ async function main(): Promise<void> {
   await loadTfjsGradients();
   registerWasmFilterGrad();
   const cpu = os.cpus()[0]?.model ?? 'unknown';
-  console.log(`node ${process.version}, ${cpu}, ${os.availableParallelism()} cores; ours uses ${getNumThreads()} threads`);
+  const loadStart = os.loadavg()[0];
+  console.log(`node ${process.version}, ${cpu}, ${os.availableParallelism()} cores; ours uses ${getNumThreads()} threads; load average ${loadStart.toFixed(2)}`);
+  if (loadStart > 0.5) console.log('WARNING: the machine is busy (1-min load average > 0.5): timings will be noisy, threaded ones most.');
 
   const res = {} as Record<Lib, Results>;
   res.ours = runOurs();
@@ -365,12 +367,12 @@ async function main(): Promise<void> {
   console.log('\n' + table(res) + '\n');
   for (const n of notes) console.log(`- ${n}`);
   const check = checkLosses(res);
-  const totalSeconds = (performance.now() - start) / 1000;
-  console.log(`total ${totalSeconds.toFixed(0)} s`);
+  const totalSeconds = (performance.now() - start) / 1000, loadEnd = os.loadavg()[0];
+  console.log(`total ${totalSeconds.toFixed(0)} s; load average at start ${loadStart.toFixed(2)}, at end ${loadEnd.toFixed(2)} (this run itself adds up to ~1-2)`);
 
   const json = {
     ...res.ours, 'tfjs-wasm': res['tfjs-wasm'], 'tfjs-cpu': res['tfjs-cpu'],
-    meta: { node: process.version, cpu, cores: os.availableParallelism(), threads: { ours: getNumThreads(), 'tfjs-wasm': wasm.threads, 'tfjs-cpu': 1 }, wasm, tfjs: tf.version_core, date: new Date().toISOString(), totalSeconds },
+    meta: { node: process.version, cpu, cores: os.availableParallelism(), threads: { ours: getNumThreads(), 'tfjs-wasm': wasm.threads, 'tfjs-cpu': 1 }, wasm, tfjs: tf.version_core, loadAverage: { start: loadStart, end: loadEnd }, date: new Date().toISOString(), totalSeconds },
     check, notes,
   };
   const dir = new URL('./out/', import.meta.url);

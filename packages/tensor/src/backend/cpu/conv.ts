@@ -27,21 +27,30 @@ export const convTuning = { colChunk: 1 << 22 };
  * Forward B operand, im2col of image n = b / groups, group g = b % groups: rows k = (c, kh, kw) in
  * [k0, k0+kB), columns p = (oh, ow) in [j0, j0+nB), packed as 4-column panels (see packBView).
  */
-function packBIm2col(v: Im2colSrc, b: number, _s: number, k0: number, kB: number, j0: number, nB: number, dst: Float64Array): void {
+function packBIm2col(v: Im2colSrc, b: number, _s: number, k0: number, kB: number, j0: number, nB: number, dst: Float64Array, at: number): void {
   const { x, C, H, W, kH, kW, sH, sW, pH, pW, dH, dW, OW, groups } = v;
   const Cg = C / groups, n = Math.floor(b / groups), g = b - n * groups, kk = kH * kW, kB4 = 4 * kB;
   const nP = (nB + 3) & ~3, oh0 = Math.floor(j0 / OW), ow0 = j0 - oh0 * OW;
   for (let k = 0; k < kB; k++) {
     const ck = k0 + k, c = Math.floor(ck / kk), t = ck - c * kk, kh = Math.floor(t / kW), kw = t - kh * kW;
-    const plane = ((n * C + g * Cg + c) * H) * W, ihOff = kh * dH - pH, iwOff = kw * dW - pW, dk = k * 4;
+    const plane = ((n * C + g * Cg + c) * H) * W, ihOff = kh * dH - pH, iwOff = kw * dW - pW, dk = at + k * 4;
     for (let jj = 0, oh = oh0, ow = ow0; jj < nB; oh++, ow = 0) { // one output row (oh) at a time
       const end = Math.min(nB, jj + OW - ow), ih = oh * sH + ihOff;
       if (ih < 0 || ih >= H) {
         for (; jj < end; jj++) dst[(jj >> 2) * kB4 + dk + (jj & 3)] = 0;
         continue;
       }
-      const row = plane + ih * W;
-      for (let iw = ow * sW + iwOff; jj < end; jj++, iw += sW) dst[(jj >> 2) * kB4 + dk + (jj & 3)] = iw >= 0 && iw < W ? x[row + iw]! : 0;
+      const row = plane + ih * W, iw0 = ow * sW + iwOff; // column jj + t reads iw0 + t*sW
+      const lo = Math.min(end, jj + (iw0 >= 0 ? 0 : Math.ceil(-iw0 / sW)));
+      const hi = Math.max(lo, Math.min(end, jj + Math.floor((W - 1 - iw0) / sW) + 1));
+      let i = row + iw0 + (lo - jj) * sW;
+      for (; jj < lo; jj++) dst[(jj >> 2) * kB4 + dk + (jj & 3)] = 0; // left padding
+      for (; jj < hi && (jj & 3) !== 0; jj++, i += sW) dst[(jj >> 2) * kB4 + dk + (jj & 3)] = x[i]!;
+      for (let d = (jj >> 2) * kB4 + dk; jj + 4 <= hi; jj += 4, i += 4 * sW, d += kB4) { // whole panel rows
+        dst[d] = x[i]!; dst[d + 1] = x[i + sW]!; dst[d + 2] = x[i + 2 * sW]!; dst[d + 3] = x[i + 3 * sW]!;
+      }
+      for (; jj < hi; jj++, i += sW) dst[(jj >> 2) * kB4 + dk + (jj & 3)] = x[i]!;
+      for (; jj < end; jj++) dst[(jj >> 2) * kB4 + dk + (jj & 3)] = 0; // right padding
     }
     for (let jj = nB; jj < nP; jj++) dst[(jj >> 2) * kB4 + dk + (jj & 3)] = 0;
   }
@@ -49,25 +58,35 @@ function packBIm2col(v: Im2colSrc, b: number, _s: number, k0: number, kB: number
 
 /**
  * Weight-gradient B operand, im2col transposed for group g = b and image n = s: rows p = (oh, ow)
- * in [k0, k0+kB), columns (c, kh, kw) in [j0, j0+nB).
+ * in [k0, k0+kB), columns (c, kh, kw) in [j0, j0+nB). Packed one column (tap) at a time, so reads
+ * run along an input row.
  */
-function packBIm2colT(v: Im2colSrc, b: number, s: number, k0: number, kB: number, j0: number, nB: number, dst: Float64Array): void {
+function packBIm2colT(v: Im2colSrc, b: number, s: number, k0: number, kB: number, j0: number, nB: number, dst: Float64Array, at: number): void {
   const { x, C, H, W, kH, kW, sH, sW, pH, pW, dH, dW, OW, groups } = v;
   const Cg = C / groups, kk = kH * kW, base = (s * C + b * Cg) * H * W, nP = (nB + 3) & ~3, kB4 = 4 * kB;
-  const c0 = Math.floor(j0 / kk), t0 = j0 - c0 * kk, kh0 = Math.floor(t0 / kW), kw0 = t0 - kh0 * kW;
-  for (let k = 0; k < kB; k++) {
-    const p = k0 + k, oh = Math.floor(p / OW), ow = p - oh * OW, ihB = oh * sH - pH, iwB = ow * sW - pW, dk = k * 4;
-    for (let jj = 0, c = c0, kh = kh0, kw = kw0; jj < nB; kw = 0) { // one (c, kh) row of taps at a time
-      const end = Math.min(nB, jj + kW - kw), ih = ihB + kh * dH;
-      if (ih < 0 || ih >= H) {
-        for (; jj < end; jj++) dst[(jj >> 2) * kB4 + dk + (jj & 3)] = 0;
-      } else {
-        const row = base + (c * H + ih) * W;
-        for (let iw = iwB + kw * dW; jj < end; jj++, iw += dW) dst[(jj >> 2) * kB4 + dk + (jj & 3)] = iw >= 0 && iw < W ? x[row + iw]! : 0;
-      }
-      if (++kh === kH) { kh = 0; c++; }
+  const oh0 = Math.floor(k0 / OW), ow0 = k0 - oh0 * OW;
+  for (let jj = 0; jj < nP; jj++) {
+    const dj = at + (jj >> 2) * kB4 + (jj & 3); // (k, jj) -> dj + 4k
+    if (jj >= nB) {
+      for (let k = 0; k < kB; k++) dst[dj + 4 * k] = 0;
+      continue;
     }
-    for (let jj = nB; jj < nP; jj++) dst[(jj >> 2) * kB4 + dk + (jj & 3)] = 0;
+    const ck = j0 + jj, c = Math.floor(ck / kk), t = ck - c * kk, kh = Math.floor(t / kW), kw = t - kh * kW;
+    const plane = base + c * H * W, ihOff = kh * dH - pH, iwOff = kw * dW - pW;
+    for (let k = 0, oh = oh0, ow = ow0; k < kB; oh++, ow = 0) { // one output row (oh) at a time
+      const end = Math.min(kB, k + OW - ow), ih = oh * sH + ihOff;
+      if (ih < 0 || ih >= H) {
+        for (; k < end; k++) dst[dj + 4 * k] = 0;
+        continue;
+      }
+      const iw0 = ow * sW + iwOff; // row k + t reads iw0 + t*sW
+      const lo = Math.min(end, k + (iw0 >= 0 ? 0 : Math.ceil(-iw0 / sW)));
+      const hi = Math.max(lo, Math.min(end, k + Math.floor((W - 1 - iw0) / sW) + 1));
+      let i = plane + ih * W + iw0 + (lo - k) * sW;
+      for (; k < lo; k++) dst[dj + 4 * k] = 0;
+      for (; k < hi; k++, i += sW) dst[dj + 4 * k] = x[i]!;
+      for (; k < end; k++) dst[dj + 4 * k] = 0;
+    }
   }
 }
 

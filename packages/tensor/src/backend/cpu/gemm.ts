@@ -1,8 +1,8 @@
 // Batched matrix multiply for the CPU backend: out[b] = a[b] @ b[b] over strided views.
-// Packed and register-blocked after GotoBLAS/BLIS (Goto & van de Geijn 2008): panels of A (MR rows)
-// and B (NR columns) are packed into float64 scratch, and a 4x4 micro-kernel keeps a block of C in
-// locals. Each C element is a sequential float64 sum over k, rounded once on store, so the result
-// does not depend on blocking or threads, and matches bmmNaive bit for bit.
+// Packed and register-blocked after GotoBLAS/BLIS (Goto & van de Geijn 2008): panels of A (MR
+// rows) and B (NR columns) are packed into one float64 scratch buffer, and a 4x4 micro-kernel keeps
+// a block of C in locals. Each C element is a sequential float64 sum over k, rounded once on
+// store, so the result does not depend on blocking or threads, and matches bmmNaive bit for bit.
 // Dims: b batch, M rows of A and C, N columns of B and C, K the reduction (Kd per segment x nSeg).
 
 import type { FloatArray } from './alloc.ts';
@@ -33,16 +33,20 @@ const SMALL_MACS = 1 << 13;
 
 // ============ self-contained kernels (also run in the workers; call each other through K) ============
 
-/** C[4x4 at ci, row stride ldc] += Ap[kc x 4 panel at ai] * Bp[kc x 4 panel at bi]. The hot loop: a WASM SIMD version would replace this. */
-function micro4x4(kc: number, A: Float64Array, ai: number, B: Float64Array, bi: number, C: Float64Array, ci: number, ldc: number): void {
+/**
+ * C[4x4 at ci, row stride ldc] += (4-row panel of A at P[ai..]) @ (4-column panel of B at P[bi..]),
+ * both packed in one buffer P (kc steps of 4 values each). The hot loop; a WebAssembly SIMD kernel
+ * with the same contract (offsets into one linear memory) can replace it.
+ */
+function micro4x4(kc: number, P: Float64Array, ai: number, bi: number, C: Float64Array, ci: number, ldc: number): void {
   const c1 = ci + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
   let c00 = C[ci]!, c01 = C[ci + 1]!, c02 = C[ci + 2]!, c03 = C[ci + 3]!;
   let c10 = C[c1]!, c11 = C[c1 + 1]!, c12 = C[c1 + 2]!, c13 = C[c1 + 3]!;
   let c20 = C[c2]!, c21 = C[c2 + 1]!, c22 = C[c2 + 2]!, c23 = C[c2 + 3]!;
   let c30 = C[c3]!, c31 = C[c3 + 1]!, c32 = C[c3 + 2]!, c33 = C[c3 + 3]!;
-  for (let k = 0; k < kc; k++, ai += 4, bi += 4) {
-    const a0 = A[ai]!, a1 = A[ai + 1]!, a2 = A[ai + 2]!, a3 = A[ai + 3]!;
-    const b0 = B[bi]!, b1 = B[bi + 1]!, b2 = B[bi + 2]!, b3 = B[bi + 3]!;
+  for (let k = 0; k < kc; k++, ai = (ai + 4) | 0, bi = (bi + 4) | 0) { // `| 0`: int32 index math, no overflow checks
+    const a0 = P[ai]!, a1 = P[(ai + 1) | 0]!, a2 = P[(ai + 2) | 0]!, a3 = P[(ai + 3) | 0]!;
+    const b0 = P[bi]!, b1 = P[(bi + 1) | 0]!, b2 = P[(bi + 2) | 0]!, b3 = P[(bi + 3) | 0]!;
     c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
     c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
     c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
@@ -55,12 +59,12 @@ function micro4x4(kc: number, A: Float64Array, ai: number, B: Float64Array, bi: 
 }
 
 /** Packs A rows [i0, i0+mB) x cols [k0, k0+kB) as 4-row panels: (r, k) -> dst[(r>>2)*4*kB + k*4 + (r&3)]. */
-function packAView(v: ViewSrc, b: number, s: number, i0: number, mB: number, k0: number, kB: number, dst: Float64Array): void {
+function packAView(v: ViewSrc, b: number, s: number, i0: number, mB: number, k0: number, kB: number, dst: Float64Array, at: number): void {
   const { data, rs, cs } = v;
   const base = v.off + Math.floor(b / v.G) * v.bs1 + (b % v.G) * v.bs2 + s * v.ss + k0 * cs;
   const mP = (mB + 3) & ~3;
   for (let r = 0; r < mP; r++) {
-    let d = (r >> 2) * 4 * kB + (r & 3);
+    let d = at + (r >> 2) * 4 * kB + (r & 3);
     if (r >= mB) {
       for (let k = 0; k < kB; k++, d += 4) dst[d] = 0;
       continue;
@@ -71,13 +75,13 @@ function packAView(v: ViewSrc, b: number, s: number, i0: number, mB: number, k0:
 }
 
 /** Packs B rows [k0, k0+kB) x cols [j0, j0+nB) as 4-column panels: (k, c) -> dst[(c>>2)*4*kB + k*4 + (c&3)]. */
-function packBView(v: ViewSrc, b: number, s: number, k0: number, kB: number, j0: number, nB: number, dst: Float64Array): void {
+function packBView(v: ViewSrc, b: number, s: number, k0: number, kB: number, j0: number, nB: number, dst: Float64Array, at: number): void {
   const { data, rs, cs } = v;
   const base = v.off + Math.floor(b / v.G) * v.bs1 + (b % v.G) * v.bs2 + s * v.ss + j0 * cs;
   const nP = (nB + 3) & ~3;
   for (let k = 0; k < kB; k++) {
-    const src = base + (k0 + k) * rs;
-    for (let c = 0; c < nP; c++) dst[(c >> 2) * 4 * kB + k * 4 + (c & 3)] = c < nB ? data[src + c * cs]! : 0;
+    const src = base + (k0 + k) * rs, dk = at + k * 4;
+    for (let c = 0; c < nP; c++) dst[(c >> 2) * 4 * kB + dk + (c & 3)] = c < nB ? data[src + c * cs]! : 0;
   }
 }
 
@@ -86,9 +90,9 @@ function gemmTiles(K: KernelTable, j: GemmJob, u0: number, u1: number): void {
   const { M, N, Kd, nSeg, mc, nc, kc, tilesI, tilesJ, out, oRs, bias } = j;
   const packA = K[j.packA]!, packB = K[j.packB]!, micro = K.micro4x4!;
   const mcP = (mc + 3) & ~3, ncP = (nc + 3) & ~3;
-  const Ap = K.buf('gemm.A', mcP * kc), Bp = K.buf('gemm.B', kc * ncP), Cc = K.buf('gemm.C', mcP * ncP);
+  const Pk = K.buf('gemm.P', (mcP + ncP) * kc), Cc = K.buf('gemm.C', mcP * ncP), bAt = mcP * kc; // packed A, then B
   const per = tilesI * tilesJ, oneBlock = nSeg === 1 && Kd <= kc;
-  let packedB = -1; // tile key (b, jb) whose B block is in Bp, when K fits one block
+  let packedB = -1; // tile key (b, jb) whose B block is in Pk, when K fits one block
   for (let u = u0; u < u1; u++) {
     const b = Math.floor(u / per), r = u - b * per, jb = Math.floor(r / tilesI), ib = r - jb * tilesI;
     const i0 = ib * mc, j0 = jb * nc, mB = Math.min(mc, M - i0), nB = Math.min(nc, N - j0);
@@ -97,11 +101,11 @@ function gemmTiles(K: KernelTable, j: GemmJob, u0: number, u1: number): void {
     for (let s = 0; s < nSeg; s++) {
       for (let k0 = 0; k0 < Kd; k0 += kc) {
         const kB = Math.min(kc, Kd - k0);
-        packA(j.A, b, s, i0, mB, k0, kB, Ap);
-        if (!oneBlock || packedB !== b * tilesJ + jb) packB(j.B, b, s, k0, kB, j0, nB, Bp);
+        packA(j.A, b, s, i0, mB, k0, kB, Pk, 0);
+        if (!oneBlock || packedB !== b * tilesJ + jb) packB(j.B, b, s, k0, kB, j0, nB, Pk, bAt);
         packedB = b * tilesJ + jb;
         for (let jr = 0; jr < nP; jr += 4) {
-          for (let ir = 0; ir < mP; ir += 4) micro(kB, Ap, ir * kB, Bp, jr * kB, Cc, ir * nP + jr, nP);
+          for (let ir = 0; ir < mP; ir += 4) micro(kB, Pk, ir * kB, bAt + jr * kB, Cc, ir * nP + jr, nP);
         }
       }
     }
