@@ -12,14 +12,13 @@ import { register } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
-import { Tensor, batchNorm, conv2d, crossEntropy, grad, manualSeed, matmul, noGrad, randint, randn, tensor } from '@lad/tensor';
+import { Tensor, batchNorm, conv2d, crossEntropy, getNumThreads, grad, manualSeed, matmul, noGrad, randint, randn } from '@lad/tensor';
 // Not exported by @lad/tensor; the same module instance (same file) as the one the library runs on.
-import { getNumThreads } from '../packages/tensor/src/backend/cpu/threads.ts';
 
 type Lib = 'ours' | 'tfjs-wasm' | 'tfjs-cpu';
 type Row = 'matmul256' | 'matmul512' | 'matmul1024' | 'conv2dForward' | 'conv2dForwardBackward' | 'trainStep';
 interface Result {
-  ms: number | null; gflops?: number; runs?: number; cold?: boolean; skipped?: string; estimatedMs?: number;
+  ms: number | null; minMs?: number; gflops?: number; runs?: number; cold?: boolean; skipped?: string; estimatedMs?: number;
   loss0?: number; loss1?: number; forwardMs?: number; backwardMs?: number; updateMs?: number;
 }
 
@@ -34,19 +33,20 @@ const notes: string[] = [];
 /**
  * Median wall time (ms) of `fn` over up to `reps` runs after one warmup run. Runs stop once they have taken
  * `budgetMs` in all; a warmup that alone exceeds the budget is returned as the only (cold) sample.
+ * The minimum is kept too (in the JSON): on a shared machine it is the steadier figure.
  */
-function time(fn: () => void, reps: number, budgetMs = 20_000): { ms: number; runs: number; cold: boolean } {
+function time(fn: () => void, reps: number, budgetMs = 20_000): { ms: number; minMs: number; runs: number; cold: boolean } {
   let t0 = performance.now();
   fn();
   const warm = performance.now() - t0;
-  if (warm > budgetMs) return { ms: warm, runs: 1, cold: true };
+  if (warm > budgetMs) return { ms: warm, minMs: warm, runs: 1, cold: true };
   const samples: number[] = [];
   for (let spent = 0; samples.length < reps && (samples.length === 0 || spent < budgetMs); spent += samples[samples.length - 1]) {
     t0 = performance.now();
     fn();
     samples.push(performance.now() - t0);
   }
-  return { ms: median(samples), runs: samples.length, cold: false };
+  return { ms: median(samples), minMs: Math.min(...samples), runs: samples.length, cold: false };
 }
 
 function median(xs: number[]): number {

@@ -1,6 +1,7 @@
 // Property tests of the CPU conv2d kernels (backend/cpu/conv.ts) against their naive references
 // over random geometries: stride, per-axis padding, dilation, groups, 1x1, kernels larger than
-// the input; float32 and float64; and 2 threads bit-identical to 1.
+// the input; float32 (SIMD GEMM, float32 accumulation: the bound of expectF32Close) and float64;
+// and 2 threads bit-identical to 1.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -54,12 +55,33 @@ const caseArb = fc.record({
   return { g, dtype, bias, seed };
 }).filter(({ g }) => g.OH >= 1 && g.OW >= 1);
 
-/** Runs `fast` and `naive` on fresh outputs (prefilled with NaN) and compares. */
-function check(n: number, dtype: 'float32' | 'float64', what: string, fast: (o: FloatArray) => void, naive: (o: FloatArray) => void): void {
+/**
+ * Float32 accumulation (the SIMD GEMM): |got - want| <= 4 sqrt(K) 2^-24 sum |x w| over the K terms of each
+ * output, `absSum` being that sum (the naive reference on absolute values); see test/cpu-gemm-simd.test.ts.
+ */
+function expectF32Close(got: FloatArray, want: FloatArray, absSum: FloatArray, K: number, what: string): void {
+  expect(got.length).toBe(want.length);
+  const c = 4 * Math.sqrt(Math.max(K, 1)) * 2 ** -24;
+  for (let i = 0; i < got.length; i++) {
+    if (!(Math.abs(got[i]! - want[i]!) <= c * absSum[i]!)) {
+      throw new Error(`${what} element ${i}: got ${got[i]}, want ${want[i]} (bound ${c * absSum[i]!}, K ${K})`);
+    }
+  }
+}
+
+/**
+ * Runs `fast` and `naive` on fresh outputs (prefilled with NaN) and compares: float64 within 1e-11, float32
+ * within the float32 bound for K terms per output (`naive` is then also run on absolute values).
+ */
+function check(n: number, dtype: 'float32' | 'float64', what: string, fast: (o: FloatArray) => void,
+  naive: (o: FloatArray, e: (a: FloatArray) => FloatArray) => void, K: number): void {
   const got = (alloc(dtype, n) as FloatArray).fill(NaN), want = alloc(dtype, n) as FloatArray;
   fast(got);
-  naive(want);
-  expectClose(got, want, dtype === 'float32' ? 1e-5 : 1e-11, what);
+  naive(want, (a) => a);
+  if (dtype === 'float64') return expectClose(got, want, 1e-11, what);
+  const absSum = new Float64Array(n);
+  naive(absSum, (a) => a.map(Math.abs));
+  expectF32Close(got, want, absSum, K, what);
 }
 
 function sizes(g: Geom) {
@@ -74,10 +96,13 @@ describe('conv2d kernels (cpu)', () => {
     fc.assert(fc.property(caseArb, ({ g, dtype, bias, seed }) => {
       const n = sizes(g);
       const x = rand(dtype, n.x, seed), w = rand(dtype, n.w, seed + 1), gy = rand(dtype, n.y, seed + 2);
-      const b = bias ? rand(dtype, g.O, seed + 3) : null;
-      check(n.y, dtype, 'forward', (o) => cv.conv2dForward(x, w, b, g, o), (o) => cv.conv2dForwardNaive(x, w, b, g, o));
-      check(n.x, dtype, 'backward input', (o) => cv.conv2dBackwardInput(gy, w, g, o), (o) => cv.conv2dBackwardInputNaive(gy, w, g, o));
-      check(n.w, dtype, 'backward weight', (o) => cv.conv2dBackwardWeight(x, gy, g, o), (o) => cv.conv2dBackwardWeightNaive(x, gy, g, o));
+      const b = bias ? rand(dtype, g.O, seed + 3) : null, kk = g.kH * g.kW;
+      check(n.y, dtype, 'forward', (o) => cv.conv2dForward(x, w, b, g, o),
+        (o, e) => cv.conv2dForwardNaive(e(x), e(w), b && e(b), g, o), (g.C / g.groups) * kk);
+      check(n.x, dtype, 'backward input', (o) => cv.conv2dBackwardInput(gy, w, g, o),
+        (o, e) => cv.conv2dBackwardInputNaive(e(gy), e(w), g, o), (g.O / g.groups) * kk);
+      check(n.w, dtype, 'backward weight', (o) => cv.conv2dBackwardWeight(x, gy, g, o),
+        (o, e) => cv.conv2dBackwardWeightNaive(e(x), e(gy), g, o), g.N * g.OH * g.OW);
     }), { numRuns: 50 });
   });
 
@@ -87,9 +112,9 @@ describe('conv2d kernels (cpu)', () => {
       geom({ N: 2, C: 2, H: 3, W: 3, O: 2, kH: 2, kW: 2, sH: 1, sW: 1, pH: 3, pW: 0, dH: 1, dW: 2, groups: 2 }),
     ]) {
       const n = sizes(g), x = rand('float64', n.x, 1), w = rand('float64', n.w, 2), gy = rand('float64', n.y, 3);
-      check(n.y, 'float64', 'forward', (o) => cv.conv2dForward(x, w, null, g, o), (o) => cv.conv2dForwardNaive(x, w, null, g, o));
-      check(n.x, 'float64', 'backward input', (o) => cv.conv2dBackwardInput(gy, w, g, o), (o) => cv.conv2dBackwardInputNaive(gy, w, g, o));
-      check(n.w, 'float64', 'backward weight', (o) => cv.conv2dBackwardWeight(x, gy, g, o), (o) => cv.conv2dBackwardWeightNaive(x, gy, g, o));
+      check(n.y, 'float64', 'forward', (o) => cv.conv2dForward(x, w, null, g, o), (o) => cv.conv2dForwardNaive(x, w, null, g, o), 0);
+      check(n.x, 'float64', 'backward input', (o) => cv.conv2dBackwardInput(gy, w, g, o), (o) => cv.conv2dBackwardInputNaive(gy, w, g, o), 0);
+      check(n.w, 'float64', 'backward weight', (o) => cv.conv2dBackwardWeight(x, gy, g, o), (o) => cv.conv2dBackwardWeightNaive(x, gy, g, o), 0);
     }
   });
 

@@ -23,3 +23,4 @@ export { Generator, defaultGenerator, manualSeed } from './random.ts';
 export { TensorError, ShapeError, DTypeError, DeviceError, InternalError, ValueError } from './errors.ts';
 export { fmtShape, broadcastShapes } from './shape.ts';
 export { backendFor, registerBackend, type Backend } from './backend/backend.ts';
+export { setNumThreads, getNumThreads } from './backend/cpu/threads.ts';

@@ -29,3 +29,12 @@ export interface SegModel extends Module {
   readonly numClasses: number;
   forward(x: Tensor): SegOutputs;
 }
+
+/**
+ * A decode head (mmsegmentation's BaseDecodeHead): picks the stages it needs from the backbone's
+ * feature list and returns (N, K, H/s, W/s) logits. `auxLogits` are the auxiliary head's logits
+ * when the segmentor has one (OCR uses them as soft object regions); other heads ignore them.
+ */
+export interface DecodeHead extends Module {
+  forward(features: Tensor[], auxLogits: Tensor | null): Tensor;
+}

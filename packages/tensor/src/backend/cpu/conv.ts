@@ -2,7 +2,8 @@
 // PyTorch F.conv2d semantics (weight [O, C/groups, kH, kW]; stride, padding, dilation, groups).
 // All three are GEMMs (gemm.ts) whose B operand is packed straight from the image ("implicit
 // im2col", no column buffer). The input gradient is, at stride 1, a forward conv with the flipped
-// kernel; at other strides a GEMM into a float64 column buffer, then col2im.
+// kernel; at other strides a GEMM into a column buffer (float32 for float32 tensors: the SIMD path
+// of gemm.ts; else float64), then col2im.
 // 1x1 stride-1 unpadded convolutions read plain strided views. Naive references (7-deep loops,
 // float64 accumulators) close the file; the property tests compare against them.
 // Dims: n image, c input channel, o output channel, g group, (h, w) input pixel, (oh, ow) output
@@ -18,7 +19,7 @@ export interface Conv2dGeom { N: number; C: number; H: number; W: number; O: num
 /** Where an im2col packer reads: the image x and the geometry. */
 interface Im2colSrc extends Conv2dGeom { x: FloatArray }
 
-/** Knobs, exposed for tests: colChunk = elements of the float64 column buffer of the input gradient. */
+/** Knobs, exposed for tests: colChunk = elements of the column buffer of the input gradient. */
 export const convTuning = { colChunk: 1 << 22 };
 
 // ============ self-contained kernels (also run in the workers) ============
@@ -57,6 +58,36 @@ function packBIm2col(v: Im2colSrc, b: number, _s: number, k0: number, kB: number
 }
 
 /**
+ * packBIm2col for the float32 SIMD path (see wasm/gemm-simd.ts): the same block as rows (step k at
+ * at + k*nP), described as runs: per (k, output row), the in-bounds pixels are one run of an input
+ * row (x at sa in module memory); padding stays zero.
+ */
+function packBIm2colF32(v: Im2colSrc, b: number, _s: number, k0: number, kB: number, j0: number, nB: number,
+  R: Int32Array, rAt: number, at: number, _ld: number, sa: number): number {
+  const { C, H, W, kH, kW, sH, sW, pH, pW, dH, dW, OW, groups } = v;
+  const Cg = C / groups, n = Math.floor(b / groups), g = b - n * groups, kk = kH * kW;
+  const nP = (nB + 3) & ~3, oh0 = Math.floor(j0 / OW), ow0 = j0 - oh0 * OW;
+  let q = rAt;
+  for (let k = 0; k < kB; k++) {
+    const ck = k0 + k, c = Math.floor(ck / kk), t = ck - c * kk, kh = Math.floor(t / kW), kw = t - kh * kW;
+    const plane = sa + ((n * C + g * Cg + c) * H) * W, ihOff = kh * dH - pH, iwOff = kw * dW - pW, d = at + k * nP;
+    for (let jj = 0, oh = oh0, ow = ow0; jj < nB; oh++, ow = 0) { // one output row (oh) at a time
+      const end = Math.min(nB, jj + OW - ow), ih = oh * sH + ihOff, iw0 = ow * sW + iwOff; // column jj + t reads iw0 + t*sW
+      if (ih >= 0 && ih < H) {
+        const lo = Math.min(end, jj + (iw0 >= 0 ? 0 : Math.ceil(-iw0 / sW)));
+        const hi = Math.max(lo, Math.min(end, jj + Math.floor((W - 1 - iw0) / sW) + 1));
+        if (hi > lo) {
+          R[q] = d + lo; R[q + 1] = plane + ih * W + iw0 + (lo - jj) * sW; R[q + 2] = hi - lo; R[q + 3] = sW;
+          q += 4;
+        }
+      }
+      jj = end;
+    }
+  }
+  return 2 * ((q - rAt) >> 2);
+}
+
+/**
  * Weight-gradient B operand, im2col transposed for group g = b and image n = s: rows p = (oh, ow)
  * in [k0, k0+kB), columns (c, kh, kw) in [j0, j0+nB). Packed one column (tap) at a time, so reads
  * run along an input row.
@@ -90,8 +121,38 @@ function packBIm2colT(v: Im2colSrc, b: number, s: number, k0: number, kB: number
   }
 }
 
+/**
+ * packBIm2colT for the float32 SIMD path (see wasm/gemm-simd.ts): the same block as lines, one per
+ * column (tap) at at + jj*ld, described as runs: per (tap, output row), one run of an input row.
+ */
+function packBIm2colTF32(v: Im2colSrc, b: number, s: number, k0: number, kB: number, j0: number, nB: number,
+  R: Int32Array, rAt: number, at: number, ld: number, sa: number): number {
+  const { C, H, W, kH, kW, sH, sW, pH, pW, dH, dW, OW, groups } = v;
+  const Cg = C / groups, kk = kH * kW, base = sa + (s * C + b * Cg) * H * W;
+  const oh0 = Math.floor(k0 / OW), ow0 = k0 - oh0 * OW;
+  let q = rAt;
+  for (let jj = 0; jj < nB; jj++) {
+    const d = at + jj * ld;
+    const ck = j0 + jj, c = Math.floor(ck / kk), t = ck - c * kk, kh = Math.floor(t / kW), kw = t - kh * kW;
+    const plane = base + c * H * W, ihOff = kh * dH - pH, iwOff = kw * dW - pW;
+    for (let k = 0, oh = oh0, ow = ow0; k < kB; oh++, ow = 0) { // one output row (oh) at a time
+      const end = Math.min(kB, k + OW - ow), ih = oh * sH + ihOff, iw0 = ow * sW + iwOff; // row k + t reads iw0 + t*sW
+      if (ih >= 0 && ih < H) {
+        const lo = Math.min(end, k + (iw0 >= 0 ? 0 : Math.ceil(-iw0 / sW)));
+        const hi = Math.max(lo, Math.min(end, k + Math.floor((W - 1 - iw0) / sW) + 1));
+        if (hi > lo) {
+          R[q] = d + lo; R[q + 1] = plane + ih * W + iw0 + (lo - k) * sW; R[q + 2] = hi - lo; R[q + 3] = sW;
+          q += 4;
+        }
+      }
+      k = end;
+    }
+  }
+  return 2 * ((q - rAt) >> 2) + 1;
+}
+
 /** col2im for units u = (image nl of the chunk, channel c): gx[n0+nl, c] = sum of its column rows, in float64. */
-function col2im(K: KernelTable, j: Conv2dGeom & { gcol: Float64Array; gx: FloatArray; n0: number }, u0: number, u1: number): void {
+function col2im(K: KernelTable, j: Conv2dGeom & { gcol: FloatArray; gx: FloatArray; n0: number }, u0: number, u1: number): void {
   const { gcol, gx, n0, C, H, W, kH, kW, sH, sW, pH, pW, dH, dW, OH, OW, groups } = j;
   const HW = H * W, P = OH * OW, Cg = C / groups, Ck = Cg * kH * kW, acc = K.buf('col2im', HW);
   for (let u = u0; u < u1; u++) {
@@ -115,7 +176,7 @@ function col2im(K: KernelTable, j: Conv2dGeom & { gcol: Float64Array; gx: FloatA
   }
 }
 
-registerKernels({ packBIm2col, packBIm2colT, col2im });
+registerKernels({ packBIm2col, packBIm2colF32, packBIm2colT, packBIm2colTF32, col2im });
 
 // ============ main-thread drivers ============
 
@@ -150,13 +211,15 @@ export function conv2dBackwardInput(gy: FloatArray, w: FloatArray, g: Conv2dGeom
     return;
   }
   const per = g.groups * Ck * P, chunk = Math.max(1, Math.min(g.N, Math.floor(convTuning.colChunk / per)));
-  const gcol = sharedFloat('conv.gcol', 'float64', chunk * per);
+  const f32 = gy instanceof Float32Array && w instanceof Float32Array && gx instanceof Float32Array;
+  const gcol = sharedFloat('conv.gcol', f32 ? 'float32' : 'float64', chunk * per);
   // Each col2im job writes one chunk of gx: run them on shared memory, copy back once.
   const gxs = chunk < g.N && !isShared(gx) ? sharedFloat('conv.gx', dtypeOf(gx) as 'float32' | 'float64', gx.length) : gx;
   for (let n0 = 0; n0 < g.N; n0 += chunk) {
     const nb = Math.min(chunk, g.N - n0);
     // gcol[n, g] (Ck, P) = w[g]ᵀ @ gy[n0+n, g], then scattered back to pixels
-    runGemm({ ...job, B: { ...B, off: n0 * g.O * P }, out: gcol, oOff: 0, oG: 1, oB1: Ck * P, oB2: 0, oRs: P }, nb * g.groups);
+    const gyChunk = gy.subarray(n0 * g.O * P, (n0 + nb) * g.O * P);
+    runGemm({ ...job, B: { ...B, data: gyChunk }, out: gcol, oOff: 0, oG: 1, oB1: Ck * P, oB2: 0, oRs: P }, nb * g.groups);
     runKernel('col2im', { ...g, gcol, gx: gxs, n0 }, nb * g.C, nb * per, chunk < g.N ? [] : ['gx']);
   }
   if (gxs !== gx) gx.set(gxs);

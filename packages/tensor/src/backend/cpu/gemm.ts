@@ -1,12 +1,18 @@
 // Batched matrix multiply for the CPU backend: out[b] = a[b] @ b[b] over strided views.
 // Packed and register-blocked after GotoBLAS/BLIS (Goto & van de Geijn 2008): panels of A (MR
-// rows) and B (NR columns) are packed into one float64 scratch buffer, and a 4x4 micro-kernel keeps
-// a block of C in locals. Each C element is a sequential float64 sum over k, rounded once on
-// store, so the result does not depend on blocking or threads, and matches bmmNaive bit for bit.
+// rows) and B (NR columns) are packed into scratch, and a micro-kernel keeps a block of C in
+// registers. Two paths:
+// - float32 (operands and output): the WebAssembly SIMD kernel of wasm/gemm-simd.ts, f32x4 lanes,
+//   float32 accumulation. Each C element is the sequential float32 sum over k of float32 products,
+//   the same whatever the blocking or threads (deterministic), within float32 rounding of bmmNaive.
+// - otherwise (float64, mixed dtypes, or gemmOptions.simd = false): the plain-JS 4x4 kernel below on
+//   float64 panels. Each C element is a sequential float64 sum over k, rounded once on store, so the
+//   result does not depend on blocking or threads, and matches bmmNaive bit for bit.
 // Dims: b batch, M rows of A and C, N columns of B and C, K the reduction (Kd per segment x nSeg).
 
 import type { FloatArray } from './alloc.ts';
 import { registerKernels, runKernel, threadsFor, type KernelTable } from './threads.ts';
+import { gemmSimdModule } from './wasm/gemm-simd.ts';
 
 /** A strided batch of matrices inside a typed array: element (b, i, j) is at offset + b*batchStride + i*rowStride + j*colStride. Strides may be 0 (broadcast) and need not be contiguous (a transposed view is rowStride=1, colStride=M). */
 export interface MatView { data: FloatArray; offset: number; batchStride: number; rowStride: number; colStride: number }
@@ -28,6 +34,21 @@ export interface GemmJob {
 /** Register block of the micro-kernel (packed panels are padded with zeros to these). */
 export const MR = 4, NR = 4;
 const MC = 64, NC = 256, KC = 320;
+/** Blocking of the SIMD path (float32 panels: A block MC_S x KC_S, B block KC_S x NC_S; B tiles are 8 wide). */
+const MC_S = 64, NC_S = 256, KC_S = 320, NR_S = 8, STRIP_ROWS = 1024;
+/**
+ * The SIMD path copies its operands' arrays into module memory: at most STAGE_MAX floats each, and
+ * not much more than the job reads (a small view of a big array goes the JS way). A thread keeps
+ * its module memory between jobs up to KEEP_BYTES; a bigger job gets a fresh instance, dropped after.
+ */
+const STAGE_MAX = 1 << 25, KEEP_BYTES = 64 << 20;
+
+/** Switch, for tests and benchmarks: simd = false sends float32 through the JS kernel too. */
+export const gemmOptions = { simd: true };
+/** GEMM jobs run so far on each path (for tests). */
+export const gemmStats = { simdJobs: 0, jsJobs: 0 };
+/** Whether this runtime has the WebAssembly SIMD kernel (Node 20's V8 does). */
+export const simdAvailable = gemmSimdModule !== null;
 /** Below this many multiply-adds the naive loop wins (no packing). */
 const SMALL_MACS = 1 << 13;
 
@@ -35,8 +56,8 @@ const SMALL_MACS = 1 << 13;
 
 /**
  * C[4x4 at ci, row stride ldc] += (4-row panel of A at P[ai..]) @ (4-column panel of B at P[bi..]),
- * both packed in one buffer P (kc steps of 4 values each). The hot loop; a WebAssembly SIMD kernel
- * with the same contract (offsets into one linear memory) can replace it.
+ * both packed in one buffer P (kc steps of 4 values each). The hot loop of the JS path (float32
+ * jobs run wasm/gemm-simd.ts's f32x4 kernel instead).
  */
 function micro4x4(kc: number, P: Float64Array, ai: number, bi: number, C: Float64Array, ci: number, ldc: number): void {
   const c1 = ci + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
@@ -126,25 +147,50 @@ function roundUp(x: number, m: number): number {
   return Math.ceil(x / m) * m;
 }
 
-/** Fills in the tiling of a job (given M, N, Kd, nSeg) and runs it on the pool. Results do not depend on the tiling. */
+/** The array a packer source reads: `data` of a ViewSrc, `x` (the image) of conv's im2col sources. */
+function arrayOf(src: object): unknown {
+  const s = src as { data?: unknown; x?: unknown };
+  return s.data ?? s.x;
+}
+
+/** Whether the SIMD path can stage a source's array (float32, and not too big for what the job reads of it). */
+function stageable(src: object, reads: number): boolean {
+  const a = arrayOf(src);
+  return a instanceof Float32Array && a.length <= STAGE_MAX && a.length <= 16 * reads + 65536;
+}
+
+/**
+ * Fills in the tiling of a job (given M, N, Kd, nSeg) and runs it on the pool: on the SIMD path when
+ * the operands and the output are float32, else on the JS path. Results do not depend on the tiling.
+ */
 export function runGemm(job: Omit<GemmJob, 'mc' | 'nc' | 'kc' | 'tilesI' | 'tilesJ'>, batch: number): void {
   const { M, N, Kd, nSeg } = job;
   if (batch === 0 || M === 0 || N === 0) return;
+  const simd = gemmOptions.simd && simdAvailable && job.out instanceof Float32Array && (job.bias === null || job.bias instanceof Float32Array)
+    && stageable(job.A, batch * M * Kd * nSeg) && stageable(job.B, batch * N * Kd * nSeg);
+  const [MCx, NCx, KCx, NRx] = simd ? [MC_S, NC_S, KC_S, NR_S] : [MC, NC, KC, NR];
   const macs = batch * M * N * Kd * nSeg, T = threadsFor(Number.MAX_SAFE_INTEGER, macs);
-  const mc = Math.min(MC, roundUp(M, MR)), tilesI = Math.ceil(M / mc);
-  const nc = balancedWidth(batch * tilesI, N, T), tilesJ = Math.ceil(N / nc);
-  const kc = Math.max(1, Math.ceil(Kd / Math.ceil(Kd / KC))); // equal K blocks
-  runKernel('gemmTiles', { ...job, mc, nc, kc, tilesI, tilesJ } satisfies GemmJob, batch * tilesI * tilesJ, macs, ['out']);
+  const mc = Math.min(MCx, roundUp(M, MR)), tilesI = Math.ceil(M / mc);
+  const nc = balancedWidth(batch * tilesI, N, T, NCx, NRx), tilesJ = Math.ceil(N / nc);
+  const kc = Math.max(1, Math.ceil(Kd / Math.max(1, Math.ceil(Kd / KCx)))); // equal K blocks (1 if Kd = 0)
+  const tiled: GemmJob = { ...job, mc, nc, kc, tilesI, tilesJ }, units = batch * tilesI * tilesJ;
+  if (simd) {
+    gemmStats.simdJobs++;
+    runKernel('gemmTilesSimd', { ...tiled, maxStrip: Math.max(1, Math.floor(STRIP_ROWS / mc)), keepBytes: KEEP_BYTES }, units, macs, ['out']);
+  } else {
+    gemmStats.jsJobs++;
+    runKernel('gemmTiles', tiled, units, macs, ['out']);
+  }
 }
 
-/** Tile width (a multiple of NR, at most NC) that splits `rows` x N tiles evenly enough over T threads. */
-function balancedWidth(rows: number, N: number, T: number): number {
-  let q = Math.ceil(N / NC); // tiles per row of tiles
+/** Tile width (a multiple of nr, at most nc) that splits `rows` x N tiles evenly enough over T threads. */
+function balancedWidth(rows: number, N: number, T: number, nc: number, nr: number): number {
+  let q = Math.ceil(N / nc); // tiles per row of tiles
   const imbalance = (units: number) => Math.ceil(units / T) / (units / T);
   if (T > 1) {
-    while (q * NR < N && rows * q < 16 * T && imbalance(rows * Math.ceil(N / roundUp(Math.ceil(N / q), NR))) > 1.1) q++;
+    while (q * nr < N && rows * q < 16 * T && imbalance(rows * Math.ceil(N / roundUp(Math.ceil(N / q), nr))) > 1.1) q++;
   }
-  return Math.min(NC, roundUp(Math.ceil(N / q), NR));
+  return Math.min(roundUp(nc, nr), roundUp(Math.ceil(N / q), nr));
 }
 
 /** A ViewSrc over a MatView (no batch split, no segments). */
@@ -152,9 +198,13 @@ export function viewOf(v: MatView): ViewSrc {
   return { data: v.data, off: v.offset, G: 1, bs1: v.batchStride, bs2: 0, ss: 0, rs: v.rowStride, cs: v.colStride };
 }
 
-/** out[b, M, N] = a[b, M, K] @ b[b, K, N] for b < batch; out is contiguous [batch, M, N] and is overwritten. out has the dtype the caller wants (float32 or float64); accumulate in double. */
+/**
+ * out[b, M, N] = a[b, M, K] @ b[b, K, N] for b < batch; out is contiguous [batch, M, N] and is
+ * overwritten. out has the dtype the caller wants (float32 or float64). All-float32 products of at
+ * least SMALL_MACS multiply-adds accumulate in float32 (SIMD path); anything else in double.
+ */
 export function bmm(batch: number, M: number, N: number, K: number, a: MatView, b: MatView, out: FloatArray): void {
-  if (batch * M * N * K < SMALL_MACS) bmmNaive(batch, M, N, K, a, b, out); // same sums, no packing
+  if (batch * M * N * K < SMALL_MACS) bmmNaive(batch, M, N, K, a, b, out); // no packing (float64 sums, like the JS path)
   else bmmPacked(batch, M, N, K, a, b, out);
 }
 

@@ -4,6 +4,9 @@
 // Kernels are self-contained functions (no imports, no closures) shipped to the workers as source
 // via fn.toString(), which works the same under tsx, vitest and plain node. Work is split in fixed
 // contiguous ranges of "units", and every kernel computes each output element in one unit only.
+// Values kernels need that are not code (a compiled WebAssembly.Module) are registered once with
+// registerValues and posted to each worker with its next job (K.value); K.local keeps per-thread
+// objects between jobs (such as a WebAssembly instance and its memory).
 
 import os from 'node:os';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
@@ -16,6 +19,10 @@ export type KernelFn = (...args: any[]) => any;
 export interface KernelTable {
   /** A thread-local float64 scratch buffer of at least n elements (contents undefined). */
   buf(slot: string, n: number): Float64Array;
+  /** A thread-local object kept between jobs, made by `make` on first use in each thread (e.g. a WebAssembly instance). */
+  local<T>(slot: string, make: () => T): T;
+  /** A value given to registerValues (structured-cloned once into each worker, e.g. a WebAssembly.Module). */
+  value(name: string): unknown;
   [name: string]: KernelFn;
 }
 
@@ -36,6 +43,14 @@ function makeScratch(make: (n: number) => Float64Array): (slot: string, n: numbe
   };
 }
 
+function makeLocal(): <T>(slot: string, make: () => T) => T {
+  const objs = new Map<string, unknown>();
+  return function local<T>(slot: string, make: () => T): T {
+    if (!objs.has(slot)) objs.set(slot, make());
+    return objs.get(slot) as T;
+  };
+}
+
 // Control words, one Int32Array per worker.
 const SEQ = 0, DONE = 1, ERR = 2, READY = 3;
 
@@ -43,7 +58,8 @@ const WORKER_MAIN = `
 var __name = (f) => f; // esbuild's keepNames helper (tsx transpiles with keepNames)
 const { workerData, receiveMessageOnPort } = require('node:worker_threads');
 const ctrl = new Int32Array(workerData.ctrl), port = workerData.port;
-const K = { buf: (${makeScratch.toString()})((n) => new Float64Array(n)) };
+const values = new Map();
+const K = { buf: (${makeScratch.toString()})((n) => new Float64Array(n)), local: (${makeLocal.toString()})(), value: (n) => values.get(n) };
 Atomics.store(ctrl, ${READY}, 1); Atomics.notify(ctrl, ${READY});
 let seen = 0;
 for (;;) {
@@ -55,6 +71,7 @@ for (;;) {
   while ((msg = receiveMessageOnPort(port)) === undefined) {} // posted before the wake-up; spin is brief
   const job = msg.message;
   try {
+    for (const [name, v] of job.values) values.set(name, v);
     for (const [name, src] of job.load) K[name] = new Function('__name', 'return (' + src + ')')(__name);
     K[job.name](K, job.args, job.u0, job.u1);
   } catch (e) {
@@ -66,8 +83,10 @@ for (;;) {
 
 // --- registry ---------------------------------------------------------------------------------
 
-const K: KernelTable = { buf: makeScratch((n) => alloc('float64', n)) };
+const values = new Map<string, unknown>();
+const K: KernelTable = { buf: makeScratch((n) => alloc('float64', n)), local: makeLocal(), value: (n) => values.get(n) };
 const sources: [string, string][] = [];
+const valueList: [string, unknown][] = [];
 
 /** Makes kernels callable as K[name] here and in every worker (shipped lazily with the next job). */
 export function registerKernels(fns: Record<string, KernelFn>): void {
@@ -78,9 +97,17 @@ export function registerKernels(fns: Record<string, KernelFn>): void {
   }
 }
 
+/** Makes values (anything structured-clone can post, such as a WebAssembly.Module) readable as K.value(name) here and in every worker. */
+export function registerValues(vals: Record<string, unknown>): void {
+  for (const [name, v] of Object.entries(vals)) {
+    values.set(name, v);
+    valueList.push([name, v]);
+  }
+}
+
 // --- pool -------------------------------------------------------------------------------------
 
-interface PoolWorker { worker: Worker; port: MessagePort; ctrl: Int32Array; seq: number; loaded: number }
+interface PoolWorker { worker: Worker; port: MessagePort; ctrl: Int32Array; seq: number; loaded: number; loadedValues: number }
 
 let numThreads = Math.max(1, Math.min(2, os.availableParallelism()));
 let disabled = false, parallelJobs = 0;
@@ -112,7 +139,7 @@ function startWorker(): PoolWorker | null {
     void worker.terminate();
     return null;
   }
-  return { worker, port: port1, ctrl, seq: 0, loaded: 0 };
+  return { worker, port: port1, ctrl, seq: 0, loaded: 0, loadedValues: 0 };
 }
 
 /** Threads a job of `units` units and `macs` multiply-adds will run on. */
@@ -220,9 +247,10 @@ export function runKernel(name: string, jobIn: object, units: number, macs: numb
 }
 
 function post(w: PoolWorker, name: string, args: Job, u0: number, u1: number): void {
-  const load = sources.slice(w.loaded);
+  const load = sources.slice(w.loaded), values = valueList.slice(w.loadedValues);
   w.loaded = sources.length;
-  w.port.postMessage({ name, args, u0, u1, load });
+  w.loadedValues = valueList.length;
+  w.port.postMessage({ name, args, u0, u1, load, values });
   w.seq = (w.seq + 1) | 0 || 1;
   Atomics.store(w.ctrl, SEQ, w.seq);
   Atomics.notify(w.ctrl, SEQ);
