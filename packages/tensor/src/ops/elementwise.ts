@@ -28,7 +28,9 @@ export const sqrt = (x: Tensor) => unaryOp('sqrt', x, (g, y) => g.div(y.mul(2)))
 export const rsqrt = (x: Tensor) => unaryOp('rsqrt', x, (g, y) => g.mul(y.pow(3)).mul(-0.5)); // d x^-½ = -½ x^-3/2
 export const abs = (x: Tensor) => unaryOp('abs', x, (g) => g.mul(sign(x)));
 export const sign = (x: Tensor) => unaryOp('sign', x); // gradient 0 almost everywhere
-export const relu = (x: Tensor) => unaryOp('relu', x, (g) => g.mul(x.gt(0)));
+export const relu = (x: Tensor) => unaryOp('relu', x, (g) => reluBackward(g, x));
+/** g where x > 0, else 0: relu's gradient, linear in g (its own gradient masks the same way). */
+const reluBackward = (g: Tensor, x: Tensor): Tensor => binaryOp('reluBackward', g, x, (gg) => [reluBackward(gg, x), null]);
 export const sigmoid = (x: Tensor) => unaryOp('sigmoid', x, (g, y) => g.mul(y.mul(y.neg().add(1)))); // σ' = σ(1-σ)
 export const tanh = (x: Tensor) => unaryOp('tanh', x, (g, y) => g.mul(y.mul(y).neg().add(1))); // tanh' = 1 - tanh²
 

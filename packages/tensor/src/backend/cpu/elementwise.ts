@@ -34,6 +34,7 @@ export const BINARY = {
   le: '+(a <= b)',
   gt: '+(a > b)',
   ge: '+(a >= b)',
+  reluBackward: 'b > 0 ? a : 0', // relu's gradient in one pass: g where x > 0
 } as const;
 
 export type UnaryOp = keyof typeof UNARY;

@@ -1,0 +1,56 @@
+// `lad eval --checkpoint CKPT`: rebuilds the model from the run config stored in the checkpoint,
+// evaluates it on the val split (or --split train) of its dataset (or --dataset), and prints the
+// per-class table and the summary (lad-method.md §2.6). --label-mode picks the 4th channel.
+
+import { buildModel } from '../models/build.ts';
+import { evaluate, type LabelMode } from '../evaluate.ts';
+import { UsageError, formatFlags, intFlag, parseFlags, type FlagSpec } from './args.ts';
+import { checkDevice, checkModelConfig, loadDatasets } from './run-config.ts';
+import { loadWeights, readCheckpoint } from './train.ts';
+import type { CommandRun } from '../cli.ts';
+
+const MODES: readonly LabelMode[] = ['zeros', 'encoded', 'otherImage'];
+
+const FLAGS: FlagSpec = {
+  checkpoint: { type: 'string', value: 'CKPT', help: 'checkpoint written by lad train / train-teacher / distill (required)' },
+  'label-mode': { type: 'string', value: 'MODE', help: "4-channel models: zeros (default), encoded (the image's own labels, lad.encodeTeacherEval) or otherImage (another image's labels)" },
+  dataset: { type: 'string', value: 'NAME', help: "digits-seg, textured-blobs or folder:<dir> (default: the checkpoint's)" },
+  split: { type: 'string', value: 'train|val', help: 'split to evaluate (default val)' },
+  limit: { type: 'string', value: 'N', help: 'only the first N samples' },
+  'batch-size': { type: 'string', value: 'N', help: 'images per forward pass (default 8)' },
+  seed: { type: 'string', value: 'S', help: 'seed of the label codes (default 0)' },
+  device: { type: 'string', value: 'cpu|gpu', help: 'where to run (only cpu for now)' },
+  json: { type: 'boolean', help: 'print the result as JSON' },
+  help: { type: 'boolean', help: 'show this help' },
+};
+
+const USAGE = ['usage: lad eval --checkpoint CKPT [--label-mode zeros|encoded|otherImage] [flags]', '', 'Evaluates a checkpoint on a whole split: mIoU (present classes and all K), pixAcc, per-class IoU.', '', ...formatFlags(FLAGS)].join('\n');
+
+export const runEval: CommandRun = (args, io) => {
+  const cmd = 'lad eval';
+  const { flags, positionals } = parseFlags(cmd, args, FLAGS);
+  if (flags.help) return io.out(USAGE), 0;
+  if (positionals.length > 0) throw new UsageError(`${cmd}: unexpected argument '${positionals[0]}'; give the checkpoint as --checkpoint CKPT.`);
+  checkDevice(cmd, flags);
+  if (typeof flags.checkpoint !== 'string' || flags.checkpoint === '') throw new UsageError(`${cmd}: --checkpoint CKPT is required.`);
+  const mode = (flags['label-mode'] ?? 'zeros') as LabelMode;
+  if (!MODES.includes(mode)) throw new UsageError(`${cmd}: --label-mode must be one of ${MODES.join(', ')}: got '${String(mode)}'.`);
+  const split = flags.split ?? 'val';
+  if (split !== 'train' && split !== 'val') throw new UsageError(`${cmd}: --split must be train or val: got '${String(split)}'.`);
+  const { ck, config } = readCheckpoint(cmd, '--checkpoint', flags.checkpoint);
+  if (!config) throw new UsageError(`${cmd}: ${flags.checkpoint} holds no run config (extra.config); evaluate checkpoints written by lad train, train-teacher or distill.`);
+  const data = { ...config.data, ...(typeof flags.dataset === 'string' ? { dataset: flags.dataset } : {}) };
+  const ds = loadDatasets(cmd, data)[split];
+  checkModelConfig(cmd, config.model, ds.numClasses);
+  const model = buildModel(config.model);
+  loadWeights(cmd, `--checkpoint ${flags.checkpoint}`, model, ck, config.model);
+  const r = evaluate(model, ds, {
+    numClasses: ds.numClasses, labelMode: mode, encoding: config.lad.encodeTeacherEval,
+    batchSize: intFlag(cmd, flags, 'batch-size', 8, 1), seed: intFlag(cmd, flags, 'seed', 0, Number.MIN_SAFE_INTEGER), limit: intFlag(cmd, flags, 'limit', undefined, 1),
+  });
+  if (flags.json) return io.out(JSON.stringify({ checkpoint: flags.checkpoint, step: ck.step, dataset: data.dataset, split, labelMode: mode, ...r })), 0;
+  const pct = (v: number) => (Number.isNaN(v) ? '-' : (100 * v).toFixed(2));
+  io.out(['| id | class | IoU % |', '| ---: | --- | ---: |', ...r.iou.map((v, k) => `| ${k} | ${ds.classNames[k] ?? k} | ${pct(v)} |`)].join('\n'));
+  io.out(`${flags.checkpoint} (step ${ck.step}) on ${data.dataset} ${split}, label channel ${model.inChannels === 4 ? mode : 'none'}: mIoU ${pct(r.mIoU)} (all ${ds.numClasses} classes: ${pct(r.mIoUAll)}), pixAcc ${pct(r.pixAcc)}`);
+  return 0;
+};

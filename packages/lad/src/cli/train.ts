@@ -1,0 +1,157 @@
+// `lad train` (the CE baseline), `lad train-teacher` (the label-assisted teacher, §2.3) and
+// `lad distill` (the student, §2.4): build the run config (run-config.ts), the model and the loss,
+// then hand them to trainModel. Each run writes <out>/<name>/: config.json, log.jsonl, ckpt-*.safetensors.
+// Checkpoints carry the run config (extra.config), so `lad eval` and `lad distill` can rebuild the model.
+
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Generator, Tensor } from '@lad/tensor';
+import { loadCheckpoint, type Checkpoint } from '@lad/nn';
+import { buildModel, type ModelConfig } from '../models/build.ts';
+import type { SegModel } from '../models/types.ts';
+import { mixSeed } from '../data/batch.ts';
+import { evaluate } from '../evaluate.ts';
+import { trainModel, type LossFn } from '../train.ts';
+import { teacherLoss } from '../teacher.ts';
+import { baselineLoss, studentLoss } from '../student.ts';
+import { UsageError, formatFlags, parseFlags, suggest, type CliIO, type FlagSpec, type Parsed } from './args.ts';
+import { ARCHS, RUN_FLAGS, checkModelConfig, runConfig, type RunConfig } from './run-config.ts';
+import type { CommandRun } from '../cli.ts';
+
+type Kind = 'baseline' | 'teacher' | 'student';
+
+const TEACHER_FLAGS: FlagSpec = {
+  'init-from': { type: 'string', value: 'CKPT', help: 'start from a (baseline) checkpoint; the label-channel weights of the first conv are redrawn N(0, lad.labelChannelInitStd²)' },
+};
+const DISTILL_FLAGS: FlagSpec = {
+  teacher: { type: 'string', value: 'CKPT', help: 'the teacher checkpoint (required; written by lad train-teacher)' },
+  'teacher-arch': { type: 'string', value: 'ARCH', help: 'the teacher architecture when the checkpoint does not record it (default: the student\'s)' },
+};
+
+const HELP: Record<Kind, { cmd: string; line: string; about: string; flags: FlagSpec }> = {
+  baseline: { cmd: 'lad train', line: 'lad train [--dataset NAME] [--config FILE] [flags]', about: 'Trains the baseline segmenter with cross-entropy (+ aux CE), no label channel.', flags: RUN_FLAGS },
+  teacher: { cmd: 'lad train-teacher', line: 'lad train-teacher [--init-from CKPT] [flags]', about: 'Trains the LAD teacher: a 4-channel model that sees its encoded labels, two paths tied by a consistency loss.', flags: { ...TEACHER_FLAGS, ...RUN_FLAGS } },
+  student: { cmd: 'lad distill', line: 'lad distill --teacher CKPT [flags]', about: 'Distils a frozen teacher (on grid-encoded labels) into a student that sees a zero label channel.', flags: { ...DISTILL_FLAGS, ...RUN_FLAGS } },
+};
+
+function helpText(kind: Kind): string {
+  const h = HELP[kind];
+  return [`usage: ${h.line}`, '', h.about, `Writes <out>/<name>/config.json, log.jsonl and ckpt-*.safetensors. Flags override --config, which overrides the defaults.`, '', ...formatFlags(h.flags)].join('\n');
+}
+
+/** Reads a checkpoint given on the command line, failing with a UsageError when it cannot. */
+export function readCheckpoint(cmd: string, flag: string, file: string): { ck: Checkpoint; config: RunConfig | null } {
+  const path = resolve(file);
+  if (!existsSync(path)) throw new UsageError(`${cmd}: ${flag} ${file}: file not found.`);
+  let ck: Checkpoint;
+  try {
+    ck = loadCheckpoint(path);
+  } catch (e) {
+    throw new UsageError(`${cmd}: ${flag} ${file}: ${(e as Error).message}`);
+  }
+  return { ck, config: ck.extra.config ? (JSON.parse(ck.extra.config) as RunConfig) : null };
+}
+
+/** Loads a checkpoint's weights into `model`, explaining a mismatch. */
+export function loadWeights(cmd: string, what: string, model: SegModel, ck: Checkpoint, cfg: ModelConfig): void {
+  try {
+    model.loadStateDict(ck.model, { strict: true });
+  } catch (e) {
+    throw new UsageError(`${cmd}: ${what} does not fit a ${cfg.arch} model (${cfg.inChannels} input channels, ${cfg.numClasses} classes, width ${cfg.backbone.width}): ${(e as Error).message.split('\n')[0]}; give the matching model config (--arch / --config).`);
+  }
+}
+
+/** The first conv's weight: the first 4-D parameter that reads the model's input channels. */
+function stemWeightName(model: SegModel): string {
+  const hit = model.namedParameters().find(([, p]) => p.ndim === 4 && p.shape[1] === model.inChannels);
+  if (!hit) throw new Error(`no first-layer conv weight with ${model.inChannels} input channels found.`);
+  return hit[0];
+}
+
+/**
+ * Loads a 3- or 4-channel checkpoint into a 4-channel teacher: every weight as saved, except that the
+ * first conv's label channel is redrawn from N(0, std²) (lad-method.md §3.1).
+ */
+function initTeacherFrom(cmd: string, file: string, model: SegModel, cfg: RunConfig): void {
+  const { ck } = readCheckpoint(cmd, '--init-from', file);
+  const name = stemWeightName(model);
+  const saved = ck.model[name];
+  const want = model.stateDict()[name].shape;
+  if (!saved || saved.ndim !== 4 || saved.shape[0] !== want[0] || saved.shape[2] !== want[2] || saved.shape[3] !== want[3] || (saved.shape[1] !== 3 && saved.shape[1] !== 4)) {
+    throw new UsageError(`${cmd}: --init-from ${file}: its '${name}' is ${saved ? `[${saved.shape.join(', ')}]` : 'missing'}, expected [${want[0]}, 3 or 4, ${want[2]}, ${want[3]}]; train the baseline with the same model config (--arch / --config).`);
+  }
+  const [O, C, kh, kw] = saved.shape;
+  const src = saved.data(), plane = kh * kw;
+  const noise = new Float32Array(O * plane); // (O, 1, kh, kw)
+  new Generator(mixSeed(5, cfg.train.seed)).fillNormal(noise, 0, cfg.lad.labelChannelInitStd);
+  const out = new Float32Array(O * 4 * plane);
+  for (let o = 0; o < O; o++) {
+    for (let c = 0; c < 3; c++) out.set(src.subarray((o * C + c) * plane, (o * C + c + 1) * plane), (o * 4 + c) * plane);
+    out.set(noise.subarray(o * plane, (o + 1) * plane), (o * 4 + 3) * plane);
+  }
+  const sd = { ...ck.model, [name]: Tensor.fromData(out, [O, 4, kh, kw]) };
+  loadWeights(cmd, `--init-from ${file}`, model, { ...ck, model: sd }, cfg.model);
+}
+
+/** Builds the frozen eval-mode teacher of `lad distill`. */
+function loadTeacher(cmd: string, flags: Parsed['flags'], student: RunConfig): SegModel {
+  const file = flags.teacher;
+  if (typeof file !== 'string' || file === '') throw new UsageError(`${cmd}: --teacher CKPT is required (a checkpoint written by lad train-teacher).`);
+  const { ck, config } = readCheckpoint(cmd, '--teacher', file);
+  const arch = flags['teacher-arch'];
+  if (arch !== undefined && !ARCHS.includes(arch as ModelConfig['arch'])) {
+    const guess = suggest(String(arch), ARCHS);
+    throw new UsageError(`${cmd}: --teacher-arch: unknown architecture '${String(arch)}'${guess ? ` (did you mean '${guess}'?)` : ''}; choose one of ${ARCHS.join(', ')}.`);
+  }
+  if (config && arch !== undefined && arch !== config.model.arch) throw new UsageError(`${cmd}: --teacher-arch ${String(arch)}, but ${file} holds a ${config.model.arch} teacher; drop --teacher-arch.`);
+  const model: ModelConfig = config ? config.model : { ...student.model, inChannels: 4, ...(arch ? { arch: arch as ModelConfig['arch'] } : {}) };
+  if (model.numClasses !== student.model.numClasses) {
+    throw new UsageError(`${cmd}: the teacher ${file} predicts ${model.numClasses} classes but the student's dataset has ${student.model.numClasses}; distil on the teacher's dataset (${config?.data.dataset ?? 'unknown'}).`);
+  }
+  checkModelConfig(cmd, model, student.model.numClasses);
+  const teacher = buildModel(model);
+  loadWeights(cmd, `--teacher ${file}`, teacher, ck, model);
+  teacher.eval();
+  teacher.requiresGrad_(false);
+  return teacher;
+}
+
+async function runKind(kind: Kind, args: string[], io: CliIO): Promise<number> {
+  const { cmd, flags: spec } = HELP[kind];
+  const { flags, positionals } = parseFlags(cmd, args, spec);
+  if (flags.help) return io.out(helpText(kind)), 0;
+  if (positionals.length > 0) throw new UsageError(`${cmd}: unexpected argument '${positionals[0]}'; every option is a flag (see ${cmd} --help).`);
+  const inChannels = kind === 'baseline' ? 3 : 4;
+  const { cfg, train, val } = runConfig(cmd, flags, inChannels);
+  if (kind === 'teacher' && cfg.model.inChannels !== 4) throw new UsageError(`${cmd}: a teacher needs model.inChannels 4 (image + label channel): got ${cfg.model.inChannels}.`);
+  const K = cfg.model.numClasses;
+  const model = buildModel(cfg.model, { generator: new Generator(cfg.train.seed) });
+  let lossFn: LossFn;
+  if (kind === 'baseline') lossFn = (batch) => baselineLoss(model, batch, cfg.lad);
+  else if (kind === 'teacher') {
+    if (typeof flags['init-from'] === 'string') initTeacherFrom(cmd, flags['init-from'], model, cfg);
+    lossFn = (batch, _step, gen) => teacherLoss(model, batch, K, cfg.lad, gen);
+  } else {
+    const teacher = loadTeacher(cmd, flags, cfg);
+    lossFn = (batch, _step, gen) => studentLoss(model, teacher, batch, K, cfg.lad, gen);
+  }
+  // the teacher is validated with its labels (the privileged score), the others with a zero channel
+  const evalFn = (m: SegModel) => evaluate(m, val, kind === 'teacher' ? { numClasses: K, labelMode: 'encoded', encoding: cfg.lad.encodeTeacherEval, seed: cfg.train.seed } : { numClasses: K, seed: cfg.train.seed });
+
+  const name = typeof flags.name === 'string' ? flags.name : kind;
+  const outDir = resolve(typeof flags.out === 'string' ? flags.out : 'runs');
+  mkdirSync(join(outDir, name), { recursive: true });
+  writeFileSync(join(outDir, name, 'config.json'), JSON.stringify({ kind, ...cfg }, null, 2) + '\n');
+  const r = await trainModel({
+    name, model, lossFn, train, val, numClasses: K, cfg: cfg.train, outDir, evalFn,
+    resume: Boolean(flags.resume), quiet: Boolean(flags.quiet), prefetch: Boolean(flags.prefetch),
+    extra: { kind, config: JSON.stringify(cfg) },
+  });
+  const f = r.final;
+  io.out(`${name}: ${cfg.train.iterations} iterations in ${r.seconds.toFixed(1)} s${f ? `; val mIoU ${(100 * f.mIoU).toFixed(2)} (all-K ${(100 * f.mIoUAll).toFixed(2)}), pixAcc ${(100 * f.pixAcc).toFixed(2)}` : ''}; checkpoint ${r.checkpoint}`);
+  return 0;
+}
+
+export const runTrain: CommandRun = (args, io) => runKind('baseline', args, io);
+export const runTrainTeacher: CommandRun = (args, io) => runKind('teacher', args, io);
+export const runDistill: CommandRun = (args, io) => runKind('student', args, io);

@@ -1,0 +1,101 @@
+// Typed configuration of LAD: every knob of lad-method.md §7.3 with the released code's value as
+// its default, plus the training-run settings. Configs are plain objects composed by spreading a
+// base (`{ ...DEFAULT_LAD, consWeight: 0 }`); there are no string registries.
+
+/** How class ids become the label channel (lad-method.md §2.2). */
+export type CodeDist =
+  | 'normal' // a fresh N(0, 1) code per image and per slot, each call (teacher training)
+  | 'uniform' // a fresh U(-1, 1) code per image and per slot
+  | 'permutedGrid' // a per-image random permutation of the fixed grid
+  | 'fixedGrid' // c_k = (k − ⌊(K+1)/2⌋) / 10, the same for every image (teacher at distillation)
+  | 'zeros'; // an all-zero channel (the student; the "no labels" teacher)
+
+export interface LabelEncoding {
+  codeDist: CodeDist;
+  /** Per-pixel Gaussian noise, in code units (before × scale). */
+  sigma: number;
+  /**
+   * Scale s of the channel. The released code's 100 matches raw mean-subtracted 0–255 pixels; our
+   * bundled datasets are normalised to about [−1, 1], so the matching scale is about 1.
+   */
+  scale: number;
+  /** 3×3 box-blur passes over the code map before the noise (0 in the release). */
+  smoothPasses: number;
+}
+
+export interface LadConfig {
+  /** Teacher training: two independent random encodings (§2.3). */
+  encodeTrain: LabelEncoding;
+  /** Teacher at distillation time: the deterministic grid code (§2.4). */
+  encodeDistill: LabelEncoding;
+  /** Teacher validation with its label channel ("privileged" score). */
+  encodeTeacherEval: LabelEncoding;
+  /** Two forward passes with independent encodings (false: one path). */
+  dualPath: boolean;
+  /** Distance between the two paths' main logits. */
+  consLoss: 'cwd' | 'pixelKL' | 'mse' | 'none';
+  consWeight: number;
+  consT: number;
+  /** Each direction pulls towards a detached copy of the other path. */
+  consSymmetric: boolean;
+  auxWeightTeacher: number;
+  auxWeightStudent: number;
+  /** Aux weight when training the baseline (CIRKD's 0.4). */
+  auxWeightBaseline: number;
+  kdLoss: 'cwd' | 'pixelKD' | 'none';
+  kdWeight: number;
+  kdT: number;
+  /** When teacher and student logits differ in size, resize the teacher's bilinearly to the student's. */
+  resizeTeacherLogits: boolean;
+  /** Init std of the label channel's first-layer weights when a teacher starts from a 3-channel-trained model. */
+  labelChannelInitStd: number;
+}
+
+export const DEFAULT_LAD: LadConfig = {
+  encodeTrain: { codeDist: 'normal', sigma: 0.03, scale: 1, smoothPasses: 0 },
+  encodeDistill: { codeDist: 'fixedGrid', sigma: 0.02, scale: 1, smoothPasses: 0 },
+  encodeTeacherEval: { codeDist: 'normal', sigma: 0.01, scale: 1, smoothPasses: 0 },
+  dualPath: true,
+  consLoss: 'cwd',
+  consWeight: 5,
+  consT: 4,
+  consSymmetric: true,
+  auxWeightTeacher: 0.4,
+  auxWeightStudent: 0.02,
+  auxWeightBaseline: 0.4,
+  kdLoss: 'cwd',
+  kdWeight: 3,
+  kdT: 4,
+  resizeTeacherLogits: true,
+  labelChannelInitStd: 0.1,
+};
+
+/** One training run: SGD with momentum and weight decay on all parameters, poly learning rate (§2.5). */
+export interface TrainConfig {
+  iterations: number;
+  batchSize: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  polyPower: number;
+  /** Random-crop size of the augmentation; null trains on whole images without augmentation. */
+  cropSize: number | null;
+  /** Validate every this many iterations (0: only at the end). */
+  evalEvery: number;
+  /** Write a checkpoint every this many iterations (0: only at the end). */
+  checkpointEvery: number;
+  seed: number;
+}
+
+export const DEFAULT_TRAIN: TrainConfig = {
+  iterations: 40000,
+  batchSize: 16,
+  lr: 0.02,
+  momentum: 0.9,
+  weightDecay: 1e-4,
+  polyPower: 0.9,
+  cropSize: 512,
+  evalEvery: 800,
+  checkpointEvery: 800,
+  seed: 0,
+};

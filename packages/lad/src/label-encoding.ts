@@ -1,0 +1,113 @@
+// The label noising module of LAD (lad-method.md §2.2): class ids become one extra input channel,
+// L_b(p) = s · (blur^m(c_b[y_b(p)]) + σ·ε_b(p)), with ignore (−1) re-indexed to its own slot K.
+// Codes c_b are a lookup table [N, K+1] drawn per `LabelEncoding.codeDist` (§7.3's knobs).
+// Legend: N batch, K classes (K+1 slots, slot K = ignore), H×W plane.
+
+import { DTypeError, type Generator, ShapeError, Tensor, ValueError, cat, fmtShape, zeros } from '@lad/tensor';
+import type { LabelEncoding } from './config.ts';
+
+/** The generalised fixed grid of §2.2: c_k = (k − ⌊(K+1)/2⌋)/10 (VOC, K = 21: (k − 11)/10). */
+export function fixedGrid(numClasses: number): Float64Array {
+  const slots = numClasses + 1, mid = Math.floor(slots / 2);
+  return Float64Array.from({ length: slots }, (_, k) => (k - mid) / 10);
+}
+
+/** Codes for `n` images: [n, K+1] row-major; each row is one image's code per slot (slot K = ignore). */
+export function codeTable(n: number, numClasses: number, enc: LabelEncoding, gen: Generator): Float64Array {
+  if (!Number.isInteger(numClasses) || numClasses < 1) throw new ValueError(`codeTable: numClasses: got ${numClasses}, expected an integer >= 1.`);
+  if (!Number.isInteger(n) || n < 0) throw new ValueError(`codeTable: n: got ${n}, expected an integer >= 0.`);
+  const slots = numClasses + 1;
+  const out = new Float64Array(n * slots); // (n, K+1)
+  switch (enc.codeDist) {
+    case 'normal': gen.fillNormal(out); break;
+    case 'uniform': gen.fillUniform(out, -1, 1); break;
+    case 'zeros': break;
+    case 'fixedGrid': {
+      const grid = fixedGrid(numClasses);
+      for (let b = 0; b < n; b++) out.set(grid, b * slots);
+      break;
+    }
+    case 'permutedGrid': {
+      const grid = fixedGrid(numClasses);
+      for (let b = 0; b < n; b++) gen.randperm(slots).forEach((j, k) => (out[b * slots + k] = grid[j]));
+      break;
+    }
+    default: throw new ValueError(`codeTable: enc.codeDist: got '${String(enc.codeDist)}', expected normal | uniform | fixedGrid | permutedGrid | zeros.`);
+  }
+  return out;
+}
+
+/** One 3×3 box blur of an (H, W) plane in place; border pixels average their in-bounds neighbours. */
+function boxBlur(plane: Float64Array, H: number, W: number): void {
+  const src = plane.slice();
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      let s = 0, c = 0;
+      for (let dy = -1; dy <= 1; dy++) {
+        const yy = y + dy;
+        if (yy < 0 || yy >= H) continue;
+        for (let dx = -1; dx <= 1; dx++) {
+          const xx = x + dx;
+          if (xx >= 0 && xx < W) { s += src[yy * W + xx]; c++; }
+        }
+      }
+      plane[y * W + x] = s / c;
+    }
+  }
+}
+
+function checkLabels(op: string, labels: Tensor, numClasses: number): Int32Array {
+  if (!(labels instanceof Tensor)) throw new ValueError(`${op}: labels must be a Tensor.`);
+  if (labels.dtype !== 'int32') throw new DTypeError(`${op}: labels must be int32 class ids: got ${labels.dtype}.`);
+  if (labels.ndim !== 3) throw new ShapeError(`${op}: labels must be (N, H, W): got shape ${fmtShape(labels.shape)}.`);
+  const y = labels.data() as Int32Array;
+  for (let i = 0; i < y.length; i++) {
+    if (y[i] < -1 || y[i] >= numClasses) throw new ValueError(`${op}: labels: got class ${y[i]}, expected -1 (ignore) or 0..${numClasses - 1}.`);
+  }
+  return y;
+}
+
+/**
+ * The label channel for int32 labels (N, H, W) (−1 = ignore) → float32 (N, 1, H, W). Draws, in this
+ * order: the code table, then ε (N·H·W normals, skipped when sigma = 0). 'zeros' draws nothing.
+ */
+export function encodeLabels(labels: Tensor, numClasses: number, enc: LabelEncoding, gen: Generator): Tensor {
+  const y = checkLabels('encodeLabels', labels, numClasses);
+  const [N, H, W] = labels.shape;
+  if (enc.codeDist === 'zeros') return zeros([N, 1, H, W]);
+  if (!(enc.smoothPasses >= 0) || !Number.isInteger(enc.smoothPasses)) throw new ValueError(`encodeLabels: enc.smoothPasses: got ${enc.smoothPasses}, expected an integer >= 0.`);
+  if (!(enc.sigma >= 0)) throw new ValueError(`encodeLabels: enc.sigma: got ${enc.sigma}, expected a number >= 0.`);
+  const slots = numClasses + 1, P = H * W;
+  const codes = codeTable(N, numClasses, enc, gen); // (N, K+1)
+  const map = new Float64Array(N * P); // (N, H·W) pre-noise code map
+  for (let b = 0; b < N; b++) {
+    for (let p = 0; p < P; p++) {
+      const k = y[b * P + p];
+      map[b * P + p] = codes[b * slots + (k < 0 ? numClasses : k)];
+    }
+    const plane = map.subarray(b * P, (b + 1) * P);
+    for (let i = 0; i < enc.smoothPasses; i++) boxBlur(plane, H, W);
+  }
+  const out = new Float32Array(N * P); // (N, 1, H, W)
+  if (enc.sigma > 0) gen.fillNormal(out);
+  for (let i = 0; i < out.length; i++) out[i] = enc.scale * (map[i] + enc.sigma * out[i]);
+  return Tensor.fromData(out, [N, 1, H, W]);
+}
+
+/** Concatenates the label channel to the image: (N, 3, H, W) + (N, 1, H, W) → (N, 4, H, W). */
+export function withLabelChannel(images: Tensor, channel: Tensor): Tensor {
+  const [N, C, H, W] = images.shape;
+  if (images.ndim !== 4 || C !== 3) throw new ShapeError(`withLabelChannel: images must be (N, 3, H, W): got shape ${fmtShape(images.shape)}.`);
+  const want = [N, 1, H, W];
+  if (channel.ndim !== 4 || channel.shape.some((s, i) => s !== want[i])) {
+    throw new ShapeError(`withLabelChannel: channel: got shape ${fmtShape(channel.shape)}, expected ${fmtShape(want)} to match images ${fmtShape(images.shape)}.`);
+  }
+  return cat([images, channel.to(images.dtype)], 1); // (N, 4, H, W)
+}
+
+/** The student's (and a "no labels" teacher's) input: the image plus an all-zero 4th channel, (N, 4, H, W). */
+export function zeroChannel(images: Tensor): Tensor {
+  if (images.ndim !== 4) throw new ShapeError(`zeroChannel: images must be (N, 3, H, W): got shape ${fmtShape(images.shape)}.`);
+  const [N, , H, W] = images.shape;
+  return withLabelChannel(images, zeros([N, 1, H, W], { dtype: images.dtype }));
+}

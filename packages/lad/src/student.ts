@@ -1,0 +1,72 @@
+// One student step of LAD (lad-method.md §2.4) and the CE-only baseline step (§7.1 control iv):
+// a frozen eval-mode teacher sees the image plus the deterministic label code (encodeDistill); the
+// student sees the image plus an all-zero channel; loss CE + auxWeightStudent·aux + kdWeight·KD.
+// Legend: N batch, K classes, H×W image plane, h×w logit plane.
+
+import { type Generator, ShapeError, type Tensor, fmtShape, interpolate, noGrad } from '@lad/tensor';
+import type { LadConfig } from './config.ts';
+import { zeroChannel } from './label-encoding.ts';
+import { channelWiseDistillation, pixelKD, segLoss } from './losses.ts';
+import type { SegModel } from './models/types.ts';
+import { type Batch, type StepLoss, checkBatch, checkModel, teacherInput } from './teacher.ts';
+
+/** The input of a model that gets no labels: the image, plus a zero channel for a 4-channel model. */
+export function unlabelledInput(model: SegModel, images: Tensor): Tensor {
+  return model.inChannels === 4 ? zeroChannel(images) : images;
+}
+
+/** Teacher logits (N, K, h', w') brought to the student's (N, K, h, w); bilinear, align_corners=True. */
+function alignTeacher(t: Tensor, s: Tensor, cfg: LadConfig): Tensor {
+  if (t.shape[0] !== s.shape[0] || t.shape[1] !== s.shape[1]) {
+    throw new ShapeError(`studentLoss: teacher logits ${fmtShape(t.shape)} and student logits ${fmtShape(s.shape)} differ in N or K.`);
+  }
+  if (t.shape[2] === s.shape[2] && t.shape[3] === s.shape[3]) return t;
+  if (!cfg.resizeTeacherLogits) {
+    throw new ShapeError(`studentLoss: teacher logits ${fmtShape(t.shape)} and student logits ${fmtShape(s.shape)} differ in size: set resizeTeacherLogits: true to resize the teacher's bilinearly.`);
+  }
+  return noGrad(() => interpolate(t, { size: [s.shape[2], s.shape[3]], mode: 'bilinear', alignCorners: true }));
+}
+
+/** The KD term between main logits: CWD or pixel KD at kdT, the teacher side detached. */
+function kdTerm(s: Tensor, t: Tensor, cfg: LadConfig): Tensor {
+  return cfg.kdLoss === 'cwd' ? channelWiseDistillation(s, t, { temperature: cfg.kdT }) : pixelKD(s, t, { temperature: cfg.kdT });
+}
+
+/**
+ * The student's loss on one batch. Puts the student in train mode and the teacher in eval mode
+ * (NOTE: the teacher is left in eval mode afterwards). The teacher runs under noGrad on
+ * encodeDistill (the image alone when teacher.inChannels === 3), and only when kdLoss !== 'none'
+ * and kdWeight !== 0; its encoding draws from `gen`. parts: ce, [aux,] kd, total.
+ */
+export function studentLoss(student: SegModel, teacher: SegModel, batch: Batch, numClasses: number, cfg: LadConfig, gen: Generator): StepLoss {
+  checkBatch('studentLoss', batch);
+  checkModel('studentLoss', 'student', student, numClasses);
+  checkModel('studentLoss', 'teacher', teacher, numClasses);
+  student.train();
+  teacher.eval();
+  const useKd = cfg.kdLoss !== 'none' && cfg.kdWeight !== 0;
+  const t = useKd ? noGrad(() => teacher.forward(teacherInput(teacher, batch, numClasses, cfg.encodeDistill, gen)).logits) : null;
+  const out = student.forward(unlabelledInput(student, batch.images));
+  const seg = segLoss(out, batch.labels, cfg.auxWeightStudent);
+  const parts: Record<string, number> = { ce: seg.ce.item() };
+  if (seg.aux) parts.aux = seg.aux.item();
+  let loss = seg.loss;
+  if (t) {
+    const kd = kdTerm(out.logits, alignTeacher(t, out.logits, cfg), cfg);
+    parts.kd = kd.item();
+    loss = loss.add(kd.mul(cfg.kdWeight));
+  } else parts.kd = 0;
+  parts.total = loss.item();
+  return { loss, parts };
+}
+
+/** The baseline's loss (CE + auxWeightBaseline·aux), a zero label channel for a 4-channel model; train mode. parts: ce, [aux,] total. */
+export function baselineLoss(model: SegModel, batch: Batch, cfg: LadConfig): StepLoss {
+  checkBatch('baselineLoss', batch);
+  model.train();
+  const seg = segLoss(model.forward(unlabelledInput(model, batch.images)), batch.labels, cfg.auxWeightBaseline);
+  const parts: Record<string, number> = { ce: seg.ce.item() };
+  if (seg.aux) parts.aux = seg.aux.item();
+  parts.total = seg.loss.item();
+  return { loss: seg.loss, parts };
+}

@@ -1,0 +1,87 @@
+// One teacher-training step of LAD (lad-method.md §2.3): two independent label encodings of the
+// same batch, two train-mode forward passes, CE + aux CE on both, plus the weighted consistency
+// between the two paths' main logits at logit resolution (symmetric stop-grad CWD by default).
+// Legend: N batch, K classes, H×W image plane, h×w logit plane.
+
+import { type Generator, ShapeError, type Tensor, ValueError, fmtShape } from '@lad/tensor';
+import type { LabelEncoding, LadConfig } from './config.ts';
+import { encodeLabels, withLabelChannel } from './label-encoding.ts';
+import { consistencyLoss, segLoss } from './losses.ts';
+import type { SegModel, SegOutputs } from './models/types.ts';
+
+/** One training batch, as the loader hands it over. */
+export interface Batch {
+  /** float32 (N, 3, H, W), normalised. */
+  images: Tensor;
+  /** int32 (N, H, W): class ids in [0, K), −1 = ignore. */
+  labels: Tensor;
+}
+
+/** `Batch` under the name @lad/lad exports it by (its own `Batch` is the loader's, a superset). */
+export type StepBatch = Batch;
+
+export interface StepLoss {
+  /** The scalar to backpropagate. */
+  loss: Tensor;
+  /** Named scalar parts for logging (read back with item()). */
+  parts: Record<string, number>;
+}
+
+/** Checks that a batch's images (N, 3, H, W) and labels (N, H, W) agree. */
+export function checkBatch(op: string, batch: Batch): void {
+  const { images, labels } = batch;
+  const [N, C, H, W] = images.shape;
+  if (images.ndim !== 4 || C !== 3) throw new ShapeError(`${op}: batch.images must be (N, 3, H, W): got shape ${fmtShape(images.shape)}.`);
+  if (labels.ndim !== 3 || labels.shape[0] !== N || labels.shape[1] !== H || labels.shape[2] !== W) {
+    throw new ShapeError(`${op}: batch.labels: got shape ${fmtShape(labels.shape)}, expected ${fmtShape([N, H, W])} to match images ${fmtShape(images.shape)}.`);
+  }
+}
+
+/** Checks that the model predicts `numClasses` classes and takes 3 or 4 input channels. */
+export function checkModel(op: string, name: string, model: SegModel, numClasses: number): void {
+  if (model.numClasses !== numClasses) throw new ValueError(`${op}: ${name}.numClasses: got ${model.numClasses}, expected numClasses = ${numClasses}.`);
+  if (model.inChannels !== 3 && model.inChannels !== 4) throw new ValueError(`${op}: ${name}.inChannels: got ${model.inChannels}, expected 3 (image) or 4 (image + label channel).`);
+}
+
+/** The teacher's input: the image plus the label channel of `enc`, (N, 4, H, W). */
+export function labelTeacherInput(batch: Batch, numClasses: number, enc: LabelEncoding, gen: Generator): Tensor {
+  checkBatch('labelTeacherInput', batch);
+  return withLabelChannel(batch.images, encodeLabels(batch.labels, numClasses, enc, gen)); // (N, 4, H, W)
+}
+
+/** A teacher's input for its channel count: the image alone for a 3-channel ("no labels") model. */
+export function teacherInput(model: SegModel, batch: Batch, numClasses: number, enc: LabelEncoding, gen: Generator): Tensor {
+  return model.inChannels === 3 ? batch.images : labelTeacherInput(batch, numClasses, enc, gen);
+}
+
+/**
+ * The teacher's loss on one batch; puts the model in train mode. Dual path (cfg.dualPath):
+ * Σ_i [CE(up(zⁱ), y) + auxWeightTeacher·CE(up(aⁱ), y)] + consWeight·cons(z¹, z²), each path with its
+ * own encodeTrain draw (codes and pixel noise; path 1 is drawn and run first). Single path: the
+ * first bracket only. parts: ce1, aux1, [ce2, aux2, cons,] total (aux only with an aux head).
+ */
+export function teacherLoss(model: SegModel, batch: Batch, numClasses: number, cfg: LadConfig, gen: Generator): StepLoss {
+  checkBatch('teacherLoss', batch);
+  checkModel('teacherLoss', 'model', model, numClasses);
+  model.train();
+  const run = (): SegOutputs => model.forward(teacherInput(model, batch, numClasses, cfg.encodeTrain, gen));
+  const out1 = run();
+  const seg1 = segLoss(out1, batch.labels, cfg.auxWeightTeacher);
+  const parts: Record<string, number> = { ce1: seg1.ce.item() };
+  if (seg1.aux) parts.aux1 = seg1.aux.item();
+  let loss = seg1.loss;
+  if (cfg.dualPath) {
+    const out2 = run();
+    const seg2 = segLoss(out2, batch.labels, cfg.auxWeightTeacher);
+    parts.ce2 = seg2.ce.item();
+    if (seg2.aux) parts.aux2 = seg2.aux.item();
+    loss = loss.add(seg2.loss);
+    if (cfg.consLoss !== 'none' && cfg.consWeight !== 0) {
+      const cons = consistencyLoss(out1.logits, out2.logits, cfg); // main logits at (h, w)
+      parts.cons = cons.item();
+      loss = loss.add(cons.mul(cfg.consWeight));
+    } else parts.cons = 0;
+  }
+  parts.total = loss.item();
+  return { loss, parts };
+}

@@ -1,0 +1,240 @@
+// The training loop shared by the baseline, the teacher and the student (lad-method.md §2.5): an
+// iteration-based DataLoader (seeded shuffle, optional random scale/crop/flip), SGD with momentum and
+// weight decay on all parameters, the poly learning rate set before each step, a JSONL log, periodic
+// evaluation and atomic checkpoints that hold everything needed to resume bit for bit: model,
+// optimizer, step, and every generator the step draws from (the loss's, the model's dropout
+// generators, the library's defaultGenerator). The data order and augmentation need no state: they
+// depend only on (seed, epoch, index). Flat and readable, after nanoGPT's train.py.
+
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Generator, defaultGenerator, type Tensor } from '@lad/tensor';
+import { SGD, poly, saveCheckpoint, restoreCheckpoint, latestCheckpoint, checkpointPath } from '@lad/nn';
+import { DataLoader, type Batch } from './data/loader.ts';
+import { mixSeed } from './data/batch.ts';
+import type { SegDataset } from './data/types.ts';
+import type { SegModel } from './models/types.ts';
+import type { TrainConfig } from './config.ts';
+import { evaluate, type EvalResult } from './evaluate.ts';
+
+export type LossFn = (batch: Batch, step: number, gen: Generator) => { loss: Tensor; parts: Record<string, number> };
+
+export interface TrainOptions {
+  /** The run's folder under outDir: `<outDir>/<name>/`. */
+  name: string;
+  model: SegModel;
+  /** The loss of one batch; `step` is the 0-based iteration, `gen` the run's loss generator. */
+  lossFn: LossFn;
+  train: SegDataset;
+  val?: SegDataset | null;
+  numClasses: number;
+  cfg: TrainConfig;
+  outDir: string;
+  /** Validation; default `evaluate(model, val, { labelMode: 'zeros' })` when there is a val set. */
+  evalFn?: (model: SegModel) => EvalResult;
+  /**
+   * Continue from the latest checkpoint in the run's folder (a fresh start when there is none). A fresh
+   * start removes the folder's log.jsonl and ckpt-*.safetensors, so a later resume cannot pick up a stale run.
+   */
+  resume?: boolean;
+  /** No progress output. */
+  quiet?: boolean;
+  /** Stop after this step without the final evaluation and checkpoint, as if killed (for tests). */
+  stopAfter?: number;
+  /** Build batches in a worker thread (DataLoader prefetch). Default false. */
+  prefetch?: boolean;
+  /** Strings stored in every checkpoint (e.g. the model config, so the CLI can rebuild the model). */
+  extra?: Record<string, string>;
+  /** Where progress goes (default stderr). */
+  print?: (text: string) => void;
+}
+
+export interface HistoryEntry { step: number; loss: number; parts: Record<string, number>; lr: number; imgsPerSec: number }
+
+export interface TrainResult {
+  name: string;
+  history: HistoryEntry[];
+  evals: { step: number; result: EvalResult }[];
+  final: EvalResult | null;
+  /** The last checkpoint written. */
+  checkpoint: string;
+  seconds: number;
+}
+
+const STREAM_LOSS = 3;
+
+/** Trains `model` for cfg.iterations steps (or the rest of them, on resume). */
+export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
+  const { name, model, lossFn, train, numClasses, cfg, outDir, quiet = false } = opts;
+  const val = opts.val ?? null;
+  const evalFn = opts.evalFn ?? (val ? (m: SegModel) => evaluate(m, val, { numClasses, labelMode: 'zeros', seed: cfg.seed }) : null);
+  checkConfig(cfg, train);
+  const runDir = join(outDir, name);
+  mkdirSync(runDir, { recursive: true });
+  const logPath = join(runDir, 'log.jsonl');
+  const t0 = performance.now();
+
+  // -- optimizer, schedule, generators ------------------------------------------------------------
+  const optimizer = new SGD(model.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
+  const lrAt = poly({ power: cfg.polyPower, maxIters: cfg.iterations });
+  const lossGen = new Generator(mixSeed(STREAM_LOSS, cfg.seed));
+  const generators: Record<string, Generator> = { loss: lossGen, default: defaultGenerator, ...modelGenerators(model) };
+
+  // -- fresh start or resume ----------------------------------------------------------------------
+  let start = 0;
+  const history: HistoryEntry[] = [];
+  const evals: { step: number; result: EvalResult }[] = [];
+  let checkpoint = '';
+  const latest = opts.resume ? latestCheckpoint(runDir) : null;
+  if (latest) {
+    start = restoreCheckpoint(latest, { model, optimizer, generators }).step;
+    checkpoint = latest;
+    // keep the log up to the checkpoint; a killed run may have logged steps past it
+    const kept = readLog(logPath).filter((e) => e.step <= start);
+    writeFileSync(logPath, kept.map((e) => JSON.stringify(e) + '\n').join(''));
+    for (const e of kept) {
+      if (e.type === 'step') history.push({ step: e.step, loss: e.loss, parts: e.parts, lr: e.lr, imgsPerSec: e.imgsPerSec });
+      if (e.type === 'eval') evals.push({ step: e.step, result: e.result });
+    }
+    if (!quiet) (opts.print ?? printErr)(`${name}: resuming from ${latest} (step ${start} of ${cfg.iterations})\n`);
+  } else {
+    for (const f of readdirSync(runDir)) if (/^ckpt-\d+\.safetensors$/.test(f) || f === 'log.jsonl') rmSync(join(runDir, f));
+    writeFileSync(logPath, '');
+  }
+  const save = (step: number) => {
+    checkpoint = checkpointPath(runDir, step);
+    saveCheckpoint(checkpoint, { model, optimizer, step, generators, extra: { name, train: JSON.stringify(cfg), ...opts.extra } });
+  };
+  const runEval = (step: number): EvalResult | null => {
+    if (!evalFn) return null;
+    const result = evalFn(model);
+    evals.push({ step, result });
+    appendFileSync(logPath, JSON.stringify({ type: 'eval', step, mIoU: result.mIoU, mIoUAll: result.mIoUAll, pixAcc: result.pixAcc, result }) + '\n');
+    return result;
+  };
+
+  // -- the loop -----------------------------------------------------------------------------------
+  const loader = new DataLoader(train, {
+    batchSize: cfg.batchSize, shuffle: true, dropLast: true, seed: cfg.seed,
+    augment: cfg.cropSize ? { cropSize: cfg.cropSize } : undefined, prefetch: opts.prefetch ?? false,
+  });
+  const progress = quiet ? null : new Progress(name, cfg.iterations, start, opts.print ?? printErr);
+  model.train();
+  let step = start;
+  let tStep = performance.now();
+  try {
+    for await (const batch of loader.iterations(cfg.iterations - start, start)) {
+      const lr = lrAt(step, cfg.lr);
+      for (const g of optimizer.paramGroups) g.lr = lr;
+      const { loss, parts } = lossFn(batch, step, lossGen);
+      const lossValue = loss.item();
+      if (!Number.isFinite(lossValue)) throw new Error(`${name}: the loss is ${lossValue} at step ${step + 1} (parts ${JSON.stringify(parts)}); lower the learning rate (lr ${cfg.lr}).`);
+      loss.backward();
+      optimizer.step();
+      optimizer.zeroGrad();
+      step++;
+
+      const now = performance.now();
+      const entry: HistoryEntry = { step, loss: lossValue, parts, lr, imgsPerSec: (batch.images.shape[0] * 1000) / (now - tStep) };
+      tStep = now;
+      history.push(entry);
+      appendFileSync(logPath, JSON.stringify({ type: 'step', ...entry }) + '\n');
+      progress?.update(entry);
+
+      const last = step === cfg.iterations;
+      if (!last && cfg.evalEvery > 0 && step % cfg.evalEvery === 0) {
+        const r = runEval(step);
+        progress?.note(r);
+      }
+      if (!last && cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0) save(step);
+      if (opts.stopAfter !== undefined && step >= opts.stopAfter) break;
+    }
+  } finally {
+    await loader.close();
+    progress?.done();
+  }
+
+  // -- the end: evaluate and checkpoint ----------------------------------------------------------
+  let final: EvalResult | null = null;
+  if (step === cfg.iterations) {
+    final = start === cfg.iterations ? (evals.at(-1)?.result ?? runEval(step)) : runEval(step);
+    if (start < cfg.iterations || !checkpoint) save(step);
+    if (!quiet && final) (opts.print ?? printErr)(`${name}: step ${step} mIoU ${pct(final.mIoU)} (all-K ${pct(final.mIoUAll)}) pixAcc ${pct(final.pixAcc)}\n`);
+  }
+  return { name, history, evals, final, checkpoint, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Fails fast on a config the loop cannot run, saying what to change. */
+function checkConfig(cfg: TrainConfig, train: SegDataset): void {
+  const int = (k: keyof TrainConfig, min: number) => {
+    const v = cfg[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new RangeError(`trainModel: train.${k} must be an integer >= ${min}: got ${JSON.stringify(v)}.`);
+  };
+  int('iterations', 1), int('batchSize', 1), int('evalEvery', 0), int('checkpointEvery', 0), int('seed', Number.MIN_SAFE_INTEGER);
+  for (const k of ['lr', 'momentum', 'weightDecay', 'polyPower'] as const) {
+    if (!(cfg[k] >= 0) || !Number.isFinite(cfg[k])) throw new RangeError(`trainModel: train.${k} must be a finite number >= 0: got ${cfg[k]}.`);
+  }
+  if (cfg.cropSize !== null && !(Number.isInteger(cfg.cropSize) && cfg.cropSize > 0)) throw new RangeError(`trainModel: train.cropSize must be a positive integer or null (no augmentation): got ${cfg.cropSize}.`);
+  if (train.length < cfg.batchSize) throw new RangeError(`trainModel: the train set '${train.name}' has ${train.length} samples, fewer than one batch of ${cfg.batchSize}; lower train.batchSize or use more samples.`);
+}
+
+/** The distinct generators a model's modules draw from (dropout), except defaultGenerator. */
+function modelGenerators(model: SegModel): Record<string, Generator> {
+  const found: Generator[] = [];
+  for (const m of model.modules()) {
+    const g = (m as { generator?: unknown }).generator;
+    if (g instanceof Generator && g !== defaultGenerator && !found.includes(g)) found.push(g);
+  }
+  return Object.fromEntries(found.map((g, i) => [`model.${i}`, g]));
+}
+
+type LogLine = ({ type: 'step' } & HistoryEntry) | { type: 'eval'; step: number; result: EvalResult };
+
+function readLog(path: string): LogLine[] {
+  if (!existsSync(path)) return [];
+  const lines: LogLine[] = [];
+  for (const text of readFileSync(path, 'utf8').split('\n')) {
+    if (text.trim() === '') continue;
+    try {
+      lines.push(JSON.parse(text) as LogLine);
+    } catch {
+      break; // a line cut short by a kill: drop it and everything after
+    }
+  }
+  return lines;
+}
+
+const printErr = (text: string) => void process.stderr.write(text);
+const pct = (v: number) => (100 * v).toFixed(2);
+const fmtParts = (parts: Record<string, number>) => Object.entries(parts).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' ');
+const fmtTime = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`);
+
+/** On a TTY, one line redrawn with \r (bar, ETA, losses); otherwise a plain line every `every` steps. */
+class Progress {
+  private readonly tty = Boolean(process.stderr.isTTY);
+  private readonly every: number;
+  private readonly t0 = performance.now();
+
+  constructor(private readonly name: string, private readonly total: number, private readonly start: number, private readonly print: (text: string) => void) {
+    this.every = Math.max(1, Math.round(total / 20));
+  }
+
+  update(e: HistoryEntry): void {
+    const done = e.step - this.start;
+    const elapsed = (performance.now() - this.t0) / 1000;
+    const eta = (elapsed / done) * (this.total - e.step);
+    const text = `${this.name} ${e.step}/${this.total} loss ${e.loss.toFixed(4)} (${fmtParts(e.parts)}) lr ${e.lr.toExponential(2)} ${e.imgsPerSec.toFixed(1)} img/s ETA ${fmtTime(eta)}`;
+    if (this.tty) {
+      const width = 20, filled = Math.round((width * e.step) / this.total);
+      this.print(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}`.slice(0, (process.stderr.columns ?? 160) - 1) + '\x1b[K');
+    } else if (e.step % this.every === 0 || e.step === this.total) this.print(text + '\n');
+  }
+
+  note(r: EvalResult | null): void {
+    if (r) this.print(`${this.tty ? '\n' : ''}${this.name}: val mIoU ${pct(r.mIoU)} (all-K ${pct(r.mIoUAll)}) pixAcc ${pct(r.pixAcc)}\n`);
+  }
+
+  done(): void {
+    if (this.tty) this.print('\n');
+  }
+}

@@ -1,0 +1,151 @@
+// `lad experiment`: a reduced quick preset end to end through the API (report.json, report.md, PNGs,
+// all five arms and the teacher diagnostics), determinism of report.json (minus "timing") across two
+// runs and a resume, the CLI's parsing and its usage errors (exit 2), and the "ignores its labels" verdict.
+
+import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../packages/lad/src/cli.ts';
+import { ARMS, deterministicPart, experimentPreset, runExperiment, teacherVerdict, stat, type ExperimentConfig } from '../packages/lad/src/experiment.ts';
+import { experimentConfigFromFlags } from '../packages/lad/src/cli/experiment.ts';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'lad-exp-'));
+
+/** The quick preset scaled down to a few iterations per arm and a few val images. */
+const tiny = (): ExperimentConfig =>
+  experimentPreset('quick', [
+    'iterations=3', 'baseline.evalEvery=2', 'teacher.evalEvery=2', 'student.evalEvery=2',
+    'baseline.checkpointEvery=2', 'data.train=24', 'data.val=6', 'eval.limit=6', 'eval.examples=2',
+    'baseline.batchSize=4', 'teacher.batchSize=4', 'student.batchSize=4',
+  ]);
+
+async function runMain(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [out, err]: string[][] = [[], []];
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+}
+
+describe('runExperiment (reduced quick preset)', () => {
+  it('writes the report with all five arms and the diagnostics, deterministically', { timeout: 120_000 }, async () => {
+    const cfg = { ...tiny(), seeds: [0], sweep: { path: 'labelScale', values: [0.5] } };
+    const [a, b] = [tmp(), tmp()];
+    try {
+      const quiet = { quiet: true, log: () => {} };
+      const r1 = await runExperiment(cfg, { outDir: a, ...quiet });
+      for (const f of ['report.json', 'report.md', 'losses.png', 'val-miou.png', 'examples.png', 'config.json']) expect(existsSync(join(a, f)), f).toBe(true);
+      for (const p of r1.files.plots) expect(readFileSync(join(a, p)).subarray(1, 4).toString()).toBe('PNG');
+      for (const arm of ARMS) {
+        expect(r1.arms[arm].perSeed).toHaveLength(1);
+        expect(Number.isFinite(r1.arms[arm].mIoU.mean)).toBe(true);
+        expect(existsSync(join(a, 'seed-0', arm, 'log.jsonl'))).toBe(true);
+      }
+      for (const t of ['teacher-nocons', 'teacher-lad']) {
+        const d = r1.arms[t].diagnostics!;
+        expect(d).toBeDefined();
+        for (const k of ['encoded', 'zeros', 'otherImage', 'agreement'] as const) expect(Number.isFinite(d[k].mean)).toBe(true);
+        expect(typeof d.verdict.text).toBe('string');
+      }
+      expect(r1.sweep?.rows).toHaveLength(1);
+      const md = readFileSync(join(a, 'report.md'), 'utf8');
+      for (const arm of ARMS) expect(md).toContain(`| ${arm} |`);
+      expect(md).toMatch(/## Teacher diagnostics/);
+      expect(md).toMatch(/## Sweep of the LAD teacher: `labelScale`/);
+      expect(md).toMatch(/One seed only/);
+      const json = JSON.parse(readFileSync(join(a, 'report.json'), 'utf8'));
+      expect(json.timing.machine.cpus).toBeGreaterThan(0);
+
+      // the same seed → the same report.json bits, "timing" aside
+      await runExperiment(cfg, { outDir: b, ...quiet });
+      const strip = (dir: string) => JSON.stringify(deterministicPart(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'))));
+      expect(strip(b)).toBe(strip(a));
+
+      // resuming a finished run loads every arm (no training) and gives the same report
+      const before = readFileSync(join(a, 'seed-0', 'teacher-lad', 'log.jsonl'), 'utf8');
+      await runExperiment(cfg, { outDir: a, resume: true, ...quiet });
+      expect(readFileSync(join(a, 'seed-0', 'teacher-lad', 'log.jsonl'), 'utf8')).toBe(before);
+      expect(strip(a)).toBe(strip(b));
+    } finally {
+      rmSync(a, { recursive: true, force: true });
+      rmSync(b, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('teacherVerdict', () => {
+  it('says plainly that the teacher ignores its labels when the three mIoUs are equal', () => {
+    const v = teacherVerdict({ encoded: 55.2, zeros: 55.2, otherImage: 55.2 });
+    expect(v.ignoresLabels).toBe(true);
+    expect(v.text).toMatch(/The teacher is ignoring its labels/);
+    expect(teacherVerdict({ encoded: 55.9, zeros: 55.2, otherImage: 55.0 }).ignoresLabels).toBe(true);
+  });
+  it('says the teacher uses its labels when they lift it above zeros', () => {
+    const v = teacherVerdict({ encoded: 80, zeros: 50, otherImage: 30 });
+    expect(v).toMatchObject({ ignoresLabels: false, usesLabels: true });
+    expect(v.text).not.toMatch(/ignoring/);
+    expect(v.text).toMatch(/Another image's labels pull it below zeros/);
+    expect(teacherVerdict({ encoded: 50, zeros: 52, otherImage: 40 })).toMatchObject({ ignoresLabels: false, usesLabels: false });
+  });
+  it('stat gives mean, sample std and range', () => {
+    expect(stat([1, 2, 3])).toEqual({ mean: 2, std: 1, min: 1, max: 3, n: 3 });
+    expect(stat([4]).std).toBe(0);
+  });
+});
+
+describe('lad experiment (CLI)', () => {
+  it('parses --preset, --seeds, --sweep, --set and --data', () => {
+    const cfg = experimentConfigFromFlags({ preset: 'quick', seeds: '2', sweep: 'labelScale=1,10,100', set: 'teacher.iterations=7,lad.consLoss=mse' });
+    expect(cfg.seeds).toEqual([0, 1]);
+    expect(cfg.sweep).toEqual({ path: 'labelScale', values: [1, 10, 100] });
+    expect(cfg.teacher.iterations).toBe(7);
+    expect(cfg.lad.consLoss).toBe('mse');
+    expect(experimentConfigFromFlags({ preset: 'textured', seeds: '3,7' }).seeds).toEqual([3, 7]);
+    expect(experimentConfigFromFlags({ preset: 'quick', sweep: 'lad.consWeight=0,5' }).sweep).toEqual({ path: 'lad.consWeight', values: [0, 5] });
+    expect(experimentConfigFromFlags({ preset: 'quick', sweep: 'consLoss=cwd,none' }).sweep?.values).toEqual(['cwd', 'none']);
+    expect(experimentConfigFromFlags({ preset: 'textured' }).sweep?.path).toBe('labelScale');
+  });
+
+  it.each([
+    [['--preset', 'quik'], /unknown preset 'quik'; did you mean 'quick'\?/],
+    [[], /--preset NAME is required/],
+    [['--preset', 'quick', '--seeds', '0'], /--seeds takes a count N >= 1/],
+    [['--preset', 'quick', '--seeds', 'x'], /--seeds takes/],
+    [['--preset', 'quick', '--seeds', '1,1'], /repeated seeds/],
+    [['--preset', 'quick', '--sweep', 'labelScale'], /--sweep: a sweep is KNOB=V1,V2/],
+    [['--preset', 'quick', '--sweep', 'nosuch=1,2'], /--sweep: unknown knob 'nosuch'/],
+    [['--preset', 'quick', '--sweep', 'lad.consWeight=a,b'], /lad.consWeight takes a number/],
+    [['--preset', 'quick', '--sweep', 'lad.consLoss=cwd,l2'], /takes one of cwd, pixelKL, mse, none/],
+    [['--preset', 'quick', '--set', 'teacher.iterations'], /--set: a setting is KNOB=VALUE/],
+    [['--preset', 'full'], /give --data DIR/],
+    [['--preset', 'full', '--data', '/nonexistent/lad-data'], /does not exist/],
+    [['--preset', 'quick', '--bogus'], /unknown flag --bogus/],
+    [['--preset', 'quick', 'extra'], /unexpected argument 'extra'/],
+  ])('rejects %j with exit 2', async (args, message) => {
+    const r = await runMain(['experiment', ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('refuses a non-empty --out without --resume, and a missing one with it', async () => {
+    const dir = tmp();
+    try {
+      writeFileSync(join(dir, 'x'), '');
+      const r = await runMain(['experiment', '--preset', 'quick', '--out', dir]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/is not empty; choose a new --out, or pass --resume/);
+      const r2 = await runMain(['experiment', '--preset', 'quick', '--resume', '--out', join(dir, 'missing')]);
+      expect(r2.code).toBe(2);
+      expect(r2.stderr).toMatch(/--resume: .* does not exist/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--help describes the flags and the command is listed', async () => {
+    const r = await runMain(['experiment', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/--preset NAME/);
+    expect(r.stdout).toMatch(/--sweep/);
+    expect((await runMain(['--help'])).stdout).toMatch(/experiment/);
+  });
+});

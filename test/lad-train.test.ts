@@ -1,0 +1,164 @@
+// trainModel on a tiny digits-seg run (test/util/lad-train-setup.ts): the JSONL log, checkpoints,
+// a decreasing loss, bit-for-bit determinism, and resume (after a simulated stop and after a real
+// SIGKILL of a child process) matching an uninterrupted run bit for bit. Then the `lad train`,
+// `lad train-teacher`, `lad distill` and `lad eval` commands end to end, and their usage errors.
+
+import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadCheckpoint } from '@lad/nn';
+import { main } from '../packages/lad/src/cli.ts';
+import { TINY_CFG, TINY_VAL, stateBytes, tinyModel, tinyRun } from './util/lad-train-setup.ts';
+import { evaluate } from '../packages/lad/src/evaluate.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const tmp = () => mkdtempSync(join(tmpdir(), 'lad-train-'));
+const readLog = (dir: string) => readFileSync(join(dir, 'run', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; step: number; loss: number; lr: number });
+
+describe('trainModel', () => {
+  it('logs every step, evaluates, checkpoints, and the loss goes down', async () => {
+    const out = tmp();
+    const model = tinyModel();
+    const cfg = { ...TINY_CFG, iterations: 10, cropSize: null, evalEvery: 5, checkpointEvery: 5 };
+    const r = await tinyRun(out, { model, cfg, val: TINY_VAL, evalFn: (m) => evaluate(m, TINY_VAL, { numClasses: 11, labelMode: 'encoded' }) });
+    const log = readLog(out);
+    expect(log.filter((l) => l.type === 'step').map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(log.filter((l) => l.type === 'eval').map((l) => l.step)).toEqual([5, 10]);
+    expect(Object.keys(log[0]).sort()).toEqual(['imgsPerSec', 'loss', 'lr', 'parts', 'step', 'type']);
+    expect(readdirSync(join(out, 'run')).filter((f) => f.endsWith('.safetensors')).sort()).toEqual(['ckpt-00000005.safetensors', 'ckpt-00000010.safetensors']);
+    expect(r.checkpoint).toBe(join(out, 'run', 'ckpt-00000010.safetensors'));
+    expect(r.history).toHaveLength(10);
+    expect(r.evals.map((e) => e.step)).toEqual([5, 10]);
+    expect(r.final).toBe(r.evals[1].result);
+    // poly schedule: lr0 at step 1, then decreasing
+    expect(r.history[0].lr).toBe(cfg.lr);
+    expect(r.history.every((h, i) => i === 0 || h.lr < r.history[i - 1].lr)).toBe(true);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(r.history.slice(-3).map((h) => h.loss))).toBeLessThan(mean(r.history.slice(0, 3).map((h) => h.loss)));
+    expect(model.training).toBe(true);
+    const ck = loadCheckpoint(r.checkpoint);
+    expect(ck.step).toBe(10);
+    expect(Object.keys(ck.generatorStates).sort()).toEqual(['default', 'loss', 'model.0']);
+    expect(ck.optimizer).not.toBeNull();
+  });
+
+  it('is deterministic, and resuming after a stop at step 3 matches the uninterrupted run bit for bit', async () => {
+    const [a, b, c] = [tmp(), tmp(), tmp()];
+    const full = tinyModel();
+    await tinyRun(a, { model: full });
+    const again = tinyModel();
+    await tinyRun(b, { model: again });
+    expect(stateBytes(again).equals(stateBytes(full))).toBe(true);
+
+    const stopped = await tinyRun(c, { stopAfter: 3 });
+    expect(stopped.final).toBeNull();
+    expect(readdirSync(join(c, 'run')).filter((f) => f.endsWith('.safetensors'))).toEqual(['ckpt-00000003.safetensors']);
+    const resumed = tinyModel(99); // a different init: everything must come from the checkpoint
+    const r = await tinyRun(c, { model: resumed, resume: true });
+    expect(stateBytes(resumed).equals(stateBytes(full))).toBe(true);
+    expect(r.history.map((h) => h.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(readLog(c).map((l) => l.loss)).toEqual(readLog(a).map((l) => l.loss));
+  });
+
+  it('resumes after a real SIGKILL of the training process, bit for bit', async () => {
+    const [a, c] = [tmp(), tmp()];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/util/lad-train-child.ts', c], { cwd: ROOT, stdio: 'ignore' });
+    const exited = new Promise<NodeJS.Signals | null>((done) => child.on('exit', (_code, signal) => done(signal)));
+    const ckpt3 = join(c, 'run', 'ckpt-00000003.safetensors');
+    const t0 = Date.now();
+    while (!existsSync(ckpt3) && child.exitCode === null && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    expect(existsSync(ckpt3)).toBe(true);
+    expect(existsSync(join(c, 'run', 'ckpt-00000006.safetensors'))).toBe(false);
+
+    const full = tinyModel();
+    await tinyRun(a, { model: full });
+    const resumed = tinyModel(5);
+    await tinyRun(c, { model: resumed, resume: true });
+    expect(stateBytes(resumed).equals(stateBytes(full))).toBe(true);
+    expect(readLog(c).map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6]);
+  }, 40_000);
+
+  it('fails fast on a config it cannot run', async () => {
+    await expect(tinyRun(tmp(), { cfg: { ...TINY_CFG, batchSize: 9 } })).rejects.toThrow(/8 samples, fewer than one batch of 9/);
+    await expect(tinyRun(tmp(), { cfg: { ...TINY_CFG, iterations: 0 } })).rejects.toThrow(/train.iterations must be an integer >= 1/);
+  });
+});
+
+interface Result { code: number; stdout: string; stderr: string }
+async function lad(...args: string[]): Promise<Result> {
+  const [out, err]: string[][] = [[], []];
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+}
+
+describe('lad train / train-teacher / distill / eval', () => {
+  const tiny = (dir: string, extra: object = {}) => {
+    const file = join(dir, 'tiny.json');
+    writeFileSync(file, JSON.stringify({ data: { trainSamples: 4, valSamples: 2, size: 48 }, model: { arch: 'fcn', backbone: { width: 4 }, headChannels: 8 }, train: { batchSize: 2 }, ...extra }));
+    return file;
+  };
+
+  it('--help describes each command', async () => {
+    for (const cmd of ['train', 'train-teacher', 'distill', 'eval']) {
+      const r = await lad(cmd, '--help');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^usage: lad ${cmd}`));
+    }
+    expect((await lad('train', '--help')).stdout).toMatch(/--config FILE[\s\S]*--crop-size N\|none[\s\S]*--resume/);
+    expect((await lad('train-teacher', '--help')).stdout).toMatch(/--init-from CKPT/);
+    expect((await lad('distill', '--help')).stdout).toMatch(/--teacher CKPT[\s\S]*--teacher-arch ARCH/);
+  });
+
+  it('bad flags, devices, config keys and files exit 2 and say what to change', async () => {
+    const dir = tmp();
+    let r = await lad('train', '--iteratons', '3');
+    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/unknown flag --iteratons \(did you mean --iterations\?\)/)]);
+    r = await lad('train', '--device', 'gpu');
+    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/GPU backend is not available yet; run with --device cpu/)]);
+    r = await lad('train', '--config', tiny(dir, { train: { lrr: 1 } }));
+    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/unknown config key 'train.lrr' \(did you mean 'lr'\?\)/)]);
+    r = await lad('train', '--config', join(dir, 'missing.json'));
+    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/missing.json: file not found/)]);
+    r = await lad('train', '--dataset', 'digit-seg');
+    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/unknown dataset 'digit-seg' \(did you mean 'digits-seg'\?\)/)]);
+    r = await lad('train', '--arch', 'deeplab');
+    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/unknown architecture 'deeplab'/)]);
+    r = await lad('distill', '--config', tiny(dir));
+    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/--teacher CKPT is required/)]);
+    r = await lad('eval', '--checkpoint', join(dir, 'nope.safetensors'));
+    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/nope.safetensors: file not found/)]);
+  });
+
+  it('train → train-teacher --init-from → distill → eval, end to end; a teacher of another class count is refused', async () => {
+    const dir = tmp();
+    const cfg = tiny(dir);
+    const base = ['--config', cfg, '--iterations', '3', '--out', dir, '--quiet'];
+    let r = await lad('train', ...base);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(join(dir, 'baseline')).sort()).toEqual(['ckpt-00000003.safetensors', 'config.json', 'log.jsonl']);
+    expect(readFileSync(join(dir, 'baseline', 'log.jsonl'), 'utf8').trim().split('\n')).toHaveLength(4); // 3 steps + the final eval
+    const baseCk = join(dir, 'baseline', 'ckpt-00000003.safetensors');
+
+    r = await lad('train-teacher', ...base, '--iterations', '1', '--init-from', baseCk);
+    expect(r.code, r.stderr).toBe(0);
+    const teacherCk = join(dir, 'teacher', 'ckpt-00000001.safetensors');
+    r = await lad('distill', ...base, '--iterations', '1', '--teacher', teacherCk);
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(join(dir, 'student', 'ckpt-00000001.safetensors'))).toBe(true);
+
+    r = await lad('eval', '--checkpoint', teacherCk, '--label-mode', 'otherImage', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout) as { labelMode: string; mIoU: number; iou: unknown[] };
+    expect([res.labelMode, res.iou.length, res.mIoU >= 0 && res.mIoU <= 1]).toEqual(['otherImage', 11, true]);
+
+    r = await lad('distill', '--config', cfg, '--dataset', 'textured-blobs', '--out', dir, '--quiet', '--teacher', teacherCk);
+    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/teacher .* predicts 11 classes but the student's dataset has 6/)]);
+    r = await lad('eval', '--checkpoint', teacherCk, '--label-mode', 'labels');
+    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/--label-mode must be one of zeros, encoded, otherImage/)]);
+  }, 30_000);
+});
