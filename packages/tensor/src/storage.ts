@@ -1,10 +1,11 @@
 // CPU storage: a typed array seen through an `ndarray` view (shape, stride, offset).
 // The only file that imports ndarray. Views (permute, slice with step, expand, flip, reshape of a
-// contiguous view) never copy; `contiguousData` copies only when the view is not already dense.
+// contiguous view) never copy; `contiguousData` copies only when the view is not already dense,
+// and `assign` writes one view into another (the one strided copy loop every copy goes through).
 
 import ndarray from 'ndarray';
 import { alloc, dtypeOf, type DType, type TypedArray } from './backend/cpu/alloc.ts';
-import { contiguousStrides, numel, type Shape } from './shape.ts';
+import { contiguousStrides, type Shape } from './shape.ts';
 
 export type Storage = ndarray.NdArray<TypedArray>;
 
@@ -38,30 +39,36 @@ export function contiguousData(s: Storage): TypedArray {
 /** A dense view with the same elements (shares data when already dense). */
 export const contiguous = (s: Storage): Storage => (isDense(s) ? s : view(contiguousData(s), s.shape));
 
-/** Copies any strided view into a new dense typed array (an odometer over the outer dims). */
+/** Copies any strided view into a new dense typed array. */
 export function copyStrided(s: Storage): TypedArray {
   const out = alloc(storageDType(s), s.size);
-  if (s.size === 0) return out;
-  const rank = s.shape.length;
+  assign(view(out, s.shape), s);
+  return out;
+}
+
+/** dst[...] = src[...] for two views of one shape: an odometer over the outer dims, a strided inner loop. */
+export function assign(dst: Storage, src: Storage): void {
+  const rank = src.shape.length;
+  if (src.size === 0) return;
   if (rank === 0) {
-    out[0] = s.data[s.offset];
-    return out;
+    dst.data[dst.offset] = src.data[src.offset];
+    return;
   }
-  const shape = s.shape, st = s.stride, src = s.data;
-  const inner = shape[rank - 1], is = st[rank - 1];
+  const shape = src.shape, n = shape[rank - 1];
+  const ds = dst.stride, ss = src.stride, dI = ds[rank - 1], sI = ss[rank - 1];
   const idx = new Array<number>(rank).fill(0);
-  let o = 0, base = s.offset;
-  const rows = s.size / inner;
-  for (let r = 0; r < rows; r++) {
-    for (let i = 0, p = base; i < inner; i++, p += is) out[o++] = src[p];
+  let dp = dst.offset, sp = src.offset;
+  for (let r = 0, rows = src.size / n; r < rows; r++) {
+    for (let i = 0, a = dp, b = sp; i < n; i++, a += dI, b += sI) dst.data[a] = src.data[b];
     for (let d = rank - 2; d >= 0; d--) {
-      base += st[d];
+      dp += ds[d];
+      sp += ss[d];
       if (++idx[d] < shape[d]) break;
-      base -= st[d] * shape[d];
+      dp -= ds[d] * shape[d];
+      sp -= ss[d] * shape[d];
       idx[d] = 0;
     }
   }
-  return out;
 }
 
 export const permute = (s: Storage, dims: readonly number[]): Storage => s.transpose(...dims);
@@ -101,4 +108,3 @@ export function reshape(s: Storage, shape: Shape): Storage {
 /** Whether `reshape` would be a view (PyTorch's `view` requires it). */
 export const canView = (s: Storage): boolean => isRowMajor(s);
 
-export { numel };

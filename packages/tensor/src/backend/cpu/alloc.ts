@@ -26,11 +26,6 @@ export function allocShared(dtype: DType, n: number): TypedArray {
   return new CTOR[dtype](buf as unknown as ArrayBuffer); // lib.es2022 types omit SharedArrayBuffer here
 }
 
-/** A zero-filled array of the same dtype as `like`. */
-export function allocLike<T extends TypedArray>(like: T, n: number): T {
-  return alloc(dtypeOf(like), n) as T;
-}
-
 export function dtypeOf(a: TypedArray): DType {
   return a instanceof Float32Array ? 'float32' : a instanceof Float64Array ? 'float64' : 'int32';
 }

@@ -3,7 +3,7 @@
 
 import type { Backend } from '../backend.ts';
 import { alloc, type FloatArray } from './alloc.ts';
-import { contiguousData as dense, type Storage } from '../../storage.ts';
+import { assign, contiguousData as dense, type Storage } from '../../storage.ts';
 import * as ew from './elementwise.ts';
 import { reduce } from './reduce.ts';
 import * as mv from './movement.ts';
@@ -27,7 +27,7 @@ export const cpuBackend: Backend = {
   binary: ew.binary,
   where: ew.where,
   cast: ew.cast,
-  assign: mv.assign,
+  assign,
   reduce,
   bmm(a, b, dtype) {
     const [B, M, K] = a.shape, N = b.shape[2];

@@ -1,33 +1,8 @@
-// Copying movement kernels: strided assignment, constant pad, cat, gather and its adjoint scatterAdd.
+// Copying movement kernels: constant pad, cat, gather and its adjoint scatterAdd.
 // (Pure views — permute, slice, expand, flip, reshape — live in storage.ts and never copy.)
 
 import { alloc, type DType, type TypedArray } from './alloc.ts';
-import { contiguousData, slice, storageDType, view, type Storage } from '../../storage.ts';
-
-/** dst[...] = src[...] for two views of the same shape (dst usually a window of a dense array). */
-export function assign(dst: Storage, src: Storage): void {
-  const rank = src.shape.length;
-  if (src.size === 0) return;
-  if (rank === 0) {
-    dst.data[dst.offset] = src.data[src.offset];
-    return;
-  }
-  const shape = src.shape, n = shape[rank - 1];
-  const ds = dst.stride, ss = src.stride, dI = ds[rank - 1], sI = ss[rank - 1];
-  const idx = new Array<number>(rank).fill(0);
-  let dp = dst.offset, sp = src.offset;
-  for (let r = 0, rows = src.size / n; r < rows; r++) {
-    for (let i = 0, a = dp, b = sp; i < n; i++, a += dI, b += sI) dst.data[a] = src.data[b];
-    for (let d = rank - 2; d >= 0; d--) {
-      dp += ds[d];
-      sp += ss[d];
-      if (++idx[d] < shape[d]) break;
-      dp -= ds[d] * shape[d];
-      sp -= ss[d] * shape[d];
-      idx[d] = 0;
-    }
-  }
-}
+import { assign, contiguousData, slice, storageDType, view, type Storage } from '../../storage.ts';
 
 export function pad(x: Storage, pads: readonly (readonly [number, number])[], value: number): TypedArray {
   const outShape = x.shape.map((s, d) => s + pads[d][0] + pads[d][1]);
