@@ -12,7 +12,7 @@ const [N, S, C] = [8, 24, 16]; // batch, image size, hidden channels
 function batch(): { x: Tensor; y: Tensor } {
   const x = randn([N, 1, S, S], { generator: gen }).mul(0.5);
   const y = new Int32Array(N * S * S);
-  const xd = x.storage.data;
+  const xd = x.storage.data as Float32Array; // a fresh CPU tensor
   for (let n = 0; n < N; n++) {
     const k = gen.nextInt(4, 10), r0 = gen.nextInt(0, S - k), c0 = gen.nextInt(0, S - k);
     for (let r = r0; r < r0 + k; r++)

@@ -1,26 +1,54 @@
-// CPU storage: a typed array seen through an `ndarray` view (shape, stride, offset).
-// The only file that imports ndarray. Views (permute, slice with step, expand, flip, reshape of a
-// contiguous view) never copy; `contiguousData` copies only when the view is not already dense,
-// and `assign` writes one view into another (the one strided copy loop every copy goes through).
+// Storage: a flat buffer seen through an `ndarray` view (shape, stride, offset). The buffer is a
+// typed array on the CPU, or a device buffer (`DeviceData`, e.g. the GPU backend's) elsewhere: the
+// view arithmetic is the same. The only file that imports ndarray. Views (permute, slice with step,
+// expand, flip, reshape of a contiguous view) never copy; `contiguousData` copies a CPU view only
+// when it is not already dense, and `assign` writes one CPU view into another (the one strided copy
+// loop every CPU copy goes through).
 
 import ndarray from 'ndarray';
 import { alloc, dtypeOf, type DType, type TypedArray } from './backend/cpu/alloc.ts';
 import { contiguousStrides, type Shape } from './shape.ts';
+import { InternalError } from './errors.ts';
 
+/** A device-resident buffer: a flat run of `length` elements of `dtype` on `device`. */
+export interface DeviceData {
+  readonly device: string;
+  readonly dtype: DType;
+  readonly length: number;
+  /** ndarray's element accessors: device data is never read element by element. */
+  get(i: number): number;
+  set(i: number, v: number): void;
+}
+export type Data = TypedArray | DeviceData;
+
+/** A view of CPU data (what the CPU backend and kernels take). */
 export type Storage = ndarray.NdArray<TypedArray>;
+/** A view of data on any device (what a Tensor holds). */
+export type AnyStorage = ndarray.NdArray<Data>;
 
-export const view = (data: TypedArray, shape: Shape, stride?: readonly number[], offset = 0): Storage =>
-  ndarray(data, [...shape], stride ? [...stride] : contiguousStrides(shape), offset);
+export const isDeviceData = (d: Data): d is DeviceData => !ArrayBuffer.isView(d);
 
-export const storageDType = (s: Storage): DType => dtypeOf(s.data);
+export function view(data: TypedArray, shape: Shape, stride?: readonly number[], offset?: number): Storage;
+export function view(data: Data, shape: Shape, stride?: readonly number[], offset?: number): AnyStorage;
+export function view(data: Data, shape: Shape, stride?: readonly number[], offset = 0): AnyStorage {
+  return ndarray(data, [...shape], stride ? [...stride] : contiguousStrides(shape), offset);
+}
+
+export const storageDType = (s: AnyStorage): DType => (isDeviceData(s.data) ? s.data.dtype : dtypeOf(s.data));
+
+/** The same view as a CPU storage; a device view here is an engine bug (it must be read back first). */
+export function cpuView(s: AnyStorage): Storage {
+  if (isDeviceData(s.data)) throw new InternalError(`a ${s.data.device} buffer reached CPU code without being read back`);
+  return s as Storage;
+}
 
 /** True when the view's elements are its data array, in row-major order, from offset 0. */
-export function isDense(s: Storage): boolean {
+export function isDense(s: AnyStorage): boolean {
   return s.offset === 0 && s.data.length === s.size && isRowMajor(s);
 }
 
 /** True when the strides are row-major (a contiguous block at some offset). Size-1 dims are free. */
-export function isRowMajor(s: Storage): boolean {
+export function isRowMajor(s: AnyStorage): boolean {
   let acc = 1;
   for (let i = s.shape.length - 1; i >= 0; i--) {
     if (s.shape[i] !== 1 && s.stride[i] !== acc) return false;
@@ -71,40 +99,37 @@ export function assign(dst: Storage, src: Storage): void {
   }
 }
 
-export const permute = (s: Storage, dims: readonly number[]): Storage => s.transpose(...dims);
+export const permute = <S extends AnyStorage>(s: S, dims: readonly number[]): S => s.transpose(...dims) as S;
 
 /** Elements start, start+step, ... < end (step > 0) along dim. */
-export function slice(s: Storage, dim: number, start: number, end: number, step: number): Storage {
+export function slice<S extends AnyStorage>(s: S, dim: number, start: number, end: number, step: number): S {
   const shape = [...s.shape], stride = [...s.stride];
   shape[dim] = Math.max(0, Math.ceil((end - start) / step));
   const offset = s.offset + start * stride[dim];
   stride[dim] *= step;
-  return view(s.data, shape, stride, offset);
+  return view(s.data, shape, stride, offset) as S;
 }
 
 /** Broadcast view: size-1 dims (and new leading dims) get stride 0. */
-export function expand(s: Storage, shape: Shape): Storage {
+export function expand<S extends AnyStorage>(s: S, shape: Shape): S {
   const lead = shape.length - s.shape.length;
   const stride = shape.map((d, i) => (i < lead || s.shape[i - lead] !== d ? 0 : s.stride[i - lead]));
-  return view(s.data, shape, stride, s.offset);
+  return view(s.data, shape, stride, s.offset) as S;
 }
 
-export function flip(s: Storage, dims: readonly number[]): Storage {
+export function flip<S extends AnyStorage>(s: S, dims: readonly number[]): S {
   const stride = [...s.stride];
   let offset = s.offset;
   for (const d of dims) {
     offset += (s.shape[d] - 1) * stride[d];
     stride[d] = -stride[d];
   }
-  return view(s.data, s.shape, stride, offset);
+  return view(s.data, s.shape, stride, offset) as S;
 }
 
-/** A reshaped view when the elements are row-major in memory, else a reshaped copy. */
-export function reshape(s: Storage, shape: Shape): Storage {
-  if (isRowMajor(s)) return view(s.data, shape, undefined, s.offset);
-  return view(copyStrided(s), shape);
-}
+/** A reshaped view; the elements must be row-major in memory (`canView`), else reshape copies first (ops/movement.ts). */
+export const reshapeView = <S extends AnyStorage>(s: S, shape: Shape): S => view(s.data, shape, undefined, s.offset) as S;
 
-/** Whether `reshape` would be a view (PyTorch's `view` requires it). */
-export const canView = (s: Storage): boolean => isRowMajor(s);
+/** Whether `reshape` can be a view (PyTorch's `view` requires it). */
+export const canView = (s: AnyStorage): boolean => isRowMajor(s);
 

@@ -1,12 +1,14 @@
-// class Tensor: a strided view of typed-array storage plus autograd state (requiresGrad, grad,
-// gradFn). Every method is sugar over a function in ops/, so `x.add(y)` and `add(x, y)` agree.
+// class Tensor: a strided view of storage (a typed array on the CPU, a device buffer on the GPU)
+// plus autograd state (requiresGrad, grad, gradFn). Every method is sugar over a function in ops/,
+// so `x.add(y)` and `add(x, y)` agree. Reads (`data`, `toArray`, `item`) are synchronous; on a
+// device whose reads are asynchronous (webgpu) use their `...Async` forms, which work everywhere.
 
 import type { DType, TypedArray } from './backend/cpu/alloc.ts';
 import { DTypeError, ShapeError, TensorError } from './errors.ts';
 import { fmtShape } from './shape.ts';
-import { contiguousData, storageDType, view, type Storage } from './storage.ts';
+import { contiguousData, cpuView, isDeviceData, storageDType, view, type AnyStorage, type Data } from './storage.ts';
 import { isGradEnabled, noGrad, propagate, type BackwardOptions, type Node } from './autograd/tape.ts';
-import { backendFor } from './backend/backend.ts';
+import { backendFor, deviceBackend } from './backend/backend.ts';
 import * as E from './ops/elementwise.ts';
 import * as R from './ops/reduce.ts';
 import * as M from './ops/movement.ts';
@@ -26,12 +28,11 @@ export class Tensor {
   gradFn: Node | null = null;
   grad: Tensor | null = null;
   requiresGrad = false;
-  readonly device: Device = 'cpu';
 
-  constructor(readonly storage: Storage) {}
+  constructor(readonly storage: AnyStorage) {}
 
-  /** Wraps a dense typed array of `shape` (no copy). */
-  static fromData(data: TypedArray, shape: readonly number[]): Tensor {
+  /** Wraps a dense buffer (a typed array, or device data) of `shape` (no copy). */
+  static fromData(data: Data, shape: readonly number[]): Tensor {
     if (data.length !== shape.reduce((a, b) => a * b, 1)) {
       throw new ShapeError(`tensor: ${data.length} values do not fill shape ${fmtShape(shape)}.`);
     }
@@ -40,6 +41,9 @@ export class Tensor {
 
   get shape(): readonly number[] {
     return this.storage.shape;
+  }
+  get device(): Device {
+    return isDeviceData(this.storage.data) ? (this.storage.data.device as Device) : 'cpu';
   }
   get dtype(): DType {
     return storageDType(this.storage);
@@ -61,14 +65,24 @@ export class Tensor {
     return this.dtype !== 'int32';
   }
 
-  /** The elements in row-major order as a dense typed array (a copy if this is a strided view). */
+  /** The elements in row-major order as a new dense typed array. */
   data(): TypedArray {
-    const d = contiguousData(this.storage);
+    if (isDeviceData(this.storage.data)) return deviceBackend(this.device).readSync(this.storage);
+    const d = contiguousData(cpuView(this.storage));
     return d === this.storage.data ? d.slice() : d;
+  }
+  /** `data()` after every queued kernel has run: the read that works on every device. */
+  async dataAsync(): Promise<TypedArray> {
+    return isDeviceData(this.storage.data) ? deviceBackend(this.device).read(this.storage) : this.data();
   }
   /** Nested JS arrays, like `tensor.tolist()`. */
   toArray(): NestedArray {
-    const flat = contiguousData(this.storage);
+    return this.nest(this.data());
+  }
+  async toArrayAsync(): Promise<NestedArray> {
+    return this.nest(await this.dataAsync());
+  }
+  private nest(flat: TypedArray): NestedArray {
     const build = (dim: number, off: number): NestedArray => {
       if (dim === this.ndim) return flat[off];
       const step = this.shape.slice(dim + 1).reduce((a, b) => a * b, 1);
@@ -78,8 +92,15 @@ export class Tensor {
   }
   /** The value of a one-element tensor. */
   item(): number {
+    this.checkItem();
+    return isDeviceData(this.storage.data) ? this.data()[0] : cpuView(this.storage).data[this.storage.offset];
+  }
+  async itemAsync(): Promise<number> {
+    this.checkItem();
+    return (await this.dataAsync())[0];
+  }
+  private checkItem(): void {
     if (this.size !== 1) throw new ShapeError(`item: only one-element tensors can be converted to a number: got shape ${fmtShape(this.shape)}.`);
-    return this.storage.data[this.storage.offset];
   }
 
   /** Marks a leaf as requiring a gradient (in place), like `requires_grad_()`. */
@@ -99,6 +120,14 @@ export class Tensor {
   }
   to(target: DType | Device): Tensor {
     return M.to(this, target);
+  }
+  cpu(): Tensor {
+    return M.to(this, 'cpu');
+  }
+  /** `to('cpu')` after every queued kernel has run: the move back that works on every device. */
+  async cpuAsync(): Promise<Tensor> {
+    if (this.device === 'cpu') return this;
+    return M.fromHost(this, await this.dataAsync());
   }
 
   /** Accumulates d(this)/d(leaf) into every leaf's `.grad` (seeded with ones for a scalar). */

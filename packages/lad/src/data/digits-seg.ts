@@ -3,6 +3,8 @@
 // `mnist`) resized, sometimes thickened, alpha-composited in random colours, then Gaussian pixel
 // noise over the whole canvas. Label = digit + 1 where the digit's alpha > 0.5, ignore (-1) where
 // 0.2 < alpha <= 0.5, else what lies beneath (0 = background); later digits cover earlier ones.
+// Option `classes` draws only some digits (e.g. [0, 1, 2, 3, 4]); then label = 1 + the digit's index
+// in `classes`, and K = classes.length + 1.
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -21,11 +23,18 @@ export interface DigitsSegOptions extends SyntheticOptions {
   thickenProb?: number;
   /** Pixel noise sigma on the [0, 1] scale (default 0.04). */
   noise?: number;
+  /**
+   * The digits drawn, distinct, in label order (default 0..9): label = 1 + index in this list. With
+   * the default, the samples are those of earlier versions bit for bit.
+   */
+  classes?: readonly number[];
 }
 
 /** One composited digit, as drawn (sample i's record, for tests and figures). */
 export interface DigitLayer {
   digit: number;
+  /** Its class id: 1 + the digit's index in the dataset's `classes`. */
+  classId: number;
   /** Index of the MNIST sample within its digit class (train: first 80%, val: the rest). */
   source: number;
   top: number;
@@ -103,8 +112,9 @@ function checkRange(name: string, r: readonly [number, number], lo: number, hi: 
 
 export class DigitsSeg extends SyntheticDataset<DigitsDrawn> {
   readonly name = 'digits-seg';
-  readonly numClasses = 11;
-  readonly classNames = ['background', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] as const;
+  readonly numClasses: number;
+  readonly classNames: readonly string[];
+  readonly classes: readonly number[];
   readonly digits: readonly [number, number];
   readonly digitSize: readonly [number, number];
   readonly thickenProb: number;
@@ -116,6 +126,13 @@ export class DigitsSeg extends SyntheticDataset<DigitsDrawn> {
     this.digitSize = opts.digitSize ?? [28, 44];
     this.thickenProb = opts.thickenProb ?? 0.3;
     this.noise = opts.noise ?? 0.04;
+    this.classes = [...(opts.classes ?? [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])];
+    const c = this.classes;
+    if (!(Array.isArray(opts.classes ?? c) && c.length >= 1 && c.every((d) => Number.isInteger(d) && d >= 0 && d <= 9) && new Set(c).size === c.length)) {
+      throw new Error(`DigitsSeg: option classes must be distinct digits 0-9, at least one: got ${JSON.stringify(opts.classes)}.`);
+    }
+    this.numClasses = c.length + 1;
+    this.classNames = ['background', ...c.map(String)];
     checkRange('digits', this.digits, 0, 64);
     checkRange('digitSize', this.digitSize, 1, Math.min(this.height, this.width));
     if (!(this.thickenProb >= 0 && this.thickenProb <= 1)) throw new Error(`DigitsSeg: option thickenProb must be in [0, 1]: got ${this.thickenProb}.`);
@@ -140,7 +157,8 @@ export class DigitsSeg extends SyntheticDataset<DigitsDrawn> {
   }
 
   private drawDigit(gen: Generator, bgAt: (y: number, x: number) => number[]): DigitLayer {
-    const digit = gen.nextInt(0, 10);
+    const index = gen.nextInt(0, this.classes.length);
+    const digit = this.classes[index];
     const [start, end] = mnistSplitRange(digit, this.split);
     const source = gen.nextInt(start, end);
     const size = gen.nextInt(this.digitSize[0], this.digitSize[1] + 1);
@@ -151,19 +169,19 @@ export class DigitsSeg extends SyntheticDataset<DigitsDrawn> {
     const colour = contrastingColour(gen, corners);
     let alpha = resizeDigit(mnistDigits()[digit].subarray(source * 784, (source + 1) * 784), size);
     if (thick) alpha = maxFilter3(alpha, size);
-    return { digit, source, top, left, size, thick, colour, alpha };
+    return { digit, classId: index + 1, source, top, left, size, thick, colour, alpha };
   }
 }
 
 /** Train and val splits with the same options. */
 export const digitsSeg = (opts: DigitsSegOptions = {}) => ({ train: new DigitsSeg('train', opts), val: new DigitsSeg('val', opts) });
 
-/** Later digits cover earlier ones: alpha > 0.5 → digit + 1, 0.2 < alpha <= 0.5 → -1 (ignore). */
+/** Later digits cover earlier ones: alpha > 0.5 → classId, 0.2 < alpha <= 0.5 → -1 (ignore). */
 function labelDigit(label: Int32Array, W: number, l: DigitLayer): void {
   for (let y = 0; y < l.size; y++) {
     for (let x = 0; x < l.size; x++) {
       const a = l.alpha[y * l.size + x];
-      if (a > DIGIT_IGNORE_ALPHA) label[(l.top + y) * W + l.left + x] = a > DIGIT_LABEL_ALPHA ? l.digit + 1 : -1;
+      if (a > DIGIT_IGNORE_ALPHA) label[(l.top + y) * W + l.left + x] = a > DIGIT_LABEL_ALPHA ? l.classId : -1;
     }
   }
 }

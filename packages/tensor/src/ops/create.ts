@@ -2,16 +2,18 @@
 // (always through a seeded Generator) and ndarray interop.
 
 import type ndarray from 'ndarray';
-import { Tensor, type NestedArray } from '../tensor.ts';
+import { Tensor, type Device, type NestedArray } from '../tensor.ts';
 import { alloc, dtypeOf, type DType, type TypedArray } from '../backend/cpu/alloc.ts';
 import { defaultGenerator, type Generator } from '../random.ts';
 import { checkShape, fmtShape, numel } from '../shape.ts';
 import { DTypeError, ShapeError, ValueError } from '../errors.ts';
-import { view } from '../storage.ts';
+import { cpuView, view } from '../storage.ts';
 
 export interface CreateOptions {
   dtype?: DType;
   requiresGrad?: boolean;
+  /** Where the tensor lives ('cpu' by default); values are made on the CPU and moved. */
+  device?: Device;
 }
 export interface TensorOptions extends CreateOptions {
   /** Required with a flat typed array or flat list; checked against nested arrays. */
@@ -22,6 +24,7 @@ export interface RandomOptions extends CreateOptions {
 }
 
 function finish(t: Tensor, o: CreateOptions): Tensor {
+  if (o.device && o.device !== 'cpu') t = t.to(o.device);
   if (o.requiresGrad) t.requiresGrad_(true);
   return t;
 }
@@ -81,9 +84,10 @@ export function full(shape: readonly number[], value: number, opts: CreateOption
 }
 export const zeros = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 0, opts);
 export const ones = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 1, opts);
-export const zerosLike = (x: Tensor, opts: CreateOptions = {}) => full(x.shape, 0, { dtype: x.dtype, ...opts });
-export const onesLike = (x: Tensor, opts: CreateOptions = {}) => full(x.shape, 1, { dtype: x.dtype, ...opts });
-export const fullLike = (x: Tensor, v: number, opts: CreateOptions = {}) => full(x.shape, v, { dtype: x.dtype, ...opts });
+/** Like x: its shape, dtype and device. */
+export const zerosLike = (x: Tensor, opts: CreateOptions = {}) => full(x.shape, 0, { dtype: x.dtype, device: x.device, ...opts });
+export const onesLike = (x: Tensor, opts: CreateOptions = {}) => full(x.shape, 1, { dtype: x.dtype, device: x.device, ...opts });
+export const fullLike = (x: Tensor, v: number, opts: CreateOptions = {}) => full(x.shape, v, { dtype: x.dtype, device: x.device, ...opts });
 
 /** [start, end) by step; `arange(n)` is 0..n-1. int32 when all arguments are integers. */
 export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {
@@ -104,9 +108,9 @@ export function linspace(start: number, end: number, steps: number, opts: Create
 }
 
 export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
-  const t = zeros(checkShape('eye', [n, m]), opts);
-  for (let i = 0; i < Math.min(n, m); i++) t.storage.data[i * m + i] = 1;
-  return t;
+  const buf = alloc(checkDType('eye', opts.dtype ?? 'float32'), numel(checkShape('eye', [n, m])));
+  for (let i = 0; i < Math.min(n, m); i++) buf[i * m + i] = 1;
+  return finish(Tensor.fromData(buf, [n, m]), opts);
 }
 
 function randomFloat(op: string, shape: readonly number[], opts: RandomOptions, fill: (g: Generator, b: Float32Array | Float64Array) => void): Tensor {
@@ -142,4 +146,4 @@ export function fromNdarray(nd: ndarray.NdArray): Tensor {
 }
 
 /** The tensor's ndarray view (shares memory). */
-export const toNdarray = (x: Tensor): ndarray.NdArray<TypedArray> => x.storage;
+export const toNdarray = (x: Tensor): ndarray.NdArray<TypedArray> => cpuView(x.storage);

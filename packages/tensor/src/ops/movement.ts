@@ -5,13 +5,14 @@
 import { Tensor, type Device } from '../tensor.ts';
 import { record } from '../autograd/tape.ts';
 import * as S from '../storage.ts';
-import type { DType } from '../backend/cpu/alloc.ts';
+import type { DType, TypedArray } from '../backend/cpu/alloc.ts';
+import { deviceBackend } from '../backend/backend.ts';
 import { checkNonNegInt, checkPositiveInt, fmtShape, normalizeDim, normalizeDims, numel, sameShape } from '../shape.ts';
 import { DeviceError, DTypeError, ShapeError, ValueError } from '../errors.ts';
 import { be, checkDevices, checkTensor, promote, wrap } from './util.ts';
 import { sum } from './reduce.ts';
 
-const viewOf = (s: S.Storage): Tensor => new Tensor(s);
+const viewOf = (s: S.AnyStorage): Tensor => new Tensor(s);
 
 /** Resolves one -1 in a target shape and checks the element count. */
 function inferShape(op: string, x: Tensor, shape: readonly number[]): number[] {
@@ -31,7 +32,9 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   checkTensor('reshape', 'input', x);
   const s = inferShape('reshape', x, shape);
   if (sameShape(s, x.shape)) return x;
-  return record(viewOf(S.reshape(x.storage, s)), 'reshape', [x], (g) => [reshape(g, x.shape)]);
+  // a view when the elements are row-major in memory, else a copy (a dense cast to the same dtype)
+  const src = S.canView(x.storage) ? x.storage : S.view(be(x).cast(x.storage, x.dtype), x.shape);
+  return record(viewOf(S.reshapeView(src, s)), 'reshape', [x], (g) => [reshape(g, x.shape)]);
 }
 
 /** Like reshape but never copies: throws when the input is not row-major in memory. */
@@ -150,10 +153,18 @@ export function clone(x: Tensor): Tensor {
 }
 
 /** Converts dtype (differentiable between float dtypes) or moves to a device. */
+/** A CPU tensor over `data` (the elements of device tensor x, read back), recorded as x.to('cpu'). */
+export function fromHost(x: Tensor, data: TypedArray): Tensor {
+  const out = new Tensor(S.view(data, x.shape));
+  return x.isFloat ? record(out, 'to', [x], (g) => [to(g, x.device)]) : out;
+}
+
 export function to(x: Tensor, target: DType | Device): Tensor {
   if (target === 'cpu' || target === 'gpu') {
     if (target === x.device) return x;
-    throw new DeviceError(`to: device '${target}' is not available yet; the GPU backend is not initialised (call await initBackend('gpu')).`);
+    if (target === 'cpu') return fromHost(x, deviceBackend(x.device).readSync(x.storage));
+    const out = new Tensor(S.view(deviceBackend(target).upload(S.contiguousData(S.cpuView(x.storage))), x.shape));
+    return x.isFloat ? record(out, 'to', [x], (g) => [to(g, 'cpu')]) : out;
   }
   if (target === x.dtype) return x;
   if (target !== 'float32' && target !== 'float64' && target !== 'int32') throw new ValueError(`to: unknown dtype or device '${String(target)}'.`);
@@ -231,7 +242,13 @@ export function pad(x: Tensor, padding: readonly number[], value = 0): Tensor {
 /** Checks an index tensor: int32, in range along `dim` of size n. */
 function checkIndex(op: string, index: Tensor, n: number): void {
   if (index.dtype !== 'int32') throw new DTypeError(`${op}: index must be an int32 tensor: got ${index.dtype}.`);
-  const data = S.contiguousData(index.storage);
+  if (index.device !== 'cpu') {
+    // a device index is checked on the device; the count is read at the next flush or read
+    const bad = sum(index.lt(0).add(index.ge(n)));
+    deviceBackend(index.device).deferCheck(bad.storage, () => new ShapeError(`${op}: an index is out of range for a dim of size ${n}.`));
+    return;
+  }
+  const data = S.contiguousData(S.cpuView(index.storage));
   for (let i = 0; i < data.length; i++) {
     if (data[i] < 0 || data[i] >= n) throw new ShapeError(`${op}: index ${data[i]} is out of range for a dim of size ${n}.`);
   }

@@ -14,7 +14,8 @@ import { amax, logsumexp, mean, sum } from './reduce.ts';
 import { where } from './elementwise.ts';
 import { gather, reshape, squeeze, unsqueeze } from './movement.ts';
 import { rand, tensor } from './create.ts';
-import { contiguousData } from '../storage.ts';
+import { contiguousData, cpuView } from '../storage.ts';
+import { deviceBackend } from '../backend/backend.ts';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -61,17 +62,26 @@ export function nllLoss(input: Tensor, target: Tensor, opts: NllOptions = {}): T
     throw new ShapeError(`${op}: target shape ${fmtShape(target.shape)} does not match input ${fmtShape(input.shape)}: expected ${fmtShape(want)}.`);
   }
   if (weight && (weight.ndim !== 1 || weight.shape[0] !== C)) throw new ShapeError(`${op}: weight must have shape [${C}]: got ${fmtShape(weight.shape)}.`);
-  const t = contiguousData(target.storage);
-  for (let i = 0; i < t.length; i++) {
-    if (t[i] !== ignoreIndex && (t[i] < 0 || t[i] >= C)) throw new ShapeError(`${op}: target value ${t[i]} is out of range for ${C} classes (ignoreIndex = ${ignoreIndex}).`);
-  }
   const valid = target.ne(ignoreIndex); // (N, ...) int32
+  checkTargets(op, target, valid, C, ignoreIndex);
   const safe = where(valid, target, 0); // ignored targets point at class 0, then get weight 0
   const picked = squeeze(gather(input, 1, unsqueeze(safe, 1)), 1); // (N, ...)
   const w = weight ? reshape(gather(weight, 0, reshape(safe, [-1])), safe.shape).mul(valid) : valid.to(input.dtype);
   const loss = picked.mul(w).neg();
   if (reduction === 'mean') return sum(loss).div(sum(w));
   return reduce(op, loss, reduction);
+}
+
+/** Every target is a class in [0, C) or ignoreIndex; on a device the check runs there and reports at the next read. */
+function checkTargets(op: string, target: Tensor, valid: Tensor, C: number, ignoreIndex: number): void {
+  const msg = (v: string) => `${op}: target value ${v} is out of range for ${C} classes (ignoreIndex = ${ignoreIndex}).`;
+  if (target.device !== 'cpu') {
+    const bad = sum(valid.mul(target.lt(0).add(target.ge(C))));
+    deviceBackend(target.device).deferCheck(bad.storage, () => new ShapeError(msg('(one of them)')));
+    return;
+  }
+  const t = contiguousData(cpuView(target.storage));
+  for (let i = 0; i < t.length; i++) if (t[i] !== ignoreIndex && (t[i] < 0 || t[i] >= C)) throw new ShapeError(msg(String(t[i])));
 }
 
 /** log_softmax over dim 1 followed by nll_loss (F.cross_entropy over (N, C, ...) logits). */
@@ -153,15 +163,17 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
     if (M <= 1) throw new ValueError(`batchNorm: expected more than 1 value per channel when training: got input ${fmtShape(x.shape)}.`);
     stats = be(x).batchNormStats(x.storage, eps);
     if (runningMean && runningVar) {
-      const unbiased = Array.from(stats.invstd, (s) => (1 / (s * s) - eps) * (M / (M - 1)));
       noGrad(() => {
-        runningMean.copy_(runningMean.mul(1 - momentum).add(tensor(Array.from(stats.mean), { dtype: runningMean.dtype }).mul(momentum)));
-        runningVar.copy_(runningVar.mul(1 - momentum).add(tensor(unbiased, { dtype: runningVar.dtype }).mul(momentum)));
+        const mean = Tensor.fromData(stats.mean, [C]), invstd = Tensor.fromData(stats.invstd, [C]);
+        const unbiased = invstd.square().pow(-1).sub(eps).mul(M / (M - 1)); // back from 1/sqrt(var + eps)
+        runningMean.copy_(runningMean.mul(1 - momentum).add(mean.mul(momentum)));
+        runningVar.copy_(runningVar.mul(1 - momentum).add(unbiased.mul(momentum)));
       });
     }
   } else {
     if (!runningMean || !runningVar) throw new ValueError('batchNorm: runningMean and runningVar are required in eval mode.');
-    stats = { mean: Float64Array.from(runningMean.data()), invstd: Float64Array.from(runningVar.data(), (v) => 1 / Math.sqrt(v + eps)) };
+    const invstd = noGrad(() => runningVar.add(eps).rsqrt().contiguous());
+    stats = { mean: runningMean.contiguous().storage.data, invstd: invstd.storage.data };
   }
   const y = wrap(be(x).batchNorm(x.storage, stats, weight?.storage ?? null, bias?.storage ?? null), x.shape);
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
@@ -174,7 +186,7 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
     }
     const r = be(x).batchNormBackward(gy.storage, x.storage, stats, weight?.storage ?? null, training);
     const gx = wrap(r.gx, x.shape);
-    const gw = tensor(r.gw, { dtype: x.dtype }), gb = tensor(r.gb, { dtype: x.dtype });
+    const gw = Tensor.fromData(r.gw, [C]).to(x.dtype), gb = Tensor.fromData(r.gb, [C]).to(x.dtype);
     return [gx, weight ? gw : null, bias ? gb : null].filter((_, i) => [x, weight, bias][i] !== null);
   });
 }

@@ -3,14 +3,15 @@
 
 import { Tensor, type TensorLike } from '../tensor.ts';
 import { backendFor, type Backend } from '../backend/backend.ts';
-import type { DType, TypedArray } from '../backend/cpu/alloc.ts';
+import type { DType } from '../backend/cpu/alloc.ts';
+import type { Data } from '../storage.ts';
 import { DeviceError, DTypeError } from '../errors.ts';
 import { alloc } from '../backend/cpu/alloc.ts';
 
 export const be = (t: Tensor): Backend => backendFor(t.device);
 
 /** A new tensor over a dense kernel result. */
-export const wrap = (data: TypedArray, shape: readonly number[]): Tensor => Tensor.fromData(data, shape);
+export const wrap = (data: Data, shape: readonly number[]): Tensor => Tensor.fromData(data, shape);
 
 export function checkFloat(op: string, arg: string, t: Tensor): void {
   if (t.dtype === 'int32') throw new DTypeError(`${op}: ${arg} must be a float tensor (float32 or float64): got int32.`);
@@ -33,11 +34,12 @@ export function promote(a: DType, b: DType): DType {
   return 'int32';
 }
 
-/** A number becomes a 0-d tensor of `like`'s dtype (float32 if `like` is int32 and x is fractional). */
+/** A number becomes a 0-d tensor of `like`'s dtype and device (float32 if `like` is int32 and x is fractional). */
 export function scalarLike(x: TensorLike, like: Tensor): Tensor {
   if (x instanceof Tensor) return x;
   const dtype = like.dtype === 'int32' && !Number.isInteger(x) ? 'float32' : like.dtype;
   const data = alloc(dtype, 1);
   data[0] = x;
-  return Tensor.fromData(data, []);
+  const t = Tensor.fromData(data, []);
+  return like.device === 'cpu' ? t : t.to(like.device);
 }

@@ -1,7 +1,7 @@
 // The CPU backend: the Backend interface wired to the typed-array kernels in this folder.
 // Kernels take dense arrays unless noted; `dense` makes a view dense only when it is not already.
 
-import type { Backend } from '../backend.ts';
+import type { Backend, BnStats } from '../backend.ts';
 import { alloc, type FloatArray } from './alloc.ts';
 import { assign, contiguousData as dense, type Storage } from '../../storage.ts';
 import * as ew from './elementwise.ts';
@@ -21,7 +21,10 @@ const mat = (s: Storage): MatView => ({ data: s.data as FloatArray, offset: s.of
 /** A zeroed float array of n elements with the dtype of `like`. */
 const falloc = (like: Storage, n: number): FloatArray => (like.data instanceof Float64Array ? alloc('float64', n) : alloc('float32', n));
 
-export const cpuBackend: Backend = {
+/** Statistics this backend made or the ops built from CPU tensors: always CPU float arrays. */
+const st = (s: BnStats): bn.BnStats => s as bn.BnStats;
+
+export const cpuBackend: Backend<Storage> = {
   name: 'cpu',
   unary: ew.unary,
   binary: ew.binary,
@@ -98,8 +101,8 @@ export const cpuBackend: Backend = {
     return gx;
   },
   batchNormStats: (x, eps) => bn.bnStats(f(x), ...ncl(x), eps),
-  batchNorm: (x, stats, w, b) => bn.bnForward(f(x), ...ncl(x), stats, w && f(w), b && f(b)),
-  batchNormBackward: (gy, x, stats, w, training) => bn.bnBackward(f(gy), f(x), ...ncl(x), stats, w && f(w), training),
+  batchNorm: (x, stats, w, b) => bn.bnForward(f(x), ...ncl(x), st(stats), w && f(w), b && f(b)),
+  batchNormBackward: (gy, x, stats, w, training) => bn.bnBackward(f(gy), f(x), ...ncl(x), st(stats), w && f(w), training),
   pad: mv.pad,
   cat: mv.cat,
   gather: mv.gather,

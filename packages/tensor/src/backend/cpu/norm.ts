@@ -4,7 +4,8 @@
 
 import { alloc, type FloatArray } from './alloc.ts';
 
-export interface BnStats { mean: Float64Array; invstd: Float64Array }
+/** Per-channel statistics: float64 when computed here, the running stats' dtype in eval mode. */
+export interface BnStats { mean: FloatArray; invstd: FloatArray }
 
 /** Per-channel batch mean and 1/sqrt(biased var + eps) of x (N, C, L); two-pass for accuracy. */
 export function bnStats(x: FloatArray, N: number, C: number, L: number, eps: number): BnStats {
