@@ -1,11 +1,13 @@
 // Conformance runner: replays PyTorch reference cases (../shared/conformance/torch by default, or
-// the folder given) on the CPU backend in float32, checking outputs and input gradients within
-// each case's tolerance. Prints one line per failing case and closes with `N passed, N failed`;
-// exits non-zero on any failure or unknown op (see that folder's README for the schema).
+// the folder given) in float32 on the CPU backend, or with `--device gpu [--mode auto|webgpu|
+// webgl2|webasm|cpu]` on the GPU backend, checking outputs and input gradients within each case's
+// tolerance. Prints one line per failing case and closes with `N passed, N failed`; exits non-zero
+// on any failure or unknown op (see that folder's README for the schema).
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import * as T from '@lad/tensor';
 import { channelWiseDistillation } from '@lad/lad';
 
@@ -22,8 +24,10 @@ interface Case {
   running_after?: { running_mean: number[]; running_var: number[] };
 }
 
+/** The device the cases run on (set by runFolder). */
+let device: T.Device = 'cpu';
 const toTensor = (j: TJson, requiresGrad: boolean): T.Tensor =>
-  T.tensor(j.data, { shape: j.shape, dtype: j.dtype, requiresGrad: requiresGrad && j.dtype !== 'int32' });
+  T.tensor(j.data, { shape: j.shape, dtype: j.dtype, requiresGrad: requiresGrad && j.dtype !== 'int32', device });
 const dims = (d: number | number[] | null) => (d === null ? null : d);
 
 type OpFn = (x: T.Tensor[], p: Record<string, any>, c: Case) => T.Tensor;
@@ -54,16 +58,13 @@ const OPS: Record<string, OpFn> = {
   interpolate: ([x], p) => T.interpolate(x, { size: p.size, mode: p.mode, alignCorners: p.align_corners ?? undefined }),
   softmax: ([x], p) => x.softmax(p.dim),
   log_softmax: ([x], p) => x.logSoftmax(p.dim),
-  cross_entropy: ([x, t], p) => T.crossEntropy(x, t, { ignoreIndex: p.ignore_index, reduction: p.reduction, weight: p.weight ? T.tensor(p.weight) : null }),
+  cross_entropy: ([x, t], p) => T.crossEntropy(x, t, { ignoreIndex: p.ignore_index, reduction: p.reduction, weight: p.weight ? T.tensor(p.weight, { device }) : null }),
   kl_div: ([x, t], p) => T.klDiv(x, t, { reduction: p.reduction, logTarget: p.log_target }),
   channel_wise_distillation: ([s, t], p) => channelWiseDistillation(s, t, { temperature: p.temperature }),
   batch_norm: ([x, w, b], p, c) => {
-    const rm = T.tensor(p.running_mean), rv = T.tensor(p.running_var);
+    const rm = T.tensor(p.running_mean, { device }), rv = T.tensor(p.running_var, { device });
     const y = T.batchNorm(x, rm, rv, w, b, { training: p.training, momentum: p.momentum, eps: p.eps });
-    if (c.running_after) {
-      const bad = mismatch(rm.data(), c.running_after.running_mean, c.tolerance) ?? mismatch(rv.data(), c.running_after.running_var, c.tolerance);
-      if (bad) throw new Error(`running stats: ${bad}`);
-    }
+    if (c.running_after) checksAfter.push(async () => mismatch(await rm.dataAsync(), c.running_after!.running_mean, c.tolerance) ?? mismatch(await rv.dataAsync(), c.running_after!.running_var, c.tolerance));
     return y;
   },
   cat: ([a, b], p) => T.cat([a, b], p.dim),
@@ -81,15 +82,24 @@ function mismatch(got: ArrayLike<number>, want: readonly number[], tol: { rtol: 
   return null;
 }
 
-/** Runs one case; returns null when it passes, else the reason. */
-export function runCase(c: Case): string | null {
+/** Checks an op queued for after its output is read (the running stats of batch_norm). */
+const checksAfter: (() => Promise<string | null>)[] = [];
+
+/** Runs one case; resolves to null when it passes, else the reason. */
+export async function runCase(c: Case): Promise<string | null> {
   const fn = OPS[c.op];
   if (!fn) return `unknown op '${c.op}'`;
   const names = Object.keys(c.inputs);
   const xs = names.map((n) => toTensor(c.inputs[n], !!c.grads?.[n]));
+  checksAfter.length = 0;
   const y = fn(xs, c.params, c);
   if (y.shape.join() !== c.output.shape.join()) return `output shape [${y.shape}] vs expected [${c.output.shape}]`;
-  const bad = mismatch(y.data(), c.output.data, c.tolerance);
+  if (y.device !== device) return `output on ${y.device}, expected ${device}`;
+  const bad = mismatch(await y.dataAsync(), c.output.data, c.tolerance);
+  for (const check of checksAfter.splice(0)) {
+    const why = await check();
+    if (why) return `running stats: ${why}`;
+  }
   if (bad) return `output ${bad}`;
   if (c.upstream && c.grads) {
     const wanted = names.filter((n, i) => c.grads![n] && xs[i].requiresGrad && !(c.op === 'channel_wise_distillation' && n === 'teacher'));
@@ -97,21 +107,22 @@ export function runCase(c: Case): string | null {
     for (const [k, n] of wanted.entries()) {
       const g = gs[k];
       if (!g) return `grad ${n}: no gradient reached it`;
-      const gb = mismatch(g.data(), c.grads[n].data, c.tolerance);
+      const gb = mismatch(await g.dataAsync(), c.grads[n].data, c.tolerance);
       if (gb) return `grad ${n} ${gb}`;
     }
   }
   return null;
 }
 
-export function runFolder(dir: string): { passed: number; failed: string[] } {
+export async function runFolder(dir: string, on: T.Device = 'cpu'): Promise<{ passed: number; failed: string[] }> {
+  device = on;
   const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
   const failed: string[] = [];
   for (const f of files) {
     const c = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Case;
     let why: string | null;
     try {
-      why = runCase(c);
+      why = await runCase(c);
     } catch (e) {
       why = `threw ${(e as Error).name}: ${(e as Error).message}`;
     }
@@ -123,9 +134,30 @@ export function runFolder(dir: string): { passed: number; failed: string[] } {
 export const DEFAULT_DIR = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../shared/conformance/torch');
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const dir = resolve(process.argv[2] ?? DEFAULT_DIR);
-  const { passed, failed } = runFolder(dir);
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { device: { type: 'string', default: 'cpu' }, mode: { type: 'string', default: 'auto' } } });
+  const on = values.device as T.Device;
+  let label = 'cpu';
+  if (on === 'gpu') {
+    const info = await T.initBackend('gpu', { mode: values.mode as T.GpuMode | 'auto', webgpu: await loadDawn(values.mode!) });
+    label = `gpu (${info.mode}; ${info.tried.map((t) => `${t.mode}: ${t.why}`).join('; ')})`;
+  } else if (on !== 'cpu') throw new Error(`conformance: --device must be cpu or gpu: got ${on}`);
+  const { passed, failed } = await runFolder(resolve(positionals[0] ?? DEFAULT_DIR), on);
   for (const line of failed) console.log(line);
-  console.log(`conformance: ${passed} passed, ${failed.length} failed`);
+  if (on === 'gpu') {
+    const stats = await T.gpuStats();
+    if (stats.fallbacks.length) console.log(`CPU fallbacks: ${stats.fallbacks.join(', ')}`);
+    await T.disposeBackend('gpu');
+  }
+  console.log(`conformance on ${label}: ${passed} passed, ${failed.length} failed`);
   process.exitCode = failed.length || passed === 0 ? 1 : 0;
+}
+
+/** Dawn's bindings (npm `webgpu`) where a webgpu mode may be chosen and the package is installed; else undefined. */
+async function loadDawn(mode: string): Promise<T.InitOptions['webgpu']> {
+  if (mode !== 'auto' && mode !== 'webgpu') return undefined;
+  try {
+    return (await import(process.env.LAD_WEBGPU_MODULE ?? 'webgpu')) as T.InitOptions['webgpu'];
+  } catch {
+    return undefined;
+  }
 }

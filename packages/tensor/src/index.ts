@@ -1,5 +1,5 @@
 // @lad/tensor public API: the Tensor class, creation, ops, autograd, random and errors.
-// Importing it registers the CPU backend.
+// Importing it registers the CPU backend; `await initBackend('gpu')` adds the GPU one.
 
 import { registerBackend } from './backend/backend.ts';
 import { cpuBackend } from './backend/cpu/index.ts';
@@ -23,4 +23,5 @@ export { Generator, defaultGenerator, manualSeed } from './random.ts';
 export { TensorError, ShapeError, DTypeError, DeviceError, InternalError, ValueError } from './errors.ts';
 export { fmtShape, broadcastShapes } from './shape.ts';
 export { backendFor, registerBackend, type Backend } from './backend/backend.ts';
+export { initBackend, flush, disposeBackend, gpuStats, type GpuInfo, type GpuMode, type InitOptions } from './backend/init.ts';
 export { setNumThreads, getNumThreads } from './backend/cpu/threads.ts';

@@ -151,7 +151,7 @@ export class Tensor {
   /** Overwrites this tensor's elements with `src` (broadcast to this shape), outside autograd. */
   copy_(src: Tensor): this {
     if (this.requiresGrad && isGradEnabled()) throw new TensorError('copy_: a tensor that requires grad cannot be modified in place while recording; wrap the update in noGrad().');
-    const s = M.expand(src.to(this.dtype).detach(), this.shape);
+    const s = M.expand(src.to(this.dtype).to(this.device).detach(), this.shape); // any device, like torch's copy_
     backendFor(this.device).assign(this.storage, s.storage);
     return this;
   }

@@ -73,6 +73,10 @@ const registry = new Map<string, Backend>();
 export function registerBackend(device: string, b: Backend): void {
   registry.set(device, b);
 }
+export function unregisterBackend(device: string): void {
+  registry.delete(device);
+}
+export const hasBackend = (device: string): boolean => registry.has(device);
 
 export function deviceBackend(device: string, op = 'to'): DeviceBackend {
   const b = backendFor(device, op);

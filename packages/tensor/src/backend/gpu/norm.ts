@@ -1,0 +1,75 @@
+// Batch-norm pieces on gpu.js over (N, C, L) data (L = H·W): per-channel sums (one thread per
+// channel, loops over N and L), and elementwise passes for the output and the input gradient.
+// Same formulas as cpu/norm.ts:
+//   stats     mean = Σx / M,  invstd = 1 / sqrt(Σ(x − mean)² / M + eps),  M = N·L
+//   forward   y = (x − mean)·invstd·w + b
+//   backward  gb = Σg,  gw = Σ g·x̂,  x̂ = (x − mean)·invstd
+//             gx = w·invstd·(g − gb/M − x̂·gw/M) with batch statistics, w·invstd·g with fixed ones
+
+import type { BnStats } from '../backend.ts';
+import { storageDType, type AnyStorage } from '../../storage.ts';
+import { asGpu, launch, type GpuBuffer } from './runtime.ts';
+import { Src } from './codegen.ts';
+
+const ncl = (x: AnyStorage): [number, number, number] => [x.shape[0], x.shape[1], x.size / (x.shape[0] * x.shape[1] || 1)];
+
+/** Per channel c: Σ_{n, l} term, where `term` reads x0[p] (and x1[p], x2[c] … as the caller's args). */
+function channelSum(name: string, x: AnyStorage, args: GpuBuffer[], term: string, post = 'acc', eps = 0): GpuBuffer {
+  const [N, C, L] = ncl(x);
+  const s = new Src();
+  s.line('const c = this.thread.x;');
+  s.line('let acc = 0.0;');
+  s.line(`for (let n = 0; n < ${s.bound(N)}; n++) {`);
+  s.line(`const base = (n * ${s.int(C)} + c) * ${s.int(L)};`);
+  s.line(`for (let l = 0; l < ${s.bound(L)}; l++) {`);
+  s.line('const p = base + l;');
+  s.line(`acc += ${term};`);
+  s.line('}').line('}');
+  if (post.includes('M')) s.line(`const M = ${s.float(N * L)};`);
+  if (post.includes('eps')) s.line(`const eps = ${s.float(eps)};`);
+  return launch(s.spec(name, C, args.map((_, k) => `x${k}`), post), args, 'float32');
+}
+
+export function batchNormStats(x: AnyStorage, eps: number): BnStats {
+  const xb = asGpu(x);
+  const mean = channelSum('bn-mean', x, [xb], 'x0[p]', 'acc / M');
+  const invstd = channelSum('bn-invstd', x, [xb, mean], '(x0[p] - x1[c]) * (x0[p] - x1[c])', '1.0 / Math.sqrt(acc / M + eps)', eps);
+  return { mean, invstd };
+}
+
+/** An elementwise pass over (N, C, L): declares c and p, then `body` computes `out`. */
+function perElement(name: string, x: AnyStorage, args: GpuBuffer[], body: (s: Src) => void): GpuBuffer {
+  const [N, C, L] = ncl(x);
+  const s = new Src();
+  s.line('const p = this.thread.x;');
+  const [, c] = s.unravel('p', [N, C, L]);
+  s.line(`const c = ${c};`);
+  body(s);
+  return launch(s.spec(name, x.size, args.map((_, k) => `x${k}`), 'out'), args, storageDType(x));
+}
+
+export function batchNorm(x: AnyStorage, stats: BnStats, w: AnyStorage | null, b: AnyStorage | null): GpuBuffer {
+  const args = [asGpu(x), stats.mean as GpuBuffer, stats.invstd as GpuBuffer, ...(w ? [asGpu(w)] : []), ...(b ? [asGpu(b)] : [])];
+  const wi = 3, bi = w ? 4 : 3;
+  return perElement('bn-forward', x, args, (s) => {
+    s.line(`let out = (x0[p] - x1[c]) * x2[c];`);
+    if (w) s.line(`out = out * x${wi}[c];`);
+    if (b) s.line(`out = out + x${bi}[c];`);
+  });
+}
+
+export function batchNormBackward(gy: AnyStorage, x: AnyStorage, stats: BnStats, w: AnyStorage | null, training: boolean): { gx: GpuBuffer; gw: GpuBuffer; gb: GpuBuffer } {
+  const [N, , L] = ncl(x);
+  const g = asGpu(gy), xb = asGpu(x), mean = stats.mean as GpuBuffer, invstd = stats.invstd as GpuBuffer;
+  const gb = channelSum('bn-sum-g', x, [g], 'x0[p]');
+  const gw = channelSum('bn-sum-gxhat', x, [g, xb, mean, invstd], 'x0[p] * (x1[p] - x2[c]) * x3[c]');
+  const args = [g, xb, mean, invstd, gb, gw, ...(w ? [asGpu(w)] : [])];
+  const gx = perElement(training ? 'bn-grad-train' : 'bn-grad-eval', x, args, (s) => {
+    s.line(`const k = x3[c]${w ? ' * x6[c]' : ''};`);
+    if (training) {
+      s.line(`const M = ${s.float(N * L)};`);
+      s.line('const out = k * (x0[p] - x4[c] / M - (x1[p] - x2[c]) * x3[c] * (x5[c] / M));');
+    } else s.line('const out = k * x0[p];');
+  });
+  return { gx, gw, gb };
+}

@@ -1,0 +1,41 @@
+// Reduction gpu.js kernels: sum, max and min over any set of dims, with the argmax/argmin index
+// (flat over the reduced dims, as the CPU kernel gives it). One thread per output element walks
+// its reduced elements in nested loops over the (coalesced) reduced dims; accumulation is float32.
+
+import type { DType } from '../cpu/alloc.ts';
+import type { ReduceOp } from '../cpu/reduce.ts';
+import type { AnyStorage } from '../../storage.ts';
+import { asGpu, launch, type GpuBuffer } from './runtime.ts';
+import { coalesce, Src } from './codegen.ts';
+
+function reduceKernel(op: ReduceOp, x: AnyStorage, dims: readonly number[], dtype: DType, wantIndex: boolean): GpuBuffer {
+  const rank = x.shape.length;
+  const kept = [...Array(rank).keys()].filter((d) => !dims.includes(d));
+  const n = kept.reduce((a, d) => a * x.shape[d], 1);
+  const src = new Src();
+  src.line('const i = this.thread.x;');
+  const k = coalesce(kept.map((d) => x.shape[d]), [kept.map((d) => x.stride[d])]);
+  const idx = src.unravel('i', k.shape);
+  src.line(`const base = ${src.offset(x.offset, idx, k.strides[0])};`);
+  const r = coalesce(dims.map((d) => x.shape[d]), [dims.map((d) => x.stride[d])]);
+  const R = dims.reduce((a, d) => a * x.shape[d], 1);
+  // nested loops over the reduced dims; `j` counts the flat reduced index for argmax/argmin
+  src.line(op === 'sum' ? 'let acc = 0.0;' : 'let acc = x0[base];');
+  src.line('let best = 0;').line('let j = 0;');
+  const loops = r.shape.map((_, d) => `l${d}`);
+  r.shape.forEach((s, d) => src.line(`for (let ${loops[d]} = 0; ${loops[d]} < ${src.bound(s)}; ${loops[d]}++) {`));
+  src.line(`const v = x0[base + ${src.offset(0, loops, r.strides[0])}];`);
+  if (op === 'sum') src.line('acc += v;');
+  else src.line(`if (v ${op === 'max' ? '>' : '<'} acc) { acc = v; best = j; }`);
+  src.line('j++;');
+  r.shape.forEach(() => src.line('}'));
+  if (R === 0) return launch(new Src().spec('zeros', n, ['x0'], '0.0'), [asGpu(x)], dtype);
+  return launch(src.spec(`reduce-${op}${wantIndex ? '-index' : ''}`, n, ['x0'], wantIndex ? 'best' : 'acc'), [asGpu(x)], wantIndex ? 'int32' : dtype);
+}
+
+export function reduce(op: ReduceOp, x: AnyStorage, dims: readonly number[], dtype: DType): { values: GpuBuffer; indices: GpuBuffer | null } {
+  return {
+    values: reduceKernel(op, x, dims, dtype, false),
+    indices: op === 'sum' ? null : reduceKernel(op, x, dims, dtype, true),
+  };
+}

@@ -1,0 +1,413 @@
+// The GPU runtime: one gpu.js instance in the mode initBackend chose, device buffers, the kernel
+// queue and its flushes, reads back to the host, checks deferred to the next read, and the kernel
+// cache. Ops stay synchronous: `launch` enqueues a kernel and returns its (pending) output buffer;
+// the queue runs at a read or at `await flush()`. In the synchronous modes (cpu, webasm, webgl2)
+// a sync read runs it at once; webgpu's first call of a kernel is asynchronous, so there only the
+// async reads can run the queue.
+
+import type { DType, TypedArray } from '../cpu/alloc.ts';
+import { alloc } from '../cpu/alloc.ts';
+import { contiguousData, view, type AnyStorage, type DeviceData, type Storage } from '../../storage.ts';
+import { DeviceError, InternalError } from '../../errors.ts';
+
+export type GpuMode = 'webgpu' | 'webgl2' | 'webasm' | 'cpu';
+export const GPU_MODES: readonly GpuMode[] = ['webgpu', 'webgl2', 'webasm', 'cpu'];
+
+/** The npm package `webgpu` (Dawn for Node), passed in by the caller: `await import('webgpu')`. */
+export interface WebGpuModule {
+  create(flags: string[]): unknown;
+  globals?: Record<string, unknown>;
+}
+
+export interface InitOptions {
+  /** 'auto' (default): webgpu if an adapter answers, else webgl2 (browsers), else webasm, else cpu. */
+  mode?: 'auto' | GpuMode;
+  /** Node only: the `webgpu` module that provides navigator.gpu (gpu.js does not wire Dawn itself). */
+  webgpu?: WebGpuModule;
+  /** Every kernel call returns a Promise (gpu.js asyncMode): how CI exercises the webgpu code path in cpu mode. */
+  asyncKernels?: boolean;
+  /** Kernels kept compiled (LRU; an evicted kernel is destroyed). */
+  cacheSize?: number;
+}
+
+export interface GpuInfo {
+  mode: GpuMode;
+  /** Every mode tried, in order, and why it was or was not taken. */
+  tried: { mode: GpuMode; ok: boolean; why: string }[];
+}
+
+interface GpuJsKernel {
+  (...args: unknown[]): unknown;
+  destroy(removeCanvasReferences?: boolean): void;
+}
+interface GpuJs {
+  createKernel(src: string, settings: Record<string, unknown>): GpuJsKernel;
+  destroy(): unknown;
+}
+
+const state = {
+  gpu: null as GpuJs | null,
+  mode: null as GpuMode | null,
+  asyncKernels: false,
+  cacheSize: 1024,
+  /** Set when we installed navigator.gpu ourselves (Node): removed again by disposeGpu. */
+  ownsNavigator: false,
+};
+
+// ---- device buffers ----------------------------------------------------------------------------
+
+/** What a buffer's kernel produced: a Float32Array (cpu, webasm), a gpu.js Texture (webgl2) or WebGPUBufferResult (webgpu). */
+interface Cell { value: unknown }
+
+const counts = { live: 0, created: 0 };
+const finalizer = new FinalizationRegistry<Cell>((cell) => {
+  counts.live--;
+  release(cell.value);
+  cell.value = null;
+});
+
+function release(v: unknown): void {
+  if (v && typeof (v as { delete?: unknown }).delete === 'function') (v as { delete(): void }).delete();
+}
+
+/**
+ * A device buffer of `length` elements. Values are float32 on the device whatever the dtype
+ * (int32 values are exact up to 2^24). Its device memory is released when the buffer is
+ * garbage-collected (a FinalizationRegistry), so nothing a tensor or a gradient rule still holds
+ * is ever released.
+ */
+export class GpuBuffer implements DeviceData {
+  readonly device = 'gpu';
+  readonly cell: Cell = { value: null };
+  constructor(readonly length: number, readonly dtype: DType) {
+    counts.live++;
+    counts.created++;
+    finalizer.register(this, this.cell);
+  }
+  /** The kernel output; throws when the kernel that makes it has not run. */
+  get value(): unknown {
+    if (this.cell.value === null) throw new InternalError('gpu: a buffer was read before the kernel that makes it ran');
+    return this.cell.value;
+  }
+  get(): number {
+    throw new InternalError('gpu: device data is not read element by element');
+  }
+  set(): void {
+    throw new InternalError('gpu: device data is not written element by element');
+  }
+}
+
+export const asGpu = (s: AnyStorage): GpuBuffer => {
+  if (!(s.data instanceof GpuBuffer)) throw new InternalError('gpu: a non-gpu buffer reached a gpu kernel');
+  return s.data;
+};
+
+// ---- queue -------------------------------------------------------------------------------------
+
+type Job = () => void | Promise<void>;
+let queue: Job[] = [];
+let running: Promise<void> | null = null;
+const checks: { count: AnyStorage; error: () => Error }[] = [];
+
+export function enqueue(job: Job): void {
+  queue.push(job);
+}
+
+/** Whether a read must be asynchronous (webgpu, or kernels forced async). */
+export const isAsync = (): boolean => state.mode === 'webgpu' || state.asyncKernels;
+
+/** Runs every queued kernel now; the synchronous modes only. */
+export function flushSync(op: string): void {
+  if (isAsync() && (queue.length > 0 || checks.length > 0)) {
+    throw new DeviceError(`${op}: ${state.mode} kernels run asynchronously; read with await t.dataAsync(), t.itemAsync(), t.toArrayAsync() or t.cpuAsync(), or await flush() first.`);
+  }
+  if (running) throw new DeviceError(`${op}: an asynchronous flush is running; await it before reading synchronously.`);
+  runJobs((r) => {
+    if (r) throw new InternalError('gpu: a kernel returned a Promise in a synchronous mode');
+  });
+  if (checks.length > 0) {
+    const pending = checks.splice(0);
+    for (const c of pending) if (hostData(c.count, readValueSync(asGpu(c.count)))[0] !== 0) throw c.error();
+  }
+}
+
+function runJobs(onResult: (r: void | Promise<void>) => void): void {
+  while (queue.length > 0) {
+    const jobs = queue;
+    queue = [];
+    try {
+      for (const j of jobs) onResult(j());
+    } catch (e) {
+      queue = [];
+      throw e;
+    }
+  }
+}
+
+/** Runs every queued kernel (awaiting the asynchronous ones), then the deferred checks. */
+export async function flush(): Promise<void> {
+  while (running) await running.catch(() => undefined);
+  const run = (async () => {
+    while (queue.length > 0) {
+      const jobs = queue;
+      queue = [];
+      try {
+        for (const j of jobs) {
+          const r = j();
+          if (r) await r;
+        }
+      } catch (e) {
+        queue = [];
+        throw e;
+      }
+    }
+  })();
+  running = run;
+  try {
+    await run;
+  } finally {
+    running = null;
+  }
+  const pending = checks.splice(0);
+  for (const c of pending) if (hostData(c.count, await readValue(asGpu(c.count)))[0] !== 0) throw c.error();
+}
+
+/** At the next flush or read, a nonzero element in `count` (a 1-element view) throws `error()`. */
+export function deferCheck(count: AnyStorage, error: () => Error): void {
+  checks.push({ count, error });
+}
+
+// ---- reads and uploads -------------------------------------------------------------------------
+
+function readValueSync(b: GpuBuffer): Float32Array {
+  const v = b.value;
+  if (v instanceof Float32Array) return v;
+  const arr = (v as { toArray(): unknown }).toArray();
+  if (arr instanceof Float32Array) return arr;
+  throw new InternalError(`gpu: a ${state.mode} buffer cannot be read synchronously`);
+}
+
+async function readValue(b: GpuBuffer): Promise<Float32Array> {
+  const v = b.value;
+  if (v instanceof Float32Array) return v;
+  return (await (v as { toArray(): Promise<Float32Array> | Float32Array }).toArray()) as Float32Array;
+}
+
+/** The view's elements in row-major order, in its dtype, from the buffer's float32 values. */
+function hostData(s: AnyStorage, flat: Float32Array): TypedArray {
+  const b = asGpu(s);
+  const typed = b.dtype === 'int32' ? Int32Array.from(flat) : new Float32Array(flat);
+  return contiguousData(view(typed, s.shape, s.stride, s.offset) as Storage);
+}
+
+export function readSync(s: AnyStorage, op = 'read'): TypedArray {
+  flushSync(op);
+  return hostData(s, readValueSync(asGpu(s)));
+}
+
+export async function read(s: AnyStorage): Promise<TypedArray> {
+  await flush();
+  return hostData(s, await readValue(asGpu(s)));
+}
+
+/** A dense device copy of CPU data. */
+export function upload(data: TypedArray): GpuBuffer {
+  if (data instanceof Float64Array) throw new DeviceError("to: gpu tensors are float32 or int32; cast first with .to('float32').");
+  const out = new GpuBuffer(data.length, data instanceof Int32Array ? 'int32' : 'float32');
+  const f32 = Float32Array.from(data);
+  if (state.mode === 'cpu' || state.mode === 'webasm' || data.length === 0) out.cell.value = f32;
+  else {
+    // on a real device the upload is a copy kernel, so every buffer is a kernel output of one kind
+    enqueue(() => settle(out, kernelFor({ key: `upload|${data.length}`, src: 'function(a) { return a[this.thread.x]; }', n: data.length, consts: {} })(f32)));
+  }
+  return out;
+}
+
+// ---- kernels -----------------------------------------------------------------------------------
+
+/** A kernel: gpu.js source over 1-D output [n], constants (Integer unless listed in `floats`) and the loop bound. */
+export interface KernelSpec {
+  key: string;
+  src: string;
+  n: number;
+  consts: Record<string, number>;
+  floats?: readonly string[];
+  loopMax?: number;
+}
+
+const cache = new Map<string, GpuJsKernel>();
+export const kernelStats = { compiled: 0, evicted: 0, launched: 0 };
+
+/** The compiled kernel for `spec`, from the cache or compiled now. */
+export function kernelFor(spec: KernelSpec): GpuJsKernel {
+  const key = `${spec.key}|${spec.n}|${JSON.stringify(spec.consts)}`;
+  let k = cache.get(key);
+  if (k) {
+    cache.delete(key); // LRU: most recently used last
+    cache.set(key, k);
+    return k;
+  }
+  const gpu = state.gpu;
+  if (!gpu) throw new DeviceError("gpu: the backend is not initialised; call await initBackend('gpu') first.");
+  const constantTypes: Record<string, string> = {};
+  for (const name of Object.keys(spec.consts)) constantTypes[name] = spec.floats?.includes(name) ? 'Float' : 'Integer';
+  k = gpu.createKernel(spec.src, {
+    output: [spec.n],
+    pipeline: true,
+    immutable: true,
+    dynamicArguments: true,
+    precision: 'single',
+    tactic: 'precision',
+    constants: spec.consts,
+    constantTypes,
+    loopMaxIterations: Math.max(1, spec.loopMax ?? 1),
+    ...(state.asyncKernels ? { asyncMode: true } : {}),
+  });
+  kernelStats.compiled++;
+  cache.set(key, k);
+  while (cache.size > state.cacheSize) {
+    const [oldKey, old] = cache.entries().next().value as [string, GpuJsKernel];
+    cache.delete(oldKey);
+    old.destroy();
+    kernelStats.evicted++;
+  }
+  return k;
+}
+
+const isThenable = (v: unknown): v is Promise<unknown> => typeof (v as { then?: unknown })?.then === 'function';
+
+function settle(out: GpuBuffer, r: unknown): void | Promise<void> {
+  if (isThenable(r)) {
+    return r.then((v) => {
+      out.cell.value = v;
+    });
+  }
+  out.cell.value = r;
+}
+
+/** Enqueues `spec` over `args` and returns its output buffer (pending until the queue runs). */
+export function launch(spec: KernelSpec, args: readonly GpuBuffer[], dtype: DType): GpuBuffer {
+  const out = new GpuBuffer(spec.n, dtype);
+  if (spec.n === 0) {
+    out.cell.value = new Float32Array(0);
+    return out;
+  }
+  kernelStats.launched++;
+  enqueue(() => settle(out, kernelFor(spec)(...args.map((a) => a.value))));
+  return out;
+}
+
+// ---- CPU fallback ------------------------------------------------------------------------------
+
+/** Ops that ran on the CPU because the GPU table lacks them: warned once each, listed by a test. */
+export const fallbacks = new Set<string>();
+
+/**
+ * Runs `compute` on the host over the inputs read back and uploads its outputs (of known lengths
+ * and dtypes): the fallback for an op without a GPU kernel. Queued like a kernel, so it works in
+ * the asynchronous modes too.
+ */
+export function onHost(op: string, inputs: readonly AnyStorage[], outs: readonly { length: number; dtype: DType }[], compute: (xs: Storage[]) => TypedArray[]): GpuBuffer[] {
+  if (!fallbacks.has(op)) {
+    fallbacks.add(op);
+    console.warn(`@lad/tensor: ${op} has no gpu kernel; it runs on the CPU (inputs read back, outputs uploaded).`);
+  }
+  const bufs = outs.map((o) => new GpuBuffer(o.length, o.dtype));
+  const run = (flats: Float32Array[]): void | Promise<void> => {
+    const results = compute(inputs.map((s, i) => view(hostData(s, flats[i]), s.shape)));
+    const settled = results.map((r, i) => {
+      const f32 = Float32Array.from(r.length === 0 ? alloc('float32', 0) : r);
+      if (state.mode === 'cpu' || state.mode === 'webasm' || f32.length === 0) bufs[i].cell.value = f32;
+      else return settle(bufs[i], kernelFor({ key: `upload|${f32.length}`, src: 'function(a) { return a[this.thread.x]; }', n: f32.length, consts: {} })(f32));
+    });
+    const waits = settled.filter(isThenable);
+    if (waits.length) return Promise.all(waits).then(() => undefined);
+  };
+  enqueue(() => {
+    if (!isAsync()) return run(inputs.map((s) => readValueSync(asGpu(s))));
+    return Promise.all(inputs.map((s) => readValue(asGpu(s)))).then(run);
+  });
+  return bufs;
+}
+
+// ---- init --------------------------------------------------------------------------------------
+
+interface GpuJsModule {
+  GPU: (new (settings: Record<string, unknown>) => GpuJs) & {
+    isWebGL2Supported: boolean;
+    isWebGPUSupported: boolean;
+    isWebGPUAvailable(): Promise<boolean>;
+    isWebAssemblySupported: boolean;
+  };
+}
+
+async function loadGpuJs(): Promise<GpuJsModule> {
+  const m = (await import('gpu.js')) as unknown as GpuJsModule & { default?: GpuJsModule };
+  return m.GPU ? m : m.default!;
+}
+
+const inNode = typeof process !== 'undefined' && !!process.versions?.node;
+
+/** Why `mode` cannot run here (null: it can). */
+async function probe(lib: GpuJsModule, mode: GpuMode, opts: InitOptions): Promise<string | null> {
+  const { GPU } = lib;
+  switch (mode) {
+    case 'webgpu': {
+      const nav = globalThis as { navigator?: { gpu?: unknown } };
+      if (!nav.navigator?.gpu && opts.webgpu) {
+        Object.assign(globalThis, opts.webgpu.globals ?? {});
+        Object.defineProperty(globalThis, 'navigator', { value: { ...(nav.navigator ?? {}), gpu: opts.webgpu.create([]) }, configurable: true, writable: true });
+        state.ownsNavigator = true;
+      }
+      if (!nav.navigator?.gpu) {
+        return inNode ? "Node has no navigator.gpu: pass Dawn's bindings, initBackend('gpu', { webgpu: await import('webgpu') }) (npm webgpu@0.4.0)" : 'this browser has no navigator.gpu';
+      }
+      return (await GPU.isWebGPUAvailable()) ? null : 'navigator.gpu answered no adapter';
+    }
+    case 'webgl2':
+      return GPU.isWebGL2Supported ? null : inNode ? 'no WebGL2 context in Node (headless gl is not used: it renders on the CPU and needs an X server)' : 'this browser has no WebGL2';
+    case 'webasm':
+      return GPU.isWebAssemblySupported ? null : 'no WebAssembly here';
+    case 'cpu':
+      return null;
+  }
+}
+
+export async function initGpu(opts: InitOptions = {}): Promise<GpuInfo> {
+  const lib = await loadGpuJs();
+  const want = opts.mode ?? 'auto';
+  if (want !== 'auto' && !GPU_MODES.includes(want)) throw new DeviceError(`initBackend: unknown gpu mode '${String(want)}': expected auto, ${GPU_MODES.join(', ')}.`);
+  disposeGpu();
+  const tried: GpuInfo['tried'] = [];
+  for (const mode of want === 'auto' ? GPU_MODES : [want]) {
+    const why = await probe(lib, mode, opts);
+    tried.push({ mode, ok: why === null, why: why ?? 'selected' });
+    if (why !== null) continue;
+    state.gpu = new lib.GPU({ mode });
+    state.mode = mode;
+    state.asyncKernels = !!opts.asyncKernels;
+    state.cacheSize = opts.cacheSize ?? 1024;
+    return { mode, tried };
+  }
+  throw new DeviceError(`initBackend: gpu mode '${want}' is not available here: ${tried.map((t) => `${t.mode}: ${t.why}`).join('; ')}.`);
+}
+
+export const gpuMode = (): GpuMode | null => state.mode;
+
+/** Destroys every kernel and the gpu.js instance (and Dawn's navigator.gpu if we made it), so Node can exit. */
+export function disposeGpu(): void {
+  for (const k of cache.values()) k.destroy();
+  cache.clear();
+  queue = [];
+  checks.length = 0;
+  state.gpu?.destroy();
+  state.gpu = null;
+  state.mode = null;
+  if (state.ownsNavigator) {
+    delete (globalThis as { navigator?: unknown }).navigator;
+    state.ownsNavigator = false;
+  }
+}
+
+/** Live device buffers (not yet garbage-collected), buffers ever made, compiled kernels. */
+export const gpuStats = () => ({ liveBuffers: counts.live, createdBuffers: counts.created, cachedKernels: cache.size, ...kernelStats, fallbacks: [...fallbacks] });
