@@ -156,6 +156,71 @@ describe('digits-seg: construction', () => {
   });
 });
 
+describe('digits-seg: class subsets, thickening passes and the sample cache', () => {
+  /** expectedDigitLabel with the layer's class id (1 + index in `classes`) in place of digit + 1. */
+  const expectedLabel = (d: DigitsDrawn) => {
+    const label = new Int32Array(S * S);
+    for (const l of d.layers) {
+      for (let y = 0; y < l.size; y++) {
+        for (let x = 0; x < l.size; x++) {
+          const a = l.alpha[y * l.size + x];
+          if (a > DIGIT_IGNORE_ALPHA) label[(l.top + y) * S + l.left + x] = a > DIGIT_LABEL_ALPHA ? l.classId : -1;
+        }
+      }
+    }
+    return label;
+  };
+
+  it('draws only the digits of `classes` and labels them 1 + their index in it', () => {
+    const ds = new DigitsSeg('train', { train: 30, classes: [7, 2] });
+    expect([ds.numClasses, ds.classNames]).toEqual([3, ['background', '7', '2']]);
+    const drawn = Array.from({ length: 30 }, (_, i) => ds.inspect(i));
+    const layers = drawn.flatMap((d) => d.layers);
+    for (const l of layers) expect(l.classId).toBe(l.digit === 7 ? 1 : l.digit === 2 ? 2 : NaN);
+    expect(new Set(layers.map((l) => l.digit))).toEqual(new Set([7, 2]));
+    for (const d of drawn) expect(same(d.label, expectedLabel(d))).toBe(true);
+    expect(new Set(drawn.flatMap((d) => [...d.label]))).toEqual(new Set([-1, 0, 1, 2]));
+  });
+
+  it('gives the samples of the default when classes lists 0..9 in order', () => {
+    const a = new DigitsSeg('train', { train: 5, seed: 3 }), b = new DigitsSeg('train', { train: 5, seed: 3, classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] });
+    for (let i = 0; i < 5; i++) {
+      expect(same(a.getRaw(i).rgb, b.getRaw(i).rgb)).toBe(true);
+      expect(same(a.getRaw(i).label, b.getRaw(i).label)).toBe(true);
+    }
+  });
+
+  it('thickenPasses widens the strokes of thickened digits, drawing nothing else differently', () => {
+    const opts = { train: 6, seed: 1, thickenProb: 1 };
+    const one = new DigitsSeg('train', opts), two = new DigitsSeg('train', { ...opts, thickenPasses: 2 });
+    for (let i = 0; i < 6; i++) {
+      const [a, b] = [one.inspect(i), two.inspect(i)];
+      expect(b.layers.map((l) => [l.digit, l.top, l.left, l.size, l.thick])).toEqual(a.layers.map((l) => [l.digit, l.top, l.left, l.size, l.thick]));
+      for (const [k, l] of b.layers.entries()) {
+        const base = a.layers[k].alpha;
+        expect(l.alpha.every((v, j) => v >= base[j])).toBe(true);
+        expect(l.alpha.reduce((x, y) => x + y, 0)).toBeGreaterThan(base.reduce((x, y) => x + y, 0));
+      }
+    }
+  });
+
+  it('rejects bad classes and thickenPasses, naming the option', () => {
+    for (const classes of [[], [1, 1], [10], [0.5]]) expect(() => new DigitsSeg('train', { classes })).toThrow(/option classes/);
+    expect(() => new DigitsSeg('train', { thickenPasses: 0 })).toThrow(/option thickenPasses/);
+  });
+
+  it('with cache: true hands out the same bits as without, drawing each sample once', () => {
+    const plain = new DigitsSeg('val', { val: 4, seed: 2 }), cached = new DigitsSeg('val', { val: 4, seed: 2, cache: true });
+    for (let i = 0; i < 4; i++) {
+      const r = cached.getRaw(i);
+      expect(cached.getRaw(i)).toBe(r); // the second read is the cached object
+      expect(same(r.rgb, plain.getRaw(i).rgb) && same(r.label, plain.getRaw(i).label)).toBe(true);
+      expect(same(cached.get(i).image.data(), plain.get(i).image.data())).toBe(true);
+    }
+    expect(plain.getRaw(0)).not.toBe(plain.getRaw(0));
+  });
+});
+
 /** Dominant stripe angle (degrees in [0, 180)) of `rgb` projected on the blob's colour axis, over `pixels`. */
 function stripeAngle(rgb: Uint8Array, b: Blob, pixels: number[]): number {
   const axis = [0, 1, 2].map((c) => b.colours[1][c] - b.colours[0][c]);

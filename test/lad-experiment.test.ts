@@ -1,13 +1,21 @@
 // `lad experiment`: a reduced quick preset end to end through the API (report.json, report.md, PNGs,
 // all five arms and the teacher diagnostics), determinism of report.json (minus "timing") across two
-// runs and a resume, the CLI's parsing and its usage errors (exit 2), and the "ignores its labels" verdict.
+// runs and a resume, the CLI's parsing and its usage errors (exit 2), the "ignores its labels" verdict
+// and the "predicts one class almost everywhere" verdict.
 
 import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../packages/lad/src/cli.ts';
-import { ARMS, deterministicPart, experimentPreset, runExperiment, teacherVerdict, stat, type ExperimentConfig } from '../packages/lad/src/experiment.ts';
+import { Generator, tensor } from '@lad/tensor';
+import {
+  ARMS, SINGLE_CLASS_SHARE, deterministicPart, experimentPreset, runExperiment, singleClassVerdict, teacherVerdict, topPredictedClass, stat,
+  type ExperimentConfig,
+} from '../packages/lad/src/experiment.ts';
+import { buildModel, modelPreset } from '../packages/lad/src/models/build.ts';
+import { evaluate } from '../packages/lad/src/evaluate.ts';
+import { DigitsSeg } from '../packages/lad/src/data/digits-seg.ts';
 import { experimentConfigFromFlags } from '../packages/lad/src/cli/experiment.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'lad-exp-'));
@@ -52,6 +60,16 @@ describe('runExperiment (reduced quick preset)', () => {
       expect(md).toMatch(/## Teacher diagnostics/);
       expect(md).toMatch(/## Sweep of the LAD teacher: `labelScale`/);
       expect(md).toMatch(/One seed only/);
+      // 3 iterations teach nothing: the starting point predicts background everywhere, and the report says so
+      expect(r1.arms['baseline-start'].singleClass?.text).toMatch(/predicts class 'background' almost everywhere: it has not learnt the task at this budget/);
+      expect(JSON.parse(readFileSync(join(a, 'report.json'), 'utf8')).arms['baseline-start'].singleClass.seeds).toEqual([0]);
+      // the single-class verdict is there exactly for the arms whose top class took > 98% of the pixels
+      for (const [name, arm] of Object.entries(r1.arms)) {
+        const top = arm.perSeed[0].topClass;
+        expect(top.share).toBeGreaterThan(0);
+        expect(arm.singleClass !== null).toBe(top.share > SINGLE_CLASS_SHARE);
+        expect(md.includes(`**${name}**: ${arm.singleClass?.text}`)).toBe(arm.singleClass !== null);
+      }
       const json = JSON.parse(readFileSync(join(a, 'report.json'), 'utf8'));
       expect(json.timing.machine.cpus).toBeGreaterThan(0);
 
@@ -89,6 +107,40 @@ describe('teacherVerdict', () => {
   it('stat gives mean, sample std and range', () => {
     expect(stat([1, 2, 3])).toEqual({ mean: 2, std: 1, min: 1, max: 3, n: 3 });
     expect(stat([4]).std).toBe(0);
+  });
+});
+
+describe('single-class verdict', () => {
+  const names = ['background', '0', '1', '2'];
+  it('finds a model whose classifier always picks one class, and says it has not learnt the task', () => {
+    const val = new DigitsSeg('val', { val: 4, size: 32, digitSize: [16, 24], classes: [0, 1, 2] });
+    const model = buildModel(modelPreset('tiny', 'fcn', { inChannels: 4, numClasses: 4, aux: false }), { generator: new Generator(0) });
+    const sd = model.stateDict();
+    const key = Object.keys(sd).find((k) => k.endsWith('decodeHead.convSeg.bias'))!;
+    sd[key] = tensor([0, 0, 50, 0]); // class 2 ('1') wins every pixel
+    model.loadStateDict(sd);
+    const r = evaluate(model, val, { numClasses: 4 });
+    const top = topPredictedClass(r.confusion, val.classNames);
+    expect(top).toEqual({ classId: 2, className: '1', share: 100 });
+    const v = singleClassVerdict([{ seed: 0, topClass: top }])!;
+    expect(v.seeds).toEqual([0]);
+    expect(v.text).toMatch(/^It predicts class '1' almost everywhere: it has not learnt the task at this budget \(100\.0% of/);
+  });
+  it('stays silent for a model that predicts several classes, and names the seeds that collapse', () => {
+    const confusion = [[90, 5, 3, 2], [4, 30, 0, 0], [1, 0, 20, 2], [0, 1, 1, 25]]; // column shares 51%, 19%, 13%, 16%
+    const spread = topPredictedClass(confusion, names);
+    expect(spread.classId).toBe(0);
+    expect(spread.share).toBeCloseTo((100 * 95) / 184, 10);
+    expect(singleClassVerdict([{ seed: 0, topClass: spread }])).toBeNull();
+    const bg = topPredictedClass([[500, 0, 0, 1], [40, 0, 0, 0], [30, 0, 0, 0], [20, 0, 0, 0]], names); // 590 of 591
+    expect(bg).toMatchObject({ classId: 0, className: 'background' });
+    expect(bg.share).toBeGreaterThan(SINGLE_CLASS_SHARE);
+    const v = singleClassVerdict([{ seed: 0, topClass: spread }, { seed: 1, topClass: bg }, { seed: 2, topClass: bg }])!;
+    expect(v.seeds).toEqual([1, 2]);
+    expect(v.text).toMatch(/^In seeds 1, 2 of 3 it predicts class 'background' almost everywhere: it has not learnt the task at this budget/);
+    expect(singleClassVerdict([{ seed: 3, topClass: bg }, { seed: 4, topClass: bg }])!.text).toMatch(/^In every seed \(3, 4\) it predicts class 'background'/);
+    // exactly at the threshold is not "almost everywhere"
+    expect(singleClassVerdict([{ seed: 0, topClass: { classId: 0, className: 'background', share: SINGLE_CLASS_SHARE } }])).toBeNull();
   });
 });
 

@@ -89,6 +89,8 @@ export interface ArmSeedMetrics {
   /** Validation mIoU against steps (the input of the arm's row). */
   curve: [number, number][];
   finalLoss: number | null;
+  /** The class predicted most often on the labelled val pixels of the row's evaluation, and its share (%). */
+  topClass: TopClass;
   diagnostics?: TeacherDiagnostics;
 }
 
@@ -110,6 +112,11 @@ export interface ArmReport {
   pixAcc: Stat;
   /** Mean per-class IoU over seeds (seeds where the class is absent are skipped; null if all are). */
   iou: (number | null)[];
+  /**
+   * Set when, in some seed, one class takes more than SINGLE_CLASS_SHARE % of the predicted labelled
+   * val pixels: the arm has not learnt the task (its mIoU is that of a constant prediction).
+   */
+  singleClass: SingleClassVerdict | null;
   diagnostics?: DiagnosticsSummary;
 }
 
@@ -177,6 +184,43 @@ export function teacherVerdict(m: { encoded: number; zeros: number; otherImage: 
     return { ignoresLabels: false, usesLabels: true, text: `The teacher uses its labels: ${f(gain)} points above zeros (${scores}).${wrong}` };
   }
   return { ignoresLabels: false, usesLabels: false, text: `The teacher does not gain from its own labels (${scores}); its scores differ by ${f(spread)} points, but its labels do not raise them above zeros.` };
+}
+
+/** The class a model predicts most often, and on what share (%) of the labelled pixels. */
+export interface TopClass { classId: number; className: string; share: number }
+
+export interface SingleClassVerdict {
+  /** The seeds in which one class took more than the threshold share of the predictions. */
+  seeds: number[];
+  text: string;
+}
+
+/** Above this share (%) of the predicted pixels, a model "predicts one class almost everywhere". */
+export const SINGLE_CLASS_SHARE = 98;
+
+/** The most predicted class of a (K, K) confusion matrix (rows ground truth, columns prediction). */
+export function topPredictedClass(confusion: readonly (readonly number[])[], classNames: readonly string[]): TopClass {
+  const K = confusion.length;
+  const cols = Array.from({ length: K }, (_, j) => confusion.reduce((a, row) => a + row[j], 0));
+  const total = cols.reduce((a, b) => a + b, 0);
+  let best = 0;
+  for (let j = 1; j < K; j++) if (cols[j] > cols[best]) best = j;
+  return { classId: best, className: classNames[best] ?? String(best), share: total > 0 ? pct(cols[best] / total) : NaN };
+}
+
+/**
+ * The plain statement for a model that predicts (nearly) one class everywhere: in the seeds where the
+ * top class takes more than `threshold` % of the predicted labelled pixels. Null when no seed does.
+ */
+export function singleClassVerdict(perSeed: readonly { seed: number; topClass: TopClass }[], threshold = SINGLE_CLASS_SHARE): SingleClassVerdict | null {
+  const hit = perSeed.filter((p) => p.topClass.share > threshold);
+  if (hit.length === 0) return null;
+  const names = [...new Set(hit.map((p) => p.topClass.className))];
+  const cls = names.map((n) => `'${n}'`).join(' or ');
+  const shares = hit.map((p) => `${p.topClass.share.toFixed(1)}%`).join(', ');
+  const where = perSeed.length === 1 ? '' : hit.length === perSeed.length ? `In every seed (${hit.map((p) => p.seed).join(', ')}) it ` : `In seed${hit.length > 1 ? 's' : ''} ${hit.map((p) => p.seed).join(', ')} of ${perSeed.length} it `;
+  const text = `${where ? where : 'It '}predicts class ${cls} almost everywhere: it has not learnt the task at this budget (${shares} of the predicted labelled val pixels).`;
+  return { seeds: hit.map((p) => p.seed), text };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -307,8 +351,9 @@ export function loadExperimentData(spec: ExperimentData): ExperimentDataSets {
     const train = new FolderDataset(spec.dir, 'train'), val = new FolderDataset(spec.dir, 'val');
     return { train, val, normalization: train.normalization };
   }
-  const make = spec.kind === 'digits-seg' ? digitsSeg : texturedBlobs;
-  const { train, val } = make({ train: spec.train, val: spec.val, seed: spec.seed, size: spec.size });
+  // cached: every arm of every seed reads the same few hundred samples many times
+  const base = { train: spec.train, val: spec.val, seed: spec.seed, size: spec.size, cache: true };
+  const { train, val } = spec.kind === 'digits-seg' ? digitsSeg({ ...spec.options, ...base }) : texturedBlobs({ ...spec.options, ...base });
   return { train, val, normalization: train.normalization ?? UNIT_NORMALIZATION };
 }
 
@@ -380,6 +425,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunExperimentOp
         iou: final.iou.map((v) => (Number.isFinite(v) ? pct(v) : null)),
         curve: run.result.evals.map((e) => [e.step, pct(e.result.mIoU)]),
         finalLoss: run.result.history.at(-1)?.loss ?? null,
+        topClass: topPredictedClass(final.confusion, data.val.classNames),
         ...(diagnostics ? { diagnostics } : {}),
       });
     };
@@ -455,6 +501,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunExperimentOp
         const xs = rows.map((r) => r.iou[k]).filter((v): v is number => v !== null);
         return xs.length ? stat(xs).mean : null;
       }),
+      singleClass: singleClassVerdict(rows),
     };
     if (isTeacher(name)) report.diagnostics = summariseDiagnostics(rows.map((r) => r.diagnostics!));
     arms[name] = report;
@@ -613,7 +660,8 @@ export function renderReportMd(r: ExperimentReport): string {
   const L: string[] = [];
   const its = (t: TrainConfig) => `${t.iterations} its, batch ${t.batchSize}, lr ${t.lr}${t.cropSize ? `, crop ${t.cropSize}` : ''}`;
   L.push(`# LAD experiment: preset \`${r.preset}\``, '');
-  L.push(`- data: ${r.dataset.name}, ${r.dataset.numClasses} classes, ${r.dataset.train} train images, validation on ${r.dataset.evalImages} val images`);
+  const gen = c.data.kind !== 'folder' ? `; ${c.data.size}×${c.data.size}${c.data.options ? `, generator options ${JSON.stringify(c.data.options)}` : ''}` : '';
+  L.push(`- data: ${r.dataset.name}, ${r.dataset.numClasses} classes (${r.dataset.classNames.join(', ')}), ${r.dataset.train} train images, validation on ${r.dataset.evalImages} val images${gen}`);
   L.push(`- model: ${c.model.arch}, ResNet-${c.model.backbone.depth} width ${c.model.backbone.width}, head ${c.model.headChannels}, 4 input channels (image + label channel)`);
   L.push(`- init: ${c.init === 'baseline' ? `from a baseline student (${its(c.baseline)}; zeros in the label channel)` : 'every arm from the same fresh init'}`);
   L.push(`- teachers: ${its(c.teacher)}; students and the continued baseline: ${its(c.student)}; SGD momentum ${c.student.momentum}, wd ${c.student.weightDecay}, poly ${c.student.polyPower}`);
@@ -626,6 +674,11 @@ export function renderReportMd(r: ExperimentReport): string {
     L.push(`| ${name} | ${a.title} | ${a.input} | ${fmtStat(a.mIoU)} | ${fmtRange(a.mIoU)} | ${a.perSeed.map((p) => p.mIoU.toFixed(1)).join(', ')} | ${fmtStat(a.mIoUAll)} | ${fmtStat(a.pixAcc)} |`);
   }
   L.push('');
+  const collapsed = Object.entries(r.arms).filter(([, a]) => a.singleClass);
+  if (collapsed.length > 0) {
+    for (const [name, a] of collapsed) L.push(`- **${name}**: ${a.singleClass!.text}`);
+    L.push('');
+  }
   L.push('Differences (mIoU points, per seed, then mean ± std):', '');
   L.push('| difference | mean ± std | per seed |', '| --- | --- | --- |');
   for (const d of r.deltas) L.push(`| ${d.name} | ${fmtStat(d.stat)} | ${d.perSeed.map((v) => (v >= 0 ? '+' : '') + v.toFixed(1)).join(', ')} |`);
@@ -650,7 +703,7 @@ export function renderReportMd(r: ExperimentReport): string {
     L.push(`| ${name} | ${fmtStat(d.encoded)} | ${fmtStat(d.zeros)} | ${fmtStat(d.otherImage)} | ${fmtStat(d.agreement)} | ${d.verdict.ignoresLabels ? '**ignores its labels**' : d.verdict.usesLabels ? 'uses its labels' : 'no gain from its labels'} |`);
   }
   L.push('');
-  for (const [name, a] of Object.entries(r.arms)) if (a.diagnostics) L.push(`- **${name}**: ${a.diagnostics.verdict.text}`);
+  for (const [name, a] of Object.entries(r.arms)) if (a.diagnostics) L.push(`- **${name}**: ${a.diagnostics.verdict.text}${a.singleClass ? ` ${a.singleClass.text}` : ''}`);
   L.push('');
 
   if (r.sweep) {

@@ -21,6 +21,8 @@ export interface DigitsSegOptions extends SyntheticOptions {
   digitSize?: readonly [number, number];
   /** Probability that a digit is thickened by a 3x3 max filter (default 0.3). */
   thickenProb?: number;
+  /** Passes of the 3x3 max filter over a thickened digit (default 1; 2 widens its strokes by 4 px). */
+  thickenPasses?: number;
   /** Pixel noise sigma on the [0, 1] scale (default 0.04). */
   noise?: number;
   /**
@@ -118,6 +120,7 @@ export class DigitsSeg extends SyntheticDataset<DigitsDrawn> {
   readonly digits: readonly [number, number];
   readonly digitSize: readonly [number, number];
   readonly thickenProb: number;
+  readonly thickenPasses: number;
   readonly noise: number;
 
   constructor(split: Split, opts: DigitsSegOptions = {}) {
@@ -125,6 +128,7 @@ export class DigitsSeg extends SyntheticDataset<DigitsDrawn> {
     this.digits = opts.digits ?? [2, 4];
     this.digitSize = opts.digitSize ?? [28, 44];
     this.thickenProb = opts.thickenProb ?? 0.3;
+    this.thickenPasses = opts.thickenPasses ?? 1;
     this.noise = opts.noise ?? 0.04;
     this.classes = [...(opts.classes ?? [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])];
     const c = this.classes;
@@ -136,6 +140,7 @@ export class DigitsSeg extends SyntheticDataset<DigitsDrawn> {
     checkRange('digits', this.digits, 0, 64);
     checkRange('digitSize', this.digitSize, 1, Math.min(this.height, this.width));
     if (!(this.thickenProb >= 0 && this.thickenProb <= 1)) throw new Error(`DigitsSeg: option thickenProb must be in [0, 1]: got ${this.thickenProb}.`);
+    if (!(Number.isInteger(this.thickenPasses) && this.thickenPasses >= 1)) throw new Error(`DigitsSeg: option thickenPasses must be an integer >= 1: got ${this.thickenPasses}.`);
     if (!(this.noise >= 0)) throw new Error(`DigitsSeg: option noise must be >= 0: got ${this.noise}.`);
   }
 
@@ -168,7 +173,7 @@ export class DigitsSeg extends SyntheticDataset<DigitsDrawn> {
     const corners = [bgAt(top, left), bgAt(top, left + size - 1), bgAt(top + size - 1, left), bgAt(top + size - 1, left + size - 1)];
     const colour = contrastingColour(gen, corners);
     let alpha = resizeDigit(mnistDigits()[digit].subarray(source * 784, (source + 1) * 784), size);
-    if (thick) alpha = maxFilter3(alpha, size);
+    if (thick) for (let p = 0; p < this.thickenPasses; p++) alpha = maxFilter3(alpha, size);
     return { digit, classId: index + 1, source, top, left, size, thick, colour, alpha };
   }
 }
