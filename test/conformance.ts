@@ -145,7 +145,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   for (const line of failed) console.log(line);
   if (on === 'gpu') {
     const stats = await T.gpuStats();
-    if (stats.fallbacks.length) console.log(`CPU fallbacks: ${stats.fallbacks.join(', ')}`);
+    label += `, ${stats.compiled} kernels compiled, ${stats.launched} launched`;
     await T.disposeBackend('gpu');
   }
   console.log(`conformance on ${label}: ${passed} passed, ${failed.length} failed`);

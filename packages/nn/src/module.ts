@@ -6,7 +6,7 @@
 // e.g. BatchNorm2d's running_mean); containers override namedChildren() to name children by index.
 // Forward is a typed `forward(...)` method on each subclass; there is no separate call().
 
-import { Tensor, ShapeError, ValueError, fmtShape, noGrad } from '@lad/tensor';
+import { Tensor, ShapeError, ValueError, fmtShape, noGrad, type Device } from '@lad/tensor';
 import type { LoadStateDictOptions, StateDict } from './types.ts';
 
 const parameterSet = new WeakSet<Tensor>();
@@ -139,6 +139,23 @@ export class Module {
   /** Sets requiresGrad on every parameter (freezing a teacher: `requiresGrad_(false)`). */
   requiresGrad_(flag = true): this {
     for (const p of this.parameters()) p.requiresGrad_(flag);
+    return this;
+  }
+
+  /**
+   * Moves every parameter and buffer to `device`: each field gets the moved tensor (a shared tensor
+   * stays shared). Make the optimizer after moving, as in PyTorch.
+   */
+  to(device: Device): this {
+    const moved = new Map<Tensor, Tensor>();
+    for (const m of this.modules()) {
+      for (const [k, v] of Object.entries(m)) {
+        if (!(v instanceof Tensor) || !(isParameter(v) || isBuffer(v)) || v.device === device) continue;
+        let t = moved.get(v);
+        if (!t) moved.set(v, (t = parameterSet.has(v) ? parameter(v.detach().to(device)) : buffer(v.to(device))));
+        (m as unknown as Record<string, Tensor>)[k] = t;
+      }
+    }
     return this;
   }
 

@@ -30,7 +30,7 @@ export async function disposeBackend(device: 'gpu'): Promise<void> {
   unregisterBackend(device);
 }
 
-/** Counters of the GPU backend: live and created buffers, compiled/evicted kernels, launches, CPU fallbacks. */
+/** Counters of the GPU backend: live and created buffers, compiled/evicted kernels, launches, collections asked for. */
 export async function gpuStats(): Promise<ReturnType<typeof import('./gpu/runtime.ts').gpuStats>> {
   return (await import('./gpu/runtime.ts')).gpuStats();
 }

@@ -8,7 +8,7 @@ import * as S from '../storage.ts';
 import type { DType, TypedArray } from '../backend/cpu/alloc.ts';
 import { deviceBackend } from '../backend/backend.ts';
 import { checkNonNegInt, checkPositiveInt, fmtShape, normalizeDim, normalizeDims, numel, sameShape } from '../shape.ts';
-import { DeviceError, DTypeError, ShapeError, ValueError } from '../errors.ts';
+import { DTypeError, ShapeError, ValueError } from '../errors.ts';
 import { be, checkDevices, checkTensor, promote, wrap } from './util.ts';
 import { sum } from './reduce.ts';
 

@@ -13,7 +13,7 @@ import { be, checkFloat, checkTensor, wrap } from './util.ts';
 import { amax, logsumexp, mean, sum } from './reduce.ts';
 import { where } from './elementwise.ts';
 import { gather, reshape, squeeze, unsqueeze } from './movement.ts';
-import { rand, tensor } from './create.ts';
+import { rand } from './create.ts';
 import { contiguousData, cpuView } from '../storage.ts';
 import { deviceBackend } from '../backend/backend.ts';
 

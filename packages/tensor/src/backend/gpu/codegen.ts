@@ -1,10 +1,17 @@
 // Kernel source generation for gpu.js: one kernel per (op, shapes, strides), over a 1-D output.
-// Shape-derived numbers are 'Integer'-typed constants (flat indices above 2^24 stay exact), loops
-// record their bounds (gpu.js cuts loops at loopMaxIterations), and a flat index is split into a
-// multi-index with an exact integer division (gpu.js divides in float32 on every backend).
+// Shape-derived numbers are 'Integer'-typed constants, loops record their bounds (gpu.js cuts
+// loops at loopMaxIterations), and a flat index is split into a multi-index with an exact integer
+// division (gpu.js divides in float32 on every backend).
+//
+// The rule that keeps indices above 2^24 exact: gpu.js declares every local as a float (an
+// Integer initialiser decays to float32, as in its WebGL backend), so a local may only hold a
+// value below 2^24 — a coordinate, a loop counter — and is read back as an Integer with `(v | 0)`.
+// Flat offsets are never stored: they are written out as one Integer expression at each read,
+// from `this.thread.x`, Integer constants and `| 0` casts, which gpu.js computes in int32.
 
 import type { AnyStorage } from '../../storage.ts';
 import type { KernelSpec } from './runtime.ts';
+import { DeviceError } from '../../errors.ts';
 
 export class Src {
   readonly consts: Record<string, number> = {};
@@ -35,6 +42,8 @@ export class Src {
   }
   /** A loop bound: the constant, and loopMaxIterations raised to cover it. */
   bound(v: number): string {
+    // loop counters are float locals: past 2^24 a counter stops counting (split longer loops)
+    if (v > 2 ** 24) throw new DeviceError(`gpu: a kernel loop of ${v} iterations is longer than 2^24; this op cannot run on the gpu at this size.`);
     this.loopMax = Math.max(this.loopMax, v);
     return this.int(v);
   }
@@ -46,41 +55,50 @@ export class Src {
     return `${prefix}${this.tmp++}`;
   }
 
-  /** Declares q = floor(i / d) and r = i - q·d for an Integer i in [0, 2^31): float estimate, corrected twice in integers. */
-  divmod(i: string, d: number, q: string, r: string): void {
-    if (d === 1) {
-      this.line(`let ${q} = ${i};`).line(`let ${r} = 0;`);
-      return;
-    }
+  /** floor(x / d) as an Integer expression, exact for Integer x in (−2^31, 2^31): a float estimate corrected in int32. */
+  div(x: string, d: number): string {
+    if (d === 1) return x;
     const D = this.int(d);
-    this.line(`let ${q} = Math.floor(${i} / ${D}) | 0;`);
-    this.line(`let ${r} = ${i} - ${q} * ${D};`);
-    this.line(`${q} = ${q} + (Math.floor(${r} / ${D}) | 0);`);
-    this.line(`${r} = ${i} - ${q} * ${D};`);
+    const q0 = `(Math.floor((${x}) / ${D}) | 0)`;
+    return `(${q0} + (Math.floor(((${x}) - ${q0} * ${D}) / ${D}) | 0))`;
   }
 
-  /** The row-major multi-index of flat Integer `i` over `shape`: one variable name per dim. */
+  /** Declares locals q = floor(i / d) and r = i − q·d, for results below 2^24 (read them back as `(q | 0)`). */
+  divmod(i: string, d: number, q: string, r: string): void {
+    this.line(`let ${q} = ${this.div(i, d)};`);
+    this.line(`let ${r} = (${i}) - (${q} | 0) * ${this.int(d)};`);
+  }
+
+  /** A local holding Integer expression `expr` (whose value must stay below 2^24), returned as the Integer `(name | 0)`. */
+  local(prefix: string, expr: string): string {
+    const name = this.fresh(prefix);
+    this.line(`const ${name} = ${expr};`);
+    return `(${name} | 0)`;
+  }
+
+  /**
+   * The row-major multi-index of flat Integer expression `i` over `shape`, as Integer
+   * expressions: coordinates below 2^24 in locals, a larger one (a dim of 2^24 elements or more)
+   * written out in full.
+   */
   unravel(i: string, shape: readonly number[]): string[] {
-    const idx = new Array<string>(shape.length);
-    let rest = i;
-    for (let d = shape.length - 1; d >= 1; d--) {
-      const q = this.fresh('q'), r = this.fresh('r');
-      this.divmod(rest, shape[d], q, r);
-      idx[d] = r;
-      rest = q;
-    }
-    if (shape.length > 0) idx[0] = rest;
-    return idx;
+    const inner = shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
+    return shape.map((size, d) => {
+      const outer = d === 0 ? null : this.div(i, inner[d - 1]); // floor(i / (size · inner))
+      const q = this.div(i, inner[d]);
+      const expr = outer === null ? q : `(${q} - ${outer} * ${this.int(size)})`;
+      return size < 2 ** 24 ? this.local('r', expr) : expr;
+    });
   }
 
-  /** offset + Σ idx[d]·stride[d] as an Integer expression (stride-0 and size-1 dims drop out). */
+  /** offset + Σ idx[d]·stride[d] as an Integer expression (stride-0 dims drop out). */
   offset(off: number, idx: readonly string[], stride: readonly number[]): string {
     const terms = off === 0 ? [] : [this.int(off)];
     idx.forEach((v, d) => {
       if (stride[d] === 0) return;
       terms.push(stride[d] === 1 ? v : `${v} * ${this.int(stride[d])}`);
     });
-    return terms.length ? terms.join(' + ') : '0';
+    return terms.length ? `(${terms.join(' + ')})` : '0';
   }
 
   /** The kernel: `function(args) { lines; return ret; }` with output [n]. */
@@ -113,11 +131,13 @@ export function coalesce(shape: readonly number[], strides: readonly (readonly n
   return { shape: outShape, strides: outStrides };
 }
 
-/** Reads of several same-shape views at output position `this.thread.x`: declares v0, v1, … and returns their names. */
+/** The output position: an Integer expression, never stored in a local (it may exceed 2^24). */
+export const THREAD = 'this.thread.x';
+
+/** Reads of several same-shape views at output position THREAD: declares v0, v1, … and returns their names. */
 export function stridedReads(src: Src, views: readonly AnyStorage[], args: readonly string[]): string[] {
   const c = coalesce(views[0].shape, views.map((v) => v.stride));
-  src.line('const i = this.thread.x;');
-  const idx = src.unravel('i', c.shape);
+  const idx = src.unravel(THREAD, c.shape);
   return views.map((v, k) => {
     const name = `v${k}`;
     src.line(`const ${name} = ${args[k]}[${src.offset(v.offset, idx, c.strides[k])}];`);

@@ -8,7 +8,7 @@ import type { DType } from '../cpu/alloc.ts';
 import { storageDType, type AnyStorage } from '../../storage.ts';
 import { DeviceError } from '../../errors.ts';
 import { asGpu, enqueue, kernelFor, launch, type GpuBuffer } from './runtime.ts';
-import { Src } from './codegen.ts';
+import { Src, THREAD } from './codegen.ts';
 
 const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
@@ -16,12 +16,10 @@ const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b
 export function pad(x: AnyStorage, pads: readonly (readonly [number, number])[], value: number): GpuBuffer {
   const shape = x.shape.map((n, d) => n + pads[d][0] + pads[d][1]);
   const s = new Src();
-  s.line('const i = this.thread.x;');
-  const idx = s.unravel('i', shape);
+  const idx = s.unravel(THREAD, shape);
   s.line('let inside = 1;');
   const srcIdx = idx.map((v, d) => {
-    const name = `s${d}`;
-    s.line(`const ${name} = ${v} - ${s.int(pads[d][0])};`);
+    const name = s.local('s', `${v} - ${s.int(pads[d][0])}`);
     s.line(`if (${name} < 0 || ${name} >= ${s.int(x.shape[d])}) { inside = 0; }`);
     return name;
   });
@@ -35,12 +33,11 @@ export function cat(xs: readonly AnyStorage[], dim: number, dtype: DType): GpuBu
   const shape = [...xs[0].shape];
   shape[dim] = xs.reduce((a, x) => a + x.shape[dim], 0);
   const s = new Src();
-  s.line('const i = this.thread.x;');
-  const idx = s.unravel('i', shape);
+  const idx = s.unravel(THREAD, shape);
   s.line('let v = 0.0;');
   let start = 0;
   xs.forEach((x, k) => {
-    const local = idx.map((v, d) => (d === dim ? 'j' : v));
+    const local = idx.map((v, d) => (d === dim ? '(j | 0)' : v));
     s.line(`${k === 0 ? '' : '} else '}if (${idx[dim]} < ${s.int(start + x.shape[dim])}) {`);
     s.line(`const j = ${idx[dim]} - ${s.int(start)};`);
     s.line(`v = x${k}[${s.offset(x.offset, local, x.stride)}];`);
@@ -53,23 +50,21 @@ export function cat(xs: readonly AnyStorage[], dim: number, dtype: DType): GpuBu
 /** out[…, j, …] = x[…, index[…, j, …], …] along `dim` (index in range: checked by the op). */
 export function gather(x: AnyStorage, dim: number, index: AnyStorage): GpuBuffer {
   const s = new Src();
-  s.line('const i = this.thread.x;');
-  const idx = s.unravel('i', index.shape);
-  s.line(`const k = x1[${s.offset(index.offset, idx, index.stride)}] | 0;`);
-  const at = idx.map((v, d) => (d === dim ? 'k' : v));
+  const idx = s.unravel(THREAD, index.shape);
+  const k = s.local('k', `x1[${s.offset(index.offset, idx, index.stride)}] | 0`);
+  const at = idx.map((v, d) => (d === dim ? k : v));
   return launch(s.spec('gather', index.size, ['x0', 'x1'], `x0[${s.offset(x.offset, at, x.stride)}]`), [asGpu(x), asGpu(index)], storageDType(x));
 }
 
 /** zeros(shape), then out[…, index[…, j, …], …] += src[…, j, …]: gathered per output element, a loop over j. */
 export function scatterAdd(shape: readonly number[], dim: number, index: AnyStorage, src: AnyStorage): GpuBuffer {
   const s = new Src();
-  s.line('const i = this.thread.x;');
-  const idx = s.unravel('i', shape);
+  const idx = s.unravel(THREAD, shape);
   s.line('let acc = 0.0;');
   // positions off `dim` beyond the index's extent receive nothing
   const outside = idx.map((v, d) => (d !== dim && index.shape[d] < shape[d] ? `${v} >= ${s.int(index.shape[d])}` : null)).filter((c) => c !== null);
   s.line(`if (${outside.length ? `!(${outside.join(' || ')})` : 'true'}) {`);
-  const at = idx.map((v, d) => (d === dim ? 'j' : v));
+  const at = idx.map((v, d) => (d === dim ? '(j | 0)' : v));
   s.line(`for (let j = 0; j < ${s.bound(index.shape[dim])}; j++) {`);
   s.line(`if ((x0[${s.offset(index.offset, at, index.stride)}] | 0) === ${idx[dim]}) { acc += x1[${s.offset(src.offset, at, src.stride)}]; }`);
   s.line('}').line('}');
@@ -104,20 +99,19 @@ export function assign(dst: AnyStorage, src: AnyStorage): void {
     if (dims[k].stride <= span) throw new DeviceError('copy_: the destination view interleaves or overlaps itself; write into a dense tensor.');
     span += dims[k].stride * (dims[k].size - 1);
   }
+  // position p: rel = p − off; j_k = floor(rest_k / stride_k) with rest_k = rel − Σ_{m<k} j_m·stride_m
   const s = new Src();
-  s.line('const p = this.thread.x;');
-  s.line(`let rel = p - ${s.int(off)};`);
-  s.line('let inside = rel >= 0 ? 1 : 0;');
-  s.line(`let q = ${s.int(srcBase)};`);
-  dims.forEach((d, k) => {
-    s.divmod('rel', d.stride, `j${k}`, `rest${k}`);
-    s.line(`if (j${k} >= ${s.int(d.size)}) { inside = 0; }`);
-    s.line(`q = q + j${k} * ${s.int(d.srcStride)};`);
-    s.line(`rel = rest${k};`);
+  let rest = `(${THREAD} - ${s.int(off)})`;
+  s.line(`let inside = ${rest} >= 0 ? 1 : 0;`);
+  const js = dims.map((d) => {
+    const j = s.local('j', s.div(rest, d.stride)); // out-of-range j is only compared, never used to read
+    s.line(`if (${j} >= ${s.int(d.size)}) { inside = 0; }`);
+    rest = `(${rest} - ${j} * ${s.int(d.stride)})`;
+    return j;
   });
-  s.line('if (rel !== 0) { inside = 0; }');
-  s.line('let v = x0[p];');
-  s.line('if (inside === 1) { v = x1[q]; }');
+  s.line(`if (${rest} !== 0) { inside = 0; }`);
+  s.line(`let v = x0[${THREAD}];`);
+  s.line(`if (inside === 1) { v = x1[${s.offset(srcBase, js, dims.map((d) => d.srcStride))}]; }`);
   const spec = s.spec('assign', buf.length, ['x0', 'x1'], 'v');
   const from = asGpu(src);
   // computed after every kernel queued so far, swapped in before any queued later

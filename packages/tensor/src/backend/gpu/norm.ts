@@ -9,7 +9,7 @@
 import type { BnStats } from '../backend.ts';
 import { storageDType, type AnyStorage } from '../../storage.ts';
 import { asGpu, launch, type GpuBuffer } from './runtime.ts';
-import { Src } from './codegen.ts';
+import { Src, THREAD } from './codegen.ts';
 
 const ncl = (x: AnyStorage): [number, number, number] => [x.shape[0], x.shape[1], x.size / (x.shape[0] * x.shape[1] || 1)];
 
@@ -17,13 +17,11 @@ const ncl = (x: AnyStorage): [number, number, number] => [x.shape[0], x.shape[1]
 function channelSum(name: string, x: AnyStorage, args: GpuBuffer[], term: string, post = 'acc', eps = 0): GpuBuffer {
   const [N, C, L] = ncl(x);
   const s = new Src();
-  s.line('const c = this.thread.x;');
+  s.line(`const c = ${THREAD};`); // a channel: small
   s.line('let acc = 0.0;');
   s.line(`for (let n = 0; n < ${s.bound(N)}; n++) {`);
-  s.line(`const base = (n * ${s.int(C)} + c) * ${s.int(L)};`);
   s.line(`for (let l = 0; l < ${s.bound(L)}; l++) {`);
-  s.line('const p = base + l;');
-  s.line(`acc += ${term};`);
+  s.line(`acc += ${term.replaceAll('[p]', `[((n | 0) * ${s.int(C)} + (c | 0)) * ${s.int(L)} + (l | 0)]`).replaceAll('[c]', '[(c | 0)]')};`);
   s.line('}').line('}');
   if (post.includes('M')) s.line(`const M = ${s.float(N * L)};`);
   if (post.includes('eps')) s.line(`const eps = ${s.float(eps)};`);
@@ -37,15 +35,17 @@ export function batchNormStats(x: AnyStorage, eps: number): BnStats {
   return { mean, invstd };
 }
 
-/** An elementwise pass over (N, C, L): declares c and p, then `body` computes `out`. */
+/** An elementwise pass over (N, C, L): declares the channel c, then `body` computes `out` (reading element `[p]` and channel values `[c]`). */
 function perElement(name: string, x: AnyStorage, args: GpuBuffer[], body: (s: Src) => void): GpuBuffer {
   const [N, C, L] = ncl(x);
   const s = new Src();
-  s.line('const p = this.thread.x;');
-  const [, c] = s.unravel('p', [N, C, L]);
+  const [, c] = s.unravel(THREAD, [N, C, L]);
   s.line(`const c = ${c};`);
   body(s);
-  return launch(s.spec(name, x.size, args.map((_, k) => `x${k}`), 'out'), args, storageDType(x));
+  const spec = s.spec(name, x.size, args.map((_, k) => `x${k}`), 'out');
+  spec.src = spec.src.replaceAll('[p]', `[${THREAD}]`).replaceAll('[c]', '[(c | 0)]');
+  spec.key = `${name}\n${spec.src}`;
+  return launch(spec, args, storageDType(x));
 }
 
 export function batchNorm(x: AnyStorage, stats: BnStats, w: AnyStorage | null, b: AnyStorage | null): GpuBuffer {

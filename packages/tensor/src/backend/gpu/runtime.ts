@@ -6,7 +6,6 @@
 // async reads can run the queue.
 
 import type { DType, TypedArray } from '../cpu/alloc.ts';
-import { alloc } from '../cpu/alloc.ts';
 import { contiguousData, view, type AnyStorage, type DeviceData, type Storage } from '../../storage.ts';
 import { DeviceError, InternalError } from '../../errors.ts';
 
@@ -28,6 +27,12 @@ export interface InitOptions {
   asyncKernels?: boolean;
   /** Kernels kept compiled (LRU; an evicted kernel is destroyed). */
   cacheSize?: number;
+  /**
+   * Device bytes that may become garbage between collections. The JS heap does not see device
+   * memory, so a flush that finds live buffers grown by more than this since the last collection
+   * asks V8 for one (Node; browsers collect on their own). Default 256 MiB.
+   */
+  gcBytes?: number;
 }
 
 export interface GpuInfo {
@@ -52,16 +57,20 @@ const state = {
   cacheSize: 1024,
   /** Set when we installed navigator.gpu ourselves (Node): removed again by disposeGpu. */
   ownsNavigator: false,
+  gcBytes: 256 * 2 ** 20,
+  /** V8's collector where it can be had (Node), else null. */
+  gc: null as (() => void) | null,
 };
 
 // ---- device buffers ----------------------------------------------------------------------------
 
 /** What a buffer's kernel produced: a Float32Array (cpu, webasm), a gpu.js Texture (webgl2) or WebGPUBufferResult (webgpu). */
-interface Cell { value: unknown }
+interface Cell { value: unknown; bytes: number }
 
-const counts = { live: 0, created: 0 };
+const counts = { live: 0, created: 0, liveBytes: 0, bytesAtLastGc: 0, collections: 0 };
 const finalizer = new FinalizationRegistry<Cell>((cell) => {
   counts.live--;
+  counts.liveBytes -= cell.bytes;
   release(cell.value);
   cell.value = null;
 });
@@ -78,10 +87,12 @@ function release(v: unknown): void {
  */
 export class GpuBuffer implements DeviceData {
   readonly device = 'gpu';
-  readonly cell: Cell = { value: null };
+  readonly cell: Cell;
   constructor(readonly length: number, readonly dtype: DType) {
+    this.cell = { value: null, bytes: 4 * length };
     counts.live++;
     counts.created++;
+    counts.liveBytes += this.cell.bytes;
     finalizer.register(this, this.cell);
   }
   /** The kernel output; throws when the kernel that makes it has not run. */
@@ -170,6 +181,27 @@ export async function flush(): Promise<void> {
   }
   const pending = checks.splice(0);
   for (const c of pending) if (hostData(c.count, await readValue(asGpu(c.count)))[0] !== 0) throw c.error();
+  await collectIfGrown();
+}
+
+/** Asks for a collection when live device bytes grew by more than gcBytes since the last one, then lets finalizers run. */
+async function collectIfGrown(): Promise<void> {
+  if (!state.gc || counts.liveBytes - counts.bytesAtLastGc <= state.gcBytes) return;
+  state.gc();
+  counts.collections++;
+  await new Promise((r) => setTimeout(r, 0)); // FinalizationRegistry callbacks run as tasks
+  counts.bytesAtLastGc = counts.liveBytes;
+}
+
+async function loadGc(): Promise<(() => void) | null> {
+  if (!inNode) return null;
+  try {
+    const [v8, vm] = await Promise.all([import('node:v8'), import('node:vm')]);
+    v8.setFlagsFromString('--expose-gc');
+    return vm.runInNewContext('gc') as () => void;
+  } catch {
+    return null;
+  }
 }
 
 /** At the next flush or read, a nonzero element in `count` (a 1-element view) throws `error()`. */
@@ -297,39 +329,6 @@ export function launch(spec: KernelSpec, args: readonly GpuBuffer[], dtype: DTyp
   return out;
 }
 
-// ---- CPU fallback ------------------------------------------------------------------------------
-
-/** Ops that ran on the CPU because the GPU table lacks them: warned once each, listed by a test. */
-export const fallbacks = new Set<string>();
-
-/**
- * Runs `compute` on the host over the inputs read back and uploads its outputs (of known lengths
- * and dtypes): the fallback for an op without a GPU kernel. Queued like a kernel, so it works in
- * the asynchronous modes too.
- */
-export function onHost(op: string, inputs: readonly AnyStorage[], outs: readonly { length: number; dtype: DType }[], compute: (xs: Storage[]) => TypedArray[]): GpuBuffer[] {
-  if (!fallbacks.has(op)) {
-    fallbacks.add(op);
-    console.warn(`@lad/tensor: ${op} has no gpu kernel; it runs on the CPU (inputs read back, outputs uploaded).`);
-  }
-  const bufs = outs.map((o) => new GpuBuffer(o.length, o.dtype));
-  const run = (flats: Float32Array[]): void | Promise<void> => {
-    const results = compute(inputs.map((s, i) => view(hostData(s, flats[i]), s.shape)));
-    const settled = results.map((r, i) => {
-      const f32 = Float32Array.from(r.length === 0 ? alloc('float32', 0) : r);
-      if (state.mode === 'cpu' || state.mode === 'webasm' || f32.length === 0) bufs[i].cell.value = f32;
-      else return settle(bufs[i], kernelFor({ key: `upload|${f32.length}`, src: 'function(a) { return a[this.thread.x]; }', n: f32.length, consts: {} })(f32));
-    });
-    const waits = settled.filter(isThenable);
-    if (waits.length) return Promise.all(waits).then(() => undefined);
-  };
-  enqueue(() => {
-    if (!isAsync()) return run(inputs.map((s) => readValueSync(asGpu(s))));
-    return Promise.all(inputs.map((s) => readValue(asGpu(s)))).then(run);
-  });
-  return bufs;
-}
-
 // ---- init --------------------------------------------------------------------------------------
 
 interface GpuJsModule {
@@ -387,6 +386,8 @@ export async function initGpu(opts: InitOptions = {}): Promise<GpuInfo> {
     state.mode = mode;
     state.asyncKernels = !!opts.asyncKernels;
     state.cacheSize = opts.cacheSize ?? 1024;
+    state.gcBytes = opts.gcBytes ?? 256 * 2 ** 20;
+    state.gc ??= await loadGc();
     return { mode, tried };
   }
   throw new DeviceError(`initBackend: gpu mode '${want}' is not available here: ${tried.map((t) => `${t.mode}: ${t.why}`).join('; ')}.`);
@@ -410,4 +411,4 @@ export function disposeGpu(): void {
 }
 
 /** Live device buffers (not yet garbage-collected), buffers ever made, compiled kernels. */
-export const gpuStats = () => ({ liveBuffers: counts.live, createdBuffers: counts.created, cachedKernels: cache.size, ...kernelStats, fallbacks: [...fallbacks] });
+export const gpuStats = () => ({ liveBuffers: counts.live, liveBytes: counts.liveBytes, createdBuffers: counts.created, collections: counts.collections, cachedKernels: cache.size, ...kernelStats });
