@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as T from '@lad/tensor';
-import { channelWiseDistillation } from '@lad/lad';
+import { channelWiseDistillation } from '../packages/lad/src/losses.ts'; // the file, not the package: bench/gpu-check bundles this runner
 
 interface TJson { shape: number[]; dtype: 'float32' | 'int32'; data: number[] }
 interface Case {
@@ -133,7 +133,7 @@ export async function runFolder(dir: string, on: T.Device = 'cpu'): Promise<{ pa
 
 export const DEFAULT_DIR = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../shared/conformance/torch');
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+if (process.argv[1]?.endsWith('conformance.ts')) { // run as a script (not when imported or bundled)
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { device: { type: 'string', default: 'cpu' }, mode: { type: 'string', default: 'auto' } } });
   const on = values.device as T.Device;
   let label = 'cpu';
