@@ -4,7 +4,9 @@
 
 import { createRequire } from 'node:module';
 
-const esbuild = createRequire(import.meta.resolve('tsx'))('esbuild') as typeof import('esbuild');
+/** The one esbuild call used here (esbuild is not our dependency, so no types). */
+interface Esbuild { build(opts: Record<string, unknown>): Promise<unknown> }
+const esbuild = createRequire(import.meta.resolve('tsx'))('esbuild') as Esbuild;
 const out = process.argv[2] ?? 'bench/out/gpu-check/gpu.mjs';
 await esbuild.build({
   entryPoints: [new URL('./gpu.ts', import.meta.url).pathname],
