@@ -1,12 +1,8 @@
 // Bundles bench/gpu.ts (with @lad/tensor, gpu.js and the conformance runner) into one ESM file that
-// plain Node runs without node_modules: the payload of bench/gpu-check.sh. esbuild is tsx's own copy.
+// plain Node runs without node_modules: the payload of bench/gpu-check.sh.
 // Usage: `npx tsx bench/gpu-bundle.ts <out.mjs>`.
 
-import { createRequire } from 'node:module';
-
-/** The one esbuild call used here (esbuild is not our dependency, so no types). */
-interface Esbuild { build(opts: Record<string, unknown>): Promise<unknown> }
-const esbuild = createRequire(import.meta.resolve('tsx'))('esbuild') as Esbuild;
+import * as esbuild from 'esbuild';
 const out = process.argv[2] ?? 'bench/out/gpu-check/gpu.mjs';
 await esbuild.build({
   entryPoints: [new URL('./gpu.ts', import.meta.url).pathname],

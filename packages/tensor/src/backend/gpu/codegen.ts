@@ -5,13 +5,20 @@
 //
 // The rule that keeps indices above 2^24 exact: gpu.js declares every local as a float (an
 // Integer initialiser decays to float32, as in its WebGL backend), so a local may only hold a
-// value below 2^24 — a coordinate, a loop counter — and is read back as an Integer with `(v | 0)`.
+// value below 2^24 — a coordinate, a loop counter — and is read back as an Integer with `asInt(v)`.
 // Flat offsets are never stored: they are written out as one Integer expression at each read,
 // from `this.thread.x`, Integer constants and `| 0` casts, which gpu.js computes in int32.
 
 import type { AnyStorage } from '../../storage.ts';
 import type { KernelSpec } from './runtime.ts';
 import { DeviceError } from '../../errors.ts';
+
+/**
+ * An Integer from a float local or expression holding an integer value v: `(v | 0)`, shifted so the
+ * `|` sees a non-negative operand (gpu.js's WebGL2 `|` returns 0 for a negative one). Exact for
+ * −65536 ≤ v < 2^24 − 65536, and for larger float estimates to within their own rounding.
+ */
+export const asInt = (v: string): string => `((((${v}) + 65536) | 0) - 65536)`;
 
 export class Src {
   readonly consts: Record<string, number> = {};
@@ -59,21 +66,21 @@ export class Src {
   div(x: string, d: number): string {
     if (d === 1) return x;
     const D = this.int(d);
-    const q0 = `(Math.floor((${x}) / ${D}) | 0)`;
-    return `(${q0} + (Math.floor(((${x}) - ${q0} * ${D}) / ${D}) | 0))`;
+    const q0 = asInt(`Math.floor((${x}) / ${D})`);
+    return `(${q0} + ${asInt(`Math.floor(((${x}) - ${q0} * ${D}) / ${D})`)})`;
   }
 
   /** Declares locals q = floor(i / d) and r = i − q·d, for results below 2^24 (read them back as `(q | 0)`). */
   divmod(i: string, d: number, q: string, r: string): void {
     this.line(`let ${q} = ${this.div(i, d)};`);
-    this.line(`let ${r} = (${i}) - (${q} | 0) * ${this.int(d)};`);
+    this.line(`let ${r} = (${i}) - ${asInt(q)} * ${this.int(d)};`);
   }
 
-  /** A local holding Integer expression `expr` (whose value must stay below 2^24), returned as the Integer `(name | 0)`. */
+  /** A local holding Integer expression `expr` (whose value must stay below 2^24), returned as an Integer (asInt). */
   local(prefix: string, expr: string): string {
     const name = this.fresh(prefix);
     this.line(`const ${name} = ${expr};`);
-    return `(${name} | 0)`;
+    return asInt(name);
   }
 
   /**

@@ -10,10 +10,9 @@ import type { Conv2dGeom } from '../cpu/conv.ts';
 import type { AnyStorage } from '../../storage.ts';
 import { storageDType } from '../../storage.ts';
 import { asGpu, launch, type GpuBuffer } from './runtime.ts';
-import { Src, THREAD } from './codegen.ts';
+import { asInt, Src, THREAD } from './codegen.ts';
 
-/** Coordinates and loop counters are small float locals; every flat index is written out as an Integer expression (codegen.ts). */
-const I = (v: string): string => `(${v} | 0)`;
+const I = asInt; // a small float local read back as an Integer (codegen.ts)
 
 export function conv2d(x: AnyStorage, w: AnyStorage, bias: AnyStorage | null, g: Conv2dGeom): GpuBuffer {
   const { N, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, groups, OH, OW } = g;

@@ -25,10 +25,9 @@ import type { Pool2dGeom } from '../cpu/pool.ts';
 import type { AnyStorage } from '../../storage.ts';
 import { storageDType } from '../../storage.ts';
 import { asGpu, launch, type GpuBuffer } from './runtime.ts';
-import { Src, THREAD } from './codegen.ts';
+import { asInt, Src, THREAD } from './codegen.ts';
 
-/** A small float local read back as an Integer (codegen.ts). */
-const I = (v: string): string => `(${v} | 0)`;
+const I = asInt; // a small float local read back as an Integer (codegen.ts)
 
 /** Declares `${v}0` = max(start, 0) and `${v}1` = min(start + k, size): the clipped window of `start`. */
 function clip(s: Src, v: string, start: string, k: number, size: number): void {

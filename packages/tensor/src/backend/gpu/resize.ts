@@ -30,10 +30,9 @@ import { InternalError } from '../../errors.ts';
 import type { AnyStorage } from '../../storage.ts';
 import { storageDType } from '../../storage.ts';
 import { asGpu, launch, upload, type GpuBuffer } from './runtime.ts';
-import { Src, THREAD } from './codegen.ts';
+import { asInt, Src, THREAD } from './codegen.ts';
 
-/** A small float local read back as an Integer (codegen.ts). */
-const I = (v: string): string => `(${v} | 0)`;
+const I = asInt; // a small float local read back as an Integer (codegen.ts)
 
 type Mode = 'bilinear' | 'nearest';
 
