@@ -62,21 +62,21 @@ class ImageReader extends Module implements SegModel {
 describe('evaluate', () => {
   const ds = tinyDataset(5);
 
-  it("a model that reads its labels: mIoU 1 with 'encoded', lower with 'zeros' and 'otherImage'", () => {
+  it("a model that reads its labels: mIoU 1 with 'encoded', lower with 'zeros' and 'otherImage'", async () => {
     const m = new LabelReader();
-    const enc = evaluate(m, ds, { numClasses: K, labelMode: 'encoded', encoding: GRID });
+    const enc = await evaluate(m, ds, { numClasses: K, labelMode: 'encoded', encoding: GRID });
     expect(enc.mIoU).toBe(1);
     expect(enc.mIoUAll).toBe(1);
     expect(enc.pixAcc).toBe(1);
-    const zeros = evaluate(m, ds, { numClasses: K, labelMode: 'zeros', encoding: GRID });
-    const other = evaluate(m, ds, { numClasses: K, labelMode: 'otherImage', encoding: GRID });
+    const zeros = await evaluate(m, ds, { numClasses: K, labelMode: 'zeros', encoding: GRID });
+    const other = await evaluate(m, ds, { numClasses: K, labelMode: 'otherImage', encoding: GRID });
     expect(zeros.mIoU).toBeLessThan(0.5);
     expect(other.mIoU).toBeLessThan(0.6);
     expect(other.pixAcc).toBeLessThan(0.6);
   });
 
-  it('matches a ConfusionMatrix filled by hand (zeros → every pixel predicted as the class of code 0)', () => {
-    const r = evaluate(new LabelReader(), ds, { numClasses: K, labelMode: 'zeros', batchSize: 2 });
+  it('matches a ConfusionMatrix filled by hand (zeros → every pixel predicted as the class of code 0)', async () => {
+    const r = await evaluate(new LabelReader(), ds, { numClasses: K, labelMode: 'zeros', batchSize: 2 });
     const cm = new ConfusionMatrix(K);
     const c0 = Math.floor((K + 1) / 2);
     for (let i = 0; i < ds.length; i++) {
@@ -89,52 +89,52 @@ describe('evaluate', () => {
     expect(r.iou.map((v) => (Number.isNaN(v) ? -1 : v))).toEqual(cm.iou().map((v) => (Number.isNaN(v) ? -1 : v)));
     expect(r.confusion.flat()).toEqual(Array.from(cm.matrix));
     // a class absent from labels and predictions: NaN IoU, left out of mIoU, counted 0 in mIoUAll
-    const three = evaluate(new ImageReader(3), tinyDataset(3, 2, K - 1), { numClasses: K });
+    const three = await evaluate(new ImageReader(3), tinyDataset(3, 2, K - 1), { numClasses: K });
     expect([three.mIoU, three.mIoUAll, Number.isNaN(three.iou[K - 1])]).toEqual([1, (K - 1) / K, true]);
   });
 
-  it('does not depend on the batch size; limit evaluates a prefix', () => {
+  it('does not depend on the batch size; limit evaluates a prefix', async () => {
     const m = new LabelReader();
-    const a = evaluate(m, ds, { numClasses: K, labelMode: 'otherImage', encoding: GRID, batchSize: 1 });
-    const b = evaluate(m, ds, { numClasses: K, labelMode: 'otherImage', encoding: GRID, batchSize: 3 });
+    const a = await evaluate(m, ds, { numClasses: K, labelMode: 'otherImage', encoding: GRID, batchSize: 1 });
+    const b = await evaluate(m, ds, { numClasses: K, labelMode: 'otherImage', encoding: GRID, batchSize: 3 });
     expect(b.confusion).toEqual(a.confusion);
-    const one = evaluate(m, ds, { numClasses: K, labelMode: 'zeros', limit: 1 });
+    const one = await evaluate(m, ds, { numClasses: K, labelMode: 'zeros', limit: 1 });
     const y = ds.get(0).label.data();
     expect(one.confusion.flat().reduce((s, v) => s + v, 0)).toBe(Array.from(y).filter((v) => v >= 0).length);
   });
 
-  it('3-channel models ignore labelMode; the 4-channel image reader scores 1 in every mode', () => {
+  it('3-channel models ignore labelMode; the 4-channel image reader scores 1 in every mode', async () => {
     for (const mode of ['zeros', 'encoded', 'otherImage'] as const) {
-      expect(evaluate(new ImageReader(3), ds, { numClasses: K, labelMode: mode }).mIoU).toBe(1);
-      expect(evaluate(new ImageReader(4), ds, { numClasses: K, labelMode: mode, encoding: NOISY }).mIoU).toBe(1);
+      expect((await evaluate(new ImageReader(3), ds, { numClasses: K, labelMode: mode })).mIoU).toBe(1);
+      expect((await evaluate(new ImageReader(4), ds, { numClasses: K, labelMode: mode, encoding: NOISY })).mIoU).toBe(1);
     }
   });
 
-  it('runs in eval mode and restores the previous mode', () => {
+  it('runs in eval mode and restores the previous mode', async () => {
     const m = new LabelReader();
     m.train();
-    evaluate(m, ds, { numClasses: K });
+    await evaluate(m, ds, { numClasses: K });
     expect(m.modes.every((t) => t === false)).toBe(true);
     expect(m.training).toBe(true);
     m.eval();
-    evaluate(m, ds, { numClasses: K });
+    await evaluate(m, ds, { numClasses: K });
     expect(m.training).toBe(false);
   });
 
-  it('fails clearly on a class-count mismatch and on otherImage with one sample', () => {
-    expect(() => evaluate(new LabelReader(), ds, { numClasses: K + 1 })).toThrow(/predicts 4 classes but numClasses is 5/);
-    expect(() => evaluate(new LabelReader(), tinyDataset(1), { numClasses: K, labelMode: 'otherImage' })).toThrow(/at least 2 samples/);
+  it('fails clearly on a class-count mismatch and on otherImage with one sample', async () => {
+    await expect(evaluate(new LabelReader(), ds, { numClasses: K + 1 })).rejects.toThrow(/predicts 4 classes but numClasses is 5/);
+    await expect(evaluate(new LabelReader(), tinyDataset(1), { numClasses: K, labelMode: 'otherImage' })).rejects.toThrow(/at least 2 samples/);
   });
 });
 
 describe('encodingAgreement', () => {
   const ds = tinyDataset(4);
-  it('is 1 for a model that ignores its label channel', () => {
-    expect(encodingAgreement(new ImageReader(4), ds, { numClasses: K, encoding: NOISY })).toBe(1);
-    expect(encodingAgreement(new ImageReader(3), ds, { numClasses: K, encoding: NOISY })).toBe(1);
+  it('is 1 for a model that ignores its label channel', async () => {
+    expect(await encodingAgreement(new ImageReader(4), ds, { numClasses: K, encoding: NOISY })).toBe(1);
+    expect(await encodingAgreement(new ImageReader(3), ds, { numClasses: K, encoding: NOISY })).toBe(1);
   });
-  it('is below 1 for a model that follows random codes, and 1 when the codes are deterministic', () => {
-    expect(encodingAgreement(new LabelReader(), ds, { numClasses: K, encoding: NOISY })).toBeLessThan(0.8);
-    expect(encodingAgreement(new LabelReader(), ds, { numClasses: K, encoding: GRID })).toBe(1);
+  it('is below 1 for a model that follows random codes, and 1 when the codes are deterministic', async () => {
+    expect(await encodingAgreement(new LabelReader(), ds, { numClasses: K, encoding: NOISY })).toBeLessThan(0.8);
+    expect(await encodingAgreement(new LabelReader(), ds, { numClasses: K, encoding: GRID })).toBe(1);
   });
 });

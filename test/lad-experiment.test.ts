@@ -112,14 +112,14 @@ describe('teacherVerdict', () => {
 
 describe('single-class verdict', () => {
   const names = ['background', '0', '1', '2'];
-  it('finds a model whose classifier always picks one class, and says it has not learnt the task', () => {
+  it('finds a model whose classifier always picks one class, and says it has not learnt the task', async () => {
     const val = new DigitsSeg('val', { val: 4, size: 32, digitSize: [16, 24], classes: [0, 1, 2] });
     const model = buildModel(modelPreset('tiny', 'fcn', { inChannels: 4, numClasses: 4, aux: false }), { generator: new Generator(0) });
     const sd = model.stateDict();
     const key = Object.keys(sd).find((k) => k.endsWith('decodeHead.convSeg.bias'))!;
     sd[key] = tensor([0, 0, 50, 0]); // class 2 ('1') wins every pixel
     model.loadStateDict(sd);
-    const r = evaluate(model, val, { numClasses: 4 });
+    const r = await evaluate(model, val, { numClasses: 4 });
     const top = topPredictedClass(r.confusion, val.classNames);
     expect(top).toEqual({ classId: 2, className: '1', share: 100 });
     const v = singleClassVerdict([{ seed: 0, topClass: top }])!;

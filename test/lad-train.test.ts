@@ -118,8 +118,15 @@ describe('lad train / train-teacher / distill / eval', () => {
     const dir = tmp();
     let r = await lad('train', '--iteratons', '3');
     expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/unknown flag --iteratons \(did you mean --iterations\?\)/)]);
-    r = await lad('train', '--device', 'gpu');
-    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/GPU backend is not available yet; run with --device cpu/)]);
+    r = await lad('train', '--device', 'tpu');
+    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/--device must be cpu or gpu: got 'tpu'/)]);
+    r = await lad('train', '--device', 'gpu', '--gpu-mode', 'fast');
+    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/--gpu-mode must be one of auto, webgpu, webgl2, webasm, cpu: got 'fast'/)]);
+    r = await lad('train', '--gpu-mode', 'webasm');
+    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/--gpu-mode webasm needs --device gpu/)]);
+    // Node has no WebGL2: the error names the mode tried, why it failed, and what to do instead
+    r = await lad('train', '--config', tiny(dir), '--device', 'gpu', '--gpu-mode', 'webgl2', '--out', dir, '--quiet');
+    expect([r.code, r.stderr]).toEqual([1, expect.stringMatching(/--device gpu: the GPU backend did not start \(--gpu-mode webgl2\): .*webgl2: no WebGL2 context in Node.*What to do: use --gpu-mode webasm/)]);
     r = await lad('train', '--config', tiny(dir, { train: { lrr: 1 } }));
     expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/unknown config key 'train.lrr' \(did you mean 'lr'\?\)/)]);
     r = await lad('train', '--config', join(dir, 'missing.json'));

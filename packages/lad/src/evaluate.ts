@@ -4,9 +4,11 @@
 // zeros (the student; the "no labels" control), the encoded labels of the same image (the teacher's
 // privileged score), or the encoded labels of another image (a fixed derangement: sample i gets the
 // labels of sample i+1), which tells whether a teacher reads its labels at all (§7.1 item 8).
+// Device: batches are stacked on the CPU and moved to the model's device; predictions are read back
+// with dataAsync, so evaluation is async and works in every GPU mode (webgpu too).
 // Legend: N batch, K classes, H×W label plane.
 
-import { Generator, Tensor, interpolate, noGrad, stack } from '@lad/tensor';
+import { type Device, Generator, Tensor, interpolate, noGrad, stack } from '@lad/tensor';
 import { ConfusionMatrix } from './metrics.ts';
 import { DEFAULT_LAD, type LabelEncoding } from './config.ts';
 import { encodeLabels, withLabelChannel, zeroChannel } from './label-encoding.ts';
@@ -40,17 +42,29 @@ export interface EvalOptions {
   seed?: number;
   /** Evaluate only the first `limit` samples. */
   limit?: number;
+  /** Where the forward passes run; default the device of the model's parameters (the model must be there). */
+  device?: Device;
+}
+
+/** The device of a model's parameters ('cpu' for a model without any). */
+export function modelDevice(model: SegModel): Device {
+  return model.parameters()[0]?.device ?? 'cpu';
 }
 
 /** Accuracy of `model` on `ds`, accumulated over the whole set. */
-export function evaluate(model: SegModel, ds: SegDataset, opts: EvalOptions): EvalResult {
+export async function evaluate(model: SegModel, ds: SegDataset, opts: EvalOptions): Promise<EvalResult> {
   const { numClasses, labelMode = 'zeros', encoding = DEFAULT_LAD.encodeTeacherEval, seed = 0 } = opts;
   checkModel('evaluate', model, numClasses);
+  const device = opts.device ?? modelDevice(model);
   const cm = new ConfusionMatrix(numClasses);
   const gen = new Generator(seed);
-  forEachBatch('evaluate', model, ds, opts, labelMode, (images, labels, others) => {
-    const x = model.inChannels === 4 ? labelInput(images, labelMode === 'otherImage' ? others : labels, labelMode, numClasses, encoding, gen) : images;
-    cm.update(predict(model, x, labels), labels);
+  await forEachBatch('evaluate', model, ds, opts, labelMode, async (images, labels, others) => {
+    const pred = noGrad(() => {
+      const [x0, y] = [images.to(device), labels.to(device)];
+      const x = model.inChannels === 4 ? labelInput(x0, labelMode === 'otherImage' ? others.to(device) : y, labelMode, numClasses, encoding, gen) : x0;
+      return predict(model, x, labels);
+    });
+    await cm.updateAsync(pred, labels); // labels stay on the CPU
   });
   const K = numClasses;
   return {
@@ -69,6 +83,8 @@ export interface AgreementOptions {
   batchSize?: number;
   seed?: number;
   limit?: number;
+  /** Where the forward passes run; default the device of the model's parameters. */
+  device?: Device;
 }
 
 /**
@@ -76,15 +92,20 @@ export interface AgreementOptions {
  * predicts the same class under two independent random encodings of the same labels. 1 for a model
  * that ignores its label channel (and for any 3-channel model).
  */
-export function encodingAgreement(teacher: SegModel, ds: SegDataset, opts: AgreementOptions): number {
+export async function encodingAgreement(teacher: SegModel, ds: SegDataset, opts: AgreementOptions): Promise<number> {
   const { numClasses, encoding, seed = 0 } = opts;
   checkModel('encodingAgreement', teacher, numClasses);
   if (teacher.inChannels !== 4) return 1;
+  const device = opts.device ?? modelDevice(teacher);
   const gen = new Generator(seed);
   let same = 0, total = 0;
-  forEachBatch('encodingAgreement', teacher, ds, opts, 'encoded', (images, labels) => {
-    const a = predict(teacher, labelInput(images, labels, 'encoded', numClasses, encoding, gen), labels).data();
-    const b = predict(teacher, labelInput(images, labels, 'encoded', numClasses, encoding, gen), labels).data();
+  await forEachBatch('encodingAgreement', teacher, ds, opts, 'encoded', async (images, labels) => {
+    const [pa, pb] = noGrad(() => {
+      const [x, y] = [images.to(device), labels.to(device)];
+      const first = predict(teacher, labelInput(x, y, 'encoded', numClasses, encoding, gen), labels);
+      return [first, predict(teacher, labelInput(x, y, 'encoded', numClasses, encoding, gen), labels)];
+    });
+    const [a, b] = await Promise.all([pa.dataAsync(), pb.dataAsync()]);
     const y = labels.data();
     for (let i = 0; i < y.length; i++) {
       if (y[i] < 0) continue;
@@ -105,7 +126,7 @@ function labelInput(images: Tensor, labels: Tensor, mode: LabelMode, numClasses:
   return mode === 'zeros' ? zeroChannel(images) : withLabelChannel(images, encodeLabels(labels, numClasses, enc, gen));
 }
 
-/** Class ids (N, H, W) int32: main logits upsampled to the label size, argmax over K. */
+/** Class ids (N, H, W) int32 on x's device: main logits upsampled to the label size, argmax over K. */
 function predict(model: SegModel, x: Tensor, labels: Tensor): Tensor {
   const [, H, W] = labels.shape;
   const logits = model.forward(x).logits; // (N, K, h, w)
@@ -113,14 +134,15 @@ function predict(model: SegModel, x: Tensor, labels: Tensor): Tensor {
 }
 
 /**
- * Runs `fn` on batches of consecutive samples of one size, in eval mode under noGrad, restoring the
- * model's mode afterwards. `others` holds, per sample i, the labels of sample (i+1) mod n cropped or
- * padded (with ignore) to sample i's size.
+ * Runs `fn` on CPU batches of consecutive samples of one size, in eval mode, restoring the model's
+ * mode afterwards (`fn` runs its forward passes under noGrad itself: an await would end a noGrad
+ * scope). `others` holds, per sample i, the labels of sample (i+1) mod n cropped or padded (with
+ * ignore) to sample i's size.
  */
-function forEachBatch(
+async function forEachBatch(
   op: string, model: SegModel, ds: SegDataset, opts: { batchSize?: number; limit?: number }, mode: LabelMode,
-  fn: (images: Tensor, labels: Tensor, others: Tensor) => void,
-): void {
+  fn: (images: Tensor, labels: Tensor, others: Tensor) => Promise<void>,
+): Promise<void> {
   const n = Math.min(ds.length, opts.limit ?? ds.length);
   const batchSize = opts.batchSize ?? 8;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`${op}: batchSize must be a positive integer: got ${batchSize}.`);
@@ -129,22 +151,20 @@ function forEachBatch(
   const wasTraining = model.training;
   model.eval();
   try {
-    noGrad(() => {
-      let i = 0;
-      while (i < n) {
-        const first = ds.get(i);
-        const samples = [first];
-        const sameSize = (s: typeof first) => s.label.shape[0] === first.label.shape[0] && s.label.shape[1] === first.label.shape[1];
-        while (samples.length < batchSize && i + samples.length < n) {
-          const s = ds.get(i + samples.length);
-          if (!sameSize(s)) break;
-          samples.push(s);
-        }
-        const others = samples.map((s, j) => (mode === 'otherImage' ? fitLabel(ds.get((i + j + 1) % n).label, s.label.shape[0], s.label.shape[1]) : s.label));
-        fn(stack(samples.map((s) => s.image)), stack(samples.map((s) => s.label)), stack(others));
-        i += samples.length;
+    let i = 0;
+    while (i < n) {
+      const first = ds.get(i);
+      const samples = [first];
+      const sameSize = (s: typeof first) => s.label.shape[0] === first.label.shape[0] && s.label.shape[1] === first.label.shape[1];
+      while (samples.length < batchSize && i + samples.length < n) {
+        const s = ds.get(i + samples.length);
+        if (!sameSize(s)) break;
+        samples.push(s);
       }
-    });
+      const others = samples.map((s, j) => (mode === 'otherImage' ? fitLabel(ds.get((i + j + 1) % n).label, s.label.shape[0], s.label.shape[1]) : s.label));
+      await fn(stack(samples.map((s) => s.image)), stack(samples.map((s) => s.label)), stack(others));
+      i += samples.length;
+    }
   } finally {
     model.train(wasTraining);
   }

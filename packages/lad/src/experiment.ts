@@ -22,7 +22,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, platform, arch as osArch } from 'node:os';
 import { join } from 'node:path';
-import { Generator, defaultGenerator, getNumThreads, noGrad, stack, interpolate } from '@lad/tensor';
+import { type Device, Generator, defaultGenerator, getNumThreads, noGrad, stack, interpolate } from '@lad/tensor';
 import type { LadConfig, LabelEncoding, TrainConfig } from './config.ts';
 import { EXPERIMENT_PRESETS, KNOB_ALIASES, type ExperimentConfig, type ExperimentData, type SweepSpec } from './presets.ts';
 import { digitsSeg } from './data/digits-seg.ts';
@@ -145,7 +145,7 @@ export interface ExperimentReport {
   timing: {
     totalSeconds: number;
     arms: Record<string, { seed: number; seconds: number; imgsPerSec: number | null }[]>;
-    machine: { cpus: number; cpuModel: string; threads: number; memGiB: number; platform: string; node: string };
+    machine: { cpus: number; cpuModel: string; threads: number; memGiB: number; platform: string; node: string; device: string };
   };
 }
 
@@ -370,6 +370,14 @@ export interface RunExperimentOptions {
   log?: (line: string) => void;
   /** Where trainModel's progress goes (default stderr). */
   print?: (text: string) => void;
+  /**
+   * Where every arm trains and is evaluated (default 'cpu'); 'gpu' needs `await initBackend('gpu', …)`
+   * first. Random draws stay on the CPU generators, so the numbers differ from a CPU run only by
+   * float rounding (report.json's bits are reproducible per device and GPU mode).
+   */
+  device?: Device;
+  /** How the device is described in report.json's timing.machine.device (e.g. 'gpu (webasm)'); default `device`. */
+  deviceLabel?: string;
 }
 
 interface ArmRun { model: SegModel; result: TrainResult }
@@ -379,6 +387,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunExperimentOp
   const t0 = performance.now();
   const log = opts.log ?? ((l: string) => void process.stderr.write(l + '\n'));
   const { outDir } = opts;
+  const device = opts.device ?? 'cpu';
   checkExperimentConfig(cfg);
   const data = loadExperimentData(cfg.data);
   const K = data.train.numClasses;
@@ -398,22 +407,24 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunExperimentOp
 
   for (const seed of cfg.seeds) {
     const seedDir = join(outDir, `seed-${seed}`);
-    const fresh = (stream: number) => buildModel(modelCfg, { generator: new Generator(mixSeed(seed, stream)) });
+    // built on the CPU (the init draws), then moved to the device
+    const fresh = (stream: number) => buildModel(modelCfg, { generator: new Generator(mixSeed(seed, stream)) }).to(device);
     const copyOf = (src: SegModel, stream: number) => {
       const m = fresh(stream);
-      m.loadStateDict(src.stateDict());
+      m.loadStateDict(src.stateDict()); // device to device
       return m;
     };
     const zerosEval = (m: SegModel) => evaluate(m, data.val, { ...evalOpts(seed), labelMode: 'zeros' });
     const encodedEval = (lad: LadConfig) => (m: SegModel) => evaluate(m, data.val, { ...evalOpts(seed), labelMode: 'encoded', encoding: lad.encodeTeacherEval });
+    type EvalFn = (m: SegModel) => Promise<EvalResult>;
     const fineTune = (base: TrainConfig): TrainConfig => ({ ...base, seed: mixSeed(seed, STREAM_FINETUNE) });
 
-    const arm = async (name: string, model: SegModel, train: TrainConfig, lossFn: (m: SegModel) => LossFn, evalFn: (m: SegModel) => EvalResult): Promise<ArmRun> => {
+    const arm = async (name: string, model: SegModel, train: TrainConfig, lossFn: (m: SegModel) => LossFn, evalFn: EvalFn): Promise<ArmRun> => {
       log(`[experiment] seed ${seed}: ${name} (${train.iterations} iterations)`);
       defaultGenerator.manualSeed(mixSeed(seed, STREAM_DEFAULT, hashName(name)));
       const result = await trainModel({
         name, model, lossFn: lossFn(model), train: data.train, val: data.val, numClasses: K, cfg: train, outDir: seedDir, evalFn,
-        resume: opts.resume, quiet: opts.quiet, print: opts.print, extra: { model: JSON.stringify(modelCfg), arm: name },
+        resume: opts.resume, quiet: opts.quiet, print: opts.print, device, extra: { model: JSON.stringify(modelCfg), arm: name },
       });
       (results[name] ??= []).push({ seed, result });
       (timings[name] ??= []).push({ seed, seconds: result.seconds, imgsPerSec: meanImgsPerSec(result) });
@@ -429,20 +440,20 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunExperimentOp
         ...(diagnostics ? { diagnostics } : {}),
       });
     };
-    const diagnose = (teacher: SegModel, lad: LadConfig, encodedFinal: EvalResult): TeacherDiagnostics => ({
+    const diagnose = async (teacher: SegModel, lad: LadConfig, encodedFinal: EvalResult): Promise<TeacherDiagnostics> => ({
       encoded: pct(encodedFinal.mIoU),
-      zeros: pct(zerosEval(teacher).mIoU),
-      otherImage: pct(evaluate(teacher, data.val, { ...evalOpts(seed), labelMode: 'otherImage', encoding: lad.encodeTeacherEval }).mIoU),
-      agreement: pct(encodingAgreement(teacher, data.val, { ...evalOpts(seed), encoding: lad.encodeTeacherEval })),
+      zeros: pct((await zerosEval(teacher)).mIoU),
+      otherImage: pct((await evaluate(teacher, data.val, { ...evalOpts(seed), labelMode: 'otherImage', encoding: lad.encodeTeacherEval })).mIoU),
+      agreement: pct(await encodingAgreement(teacher, data.val, { ...evalOpts(seed), encoding: lad.encodeTeacherEval })),
     });
-    const finalOf = (run: ArmRun, evalFn: (m: SegModel) => EvalResult) => run.result.final ?? evalFn(run.model);
+    const finalOf = async (run: ArmRun, evalFn: EvalFn): Promise<EvalResult> => run.result.final ?? (await evalFn(run.model));
 
     // -- the starting point ------------------------------------------------------------------------
     const init = fresh(STREAM_INIT);
     let start: SegModel;
     if (cfg.init === 'baseline') {
       const run = await arm('baseline-start', init, { ...cfg.baseline, seed: mixSeed(seed, STREAM_BASELINE) }, (m) => (b) => baselineLoss(m, b, cfg.lad), zerosEval);
-      record('baseline-start', run, finalOf(run, zerosEval));
+      record('baseline-start', run, await finalOf(run, zerosEval));
       start = run.model;
     } else start = init;
 
@@ -456,13 +467,13 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunExperimentOp
     };
     const trainTeacher = async (name: string, lad: LadConfig, teacherCfg: TrainConfig, stream: number) => {
       const run = await arm(name, teacherFrom(stream), fineTune(teacherCfg), (m) => (b, _s, g) => teacherLoss(m, b, K, lad, g), encodedEval(lad));
-      const final = finalOf(run, encodedEval(lad));
-      return { run, final, diag: diagnose(run.model, lad, final) };
+      const final = await finalOf(run, encodedEval(lad));
+      return { run, final, diag: await diagnose(run.model, lad, final) };
     };
 
     // (i) the baseline continued: the fair control, and the no-labels teacher of (iv)
     const control = await arm('baseline', copyOf(start, 21), fineTune(cfg.student), (m) => (b) => baselineLoss(m, b, cfg.lad), zerosEval);
-    record('baseline', control, finalOf(control, zerosEval));
+    record('baseline', control, await finalOf(control, zerosEval));
 
     // (ii) label teacher without consistency, (iii) the LAD teacher
     const nocons = await trainTeacher('teacher-nocons', { ...cfg.lad, consWeight: 0, consLoss: 'none' }, cfg.teacher, 22);
@@ -473,9 +484,9 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunExperimentOp
     // (iv) conventional KD from the no-labels teacher (a zero channel at distillation), (v) LAD
     const noLabels: LadConfig = { ...cfg.lad, encodeDistill: { ...cfg.lad.encodeDistill, codeDist: 'zeros' } };
     const kd = await arm('student-kd', copyOf(start, 24), fineTune(cfg.student), (m) => (b, _s, g) => studentLoss(m, control.model, b, K, noLabels, g), zerosEval);
-    record('student-kd', kd, finalOf(kd, zerosEval));
+    record('student-kd', kd, await finalOf(kd, zerosEval));
     const lad = await arm('student-lad', copyOf(start, 25), fineTune(cfg.student), (m) => (b, _s, g) => studentLoss(m, ladTeacher.run.model, b, K, cfg.lad, g), zerosEval);
-    record('student-lad', lad, finalOf(lad, zerosEval));
+    record('student-lad', lad, await finalOf(lad, zerosEval));
 
     // -- the sweep of the teacher arm ----------------------------------------------------------------
     if (cfg.sweep) {
@@ -527,7 +538,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunExperimentOp
   let examples: string | null = null;
   if (gridModels && cfg.eval.examples > 0) {
     examples = 'examples.png';
-    writeFileSync(join(outDir, examples), examplesGrid(data, gridModels, cfg, K, evalSeed(cfg.seeds[0])));
+    writeFileSync(join(outDir, examples), await examplesGrid(data, gridModels, cfg, K, evalSeed(cfg.seeds[0]), device));
   }
   const valName = data.val.name;
   const report: ExperimentReport = {
@@ -543,7 +554,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunExperimentOp
     timing: {
       totalSeconds: (performance.now() - t0) / 1000,
       arms: timings,
-      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', threads: getNumThreads(), memGiB: Math.round(totalmem() / 2 ** 30), platform: `${platform()}-${osArch()}`, node: process.version },
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', threads: getNumThreads(), memGiB: Math.round(totalmem() / 2 ** 30), platform: `${platform()}-${osArch()}`, node: process.version, device: opts.deviceLabel ?? device },
     },
   };
   writeFileSync(join(outDir, 'report.json'), JSON.stringify(report, jsonNumbers, 2) + '\n');
@@ -617,38 +628,42 @@ function writePlots(outDir: string, results: Record<string, { seed: number; resu
   return files;
 }
 
-/** Rows: the first val images. Columns: image, ground truth, the teacher's label channel, predictions. */
-function examplesGrid(data: ExperimentDataSets, models: { teacher: SegModel; baseline: SegModel; kd: SegModel; lad: SegModel }, cfg: ExperimentConfig, K: number, seed: number): Uint8Array {
+/**
+ * Rows: the first val images. Columns: image, ground truth, the teacher's label channel, predictions.
+ * Inputs are built on the CPU and moved to `device`; predictions are read back with dataAsync.
+ */
+async function examplesGrid(data: ExperimentDataSets, models: { teacher: SegModel; baseline: SegModel; kd: SegModel; lad: SegModel }, cfg: ExperimentConfig, K: number, seed: number, device: Device): Promise<Uint8Array> {
   const n = Math.min(cfg.eval.examples, data.val.length);
   const samples = Array.from({ length: n }, (_, i) => data.val.get(i));
   const palette = classPalette(K);
   const gen = new Generator(seed);
-  const rows = samples.map((s) => {
+  const rows: { cells: GridCell[] }[] = [];
+  for (const s of samples) {
     const [, H, W] = s.image.shape;
     const images = stack([s.image]); // (1, 3, H, W)
     const labels = stack([s.label]); // (1, H, W)
     const channel = encodeLabels(labels, K, cfg.lad.encodeTeacherEval, gen); // (1, 1, H, W)
-    const predict = (m: SegModel, x: typeof images): GridCell => {
+    const predict = async (m: SegModel, x: typeof images): Promise<GridCell> => {
       const was = m.training;
       m.eval();
-      const pred = noGrad(() => interpolate(m.forward(x).logits, { size: [H, W], mode: 'bilinear', alignCorners: true }).argmax(1));
+      const pred = noGrad(() => interpolate(m.forward(x.to(device)).logits, { size: [H, W], mode: 'bilinear', alignCorners: true }).argmax(1));
       m.train(was);
-      return { rgb: labelToRgb(pred.data() as Int32Array, W, H, palette), width: W, height: H };
+      return { rgb: labelToRgb((await pred.dataAsync()) as Int32Array, W, H, palette), width: W, height: H };
     };
     const zeros = withLabelChannel(images, encodeLabels(labels, K, { ...cfg.lad.encodeTeacherEval, codeDist: 'zeros' }, gen));
     const cell = (rgb: Uint8Array): GridCell => ({ rgb, width: W, height: H });
-    return {
+    rows.push({
       cells: [
         cell(imageToRgb(s.image.data() as Float32Array, W, H, data.normalization.mean, data.normalization.std)),
         cell(labelToRgb(s.label.data() as Int32Array, W, H, palette)),
         cell(channelToRgb(channel.data() as Float32Array, W, H)),
-        predict(models.teacher, withLabelChannel(images, channel)),
-        predict(models.baseline, zeros),
-        predict(models.kd, zeros),
-        predict(models.lad, zeros),
+        await predict(models.teacher, withLabelChannel(images, channel)),
+        await predict(models.baseline, zeros),
+        await predict(models.kd, zeros),
+        await predict(models.lad, zeros),
       ],
-    };
-  });
+    });
+  }
   return segGridPng({ columns: ['image', 'ground truth', 'label channel', 'LAD teacher', 'baseline', 'KD student', 'LAD student'], rows, scale: 2 });
 }
 
@@ -721,7 +736,8 @@ export function renderReportMd(r: ExperimentReport): string {
   if (r.files.examples) L.push(`- examples: [${r.files.examples}](${r.files.examples}) (columns: image, ground truth, the LAD teacher's noised label channel, LAD teacher, baseline, KD student, LAD student)`);
   L.push('- per arm: seed-<s>/<arm>/log.jsonl and ckpt-<step>.safetensors');
   L.push('');
-  L.push(`Timing: ${r.timing.totalSeconds.toFixed(0)} s on ${r.timing.machine.cpus} × ${r.timing.machine.cpuModel} (${r.timing.machine.threads} threads).`);
+  const dev = r.timing.machine.device && r.timing.machine.device !== 'cpu' ? `, device ${r.timing.machine.device}` : '';
+  L.push(`Timing: ${r.timing.totalSeconds.toFixed(0)} s on ${r.timing.machine.cpus} × ${r.timing.machine.cpuModel} (${r.timing.machine.threads} threads${dev}).`);
   L.push('');
   return L.join('\n');
 }

@@ -2,8 +2,12 @@
 // L_b(p) = s · (blur^m(c_b[y_b(p)]) + σ·ε_b(p)), with ignore (−1) re-indexed to its own slot K.
 // Codes c_b are a lookup table [N, K+1] drawn per `LabelEncoding.codeDist` (§7.3's knobs).
 // Legend: N batch, K classes (K+1 slots, slot K = ignore), H×W plane.
+// Device: the channel is made on the labels' device. On the CPU the code map is built in float64 and
+// rounded once; on another device the lookup is a gather of the [N, K+1] table (float32) and the blur
+// an avg-pool, so the values agree with the CPU's to float32 rounding. The random draws (codes, then
+// ε) always come from `gen` on the CPU and are moved, so both devices draw the same numbers.
 
-import { DTypeError, type Generator, ShapeError, Tensor, ValueError, cat, fmtShape, zeros } from '@lad/tensor';
+import { DTypeError, type Generator, ShapeError, Tensor, ValueError, avgPool2d, cat, fmtShape, gather, where, zeros } from '@lad/tensor';
 import type { LabelEncoding } from './config.ts';
 
 /** The generalised fixed grid of §2.2: c_k = (k − ⌊(K+1)/2⌋)/10 (VOC, K = 21: (k − 11)/10). */
@@ -56,10 +60,14 @@ function boxBlur(plane: Float64Array, H: number, W: number): void {
   }
 }
 
-function checkLabels(op: string, labels: Tensor, numClasses: number): Int32Array {
+function checkLabels(op: string, labels: Tensor): void {
   if (!(labels instanceof Tensor)) throw new ValueError(`${op}: labels must be a Tensor.`);
   if (labels.dtype !== 'int32') throw new DTypeError(`${op}: labels must be int32 class ids: got ${labels.dtype}.`);
   if (labels.ndim !== 3) throw new ShapeError(`${op}: labels must be (N, H, W): got shape ${fmtShape(labels.shape)}.`);
+}
+
+/** The label values of CPU labels, each checked to be -1 or a class id. */
+function labelValues(op: string, labels: Tensor, numClasses: number): Int32Array {
   const y = labels.data() as Int32Array;
   for (let i = 0; i < y.length; i++) {
     if (y[i] < -1 || y[i] >= numClasses) throw new ValueError(`${op}: labels: got class ${y[i]}, expected -1 (ignore) or 0..${numClasses - 1}.`);
@@ -67,16 +75,30 @@ function checkLabels(op: string, labels: Tensor, numClasses: number): Int32Array
   return y;
 }
 
+function checkEncoding(op: string, enc: LabelEncoding): void {
+  if (!(enc.smoothPasses >= 0) || !Number.isInteger(enc.smoothPasses)) throw new ValueError(`${op}: enc.smoothPasses: got ${enc.smoothPasses}, expected an integer >= 0.`);
+  if (!(enc.sigma >= 0)) throw new ValueError(`${op}: enc.sigma: got ${enc.sigma}, expected a number >= 0.`);
+}
+
 /**
- * The label channel for int32 labels (N, H, W) (−1 = ignore) → float32 (N, 1, H, W). Draws, in this
- * order: the code table, then ε (N·H·W normals, skipped when sigma = 0). 'zeros' draws nothing.
+ * The label channel for int32 labels (N, H, W) (−1 = ignore) → float32 (N, 1, H, W), on the labels'
+ * device. Draws, in this order: the code table, then ε (N·H·W normals, skipped when sigma = 0).
+ * 'zeros' draws nothing. Labels on a device are not read back: a class id out of range there is
+ * caught by the gather's deferred index check (ids < −1 or > K), not here.
  */
 export function encodeLabels(labels: Tensor, numClasses: number, enc: LabelEncoding, gen: Generator): Tensor {
-  const y = checkLabels('encodeLabels', labels, numClasses);
+  checkLabels('encodeLabels', labels);
   const [N, H, W] = labels.shape;
+  const device = labels.device;
+  if (device !== 'cpu') {
+    if (!Number.isInteger(numClasses) || numClasses < 1) throw new ValueError(`encodeLabels: numClasses: got ${numClasses}, expected an integer >= 1.`);
+    if (enc.codeDist === 'zeros') return zeros([N, 1, H, W], { device });
+    checkEncoding('encodeLabels', enc);
+    return encodeOnDevice(labels, numClasses, enc, gen);
+  }
+  const y = labelValues('encodeLabels', labels, numClasses);
   if (enc.codeDist === 'zeros') return zeros([N, 1, H, W]);
-  if (!(enc.smoothPasses >= 0) || !Number.isInteger(enc.smoothPasses)) throw new ValueError(`encodeLabels: enc.smoothPasses: got ${enc.smoothPasses}, expected an integer >= 0.`);
-  if (!(enc.sigma >= 0)) throw new ValueError(`encodeLabels: enc.sigma: got ${enc.sigma}, expected a number >= 0.`);
+  checkEncoding('encodeLabels', enc);
   const slots = numClasses + 1, P = H * W;
   const codes = codeTable(N, numClasses, enc, gen); // (N, K+1)
   const map = new Float64Array(N * P); // (N, H·W) pre-noise code map
@@ -94,6 +116,22 @@ export function encodeLabels(labels: Tensor, numClasses: number, enc: LabelEncod
   return Tensor.fromData(out, [N, 1, H, W]);
 }
 
+/** encodeLabels on a device: the same draws as the CPU path, the lookup as a gather of the code table. */
+function encodeOnDevice(labels: Tensor, numClasses: number, enc: LabelEncoding, gen: Generator): Tensor {
+  const [N, H, W] = labels.shape;
+  const device = labels.device, P = H * W;
+  const codes = Tensor.fromData(Float32Array.from(codeTable(N, numClasses, enc, gen)), [N, numClasses + 1]).to(device); // (N, K+1)
+  const slot = where(labels.eq(-1), numClasses, labels).reshape([N, P]); // (N, H·W) int32, ignore → slot K
+  let map = gather(codes, 1, slot).reshape([N, 1, H, W]); // (N, 1, H, W) pre-noise code map
+  for (let i = 0; i < enc.smoothPasses; i++) map = avgPool2d(map, 3, { stride: 1, padding: 1, countIncludePad: false });
+  if (enc.sigma > 0) {
+    const eps = new Float32Array(N * P); // (N, 1, H, W)
+    gen.fillNormal(eps);
+    map = map.add(Tensor.fromData(eps, [N, 1, H, W]).to(device).mul(enc.sigma));
+  }
+  return map.mul(enc.scale);
+}
+
 /** Concatenates the label channel to the image: (N, 3, H, W) + (N, 1, H, W) → (N, 4, H, W). */
 export function withLabelChannel(images: Tensor, channel: Tensor): Tensor {
   const [N, C, H, W] = images.shape;
@@ -109,5 +147,5 @@ export function withLabelChannel(images: Tensor, channel: Tensor): Tensor {
 export function zeroChannel(images: Tensor): Tensor {
   if (images.ndim !== 4) throw new ShapeError(`zeroChannel: images must be (N, 3, H, W): got shape ${fmtShape(images.shape)}.`);
   const [N, , H, W] = images.shape;
-  return withLabelChannel(images, zeros([N, 1, H, W], { dtype: images.dtype }));
+  return withLabelChannel(images, zeros([N, 1, H, W], { dtype: images.dtype, device: images.device }));
 }

@@ -62,7 +62,7 @@ function pull(z: Tensor, target: Tensor, cfg: LadConfig): Tensor {
     case 'cwd': return channelWiseDistillation(z, t, { temperature: cfg.consT });
     case 'pixelKL': return pixelKD(z, t, { temperature: cfg.consT });
     case 'mse': return mseLoss(z, t);
-    case 'none': return zeros([]);
+    case 'none': return zeros([], { device: z.device });
   }
 }
 
@@ -73,7 +73,7 @@ function pull(z: Tensor, target: Tensor, cfg: LadConfig): Tensor {
  */
 export function consistencyLoss(z1: Tensor, z2: Tensor, cfg: LadConfig): Tensor {
   checkSameLogits('consistencyLoss', z1, z2);
-  if (cfg.consLoss === 'none') return zeros([]);
+  if (cfg.consLoss === 'none') return zeros([], { device: z1.device });
   const forward = pull(z1, z2, cfg);
   return cfg.consSymmetric ? forward.add(pull(z2, z1, cfg)) : forward;
 }

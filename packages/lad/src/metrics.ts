@@ -17,12 +17,22 @@ export class ConfusionMatrix {
 
   /** Adds a batch: pred and target int32 of the same shape ((N, H, W) or (H, W)); target < 0 is ignored. */
   update(pred: Tensor, target: Tensor): this {
-    const op = 'ConfusionMatrix.update';
+    this.checkPair('ConfusionMatrix.update', pred, target);
+    return this.updateArrays(pred.data() as Int32Array, target.data() as Int32Array);
+  }
+
+  private checkPair(op: string, pred: Tensor, target: Tensor): void {
     if (pred.dtype !== 'int32' || target.dtype !== 'int32') throw new DTypeError(`${op}: pred and target must be int32: got ${pred.dtype} and ${target.dtype} (take argmax of the logits over dim 1).`);
     if (pred.ndim < 2 || pred.ndim > 3 || fmtShape(pred.shape) !== fmtShape(target.shape)) {
       throw new ShapeError(`${op}: pred and target must have the same shape, (N, H, W) or (H, W): got pred ${fmtShape(pred.shape)} and target ${fmtShape(target.shape)}.`);
     }
-    return this.updateArrays(pred.data() as Int32Array, target.data() as Int32Array);
+  }
+
+  /** `update` for tensors on any device: reads pred and target with dataAsync (works in webgpu mode too). */
+  async updateAsync(pred: Tensor, target: Tensor): Promise<this> {
+    this.checkPair('ConfusionMatrix.updateAsync', pred, target);
+    const [p, t] = await Promise.all([pred.dataAsync(), target.dataAsync()]);
+    return this.updateArrays(p, t);
   }
 
   /** Same as `update` on flat arrays of equal length. */

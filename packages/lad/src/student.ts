@@ -8,7 +8,7 @@ import type { LadConfig } from './config.ts';
 import { zeroChannel } from './label-encoding.ts';
 import { channelWiseDistillation, pixelKD, segLoss } from './losses.ts';
 import type { SegModel } from './models/types.ts';
-import { type Batch, type StepLoss, checkBatch, checkModel, teacherInput } from './teacher.ts';
+import { type Batch, type StepLoss, checkBatch, checkModel, stepLoss, teacherInput } from './teacher.ts';
 
 /** The input of a model that gets no labels: the image, plus a zero channel for a 4-channel model. */
 export function unlabelledInput(model: SegModel, images: Tensor): Tensor {
@@ -36,7 +36,8 @@ function kdTerm(s: Tensor, t: Tensor, cfg: LadConfig): Tensor {
  * The student's loss on one batch. Puts the student in train mode and the teacher in eval mode
  * (NOTE: the teacher is left in eval mode afterwards). The teacher runs under noGrad on
  * encodeDistill (the image alone when teacher.inChannels === 3), and only when kdLoss !== 'none'
- * and kdWeight !== 0; its encoding draws from `gen`. parts: ce, [aux,] kd, total.
+ * and kdWeight !== 0; its encoding draws from `gen`. terms: ce, [aux,] kd, total. Student, teacher
+ * and batch must be on one device; nothing is read back.
  */
 export function studentLoss(student: SegModel, teacher: SegModel, batch: Batch, numClasses: number, cfg: LadConfig, gen: Generator): StepLoss {
   checkBatch('studentLoss', batch);
@@ -48,25 +49,25 @@ export function studentLoss(student: SegModel, teacher: SegModel, batch: Batch, 
   const t = useKd ? noGrad(() => teacher.forward(teacherInput(teacher, batch, numClasses, cfg.encodeDistill, gen)).logits) : null;
   const out = student.forward(unlabelledInput(student, batch.images));
   const seg = segLoss(out, batch.labels, cfg.auxWeightStudent);
-  const parts: Record<string, number> = { ce: seg.ce.item() };
-  if (seg.aux) parts.aux = seg.aux.item();
+  const terms: Record<string, Tensor | number> = { ce: seg.ce };
+  if (seg.aux) terms.aux = seg.aux;
   let loss = seg.loss;
   if (t) {
     const kd = kdTerm(out.logits, alignTeacher(t, out.logits, cfg), cfg);
-    parts.kd = kd.item();
+    terms.kd = kd;
     loss = loss.add(kd.mul(cfg.kdWeight));
-  } else parts.kd = 0;
-  parts.total = loss.item();
-  return { loss, parts };
+  } else terms.kd = 0;
+  terms.total = loss;
+  return stepLoss(loss, terms);
 }
 
-/** The baseline's loss (CE + auxWeightBaseline·aux), a zero label channel for a 4-channel model; train mode. parts: ce, [aux,] total. */
+/** The baseline's loss (CE + auxWeightBaseline·aux), a zero label channel for a 4-channel model; train mode. terms: ce, [aux,] total. */
 export function baselineLoss(model: SegModel, batch: Batch, cfg: LadConfig): StepLoss {
   checkBatch('baselineLoss', batch);
   model.train();
   const seg = segLoss(model.forward(unlabelledInput(model, batch.images)), batch.labels, cfg.auxWeightBaseline);
-  const parts: Record<string, number> = { ce: seg.ce.item() };
-  if (seg.aux) parts.aux = seg.aux.item();
-  parts.total = seg.loss.item();
-  return { loss: seg.loss, parts };
+  const terms: Record<string, Tensor | number> = { ce: seg.ce };
+  if (seg.aux) terms.aux = seg.aux;
+  terms.total = seg.loss;
+  return stepLoss(seg.loss, terms);
 }

@@ -3,13 +3,13 @@
 // between the two paths' main logits at logit resolution (symmetric stop-grad CWD by default).
 // Legend: N batch, K classes, H×W image plane, h×w logit plane.
 
-import { type Generator, ShapeError, type Tensor, ValueError, fmtShape } from '@lad/tensor';
+import { DeviceError, type Generator, ShapeError, Tensor, ValueError, fmtShape, noGrad, stack } from '@lad/tensor';
 import type { LabelEncoding, LadConfig } from './config.ts';
 import { encodeLabels, withLabelChannel } from './label-encoding.ts';
 import { consistencyLoss, segLoss } from './losses.ts';
 import type { SegModel, SegOutputs } from './models/types.ts';
 
-/** One training batch, as the loader hands it over. */
+/** One training batch, as the loader hands it over; images and labels on the device the step runs on. */
 export interface Batch {
   /** float32 (N, 3, H, W), normalised. */
   images: Tensor;
@@ -23,8 +23,44 @@ export type StepBatch = Batch;
 export interface StepLoss {
   /** The scalar to backpropagate. */
   loss: Tensor;
-  /** Named scalar parts for logging (read back with item()). */
-  parts: Record<string, number>;
+  /**
+   * Named scalar parts for logging: 0-d tensors on the loss's device (nothing is read back during the
+   * step), or plain numbers. Read them with `await readParts(terms)`, which works on every device.
+   */
+  terms: Record<string, Tensor | number>;
+  /** The terms read back synchronously: CPU and the synchronous GPU modes only (webgpu: use readParts). */
+  readonly parts: Record<string, number>;
+}
+
+/** A StepLoss whose `parts` are read from `terms` when asked for. */
+export function stepLoss(loss: Tensor, terms: Record<string, Tensor | number>): StepLoss {
+  return {
+    loss,
+    terms,
+    get parts() {
+      return Object.fromEntries(Object.entries(terms).map(([k, v]) => [k, typeof v === 'number' ? v : v.item()]));
+    },
+  };
+}
+
+/** Reads scalar terms back with one asynchronous read per device (works in every GPU mode, webgpu too). */
+export async function readParts(terms: Record<string, Tensor | number>): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  const byDevice = new Map<string, [string, Tensor][]>();
+  for (const [k, v] of Object.entries(terms)) {
+    if (typeof v === 'number') out[k] = v;
+    else {
+      out[k] = NaN; // keeps the key order
+      const list = byDevice.get(v.device) ?? [];
+      list.push([k, v]);
+      byDevice.set(v.device, list);
+    }
+  }
+  for (const list of byDevice.values()) {
+    const values = await noGrad(() => stack(list.map(([, t]) => t.detach().reshape([]).to('float32')))).dataAsync();
+    list.forEach(([k], i) => (out[k] = values[i]));
+  }
+  return out;
 }
 
 /** Checks that a batch's images (N, 3, H, W) and labels (N, H, W) agree. */
@@ -35,6 +71,7 @@ export function checkBatch(op: string, batch: Batch): void {
   if (labels.ndim !== 3 || labels.shape[0] !== N || labels.shape[1] !== H || labels.shape[2] !== W) {
     throw new ShapeError(`${op}: batch.labels: got shape ${fmtShape(labels.shape)}, expected ${fmtShape([N, H, W])} to match images ${fmtShape(images.shape)}.`);
   }
+  if (labels.device !== images.device) throw new DeviceError(`${op}: batch.images are on ${images.device} but batch.labels on ${labels.device}; move both to the model's device (.to('${images.device}')).`);
 }
 
 /** Checks that the model predicts `numClasses` classes and takes 3 or 4 input channels. */
@@ -58,7 +95,8 @@ export function teacherInput(model: SegModel, batch: Batch, numClasses: number, 
  * The teacher's loss on one batch; puts the model in train mode. Dual path (cfg.dualPath):
  * Σ_i [CE(up(zⁱ), y) + auxWeightTeacher·CE(up(aⁱ), y)] + consWeight·cons(z¹, z²), each path with its
  * own encodeTrain draw (codes and pixel noise; path 1 is drawn and run first). Single path: the
- * first bracket only. parts: ce1, aux1, [ce2, aux2, cons,] total (aux only with an aux head).
+ * first bracket only. terms: ce1, aux1, [ce2, aux2, cons,] total (aux only with an aux head).
+ * Runs on the batch's device (the model must be there too); reads nothing back.
  */
 export function teacherLoss(model: SegModel, batch: Batch, numClasses: number, cfg: LadConfig, gen: Generator): StepLoss {
   checkBatch('teacherLoss', batch);
@@ -67,21 +105,21 @@ export function teacherLoss(model: SegModel, batch: Batch, numClasses: number, c
   const run = (): SegOutputs => model.forward(teacherInput(model, batch, numClasses, cfg.encodeTrain, gen));
   const out1 = run();
   const seg1 = segLoss(out1, batch.labels, cfg.auxWeightTeacher);
-  const parts: Record<string, number> = { ce1: seg1.ce.item() };
-  if (seg1.aux) parts.aux1 = seg1.aux.item();
+  const terms: Record<string, Tensor | number> = { ce1: seg1.ce };
+  if (seg1.aux) terms.aux1 = seg1.aux;
   let loss = seg1.loss;
   if (cfg.dualPath) {
     const out2 = run();
     const seg2 = segLoss(out2, batch.labels, cfg.auxWeightTeacher);
-    parts.ce2 = seg2.ce.item();
-    if (seg2.aux) parts.aux2 = seg2.aux.item();
+    terms.ce2 = seg2.ce;
+    if (seg2.aux) terms.aux2 = seg2.aux;
     loss = loss.add(seg2.loss);
     if (cfg.consLoss !== 'none' && cfg.consWeight !== 0) {
       const cons = consistencyLoss(out1.logits, out2.logits, cfg); // main logits at (h, w)
-      parts.cons = cons.item();
+      terms.cons = cons;
       loss = loss.add(cons.mul(cfg.consWeight));
-    } else parts.cons = 0;
+    } else terms.cons = 0;
   }
-  parts.total = loss.item();
-  return { loss, parts };
+  terms.total = loss;
+  return stepLoss(loss, terms);
 }

@@ -5,19 +5,25 @@
 // optimizer, step, and every generator the step draws from (the loss's, the model's dropout
 // generators, the library's defaultGenerator). The data order and augmentation need no state: they
 // depend only on (seed, epoch, index). Flat and readable, after nanoGPT's train.py.
+// Device: the model is moved to `device` before its optimizer is made, each batch is moved there
+// when its step starts, and the step's loss and parts are read back once, asynchronously, after the
+// optimizer step (one await per step; every GPU mode, webgpu too). Checkpoints are written from
+// CPU copies (cpuAsync) and loaded with copy_, which takes a CPU source for a device tensor.
 
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Generator, defaultGenerator, type Tensor } from '@lad/tensor';
-import { SGD, poly, saveCheckpoint, restoreCheckpoint, latestCheckpoint, checkpointPath } from '@lad/nn';
+import { type Device, Generator, Tensor, defaultGenerator } from '@lad/tensor';
+import { SGD, poly, saveCheckpoint, restoreCheckpoint, latestCheckpoint, checkpointPath, type OptimizerStateDict, type StateDict } from '@lad/nn';
 import { DataLoader, type Batch } from './data/loader.ts';
 import { mixSeed } from './data/batch.ts';
 import type { SegDataset } from './data/types.ts';
 import type { SegModel } from './models/types.ts';
 import type { TrainConfig } from './config.ts';
-import { evaluate, type EvalResult } from './evaluate.ts';
+import { evaluate, modelDevice, type EvalResult } from './evaluate.ts';
+import { readParts, type StepLoss } from './teacher.ts';
 
-export type LossFn = (batch: Batch, step: number, gen: Generator) => { loss: Tensor; parts: Record<string, number> };
+/** The loss of one batch (images and labels already on the run's device); see teacherLoss / studentLoss / baselineLoss. */
+export type LossFn = (batch: Batch, step: number, gen: Generator) => StepLoss | Promise<StepLoss>;
 
 export interface TrainOptions {
   /** The run's folder under outDir: `<outDir>/<name>/`. */
@@ -31,7 +37,13 @@ export interface TrainOptions {
   cfg: TrainConfig;
   outDir: string;
   /** Validation; default `evaluate(model, val, { labelMode: 'zeros' })` when there is a val set. */
-  evalFn?: (model: SegModel) => EvalResult;
+  evalFn?: (model: SegModel) => EvalResult | Promise<EvalResult>;
+  /**
+   * Where to train: the model is moved there (model.to) before the optimizer is made, and every batch
+   * when its step starts. Default: the device the model's parameters are on ('cpu' for a fresh model).
+   * 'gpu' needs `await initBackend('gpu', …)` first.
+   */
+  device?: Device;
   /**
    * Continue from the latest checkpoint in the run's folder (a fresh start when there is none). A fresh
    * start removes the folder's log.jsonl and ckpt-*.safetensors, so a later resume cannot pick up a stale run.
@@ -69,6 +81,9 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const val = opts.val ?? null;
   const evalFn = opts.evalFn ?? (val ? (m: SegModel) => evaluate(m, val, { numClasses, labelMode: 'zeros', seed: cfg.seed }) : null);
   checkConfig(cfg, train);
+  const device = opts.device ?? modelDevice(model);
+  if (device !== 'cpu' && device !== 'gpu') throw new RangeError(`trainModel: device must be 'cpu' or 'gpu': got ${JSON.stringify(device)}.`);
+  model.to(device); // before the optimizer: it holds the (moved) parameters
   const runDir = join(outDir, name);
   mkdirSync(runDir, { recursive: true });
   const logPath = join(runDir, 'log.jsonl');
@@ -101,13 +116,15 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
     for (const f of readdirSync(runDir)) if (/^ckpt-\d+\.safetensors$/.test(f) || f === 'log.jsonl') rmSync(join(runDir, f));
     writeFileSync(logPath, '');
   }
-  const save = (step: number) => {
-    checkpoint = checkpointPath(runDir, step);
-    saveCheckpoint(checkpoint, { model, optimizer, step, generators, extra: { name, train: JSON.stringify(cfg), ...opts.extra } });
+  const save = async (step: number) => {
+    const path = checkpointPath(runDir, step);
+    const [sd, osd] = [await cpuStateDict(model.stateDict()), await cpuOptimizerState(optimizer.stateDict())];
+    saveCheckpoint(path, { model: { stateDict: () => sd }, optimizer: { stateDict: () => osd }, step, generators, extra: { name, train: JSON.stringify(cfg), ...opts.extra } });
+    checkpoint = path;
   };
-  const runEval = (step: number): EvalResult | null => {
+  const runEval = async (step: number): Promise<EvalResult | null> => {
     if (!evalFn) return null;
-    const result = evalFn(model);
+    const result = await evalFn(model);
     evals.push({ step, result });
     appendFileSync(logPath, JSON.stringify({ type: 'eval', step, mIoU: result.mIoU, mIoUAll: result.mIoUAll, pixAcc: result.pixAcc, result }) + '\n');
     return result;
@@ -123,15 +140,17 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   let step = start;
   let tStep = performance.now();
   try {
-    for await (const batch of loader.iterations(cfg.iterations - start, start)) {
+    for await (const cpuBatch of loader.iterations(cfg.iterations - start, start)) {
+      const batch = device === 'cpu' ? cpuBatch : { ...cpuBatch, images: cpuBatch.images.to(device), labels: cpuBatch.labels.to(device) };
       const lr = lrAt(step, cfg.lr);
       for (const g of optimizer.paramGroups) g.lr = lr;
-      const { loss, parts } = lossFn(batch, step, lossGen);
-      const lossValue = loss.item();
-      if (!Number.isFinite(lossValue)) throw new Error(`${name}: the loss is ${lossValue} at step ${step + 1} (parts ${JSON.stringify(parts)}); lower the learning rate (lr ${cfg.lr}).`);
+      const { loss, terms } = await lossFn(batch, step, lossGen);
       loss.backward();
       optimizer.step();
       optimizer.zeroGrad();
+      // the one read-back of the step, after the update has been queued
+      const { __loss: lossValue, ...parts } = await readParts({ __loss: loss, ...terms });
+      if (!Number.isFinite(lossValue)) throw new Error(`${name}: the loss is ${lossValue} at step ${step + 1} (parts ${JSON.stringify(parts)}); lower the learning rate (lr ${cfg.lr}).`);
       step++;
 
       const now = performance.now();
@@ -143,10 +162,10 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
 
       const last = step === cfg.iterations;
       if (!last && cfg.evalEvery > 0 && step % cfg.evalEvery === 0) {
-        const r = runEval(step);
+        const r = await runEval(step);
         progress?.note(r);
       }
-      if (!last && cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0) save(step);
+      if (!last && cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0) await save(step);
       if (opts.stopAfter !== undefined && step >= opts.stopAfter) break;
     }
   } finally {
@@ -157,11 +176,29 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   // -- the end: evaluate and checkpoint ----------------------------------------------------------
   let final: EvalResult | null = null;
   if (step === cfg.iterations) {
-    final = start === cfg.iterations ? (evals.at(-1)?.result ?? runEval(step)) : runEval(step);
-    if (start < cfg.iterations || !checkpoint) save(step);
+    final = start === cfg.iterations ? (evals.at(-1)?.result ?? (await runEval(step))) : await runEval(step);
+    if (start < cfg.iterations || !checkpoint) await save(step);
     if (!quiet && final) (opts.print ?? printErr)(`${name}: step ${step} mIoU ${pct(final.mIoU)} (all-K ${pct(final.mIoUAll)}) pixAcc ${pct(final.pixAcc)}\n`);
   }
   return { name, history, evals, final, checkpoint, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** CPU copies of a state dict's tensors (read with cpuAsync: every device and GPU mode). */
+async function cpuStateDict(sd: StateDict): Promise<StateDict> {
+  const out: StateDict = {};
+  for (const [k, t] of Object.entries(sd)) out[k] = await t.cpuAsync();
+  return out;
+}
+
+/** An optimizer state dict with its tensors copied to the CPU. */
+async function cpuOptimizerState(sd: OptimizerStateDict): Promise<OptimizerStateDict> {
+  const state: OptimizerStateDict['state'] = {};
+  for (const [idx, ps] of Object.entries(sd.state)) {
+    const entry: (typeof state)[number] = {};
+    for (const [k, v] of Object.entries(ps)) entry[k] = v instanceof Tensor ? await v.cpuAsync() : v;
+    state[Number(idx)] = entry;
+  }
+  return { ...sd, state };
 }
 
 /** Fails fast on a config the loop cannot run, saying what to change. */

@@ -32,6 +32,6 @@ export function dropout2d(x: Tensor, p = 0.5, training = true, generator: Genera
   if (!training || p === 0) return x;
   if (p === 1) return x.mul(0);
   const [N, C] = x.shape;
-  const keep = rand([N, C, 1, 1], { dtype: x.dtype, generator }).ge(p); // (N, C, 1, 1), P(keep) = 1 − p
+  const keep = rand([N, C, 1, 1], { dtype: x.dtype, generator, device: x.device }).ge(p); // (N, C, 1, 1), P(keep) = 1 − p; drawn on the CPU, moved to x's device
   return x.mul(keep).mul(1 / (1 - p));
 }

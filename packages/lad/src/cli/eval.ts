@@ -6,6 +6,7 @@ import { buildModel } from '../models/build.ts';
 import { evaluate, type LabelMode } from '../evaluate.ts';
 import { UsageError, formatFlags, intFlag, parseFlags, type FlagSpec } from './args.ts';
 import { checkDevice, checkModelConfig, loadDatasets } from './run-config.ts';
+import { DEVICE_FLAGS, withDevice } from './device.ts';
 import { loadWeights, readCheckpoint } from './train.ts';
 import type { CommandRun } from '../cli.ts';
 
@@ -19,19 +20,19 @@ const FLAGS: FlagSpec = {
   limit: { type: 'string', value: 'N', help: 'only the first N samples' },
   'batch-size': { type: 'string', value: 'N', help: 'images per forward pass (default 8)' },
   seed: { type: 'string', value: 'S', help: 'seed of the label codes (default 0)' },
-  device: { type: 'string', value: 'cpu|gpu', help: 'where to run (only cpu for now)' },
+  ...DEVICE_FLAGS,
   json: { type: 'boolean', help: 'print the result as JSON' },
   help: { type: 'boolean', help: 'show this help' },
 };
 
 const USAGE = ['usage: lad eval --checkpoint CKPT [--label-mode zeros|encoded|otherImage] [flags]', '', 'Evaluates a checkpoint on a whole split: mIoU (present classes and all K), pixAcc, per-class IoU.', '', ...formatFlags(FLAGS)].join('\n');
 
-export const runEval: CommandRun = (args, io) => {
+export const runEval: CommandRun = async (args, io) => {
   const cmd = 'lad eval';
   const { flags, positionals } = parseFlags(cmd, args, FLAGS);
   if (flags.help) return io.out(USAGE), 0;
   if (positionals.length > 0) throw new UsageError(`${cmd}: unexpected argument '${positionals[0]}'; give the checkpoint as --checkpoint CKPT.`);
-  checkDevice(cmd, flags);
+  const choice = checkDevice(cmd, flags);
   if (typeof flags.checkpoint !== 'string' || flags.checkpoint === '') throw new UsageError(`${cmd}: --checkpoint CKPT is required.`);
   const mode = (flags['label-mode'] ?? 'zeros') as LabelMode;
   if (!MODES.includes(mode)) throw new UsageError(`${cmd}: --label-mode must be one of ${MODES.join(', ')}: got '${String(mode)}'.`);
@@ -44,11 +45,12 @@ export const runEval: CommandRun = (args, io) => {
   checkModelConfig(cmd, config.model, ds.numClasses);
   const model = buildModel(config.model);
   loadWeights(cmd, `--checkpoint ${flags.checkpoint}`, model, ck, config.model);
-  const r = evaluate(model, ds, {
+  const evalOpts = {
     numClasses: ds.numClasses, labelMode: mode, encoding: config.lad.encodeTeacherEval,
     batchSize: intFlag(cmd, flags, 'batch-size', 8, 1), seed: intFlag(cmd, flags, 'seed', 0, Number.MIN_SAFE_INTEGER), limit: intFlag(cmd, flags, 'limit', undefined, 1),
-  });
-  if (flags.json) return io.out(JSON.stringify({ checkpoint: flags.checkpoint, step: ck.step, dataset: data.dataset, split, labelMode: mode, ...r })), 0;
+  };
+  const r = await withDevice(cmd, choice, io, (device) => evaluate(model.to(device), ds, { ...evalOpts, device }));
+  if (flags.json) return io.out(JSON.stringify({ checkpoint: flags.checkpoint, step: ck.step, dataset: data.dataset, split, labelMode: mode, device: choice.device, ...r })), 0;
   const pct = (v: number) => (Number.isNaN(v) ? '-' : (100 * v).toFixed(2));
   io.out(['| id | class | IoU % |', '| ---: | --- | ---: |', ...r.iou.map((v, k) => `| ${k} | ${ds.classNames[k] ?? k} | ${pct(v)} |`)].join('\n'));
   io.out(`${flags.checkpoint} (step ${ck.step}) on ${data.dataset} ${split}, label channel ${model.inChannels === 4 ? mode : 'none'}: mIoU ${pct(r.mIoU)} (all ${ds.numClasses} classes: ${pct(r.mIoUAll)}), pixAcc ${pct(r.pixAcc)}`);

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { EXPERIMENT_PRESETS, type ExperimentConfig } from '../presets.ts';
 import { applySettings, fmtStat, parseSweep, runExperiment } from '../experiment.ts';
 import { UsageError, formatFlags, parseFlags, suggest, type CliIO, type FlagSpec } from './args.ts';
+import { DEVICE_FLAGS, parseDevice, withDevice } from './device.ts';
 import type { CommandRun } from '../cli.ts';
 
 const CMD = 'lad experiment';
@@ -20,11 +21,12 @@ const FLAGS: FlagSpec = {
   data: { type: 'string', value: 'DIR', help: 'dataset folder in the folder layout (required by full; replaces the synthetic data of the others)' },
   resume: { type: 'boolean', help: 'continue an interrupted experiment in --out (same flags)' },
   quiet: { type: 'boolean', help: 'no per-step training progress' },
+  ...DEVICE_FLAGS,
   help: { type: 'boolean', help: 'show this help' },
 };
 
 const USAGE = [
-  `usage: ${CMD} --preset <${Object.keys(EXPERIMENT_PRESETS).join('|')}> [--seeds N] [--sweep KNOB=V1,V2,...] [--set KNOB=V,...] [--out DIR] [--data DIR] [--resume] [--quiet]`,
+  `usage: ${CMD} --preset <${Object.keys(EXPERIMENT_PRESETS).join('|')}> [--seeds N] [--sweep KNOB=V1,V2,...] [--set KNOB=V,...] [--out DIR] [--data DIR] [--resume] [--quiet] [--device cpu|gpu [--gpu-mode MODE]]`,
   '',
   'Trains, on the same data and budget: the baseline continued (the fair control), a label teacher',
   'without consistency, the LAD teacher, a student distilled from a same-size teacher without labels,',
@@ -99,6 +101,7 @@ export const runExperimentCommand: CommandRun = async (args: string[], io: CliIO
   if (flags.help) return io.out(USAGE), 0;
   if (positionals.length > 0) throw new UsageError(`${CMD}: unexpected argument '${positionals[0]}' (every setting is a flag; see ${CMD} --help).`);
   const cfg = experimentConfigFromFlags(flags);
+  const choice = parseDevice(CMD, flags);
   if (flags.out === '') throw new UsageError(`${CMD}: --out needs a directory.`);
   const out = resolve(typeof flags.out === 'string' ? flags.out : `runs/${cfg.preset}-${timestamp()}`);
   const resume = flags.resume === true;
@@ -113,7 +116,7 @@ export const runExperimentCommand: CommandRun = async (args: string[], io: CliIO
   }
 
   io.err(`${CMD}: preset ${cfg.preset}, seeds ${cfg.seeds.join(',')}${cfg.sweep ? `, sweep ${cfg.sweep.path}=${cfg.sweep.values.join(',')}` : ''} → ${out}`);
-  const report = await runExperiment(cfg, { outDir: out, resume, quiet: flags.quiet === true, log: (l) => io.err(l) });
+  const report = await withDevice(CMD, choice, io, (device, deviceLabel) => runExperiment(cfg, { outDir: out, resume, quiet: flags.quiet === true, log: (l) => io.err(l), device, deviceLabel }));
   io.out(`val mIoU over ${report.seeds.length} seed(s) (mean ± std, points):`);
   const width = Math.max(...Object.keys(report.arms).map((k) => k.length));
   for (const [name, a] of Object.entries(report.arms)) io.out(`  ${name.padEnd(width)}  ${fmtStat(a.mIoU).padEnd(12)} (${a.input})`);

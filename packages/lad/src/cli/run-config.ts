@@ -13,6 +13,7 @@ import { withSpec } from '../data/dataset-spec.ts';
 import type { SegDataset, Split } from '../data/types.ts';
 import { TINY_MODEL, type Arch, type ModelConfig } from '../models/build.ts';
 import { UsageError, intFlag, suggest, type FlagSpec, type Parsed } from './args.ts';
+import { DEVICE_FLAGS, parseDevice, type DeviceChoice } from './device.ts';
 
 export interface DataConfig {
   /** digits-seg | textured-blobs | folder:<dir> */
@@ -54,7 +55,7 @@ export const RUN_FLAGS: FlagSpec = {
   'eval-every': { type: 'string', value: 'N', help: 'validate every N iterations (0: only at the end)' },
   'checkpoint-every': { type: 'string', value: 'N', help: 'checkpoint every N iterations (0: only at the end)' },
   seed: { type: 'string', value: 'S', help: 'seed of the model init, data order, augmentation and label codes (default 0)' },
-  device: { type: 'string', value: 'cpu|gpu', help: 'where to run (only cpu for now)' },
+  ...DEVICE_FLAGS,
   out: { type: 'string', value: 'DIR', help: 'output directory; the run writes DIR/<name>/ (default runs)' },
   name: { type: 'string', value: 'NAME', help: 'run name (default: the command, e.g. baseline, teacher, student)' },
   resume: { type: 'boolean', help: 'continue from the latest checkpoint in DIR/<name>/' },
@@ -63,12 +64,9 @@ export const RUN_FLAGS: FlagSpec = {
   help: { type: 'boolean', help: 'show this help' },
 };
 
-/** `--device`: only the CPU backend exists so far. */
-export function checkDevice(cmd: string, flags: Parsed['flags']): void {
-  const d = flags.device;
-  if (d === undefined || d === 'cpu') return;
-  if (d === 'gpu') throw new UsageError(`${cmd}: --device gpu: the GPU backend is not available yet; run with --device cpu (the default).`);
-  throw new UsageError(`${cmd}: --device must be cpu or gpu: got '${String(d)}'.`);
+/** `--device`, `--gpu-mode`, `--dawn` (see device.ts). */
+export function checkDevice(cmd: string, flags: Parsed['flags']): DeviceChoice {
+  return parseDevice(cmd, flags);
 }
 
 /** Reads a partial config file. */
@@ -112,8 +110,8 @@ export function mergeConfig<T>(cmd: string, base: T, patch: unknown, where: stri
 const NULLABLE = ['train.cropSize', 'data.trainSamples', 'data.valSamples', 'data.size', 'model.auxChannels', 'model.keyChannels', 'model.dropout', 'model.auxDropout'];
 
 /** defaults < file < flags, with the model's class count taken from the dataset. */
-export function runConfig(cmd: string, flags: Parsed['flags'], inChannels: number): { cfg: RunConfig; train: SegDataset; val: SegDataset } {
-  checkDevice(cmd, flags);
+export function runConfig(cmd: string, flags: Parsed['flags'], inChannels: number): { cfg: RunConfig; train: SegDataset; val: SegDataset; device: DeviceChoice } {
+  const device = checkDevice(cmd, flags);
   const file = typeof flags.config === 'string' ? readConfigFile(cmd, flags.config) : {};
   for (const k of Object.keys(file)) if (!['data', 'model', 'lad', 'train'].includes(k)) throw new UsageError(`${cmd}: unknown config key '${k}' in ${String(flags.config)}; the sections are data, model, lad, train.`);
   const data = mergeConfig(cmd, DEFAULT_DATA, { ...(file.data as object), ...defined({ dataset: flags.dataset }) }, 'data', NULLABLE);
@@ -137,7 +135,7 @@ export function runConfig(cmd: string, flags: Parsed['flags'], inChannels: numbe
   const modelPatch = { inChannels, numClasses: ds.train.numClasses, ...(file.model as object), ...defined({ arch: flags.arch }) };
   const model = mergeConfig(cmd, TINY_MODEL, modelPatch, 'model', NULLABLE);
   checkModelConfig(cmd, model, ds.train.numClasses);
-  return { cfg: { data, model, lad, train }, ...ds };
+  return { cfg: { data, model, lad, train }, ...ds, device };
 }
 
 /** Only the entries whose value is defined. */

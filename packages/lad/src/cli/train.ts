@@ -5,7 +5,7 @@
 
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Generator, Tensor } from '@lad/tensor';
+import { type Device, Generator, Tensor } from '@lad/tensor';
 import { loadCheckpoint, type Checkpoint } from '@lad/nn';
 import { buildModel, type ModelConfig } from '../models/build.ts';
 import type { SegModel } from '../models/types.ts';
@@ -16,6 +16,7 @@ import { teacherLoss } from '../teacher.ts';
 import { baselineLoss, studentLoss } from '../student.ts';
 import { UsageError, formatFlags, parseFlags, suggest, type CliIO, type FlagSpec, type Parsed } from './args.ts';
 import { ARCHS, RUN_FLAGS, checkModelConfig, runConfig, type RunConfig } from './run-config.ts';
+import { withDevice } from './device.ts';
 import type { CommandRun } from '../cli.ts';
 
 type Kind = 'baseline' | 'teacher' | 'student';
@@ -93,7 +94,7 @@ function initTeacherFrom(cmd: string, file: string, model: SegModel, cfg: RunCon
   loadWeights(cmd, `--init-from ${file}`, model, { ...ck, model: sd }, cfg.model);
 }
 
-/** Builds the frozen eval-mode teacher of `lad distill`. */
+/** Builds the frozen eval-mode teacher of `lad distill` (on the CPU; the caller moves it). */
 function loadTeacher(cmd: string, flags: Parsed['flags'], student: RunConfig): SegModel {
   const file = flags.teacher;
   if (typeof file !== 'string' || file === '') throw new UsageError(`${cmd}: --teacher CKPT is required (a checkpoint written by lad train-teacher).`);
@@ -122,34 +123,37 @@ async function runKind(kind: Kind, args: string[], io: CliIO): Promise<number> {
   if (flags.help) return io.out(helpText(kind)), 0;
   if (positionals.length > 0) throw new UsageError(`${cmd}: unexpected argument '${positionals[0]}'; every option is a flag (see ${cmd} --help).`);
   const inChannels = kind === 'baseline' ? 3 : 4;
-  const { cfg, train, val } = runConfig(cmd, flags, inChannels);
+  const { cfg, train, val, device: choice } = runConfig(cmd, flags, inChannels);
   if (kind === 'teacher' && cfg.model.inChannels !== 4) throw new UsageError(`${cmd}: a teacher needs model.inChannels 4 (image + label channel): got ${cfg.model.inChannels}.`);
   const K = cfg.model.numClasses;
+  // built and loaded on the CPU (the init draws, checkpoints); trainModel moves the model to the device
   const model = buildModel(cfg.model, { generator: new Generator(cfg.train.seed) });
-  let lossFn: LossFn;
-  if (kind === 'baseline') lossFn = (batch) => baselineLoss(model, batch, cfg.lad);
-  else if (kind === 'teacher') {
-    if (typeof flags['init-from'] === 'string') initTeacherFrom(cmd, flags['init-from'], model, cfg);
-    lossFn = (batch, _step, gen) => teacherLoss(model, batch, K, cfg.lad, gen);
-  } else {
-    const teacher = loadTeacher(cmd, flags, cfg);
-    lossFn = (batch, _step, gen) => studentLoss(model, teacher, batch, K, cfg.lad, gen);
-  }
-  // the teacher is validated with its labels (the privileged score), the others with a zero channel
-  const evalFn = (m: SegModel) => evaluate(m, val, kind === 'teacher' ? { numClasses: K, labelMode: 'encoded', encoding: cfg.lad.encodeTeacherEval, seed: cfg.train.seed } : { numClasses: K, seed: cfg.train.seed });
+  let teacher: SegModel | null = null;
+  if (kind === 'teacher' && typeof flags['init-from'] === 'string') initTeacherFrom(cmd, flags['init-from'], model, cfg);
+  if (kind === 'student') teacher = loadTeacher(cmd, flags, cfg);
 
   const name = typeof flags.name === 'string' ? flags.name : kind;
   const outDir = resolve(typeof flags.out === 'string' ? flags.out : 'runs');
-  mkdirSync(join(outDir, name), { recursive: true });
-  writeFileSync(join(outDir, name, 'config.json'), JSON.stringify({ kind, ...cfg }, null, 2) + '\n');
-  const r = await trainModel({
-    name, model, lossFn, train, val, numClasses: K, cfg: cfg.train, outDir, evalFn,
-    resume: Boolean(flags.resume), quiet: Boolean(flags.quiet), prefetch: Boolean(flags.prefetch),
-    extra: { kind, config: JSON.stringify(cfg) },
+  return withDevice(cmd, choice, io, async (device: Device) => {
+    teacher?.to(device);
+    let lossFn: LossFn;
+    if (kind === 'baseline') lossFn = (batch) => baselineLoss(model, batch, cfg.lad);
+    else if (kind === 'teacher') lossFn = (batch, _step, gen) => teacherLoss(model, batch, K, cfg.lad, gen);
+    else lossFn = (batch, _step, gen) => studentLoss(model, teacher!, batch, K, cfg.lad, gen);
+    // the teacher is validated with its labels (the privileged score), the others with a zero channel
+    const evalFn = (m: SegModel) => evaluate(m, val, kind === 'teacher' ? { numClasses: K, labelMode: 'encoded', encoding: cfg.lad.encodeTeacherEval, seed: cfg.train.seed } : { numClasses: K, seed: cfg.train.seed });
+
+    mkdirSync(join(outDir, name), { recursive: true });
+    writeFileSync(join(outDir, name, 'config.json'), JSON.stringify({ kind, ...cfg }, null, 2) + '\n');
+    const r = await trainModel({
+      name, model, lossFn, train, val, numClasses: K, cfg: cfg.train, outDir, evalFn, device,
+      resume: Boolean(flags.resume), quiet: Boolean(flags.quiet), prefetch: Boolean(flags.prefetch),
+      extra: { kind, config: JSON.stringify(cfg) },
+    });
+    const f = r.final;
+    io.out(`${name}: ${cfg.train.iterations} iterations in ${r.seconds.toFixed(1)} s on ${device}${f ? `; val mIoU ${(100 * f.mIoU).toFixed(2)} (all-K ${(100 * f.mIoUAll).toFixed(2)}), pixAcc ${(100 * f.pixAcc).toFixed(2)}` : ''}; checkpoint ${r.checkpoint}`);
+    return 0;
   });
-  const f = r.final;
-  io.out(`${name}: ${cfg.train.iterations} iterations in ${r.seconds.toFixed(1)} s${f ? `; val mIoU ${(100 * f.mIoU).toFixed(2)} (all-K ${(100 * f.mIoUAll).toFixed(2)}), pixAcc ${(100 * f.pixAcc).toFixed(2)}` : ''}; checkpoint ${r.checkpoint}`);
-  return 0;
 }
 
 export const runTrain: CommandRun = (args, io) => runKind('baseline', args, io);

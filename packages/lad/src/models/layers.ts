@@ -70,6 +70,6 @@ export function initExtraInputChannels_(conv: Conv2d, from: number, std: number,
   const w = conv.weight; // (O, C, kH, kW)
   const [O, C, kH, kW] = w.shape;
   if (from >= C) return;
-  const extra = randn([O, C - from, kH, kW], { dtype: w.dtype, generator }).mul(std);
+  const extra = randn([O, C - from, kH, kW], { dtype: w.dtype, generator, device: w.device }).mul(std); // drawn on the CPU, moved to w's device
   noGrad(() => w.copy_(cat([w.slice(1, 0, from), extra], 1)));
 }

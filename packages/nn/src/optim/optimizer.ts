@@ -205,7 +205,8 @@ function copyState(s: OptimizerParamState, p: Tensor | null, scalars: readonly s
   for (const [k, v] of Object.entries(s)) {
     if (!(v instanceof Tensor)) out[k] = v;
     else if (scalars.includes(k)) out[k] = v.item();
-    else out[k] = noGrad(() => (p && v.dtype !== p.dtype ? v.to(p.dtype) : v.clone()));
+    // a loaded state follows its parameter's dtype and device (a CPU checkpoint into a GPU model)
+    else out[k] = noGrad(() => (p && (v.dtype !== p.dtype || v.device !== p.device) ? v.to(p.dtype).to(p.device) : v.clone()));
   }
   return out;
 }

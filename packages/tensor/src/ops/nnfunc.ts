@@ -214,6 +214,6 @@ export function dropout(x: Tensor, p = 0.5, training = true, generator: Generato
   if (!(p >= 0 && p <= 1)) throw new ValueError(`dropout: p must be in [0, 1]: got ${p}.`);
   if (!training || p === 0) return x;
   if (p === 1) return x.mul(0);
-  const keep = rand(x.shape, { dtype: x.dtype, generator }).ge(p); // P(keep) = 1 − p
+  const keep = rand(x.shape, { dtype: x.dtype, generator, device: x.device }).ge(p); // P(keep) = 1 − p; drawn on the CPU, then moved
   return x.mul(keep).mul(1 / (1 - p));
 }
