@@ -13,15 +13,18 @@ import { Src, THREAD } from './codegen.ts';
 
 const ncl = (x: AnyStorage): [number, number, number] => [x.shape[0], x.shape[1], x.size / (x.shape[0] * x.shape[1] || 1)];
 
-/** Per channel c: Σ_{n, l} term, where `term` reads x0[p] (and x1[p], x2[c] … as the caller's args). */
-function channelSum(name: string, x: AnyStorage, args: GpuBuffer[], term: string, post = 'acc', eps = 0): GpuBuffer {
+/** `term(p, c)` builds an expression from the element index p and the channel index c (Integer expressions). */
+type Term = (p: string, c: string) => string;
+
+/** Per channel c: Σ_{n, l} term, then `post` of the sum `acc` (M = N·L and eps in scope). */
+function channelSum(name: string, x: AnyStorage, args: GpuBuffer[], term: Term, post = 'acc', eps = 0): GpuBuffer {
   const [N, C, L] = ncl(x);
   const s = new Src();
   s.line(`const c = ${THREAD};`); // a channel: small
   s.line('let acc = 0.0;');
   s.line(`for (let n = 0; n < ${s.bound(N)}; n++) {`);
   s.line(`for (let l = 0; l < ${s.bound(L)}; l++) {`);
-  s.line(`acc += ${term.replaceAll('[p]', `[((n | 0) * ${s.int(C)} + (c | 0)) * ${s.int(L)} + (l | 0)]`).replaceAll('[c]', '[(c | 0)]')};`);
+  s.line(`acc += ${term(`((n | 0) * ${s.int(C)} + (c | 0)) * ${s.int(L)} + (l | 0)`, '(c | 0)')};`);
   s.line('}').line('}');
   if (post.includes('M')) s.line(`const M = ${s.float(N * L)};`);
   if (post.includes('eps')) s.line(`const eps = ${s.float(eps)};`);
@@ -30,46 +33,42 @@ function channelSum(name: string, x: AnyStorage, args: GpuBuffer[], term: string
 
 export function batchNormStats(x: AnyStorage, eps: number): BnStats {
   const xb = asGpu(x);
-  const mean = channelSum('bn-mean', x, [xb], 'x0[p]', 'acc / M');
-  const invstd = channelSum('bn-invstd', x, [xb, mean], '(x0[p] - x1[c]) * (x0[p] - x1[c])', '1.0 / Math.sqrt(acc / M + eps)', eps);
+  const mean = channelSum('bn-mean', x, [xb], (p) => `x0[${p}]`, 'acc / M');
+  const invstd = channelSum('bn-invstd', x, [xb, mean], (p, c) => `(x0[${p}] - x1[${c}]) * (x0[${p}] - x1[${c}])`, '1.0 / Math.sqrt(acc / M + eps)', eps);
   return { mean, invstd };
 }
 
-/** An elementwise pass over (N, C, L): declares the channel c, then `body` computes `out` (reading element `[p]` and channel values `[c]`). */
-function perElement(name: string, x: AnyStorage, args: GpuBuffer[], body: (s: Src) => void): GpuBuffer {
+/** An elementwise pass over (N, C, L): `body(s, p, c)` declares `out` from element index p and channel index c. */
+function perElement(name: string, x: AnyStorage, args: GpuBuffer[], body: (s: Src, p: string, c: string) => void): GpuBuffer {
   const [N, C, L] = ncl(x);
   const s = new Src();
   const [, c] = s.unravel(THREAD, [N, C, L]);
-  s.line(`const c = ${c};`);
-  body(s);
-  const spec = s.spec(name, x.size, args.map((_, k) => `x${k}`), 'out');
-  spec.src = spec.src.replaceAll('[p]', `[${THREAD}]`).replaceAll('[c]', '[(c | 0)]');
-  spec.key = `${name}\n${spec.src}`;
-  return launch(spec, args, storageDType(x));
+  body(s, THREAD, c);
+  return launch(s.spec(name, x.size, args.map((_, k) => `x${k}`), 'out'), args, storageDType(x));
 }
 
 export function batchNorm(x: AnyStorage, stats: BnStats, w: AnyStorage | null, b: AnyStorage | null): GpuBuffer {
   const args = [asGpu(x), stats.mean as GpuBuffer, stats.invstd as GpuBuffer, ...(w ? [asGpu(w)] : []), ...(b ? [asGpu(b)] : [])];
   const wi = 3, bi = w ? 4 : 3;
-  return perElement('bn-forward', x, args, (s) => {
-    s.line(`let out = (x0[p] - x1[c]) * x2[c];`);
-    if (w) s.line(`out = out * x${wi}[c];`);
-    if (b) s.line(`out = out + x${bi}[c];`);
+  return perElement('bn-forward', x, args, (s, p, c) => {
+    s.line(`let out = (x0[${p}] - x1[${c}]) * x2[${c}];`);
+    if (w) s.line(`out = out * x${wi}[${c}];`);
+    if (b) s.line(`out = out + x${bi}[${c}];`);
   });
 }
 
 export function batchNormBackward(gy: AnyStorage, x: AnyStorage, stats: BnStats, w: AnyStorage | null, training: boolean): { gx: GpuBuffer; gw: GpuBuffer; gb: GpuBuffer } {
   const [N, , L] = ncl(x);
   const g = asGpu(gy), xb = asGpu(x), mean = stats.mean as GpuBuffer, invstd = stats.invstd as GpuBuffer;
-  const gb = channelSum('bn-sum-g', x, [g], 'x0[p]');
-  const gw = channelSum('bn-sum-gxhat', x, [g, xb, mean, invstd], 'x0[p] * (x1[p] - x2[c]) * x3[c]');
+  const gb = channelSum('bn-sum-g', x, [g], (p) => `x0[${p}]`);
+  const gw = channelSum('bn-sum-gxhat', x, [g, xb, mean, invstd], (p, c) => `x0[${p}] * (x1[${p}] - x2[${c}]) * x3[${c}]`);
   const args = [g, xb, mean, invstd, gb, gw, ...(w ? [asGpu(w)] : [])];
-  const gx = perElement(training ? 'bn-grad-train' : 'bn-grad-eval', x, args, (s) => {
-    s.line(`const k = x3[c]${w ? ' * x6[c]' : ''};`);
+  const gx = perElement(training ? 'bn-grad-train' : 'bn-grad-eval', x, args, (s, p, c) => {
+    s.line(`const k = x3[${c}]${w ? ` * x6[${c}]` : ''};`);
     if (training) {
       s.line(`const M = ${s.float(N * L)};`);
-      s.line('const out = k * (x0[p] - x4[c] / M - (x1[p] - x2[c]) * x3[c] * (x5[c] / M));');
-    } else s.line('const out = k * x0[p];');
+      s.line(`const out = k * (x0[${p}] - x4[${c}] / M - (x1[${p}] - x2[${c}]) * x3[${c}] * (x5[${c}] / M));`);
+    } else s.line(`const out = k * x0[${p}];`);
   });
   return { gx, gw, gb };
 }
