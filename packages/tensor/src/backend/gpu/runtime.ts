@@ -129,7 +129,8 @@ export const isAsync = (): boolean => state.mode === 'webgpu' || state.asyncKern
 
 /** Runs every queued kernel now; the synchronous modes only. */
 export function flushSync(op: string): void {
-  if (isAsync() && (queue.length > 0 || checks.length > 0)) {
+  if (isAsync()) {
+    // always, not only with work queued: webgpu values cannot be read synchronously at all
     throw new DeviceError(`${op}: ${state.mode} kernels run asynchronously; read with await t.dataAsync(), t.itemAsync(), t.toArrayAsync() or t.cpuAsync(), or await flush() first.`);
   }
   if (running) throw new DeviceError(`${op}: an asynchronous flush is running; await it before reading synchronously.`);
