@@ -45,9 +45,21 @@ function windowRange(s: Src, v: string, i: string, k: number, st: number, p: num
   s.line(`let ${v}Hi = Math.floor((${i} + ${s.int(p)}) / ${s.int(st)});`).line(`if (${v}Hi > ${s.int(O - 1)}) { ${v}Hi = ${s.int(O - 1)}; }`);
 }
 
+/** Loops over the cells (h, w) of the window at (hs, ws) that lie inside the input; `body` emits what each does. */
+function forWindowCells(s: Src, g: Pool2dGeom, body: () => void): void {
+  s.line(`for (let kh = 0; kh < ${s.bound(g.kH)}; kh++) {`);
+  s.line(`const h = ${I('hs')} + ${I('kh')};`);
+  s.line(`if (h >= 0 && h < ${s.int(g.H)}) {`);
+  s.line(`for (let kw = 0; kw < ${s.bound(g.kW)}; kw++) {`);
+  s.line(`const w = ${I('ws')} + ${I('kw')};`);
+  s.line(`if (w >= 0 && w < ${s.int(g.W)}) {`);
+  body();
+  s.line('}').line('}').line('}').line('}');
+}
+
 /** The max-pool kernel: its values, or (`indices`) the flat h·W + w of each max. */
 function maxPoolKernel(x: AnyStorage, g: Pool2dGeom, indices: boolean): GpuBuffer {
-  const { N, C, H, W, kH, kW, sH, sW, pH, pW, OH, OW } = g;
+  const { N, C, H, W, sH, sW, pH, pW, OH, OW } = g;
   const s = new Src();
   const [p, oh, ow] = s.unravel(THREAD, [N * C, OH, OW]);
   const base = `${p} * ${s.int(H * W)}`;
@@ -59,16 +71,11 @@ function maxPoolKernel(x: AnyStorage, g: Pool2dGeom, indices: boolean): GpuBuffe
   // (a -inf or NaN first cell included), and the loop below revisits it
   s.line(`let arg = ${I('h0')} * ${s.int(W)} + ${I('w0')};`);
   s.line(`let best = x0[${base} + ${I('arg')}];`);
-  s.line(`for (let kh = 0; kh < ${s.bound(kH)}; kh++) {`);
-  s.line(`const h = ${I('hs')} + ${I('kh')};`);
-  s.line(`if (h >= 0 && h < ${s.int(H)}) {`);
-  s.line(`for (let kw = 0; kw < ${s.bound(kW)}; kw++) {`);
-  s.line(`const w = ${I('ws')} + ${I('kw')};`);
-  s.line(`if (w >= 0 && w < ${s.int(W)}) {`);
-  s.line(`const at = ${I('h')} * ${s.int(W)} + ${I('w')};`);
-  s.line(`const v = x0[${base} + ${I('at')}];`);
-  s.line('if (v > best || v !== v) { best = v; arg = at; }');
-  s.line('}').line('}').line('}').line('}');
+  forWindowCells(s, g, () => {
+    s.line(`const at = ${I('h')} * ${s.int(W)} + ${I('w')};`);
+    s.line(`const v = x0[${base} + ${I('at')}];`);
+    s.line('if (v > best || v !== v) { best = v; arg = at; }');
+  });
   const name = indices ? 'maxPool2d-indices' : 'maxPool2d';
   return launch(s.spec(name, N * C * OH * OW, ['x0'], indices ? 'arg' : 'best'), [asGpu(x)], indices ? 'int32' : storageDType(x));
 }
@@ -107,14 +114,7 @@ export function avgPool2d(x: AnyStorage, g: Pool2dGeom, countIncludePad: boolean
   s.line(`const hs = ${oh} * ${s.int(sH)} - ${s.int(pH)};`);
   s.line(`const ws = ${ow} * ${s.int(sW)} - ${s.int(pW)};`);
   s.line('let acc = 0.0;');
-  s.line(`for (let kh = 0; kh < ${s.bound(kH)}; kh++) {`);
-  s.line(`const h = ${I('hs')} + ${I('kh')};`);
-  s.line(`if (h >= 0 && h < ${s.int(H)}) {`);
-  s.line(`for (let kw = 0; kw < ${s.bound(kW)}; kw++) {`);
-  s.line(`const w = ${I('ws')} + ${I('kw')};`);
-  s.line(`if (w >= 0 && w < ${s.int(W)}) {`);
-  s.line(`acc += x0[${p} * ${s.int(H * W)} + ${I('h')} * ${s.int(W)} + ${I('w')}];`);
-  s.line('}').line('}').line('}').line('}');
+  forWindowCells(s, g, () => s.line(`acc += x0[${p} * ${s.int(H * W)} + ${I('h')} * ${s.int(W)} + ${I('w')}];`));
   if (countIncludePad) s.line(`const d = ${s.float(kH * kW)};`);
   else {
     clip(s, 'h', 'hs', kH, H);
