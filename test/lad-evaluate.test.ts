@@ -35,7 +35,7 @@ function oneHot(N: number, cls: (n: number, p: number) => number): Tensor {
   return Tensor.fromData(out, [N, K, H, W]);
 }
 
-/** 4 channels: decodes the fixed-grid code c_k = (k − ⌊(K+1)/2⌋)/10 back to k. Records its mode. */
+/** 4 channels: decodes the fixed-grid code c_k = −1.1 + 2.1·k/K back to k. Records its mode. */
 class LabelReader extends Module implements SegModel {
   readonly inChannels = 4;
   readonly numClasses = K;
@@ -43,7 +43,7 @@ class LabelReader extends Module implements SegModel {
   forward(x: Tensor): SegOutputs {
     this.modes.push(this.training);
     const d = x.data(), N = x.shape[0], plane = H * W;
-    return { logits: oneHot(N, (n, p) => Math.round(d[(n * 4 + 3) * plane + p] * 10) + Math.floor((K + 1) / 2)), auxLogits: null };
+    return { logits: oneHot(N, (n, p) => Math.round(((d[(n * 4 + 3) * plane + p] + 1.1) * K) / 2.1)), auxLogits: null };
   }
 }
 
@@ -78,7 +78,7 @@ describe('evaluate', () => {
   it('matches a ConfusionMatrix filled by hand (zeros → every pixel predicted as the class of code 0)', async () => {
     const r = await evaluate(new LabelReader(), ds, { numClasses: K, labelMode: 'zeros', batchSize: 2 });
     const cm = new ConfusionMatrix(K);
-    const c0 = Math.floor((K + 1) / 2);
+    const c0 = Math.round((1.1 * K) / 2.1); // the slot whose code is nearest 0
     for (let i = 0; i < ds.length; i++) {
       const y = ds.get(i).label.data();
       cm.updateArrays(new Int32Array(y.length).fill(c0), y);

@@ -68,15 +68,25 @@ describe('label encoder (§2.2)', () => {
       }
       expect(new Set(byClass.values()).size).toBe(4); // 3 classes + ignore, all distinct
     }
-    const g = fixedGrid(3); // (k − 2)/10: −0.2, −0.1, 0, 0.1 (ignore)
+    const g = fixedGrid(3); // −1.1 + 0.7k: −1.1, −0.4, 0.3, 1.0 (ignore)
     const Lf = f32(encodeLabels(y, 3, enc({ codeDist: 'fixedGrid' }), new Generator(0)));
     lab.forEach((k, i) => expect(Lf[i]).toBeCloseTo(g[k < 0 ? 3 : k], 6));
-    expect(g[3]).toBeCloseTo(0.1, 12);
+    expect(g[3]).toBeCloseTo(1, 12);
   });
 
-  it('matches the VOC grid (k − 11)/10 for K = 21', () => {
+  it('matches the VOC grid (k − 11)/10 exactly for K = 21', () => {
     const g = fixedGrid(21);
-    expect([g[0], g[11], g[20], g[21]].map((v) => +v.toFixed(6))).toEqual([-1.1, 0, 0.9, 1]);
+    for (let k = 0; k <= 21; k++) expect(g[k]).toBeCloseTo((k - 11) / 10, 14);
+  });
+
+  it('spans [−1.1, 1.0] in equal steps for every K (the contrast of the N(0, 1) codes)', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 200 }), (K) => {
+      const g = fixedGrid(K);
+      expect(g.length).toBe(K + 1);
+      expect(g[0]).toBeCloseTo(-1.1, 12);
+      expect(g[K]).toBeCloseTo(1, 12);
+      for (let k = 1; k <= K; k++) expect(g[k] - g[k - 1]).toBeCloseTo(2.1 / K, 12);
+    }));
   });
 
   it('differs between calls in random modes and agrees in fixedGrid mode', () => {
@@ -114,7 +124,7 @@ describe('label encoder (§2.2)', () => {
     const L = f32(encodeLabels(ones, 3, enc({ codeDist: 'fixedGrid', sigma: 0.05, scale: 20 }), new Generator(9)));
     const mean = L.reduce((a, b) => a + b, 0) / L.length;
     const sd = Math.sqrt(L.reduce((a, b) => a + (b - mean) ** 2, 0) / L.length);
-    expect(mean).toBeCloseTo(20 * -0.1, 1); // code of class 1 is (1 − 2)/10
+    expect(mean).toBeCloseTo(20 * -0.4, 1); // code of class 1 is −1.1 + 2.1/3
     expect(sd / (20 * 0.05)).toBeGreaterThan(0.97);
     expect(sd / (20 * 0.05)).toBeLessThan(1.03);
     const codes = codeTable(2000, 9, enc(), new Generator(10));
@@ -127,11 +137,11 @@ describe('label encoder (§2.2)', () => {
     const step = labels3([[[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1]]]); // (1, 3, 4), a vertical edge
     const sharp = f32(encodeLabels(step, 2, enc({ codeDist: 'fixedGrid' }), new Generator(0)));
     const blur = f32(encodeLabels(step, 2, enc({ codeDist: 'fixedGrid', smoothPasses: 1 }), new Generator(0)));
-    // grid for K = 2: c0 = −0.1, c1 = 0; row 1 col 1 averages 3 columns: (−0.1·6 + 0·3)/9
-    expect(sharp[5]).toBeCloseTo(-0.1, 6);
-    expect(blur[5]).toBeCloseTo(-0.6 / 9, 6);
-    expect(blur[4]).toBeCloseTo(-0.1, 6); // col 0: all neighbours are class 0
-    expect(blur[0]).toBeCloseTo(-0.1, 6);
+    // grid for K = 2: c0 = −1.1, c1 = −0.05; row 1 col 1 averages 3 columns: (−1.1·6 − 0.05·3)/9
+    expect(sharp[5]).toBeCloseTo(-1.1, 6);
+    expect(blur[5]).toBeCloseTo((-1.1 * 6 - 0.05 * 3) / 9, 6);
+    expect(blur[4]).toBeCloseTo(-1.1, 6); // col 0: all neighbours are class 0
+    expect(blur[0]).toBeCloseTo(-1.1, 6);
   });
 
   it('validates labels and builds 4-channel inputs', () => {

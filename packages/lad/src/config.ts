@@ -7,7 +7,7 @@ export type CodeDist =
   | 'normal' // a fresh N(0, 1) code per image and per slot, each call (teacher training)
   | 'uniform' // a fresh U(-1, 1) code per image and per slot
   | 'permutedGrid' // a per-image random permutation of the fixed grid
-  | 'fixedGrid' // c_k = (k − ⌊(K+1)/2⌋) / 10, the same for every image (teacher at distillation)
+  | 'fixedGrid' // c_k = −1.1 + 2.1·k/K, the same for every image (teacher at distillation)
   | 'zeros'; // an all-zero channel (the student; the "no labels" teacher)
 
 export interface LabelEncoding {

@@ -10,10 +10,13 @@
 import { DTypeError, type Generator, ShapeError, Tensor, ValueError, avgPool2d, cat, fmtShape, gather, where, zeros } from '@lad/tensor';
 import type { LabelEncoding } from './config.ts';
 
-/** The generalised fixed grid of §2.2: c_k = (k − ⌊(K+1)/2⌋)/10 (VOC, K = 21: (k − 11)/10). */
+/**
+ * The generalised fixed grid of §2.2: c_k = −1.1 + 2.1·k/K for the slots k = 0..K (slot K = ignore),
+ * so it spans [−1.1, 1.0] for every K (the contrast of the N(0, 1) training codes) and is VOC's
+ * (k − 11)/10 exactly at K = 21.
+ */
 export function fixedGrid(numClasses: number): Float64Array {
-  const slots = numClasses + 1, mid = Math.floor(slots / 2);
-  return Float64Array.from({ length: slots }, (_, k) => (k - mid) / 10);
+  return Float64Array.from({ length: numClasses + 1 }, (_, k) => -1.1 + (2.1 * k) / numClasses);
 }
 
 /** Codes for `n` images: [n, K+1] row-major; each row is one image's code per slot (slot K = ignore). */
