@@ -66,7 +66,7 @@ describe('evaluate', () => {
     const m = new LabelReader();
     const enc = await evaluate(m, ds, { numClasses: K, labelMode: 'encoded', encoding: GRID });
     expect(enc.mIoU).toBe(1);
-    expect(enc.mIoUAll).toBe(1);
+    expect(enc.mIoUPresent).toBe(1);
     expect(enc.pixAcc).toBe(1);
     const zeros = await evaluate(m, ds, { numClasses: K, labelMode: 'zeros', encoding: GRID });
     const other = await evaluate(m, ds, { numClasses: K, labelMode: 'otherImage', encoding: GRID });
@@ -83,14 +83,14 @@ describe('evaluate', () => {
       const y = ds.get(i).label.data();
       cm.updateArrays(new Int32Array(y.length).fill(c0), y);
     }
-    expect(r.mIoU).toBeCloseTo(cm.meanIoU('present'), 12);
-    expect(r.mIoUAll).toBeCloseTo(cm.meanIoU('all'), 12);
+    expect(r.mIoU).toBeCloseTo(cm.meanIoU('all'), 12);
+    expect(r.mIoUPresent).toBeCloseTo(cm.meanIoU('present'), 12);
     expect(r.pixAcc).toBeCloseTo(cm.pixelAccuracy(), 12);
     expect(r.iou.map((v) => (Number.isNaN(v) ? -1 : v))).toEqual(cm.iou().map((v) => (Number.isNaN(v) ? -1 : v)));
     expect(r.confusion.flat()).toEqual(Array.from(cm.matrix));
-    // a class absent from labels and predictions: NaN IoU, left out of mIoU, counted 0 in mIoUAll
+    // a class absent from labels and predictions: NaN IoU, counted 0 in mIoU, left out of mIoUPresent
     const three = await evaluate(new ImageReader(3), tinyDataset(3, 2, K - 1), { numClasses: K });
-    expect([three.mIoU, three.mIoUAll, Number.isNaN(three.iou[K - 1])]).toEqual([1, (K - 1) / K, true]);
+    expect([three.mIoUPresent, three.mIoU, Number.isNaN(three.iou[K - 1])]).toEqual([1, (K - 1) / K, true]);
   });
 
   it('does not depend on the batch size; limit evaluates a prefix', async () => {

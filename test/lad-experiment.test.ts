@@ -1,18 +1,18 @@
 // `lad experiment`: a reduced quick preset end to end through the API (report.json, report.md, PNGs,
-// all five arms and the teacher diagnostics), determinism of report.json (minus "timing") across two
-// runs and a resume, the CLI's parsing and its usage errors (exit 2), the "ignores its labels" verdict
-// and the "predicts one class almost everywhere" verdict.
+// every arm, the label-usage verdict and the teacher diagnostics), determinism of report.json (minus
+// "timing") across two runs and a resume, a grid run in two shards merged by `lad report` into the
+// bits of an unsharded run, the CLI's parsing and its usage errors (exit 2), the verdicts.
 
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../packages/lad/src/cli.ts';
 import { Generator, tensor } from '@lad/tensor';
 import {
-  ARMS, SINGLE_CLASS_SHARE, deterministicPart, experimentPreset, runExperiment, singleClassVerdict, teacherVerdict, topPredictedClass, stat,
-  type ExperimentConfig,
-} from '../packages/lad/src/experiment.ts';
+  ARMS, ARM_NAMES, HELPED_MARGIN, SINGLE_CLASS_SHARE, armsToRun, computeMatchedIterations, deterministicPart, experimentPreset, gridPoints, labelUsageVerdict,
+  runExperiment, singleClassVerdict, teacherVerdict, topPredictedClass, stat, type ExperimentConfig, type ExperimentReport,
+} from '../packages/lad/src/experiment/index.ts';
 import { buildModel, modelPreset } from '../packages/lad/src/models/build.ts';
 import { evaluate } from '../packages/lad/src/evaluate.ts';
 import { DigitsSeg } from '../packages/lad/src/data/digits-seg.ts';
@@ -35,36 +35,54 @@ async function runMain(args: string[]): Promise<{ code: number; stdout: string; 
 }
 
 describe('runExperiment (reduced quick preset)', () => {
-  it('writes the report with all five arms and the diagnostics, deterministically', { timeout: 120_000 }, async () => {
-    const cfg = { ...tiny(), seeds: [0], sweep: { path: 'labelScale', values: [0.5] } };
+  it('writes the report with every arm, the label usage and the diagnostics, deterministically', { timeout: 120_000 }, async () => {
+    const cfg = { ...tiny(), seeds: [0] };
     const [a, b] = [tmp(), tmp()];
     try {
       const quiet = { quiet: true, log: () => {} };
-      const r1 = await runExperiment(cfg, { outDir: a, ...quiet });
-      for (const f of ['report.json', 'report.md', 'losses.png', 'val-miou.png', 'examples.png', 'config.json']) expect(existsSync(join(a, f)), f).toBe(true);
+      const r1 = (await runExperiment(cfg, { outDir: a, ...quiet }))!;
+      for (const f of ['report.json', 'report.md', 'losses.png', 'val-miou.png', 'examples.png', 'config.json', 'seed-0/unit.json']) expect(existsSync(join(a, f)), f).toBe(true);
       for (const p of r1.files.plots) expect(readFileSync(join(a, p)).subarray(1, 4).toString()).toBe('PNG');
-      for (const arm of ARMS) {
-        expect(r1.arms[arm].perSeed).toHaveLength(1);
-        expect(Number.isFinite(r1.arms[arm].mIoU.mean)).toBe(true);
+      expect(r1.points).toHaveLength(1);
+      const arms = r1.points[0].arms;
+      expect(Object.keys(arms)).toEqual(['baseline-start', ...ARM_NAMES]);
+      for (const arm of ARM_NAMES) {
+        expect(arms[arm]!.perSeed).toHaveLength(1);
+        expect(Number.isFinite(arms[arm]!.mIoU.mean)).toBe(true);
+        expect(arms[arm]!.trainFlops).toBeGreaterThan(0);
         expect(existsSync(join(a, 'seed-0', arm, 'log.jsonl'))).toBe(true);
       }
-      for (const t of ['teacher-nocons', 'teacher-lad']) {
-        const d = r1.arms[t].diagnostics!;
+      // FLOPs: a dual-path teacher step is 6 forwards, a KD student step 4, a control step 3 (same batch here)
+      const f = (n: (typeof ARM_NAMES)[number]) => arms[n]!.trainFlops / arms[n]!.perSeed[0].iterations;
+      expect(f('teacher-lad') / f('control')).toBeCloseTo(2, 10);
+      expect(f('student-lad') / f('control')).toBeCloseTo(4 / 3, 10);
+      expect(arms['control-compute']!.perSeed[0].iterations).toBe(computeMatchedIterations(cfg, cfg.lad));
+      expect(Math.abs(arms['control-compute']!.trainFlops - arms['teacher-lad']!.trainFlops - arms['student-lad']!.trainFlops)).toBeLessThanOrEqual(f('control') / 2);
+      for (const t of ['teacher-nocons', 'teacher-lad'] as const) {
+        const d = arms[t]!.diagnostics!;
         expect(d).toBeDefined();
-        for (const k of ['encoded', 'zeros', 'otherImage', 'agreement'] as const) expect(Number.isFinite(d[k].mean)).toBe(true);
+        for (const k of ['encoded', 'zeros', 'otherImage', 'fixedCode', 'agreement'] as const) expect(Number.isFinite(d[k].mean)).toBe(true);
         expect(typeof d.verdict.text).toBe('string');
       }
-      expect(r1.sweep?.rows).toHaveLength(1);
+      expect(arms['teacher-nolabel']!.diagnostics).toBeUndefined();
+      const usage = r1.points[0].labelUsage!;
+      expect(usage.overNoLabel!.perSeed[0]).toBeCloseTo(arms['teacher-lad']!.diagnostics!.encoded.mean - arms['teacher-nolabel']!.mIoU.mean, 10);
+      expect(usage.fixedOverNoLabel!.perSeed[0]).toBeCloseTo(arms['teacher-lad']!.diagnostics!.fixedCode.mean - arms['teacher-nolabel']!.mIoU.mean, 10);
       const md = readFileSync(join(a, 'report.md'), 'utf8');
-      for (const arm of ARMS) expect(md).toContain(`| ${arm} |`);
+      for (const arm of ARM_NAMES) expect(md).toContain(`| ${arm} |`);
+      // the label usage comes first, then the students against the controls with their compute
+      const at = (re: RegExp) => md.search(re);
+      expect(at(/## Label usage of the LAD teacher/)).toBeGreaterThan(0);
+      expect(at(/## Label usage/)).toBeLessThan(at(/## Students against the controls, with their compute/));
+      expect(at(/## Students against/)).toBeLessThan(at(/## Every arm/));
+      expect(md).toContain(usage.text);
       expect(md).toMatch(/## Teacher diagnostics/);
-      expect(md).toMatch(/## Sweep of the LAD teacher: `labelScale`/);
       expect(md).toMatch(/One seed only/);
       // 3 iterations teach nothing: the starting point predicts background everywhere, and the report says so
-      expect(r1.arms['baseline-start'].singleClass?.text).toMatch(/predicts class 'background' almost everywhere: it has not learnt the task at this budget/);
-      expect(JSON.parse(readFileSync(join(a, 'report.json'), 'utf8')).arms['baseline-start'].singleClass.seeds).toEqual([0]);
+      expect(arms['baseline-start']!.singleClass?.text).toMatch(/predicts class 'background' almost everywhere: it has not learnt the task at this budget/);
+      expect(JSON.parse(readFileSync(join(a, 'report.json'), 'utf8')).points[0].arms['baseline-start'].singleClass.seeds).toEqual([0]);
       // the single-class verdict is there exactly for the arms whose top class took > 98% of the pixels
-      for (const [name, arm] of Object.entries(r1.arms)) {
+      for (const [name, arm] of Object.entries(arms)) {
         const top = arm.perSeed[0].topClass;
         expect(top.share).toBeGreaterThan(0);
         expect(arm.singleClass !== null).toBe(top.share > SINGLE_CLASS_SHARE);
@@ -87,6 +105,70 @@ describe('runExperiment (reduced quick preset)', () => {
       rmSync(a, { recursive: true, force: true });
       rmSync(b, { recursive: true, force: true });
     }
+  });
+
+  it('runs a grid in two shards into one folder, shares the baseline stage, and lad report merges them into the unsharded bits', { timeout: 120_000 }, async () => {
+    const cfg: ExperimentConfig = { ...tiny(), seeds: [0, 1], arms: ['teacher-lad', 'teacher-nolabel'], sweep: [{ path: 'lad.consWeight', values: [0, 5] }], eval: { ...tiny().eval, examples: 0 } };
+    const [a, b] = [tmp(), tmp()];
+    try {
+      const quiet = { quiet: true, log: () => {} };
+      const whole = (await runExperiment(cfg, { outDir: a, ...quiet }))!;
+      expect(whole.points.map((p) => p.name)).toEqual(['lad.consWeight=0', 'lad.consWeight=5']);
+      expect(Object.keys(whole.points[0].arms)).toEqual(['baseline-start', 'teacher-nolabel', 'teacher-lad']);
+      expect(readFileSync(join(a, 'report.md'), 'utf8')).toMatch(/## Grid summary: `lad.consWeight`/);
+      // shard 0 of 2 runs units 0 and 2 (point-major): it cannot report alone
+      expect(await runExperiment(cfg, { outDir: b, ...quiet, shard: { index: 0, count: 2 } })).toBeNull();
+      expect([existsSync(join(b, 'lad.consWeight=0', 'seed-0', 'unit.json')), existsSync(join(b, 'lad.consWeight=0', 'seed-1', 'unit.json'))]).toEqual([true, false]);
+      await expect(main(['report', b], { out: () => {}, err: () => {} })).resolves.toBe(2);
+      const last = await runExperiment(cfg, { outDir: b, ...quiet, shard: { index: 1, count: 2 } });
+      expect(last).not.toBeNull(); // the last shard to finish writes the report
+      const baselines = readdirSync(b).filter((d) => d.startsWith('baseline-'));
+      expect(baselines).toHaveLength(1); // both grid points started from the same baseline per seed
+      const r = await runMain(['report', b]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/lad.consWeight=5: val mIoU over 2 seed/);
+      const strip = (dir: string) => JSON.stringify(deterministicPart(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as ExperimentReport));
+      expect(strip(b)).toBe(strip(a));
+    } finally {
+      rmSync(a, { recursive: true, force: true });
+      rmSync(b, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the arm table', () => {
+  it('adds the teachers of chosen students, keeps table order, and isolates the labels', () => {
+    expect(armsToRun(null).map((a) => a.name)).toEqual(ARM_NAMES);
+    expect(armsToRun(['student-lad', 'student-kd']).map((a) => a.name)).toEqual(['teacher-nolabel', 'teacher-lad', 'student-kd', 'student-lad']);
+    const lad = experimentPreset('quick').lad;
+    const arm = (n: string) => ARMS.find((x) => x.name === n)!;
+    // student-kd and student-lad differ only in their teacher and the distillation code
+    const [kd, sl] = [arm('student-kd').lad(lad), arm('student-lad').lad(lad)];
+    expect({ ...kd, encodeDistill: null }).toEqual({ ...sl, encodeDistill: null });
+    expect(kd.encodeDistill.codeDist).toBe('zeros');
+    // teacher-nolabel is the LAD teacher's recipe on a zero channel
+    const [nl, tl] = [arm('teacher-nolabel').lad(lad), arm('teacher-lad').lad(lad)];
+    expect({ ...nl, encodeTrain: null }).toEqual({ ...tl, encodeTrain: null });
+    expect([nl.encodeTrain.codeDist, arm('teacher-nolabel').recipe, arm('teacher-lad').recipe]).toEqual(['zeros', 'teacher', 'teacher']);
+    // the control is the student recipe with the KD term off
+    expect([arm('control').lad(lad).kdWeight, arm('control').recipe, arm('control').teacher]).toEqual([0, 'student', null]);
+  });
+
+  it('makes a grid of every combination, last axis fastest', () => {
+    const cfg = { ...experimentPreset('quick'), sweep: [{ path: 'labelScale', values: [1, 'auto'] }, { path: 'size', values: [48, 96] }] };
+    const pts = gridPoints(cfg);
+    expect(pts.map((p) => p.name)).toEqual(['labelScale=1,size=48', 'labelScale=1,size=96', 'labelScale=auto,size=48', 'labelScale=auto,size=96']);
+    expect(pts[1].cfg.data.kind === 'digits-seg' && pts[1].cfg.data.size).toBe(96);
+    expect([pts[1].cfg.lad.encodeTrain.scale, pts[1].cfg.lad.encodeDistill.scale, pts[3].cfg.lad.encodeTeacherEval.scale]).toEqual([1, 1, 'auto']);
+    expect(gridPoints(experimentPreset('quick')).map((p) => p.name)).toEqual(['']);
+  });
+
+  it('says the teacher is helped only when own labels beat the no-label teacher and zeros by the margin', () => {
+    const d = (v: number) => ({ name: 'd', perSeed: [v], stat: stat([v]) });
+    expect(labelUsageVerdict(d(HELPED_MARGIN), d(HELPED_MARGIN), null).helped).toBe(true);
+    expect(labelUsageVerdict(d(HELPED_MARGIN - 0.1), d(20), null)).toMatchObject({ helped: false });
+    expect(labelUsageVerdict(d(10), d(1), null).text).toMatch(/NOT helped/);
+    expect(labelUsageVerdict(null, d(10), null).helped).toBe(false);
   });
 });
 
@@ -148,13 +230,15 @@ describe('lad experiment (CLI)', () => {
   it('parses --preset, --seeds, --sweep, --set and --data', () => {
     const cfg = experimentConfigFromFlags({ preset: 'quick', seeds: '2', sweep: 'labelScale=1,10,100', set: 'teacher.iterations=7,lad.consLoss=mse' });
     expect(cfg.seeds).toEqual([0, 1]);
-    expect(cfg.sweep).toEqual({ path: 'labelScale', values: [1, 10, 100] });
+    expect(cfg.sweep).toEqual([{ path: 'labelScale', values: [1, 10, 100] }]);
     expect(cfg.teacher.iterations).toBe(7);
     expect(cfg.lad.consLoss).toBe('mse');
     expect(experimentConfigFromFlags({ preset: 'textured', seeds: '3,7' }).seeds).toEqual([3, 7]);
-    expect(experimentConfigFromFlags({ preset: 'quick', sweep: 'lad.consWeight=0,5' }).sweep).toEqual({ path: 'lad.consWeight', values: [0, 5] });
-    expect(experimentConfigFromFlags({ preset: 'quick', sweep: 'consLoss=cwd,none' }).sweep?.values).toEqual(['cwd', 'none']);
-    expect(experimentConfigFromFlags({ preset: 'textured' }).sweep?.path).toBe('labelScale');
+    expect(experimentConfigFromFlags({ preset: 'quick', sweep: 'lad.consWeight=0,5' }).sweep).toEqual([{ path: 'lad.consWeight', values: [0, 5] }]);
+    expect(experimentConfigFromFlags({ preset: 'quick', sweep: 'consLoss=cwd,none' }).sweep[0].values).toEqual(['cwd', 'none']);
+    expect(experimentConfigFromFlags({ preset: 'quick', sweep: ' size=48,96  outputStride=8,4 ' }).sweep).toEqual([{ path: 'size', values: [48, 96] }, { path: 'outputStride', values: [8, 4] }]);
+    expect(experimentConfigFromFlags({ preset: 'quick', sweep: 'labelScale=auto,2' }).sweep[0].values).toEqual(['auto', 2]);
+    expect(experimentConfigFromFlags({ preset: 'quick', arms: 'teacher-lad,teacher-nolabel' }).arms).toEqual(['teacher-lad', 'teacher-nolabel']);
   });
 
   it.each([
@@ -168,6 +252,9 @@ describe('lad experiment (CLI)', () => {
     [['--preset', 'quick', '--sweep', 'lad.consWeight=a,b'], /lad.consWeight takes a number/],
     [['--preset', 'quick', '--sweep', 'lad.consLoss=cwd,l2'], /takes one of cwd, pixelKL, mse, none/],
     [['--preset', 'quick', '--set', 'teacher.iterations'], /--set: a setting is KNOB=VALUE/],
+    [['--preset', 'quick', '--arms', 'teacher-lda'], /--arms: unknown arm 'teacher-lda'; did you mean 'teacher-lad'\?/],
+    [['--preset', 'quick', '--shard', '2/2'], /--shard takes I\/N with 0 <= I < N/],
+    [['--preset', 'quick', '--shard', 'x'], /--shard takes I\/N/],
     [['--preset', 'full'], /give --data DIR/],
     [['--preset', 'full', '--data', '/nonexistent/lad-data'], /does not exist/],
     [['--preset', 'quick', '--bogus'], /unknown flag --bogus/],

@@ -18,7 +18,7 @@ import { encodeLabels, zeroChannel } from '../packages/lad/src/label-encoding.ts
 import { readParts, teacherLoss, type StepBatch } from '../packages/lad/src/teacher.ts';
 import { studentLoss } from '../packages/lad/src/student.ts';
 import { encodingAgreement, evaluate } from '../packages/lad/src/evaluate.ts';
-import { experimentPreset, runExperiment } from '../packages/lad/src/experiment.ts';
+import { experimentPreset, runExperiment } from '../packages/lad/src/experiment/index.ts';
 import { main } from '../packages/lad/src/cli.ts';
 import { TINY_CFG, TINY_TRAIN, TINY_VAL, stateBytes, tinyModel, tinyRun } from './util/lad-train-setup.ts';
 
@@ -53,7 +53,7 @@ describe('LAD on the gpu backend (gpu.js cpu mode)', () => {
       const gpu = await dev.dataAsync();
       let worst = 0;
       cpu.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - gpu[i]))));
-      expect(worst, enc.codeDist).toBeLessThan(1e-5 * Math.max(1, enc.scale));
+      expect(worst, enc.codeDist).toBeLessThan(1e-5 * Math.max(1, enc.scale as number));
     }
     const z = encodeLabels(labels.to('gpu'), K, { ...DEFAULT_LAD.encodeTrain, codeDist: 'zeros' }, new Generator(0));
     expect([z.device, z.shape]).toEqual(['gpu', [2, 1, 48, 48]]);
@@ -137,12 +137,15 @@ describe('LAD with asynchronous device reads only (gpu.js cpu mode, asyncKernels
     const [a, b] = [tmp(), tmp()];
     try {
       const quiet = { quiet: true, log: () => {} };
-      const cpu = await runExperiment(cfg, { outDir: a, ...quiet });
-      const gpu = await runExperiment(cfg, { outDir: b, ...quiet, device: 'gpu', deviceLabel: 'gpu (cpu, async)' });
+      const cpu = (await runExperiment(cfg, { outDir: a, ...quiet }))!;
+      const gpu = (await runExperiment(cfg, { outDir: b, ...quiet, device: 'gpu', deviceLabel: 'gpu (cpu, async)' }))!;
       expect(gpu.timing.machine.device).toBe('gpu (cpu, async)');
-      for (const [name, arm] of Object.entries(cpu.arms)) {
-        expect(Math.abs(gpu.arms[name].mIoU.mean - arm.mIoU.mean), name).toBeLessThan(2); // points
-        expect(relClose(gpu.arms[name].perSeed[0].finalLoss!, arm.perSeed[0].finalLoss!, 2e-2), name).toBe(true);
+      const [c0, g0] = [cpu.points[0].arms, gpu.points[0].arms];
+      expect(Object.keys(g0)).toEqual(Object.keys(c0));
+      for (const [name, arm] of Object.entries(c0)) {
+        const g = g0[name as keyof typeof g0]!;
+        expect(Math.abs(g.mIoU.mean - arm.mIoU.mean), name).toBeLessThan(2); // points
+        expect(relClose(g.perSeed[0].finalLoss!, arm.perSeed[0].finalLoss!, 2e-2), name).toBe(true);
       }
       expect(gpu.files.examples).toBe('examples.png');
     } finally {

@@ -28,7 +28,7 @@ describe('ConfusionMatrix: hand-computed', () => {
     expect(iou[0]).toBeCloseTo(1 / 3, 12); // 1 / (2 + 2 − 1)
     expect(iou[1]).toBeCloseTo(2 / 3, 12); // 2 / (2 + 3 − 2)
     expect(iou[2]).toBeCloseTo(1 / 2, 12); // 1 / (2 + 1 − 1)
-    expect(cm.meanIoU()).toBeCloseTo(0.5, 12);
+    expect(cm.meanIoU('present')).toBeCloseTo(0.5, 12);
     expect(cm.pixelAccuracy()).toBeCloseTo(4 / 6, 12);
     expect(cm.classAccuracy()).toEqual([0.5, 1, 0.5]);
     expect(cm.meanClassAccuracy()).toBeCloseTo(2 / 3, 12);
@@ -38,8 +38,9 @@ describe('ConfusionMatrix: hand-computed', () => {
     const cm = new ConfusionMatrix(5).update(i32(PRED), i32(TARGET));
     const iou = cm.iou();
     expect(Number.isNaN(iou[3]) && Number.isNaN(iou[4])).toBe(true);
-    expect(cm.meanIoU()).toBeCloseTo(0.5, 12);
+    expect(cm.meanIoU('present')).toBeCloseTo(0.5, 12);
     expect(cm.meanIoU('all')).toBeCloseTo(1.5 / 5, 12); // the released code's convention
+    expect(cm.meanIoU()).toBe(cm.meanIoU('all')); // the default, the headline
     expect(cm.meanClassAccuracy()).toBeCloseTo(2 / 3, 12);
   });
 
@@ -47,21 +48,21 @@ describe('ConfusionMatrix: hand-computed', () => {
     const cm = new ConfusionMatrix(4).update(i32([[0, 3]]), i32([[0, 0]]));
     expect(cm.iou()[0]).toBeCloseTo(0.5, 12); // 1 / (2 + 1 − 1)
     expect(cm.iou()[3]).toBe(0);
-    expect(cm.meanIoU()).toBeCloseTo(0.25, 12);
+    expect(cm.meanIoU('present')).toBeCloseTo(0.25, 12);
     expect(cm.pixelAccuracy()).toBe(0.5);
     expect(cm.meanClassAccuracy()).toBe(0.5); // only class 0 is in the truth
   });
 
   it('is 0, not NaN, before any labelled pixel', () => {
     const cm = new ConfusionMatrix(3).update(i32([[1, 2]]), i32([[-1, -1]]));
-    expect([cm.total, cm.meanIoU(), cm.meanIoU('all'), cm.pixelAccuracy(), cm.meanClassAccuracy()]).toEqual([0, 0, 0, 0, 0]);
+    expect([cm.total, cm.meanIoU('present'), cm.meanIoU('all'), cm.pixelAccuracy(), cm.meanClassAccuracy()]).toEqual([0, 0, 0, 0, 0]);
   });
 
   it('accumulates a batch (N, H, W) like its images one by one, and over calls', () => {
     const batch = new ConfusionMatrix(3).update(i32([PRED, PRED]), i32([TARGET, TARGET]));
     const single = new ConfusionMatrix(3).update(i32(PRED), i32(TARGET)).update(i32(PRED), i32(TARGET));
     expect([...batch.matrix]).toEqual([...single.matrix]);
-    expect(batch.meanIoU()).toBeCloseTo(0.5, 12);
+    expect(batch.meanIoU('present')).toBeCloseTo(0.5, 12);
     expect(batch.reset().total).toBe(0);
   });
 
@@ -105,15 +106,15 @@ describe('ConfusionMatrix: properties', () => {
     fc.assert(fc.property(pairs, (ps) => {
       const cm = cmOf(ps);
       expect(cm.total).toBe(ps.filter((p) => p[1] >= 0).length);
-      for (const v of [cm.meanIoU(), cm.meanIoU('all'), cm.pixelAccuracy(), cm.meanClassAccuracy()]) expect(v >= 0 && v <= 1).toBe(true);
-      expect(cm.meanIoU('all')).toBeLessThanOrEqual(cm.meanIoU() + 1e-12);
+      for (const v of [cm.meanIoU('present'), cm.meanIoU('all'), cm.pixelAccuracy(), cm.meanClassAccuracy()]) expect(v >= 0 && v <= 1).toBe(true);
+      expect(cm.meanIoU('all')).toBeLessThanOrEqual(cm.meanIoU('present') + 1e-12);
     }));
   });
 
   it('perfect predictions give 1 everywhere; merging equals updating with both', () => {
     fc.assert(fc.property(pairs, pairs, (a, b) => {
       const perfect = new ConfusionMatrix(K).updateArrays(a.map((p) => Math.max(0, p[1])), a.map((p) => p[1]));
-      if (perfect.total > 0) expect([perfect.meanIoU(), perfect.pixelAccuracy(), perfect.meanClassAccuracy()]).toEqual([1, 1, 1]);
+      if (perfect.total > 0) expect([perfect.meanIoU('present'), perfect.pixelAccuracy(), perfect.meanClassAccuracy()]).toEqual([1, 1, 1]);
       expect([...cmOf(a).merge(cmOf(b)).matrix]).toEqual([...cmOf([...a, ...b]).matrix]);
     }));
   });

@@ -22,6 +22,7 @@ export interface Command {
 export const COMMANDS: readonly Command[] = [
   { name: 'data', summary: 'dataset utilities: lad data export <digits-seg|textured-blobs> --out DIR', load: async () => (await import('./cli/data.ts')).runData },
   { name: 'experiment', summary: 'the LAD experiment, all controls side by side over seeds: lad experiment --preset quick', load: async () => (await import('./cli/experiment.ts')).runExperimentCommand },
+  { name: 'report', summary: 'merge the finished units of sharded experiment runs: lad report DIR', load: async () => (await import('./cli/experiment.ts')).runReportCommand },
   { name: 'train', summary: 'train the baseline segmenter (cross-entropy, no label channel)', load: async () => (await import('./cli/train.ts')).runTrain },
   { name: 'train-teacher', summary: 'train the LAD teacher on image + encoded labels (--init-from CKPT)', load: async () => (await import('./cli/train.ts')).runTrainTeacher },
   { name: 'distill', summary: 'distil a teacher into a student: lad distill --teacher CKPT', load: async () => (await import('./cli/train.ts')).runDistill },

@@ -15,10 +15,12 @@ export interface LabelEncoding {
   /** Per-pixel Gaussian noise, in code units (before × scale). */
   sigma: number;
   /**
-   * Scale s of the channel. The released code's 100 matches raw mean-subtracted 0–255 pixels; our
-   * bundled datasets are normalised to about [−1, 1], so the matching scale is about 1.
+   * Scale s of the channel. The released code's 100 over raw mean-subtracted 0–255 pixels (std ≈ 58)
+   * puts the label channel at LABEL_TO_IMAGE_STD ≈ 1.7 times the image's std; 'auto' keeps that ratio
+   * for any normalisation (resolveLabelScale: s = 1.7 × the std of the normalised training images).
+   * encodeLabels needs a number: resolve 'auto' first.
    */
-  scale: number;
+  scale: number | 'auto';
   /** 3×3 box-blur passes over the code map before the noise (0 in the release). */
   smoothPasses: number;
 }
@@ -51,6 +53,10 @@ export interface LadConfig {
   labelChannelInitStd: number;
 }
 
+/** The released label-to-image std ratio: s = 100 against mean-subtracted pixels of std ≈ 58 (lad-method.md §2.2). */
+export const LABEL_TO_IMAGE_STD = 1.7;
+
+/** The library's default: the released knobs, scale 1 (about the ratio for images normalised to std ≈ 0.5). */
 export const DEFAULT_LAD: LadConfig = {
   encodeTrain: { codeDist: 'normal', sigma: 0.03, scale: 1, smoothPasses: 0 },
   encodeDistill: { codeDist: 'fixedGrid', sigma: 0.02, scale: 1, smoothPasses: 0 },
@@ -98,4 +104,12 @@ export const DEFAULT_TRAIN: TrainConfig = {
   evalEvery: 800,
   checkpointEvery: 800,
   seed: 0,
+};
+
+/** DEFAULT_LAD with every encoding's scale derived from the data (the presets' and the CLI's default). */
+export const AUTO_SCALE_LAD: LadConfig = {
+  ...DEFAULT_LAD,
+  encodeTrain: { ...DEFAULT_LAD.encodeTrain, scale: 'auto' },
+  encodeDistill: { ...DEFAULT_LAD.encodeDistill, scale: 'auto' },
+  encodeTeacherEval: { ...DEFAULT_LAD.encodeTeacherEval, scale: 'auto' },
 };

@@ -18,10 +18,10 @@ import type { SegModel } from './models/types.ts';
 export type LabelMode = 'zeros' | 'encoded' | 'otherImage';
 
 export interface EvalResult {
-  /** Mean IoU over the classes present in the ground truth or the prediction. */
+  /** The headline mIoU, as the released code computes it: the mean over all K classes, absent ones counting 0. */
   mIoU: number;
-  /** The released code's mIoU: mean over all K classes, absent ones counting 0. */
-  mIoUAll: number;
+  /** Mean IoU over the classes present in the ground truth or the prediction only. */
+  mIoUPresent: number;
   /** Σ correct / Σ labelled. */
   pixAcc: number;
   /** IoU per class; NaN for a class absent from both ground truth and prediction. */
@@ -68,8 +68,8 @@ export async function evaluate(model: SegModel, ds: SegDataset, opts: EvalOption
   });
   const K = numClasses;
   return {
-    mIoU: cm.meanIoU('present'),
-    mIoUAll: cm.meanIoU('all'),
+    mIoU: cm.meanIoU('all'),
+    mIoUPresent: cm.meanIoU('present'),
     pixAcc: cm.pixelAccuracy(),
     iou: cm.iou(),
     confusion: Array.from({ length: K }, (_, t) => Array.from(cm.matrix.subarray(t * K, (t + 1) * K))),

@@ -8,7 +8,8 @@
 // ε) always come from `gen` on the CPU and are moved, so both devices draw the same numbers.
 
 import { DTypeError, type Generator, ShapeError, Tensor, ValueError, avgPool2d, cat, fmtShape, gather, where, zeros } from '@lad/tensor';
-import type { LabelEncoding } from './config.ts';
+import { LABEL_TO_IMAGE_STD, type LabelEncoding, type LadConfig } from './config.ts';
+import type { SegDataset } from './data/types.ts';
 
 /**
  * The generalised fixed grid of §2.2: c_k = −1.1 + 2.1·k/K for the slots k = 0..K (slot K = ignore),
@@ -78,7 +79,9 @@ function labelValues(op: string, labels: Tensor, numClasses: number): Int32Array
   return y;
 }
 
-function checkEncoding(op: string, enc: LabelEncoding): void {
+function checkEncoding(op: string, enc: LabelEncoding): asserts enc is LabelEncoding & { scale: number } {
+  if (enc.scale === 'auto') throw new ValueError(`${op}: enc.scale is 'auto': resolve it for the data first (resolveLabelScale).`);
+  if (typeof enc.scale !== 'number' || !Number.isFinite(enc.scale)) throw new ValueError(`${op}: enc.scale: got ${String(enc.scale)}, expected a finite number.`);
   if (!(enc.smoothPasses >= 0) || !Number.isInteger(enc.smoothPasses)) throw new ValueError(`${op}: enc.smoothPasses: got ${enc.smoothPasses}, expected an integer >= 0.`);
   if (!(enc.sigma >= 0)) throw new ValueError(`${op}: enc.sigma: got ${enc.sigma}, expected a number >= 0.`);
 }
@@ -120,7 +123,7 @@ export function encodeLabels(labels: Tensor, numClasses: number, enc: LabelEncod
 }
 
 /** encodeLabels on a device: the same draws as the CPU path, the lookup as a gather of the code table. */
-function encodeOnDevice(labels: Tensor, numClasses: number, enc: LabelEncoding, gen: Generator): Tensor {
+function encodeOnDevice(labels: Tensor, numClasses: number, enc: LabelEncoding & { scale: number }, gen: Generator): Tensor {
   const [N, H, W] = labels.shape;
   const device = labels.device, P = H * W;
   const codes = Tensor.fromData(Float32Array.from(codeTable(N, numClasses, enc, gen)), [N, numClasses + 1]).to(device); // (N, K+1)
@@ -151,4 +154,27 @@ export function zeroChannel(images: Tensor): Tensor {
   if (images.ndim !== 4) throw new ShapeError(`zeroChannel: images must be (N, 3, H, W): got shape ${fmtShape(images.shape)}.`);
   const [N, , H, W] = images.shape;
   return withLabelChannel(images, zeros([N, 1, H, W], { dtype: images.dtype, device: images.device }));
+}
+
+/** The std of the normalised pixels of the first `n` images of `ds` (all channels pooled), in float64. */
+export function imageStd(ds: SegDataset, n = 32): number {
+  let sum = 0, sq = 0, count = 0;
+  for (let i = 0; i < Math.min(n, ds.length); i++) {
+    const x = ds.get(i).image.data();
+    for (let j = 0; j < x.length; j++) (sum += x[j]), (sq += x[j] * x[j]);
+    count += x.length;
+  }
+  if (count === 0) throw new ValueError(`imageStd: dataset '${ds.name}' has no images.`);
+  const mean = sum / count;
+  return Math.sqrt(Math.max(0, sq / count - mean * mean));
+}
+
+/** The scale 'auto' stands for: LABEL_TO_IMAGE_STD × the images' std, to 3 significant digits. */
+export const autoLabelScale = (std: number): number => Number((LABEL_TO_IMAGE_STD * std).toPrecision(3));
+
+/** `lad` with every 'auto' scale replaced by autoLabelScale(std); explicit scales are kept. */
+export function resolveLabelScale(lad: LadConfig, std: number): LadConfig {
+  const s = autoLabelScale(std);
+  const fix = (e: LabelEncoding): LabelEncoding => (e.scale === 'auto' ? { ...e, scale: s } : e);
+  return { ...lad, encodeTrain: fix(lad.encodeTrain), encodeDistill: fix(lad.encodeDistill), encodeTeacherEval: fix(lad.encodeTeacherEval) };
 }

@@ -1,7 +1,8 @@
 // Segmentation metrics accumulated over a whole dataset (lad-method.md §2.6): a confusion matrix
 // (rows = ground truth, columns = prediction) over pixels whose target is >= 0, then per-class IoU,
-// mIoU, pixel accuracy and mean class accuracy. Unlike the released code, mIoU averages only the
-// classes present in the ground truth or the prediction by default (`meanIoU('all')` gives its value).
+// mIoU, pixel accuracy and mean class accuracy. mIoU averages over all K classes by default, absent
+// ones counting 0, as the released code does (`meanIoU('present')`: only the classes present in the
+// ground truth or the prediction).
 
 import { type Tensor, DTypeError, ShapeError, ValueError, fmtShape } from '@lad/tensor';
 
@@ -86,7 +87,7 @@ export class ConfusionMatrix {
    * 'all': over all K classes with absent ones counting 0, as the released LAD/CIRKD code does.
    * 0 when nothing has been counted.
    */
-  meanIoU(over: 'present' | 'all' = 'present'): number {
+  meanIoU(over: 'present' | 'all' = 'all'): number {
     const ious = this.iou();
     const present = ious.filter((v) => !Number.isNaN(v));
     const denom = over === 'all' ? this.numClasses : present.length;
@@ -121,7 +122,7 @@ export class ConfusionMatrix {
       '| ---: | --- | ---: | ---: | ---: |',
       ...rows,
       '',
-      `mIoU ${pct(this.meanIoU())} (all ${this.numClasses} classes: ${pct(this.meanIoU('all'))}) | pixAcc ${pct(this.pixelAccuracy())} | mAcc ${pct(this.meanClassAccuracy())} | ${total} labelled pixels`,
+      `mIoU ${pct(this.meanIoU())} (over all ${this.numClasses} classes; present classes only: ${pct(this.meanIoU('present'))}) | pixAcc ${pct(this.pixelAccuracy())} | mAcc ${pct(this.meanClassAccuracy())} | ${total} labelled pixels`,
     ].join('\n');
   }
 }

@@ -1,8 +1,10 @@
-// Experiment presets of `lad experiment` (experiment.ts): what data, model, budgets and LAD knobs one
+// Experiment presets of `lad experiment` (experiment/): what data, model, budgets and LAD knobs one
 // side-by-side comparison uses. Plain objects composed by spreading (config.ts); the CLI's --set and
-// --sweep address their fields by dotted path (`teacher.iterations`, `lad.consWeight`, `labelScale`).
+// --sweep address their fields by dotted path (`teacher.iterations`, `lad.consWeight`) or by a named
+// knob (`labelScale`, experiment/knobs.ts).
 
-import { DEFAULT_LAD, DEFAULT_TRAIN, type LadConfig, type TrainConfig } from './config.ts';
+import { AUTO_SCALE_LAD, DEFAULT_TRAIN, type LadConfig, type TrainConfig } from './config.ts';
+import type { ArmName } from './experiment/arms.ts';
 import { modelPreset, type ModelConfig } from './models/build.ts';
 import type { DigitsSegOptions } from './data/digits-seg.ts';
 import type { TexturedBlobsOptions } from './data/textured-blobs.ts';
@@ -16,11 +18,14 @@ export type ExperimentData =
   /** A folder written in the layout of data/folder.ts (`lad data export`, or a converted real dataset). */
   | { kind: 'folder'; dir: string; val: number | null };
 
-/** A knob varied over values for the teacher arm (`--sweep labelScale=1,10,100`). */
+/** A value a knob takes. */
+export type KnobValue = number | string | boolean | null;
+
+/** One axis of a grid (`--sweep labelScale=1,10,100`). */
 export interface SweepSpec {
-  /** A dotted path into ExperimentConfig (`lad.consWeight`), or an alias (`labelScale`, see KNOB_ALIASES). */
+  /** A dotted path into ExperimentConfig (`lad.consWeight`), or a named knob (`labelScale`, experiment/knobs.ts). */
   path: string;
-  values: (number | string | boolean | null)[];
+  values: KnobValue[];
 }
 
 export interface ExperimentConfig {
@@ -43,6 +48,8 @@ export interface ExperimentConfig {
   student: TrainConfig;
   /** Experiment seeds: each seeds model init, data order, dropout and label codes of every arm. */
   seeds: number[];
+  /** The arms to run (the teachers of the chosen students are added); null: every arm (experiment/arms.ts). */
+  arms: ArmName[] | null;
   eval: {
     /** Validation images (null: the whole val split). */
     limit: number | null;
@@ -50,15 +57,9 @@ export interface ExperimentConfig {
     /** Rows of the examples grid. */
     examples: number;
   };
-  sweep: SweepSpec | null;
+  /** A grid: every combination of one value per axis runs the arms, in a folder of its own; [] = one point. */
+  sweep: SweepSpec[];
 }
-
-/** Knob names that set several fields at once. `labelScale` is the scale of every label encoding. */
-export const KNOB_ALIASES: Record<string, string[]> = {
-  labelScale: ['lad.encodeTrain.scale', 'lad.encodeDistill.scale', 'lad.encodeTeacherEval.scale'],
-  labelSigma: ['lad.encodeTrain.sigma'],
-  iterations: ['baseline.iterations', 'teacher.iterations', 'student.iterations'],
-};
 
 const train = (over: Partial<TrainConfig>): TrainConfig => ({ ...DEFAULT_TRAIN, ...over });
 
@@ -89,14 +90,15 @@ export const QUICK: ExperimentConfig = {
     options: { classes: [0, 1, 2], digits: [1, 2], digitSize: [32, 44], thickenProb: 1, thickenPasses: 2 },
   },
   model: modelPreset('tiny', 'deeplabv3', { inChannels: 4 }),
-  lad: DEFAULT_LAD,
+  lad: AUTO_SCALE_LAD,
   init: 'baseline',
   baseline: train({ iterations: 500, batchSize: 8, lr: 0.1, cropSize: null, evalEvery: 100, checkpointEvery: 100 }),
   teacher: train({ iterations: 100, batchSize: 8, lr: 0.05, cropSize: null, evalEvery: 50, checkpointEvery: 50 }),
   student: train({ iterations: 100, batchSize: 8, lr: 0.01, cropSize: null, evalEvery: 50, checkpointEvery: 50 }),
   seeds: [0, 1, 2],
   eval: { limit: 120, batchSize: 16, examples: 4 },
-  sweep: null,
+  arms: null,
+  sweep: [],
 };
 
 /**
@@ -117,7 +119,6 @@ export const TEXTURED: ExperimentConfig = {
   baseline: train({ iterations: 600, batchSize: 8, lr: 0.1, cropSize: null, evalEvery: 100, checkpointEvery: 100 }),
   teacher: train({ iterations: 150, batchSize: 8, lr: 0.05, cropSize: null, evalEvery: 50, checkpointEvery: 50 }),
   student: train({ iterations: 150, batchSize: 8, lr: 0.01, cropSize: null, evalEvery: 40, checkpointEvery: 40 }),
-  sweep: { path: 'labelScale', values: [0.1, 1, 10] },
 };
 
 /**
@@ -129,14 +130,15 @@ export const FULL: ExperimentConfig = {
   preset: 'full',
   data: { kind: 'folder', dir: '', val: null },
   model: modelPreset('paper', 'deeplabv3', { inChannels: 4 }),
-  lad: DEFAULT_LAD,
+  lad: AUTO_SCALE_LAD,
   init: 'baseline',
   baseline: train({ iterations: 40000, batchSize: 16, lr: 0.02, cropSize: 512 }),
   teacher: train({ iterations: 40000, batchSize: 16, lr: 0.02, cropSize: 512 }),
   student: train({ iterations: 40000, batchSize: 16, lr: 0.001, cropSize: 512 }),
   seeds: [0, 1, 2],
   eval: { limit: null, batchSize: 8, examples: 4 },
-  sweep: null,
+  arms: null,
+  sweep: [],
 };
 
 export const EXPERIMENT_PRESETS: Readonly<Record<string, ExperimentConfig>> = { quick: QUICK, textured: TEXTURED, full: FULL };

@@ -3,7 +3,7 @@
 // student sees the image plus an all-zero channel; loss CE + auxWeightStudent·aux + kdWeight·KD.
 // Legend: N batch, K classes, H×W image plane, h×w logit plane.
 
-import { type Generator, ShapeError, type Tensor, fmtShape, interpolate, noGrad } from '@lad/tensor';
+import { type Generator, ShapeError, type Tensor, ValueError, fmtShape, interpolate, noGrad } from '@lad/tensor';
 import type { LadConfig } from './config.ts';
 import { zeroChannel } from './label-encoding.ts';
 import { channelWiseDistillation, pixelKD, segLoss } from './losses.ts';
@@ -36,17 +36,20 @@ function kdTerm(s: Tensor, t: Tensor, cfg: LadConfig): Tensor {
  * The student's loss on one batch. Puts the student in train mode and the teacher in eval mode
  * (NOTE: the teacher is left in eval mode afterwards). The teacher runs under noGrad on
  * encodeDistill (the image alone when teacher.inChannels === 3), and only when kdLoss !== 'none'
- * and kdWeight !== 0; its encoding draws from `gen`. terms: ce, [aux,] kd, total. Student, teacher
+ * and kdWeight !== 0 (with the KD term off the teacher may be null: the plain student recipe, the
+ * experiment's control); its encoding draws from `gen`. terms: ce, [aux,] kd, total. Student, teacher
  * and batch must be on one device; nothing is read back.
  */
-export function studentLoss(student: SegModel, teacher: SegModel, batch: Batch, numClasses: number, cfg: LadConfig, gen: Generator): StepLoss {
+export function studentLoss(student: SegModel, teacher: SegModel | null, batch: Batch, numClasses: number, cfg: LadConfig, gen: Generator): StepLoss {
   checkBatch('studentLoss', batch);
   checkModel('studentLoss', 'student', student, numClasses);
-  checkModel('studentLoss', 'teacher', teacher, numClasses);
-  student.train();
-  teacher.eval();
   const useKd = cfg.kdLoss !== 'none' && cfg.kdWeight !== 0;
-  const t = useKd ? noGrad(() => teacher.forward(teacherInput(teacher, batch, numClasses, cfg.encodeDistill, gen)).logits) : null;
+  if (useKd && !teacher) throw new ValueError(`studentLoss: teacher is null but the KD term is on (kdLoss '${cfg.kdLoss}', kdWeight ${cfg.kdWeight}); pass a teacher or set kdLoss 'none'.`);
+  if (teacher) checkModel('studentLoss', 'teacher', teacher, numClasses);
+  if (teacher === student) throw new ValueError('studentLoss: the teacher is the student itself; pass another model, or null with the KD term off.');
+  student.train();
+  teacher?.eval();
+  const t = useKd && teacher ? noGrad(() => teacher.forward(teacherInput(teacher, batch, numClasses, cfg.encodeDistill, gen)).logits) : null;
   const out = student.forward(unlabelledInput(student, batch.images));
   const seg = segLoss(out, batch.labels, cfg.auxWeightStudent);
   const terms: Record<string, Tensor | number> = { ce: seg.ce };

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { type Device, Generator, Tensor, defaultGenerator } from '@lad/tensor';
 import { SGD, poly, saveCheckpoint, restoreCheckpoint, latestCheckpoint, checkpointPath, type OptimizerStateDict, type StateDict } from '@lad/nn';
 import { DataLoader, type Batch } from './data/loader.ts';
-import { mixSeed } from './data/batch.ts';
+import { mixSeed, STREAM } from './seeds.ts';
 import type { SegDataset } from './data/types.ts';
 import type { SegModel } from './models/types.ts';
 import type { TrainConfig } from './config.ts';
@@ -73,8 +73,6 @@ export interface TrainResult {
   seconds: number;
 }
 
-const STREAM_LOSS = 3;
-
 /** Trains `model` for cfg.iterations steps (or the rest of them, on resume). */
 export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const { name, model, lossFn, train, numClasses, cfg, outDir, quiet = false } = opts;
@@ -92,7 +90,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   // -- optimizer, schedule, generators ------------------------------------------------------------
   const optimizer = new SGD(model.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
   const lrAt = poly({ power: cfg.polyPower, maxIters: cfg.iterations });
-  const lossGen = new Generator(mixSeed(STREAM_LOSS, cfg.seed));
+  const lossGen = new Generator(mixSeed(STREAM.loss, cfg.seed));
   const generators: Record<string, Generator> = { loss: lossGen, default: defaultGenerator, ...modelGenerators(model) };
 
   // -- fresh start or resume ----------------------------------------------------------------------
@@ -126,7 +124,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
     if (!evalFn) return null;
     const result = await evalFn(model);
     evals.push({ step, result });
-    appendFileSync(logPath, JSON.stringify({ type: 'eval', step, mIoU: result.mIoU, mIoUAll: result.mIoUAll, pixAcc: result.pixAcc, result }) + '\n');
+    appendFileSync(logPath, JSON.stringify({ type: 'eval', step, mIoU: result.mIoU, mIoUPresent: result.mIoUPresent, pixAcc: result.pixAcc, result }) + '\n');
     return result;
   };
 
@@ -178,7 +176,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   if (step === cfg.iterations) {
     final = start === cfg.iterations ? (evals.at(-1)?.result ?? (await runEval(step))) : await runEval(step);
     if (start < cfg.iterations || !checkpoint) await save(step);
-    if (!quiet && final) (opts.print ?? printErr)(`${name}: step ${step} mIoU ${pct(final.mIoU)} (all-K ${pct(final.mIoUAll)}) pixAcc ${pct(final.pixAcc)}\n`);
+    if (!quiet && final) (opts.print ?? printErr)(`${name}: step ${step} mIoU ${pct(final.mIoU)} (present classes ${pct(final.mIoUPresent)}) pixAcc ${pct(final.pixAcc)}\n`);
   }
   return { name, history, evals, final, checkpoint, seconds: (performance.now() - t0) / 1000 };
 }
@@ -225,9 +223,10 @@ function modelGenerators(model: SegModel): Record<string, Generator> {
   return Object.fromEntries(found.map((g, i) => [`model.${i}`, g]));
 }
 
-type LogLine = ({ type: 'step' } & HistoryEntry) | { type: 'eval'; step: number; result: EvalResult };
+export type LogLine = ({ type: 'step' } & HistoryEntry) | { type: 'eval'; step: number; result: EvalResult };
 
-function readLog(path: string): LogLine[] {
+/** The lines of a run's log.jsonl (empty when absent); a line cut short by a kill ends it. */
+export function readLog(path: string): LogLine[] {
   if (!existsSync(path)) return [];
   const lines: LogLine[] = [];
   for (const text of readFileSync(path, 'utf8').split('\n')) {
@@ -268,7 +267,7 @@ class Progress {
   }
 
   note(r: EvalResult | null): void {
-    if (r) this.print(`${this.tty ? '\n' : ''}${this.name}: val mIoU ${pct(r.mIoU)} (all-K ${pct(r.mIoUAll)}) pixAcc ${pct(r.pixAcc)}\n`);
+    if (r) this.print(`${this.tty ? '\n' : ''}${this.name}: val mIoU ${pct(r.mIoU)} (present classes ${pct(r.mIoUPresent)}) pixAcc ${pct(r.pixAcc)}\n`);
   }
 
   done(): void {

@@ -53,6 +53,6 @@ export const runEval: CommandRun = async (args, io) => {
   if (flags.json) return io.out(JSON.stringify({ checkpoint: flags.checkpoint, step: ck.step, dataset: data.dataset, split, labelMode: mode, device: choice.device, ...r })), 0;
   const pct = (v: number) => (Number.isNaN(v) ? '-' : (100 * v).toFixed(2));
   io.out(['| id | class | IoU % |', '| ---: | --- | ---: |', ...r.iou.map((v, k) => `| ${k} | ${ds.classNames[k] ?? k} | ${pct(v)} |`)].join('\n'));
-  io.out(`${flags.checkpoint} (step ${ck.step}) on ${data.dataset} ${split}, label channel ${model.inChannels === 4 ? mode : 'none'}: mIoU ${pct(r.mIoU)} (all ${ds.numClasses} classes: ${pct(r.mIoUAll)}), pixAcc ${pct(r.pixAcc)}`);
+  io.out(`${flags.checkpoint} (step ${ck.step}) on ${data.dataset} ${split}, label channel ${model.inChannels === 4 ? mode : 'none'}: mIoU ${pct(r.mIoU)} (over all ${ds.numClasses} classes; present classes only: ${pct(r.mIoUPresent)}), pixAcc ${pct(r.pixAcc)}`);
   return 0;
 };

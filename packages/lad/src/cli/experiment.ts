@@ -1,11 +1,12 @@
-// `lad experiment --preset <name> [--seeds N] [--sweep KNOB=V1,V2,…] [--set KNOB=V,…] [--out DIR]
-// [--data DIR] [--resume] [--quiet]`: runs the LAD experiment of experiment.ts (every control and LAD
-// side by side, over seeds) into one run folder with report.json, report.md and PNG figures.
+// `lad experiment --preset <name> [--seeds N] [--sweep 'KNOB=V1,V2 KNOB=…'] [--set KNOB=V,…] [--arms A,…]
+// [--shard I/N] [--out DIR] [--data DIR] [--resume] [--quiet]`: runs the LAD experiment of experiment/
+// (the arms side by side, over seeds and a grid) into one run folder with report.json, report.md and
+// PNG figures; and `lad report DIR [DIR…]`, which merges the finished units of sharded runs.
 
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { EXPERIMENT_PRESETS, type ExperimentConfig } from '../presets.ts';
-import { applySettings, fmtStat, parseSweep, runExperiment } from '../experiment.ts';
+import { ARM_NAMES, NAMED_KNOBS, applySettings, fmtStat, parseSweep, reportExperiment, runExperiment, type ArmName, type ExperimentReport } from '../experiment/index.ts';
 import { UsageError, formatFlags, parseFlags, suggest, type CliIO, type FlagSpec } from './args.ts';
 import { DEVICE_FLAGS, parseDevice, withDevice } from './device.ts';
 import type { CommandRun } from '../cli.ts';
@@ -15,8 +16,10 @@ const CMD = 'lad experiment';
 const FLAGS: FlagSpec = {
   preset: { type: 'string', value: 'NAME', help: `${Object.keys(EXPERIMENT_PRESETS).join(' | ')} (required)` },
   seeds: { type: 'string', value: 'N|S,S,…', help: 'N seeds 0..N-1, or a comma-separated list of seeds (default 3)' },
-  sweep: { type: 'string', value: 'KNOB=V,…', help: 'run the teacher arm once per value and add a table (e.g. labelScale=1,10,100, lad.consWeight=0,5)' },
+  sweep: { type: 'string', value: "'KNOB=V,… KNOB=V,…'", help: 'a grid: run the arms at every combination of the values, one axis per space-separated KNOB=V1,V2 (e.g. labelScale=1,10 or \'size=48,96 outputStride=8,4\')' },
   set: { type: 'string', value: 'KNOB=V,…', help: 'override config fields (e.g. teacher.iterations=50,eval.limit=100)' },
+  arms: { type: 'string', value: 'A,…', help: `run only these arms (and the teachers of chosen students): ${ARM_NAMES.join(', ')}` },
+  shard: { type: 'string', value: 'I/N', help: 'run only the I-th of N slices of the (grid point, seed) units, 0 <= I < N; run all N (in parallel) into one --out, then lad report' },
   out: { type: 'string', value: 'DIR', help: 'run folder (default runs/<preset>-<timestamp>)' },
   data: { type: 'string', value: 'DIR', help: 'dataset folder in the folder layout (required by full; replaces the synthetic data of the others)' },
   resume: { type: 'boolean', help: 'continue an interrupted experiment in --out (same flags)' },
@@ -26,13 +29,17 @@ const FLAGS: FlagSpec = {
 };
 
 const USAGE = [
-  `usage: ${CMD} --preset <${Object.keys(EXPERIMENT_PRESETS).join('|')}> [--seeds N] [--sweep KNOB=V1,V2,...] [--set KNOB=V,...] [--out DIR] [--data DIR] [--resume] [--quiet] [--device cpu|gpu [--gpu-mode MODE]]`,
+  `usage: ${CMD} --preset <${Object.keys(EXPERIMENT_PRESETS).join('|')}> [--seeds N] [--sweep 'KNOB=V1,V2 ...'] [--set KNOB=V,...] [--arms A,...] [--shard I/N] [--out DIR] [--data DIR] [--resume] [--quiet] [--device cpu|gpu [--gpu-mode MODE]]`,
   '',
-  'Trains, on the same data and budget: the baseline continued (the fair control), a label teacher',
-  'without consistency, the LAD teacher, a student distilled from a same-size teacher without labels,',
-  'and the LAD student; reports val mIoU mean ± std over seeds, per-class IoU, and teacher diagnostics.',
-  'Presets: quick (digits-seg digits 0-2, tiny model, ~7 min for 3 seeds on 2 cores), textured (textured-blobs + a',
-  'label-scale sweep), full (the paper\'s settings on --data DIR).',
+  'Trains from a common starting point, on the same data order: the student recipe without KD (the',
+  'control) and the same for the FLOPs of the LAD pipeline (control-compute), a teacher without labels',
+  'of the LAD recipe, a label teacher without consistency, the LAD teacher, a student distilled from the',
+  'no-label teacher and the LAD student. Reports first whether the LAD teacher is helped by its labels',
+  '(own labels vs zeros vs another image\'s vs the fixed code vs the no-label teacher), then the students',
+  'against the controls with their FLOPs, per-class IoU and teacher diagnostics (mIoU over all K classes).',
+  'Presets: quick (digits-seg digits 0-2, tiny model), textured (textured-blobs), full (the paper\'s',
+  'settings on --data DIR; from scratch: without an ImageNet backbone its numbers are not the paper\'s).',
+  `Named knobs: ${Object.entries(NAMED_KNOBS).map(([k, v]) => `${k} (${v.help})`).join('; ')}.`,
   '',
   ...formatFlags(FLAGS),
 ].join('\n');
@@ -72,12 +79,26 @@ export function experimentConfigFromFlags(flags: Record<string, string | boolean
   }
   if (typeof flags.sweep === 'string') {
     try {
-      cfg.sweep = parseSweep(cfg, flags.sweep);
+      cfg.sweep = flags.sweep.split(/\s+/).filter((s) => s !== '').map((axis) => parseSweep(cfg, axis));
     } catch (e) {
       throw new UsageError(`${CMD}: --sweep: ${(e as Error).message}`);
     }
   }
+  if (typeof flags.arms === 'string') {
+    const arms = flags.arms.split(',').map((a) => a.trim()).filter((a) => a !== '');
+    const bad = arms.find((a) => !ARM_NAMES.includes(a as ArmName));
+    if (bad !== undefined || arms.length === 0) throw new UsageError(`${CMD}: --arms: ${bad === undefined ? 'no arm given' : `unknown arm '${bad}'${suggest(bad, ARM_NAMES) ? `; did you mean '${suggest(bad, ARM_NAMES)}'?` : ''}`}; the arms are ${ARM_NAMES.join(', ')}.`);
+    cfg.arms = arms as ArmName[];
+  }
   return cfg;
+}
+
+function parseShard(v: string | boolean | undefined): { index: number; count: number } | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+)\/(\d+)$/.exec(String(v).trim());
+  const [index, count] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+  if (!m || count < 1 || index >= count) throw new UsageError(`${CMD}: --shard takes I/N with 0 <= I < N (e.g. 0/2 and 1/2 for two processes): got '${String(v)}'.`);
+  return { index, count };
 }
 
 function parseSeeds(v: string | boolean | undefined): number[] {
@@ -101,6 +122,7 @@ export const runExperimentCommand: CommandRun = async (args: string[], io: CliIO
   if (flags.help) return io.out(USAGE), 0;
   if (positionals.length > 0) throw new UsageError(`${CMD}: unexpected argument '${positionals[0]}' (every setting is a flag; see ${CMD} --help).`);
   const cfg = experimentConfigFromFlags(flags);
+  const shard = parseShard(flags.shard);
   const choice = parseDevice(CMD, flags);
   if (flags.out === '') throw new UsageError(`${CMD}: --out needs a directory.`);
   const out = resolve(typeof flags.out === 'string' ? flags.out : `runs/${cfg.preset}-${timestamp()}`);
@@ -111,17 +133,53 @@ export const runExperimentCommand: CommandRun = async (args: string[], io: CliIO
     if (existsSync(saved) && readFileSync(saved, 'utf8') !== JSON.stringify(cfg, null, 2) + '\n') {
       throw new UsageError(`${CMD}: --resume: ${out}/config.json differs from the config of these flags; pass the same --preset/--seeds/--sweep/--set/--data as the interrupted run.`);
     }
-  } else if (existsSync(out) && readdirSync(out).length > 0) {
+  } else if (existsSync(out) && readdirSync(out).length > 0 && !shard) {
     throw new UsageError(`${CMD}: ${out} is not empty; choose a new --out, or pass --resume to continue the run in it.`);
+  } else if (shard && existsSync(resolve(out, 'config.json')) && readFileSync(resolve(out, 'config.json'), 'utf8') !== JSON.stringify(cfg, null, 2) + '\n') {
+    throw new UsageError(`${CMD}: --shard: ${out}/config.json differs from the config of these flags; every shard takes the same --preset/--seeds/--sweep/--set/--arms/--data.`);
   }
 
-  io.err(`${CMD}: preset ${cfg.preset}, seeds ${cfg.seeds.join(',')}${cfg.sweep ? `, sweep ${cfg.sweep.path}=${cfg.sweep.values.join(',')}` : ''} → ${out}`);
-  const report = await withDevice(CMD, choice, io, (device, deviceLabel) => runExperiment(cfg, { outDir: out, resume, quiet: flags.quiet === true, log: (l) => io.err(l), device, deviceLabel }));
-  io.out(`val mIoU over ${report.seeds.length} seed(s) (mean ± std, points):`);
-  const width = Math.max(...Object.keys(report.arms).map((k) => k.length));
-  for (const [name, a] of Object.entries(report.arms)) io.out(`  ${name.padEnd(width)}  ${fmtStat(a.mIoU).padEnd(12)} (${a.input})`);
-  for (const [name, a] of Object.entries(report.arms)) if (a.diagnostics) io.out(`  ${name}: ${a.diagnostics.verdict.text}`);
-  for (const [name, a] of Object.entries(report.arms)) if (a.singleClass) io.out(`  ${name}: ${a.singleClass.text}`);
+  const grid = cfg.sweep.map((s) => `${s.path}=${s.values.join(',')}`).join(' ');
+  io.err(`${CMD}: preset ${cfg.preset}, seeds ${cfg.seeds.join(',')}${grid ? `, grid ${grid}` : ''}${shard ? `, shard ${shard.index}/${shard.count}` : ''} → ${out}`);
+  const report = await withDevice(CMD, choice, io, (device, deviceLabel) => runExperiment(cfg, { outDir: out, resume: resume || shard !== undefined, shard, quiet: flags.quiet === true, log: (l) => io.err(l), device, deviceLabel }));
+  if (report) printSummary(report, out, io);
+  else io.out(`shard ${shard!.index}/${shard!.count} done; the other shards' units are not all finished yet: run lad report ${out} when they are.`);
+  return 0;
+};
+
+/** The console summary of a report: label usage first, then every arm's mIoU. */
+function printSummary(report: ExperimentReport, out: string, io: CliIO): void {
+  for (const p of report.points) {
+    io.out(`${p.name ? `${p.name}: ` : ''}val mIoU over ${p.seeds.length} seed(s) (mean ± std, points, all K classes):`);
+    if (p.labelUsage) io.out(`  ${p.labelUsage.text}`);
+    const width = Math.max(...Object.keys(p.arms).map((k) => k.length));
+    for (const [name, a] of Object.entries(p.arms)) io.out(`  ${name.padEnd(width)}  ${fmtStat(a.mIoU).padEnd(12)} (${a.input})`);
+    for (const d of p.deltas.filter((x) => x.name.startsWith('student-lad'))) io.out(`  ${d.name}: ${fmtStat(d.stat)}`);
+    for (const [name, a] of Object.entries(p.arms)) if (a.singleClass) io.out(`  ${name}: ${a.singleClass.text}`);
+  }
   io.out(`wrote ${out}/report.md, report.json and ${report.files.plots.length + (report.files.examples ? 1 : 0)} PNGs in ${report.timing.totalSeconds.toFixed(0)} s`);
+}
+
+const REPORT_USAGE = [
+  'usage: lad report DIR [DIR...]',
+  '',
+  'Merges the finished units of a lad experiment run folder (e.g. one written by --shard I/N processes)',
+  'into DIR/report.json and DIR/report.md with plots; further DIRs hold units of the same experiment',
+  'run elsewhere (same config.json). Fails naming the units that are not finished.',
+].join('\n');
+
+export const runReportCommand: CommandRun = async (args: string[], io: CliIO) => {
+  const { flags, positionals } = parseFlags('lad report', args, { help: { type: 'boolean', help: 'show this help' } });
+  if (flags.help) return io.out(REPORT_USAGE), 0;
+  if (positionals.length === 0) throw new UsageError(`lad report: give the run folder (the --out of lad experiment).\n${REPORT_USAGE}`);
+  const [dir, ...from] = positionals.map((p) => resolve(p));
+  for (const d of [dir, ...from]) if (!existsSync(resolve(d, 'config.json'))) throw new UsageError(`lad report: ${d} has no config.json; give the --out folder of a lad experiment.`);
+  let report: ExperimentReport;
+  try {
+    report = await reportExperiment(dir, { from });
+  } catch (e) {
+    throw new UsageError(`lad report: ${(e as Error).message}`);
+  }
+  printSummary(report, dir, io);
   return 0;
 };

@@ -9,7 +9,7 @@ import { type Device, Generator, Tensor } from '@lad/tensor';
 import { loadCheckpoint, type Checkpoint } from '@lad/nn';
 import { buildModel, type ModelConfig } from '../models/build.ts';
 import type { SegModel } from '../models/types.ts';
-import { mixSeed } from '../data/batch.ts';
+import { mixSeed, STREAM } from '../seeds.ts';
 import { evaluate } from '../evaluate.ts';
 import { trainModel, type LossFn } from '../train.ts';
 import { teacherLoss } from '../teacher.ts';
@@ -84,7 +84,7 @@ function initTeacherFrom(cmd: string, file: string, model: SegModel, cfg: RunCon
   const [O, C, kh, kw] = saved.shape;
   const src = saved.data(), plane = kh * kw;
   const noise = new Float32Array(O * plane); // (O, 1, kh, kw)
-  new Generator(mixSeed(5, cfg.train.seed)).fillNormal(noise, 0, cfg.lad.labelChannelInitStd);
+  new Generator(mixSeed(STREAM.cliLabelRedraw, cfg.train.seed)).fillNormal(noise, 0, cfg.lad.labelChannelInitStd);
   const out = new Float32Array(O * 4 * plane);
   for (let o = 0; o < O; o++) {
     for (let c = 0; c < 3; c++) out.set(src.subarray((o * C + c) * plane, (o * C + c + 1) * plane), (o * 4 + c) * plane);
@@ -151,7 +151,7 @@ async function runKind(kind: Kind, args: string[], io: CliIO): Promise<number> {
       extra: { kind, config: JSON.stringify(cfg) },
     });
     const f = r.final;
-    io.out(`${name}: ${cfg.train.iterations} iterations in ${r.seconds.toFixed(1)} s on ${device}${f ? `; val mIoU ${(100 * f.mIoU).toFixed(2)} (all-K ${(100 * f.mIoUAll).toFixed(2)}), pixAcc ${(100 * f.pixAcc).toFixed(2)}` : ''}; checkpoint ${r.checkpoint}`);
+    io.out(`${name}: ${cfg.train.iterations} iterations in ${r.seconds.toFixed(1)} s on ${device}${f ? `; val mIoU ${(100 * f.mIoU).toFixed(2)} (present classes ${(100 * f.mIoUPresent).toFixed(2)}), pixAcc ${(100 * f.pixAcc).toFixed(2)}` : ''}; checkpoint ${r.checkpoint}`);
     return 0;
   });
 }

@@ -5,6 +5,7 @@
 import { Generator } from '@lad/tensor';
 import { augment, type AugmentOptions } from './augment.ts';
 import type { Sample, SegDataset } from './types.ts';
+import { mixSeed, STREAM } from '../seeds.ts';
 
 /** Collated batch data (the loader wraps it in Tensors): images (N, 3, H, W), labels (N, H, W). */
 export interface RawBatch {
@@ -15,28 +16,11 @@ export interface RawBatch {
   indices: number[];
 }
 
-/** murmur3's 32-bit finaliser. */
-function fmix32(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-/** A 32-bit seed from integer parts (order matters); independent streams for different part lists. */
-export function mixSeed(...parts: number[]): number {
-  let h = 0x9e3779b9;
-  for (const p of parts) {
-    h = fmix32((h ^ fmix32((p >>> 0) ^ Math.floor(p / 2 ** 32))) + 0x7f4a7c15);
-  }
-  return h;
-}
-
-export const STREAM_SHUFFLE = 1, STREAM_AUGMENT = 2;
 
 /** Sample `index` of `epoch`, augmented with its own generator when `aug` is given. */
 export function loadSample(ds: SegDataset, index: number, epoch: number, seed: number, aug?: AugmentOptions): Sample {
   const s = ds.get(index);
-  return aug ? augment(s, new Generator(mixSeed(STREAM_AUGMENT, seed, epoch, index)), aug) : s;
+  return aug ? augment(s, new Generator(mixSeed(STREAM.augment, seed, epoch, index)), aug) : s;
 }
 
 /** Stacks samples of equal size into dense arrays; different sizes are an error naming two ids. */

@@ -7,7 +7,8 @@
 
 import { Generator, Tensor } from '@lad/tensor';
 import type { AugmentOptions } from './augment.ts';
-import { loadBatch, mixSeed, STREAM_SHUFFLE, type RawBatch } from './batch.ts';
+import { loadBatch, type RawBatch } from './batch.ts';
+import { mixSeed, STREAM } from '../seeds.ts';
 import { specOf, type DatasetSpec } from './dataset-spec.ts';
 import { Prefetcher } from './prefetch.ts';
 import type { SegDataset } from './types.ts';
@@ -73,7 +74,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   /** The sample order of `epoch`: a permutation seeded by (seed, epoch) when shuffling. */
   order(epoch: number): number[] {
     const idx = Array.from({ length: this.dataset.length }, (_, i) => i);
-    return this.opts.shuffle ? new Generator(mixSeed(STREAM_SHUFFLE, this.seed, epoch)).shuffle(idx) : idx;
+    return this.opts.shuffle ? new Generator(mixSeed(STREAM.shuffle, this.seed, epoch)).shuffle(idx) : idx;
   }
 
   /** The index lists of the batches of `epoch`. */

@@ -22,6 +22,8 @@ export interface Rect { x: number; y: number; w: number; h: number }
 export interface PlotLayout {
   width: number;
   height: number;
+  /** The title's font scale: 2, or 1 when a scale-2 title would not fit the width. */
+  titleScale: number;
   /** The data area, inside the axis frame. */
   plot: Rect;
   legend: Rect;
@@ -87,9 +89,11 @@ const xTickLabel = (t: Ticks, v: number): string => formatTick(v, tickStep(t));
 
 /** The plot's geometry: margins sized to the title, tick labels, axis labels and legend. */
 export function plotLayout(opts: LinePlotOptions): PlotLayout {
-  const width = opts.width ?? 640, height = opts.height ?? 400, logY = opts.logY ?? false;
+  const height = opts.height ?? 400, logY = opts.logY ?? false;
+  const titleScale = textWidth(opts.title, TITLE_SCALE) <= (opts.width ?? 640) - 2 * PAD ? TITLE_SCALE : 1;
+  const width = Math.max(opts.width ?? 640, textWidth(opts.title, titleScale) + 2 * PAD); // a title is never cut
   const fh = textHeight();
-  const top = PAD + textHeight(TITLE_SCALE) + PAD;
+  const top = PAD + textHeight(titleScale) + PAD;
   const bottom = height - (PAD + fh + 6 + fh + TICK + 3);
   const yTicks = yTicksFor(opts, bottom - top);
   const yLabelW = Math.max(0, ...yTicks.values.map((v) => textWidth(yTickLabel(yTicks, v, logY))));
@@ -105,7 +109,7 @@ export function plotLayout(opts: LinePlotOptions): PlotLayout {
     plot.x + ((x - xTicks.lo) / (xTicks.hi - xTicks.lo)) * (plot.w - 1),
     plot.y + plot.h - 1 - ((transformY(y, logY) - yTicks.lo) / (yTicks.hi - yTicks.lo)) * (plot.h - 1),
   ];
-  return { width, height, plot, legend, xTicks, yTicks, toPixel };
+  return { width, height, titleScale, plot, legend, xTicks, yTicks, toPixel };
 }
 
 function drawAxes(c: Canvas, L: PlotLayout, opts: LinePlotOptions): void {
@@ -130,8 +134,8 @@ function drawAxes(c: Canvas, L: PlotLayout, opts: LinePlotOptions): void {
 
 function drawLabels(c: Canvas, L: PlotLayout, opts: LinePlotOptions): void {
   const { plot } = L;
-  const tw = textWidth(opts.title, TITLE_SCALE);
-  c.drawText(Math.max(PAD, Math.round(plot.x + plot.w / 2 - tw / 2)), PAD, opts.title, TEXT, TITLE_SCALE);
+  const tw = textWidth(opts.title, L.titleScale);
+  c.drawText(Math.min(Math.max(PAD, Math.round(plot.x + plot.w / 2 - tw / 2)), L.width - PAD - tw), PAD, opts.title, TEXT, L.titleScale);
   const xw = textWidth(opts.xLabel);
   c.drawText(Math.round(plot.x + plot.w / 2 - xw / 2), L.height - PAD - textHeight(), opts.xLabel, TEXT);
   const yw = textWidth(opts.yLabel);

@@ -11,7 +11,7 @@ import type { Backbone, BackboneFeatures } from '../types.ts';
 import { initExtraInputChannels_, initSegModel_ } from '../layers.ts';
 
 export type ResNetDepth = 18 | 34 | 50 | 101;
-export type OutputStride = 8 | 16;
+export type OutputStride = 4 | 8 | 16;
 
 export interface ResNetOptions {
   /** Block layout: 18/34 BasicBlock, 50/101 Bottleneck. Default 18. */
@@ -36,6 +36,7 @@ const LAYOUTS: Record<ResNetDepth, { bottleneck: boolean; blocks: readonly numbe
 
 /** Stride and dilation of layer1..layer4 for each output stride. */
 const STAGES: Record<OutputStride, { strides: readonly number[]; dilations: readonly number[] }> = {
+  4: { strides: [1, 1, 1, 1], dilations: [1, 2, 4, 8] },
   8: { strides: [1, 2, 1, 1], dilations: [1, 1, 2, 4] },
   16: { strides: [1, 2, 2, 1], dilations: [1, 1, 1, 2] },
 };
@@ -143,7 +144,7 @@ export class ResNetV1s extends Module implements Backbone {
     this.outputStride = opts.outputStride ?? 8;
     const layout = LAYOUTS[this.depth], stages = STAGES[this.outputStride];
     if (!layout) throw new ValueError(`ResNetV1s: depth must be 18, 34, 50 or 101: got ${String(opts.depth)}.`);
-    if (!stages) throw new ValueError(`ResNetV1s: outputStride must be 8 or 16: got ${String(opts.outputStride)}.`);
+    if (!stages) throw new ValueError(`ResNetV1s: outputStride must be 4, 8 or 16: got ${String(opts.outputStride)}.`);
     if (!Number.isInteger(this.width) || this.width < 1) throw new ValueError(`ResNetV1s: width must be a positive integer: got ${this.width}.`);
     const B = this.width, e = layout.bottleneck ? 4 : 1;
     const stem0 = conv(g, this.inChannels, B, 3, 2);
