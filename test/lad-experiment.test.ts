@@ -159,6 +159,8 @@ describe('the arm table', () => {
     const pts = gridPoints(cfg);
     expect(pts.map((p) => p.name)).toEqual(['labelScale=1,size=48', 'labelScale=1,size=96', 'labelScale=auto,size=48', 'labelScale=auto,size=96']);
     expect(pts[1].cfg.data.kind === 'digits-seg' && pts[1].cfg.data.size).toBe(96);
+    // digits-seg keeps its digits and strokes in proportion to the canvas (quick: 32-44 px, 2 passes at 48)
+    expect(pts[1].cfg.data.kind === 'digits-seg' && [pts[1].cfg.data.options?.digitSize, pts[1].cfg.data.options?.thickenPasses]).toEqual([[64, 88], 4]);
     expect([pts[1].cfg.lad.encodeTrain.scale, pts[1].cfg.lad.encodeDistill.scale, pts[3].cfg.lad.encodeTeacherEval.scale]).toEqual([1, 1, 'auto']);
     expect(gridPoints(experimentPreset('quick')).map((p) => p.name)).toEqual(['']);
   });

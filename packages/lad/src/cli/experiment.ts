@@ -7,7 +7,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { EXPERIMENT_PRESETS, type ExperimentConfig } from '../presets.ts';
 import { ARM_NAMES, NAMED_KNOBS, applySettings, fmtStat, parseSweep, reportExperiment, runExperiment, type ArmName, type ExperimentReport } from '../experiment/index.ts';
-import { UsageError, formatFlags, parseFlags, suggest, type CliIO, type FlagSpec } from './args.ts';
+import { UsageError, formatFlags, intFlag, parseFlags, suggest, type CliIO, type FlagSpec } from './args.ts';
+import { setNumThreads } from '@lad/tensor';
 import { DEVICE_FLAGS, parseDevice, withDevice } from './device.ts';
 import type { CommandRun } from '../cli.ts';
 
@@ -19,6 +20,7 @@ const FLAGS: FlagSpec = {
   sweep: { type: 'string', value: "'KNOB=V,… KNOB=V,…'", help: 'a grid: run the arms at every combination of the values, one axis per space-separated KNOB=V1,V2 (e.g. labelScale=1,10 or \'size=48,96 outputStride=8,4\')' },
   set: { type: 'string', value: 'KNOB=V,…', help: 'override config fields (e.g. teacher.iterations=50,eval.limit=100)' },
   arms: { type: 'string', value: 'A,…', help: `run only these arms (and the teachers of chosen students): ${ARM_NAMES.join(', ')}` },
+  threads: { type: 'string', value: 'N', help: 'CPU kernel threads of this process (default min(2, cores)); 1 for one shard per core' },
   shard: { type: 'string', value: 'I/N', help: 'run only the I-th of N slices of the (grid point, seed) units, 0 <= I < N; run all N (in parallel) into one --out, then lad report' },
   out: { type: 'string', value: 'DIR', help: 'run folder (default runs/<preset>-<timestamp>)' },
   data: { type: 'string', value: 'DIR', help: 'dataset folder in the folder layout (required by full; replaces the synthetic data of the others)' },
@@ -123,6 +125,8 @@ export const runExperimentCommand: CommandRun = async (args: string[], io: CliIO
   if (positionals.length > 0) throw new UsageError(`${CMD}: unexpected argument '${positionals[0]}' (every setting is a flag; see ${CMD} --help).`);
   const cfg = experimentConfigFromFlags(flags);
   const shard = parseShard(flags.shard);
+  const threads = intFlag(CMD, flags, 'threads', undefined, 1);
+  if (threads !== undefined) setNumThreads(threads);
   const choice = parseDevice(CMD, flags);
   if (flags.out === '') throw new UsageError(`${CMD}: --out needs a directory.`);
   const out = resolve(typeof flags.out === 'string' ? flags.out : `runs/${cfg.preset}-${timestamp()}`);

@@ -27,6 +27,15 @@ const num = (name: string) => (t: string): number => {
 const numOrAuto = (name: string) => (t: string): number | 'auto' => (t.trim() === 'auto' ? 'auto' : num(name)(t));
 const asNum = (v: number | 'auto'): number => v as number;
 
+/** A synthetic dataset at `size` px; digits-seg's digits and strokes keep their size relative to the canvas. */
+function resize(c: ExperimentConfig, size: number): ExperimentConfig {
+  if (c.data.kind === 'folder') return c;
+  if (c.data.kind === 'textured-blobs') return { ...c, data: { ...c.data, size } };
+  const o = c.data.options ?? {}, r = size / c.data.size;
+  const options = { ...o, ...(o.digitSize ? { digitSize: [Math.round(o.digitSize[0] * r), Math.round(o.digitSize[1] * r)] as [number, number] } : {}), ...(o.thickenPasses ? { thickenPasses: Math.max(1, Math.round(o.thickenPasses * r)) } : {}) };
+  return { ...c, data: { ...c.data, size, options } };
+}
+
 /** Knobs that set several fields at once, each a typed setter. */
 export const NAMED_KNOBS: Record<string, NamedKnob> = {
   labelScale: { help: 'the scale s of every label encoding (a number, or auto: 1.7 × the image std)', parse: numOrAuto('labelScale'), set: (c, v) => encodings(c, (e) => ({ ...e, scale: v })) },
@@ -34,7 +43,7 @@ export const NAMED_KNOBS: Record<string, NamedKnob> = {
   labelSigma: { help: 'pixel noise σ of the teacher-training encoding', parse: num('labelSigma'), set: (c, v) => ({ ...c, lad: { ...c.lad, encodeTrain: { ...c.lad.encodeTrain, sigma: asNum(v) } } }) },
   iterations: { help: 'iterations of the baseline, teacher and student stages', parse: num('iterations'), set: (c, v) => ({ ...c, baseline: { ...c.baseline, iterations: asNum(v) }, teacher: { ...c.teacher, iterations: asNum(v) }, student: { ...c.student, iterations: asNum(v) } }) },
   outputStride: { help: 'the backbone output stride (4, 8 or 16)', parse: num('outputStride'), set: (c, v) => ({ ...c, model: { ...c.model, backbone: { ...c.model.backbone, outputStride: asNum(v) as 4 | 8 | 16 } } }) },
-  size: { help: 'image size of a synthetic dataset', parse: num('size'), set: (c, v) => (c.data.kind === 'folder' ? c : { ...c, data: { ...c.data, size: asNum(v) } }) },
+  size: { help: 'image size of a synthetic dataset; digits-seg scales its digit sizes and stroke thickening with it', parse: num('size'), set: (c, v) => resize(c, asNum(v)) },
 };
 
 /** The dotted path a knob stands for (a path or `lad.<knob>`), or null for a named knob. */
