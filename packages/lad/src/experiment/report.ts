@@ -124,6 +124,7 @@ export interface PointReport {
   point: Record<string, KnobValue>;
   name: string;
   config: ExperimentConfig;
+  dataset: UnitResult['dataset'];
   seeds: number[];
   arms: Partial<Record<ArmName | 'baseline-start', ArmReport>>;
   labelUsage: LabelUsage | null;
@@ -284,5 +285,5 @@ export function aggregatePoint(units: readonly UnitResult[]): PointReport {
     ['student-kd', 'control-compute'], ['student-kd', 'control'], ['control-compute', 'control'], ['teacher-lad', 'teacher-nocons'],
   ];
   const deltas = pairs.map(([a, b]) => delta(`${a} − ${b}`, m(a), m(b))).filter((x): x is Delta => x !== null);
-  return { point: units[0].point, name: units[0].pointName, config: units[0].config, seeds, arms, labelUsage, deltas };
+  return { point: units[0].point, name: units[0].pointName, config: units[0].config, dataset: units[0].dataset, seeds, arms, labelUsage, deltas };
 }

@@ -84,26 +84,35 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunExperimentOp
   const shard = opts.shard ?? { index: 0, count: 1 };
   if (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) throw new ValueError(`experiment: shard: got ${shard.index}/${shard.count}, expected I/N with 0 <= I < N.`);
   checkExperimentConfig(cfg);
-  const data = loadExperimentData(cfg.data);
-  const std = imageStd(data.train);
-  const dataset: UnitResult['dataset'] = {
-    name: data.val.name, numClasses: data.train.numClasses, classNames: [...data.val.classNames], train: data.train.length, val: data.val.length,
-    evalImages: Math.min(cfg.eval.limit ?? data.val.length, data.val.length), imageStd: std,
+  // each grid point's data (a knob like size changes it), loaded once per distinct spec
+  const cache = new Map<string, { data: ExperimentDataSets; dataset: UnitResult['dataset'] }>();
+  const dataOf = (c: ExperimentConfig) => {
+    const key = JSON.stringify(c.data);
+    if (!cache.has(key)) {
+      const data = loadExperimentData(c.data);
+      cache.set(key, { data, dataset: {
+        name: data.val.name, numClasses: data.train.numClasses, classNames: [...data.val.classNames], train: data.train.length, val: data.val.length,
+        evalImages: Math.min(c.eval.limit ?? data.val.length, data.val.length), imageStd: imageStd(data.train),
+      } });
+    }
+    return cache.get(key)!;
   };
+  const points = gridPoints(cfg).map((p) => ({ ...p, cfg: { ...p.cfg, lad: resolveLabelScale(p.cfg.lad, dataOf(p.cfg).dataset.imageStd) } }));
   mkdirSync(outDir, { recursive: true });
   if (!existsSync(join(outDir, 'config.json'))) writeFileSync(join(outDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
 
-  const points = gridPoints(cfg).map((p) => ({ ...p, cfg: { ...p.cfg, lad: resolveLabelScale(p.cfg.lad, std) } }));
   const units = points.flatMap((p) => cfg.seeds.map((seed) => ({ p, seed })));
   const mine = units.filter((_, i) => i % shard.count === shard.index);
   const owner = shard.count === 1 ? 'main' : `${shard.index}-of-${shard.count}`;
-  log(`[experiment] ${mine.length} of ${units.length} units (seeds × grid points); label scale ${[...new Set(points.map((p) => p.cfg.lad.encodeTrain.scale))].join(', ')} (image std ${std.toFixed(3)})`);
+  log(`[experiment] ${mine.length} of ${units.length} units (seeds × grid points); label scale ${[...new Set(points.map((p) => `${p.cfg.lad.encodeTrain.scale} (image std ${dataOf(p.cfg).dataset.imageStd.toFixed(3)})`))].join(', ')}`);
   let first: UnitRun | null = null;
+  let firstData: ExperimentDataSets | null = null;
   for (const [i, { p, seed }] of mine.entries()) {
     const done = readUnit(outDir, p.name, seed);
     if (done && i > 0) continue; // the first unit is loaded (not retrained) for the examples grid
+    const { data, dataset } = dataOf(p.cfg);
     const run = await runUnit(p.cfg, p.values, p.name, seed, { outDir, data, dataset, device, resume: opts.resume === true || done !== null, quiet: opts.quiet ?? false, owner, log, print: opts.print });
-    first ??= run;
+    if (!first) [first, firstData] = [run, data];
   }
   const finished = units.map(({ p, seed }) => readUnit(outDir, p.name, seed));
   if (finished.some((u) => u === null)) {
@@ -112,7 +121,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunExperimentOp
   }
   return reportExperiment(outDir, {
     totalSeconds: (performance.now() - t0) / 1000, device: opts.deviceLabel ?? device,
-    examples: first && first.result.pointName === points[0].name && first.result.seed === cfg.seeds[0] ? { models: first.models, data, device } : null,
+    examples: first && firstData && first.result.pointName === points[0].name && first.result.seed === cfg.seeds[0] ? { models: first.models, data: firstData, device } : null,
   });
 }
 
