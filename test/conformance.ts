@@ -1,8 +1,8 @@
-// Conformance runner: replays PyTorch reference cases (../shared/conformance/torch by default, or
+// Conformance runner: replays PyTorch reference cases (test/conformance/torch by default, or
 // the folder given) in float32 on the CPU backend, or with `--device gpu [--mode auto|webgpu|
 // webgl2|webasm|cpu]` on the GPU backend, checking outputs and input gradients within each case's
 // tolerance. Prints one line per failing case and closes with `N passed, N failed`; exits non-zero
-// on any failure or unknown op (see that folder's README for the schema).
+// on any failure or unknown op (schema: test/conformance/README.md).
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -131,7 +131,7 @@ export async function runFolder(dir: string, on: T.Device = 'cpu'): Promise<{ pa
   return { passed: files.length - failed.length, failed };
 }
 
-export const DEFAULT_DIR = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../shared/conformance/torch');
+export const DEFAULT_DIR = resolve(fileURLToPath(new URL('.', import.meta.url)), 'conformance/torch');
 
 if (process.argv[1]?.endsWith('conformance.ts')) { // run as a script (not when imported or bundled)
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { device: { type: 'string', default: 'cpu' }, mode: { type: 'string', default: 'auto' } } });
