@@ -12,7 +12,7 @@ import { ValueError } from '../errors.ts';
 import { be, checkDevices, checkFloat, checkTensor, promote, scalarLike, wrap } from './util.ts';
 import { expand } from './movement.ts';
 
-const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set(['exp', 'log', 'sqrt', 'rsqrt', 'sigmoid', 'tanh', 'reciprocal']);
+const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set(['exp', 'log', 'sqrt', 'rsqrt', 'sigmoid', 'tanh']);
 
 function unaryOp(op: UnaryOp, x: Tensor, rule?: (gy: Tensor, y: Tensor) => Tensor): Tensor {
   checkTensor(op, 'input', x);

@@ -179,11 +179,6 @@ function sharedScratch(slot: string, like: TypedArray, n: number): TypedArray {
   return s.subarray(0, n);
 }
 
-/** Drops the shared scratch buffers (copies of non-shared operands, column buffers); they regrow on demand. */
-export function freeSharedScratch(): void {
-  sharedSlots.clear();
-}
-
 const F32 = new Float32Array(0), F64 = new Float64Array(0);
 /** A float scratch array on a SharedArrayBuffer (reused per slot), for intermediates of multi-kernel ops. */
 export function sharedFloat(slot: string, dtype: 'float32' | 'float64', n: number): FloatArray {
