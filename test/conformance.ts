@@ -12,10 +12,13 @@ import * as T from '@lad/tensor';
 import { channelWiseDistillation } from '../packages/lad/src/losses.ts'; // the file, not the package: bench/gpu-check bundles this runner
 
 interface TJson { shape: number[]; dtype: 'float32' | 'int32'; data: number[] }
+/** A case's keyword parameters, PyTorch's names and JSON values (each op reads its own). */
+// biome-ignore lint/suspicious/noExplicitAny: JSON parameters whose types depend on the op
+type Params = Record<string, any>;
 interface Case {
   name: string;
   op: string;
-  params: Record<string, any>;
+  params: Params;
   inputs: Record<string, TJson>;
   output: TJson;
   upstream?: TJson;
@@ -30,7 +33,7 @@ const toTensor = (j: TJson, requiresGrad: boolean): T.Tensor =>
   T.tensor(j.data, { shape: j.shape, dtype: j.dtype, requiresGrad: requiresGrad && j.dtype !== 'int32', device });
 const dims = (d: number | number[] | null) => (d === null ? null : d);
 
-type OpFn = (x: T.Tensor[], p: Record<string, any>, c: Case) => T.Tensor;
+type OpFn = (x: T.Tensor[], p: Params, c: Case) => T.Tensor;
 const OPS: Record<string, OpFn> = {
   add: ([a, b]) => a.add(b),
   sub: ([a, b]) => a.sub(b),
