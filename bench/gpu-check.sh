@@ -17,7 +17,7 @@ if [ "${1:-}" = "--prepare" ]; then
   npx tsx bench/gpu-bundle.ts "$OUT/gpu.mjs"
   (cd "$OUT" && npm pack webgpu@0.4.0 --silent >/dev/null && tar xzf webgpu-0.4.0.tgz package/dist/linux-x64.dawn.node \
     && mv package/dist/linux-x64.dawn.node . && rm -rf package webgpu-0.4.0.tgz)
-  cp ../shared/conformance/torch/*.json "$OUT/cases/"
+  cp test/conformance/torch/*.json "$OUT/cases/"
   if [ "${2:-}" = "--with-node" ]; then xz -T2 -6 -c "$(command -v node)" > "$OUT/node.xz"; fi
   du -sh "$OUT"
   exit 0

@@ -1,8 +1,8 @@
-// Conformance runner: replays PyTorch reference cases (../shared/conformance/torch by default, or
+// Conformance runner: replays PyTorch reference cases (test/conformance/torch by default, or
 // the folder given) in float32 on the CPU backend, or with `--device gpu [--mode auto|webgpu|
 // webgl2|webasm|cpu]` on the GPU backend, checking outputs and input gradients within each case's
 // tolerance. Prints one line per failing case and closes with `N passed, N failed`; exits non-zero
-// on any failure or unknown op (see that folder's README for the schema).
+// on any failure or unknown op (schema: test/conformance/README.md).
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -12,10 +12,13 @@ import * as T from '@lad/tensor';
 import { channelWiseDistillation } from '../packages/lad/src/losses.ts'; // the file, not the package: bench/gpu-check bundles this runner
 
 interface TJson { shape: number[]; dtype: 'float32' | 'int32'; data: number[] }
+/** A case's keyword parameters, PyTorch's names and JSON values (each op reads its own). */
+// biome-ignore lint/suspicious/noExplicitAny: JSON parameters whose types depend on the op
+type Params = Record<string, any>;
 interface Case {
   name: string;
   op: string;
-  params: Record<string, any>;
+  params: Params;
   inputs: Record<string, TJson>;
   output: TJson;
   upstream?: TJson;
@@ -30,7 +33,7 @@ const toTensor = (j: TJson, requiresGrad: boolean): T.Tensor =>
   T.tensor(j.data, { shape: j.shape, dtype: j.dtype, requiresGrad: requiresGrad && j.dtype !== 'int32', device });
 const dims = (d: number | number[] | null) => (d === null ? null : d);
 
-type OpFn = (x: T.Tensor[], p: Record<string, any>, c: Case) => T.Tensor;
+type OpFn = (x: T.Tensor[], p: Params, c: Case) => T.Tensor;
 const OPS: Record<string, OpFn> = {
   add: ([a, b]) => a.add(b),
   sub: ([a, b]) => a.sub(b),
@@ -131,7 +134,7 @@ export async function runFolder(dir: string, on: T.Device = 'cpu'): Promise<{ pa
   return { passed: files.length - failed.length, failed };
 }
 
-export const DEFAULT_DIR = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../shared/conformance/torch');
+export const DEFAULT_DIR = resolve(fileURLToPath(new URL('.', import.meta.url)), 'conformance/torch');
 
 if (process.argv[1]?.endsWith('conformance.ts')) { // run as a script (not when imported or bundled)
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { device: { type: 'string', default: 'cpu' }, mode: { type: 'string', default: 'auto' } } });

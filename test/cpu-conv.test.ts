@@ -78,7 +78,10 @@ function check(n: number, dtype: 'float32' | 'float64', what: string, fast: (o: 
   const got = (alloc(dtype, n) as FloatArray).fill(NaN), want = alloc(dtype, n) as FloatArray;
   fast(got);
   naive(want, (a) => a);
-  if (dtype === 'float64') return expectClose(got, want, 1e-11, what);
+  if (dtype === 'float64') {
+    expectClose(got, want, 1e-11, what);
+    return;
+  }
   const absSum = new Float64Array(n);
   naive(absSum, (a) => a.map(Math.abs));
   expectF32Close(got, want, absSum, K, what);

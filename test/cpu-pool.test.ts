@@ -239,7 +239,7 @@ interface TorchCase {
   grads: { x: { data: number[] } };
   tolerance: { rtol: number; atol: number };
 }
-const TORCH_DIR = new URL('../../shared/conformance/torch/', import.meta.url);
+const TORCH_DIR = new URL('./conformance/torch/', import.meta.url);
 const loadCase = (name: string): TorchCase => JSON.parse(readFileSync(new URL(`${name}.json`, TORCH_DIR), 'utf8')) as TorchCase;
 const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0] as number, v[1] as number] : [v as number, v as number]);
 

@@ -189,7 +189,7 @@ interface TorchCase {
   grads: { x: { data: number[] } };
   tolerance: { rtol: number; atol: number };
 }
-const TORCH_DIR = new URL('../../shared/conformance/torch/', import.meta.url);
+const TORCH_DIR = new URL('./conformance/torch/', import.meta.url);
 const loadCase = (name: string): TorchCase => JSON.parse(readFileSync(new URL(`${name}.json`, TORCH_DIR), 'utf8')) as TorchCase;
 
 describe('PyTorch conformance', () => {

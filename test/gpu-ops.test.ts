@@ -68,7 +68,7 @@ describe.each(MODES)('gpu backend in gpu.js %s mode', (mode) => {
         for (const f of [
           (a: Tensor, b: Tensor) => a.add(b), (a: Tensor, b: Tensor) => a.sub(b), (a: Tensor, b: Tensor) => a.mul(b),
           (a: Tensor, b: Tensor) => a.div(b.abs().add(0.5)), (a: Tensor, b: Tensor) => a.maximum(b), (a: Tensor, b: Tensor) => a.minimum(b),
-          (a: Tensor, b: Tensor) => a.gt(b), (a: Tensor, b: Tensor) => a.le(b), (a: Tensor, b: Tensor) => a.eq(a),
+          (a: Tensor, b: Tensor) => a.gt(b), (a: Tensor, b: Tensor) => a.le(b), (a: Tensor, _b: Tensor) => a.eq(a),
           (a: Tensor, b: Tensor) => where(a.gt(0), a, b),
         ]) agree(f, [x, y]);
         agree((a) => strided(a, v).add(1).mul(3), [x]);

@@ -377,12 +377,3 @@ describe('folder layout: export and read back', () => {
     }
   });
 });
-
-it('generation speed (logged)', () => {
-  for (const ds of [new DigitsSeg('train'), new TexturedBlobs('train')]) {
-    ds.get(0);
-    const t0 = performance.now();
-    for (let i = 0; i < 100; i++) ds.get(i);
-    console.log(`${ds.name}: ${((performance.now() - t0) / 100).toFixed(2)} ms per sample (get)`);
-  }
-});

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  Tensor, tensor, softmax, logSoftmax, crossEntropy, nllLoss, klDiv, mseLoss, binaryCrossEntropyWithLogits,
+  tensor, softmax, logSoftmax, crossEntropy, nllLoss, klDiv, mseLoss, binaryCrossEntropyWithLogits,
   batchNorm, dropout, gradcheck, Generator, manualSeed, ones, zeros, ShapeError, ValueError, DTypeError,
 } from '@lad/tensor';
 import { expectClose, expectThrows, numel, randT, seedArb, seededValues, vals } from './util/nn-arb.ts';
@@ -406,6 +406,3 @@ describe('dropout', () => {
     expectThrows(() => dropout(tensor([1], { dtype: 'int32' }), 0.5), DTypeError);
   });
 });
-
-// Tensor is used in type positions only in some builds of this file.
-export type { Tensor };

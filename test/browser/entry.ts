@@ -6,7 +6,7 @@
 
 import {
   Tensor, avgPool2d, conv2d, crossEntropy, disposeBackend, exp, initBackend, interpolate, manualSeed, matmul, maxPool2d, pad, randint, randn, relu,
-  softmax, type GpuMode,
+  softmax, type GpuInfo, type GpuMode,
 } from '@lad/tensor';
 
 interface GpuAdapterLike { info?: Record<string, unknown>; isFallbackAdapter?: boolean }
@@ -114,7 +114,7 @@ async function runMode(mode: GpuMode): Promise<void> {
     const info = adapter.info ?? {};
     await send({ type: 'info', msg: `webgpu adapter: ${['vendor', 'architecture', 'device', 'description'].map((k) => `${k}=${String(info[k] ?? '')}`).join(' ')} fallback=${String(adapter.isFallbackAdapter ?? '?')}` });
   }
-  let gpuInfo;
+  let gpuInfo: GpuInfo;
   try {
     gpuInfo = await initBackend('gpu', { mode });
   } catch (e) {

@@ -1,5 +1,5 @@
-// @lad/lad: Label Assisted Distillation for semantic segmentation. So far only the distillation
-// losses; datasets, models and the teacher/student trainers come with the LAD issues.
+// @lad/lad: Label Assisted Distillation for semantic segmentation: datasets, models, metrics, the
+// label encoding, teacher and student losses, the trainer, evaluation and report graphics.
 export * from './losses.ts';
 export * from './data/index.ts';
 export * from './metrics.ts';

@@ -18,7 +18,6 @@ import { onesLike } from './ops/create.ts';
 
 export type { DType };
 export type Device = 'cpu' | 'gpu';
-export type Scalar = number;
 export type TensorLike = Tensor | number;
 /** Nested JS arrays of numbers (any depth). */
 export type NestedArray = number | NestedArray[];

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { DatasetFileError } from './folder.ts';
 import { entriesFor, findDir, labelTable, listFiles, PairedDataset, requireDir, stem } from './paired.ts';
-import type { Normalization } from './types.ts';
+import type { Ade20kOptions } from './spec-types.ts';
 
 export const ADE20K_CLASSES = [
   'wall', 'building', 'sky', 'floor', 'tree', 'ceiling', 'road', 'bed', 'windowpane', 'grass', 'cabinet',
@@ -28,14 +28,6 @@ export const ADE20K_CLASSES = [
 ] as const;
 
 const ADE20K_TABLE = labelTable([[0, -1], ...ADE20K_CLASSES.map((_, k) => [k + 1, k] as const)]);
-
-export interface Ade20kOptions {
-  /** The folder holding ADEChallengeData2016/ (or that folder itself). */
-  root: string;
-  /** 'train' reads training/, 'val' validation/. Default 'train'. */
-  split?: 'train' | 'val';
-  normalization?: Normalization;
-}
 
 /** ADE20K: every *.jpg of the split folder, sorted, with its annotation PNG. */
 export function ade20kDataset(opts: Ade20kOptions): PairedDataset {

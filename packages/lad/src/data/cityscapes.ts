@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { readdirSync, statSync } from 'node:fs';
 import { DatasetFileError } from './folder.ts';
 import { entriesFor, labelTable, listFiles, PairedDataset, requireDir } from './paired.ts';
-import type { Normalization } from './types.ts';
+import type { CityscapesOptions } from './spec-types.ts';
 
 export const CITYSCAPES_CLASSES = [
   'road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light', 'traffic sign', 'vegetation',
@@ -22,14 +22,6 @@ const CITYSCAPES_TABLE = labelTable([
   ...Array.from({ length: 256 }, (_, v) => [v, -1] as const),
   ...CITYSCAPES_LABEL_IDS.map((id, k) => [id, k] as const),
 ]);
-
-export interface CityscapesOptions {
-  /** The folder holding leftImg8bit/ and gtFine/. */
-  root: string;
-  /** Default 'train'. */
-  split?: 'train' | 'val' | 'test';
-  normalization?: Normalization;
-}
 
 const IMG_SUFFIX = '_leftImg8bit.png';
 const LABEL_SUFFIX = '_gtFine_labelIds.png';

@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { DatasetFileError } from './folder.ts';
 import { entriesFor, findDir, labelTable, listFiles, PairedDataset, readList, requireDir, stem } from './paired.ts';
-import type { Normalization } from './types.ts';
+import type { CocoStuffEncoding, CocoStuffOptions } from './spec-types.ts';
 
 export const COCO_STUFF_CLASSES = [
   'person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train', 'truck', 'boat', 'traffic light',
@@ -45,20 +45,6 @@ export const COCO_STUFF_ID_TO_CLASS: readonly number[] = (() => {
 function cocoTable(encoding: CocoStuffEncoding) {
   const off = encoding === 'one-based' ? 1 : 0;
   return labelTable([...COCO_STUFF_ID_TO_CLASS.map((c, id) => [id + off, c] as const), [encoding === 'one-based' ? 0 : 255, -1]]);
-}
-
-export type CocoStuffEncoding = 'zero-based' | 'one-based';
-
-export interface CocoStuffOptions {
-  /** The dataset folder (holding images/ and the label folder of the variant). */
-  root: string;
-  /** Default '164k'. */
-  variant?: '164k' | '10k';
-  /** 164K: 'train' = train2017, 'val' = val2017. 10K: imageLists/train.txt or imageLists/test.txt. Default 'train'. */
-  split?: 'train' | 'val' | 'test';
-  /** Label PNG encoding; default 'zero-based' (the 164K stuffthingmaps convention). */
-  encoding?: CocoStuffEncoding;
-  normalization?: Normalization;
 }
 
 /** COCO-Stuff 164K or 10K; lazy, labels mapped to 171 classes. */

@@ -5,34 +5,10 @@
 //   `(await import(module))[export](...args)`, or `new …(...args)` with construct.
 // The real-dataset factories attach their spec (`dataset.spec`); `withSpec` attaches one to any other.
 
-import type { Normalization, SegDataset, Split } from './types.ts';
-import type { VocOptions } from './voc.ts';
-import type { CityscapesOptions } from './cityscapes.ts';
-import type { Ade20kOptions } from './ade20k.ts';
-import type { CocoStuffOptions } from './cocostuff.ts';
+import type { SegDataset } from './types.ts';
+import type { Ade20kOptions, CityscapesOptions, CocoStuffOptions, DatasetSpec, FolderSpecArgs, ModuleSpec, VocOptions } from './spec-types.ts';
 
-export interface ModuleSpec {
-  kind: 'module';
-  /** A file: URL (e.g. `new URL('./my-data.ts', import.meta.url).href`) or an absolute path. */
-  module: string;
-  /** The exported factory's name; it returns a SegDataset (or a promise of one). */
-  export: string;
-  /** Structured-clone-safe arguments passed to the factory. */
-  args: unknown[];
-  /** Call the export with `new` (a class such as DigitsSeg). Default false. */
-  construct?: boolean;
-}
-
-/** FolderDataset's constructor arguments (folder.ts). */
-export interface FolderSpecArgs { dir: string; split: Split; normalization?: Normalization }
-
-export type DatasetSpec =
-  | { kind: 'voc'; args: VocOptions }
-  | { kind: 'cityscapes'; args: CityscapesOptions }
-  | { kind: 'ade20k'; args: Ade20kOptions }
-  | { kind: 'cocostuff'; args: CocoStuffOptions }
-  | { kind: 'folder'; args: FolderSpecArgs }
-  | ModuleSpec;
+export type { DatasetSpec, FolderSpecArgs, ModuleSpec } from './spec-types.ts';
 
 /** The built-in kinds, loaded lazily so that a spec only imports the loader it names. */
 const BUILTIN = {

@@ -12,5 +12,6 @@ export * from './cityscapes.ts';
 export * from './ade20k.ts';
 export * from './cocostuff.ts';
 export * from './augment.ts';
+export * from './spec-types.ts';
 export * from './dataset-spec.ts';
 export * from './loader.ts';

@@ -8,7 +8,7 @@ import { readLabel, readRgb } from './image-io.ts';
 import { CAFFE_NORMALIZATION, type Normalization, type Sample, type SegDataset } from './types.ts';
 import { checkNormalization, rawToSample, type RawSample, type RawSource } from './raw.ts';
 import { DatasetFileError } from './folder.ts';
-import type { DatasetSpec } from './dataset-spec.ts';
+import type { DatasetSpec } from './spec-types.ts';
 
 export interface PairEntry { id: string; image: string; label: string }
 

@@ -7,23 +7,12 @@
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { entriesFor, findDir, labelTable, PairedDataset, readList, requireDir } from './paired.ts';
-import type { Normalization } from './types.ts';
+import type { VocOptions } from './spec-types.ts';
 
 export const VOC_CLASSES = [
   'background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
   'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor',
 ] as const;
-
-export type VocSplit = 'train' | 'val' | 'trainval' | 'train_aug';
-
-export interface VocOptions {
-  /** The folder holding VOCdevkit/ (VOCdevkit itself or VOC2012 itself are accepted too). */
-  root: string;
-  /** 'train_aug' = the SBD-augmented list with SegmentationClassAug labels. Default 'train'. */
-  split?: VocSplit;
-  /** Default CAFFE_NORMALIZATION. */
-  normalization?: Normalization;
-}
 
 /** The VOC colour of palette index i: the bits of i spread over R, G, B from the high bit down. */
 export function vocColor(i: number): [number, number, number] {

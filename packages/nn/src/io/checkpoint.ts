@@ -136,7 +136,7 @@ function encodeOptimizer(sd: OptimizerStateDict, tensors: StateDict, file: strin
     }
     setOwn(state, idx, entry);
   }
-  return JSON.stringify({ paramGroups: sd.paramGroups, state }, (key, v: unknown) => {
+  return JSON.stringify({ paramGroups: sd.paramGroups, state } satisfies OptimizerJson, (key, v: unknown) => {
     if (typeof v === 'number' && !Number.isFinite(v)) throw new CheckpointError(file, `optimizer state ${JSON.stringify(key)} is ${v}: only finite numbers can be stored`);
     return v;
   });

@@ -12,7 +12,7 @@ import { ValueError } from '../errors.ts';
 import { be, checkDevices, checkFloat, checkTensor, promote, scalarLike, wrap } from './util.ts';
 import { expand } from './movement.ts';
 
-const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set(['exp', 'log', 'sqrt', 'rsqrt', 'sigmoid', 'tanh', 'reciprocal']);
+const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set(['exp', 'log', 'sqrt', 'rsqrt', 'sigmoid', 'tanh']);
 
 function unaryOp(op: UnaryOp, x: Tensor, rule?: (gy: Tensor, y: Tensor) => Tensor): Tensor {
   checkTensor(op, 'input', x);
@@ -59,7 +59,7 @@ export const add = (a: TensorLike, b: TensorLike) => binaryOp('add', a, b, (g) =
 export const sub = (a: TensorLike, b: TensorLike) => binaryOp('sub', a, b, (g) => [g, g.neg()]);
 export const mul = (a: TensorLike, b: TensorLike) => binaryOp('mul', a, b, (g, x, y) => [g.mul(y), g.mul(x)]);
 // d(a/b)/da = 1/b, d(a/b)/db = -a/b²
-export const div = (a: TensorLike, b: TensorLike) => binaryOp('div', a, b, (g, x, y, out) => [g.div(y), y.requiresGrad ? g.mul(out).div(y).neg() : null]);
+export const div = (a: TensorLike, b: TensorLike) => binaryOp('div', a, b, (g, _x, y, out) => [g.div(y), y.requiresGrad ? g.mul(out).div(y).neg() : null]);
 // d(a^b)/da = b·a^(b-1), d(a^b)/db = a^b·ln a. NOTE: as in torch, the first is 0 where b = 0 and
 // the second is 0 where a = 0 and b >= 0 (not 0·∞ = NaN).
 export const pow = (a: TensorLike, b: TensorLike) =>

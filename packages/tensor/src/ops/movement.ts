@@ -82,7 +82,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 /** Sums a broadcast gradient back to `shape` (the adjoint of expand). */
 export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
   const lead = g.ndim - shape.length;
-  const dims = g.shape.map((d, i) => i).filter((i) => i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1));
+  const dims = g.shape.map((_, i) => i).filter((i) => i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1));
   return dims.length ? reshape(sum(g, dims, true), shape) : g;
 }
 

@@ -201,7 +201,10 @@ export function conv2dForward(x: FloatArray, w: FloatArray, bias: FloatArray | n
 /** gy [N,O,OH,OW] -> gx [N,C,H,W] overwritten. */
 export function conv2dBackwardInput(gy: FloatArray, w: FloatArray, g: Conv2dGeom, gx: FloatArray): void {
   const { Cg, Og, Ck, P, HW, is1x1 } = dims(g);
-  if (g.sH === 1 && g.sW === 1 && !is1x1) return backwardInputFlipped(gy, w, g, gx);
+  if (g.sH === 1 && g.sW === 1 && !is1x1) {
+    backwardInputFlipped(gy, w, g, gx);
+    return;
+  }
   // w[g]ᵀ (Ck, Og) viewed through w[g] (Og, Ck); gy[n, g] (Og, P)
   const A: ViewSrc = { data: w, off: 0, G: g.groups, bs1: 0, bs2: Og * Ck, ss: 0, rs: 1, cs: Ck };
   const B: ViewSrc = { data: gy, off: 0, G: g.groups, bs1: g.O * P, bs2: Og * P, ss: 0, rs: P, cs: 1 };

@@ -17,7 +17,6 @@ export const UNARY = {
   relu: 'a > 0 ? a : (a === a ? 0 : a)', // NaN stays NaN, like torch.relu
   sigmoid: 'a >= 0 ? 1 / (1 + Math.exp(-a)) : Math.exp(a) / (1 + Math.exp(a))',
   tanh: 'Math.tanh(a)',
-  reciprocal: '1 / a',
 } as const;
 
 export const BINARY = {

@@ -13,7 +13,7 @@ import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from '
 import { alloc, allocShared, dtypeOf, isShared, type FloatArray, type TypedArray } from './alloc.ts';
 
 /** A kernel body: computes units [u0, u1) of `job`. Must be self-contained (it also runs in a worker). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: kernels take and return anything; they are shipped to workers as source
 export type KernelFn = (...args: any[]) => any;
 /** The table kernels call each other through (same names on the main thread and in the workers). */
 export interface KernelTable {
@@ -177,11 +177,6 @@ function sharedScratch(slot: string, like: TypedArray, n: number): TypedArray {
     sharedSlots.set(key, s);
   }
   return s.subarray(0, n);
-}
-
-/** Drops the shared scratch buffers (copies of non-shared operands, column buffers); they regrow on demand. */
-export function freeSharedScratch(): void {
-  sharedSlots.clear();
 }
 
 const F32 = new Float32Array(0), F64 = new Float64Array(0);

@@ -20,7 +20,6 @@ const UNARY: Record<UnaryOp, string> = {
   relu: 'a > 0.0 ? a : 0.0',
   sigmoid: '1.0 / (1.0 + Math.exp(-a))',
   tanh: 'Math.tanh(a)',
-  reciprocal: '1.0 / a',
 };
 
 const BINARY: Record<BinaryOp, string> = {

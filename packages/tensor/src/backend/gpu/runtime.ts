@@ -394,8 +394,6 @@ export async function initGpu(opts: InitOptions = {}): Promise<GpuInfo> {
   throw new DeviceError(`initBackend: gpu mode '${want}' is not available here: ${tried.map((t) => `${t.mode}: ${t.why}`).join('; ')}.`);
 }
 
-export const gpuMode = (): GpuMode | null => state.mode;
-
 /** Destroys every kernel and the gpu.js instance (and Dawn's navigator.gpu if we made it), so Node can exit. */
 export function disposeGpu(): void {
   for (const k of cache.values()) k.destroy();
