@@ -689,3 +689,36 @@ describe('to(dtype)', () => {
     );
   });
 });
+
+// ---- copy_ ----------------------------------------------------------------------------------
+
+describe('copy_', () => {
+  it('from a view of its own storage (flip, permute, slice) gives what a copy from a clone gives', () => {
+    const sqArb = fc.integer({ min: 1, max: 4 }).chain((n) => fc.tuple(valuesArb(n * n, valueArb()), fc.constant(n), fc.constantFrom<(t: Tensor) => Tensor>(
+      (t) => t.flip([0, 1]), (t) => t.T, (t) => t.flip(1).T, (t) => t.slice(0, 0, 1).expand(t.shape),
+    )));
+    fc.assert(
+      fc.property(sqArb, ([data, n, f]) => {
+        const x = tensor(data, { shape: [n, n], dtype: 'float64' }), ref = x.clone();
+        x.copy_(f(x));
+        ref.copy_(f(ref).clone());
+        expectSameTensor(x, ref);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+  it('into a view where two elements share one memory cell (a broadcast dim of size > 1) throws a ShapeError', () => {
+    fc.assert(
+      fc.property(ranked, fc.integer({ min: 2, max: 4 }), (s, k) => {
+        const x = tensor(new Array(numel(s)).fill(0), { shape: s });
+        const e = expand(unsqueeze(x, 0), [k, ...s]);
+        expect(() => e.copy_(1)).toThrow(ShapeError);
+        expect(() => e.copy_(1)).toThrow(/copy_: .*one memory location/);
+        expect([...x.data()].every((v) => v === 0)).toBe(true);
+        unsqueeze(x, 0).copy_(2); // size-1 dims are fine
+        expect([...x.data()].every((v) => v === 2)).toBe(true);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});

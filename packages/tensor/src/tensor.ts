@@ -6,7 +6,7 @@
 import type { DType, TypedArray } from './backend/cpu/alloc.ts';
 import { DTypeError, ShapeError, TensorError } from './errors.ts';
 import { fmtShape } from './shape.ts';
-import { contiguousData, cpuView, isDeviceData, storageDType, view, type AnyStorage, type Data } from './storage.ts';
+import { contiguousData, cpuView, hasInternalOverlap, isDeviceData, storageDType, view, type AnyStorage, type Data } from './storage.ts';
 import { isGradEnabled, noGrad, propagate, type BackwardOptions, type Node } from './autograd/tape.ts';
 import { backendFor, deviceBackend } from './backend/backend.ts';
 import * as E from './ops/elementwise.ts';
@@ -15,6 +15,7 @@ import * as M from './ops/movement.ts';
 import { matmul } from './ops/linalg.ts';
 import { softmax, logSoftmax } from './ops/nnfunc.ts';
 import { onesLike } from './ops/create.ts';
+import { scalarLike } from './ops/util.ts';
 
 export type { DType };
 export type Device = 'cpu' | 'gpu';
@@ -23,13 +24,19 @@ export type TensorLike = Tensor | number;
 /** Nested JS arrays of numbers (any depth). */
 export type NestedArray = number | NestedArray[];
 
+/** Counts in-place writes to a storage; shared by every view of it (PyTorch's version counter). */
+export interface Version {
+  n: number;
+}
+
 export class Tensor {
   /** Tensors created by ops get a grad node; user-created ones are leaves. */
   gradFn: Node | null = null;
   grad: Tensor | null = null;
   requiresGrad = false;
 
-  constructor(readonly storage: AnyStorage) {}
+  /** `version`: pass the base tensor's for a view of its storage (autograd checks it, see record()). */
+  constructor(readonly storage: AnyStorage, readonly version: Version = { n: 0 }) {}
 
   /** Wraps a dense buffer (a typed array, or device data) of `shape` (no copy). */
   static fromData(data: Data, shape: readonly number[]): Tensor {
@@ -112,7 +119,7 @@ export class Tensor {
   }
   /** The same storage, cut from the graph. */
   detach(): Tensor {
-    return new Tensor(this.storage);
+    return new Tensor(this.storage, this.version);
   }
   /** A copy that owns its (dense) data, cut from the graph. */
   clone(): Tensor {
@@ -148,11 +155,20 @@ export class Tensor {
     this.grad = null;
   }
 
-  /** Overwrites this tensor's elements with `src` (broadcast to this shape), outside autograd. */
-  copy_(src: Tensor): this {
+  /**
+   * Overwrites this tensor's elements with `src` (a tensor broadcast to this shape, or a number),
+   * outside autograd. Bumps the storage's version, so a graph that saved it refuses to backward.
+   */
+  copy_(src: TensorLike): this {
     if (this.requiresGrad && isGradEnabled()) throw new TensorError('copy_: a tensor that requires grad cannot be modified in place while recording; wrap the update in noGrad().');
-    const s = M.expand(src.to(this.dtype).to(this.device).detach(), this.shape); // any device, like torch's copy_
+    if (hasInternalOverlap(this.storage)) {
+      throw new ShapeError(`copy_: more than one element of the destination (shape ${fmtShape(this.shape)}, strides ${fmtShape(this.storage.stride)}) refers to one memory location, as in an expanded view; clone() it first.`);
+    }
+    let from = scalarLike('copy_', src, this).detach();
+    if (from.storage.data === this.storage.data) from = M.clone(from).detach(); // overlapping source: read it before writing
+    const s = M.expand(from.to(this.dtype).to(this.device), this.shape); // any device, like torch's copy_
     backendFor(this.device).assign(this.storage, s.storage);
+    this.version.n++;
     return this;
   }
 

@@ -54,7 +54,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     x.requiresGrad ? conv2dBackwardInput(gy, weight, g) : null,
     weight.requiresGrad ? conv2dBackwardWeight(x, gy, g) : null,
     bias?.requiresGrad ? sum(gy, [0, 2, 3]) : null,
-  ]);
+  ], [x, weight]);
 }
 
 /** dL/dx from dL/dy: (N, O, OH, OW) → (N, C, H, W), a transposed convolution. */

@@ -12,7 +12,8 @@ import { DTypeError, ShapeError, ValueError } from '../errors.ts';
 import { be, checkDevices, checkTensor, promote, wrap } from './util.ts';
 import { sum } from './reduce.ts';
 
-const viewOf = (s: S.AnyStorage): Tensor => new Tensor(s);
+/** A view of x's storage: it shares x's version counter (in-place writes through either count). */
+const viewOf = (s: S.AnyStorage, x: Tensor): Tensor => new Tensor(s, x.version);
 
 /** Resolves one -1 in a target shape and checks the element count. */
 function inferShape(op: string, x: Tensor, shape: readonly number[]): number[] {
@@ -33,8 +34,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const s = inferShape('reshape', x, shape);
   if (sameShape(s, x.shape)) return x;
   // a view when the elements are row-major in memory, else a copy (a dense cast to the same dtype)
-  const src = S.canView(x.storage) ? x.storage : S.view(be(x).cast(x.storage, x.dtype), x.shape);
-  return record(viewOf(S.reshapeView(src, s)), 'reshape', [x], (g) => [reshape(g, x.shape)]);
+  const out = S.canView(x.storage) ? viewOf(S.reshapeView(x.storage, s), x) : wrap(be(x).cast(x.storage, x.dtype), s);
+  return record(out, 'reshape', [x], (g) => [reshape(g, x.shape)], []);
 }
 
 /** Like reshape but never copies: throws when the input is not row-major in memory. */
@@ -58,7 +59,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const d = dims.map((v) => normalizeDim('permute', v, x.ndim));
   if (new Set(d).size !== d.length) throw new ShapeError(`permute: dims ${fmtShape(dims)} is not a permutation of the input's ${x.ndim} dims.`);
   const inv = d.map((_, i) => d.indexOf(i));
-  return record(viewOf(S.permute(x.storage, d)), 'permute', [x], (g) => [permute(g, inv)]);
+  return record(viewOf(S.permute(x.storage, d), x), 'permute', [x], (g) => [permute(g, inv)], []);
 }
 
 export function transpose(x: Tensor, d0: number, d1: number): Tensor {
@@ -76,7 +77,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   const ok = lead >= 0 && s.every((d, i) => Number.isInteger(d) && d >= 0 && (i < lead || x.shape[i - lead] === d || x.shape[i - lead] === 1));
   if (!ok) throw new ShapeError(`expand: cannot expand shape ${fmtShape(x.shape)} to ${fmtShape(shape)}: each dim must match or be 1.`);
   if (sameShape(s, x.shape)) return x;
-  return record(viewOf(S.expand(x.storage, s)), 'expand', [x], (g) => [sumTo(g, x.shape)]);
+  return record(viewOf(S.expand(x.storage, s), x), 'expand', [x], (g) => [sumTo(g, x.shape)], []);
 }
 
 /** Sums a broadcast gradient back to `shape` (the adjoint of expand). */
@@ -95,8 +96,8 @@ export function slice(x: Tensor, dim: number, start?: number | null, end?: numbe
   const clampIdx = (v: number) => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
   const lo = clampIdx(start ?? 0), hi = Math.max(lo, clampIdx(end ?? n));
   if (lo === 0 && hi === n && step === 1) return x;
-  const out = viewOf(S.slice(x.storage, d, lo, hi, step));
-  return record(out, 'slice', [x], (g) => [unslice(g, d, lo, step, n)]);
+  const out = viewOf(S.slice(x.storage, d, lo, hi, step), x);
+  return record(out, 'slice', [x], (g) => [unslice(g, d, lo, step, n)], []);
 }
 
 /** The adjoint of slice: zeros of size n along dim with g at lo, lo+step, ... (built from pads). */
@@ -127,7 +128,7 @@ export function select(x: Tensor, dim: number, index: number): Tensor {
 
 export function flip(x: Tensor, dims: number | readonly number[]): Tensor {
   const d = normalizeDims('flip', dims, x.ndim);
-  return record(viewOf(S.flip(x.storage, d)), 'flip', [x], (g) => [flip(g, d)]);
+  return record(viewOf(S.flip(x.storage, d), x), 'flip', [x], (g) => [flip(g, d)], []);
 }
 
 export function squeeze(x: Tensor, dim?: number | readonly number[]): Tensor {
@@ -144,19 +145,19 @@ export const isContiguous = (x: Tensor): boolean => S.isDense(x.storage);
 
 export function contiguous(x: Tensor): Tensor {
   if (isContiguous(x)) return x;
-  return record(wrap(be(x).cast(x.storage, x.dtype), x.shape), 'contiguous', [x], (g) => [g]);
+  return record(wrap(be(x).cast(x.storage, x.dtype), x.shape), 'contiguous', [x], (g) => [g], []);
 }
 
 /** A dense copy that owns its data. */
 export function clone(x: Tensor): Tensor {
-  return record(wrap(be(x).cast(x.storage, x.dtype), x.shape), 'clone', [x], (g) => [g]);
+  return record(wrap(be(x).cast(x.storage, x.dtype), x.shape), 'clone', [x], (g) => [g], []);
 }
 
 /** Converts dtype (differentiable between float dtypes) or moves to a device. */
 /** A CPU tensor over `data` (the elements of device tensor x, read back), recorded as x.to('cpu'). */
 export function fromHost(x: Tensor, data: TypedArray): Tensor {
   const out = new Tensor(S.view(data, x.shape));
-  return x.isFloat ? record(out, 'to', [x], (g) => [to(g, x.device)]) : out;
+  return x.isFloat ? record(out, 'to', [x], (g) => [to(g, x.device)], []) : out;
 }
 
 export function to(x: Tensor, target: DType | Device): Tensor {
@@ -164,12 +165,12 @@ export function to(x: Tensor, target: DType | Device): Tensor {
     if (target === x.device) return x;
     if (target === 'cpu') return fromHost(x, deviceBackend(x.device).readSync(x.storage));
     const out = new Tensor(S.view(deviceBackend(target).upload(S.contiguousData(S.cpuView(x.storage))), x.shape));
-    return x.isFloat ? record(out, 'to', [x], (g) => [to(g, 'cpu')]) : out;
+    return x.isFloat ? record(out, 'to', [x], (g) => [to(g, 'cpu')], []) : out;
   }
   if (target === x.dtype) return x;
   if (target !== 'float32' && target !== 'float64' && target !== 'int32') throw new ValueError(`to: unknown dtype or device '${String(target)}'.`);
   const out = wrap(be(x).cast(x.storage, target), x.shape);
-  return target === 'int32' ? out : record(out, 'to', [x], (g) => [to(g, x.dtype)]);
+  return target === 'int32' ? out : record(out, 'to', [x], (g) => [to(g, x.dtype)], []);
 }
 
 export function cat(xs: readonly Tensor[], dim = 0): Tensor {
@@ -188,7 +189,7 @@ export function cat(xs: readonly Tensor[], dim = 0): Tensor {
   shape[d] = parts.reduce((a, x) => a + x.shape[d], 0);
   const out = wrap(be(parts[0]).cat(parts.map((x) => x.storage), d, dtype), shape);
   const starts = parts.map((_, i) => parts.slice(0, i).reduce((a, x) => a + x.shape[d], 0));
-  return record(out, 'cat', parts, (g) => parts.map((x, i) => slice(g, d, starts[i], starts[i] + x.shape[d])));
+  return record(out, 'cat', parts, (g) => parts.map((x, i) => slice(g, d, starts[i], starts[i] + x.shape[d])), []);
 }
 
 export function stack(xs: readonly Tensor[], dim = 0): Tensor {
@@ -236,7 +237,7 @@ export function pad(x: Tensor, padding: readonly number[], value = 0): Tensor {
   const shape = x.shape.map((s, d) => s + pads[d][0] + pads[d][1]);
   if (shape.some((s) => s < 0)) throw new ShapeError(`pad: pad ${fmtShape(padding)} crops more than the input shape ${fmtShape(x.shape)} holds.`);
   const out = wrap(be(x).pad(x.storage, pads, value), shape);
-  return record(out, 'pad', [x], (g) => [pad(g, padding.map((p) => -p))]);
+  return record(out, 'pad', [x], (g) => [pad(g, padding.map((p) => -p))], []);
 }
 
 /** Checks an index tensor: int32, in range along `dim` of size n. */
@@ -268,7 +269,7 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
     if (k !== d && s < x.shape[k]) src = slice(src, k, 0, s);
   });
   const out = wrap(be(src).gather(src.storage, d, index.storage), index.shape);
-  return record(out, 'gather', [src], (g) => [scatterAdd(src.shape, d, index, g)]);
+  return record(out, 'gather', [src], (g) => [scatterAdd(src.shape, d, index, g)], [index]);
 }
 
 /**
@@ -284,7 +285,7 @@ export function scatterAdd(shape: readonly number[], dim: number, index: Tensor,
   }
   checkIndex('scatterAdd', index, shape[d]);
   const sub = index.shape.map((s, k) => (k === d ? shape[d] : s)); // the kernel needs index = out off dim
-  const out = record(wrap(be(src).scatterAdd(sub, d, index.storage, src.storage), sub), 'scatterAdd', [src], (g) => [gather(g, d, index)]);
+  const out = record(wrap(be(src).scatterAdd(sub, d, index.storage, src.storage), sub), 'scatterAdd', [src], (g) => [gather(g, d, index)], [index]);
   return sameShape(sub, shape) ? out : pad(out, [...shape.keys()].reverse().flatMap((k) => [0, shape[k] - sub[k]]));
 }
 

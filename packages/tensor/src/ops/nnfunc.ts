@@ -188,7 +188,7 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
     const gx = wrap(r.gx, x.shape);
     const gw = Tensor.fromData(r.gw, [C]).to(x.dtype), gb = Tensor.fromData(r.gb, [C]).to(x.dtype);
     return [gx, weight ? gw : null, bias ? gb : null].filter((_, i) => [x, weight, bias][i] !== null);
-  });
+  }, [x, weight, ...(training ? [] : [runningMean, runningVar])].filter((t): t is Tensor => t !== null));
 }
 
 /** Batch norm composed from primitives: the reference for the fused kernels (no running update). */

@@ -37,7 +37,7 @@ export function maxPool2dWithIndices(x: Tensor, kernelSize: number | readonly nu
   const g = poolGeom('maxPool2d', x, kernelSize, opts);
   const r = be(x).maxPool2d(x.storage, g);
   const indices = wrap(r.indices, [g.N, g.C, g.OH, g.OW]);
-  const values = record(wrap(r.values, indices.shape), 'maxPool2d', [x], (gy) => [maxPool2dBackward(gy, indices, g)]);
+  const values = record(wrap(r.values, indices.shape), 'maxPool2d', [x], (gy) => [maxPool2dBackward(gy, indices, g)], [indices]);
   return { values, indices };
 }
 
@@ -50,7 +50,7 @@ function maxPool2dBackward(gy: Tensor, indices: Tensor, g: Pool2dGeom): Tensor {
   return record(out, 'maxPool2dBackward', [gy], (gg) => {
     const planes = reshape(gg, [g.N, g.C, g.H * g.W]); // (N, C, H·W)
     return [reshape(gather(planes, 2, reshape(indices, [g.N, g.C, -1])), gy.shape)];
-  });
+  }, [indices]);
 }
 
 export interface AvgPool2dOptions extends Pool2dOptions {
@@ -67,7 +67,7 @@ function avgPoolPair(t: Tensor, g: Pool2dGeom, cip: boolean, forward: boolean): 
   const out = forward
     ? wrap(be(t).avgPool2d(t.storage, g, cip), [g.N, g.C, g.OH, g.OW])
     : wrap(be(t).avgPool2dBackward(t.storage, g, cip), [g.N, g.C, g.H, g.W]);
-  return record(out, forward ? 'avgPool2d' : 'avgPool2dBackward', [t], (gy) => [avgPoolPair(gy, g, cip, !forward)]);
+  return record(out, forward ? 'avgPool2d' : 'avgPool2dBackward', [t], (gy) => [avgPoolPair(gy, g, cip, !forward)], []);
 }
 
 /** Averages over bins [floor(i·H/OH), ceil((i+1)·H/OH)); any output size works. */
@@ -86,5 +86,5 @@ function adaptivePair(t: Tensor, h: number, w: number, oh: number, ow: number, f
   const out = forward
     ? wrap(be(t).adaptiveAvgPool2d(t.storage, oh, ow), [N, C, oh, ow])
     : wrap(be(t).adaptiveAvgPool2dBackward(t.storage, h, w), [N, C, h, w]);
-  return record(out, forward ? 'adaptiveAvgPool2d' : 'adaptiveAvgPool2dBackward', [t], (gy) => [adaptivePair(gy, h, w, oh, ow, !forward)]);
+  return record(out, forward ? 'adaptiveAvgPool2d' : 'adaptiveAvgPool2dBackward', [t], (gy) => [adaptivePair(gy, h, w, oh, ow, !forward)], []);
 }

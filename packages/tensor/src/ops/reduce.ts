@@ -32,7 +32,7 @@ export function sum(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   const dims = reduceDims('sum', dim, x.ndim);
   const { values } = be(x).reduce('sum', x.storage, dims, x.dtype);
   const out = wrap(values, reducedShape(x.shape, dims, keepdim));
-  return record(out, 'sum', [x], (g) => [spread(g, x, dims)]);
+  return record(out, 'sum', [x], (g) => [spread(g, x, dims)], []);
 }
 
 export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
@@ -64,7 +64,7 @@ function extremum(op: 'amax' | 'amin', x: Tensor, dim: Dims, keepdim: boolean): 
     const hit = noGrad(() => x.eq(spread(out, x, dims)));
     const count = sum(hit, dims, true);
     return [spread(g, x, dims).mul(hit).div(count)];
-  });
+  }, [x, out]);
 }
 export const amax = (x: Tensor, dim?: Dims, keepdim = false) => extremum('amax', x, dim, keepdim);
 export const amin = (x: Tensor, dim?: Dims, keepdim = false) => extremum('amin', x, dim, keepdim);
@@ -80,7 +80,7 @@ function extremumWithIndex(op: 'max' | 'min', x: Tensor, dim: number, keepdim: b
   const values = record(wrap(r.values, shape), op, [x], (g) => {
     const k = keepdim ? indices : unsqueeze(indices, d);
     return [scatterAdd(x.shape, d, k, keepdim ? g : unsqueeze(g, d))];
-  });
+  }, [indices]);
   return { values, indices };
 }
 export const max = (x: Tensor, dim: number, keepdim = false) => extremumWithIndex('max', x, dim, keepdim);

@@ -43,5 +43,5 @@ function resizePair(t: Tensor, h: number, w: number, oh: number, ow: number, mod
   const out = forward
     ? wrap(be(t).resize(t.storage, oh, ow, mode, ac), [N, C, oh, ow])
     : wrap(be(t).resizeBackward(t.storage, h, w, mode, ac), [N, C, h, w]);
-  return record(out, forward ? 'interpolate' : 'interpolateBackward', [t], (gy) => [resizePair(gy, h, w, oh, ow, mode, ac, !forward)]);
+  return record(out, forward ? 'interpolate' : 'interpolateBackward', [t], (gy) => [resizePair(gy, h, w, oh, ow, mode, ac, !forward)], []);
 }

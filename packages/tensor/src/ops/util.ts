@@ -35,7 +35,7 @@ export function promote(a: DType, b: DType): DType {
 }
 
 /** A number becomes a 0-d tensor of `like`'s dtype and device (float32 if `like` is int32 and x is fractional). */
-export function scalarLike(x: TensorLike, like: Tensor): Tensor {
+export function scalarLike(op: string, x: TensorLike, like: Tensor): Tensor {
   if (x instanceof Tensor) return x;
   const dtype = like.dtype === 'int32' && !Number.isInteger(x) ? 'float32' : like.dtype;
   const data = alloc(dtype, 1);
