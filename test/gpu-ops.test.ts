@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   Tensor, arange, batchNorm, cat, conv2d, crossEntropy, disposeBackend, flush, gather, gpuStats, initBackend, matmul, pad,
-  randn, scatterAdd, tensor, where, zeros, DeviceError, ShapeError, DTypeError,
+  randn, scatterAdd, tensor, where, zeros, DeviceError, ShapeError, DTypeError, ValueError,
 } from '@lad/tensor';
 
 const MODES = ['cpu', 'webasm'] as const;
@@ -218,6 +218,14 @@ describe.each(MODES)('gpu backend in gpu.js %s mode', (mode) => {
     const bad = tensor([0, 5], { dtype: 'int32' }).to('gpu');
     crossEntropy(rnd([2, 3]).to('gpu'), bad);
     await expect(flush()).rejects.toThrow(/crossEntropy|nllLoss/);
+  });
+
+  it('a float → int32 cast of a value int32 cannot hold is reported at the next read, naming to', () => {
+    const y = tensor([1, 3e9, -2]).to('gpu').to('int32');
+    expect(() => y.data()).toThrow(ValueError);
+    expect(Array.from(tensor([1.5, -2.5]).to('gpu').to('int32').data())).toEqual([1, -2]);
+    const z = tensor([NaN]).to('gpu').to('int32');
+    expect(() => z.data()).toThrow(/^to: /);
   });
 
   it('mixing devices, float64 on the GPU, and an unknown mode are clear errors', async () => {

@@ -9,7 +9,7 @@ import type { DType, TypedArray } from '../backend/cpu/alloc.ts';
 import { deviceBackend } from '../backend/backend.ts';
 import { checkNonNegInt, checkPositiveInt, fmtShape, normalizeDim, normalizeDims, numel, sameShape } from '../shape.ts';
 import { DTypeError, ShapeError, ValueError } from '../errors.ts';
-import { be, checkDevices, checkTensor, promote, wrap } from './util.ts';
+import { be, checkDevices, checkFitsInt32, checkInt32, checkTensor, promote, wrap } from './util.ts';
 import { sum } from './reduce.ts';
 
 /** A view of x's storage: it shares x's version counter (in-place writes through either count). */
@@ -169,6 +169,7 @@ export function to(x: Tensor, target: DType | Device): Tensor {
   }
   if (target === x.dtype) return x;
   if (target !== 'float32' && target !== 'float64' && target !== 'int32') throw new ValueError(`to: unknown dtype or device '${String(target)}'.`);
+  if (target === 'int32') checkFitsInt32('to', x);
   const out = wrap(be(x).cast(x.storage, target), x.shape);
   return target === 'int32' ? out : record(out, 'to', [x], (g) => [to(g, x.dtype)], []);
 }
@@ -236,6 +237,7 @@ export function pad(x: Tensor, padding: readonly number[], value = 0): Tensor {
   for (let k = 0; k < padding.length / 2; k++) pads[x.ndim - 1 - k] = [padding[2 * k], padding[2 * k + 1]];
   const shape = x.shape.map((s, d) => s + pads[d][0] + pads[d][1]);
   if (shape.some((s) => s < 0)) throw new ShapeError(`pad: pad ${fmtShape(padding)} crops more than the input shape ${fmtShape(x.shape)} holds.`);
+  if (x.dtype === 'int32') checkInt32('pad', 'value', value);
   const out = wrap(be(x).pad(x.storage, pads, value), shape);
   return record(out, 'pad', [x], (g) => [pad(g, padding.map((p) => -p))], []);
 }

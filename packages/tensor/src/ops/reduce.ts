@@ -6,7 +6,8 @@ import { Tensor } from '../tensor.ts';
 import { noGrad, record } from '../autograd/tape.ts';
 import { normalizeDim, normalizeDims, fmtShape } from '../shape.ts';
 import { ShapeError, ValueError } from '../errors.ts';
-import { be, checkFloat, checkTensor, wrap } from './util.ts';
+import { be, checkFloat, checkTensor, fitsInt32, INT32_MAX, wrap } from './util.ts';
+import type { Data } from '../storage.ts';
 import { expand, reshape, scatterAdd, unsqueeze } from './movement.ts';
 import { where } from './elementwise.ts';
 
@@ -30,9 +31,18 @@ const spread = (g: Tensor, x: Tensor, dims: readonly number[]): Tensor => expand
 export function sum(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   checkTensor('sum', 'input', x);
   const dims = reduceDims('sum', dim, x.ndim);
-  const { values } = be(x).reduce('sum', x.storage, dims, x.dtype);
-  const out = wrap(values, reducedShape(x.shape, dims, keepdim));
+  const { values } = be(x).reduce('sum', x.storage, dims, x.dtype === 'int32' && x.device === 'cpu' ? 'float64' : x.dtype);
+  const out = wrap(x.dtype === 'int32' && x.device === 'cpu' ? int32Sums(values, x) : values, reducedShape(x.shape, dims, keepdim));
   return record(out, 'sum', [x], (g) => [spread(g, x, dims)], []);
+}
+
+/** int32 sums, accumulated exactly in float64 (the CPU kernel does), as int32, or a ValueError when one overflows. */
+function int32Sums(acc: Data, x: Tensor): Int32Array {
+  const v = acc as Float64Array;
+  for (let i = 0; i < v.length; i++) {
+    if (!fitsInt32(v[i])) throw new ValueError(`sum: a sum of int32 input ${fmtShape(x.shape)} is ${v[i]}, which overflows int32 (max ${INT32_MAX}); cast the input to float64 first.`);
+  }
+  return Int32Array.from(v);
 }
 
 export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
