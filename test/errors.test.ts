@@ -12,27 +12,9 @@ import {
   variance, view, where, zeros, DTypeError, DeviceError, ShapeError, TensorError, ValueError, fmtShape, type TensorLike,
 } from '@lad/tensor';
 import { nonBroadcastablePairArb, numel, shapeArb, type Shape } from './util/arb.ts';
+import { expectError, type ErrClass } from './util/expect-error.ts';
 
 const RUNS = 30;
-type ErrClass = typeof ShapeError | typeof DTypeError | typeof ValueError | typeof DeviceError;
-
-/** Runs f, expecting `cls`; returns the message after checking the `<op>: ` prefix and shape format. */
-function expectError(f: () => unknown, cls: ErrClass, op: string, ...has: string[]): string {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  if (err === undefined) expect.fail(`expected ${cls.name} from ${op}, but nothing was thrown`);
-  expect(err, String(err)).toBeInstanceOf(cls);
-  expect(err).toBeInstanceOf(TensorError);
-  const msg = (err as Error).message;
-  expect(msg.startsWith(`${op}: `), `message should start with "${op}: ": ${msg}`).toBe(true);
-  expect(msg, 'shapes print as [2, 3]').not.toMatch(/\[\s*-?\d+,(?! )/);
-  for (const h of has) expect(msg, `message should mention ${h}`).toContain(h);
-  return msg;
-}
 
 const t = (shape: readonly number[], dtype: 'float32' | 'float64' | 'int32' = 'float32'): Tensor => zeros(shape, { dtype });
 const it32 = (v: number[], shape?: Shape): Tensor => tensor(v, { dtype: 'int32', shape: shape ?? [v.length] });

@@ -5,7 +5,7 @@ import type ndarray from 'ndarray';
 import { Tensor, type Device, type NestedArray } from '../tensor.ts';
 import { alloc, dtypeOf, type DType, type TypedArray } from '../backend/cpu/alloc.ts';
 import { defaultGenerator, type Generator } from '../random.ts';
-import { checkShape, fmtShape, numel } from '../shape.ts';
+import { checkNumel, checkShape, fmtShape, numel } from '../shape.ts';
 import { DTypeError, ShapeError, ValueError } from '../errors.ts';
 import { cpuView, view } from '../storage.ts';
 import { checkAllInt32, checkInt32, INT32_MAX, INT32_MIN } from './util.ts';
@@ -98,6 +98,7 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
   if (end === undefined) [start, end] = [0, start];
   if (step === 0 || !Number.isFinite(step) || !Number.isFinite(start) || !Number.isFinite(end)) throw new ValueError(`arange: start, end and a non-zero step must be finite: got ${start}, ${end}, ${step}.`);
   const n = Math.max(0, Math.ceil((end - start) / step));
+  checkNumel('arange', [n], 'the range');
   const dtype = opts.dtype ?? ([start, end, step].every(Number.isInteger) ? 'int32' : 'float32');
   const buf = alloc(checkDType('arange', dtype), n);
   if (dtype === 'int32' && n > 0) checkAllInt32('arange', 'the range', [start, start + (n - 1) * step]);
@@ -107,6 +108,7 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
 
 export function linspace(start: number, end: number, steps: number, opts: CreateOptions = {}): Tensor {
   if (!Number.isInteger(steps) || steps < 0) throw new ValueError(`linspace: steps must be a non-negative integer: got ${steps}.`);
+  checkNumel('linspace', [steps]);
   const buf = alloc(checkDType('linspace', opts.dtype ?? 'float32'), steps);
   if (buf instanceof Int32Array && steps > 0) checkAllInt32('linspace', 'the range', [start, end]);
   for (let i = 0; i < steps; i++) buf[i] = steps === 1 ? start : start + ((end - start) * i) / (steps - 1);

@@ -4,7 +4,7 @@
 
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/tape.ts';
-import { broadcastShapes, fmtShape } from '../shape.ts';
+import { broadcastShapes, checkNumel, fmtShape } from '../shape.ts';
 import { ShapeError } from '../errors.ts';
 import { be, checkDevices, checkFloat, checkTensor, promote, wrap } from './util.ts';
 import { expand, reshape, squeeze, transpose, unsqueeze } from './movement.ts';
@@ -32,6 +32,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const b2 = b.ndim === 1 ? unsqueeze(b, 1) : b; // (K, 1)
   const [M, K] = a2.shape.slice(-2), [K2, N] = b2.shape.slice(-2);
   if (K !== K2) throw new ShapeError(`matmul: shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} cannot be multiplied: ${K} columns vs ${K2} rows.`);
+  checkNumel('matmul', [...(b2.ndim === 2 ? a2.shape.slice(0, -2) : broadcastShapes('matmul', a2.shape.slice(0, -2), b2.shape.slice(0, -2))), M, N], 'the output shape');
   let out: Tensor;
   if (b2.ndim === 2) {
     // (..., M, K) @ (K, N): one GEMM over all rows

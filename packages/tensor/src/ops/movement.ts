@@ -7,7 +7,7 @@ import { record } from '../autograd/tape.ts';
 import * as S from '../storage.ts';
 import type { DType, TypedArray } from '../backend/cpu/alloc.ts';
 import { deviceBackend } from '../backend/backend.ts';
-import { checkNonNegInt, checkPositiveInt, fmtShape, normalizeDim, normalizeDims, numel, sameShape } from '../shape.ts';
+import { checkNonNegInt, checkNumel, checkPositiveInt, fmtShape, normalizeDim, normalizeDims, numel, sameShape } from '../shape.ts';
 import { DTypeError, ShapeError, ValueError } from '../errors.ts';
 import { be, checkDevices, checkFitsInt32, checkInt32, checkTensor, promote, wrap } from './util.ts';
 import { sum } from './reduce.ts';
@@ -76,6 +76,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   const s = shape.map((d, i) => (d === -1 && i >= lead ? x.shape[i - lead] : d));
   const ok = lead >= 0 && s.every((d, i) => Number.isInteger(d) && d >= 0 && (i < lead || x.shape[i - lead] === d || x.shape[i - lead] === 1));
   if (!ok) throw new ShapeError(`expand: cannot expand shape ${fmtShape(x.shape)} to ${fmtShape(shape)}: each dim must match or be 1.`);
+  checkNumel('expand', s);
   if (sameShape(s, x.shape)) return x;
   return record(viewOf(S.expand(x.storage, s), x), 'expand', [x], (g) => [sumTo(g, x.shape)], []);
 }
@@ -188,6 +189,7 @@ export function cat(xs: readonly Tensor[], dim = 0): Tensor {
   const parts = xs.map((x) => (x.dtype === dtype ? x : to(x, dtype)));
   const shape = [...xs[0].shape];
   shape[d] = parts.reduce((a, x) => a + x.shape[d], 0);
+  checkNumel('cat', shape, 'the joined shape');
   const out = wrap(be(parts[0]).cat(parts.map((x) => x.storage), d, dtype), shape);
   const starts = parts.map((_, i) => parts.slice(0, i).reduce((a, x) => a + x.shape[d], 0));
   return record(out, 'cat', parts, (g) => parts.map((x, i) => slice(g, d, starts[i], starts[i] + x.shape[d])), []);
@@ -237,6 +239,7 @@ export function pad(x: Tensor, padding: readonly number[], value = 0): Tensor {
   for (let k = 0; k < padding.length / 2; k++) pads[x.ndim - 1 - k] = [padding[2 * k], padding[2 * k + 1]];
   const shape = x.shape.map((s, d) => s + pads[d][0] + pads[d][1]);
   if (shape.some((s) => s < 0)) throw new ShapeError(`pad: pad ${fmtShape(padding)} crops more than the input shape ${fmtShape(x.shape)} holds.`);
+  checkNumel('pad', shape, 'the padded shape');
   if (x.dtype === 'int32') checkInt32('pad', 'value', value);
   const out = wrap(be(x).pad(x.storage, pads, value), shape);
   return record(out, 'pad', [x], (g) => [pad(g, padding.map((p) => -p))], []);
@@ -285,6 +288,7 @@ export function scatterAdd(shape: readonly number[], dim: number, index: Tensor,
   if (index.ndim !== shape.length || !sameShape(index.shape, src.shape) || index.shape.some((s, k) => k !== d && s > shape[k])) {
     throw new ShapeError(`scatterAdd: index shape ${fmtShape(index.shape)} and src shape ${fmtShape(src.shape)} do not fit output shape ${fmtShape(shape)} (dim ${dim}): index and src must match, with the output's rank and no larger off dim.`);
   }
+  checkNumel('scatterAdd', shape);
   checkIndex('scatterAdd', index, shape[d]);
   const sub = index.shape.map((s, k) => (k === d ? shape[d] : s)); // the kernel needs index = out off dim
   const out = record(wrap(be(src).scatterAdd(sub, d, index.storage, src.storage), sub), 'scatterAdd', [src], (g) => [gather(g, d, index)], [index]);
@@ -307,6 +311,7 @@ export function oneHot(labels: Tensor, numClasses: number): Tensor {
   checkTensor('oneHot', 'labels', labels);
   if (labels.dtype !== 'int32') throw new DTypeError(`oneHot: labels must be int32: got ${labels.dtype}.`);
   checkPositiveInt('oneHot', 'numClasses', numClasses);
+  checkNumel('oneHot', [...labels.shape, numClasses], 'the one-hot shape');
   checkIndex('oneHot', labels, numClasses);
   const classes = wrap(Int32Array.from({ length: numClasses }, (_, i) => i), [numClasses]);
   return unsqueeze(labels, -1).eq(classes);

@@ -4,7 +4,7 @@
 
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/tape.ts';
-import { fmtShape, pair } from '../shape.ts';
+import { checkNumel, fmtShape, pair } from '../shape.ts';
 import { ShapeError, ValueError } from '../errors.ts';
 import type { Pool2dGeom } from '../backend/backend.ts';
 import { be, checkFloat, checkTensor, wrap } from './util.ts';
@@ -29,6 +29,7 @@ function poolGeom(op: string, x: Tensor, kernelSize: number | readonly number[],
   const [N, C, H, W] = x.shape;
   const OH = Math.floor((H + 2 * pH - kH) / sH) + 1, OW = Math.floor((W + 2 * pW - kW) / sW) + 1;
   if (OH <= 0 || OW <= 0) throw new ShapeError(`${op}: input ${fmtShape(x.shape)} (padded ${H + 2 * pH}x${W + 2 * pW}) is smaller than the kernel ${kH}x${kW}.`);
+  checkNumel(op, [N, C, OH, OW], 'the output shape');
   return { N, C, H, W, kH, kW, sH, sW, pH, pW, OH, OW };
 }
 
@@ -78,6 +79,7 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly numbe
   const [oh, ow] = pair('adaptiveAvgPool2d', 'outputSize', outputSize);
   if (![oh, ow].every((v) => Number.isInteger(v) && v > 0)) throw new ValueError(`adaptiveAvgPool2d: outputSize must be positive integers: got [${oh}, ${ow}].`);
   if (x.shape[2] === 0 || x.shape[3] === 0) throw new ShapeError(`adaptiveAvgPool2d: input ${fmtShape(x.shape)} has an empty spatial dim.`);
+  checkNumel('adaptiveAvgPool2d', [x.shape[0], x.shape[1], oh, ow], 'the output shape');
   return adaptivePair(x, x.shape[2], x.shape[3], oh, ow, true);
 }
 

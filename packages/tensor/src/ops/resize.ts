@@ -5,7 +5,7 @@
 
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/tape.ts';
-import { fmtShape, pair } from '../shape.ts';
+import { checkNumel, fmtShape, pair } from '../shape.ts';
 import { ShapeError, ValueError } from '../errors.ts';
 import { be, checkFloat, checkTensor, wrap } from './util.ts';
 
@@ -35,6 +35,7 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
   }
   if (![oh, ow].every((v) => Number.isInteger(v) && v > 0)) throw new ValueError(`${op}: output size must be positive integers: got [${oh}, ${ow}] for input ${fmtShape(x.shape)}.`);
   if (H === 0 || W === 0) throw new ShapeError(`${op}: input ${fmtShape(x.shape)} has an empty spatial dim.`);
+  checkNumel(op, [x.shape[0], x.shape[1], oh, ow], 'the output shape');
   return resizePair(x, H, W, oh, ow, mode, opts.alignCorners ?? false, true);
 }
 
