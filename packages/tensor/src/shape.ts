@@ -77,6 +77,10 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
   return out;
 }
 
+/** Whether `from` broadcasts to exactly `to` (the rule of expand). */
+export const broadcastsTo = (from: Shape, to: Shape): boolean =>
+  from.length <= to.length && from.every((d, i) => d === 1 || d === to[to.length - from.length + i]);
+
 /** Checks a user-supplied shape: non-negative integers. */
 export function checkShape(op: string, s: Shape, arg = 'shape'): number[] {
   if (!Array.isArray(s) || s.some((d) => !Number.isInteger(d) || d < 0)) {

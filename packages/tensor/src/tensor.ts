@@ -4,8 +4,8 @@
 // device whose reads are asynchronous (webgpu) use their `...Async` forms, which work everywhere.
 
 import type { DType, TypedArray } from './backend/cpu/alloc.ts';
-import { DTypeError, ShapeError, TensorError } from './errors.ts';
-import { fmtShape } from './shape.ts';
+import { DeviceError, DTypeError, ShapeError, TensorError } from './errors.ts';
+import { broadcastsTo, fmtShape, sameShape } from './shape.ts';
 import { contiguousData, cpuView, hasInternalOverlap, isDeviceData, storageDType, view, type AnyStorage, type Data } from './storage.ts';
 import { isGradEnabled, noGrad, propagate, type BackwardOptions, type Node } from './autograd/tape.ts';
 import { backendFor, deviceBackend } from './backend/backend.ts';
@@ -143,6 +143,11 @@ export class Tensor {
     if (!gradient && this.size !== 1) {
       throw new ShapeError(`backward: a gradient must be given for a non-scalar output of shape ${fmtShape(this.shape)}.`);
     }
+    if (gradient !== undefined) {
+      if (!(gradient instanceof Tensor)) throw new TypeError(`backward: gradient must be a Tensor: got ${gradient === null ? 'null' : typeof gradient} (options go second: backward(undefined, { retainGraph: true })).`);
+      if (!sameShape(gradient.shape, this.shape)) throw new ShapeError(`backward: gradient of shape ${fmtShape(gradient.shape)} does not match the output's shape ${fmtShape(this.shape)}.`);
+      if (gradient.device !== this.device) throw new DeviceError(`backward: gradient is on ${gradient.device} but the output is on ${this.device}.`);
+    }
     const seed = gradient ?? onesLike(this);
     const grads = propagate([this], [seed], opts);
     for (const [t, g] of grads) {
@@ -165,6 +170,7 @@ export class Tensor {
       throw new ShapeError(`copy_: more than one element of the destination (shape ${fmtShape(this.shape)}, strides ${fmtShape(this.storage.stride)}) refers to one memory location, as in an expanded view; clone() it first.`);
     }
     let from = scalarLike('copy_', src, this).detach();
+    if (!broadcastsTo(from.shape, this.shape)) throw new ShapeError(`copy_: source of shape ${fmtShape(from.shape)} does not broadcast to the destination's shape ${fmtShape(this.shape)}.`);
     if (from.storage.data === this.storage.data) from = M.clone(from).detach(); // overlapping source: read it before writing
     const s = M.expand(from.to(this.dtype).to(this.device), this.shape); // any device, like torch's copy_
     backendFor(this.device).assign(this.storage, s.storage);
@@ -226,7 +232,7 @@ export class Tensor {
   expand(...shape: number[] | [readonly number[]]): Tensor { return M.expand(this, flatArgs(shape)); }
   expandAs(o: Tensor): Tensor { return M.expand(this, o.shape); }
   slice(dim: number, start?: number | null, end?: number | null, step = 1): Tensor { return M.slice(this, dim, start, end, step); }
-  narrow(dim: number, start: number, length: number): Tensor { return M.slice(this, dim, start, start + length); }
+  narrow(dim: number, start: number, length: number): Tensor { return M.narrow(this, dim, start, length); }
   select(dim: number, index: number): Tensor { return M.select(this, dim, index); }
   flip(dims: number | readonly number[]): Tensor { return M.flip(this, dims); }
   squeeze(dim?: number | readonly number[]): Tensor { return M.squeeze(this, dim); }

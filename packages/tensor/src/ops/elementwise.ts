@@ -9,7 +9,7 @@ import { broadcastShapes, sameShape } from '../shape.ts';
 import { COMPARE_OPS, type BinaryOp, type UnaryOp } from '../backend/cpu/elementwise.ts';
 import type { DType } from '../backend/cpu/alloc.ts';
 import { ValueError } from '../errors.ts';
-import { be, checkDevices, checkFloat, checkTensor, promote, scalarLike, wrap } from './util.ts';
+import { be, checkDevices, checkFloat, checkInt32, checkTensor, promote, scalarLike, wrap } from './util.ts';
 import { expand } from './movement.ts';
 
 const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set(['exp', 'log', 'sqrt', 'rsqrt', 'sigmoid', 'tanh', 'reciprocal']);
@@ -99,6 +99,10 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
 export function clamp(x: Tensor, min: number | null, max: number | null = null): Tensor {
   checkTensor('clamp', 'input', x);
   if (min === null && max === null) throw new ValueError('clamp: at least one of min and max must be given.');
+  for (const [arg, v] of [['min', min], ['max', max]] as const) {
+    if (v !== null && typeof v !== 'number') throw new ValueError(`clamp: ${arg} must be a number or null: got ${typeof v}.`);
+    if (v !== null && x.dtype === 'int32' && Number.isInteger(v)) checkInt32('clamp', arg, v);
+  }
   if (min !== null && max !== null && min > max) throw new ValueError(`clamp: min ${min} is greater than max ${max}.`);
   const y = noGrad(() => {
     let t = x;

@@ -22,6 +22,9 @@ function inferShape(op: string, x: Tensor, shape: readonly number[]): number[] {
     throw new ShapeError(`${op}: invalid shape ${fmtShape(shape)}: expected non-negative sizes and at most one -1.`);
   }
   const known = shape.reduce((a, d) => (d === -1 ? a : a * d), 1);
+  if (free === 1 && known === 0 && x.size === 0) {
+    throw new ShapeError(`${op}: cannot infer the -1 in ${fmtShape(shape)} for an input of shape ${fmtShape(x.shape)} (0 elements): with a 0 among the other sizes, any size fits.`);
+  }
   const out = shape.map((d) => (d === -1 ? (known === 0 ? 0 : x.size / known) : d));
   if (numel(out) !== x.size || !out.every(Number.isInteger)) {
     throw new ShapeError(`${op}: shape ${fmtShape(shape)} is invalid for an input of shape ${fmtShape(x.shape)} (${x.size} elements).`);
@@ -84,6 +87,9 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 /** Sums a broadcast gradient back to `shape` (the adjoint of expand). */
 export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
   const lead = g.ndim - shape.length;
+  if (lead < 0 || shape.some((s, i) => s !== 1 && s !== g.shape[i + lead])) {
+    throw new ShapeError(`sumTo: shape ${fmtShape(shape)} does not broadcast to the input shape ${fmtShape(g.shape)}.`);
+  }
   const dims = g.shape.map((d, i) => i).filter((i) => i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1));
   return dims.length ? reshape(sum(g, dims, true), shape) : g;
 }
@@ -99,6 +105,18 @@ export function slice(x: Tensor, dim: number, start?: number | null, end?: numbe
   if (lo === 0 && hi === n && step === 1) return x;
   const out = viewOf(S.slice(x.storage, d, lo, hi, step), x);
   return record(out, 'slice', [x], (g) => [unslice(g, d, lo, step, n)], []);
+}
+
+/** x[start : start + length] along dim (torch.narrow): start may count from the end; the range must lie inside the dim. */
+export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
+  checkTensor('narrow', 'input', x);
+  const d = normalizeDim('narrow', dim, x.ndim), n = x.shape[d];
+  if (!Number.isInteger(start) || start < -n || start > n) throw new ShapeError(`narrow: start ${start} is out of range for dim ${dim} of size ${n}: expected an integer in [${-n}, ${n}].`);
+  const s = start < 0 ? start + n : start;
+  if (!Number.isInteger(length) || length < 0 || s + length > n) {
+    throw new ShapeError(`narrow: start ${start} and length ${length} run past the end of dim ${dim} of size ${n} (input shape ${fmtShape(x.shape)}): expected 0 <= length <= ${n - s}.`);
+  }
+  return slice(x, d, s, s + length);
 }
 
 /** The adjoint of slice: zeros of size n along dim with g at lo, lo+step, ... (built from pads). */
@@ -240,6 +258,7 @@ export function pad(x: Tensor, padding: readonly number[], value = 0): Tensor {
   const shape = x.shape.map((s, d) => s + pads[d][0] + pads[d][1]);
   if (shape.some((s) => s < 0)) throw new ShapeError(`pad: pad ${fmtShape(padding)} crops more than the input shape ${fmtShape(x.shape)} holds.`);
   checkNumel('pad', shape, 'the padded shape');
+  if (typeof value !== 'number') throw new ValueError(`pad: value must be a number: got ${typeof value}.`);
   if (x.dtype === 'int32') checkInt32('pad', 'value', value);
   const out = wrap(be(x).pad(x.storage, pads, value), shape);
   return record(out, 'pad', [x], (g) => [pad(g, padding.map((p) => -p))], []);
@@ -313,7 +332,7 @@ export function oneHot(labels: Tensor, numClasses: number): Tensor {
   checkPositiveInt('oneHot', 'numClasses', numClasses);
   checkNumel('oneHot', [...labels.shape, numClasses], 'the one-hot shape');
   checkIndex('oneHot', labels, numClasses);
-  const classes = wrap(Int32Array.from({ length: numClasses }, (_, i) => i), [numClasses]);
+  const classes = wrap(Int32Array.from({ length: numClasses }, (_, i) => i), [numClasses]).to(labels.device); // made here, compared there
   return unsqueeze(labels, -1).eq(classes);
 }
 

@@ -10,6 +10,7 @@ import { be, checkFloat, checkTensor, fitsInt32, INT32_MAX, wrap } from './util.
 import type { Data } from '../storage.ts';
 import { expand, reshape, scatterAdd, unsqueeze } from './movement.ts';
 import { where } from './elementwise.ts';
+import { zeros } from './create.ts';
 
 export type Dims = number | readonly number[] | null | undefined;
 export interface ValuesIndices { values: Tensor; indices: Tensor }
@@ -115,6 +116,7 @@ export function logsumexp(x: Tensor, dim: number | readonly number[], keepdim = 
   if (Array.isArray(dim) && dim.length === 0) throw new ValueError('logsumexp: dim must name at least one dim.');
   const dims = reduceDims('logsumexp', dim, x.ndim);
   const m = noGrad(() => {
+    if (x.size === 0) return zeros(reducedShape(x.shape, dims, true), { dtype: x.dtype, device: x.device }); // a sum of nothing: log 0 = -inf, as in torch
     const mx = amax(x, dims, true);
     return where(mx.abs().eq(Infinity), 0, mx);
   });

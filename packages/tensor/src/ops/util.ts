@@ -61,6 +61,10 @@ export function checkFitsInt32(op: string, x: Tensor): void {
 /** A number becomes a 0-d tensor of `like`'s dtype and device (float32 if `like` is int32 and x is fractional). */
 export function scalarLike(op: string, x: TensorLike, like: Tensor): Tensor {
   if (x instanceof Tensor) return x;
+  if (typeof x !== 'number') {
+    const v = x as unknown;
+    throw new ValueError(`${op}: an operand must be a Tensor or a number: got ${v === null ? 'null' : typeof v === 'string' ? `the string '${v.slice(0, 40)}'` : `a value of type ${typeof v}`}.`);
+  }
   if (like.dtype === 'int32' && Number.isInteger(x)) checkInt32(op, 'the scalar operand', x);
   const dtype = like.dtype === 'int32' && !Number.isInteger(x) ? 'float32' : like.dtype;
   const data = alloc(dtype, 1);
