@@ -286,3 +286,86 @@ describe('gradcheck', () => {
     expectThrows(() => gradcheck((p, q) => mul(p, q.detach()).add(q.mul(0)), [a, b]), TensorError, ['inputs[1]']);
   });
 });
+
+describe('in-place writes and saved tensors (version counters)', () => {
+  /** op, forward on (a, b), and which of a, b its gradient rule reads. */
+  const OPS: [string, (a: Tensor, b: Tensor) => Tensor, boolean, boolean][] = [
+    ['mul', (a, b) => a.mul(b), true, true],
+    ['div', (a, b) => a.div(b), false, true],
+    ['pow', (a, b) => a.pow(b), true, true],
+    ['maximum', (a, b) => a.maximum(b), true, true],
+    ['log', (a) => a.log(), true, false],
+    ['abs', (a) => a.abs(), true, false],
+    ['relu', (a) => a.relu(), true, false],
+    ['clamp', (a) => a.clamp(0.5, 1), true, false],
+    ['bmm', (a, b) => matmul(a.reshape([2, 1]), b.reshape([1, 2])), true, true],
+    ['amax', (a) => a.amax(), true, false],
+    ['add', (a, b) => a.add(b), false, false],
+    ['sub', (a, b) => a.sub(b), false, false],
+    ['reshape', (a) => a.reshape([1, 2]), false, false],
+    ['sum', (a) => a.sum(), false, false],
+  ];
+  /** The ways to write into a's storage: a itself, a detached alias, a view of one element. */
+  const WRITES: [string, (a: Tensor) => void][] = [
+    ['copy_ into the leaf', (a) => noGrad(() => a.copy_(tensor([7, 9], { dtype: 'float64' })))],
+    ['copy_ a number into a detached alias', (a) => a.detach().copy_(3)],
+    ['copy_ into a one-element view', (a) => a.detach().slice(0, 1, 2).copy_(5)],
+  ];
+
+  it('backward throws, naming the op and the versions, iff a tensor the rule reads was written in place', () => {
+    fc.assert(fc.property(fc.constantFrom(...OPS), fc.constantFrom(...WRITES), fc.boolean(), seedArb, ([op, f, readsA, readsB], [, write], intoB, seed) => {
+      const a = randT([2], seed, 'float64', 0.6, 0.9).requiresGrad_(), b = randT([2], seed + 1, 'float64', 0.6, 0.9).requiresGrad_();
+      const y = f(a, b).sum();
+      write(intoB ? b : a);
+      if (intoB ? readsB : readsA) {
+        expectThrows(() => y.backward(), TensorError, [`${op} backward: `, 'modified in place', 'version 0 → 1']);
+      } else {
+        y.backward(); // the rule reads neither the value written nor a view of it: the gradient stands
+        const ref = randT([2], seed, 'float64', 0.6, 0.9).requiresGrad_(), refB = randT([2], seed + 1, 'float64', 0.6, 0.9).requiresGrad_();
+        f(ref, refB).sum().backward();
+        expectClose(a.grad ?? [0, 0], ref.grad ?? [0, 0]);
+      }
+    }), { numRuns: 60 });
+  });
+
+  it('y = a·a, then a.copy_(10) under noGrad: backward throws instead of giving 20', () => {
+    const a = leaf([2]);
+    const y = a.mul(a);
+    noGrad(() => a.copy_(10));
+    expectThrows(() => y.backward(), TensorError, ['mul backward', 'version 0 → 1']);
+    expect(a.grad).toBeNull();
+  });
+
+  it('an op that saves its output notices a write into the output', () => {
+    const a = leaf([0.5, 1]);
+    const e = a.exp();
+    const y = e.sum();
+    e.detach().copy_(0);
+    expectThrows(() => y.backward(), TensorError, ['exp backward', 'its output']);
+  });
+
+  it('every write bumps the version once; views and detach share the counter, clones do not', () => {
+    const a = leaf([1, 2, 3]);
+    const c = a.clone();
+    noGrad(() => a.copy_(0));
+    a.detach().slice(0, 0, 1).copy_(1);
+    a.reshape([3, 1]).detach().copy_(2);
+    expect(a.version.n).toBe(3);
+    expect(a.detach().version).toBe(a.version);
+    expect(c.version.n).toBe(0);
+  });
+
+  it('a graph built after the write, or freed before it, is unaffected (the optimizer-step pattern)', () => {
+    const a = leaf([1, 2]);
+    for (let step = 0; step < 3; step++) {
+      a.zeroGrad();
+      a.mul(a).sum().backward(); // frees the graph
+      noGrad(() => a.copy_(a.sub(a.grad!.mul(0.1))));
+    }
+    expectClose(a.grad!, vals(a).map((v) => (2 * v) / 0.8));
+    const y = a.mul(a).sum();
+    y.backward(undefined, { retainGraph: true });
+    noGrad(() => a.copy_(a.mul(2)));
+    expectThrows(() => y.backward(), TensorError, ['mul backward']); // the retained graph saw the write
+  });
+});

@@ -248,3 +248,51 @@ describe('dtype handling', () => {
     expect(tensor([2.7, -2.7]).to('int32').toArray()).toEqual([2, -2]); // truncation, like torch
   });
 });
+
+describe('int32 range on the way in', () => {
+  const LIM = 2 ** 31;
+  /** doubles around the int32 limits, with NaN and ±Infinity. */
+  const near = fc.oneof(
+    fc.integer({ min: -LIM - 3, max: -LIM + 3 }), fc.integer({ min: LIM - 3, max: LIM + 3 }),
+    fc.double({ min: -LIM - 2, max: LIM + 2 }), fc.constantFrom(NaN, Infinity, -Infinity, 3e9, -3e9, 2 ** 40), fc.integer({ min: -9, max: 9 }),
+  );
+  const fits = (v: number) => Number.isFinite(v) && Math.trunc(v) >= -LIM && Math.trunc(v) <= LIM - 1;
+
+  it('tensor(…, int32) keeps values that truncate into int32 and throws a ValueError naming the value otherwise', () => {
+    fc.assert(fc.property(fc.array(near, { minLength: 1, maxLength: 6 }), fc.boolean(), (vs, typed) => {
+      const make = () => tensor(typed ? Float64Array.from(vs) : vs, { dtype: 'int32' });
+      const bad = vs.findIndex((v) => !fits(v));
+      if (bad < 0) expect(bits(make())).toEqual(vs.map((v) => Math.trunc(v) + 0));
+      else expectThrows(make, ValueError, ['tensor: ', `value ${vs[bad]}`, 'int32']);
+    }), { numRuns: 100 });
+  });
+
+  it('full, arange, linspace, randint and .to("int32") check the same range', () => {
+    fc.assert(fc.property(near, (v) => {
+      const ok = fits(v);
+      const expectFit = (f: () => Tensor, op: string, want: number) => {
+        if (ok) expect(bits(f())[0]).toBe(want + 0); // int32 has no -0
+        else expectThrows(f, ValueError, [`${op}: `, 'int32']);
+      };
+      expectFit(() => full([2], v, { dtype: 'int32' }), 'full', Math.trunc(v));
+      expectFit(() => tensor([v], { dtype: 'float64' }).to('int32'), 'to', Math.trunc(v));
+      expectFit(() => tensor([v], { dtype: 'float64' }).reshape([1, 1]).T.to('int32'), 'to', Math.trunc(v)); // a view
+      if (Number.isInteger(v) && v > 0) {
+        expectFit(() => arange(v - 1, v + 1, 1, { dtype: 'int32' }), 'arange', v - 1);
+        expectFit(() => linspace(0, v, 2, { dtype: 'int32' }), 'linspace', 0);
+        // randint's largest draw is high − 1
+        if (Number.isSafeInteger(v + 1)) expectFit(() => randint(v, v + 1, [3]), 'randint', v);
+        else expectThrows(() => randint(v, v + 1, [3]), ValueError, ['randint']);
+      }
+    }), { numRuns: 100 });
+  });
+
+  it('the examples: 3e9, NaN, randint(0, 2**40)', () => {
+    expectThrows(() => tensor([3e9], { dtype: 'int32' }), ValueError, ['tensor', '3000000000']);
+    expectThrows(() => tensor([1, NaN], { dtype: 'int32' }), ValueError, ['tensor', 'NaN', 'element 1']);
+    expectThrows(() => randint(0, 2 ** 40, [2]), ValueError, ['randint', String(2 ** 40)]);
+    expect(randint(0, 2 ** 40, [2], { dtype: 'float64' }).dtype).toBe('float64'); // a float dtype holds it
+    expectThrows(() => randint(0, 2 ** 60, [2], { dtype: 'float64' }), ValueError, ['randint', 'safe integers']);
+    expectThrows(() => full([1], '1' as unknown as number), ValueError, ['full', 'string']);
+  });
+});

@@ -9,30 +9,12 @@ import {
   Tensor, add, amax, amin, argmax, argmin, cat, chunk, clamp, div, eq, exp, expand, flatten, flip, gather, ge, gt,
   indexSelect, le, log, logsumexp, lt, max, maximum, mean, min, minimum, mul, ne, oneHot, pad, permute, pow, reshape,
   rsqrt, scatterAdd, select, sigmoid, slice, split, sqrt, squeeze, stack, sub, sum, tanh, tensor, transpose, unsqueeze,
-  variance, view, where, zeros, DTypeError, DeviceError, ShapeError, TensorError, ValueError, fmtShape, type TensorLike,
+  variance, view, where, zeros, sumTo, grad, matmul, mseLoss, klDiv, binaryCrossEntropyWithLogits, nllLoss, DTypeError, DeviceError, ShapeError, ValueError, fmtShape, type TensorLike,
 } from '@lad/tensor';
 import { nonBroadcastablePairArb, numel, shapeArb, type Shape } from './util/arb.ts';
+import { expectError, type ErrClass } from './util/expect-error.ts';
 
 const RUNS = 30;
-type ErrClass = typeof ShapeError | typeof DTypeError | typeof ValueError | typeof DeviceError;
-
-/** Runs f, expecting `cls`; returns the message after checking the `<op>: ` prefix and shape format. */
-function expectError(f: () => unknown, cls: ErrClass, op: string, ...has: string[]): string {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  if (err === undefined) expect.fail(`expected ${cls.name} from ${op}, but nothing was thrown`);
-  expect(err, String(err)).toBeInstanceOf(cls);
-  expect(err).toBeInstanceOf(TensorError);
-  const msg = (err as Error).message;
-  expect(msg.startsWith(`${op}: `), `message should start with "${op}: ": ${msg}`).toBe(true);
-  expect(msg, 'shapes print as [2, 3]').not.toMatch(/\[\s*-?\d+,(?! )/);
-  for (const h of has) expect(msg, `message should mention ${h}`).toContain(h);
-  return msg;
-}
 
 const t = (shape: readonly number[], dtype: 'float32' | 'float64' | 'int32' = 'float32'): Tensor => zeros(shape, { dtype });
 const it32 = (v: number[], shape?: Shape): Tensor => tensor(v, { dtype: 'int32', shape: shape ?? [v.length] });
@@ -42,7 +24,7 @@ const it32 = (v: number[], shape?: Shape): Tensor => tensor(v, { dtype: 'int32',
 const BINARY: [string, (a: TensorLike, b: TensorLike) => Tensor][] = [
   ['add', add], ['sub', sub], ['mul', mul], ['div', div], ['pow', pow], ['maximum', maximum], ['minimum', minimum],
   ['eq', eq], ['ne', ne], ['lt', lt], ['le', le], ['gt', gt], ['ge', ge],
-  ['where', (a, b) => where(t((a as Tensor).shape, 'int32'), a, b)],
+  ['where', (a, b) => where(t((a instanceof Tensor ? a : (b as Tensor)).shape, 'int32'), a, b)],
 ];
 
 describe('error properties', () => {
@@ -217,6 +199,24 @@ const CASES: Case[] = [
   { name: 'indexSelect with a float index', f: () => indexSelect(x23(), 1, t([2])), cls: DTypeError, op: 'indexSelect', has: ['int32', 'float32'] },
   { name: 'oneHot of float labels', f: () => oneHot(t([2]), 3), cls: DTypeError, op: 'oneHot', has: ['int32', 'float32'] },
   { name: 'oneHot with 0 classes', f: () => oneHot(it32([0]), 0), cls: ValueError, op: 'oneHot', has: ['numClasses', '0'] },
+  { name: 'narrow past the end', f: () => x23().narrow(1, 2, 2), cls: ShapeError, op: 'narrow', has: ['start 2', 'length 2', 'size 3'] },
+  { name: 'narrow with a start past the end', f: () => x23().narrow(1, 4, 0), cls: ShapeError, op: 'narrow', has: ['start 4', 'size 3'] },
+  { name: 'narrow with a negative length', f: () => x23().narrow(1, 0, -1), cls: ShapeError, op: 'narrow', has: ['length -1'] },
+  { name: 'reshape of 0 elements with an ambiguous -1', f: () => reshape(t([0]), [-1, 0]), cls: ShapeError, op: 'reshape', has: ['[-1, 0]', '[0]'] },
+  { name: 'view of 0 elements with an ambiguous -1', f: () => view(t([2, 0]), [0, -1]), cls: ShapeError, op: 'view', has: ['[0, -1]', '[2, 0]'] },
+  { name: 'sumTo a shape that does not broadcast', f: () => sumTo(x23(), [4]), cls: ShapeError, op: 'sumTo', has: ['[4]', '[2, 3]'] },
+  { name: 'copy_ from a shape that does not broadcast', f: () => x23().copy_(t([4])), cls: ShapeError, op: 'copy_', has: ['[4]', '[2, 3]'] },
+  { name: 'backward with a gradient of the wrong shape', f: () => x23().requiresGrad_().mul(2).backward(t([3, 2])), cls: ShapeError, op: 'backward', has: ['[3, 2]', '[2, 3]'] },
+  { name: 'grad with a gradOutput of the wrong shape', f: () => { const x = x23().requiresGrad_(); return grad([x.mul(2)], [x], { gradOutputs: [t([6])] }); }, cls: ShapeError, op: 'grad', has: ['[6]', '[2, 3]'] },
+  { name: 'mseLoss of shapes that do not broadcast', f: () => mseLoss(x23(), t([4])), cls: ShapeError, op: 'mseLoss', has: ['[2, 3]', '[4]'] },
+  { name: 'klDiv of shapes that do not broadcast', f: () => klDiv(x23(), t([4])), cls: ShapeError, op: 'klDiv', has: ['[2, 3]', '[4]'] },
+  { name: 'BCE of shapes that do not broadcast', f: () => binaryCrossEntropyWithLogits(x23(), t([3, 2])), cls: ShapeError, op: 'binaryCrossEntropyWithLogits', has: ['[2, 3]', '[3, 2]'] },
+  { name: 'matmul with batch dims that do not broadcast', f: () => matmul(t([2, 2, 3]), t([3, 3, 4])), cls: ShapeError, op: 'matmul', has: ['[2, 2, 3]', '[3, 3, 4]'] },
+  { name: 'an int32 tensor plus a scalar outside int32', f: () => it32([1]).add(3e9), cls: ValueError, op: 'add', has: ['3000000000', 'int32'] },
+  { name: 'clamp of an int32 tensor at a bound outside int32', f: () => clamp(it32([1]), -3e9), cls: ValueError, op: 'clamp', has: ['min', '-3000000000'] },
+  { name: 'clamp with a string bound', f: () => clamp(x23(), '1' as unknown as number), cls: ValueError, op: 'clamp', has: ['min', 'string'] },
+  { name: 'nllLoss with an ignoreIndex outside int32', f: () => nllLoss(x23(), it32([0, 1]), { ignoreIndex: 2 ** 40 }), cls: ValueError, op: 'nllLoss', has: ['ignoreIndex'] },
+  { name: 'pad with a string value', f: () => pad(x23(), [1, 1], '0' as unknown as number), cls: ValueError, op: 'pad', has: ['value', 'string'] },
   { name: 'to an unknown dtype', f: () => x23().to('float16' as 'float32'), cls: ValueError, op: 'to', has: ['float16'] },
   { name: 'to a device without a backend', f: () => x23().to('gpu'), cls: DeviceError, op: 'to', has: ['gpu'] },
 ];
@@ -224,6 +224,18 @@ const CASES: Case[] = [
 describe('error cases', () => {
   it.each(CASES)('$name → $cls.name from $op', ({ f, cls, op, has }) => {
     expectError(f, cls, op, ...has);
+  });
+
+  it('scalar operands must be numbers: ValueError naming the op and the type', () => {
+    const BAD: [unknown, string][] = [['1', 'string'], [{}, 'object'], [null, 'null'], [undefined, 'undefined'], [true, 'boolean'], [[1], 'object'], [1n, 'bigint']];
+    fc.assert(
+      fc.property(fc.constantFrom(...BINARY), fc.constantFrom(...BAD), fc.boolean(), ([op, f], [v, kind], first) => {
+        const bad = v as TensorLike;
+        expectError(() => (first ? f(bad, x23()) : f(x23(), bad)), ValueError, op, kind);
+      }),
+      { numRuns: 200 },
+    );
+    expectError(() => x23().copy_('1' as unknown as number), ValueError, 'copy_', 'string');
   });
 
   it('binary ops need at least one tensor operand (a TypeError)', () => {

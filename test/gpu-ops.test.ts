@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   Tensor, arange, batchNorm, cat, conv2d, crossEntropy, disposeBackend, flush, gather, gpuStats, initBackend, matmul, pad,
-  randn, scatterAdd, tensor, where, zeros, DeviceError, ShapeError, DTypeError,
+  oneHot, randn, scatterAdd, tensor, where, zeros, DeviceError, ShapeError, DTypeError, ValueError,
 } from '@lad/tensor';
 
 const MODES = ['cpu', 'webasm'] as const;
@@ -207,7 +207,7 @@ describe.each(MODES)('gpu backend in gpu.js %s mode', (mode) => {
       expect(g.toArray()).toEqual(c.toArray());
       expect(g.reshape([24]).slice(0, 3, 9).toArray()).toEqual(c.reshape([24]).slice(0, 3, 9).toArray());
     }
-    expect(() => g.slice(0, 0, 1).expand([3, 6]).copy_(zeros([3, 6]))).toThrow(DeviceError);
+    expect(() => g.slice(0, 0, 1).expand([3, 6]).copy_(zeros([3, 6]))).toThrow(ShapeError); // checked before dispatch, on every device
   });
 
   it('an out-of-range index on the device is reported at the next read, naming the op', async () => {
@@ -218,6 +218,26 @@ describe.each(MODES)('gpu backend in gpu.js %s mode', (mode) => {
     const bad = tensor([0, 5], { dtype: 'int32' }).to('gpu');
     crossEntropy(rnd([2, 3]).to('gpu'), bad);
     await expect(flush()).rejects.toThrow(/crossEntropy|nllLoss/);
+  });
+
+  it('oneHot of labels on the GPU: the class table is made there, the result stays there and matches the CPU', () => {
+    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 12 }), fc.integer({ min: 5, max: 7 }), (ls, C) => {
+      const labels = tensor(ls, { dtype: 'int32', shape: [ls.length] });
+      const got = oneHot(labels.to('gpu'), C);
+      expect(got.device).toBe('gpu');
+      expect(got.dtype).toBe('int32');
+      expect(got.toArray()).toEqual(oneHot(labels, C).toArray());
+    }), { numRuns: RUNS });
+    const bad = oneHot(tensor([0, 9], { dtype: 'int32' }).to('gpu'), 3); // checked on the device, reported at the read
+    expect(() => bad.data()).toThrow(/^oneHot: /);
+  });
+
+  it('a float → int32 cast of a value int32 cannot hold is reported at the next read, naming to', () => {
+    const y = tensor([1, 3e9, -2]).to('gpu').to('int32');
+    expect(() => y.data()).toThrow(ValueError);
+    expect(Array.from(tensor([1.5, -2.5]).to('gpu').to('int32').data())).toEqual([1, -2]);
+    const z = tensor([NaN]).to('gpu').to('int32');
+    expect(() => z.data()).toThrow(/^to: /);
   });
 
   it('mixing devices, float64 on the GPU, and an unknown mode are clear errors', async () => {

@@ -5,7 +5,7 @@
 // logits at output stride 8 are ceil(ceil(ceil(n/2)/2)/2) = ceil(n/8), at 16 ceil(n/16) (65 → 9, 5).
 
 import { describe, expect, it } from 'vitest';
-import { Generator, Tensor, cat, crossEntropy, interpolate, noGrad, randn } from '@lad/tensor';
+import { Generator, Tensor, ValueError, cat, crossEntropy, interpolate, noGrad, randn } from '@lad/tensor';
 import { BatchNorm2d, Conv2d, SGD, Sequential } from '@lad/nn';
 import {
   ASPPHead, BASE_MODEL, EncoderDecoder, FCNHead, PSPHead, ResNetV1s, buildAuxHead, buildBackbone, buildDecodeHead, buildModel,
@@ -117,6 +117,19 @@ describe('buildModel', () => {
       expect(out.auxLogits, arch).not.toBeNull();
     }
     expect(() => buildModel(modelPreset('tiny', 'ocr', { aux: false }))).toThrow(/aux: true/);
+  });
+
+  it('an unknown arch throws a ValueError listing the known ones (never a model without a decode head)', () => {
+    for (const arch of ['deeplab', 'DeepLabV3', '', 'toString', 'constructor']) {
+      const cfg = { ...modelPreset('tiny', 'fcn'), arch: arch as Arch };
+      for (const f of [() => buildModel(cfg), () => buildDecodeHead(cfg, buildBackbone(modelPreset('tiny', 'fcn')))]) {
+        let err: unknown = null;
+        try { f(); } catch (e) { err = e; }
+        expect(err, arch).toBeInstanceOf(ValueError);
+        expect(String(err)).toContain(JSON.stringify(arch));
+        expect(String(err)).toContain('fcn, psp, deeplabv3, ocr, stdc');
+      }
+    }
   });
 
   it('presets spread the base: paper = §3 (R18, width 64, OS 8, head 128), tiny = width 8, head 32', () => {

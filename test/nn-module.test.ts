@@ -196,6 +196,23 @@ describe('stateDict / loadStateDict', () => {
     for (const [k, t] of Object.entries(m.stateDict())) expect(arr(t), k).toEqual(before[k]);
   });
 
+  it('keys that name Object.prototype members (toString, constructor, __proto__) are unexpected keys, not matches', () => {
+    for (const key of ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf']) {
+      const m = new Linear(2, 2);
+      const sd = JSON.parse(`{"${key}": 1}`) as Record<string, Tensor>; // JSON makes even __proto__ an own key
+      Object.assign(sd, m.stateDict());
+      let err: unknown = null;
+      try { m.loadStateDict(sd); } catch (e) { err = e; }
+      expect(err, key).toBeInstanceOf(StateDictError);
+      expect((err as StateDictError).unexpectedKeys).toEqual([key]);
+      expect(m.loadStateDict(sd, { strict: false }).unexpectedKeys).toEqual([key]);
+      // and a state dict missing a key is not completed by an inherited member of that name
+      const partial: Record<string, Tensor> = Object.create({ weight: zeros([2, 2]) });
+      partial.bias = zeros([2]);
+      expect(m.loadStateDict(partial, { strict: false }).missingKeys).toEqual(['weight']);
+    }
+  });
+
   it('strict: false loads the matching keys and reports the rest', () => {
     const m = small();
     const src = small();

@@ -4,7 +4,7 @@
 // hand-computed norms.
 
 import { describe, expect, it } from 'vitest';
-import { DTypeError, ShapeError, Tensor, ValueError, noGrad, tensor } from '@lad/tensor';
+import { DTypeError, ShapeError, Tensor, TensorError, ValueError, noGrad, tensor } from '@lad/tensor';
 import { Adam, AdamW, SGD, clipGradNorm, type AdamOptions, type SGDOptions } from '../packages/nn/src/optim/index.ts';
 import { expectClose, expectThrows, seededValues, vals } from './util/nn-arb.ts';
 
@@ -366,5 +366,35 @@ describe('clipGradNorm vs hand-computed norms', () => {
     ps[1].grad = tensor([NaN], { dtype: 'float64' });
     expectThrows(() => clipGradNorm(ps, 1, 2, { errorIfNonfinite: true }), ValueError, ['NaN']);
     expect(clipGradNorm(ps, 1)).toBeNaN();
+  });
+});
+
+describe('optimizer steps and autograd version checks', () => {
+  const mk = (): Opt[] => [new SGD(makeParams(), { lr: 0.1, momentum: 0.9 }), new Adam(makeParams(), { lr: 0.1 }), new AdamW(makeParams(), { lr: 0.1 })];
+  const loss = (ps: readonly Tensor[]): Tensor => ps[0].mul(ps[0]).sum().add(ps[1].exp().sum());
+  it('a step after backward writes the parameters in place without tripping the check on the next step', () => {
+    for (const opt of mk()) {
+      const ps = opt.paramGroups.flatMap((g) => g.params);
+      const before = ps.map((p) => p.version.n);
+      let first = 0, last = 0;
+      for (let t = 0; t < 5; t++) {
+        opt.zeroGrad();
+        const l = loss(ps);
+        l.backward();
+        opt.step();
+        (t === 0 ? (first = l.item()) : (last = l.item()));
+      }
+      expect(last).toBeLessThan(first);
+      ps.forEach((p, k) => expect(p.version.n).toBeGreaterThan(before[k])); // the steps were in-place writes
+    }
+  });
+  it('backward through a graph retained across a step throws, naming the op that saved the parameter', () => {
+    for (const opt of mk()) {
+      const ps = opt.paramGroups.flatMap((g) => g.params);
+      const l = loss(ps);
+      l.backward(undefined, { retainGraph: true });
+      opt.step();
+      expectThrows(() => l.backward(), TensorError, ['mul backward', 'modified in place']);
+    }
   });
 });

@@ -122,6 +122,22 @@ describe('matmul', () => {
     });
   });
 
+  it('an empty inner dim gives zeros of the output shape (torch.matmul), with zero gradients; empty M or N give empty outputs', () => {
+    const dimArb = fc.integer({ min: 0, max: 3 });
+    fc.assert(fc.property(dimArb, dimArb, fc.integer({ min: 0, max: 2 }), fc.boolean(), (M, N, K, batched) => {
+      const lead = batched ? [2] : [];
+      const a = randT([...lead, M, K], 1).requiresGrad_(), b = randT([K, N], 2).requiresGrad_();
+      const y = matmul(a, b);
+      expect(y.shape).toEqual([...lead, M, N]);
+      if (K === 0) expect([...y.data()].every((v) => v === 0)).toBe(true);
+      y.sum().backward();
+      expect(a.grad!.shape).toEqual(a.shape);
+      expect(b.grad!.shape).toEqual(b.shape);
+      const bb = randT([...lead, K, N], 3);
+      expect(matmul(a.detach(), bb).shape).toEqual([...lead, M, N]); // the batched (bmm) path
+    }), { numRuns: 40 });
+  });
+
   it('rejects int32 operands', () => {
     const i = tensor([[1, 2], [3, 4]], { dtype: 'int32' });
     expectThrows(() => matmul(i, i), DTypeError, ['int32']);

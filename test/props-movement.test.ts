@@ -273,6 +273,48 @@ describe('slice / select / narrow', () => {
   });
 });
 
+describe('narrow', () => {
+  it('equals slice(start, start + length) inside the dim (start may be negative) and throws a ShapeError past the end', () => {
+    const arb = ranked.chain((s) => dimArb(s.length).chain((dim) => {
+      const n = s[resolveDim(dim, s.length)];
+      return fc.tuple(stridedArb(s), fc.constant(dim), fc.integer({ min: -n - 2, max: n + 2 }), fc.integer({ min: -1, max: n + 2 }));
+    }));
+    fc.assert(
+      fc.property(arb, ([s, dim, start, length]) => {
+        const d = resolveDim(dim, s.shape.length), n = s.shape[d];
+        const from = start < 0 ? start + n : start;
+        const x = toTensor(s);
+        if (from >= 0 && from <= n && length >= 0 && from + length <= n) {
+          const y = x.narrow(dim, start, length);
+          expect(y.shape[d]).toBe(length);
+          expectArr(y, refSlice(s, d, from, from + length, 1), 'exact');
+        } else {
+          expect(() => x.narrow(dim, start, length)).toThrow(ShapeError);
+          expect(() => x.narrow(dim, start, length)).toThrow(/^narrow: /);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe('reshape with -1 on empty tensors', () => {
+  it('infers the -1 when the other sizes are nonzero, and throws (ambiguous, like torch) when one of them is 0', () => {
+    fc.assert(
+      fc.property(shapeArb({ maxRank: 2 }), fc.nat(2), fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 3 }), fc.nat(3), (s0, zeroAt, others, at) => {
+        const s = [...s0];
+        s.splice(zeroAt % (s0.length + 1), 0, 0); // an empty input
+        const target = [...others];
+        target.splice(at % (others.length + 1), 0, -1);
+        const x = toTensor({ shape: s, data: [] });
+        if (numel(others) === 0) expect(() => reshape(x, target)).toThrow(/^reshape: cannot infer the -1/);
+        else expect(reshape(x, target).shape).toEqual(target.map((d) => (d === -1 ? 0 : d)));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
 describe('flip / squeeze / unsqueeze / contiguous', () => {
   it('flip reverses the given dims, as a view', () => {
     fc.assert(
@@ -686,6 +728,39 @@ describe('to(dtype)', () => {
         expect(toTensor(a).requiresGrad_().to('int32').requiresGrad).toBe(false);
       }),
       { numRuns: GRAD_RUNS },
+    );
+  });
+});
+
+// ---- copy_ ----------------------------------------------------------------------------------
+
+describe('copy_', () => {
+  it('from a view of its own storage (flip, permute, slice) gives what a copy from a clone gives', () => {
+    const sqArb = fc.integer({ min: 1, max: 4 }).chain((n) => fc.tuple(valuesArb(n * n, valueArb()), fc.constant(n), fc.constantFrom<(t: Tensor) => Tensor>(
+      (t) => t.flip([0, 1]), (t) => t.T, (t) => t.flip(1).T, (t) => t.slice(0, 0, 1).expand(t.shape),
+    )));
+    fc.assert(
+      fc.property(sqArb, ([data, n, f]) => {
+        const x = tensor(data, { shape: [n, n], dtype: 'float64' }), ref = x.clone();
+        x.copy_(f(x));
+        ref.copy_(f(ref).clone());
+        expectSameTensor(x, ref);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+  it('into a view where two elements share one memory cell (a broadcast dim of size > 1) throws a ShapeError', () => {
+    fc.assert(
+      fc.property(ranked, fc.integer({ min: 2, max: 4 }), (s, k) => {
+        const x = tensor(new Array(numel(s)).fill(0), { shape: s });
+        const e = expand(unsqueeze(x, 0), [k, ...s]);
+        expect(() => e.copy_(1)).toThrow(ShapeError);
+        expect(() => e.copy_(1)).toThrow(/copy_: .*one memory location/);
+        expect([...x.data()].every((v) => v === 0)).toBe(true);
+        unsqueeze(x, 0).copy_(2); // size-1 dims are fine
+        expect([...x.data()].every((v) => v === 2)).toBe(true);
+      }),
+      { numRuns: RUNS },
     );
   });
 });

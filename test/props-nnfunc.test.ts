@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   tensor, softmax, logSoftmax, crossEntropy, nllLoss, klDiv, mseLoss, binaryCrossEntropyWithLogits,
-  batchNorm, dropout, gradcheck, Generator, manualSeed, ones, zeros, ShapeError, ValueError, DTypeError,
+  batchNorm, dropout, logsumexp, gradcheck, Generator, manualSeed, ones, zeros, ShapeError, ValueError, DTypeError,
 } from '@lad/tensor';
 import { expectClose, expectThrows, numel, randT, seedArb, seededValues, vals } from './util/nn-arb.ts';
 
@@ -404,5 +404,19 @@ describe('dropout', () => {
     const x = randT([3], 1);
     for (const p of [-0.1, 1.5, Number.NaN]) expectThrows(() => dropout(x, p), ValueError, ['[0, 1]']);
     expectThrows(() => dropout(tensor([1], { dtype: 'int32' }), 0.5), DTypeError);
+  });
+});
+
+describe('softmax / logSoftmax / logsumexp on empty inputs', () => {
+  it('give an empty output (softmax) or -inf (logsumexp over an empty dim), as torch does, never an amax error', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.boolean(), (m, n, keepdim) => {
+      fc.pre(m * n === 0);
+      const x = zeros([m, n]);
+      expect(softmax(x, 1).shape).toEqual([m, n]);
+      expect(logSoftmax(x, 0).shape).toEqual([m, n]);
+      const l = logsumexp(x, 1, keepdim);
+      expect(l.shape).toEqual(keepdim ? [m, 1] : [m]);
+      expect([...l.data()].every((v) => v === -Infinity)).toBe(n === 0 || m === 0);
+    }), { numRuns: 30 });
   });
 });

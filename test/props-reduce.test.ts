@@ -284,3 +284,25 @@ describe('reductions: hand-checked PyTorch semantics', () => {
     expect(mean(e).item()).toBeNaN();
   });
 });
+
+describe('int32 sums', () => {
+  const LIM = 2 ** 31;
+  it('are exact while they fit, and a ValueError naming sum and the value when one overflows (never wraps)', () => {
+    const big = fc.oneof(fc.integer({ min: -LIM, max: LIM - 1 }), fc.integer({ min: LIM - 4, max: LIM - 1 }), fc.integer({ min: -LIM, max: -LIM + 4 }), fc.integer({ min: -5, max: 5 }));
+    fc.assert(fc.property(fc.array(big, { minLength: 1, maxLength: 8 }), fc.boolean(), (vs, rows) => {
+      const x = tensor(vs, { dtype: 'int32' });
+      const want = vs.reduce((a, b) => a + b, 0); // exact: |sum| < 2^34
+      const f = rows ? () => sum(x.reshape([1, vs.length]), 1) : () => sum(x);
+      if (want >= -LIM && want <= LIM - 1) {
+        const got = f();
+        expect(got.dtype).toBe('int32');
+        expect(Array.from(got.data())).toEqual([want]);
+      } else {
+        let err: unknown = null;
+        try { f(); } catch (e) { err = e; }
+        expect(String(err)).toMatch(/^ValueError: sum: /);
+        expect(String(err)).toContain(String(want));
+      }
+    }), { numRuns: 100 });
+  });
+});

@@ -181,9 +181,10 @@ export class Module {
   loadStateDict(sd: StateDict, opts: LoadStateDictOptions = {}): IncompatibleKeys {
     const strict = opts.strict ?? true;
     const own = this.stateDict();
-    const missingKeys = Object.keys(own).filter((k) => !(k in sd));
-    const unexpectedKeys = Object.keys(sd).filter((k) => !(k in own));
-    const mismatched = Object.keys(own).filter((k) => k in sd && !sameShape(sd[k], own[k]));
+    // own-property checks: `toString`, `constructor` or `__proto__` are keys like any other
+    const missingKeys = Object.keys(own).filter((k) => !Object.hasOwn(sd, k));
+    const unexpectedKeys = Object.keys(sd).filter((k) => !Object.hasOwn(own, k));
+    const mismatched = Object.keys(own).filter((k) => Object.hasOwn(sd, k) && !sameShape(sd[k], own[k]));
     if (mismatched.length > 0 || (strict && missingKeys.length + unexpectedKeys.length > 0)) {
       const problems = [
         strict && missingKeys.length > 0 ? `missing keys ${missingKeys.join(', ')}` : '',
@@ -193,7 +194,7 @@ export class Module {
       throw new StateDictError(`loadStateDict: state dict does not fit ${this.constructor.name}: ${problems.join('; ')}. Nothing was loaded.`, strict ? missingKeys : [], strict ? unexpectedKeys : [], mismatched);
     }
     noGrad(() => {
-      for (const [k, t] of Object.entries(own)) if (k in sd) t.copy_(sd[k]);
+      for (const [k, t] of Object.entries(own)) if (Object.hasOwn(sd, k)) t.copy_(sd[k]);
     });
     return { missingKeys, unexpectedKeys };
   }

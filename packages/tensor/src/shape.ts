@@ -10,6 +10,22 @@ export const fmtShape = (s: Shape): string => `[${s.join(', ')}]`;
 
 export const numel = (s: Shape): number => s.reduce((a, b) => a * b, 1);
 
+/**
+ * The most elements one tensor may have: 2^31 − 1, so that every flat index fits int32 (argmax,
+ * gather and pooling indices are int32) and every buffer fits a typed array. Every op checks the
+ * shapes it creates here before allocating (creation, broadcasting, expand, pad, cat, matmul,
+ * conv/pool/resize outputs, oneHot), so a shape too large is a ShapeError naming the op and the
+ * shape, never the engine's `RangeError: Invalid typed array length`.
+ */
+export const MAX_NUMEL = 2 ** 31 - 1;
+
+/** numel(s), or a ShapeError naming the op and the shape when above MAX_NUMEL. */
+export function checkNumel(op: string, s: Shape, what = 'shape'): number {
+  const n = numel(s);
+  if (!(n <= MAX_NUMEL)) throw new ShapeError(`${op}: ${what} ${fmtShape(s)} has ${n} elements, more than a tensor can hold (${MAX_NUMEL} = 2^31 − 1).`);
+  return n;
+}
+
 export const sameShape = (a: Shape, b: Shape): boolean =>
   a.length === b.length && a.every((d, i) => d === b[i]);
 
@@ -57,14 +73,20 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
     }
     out[i] = da === 1 ? db : da;
   }
+  checkNumel(op, out, 'the broadcast shape');
   return out;
 }
+
+/** Whether `from` broadcasts to exactly `to` (the rule of expand). */
+export const broadcastsTo = (from: Shape, to: Shape): boolean =>
+  from.length <= to.length && from.every((d, i) => d === 1 || d === to[to.length - from.length + i]);
 
 /** Checks a user-supplied shape: non-negative integers. */
 export function checkShape(op: string, s: Shape, arg = 'shape'): number[] {
   if (!Array.isArray(s) || s.some((d) => !Number.isInteger(d) || d < 0)) {
     throw new ValueError(`${op}: ${arg} must be a list of non-negative integers: got ${Array.isArray(s) ? fmtShape(s) : String(s)}.`);
   }
+  checkNumel(op, s, arg);
   return [...s];
 }
 

@@ -57,6 +57,21 @@ export function isRowMajor(s: AnyStorage): boolean {
   return true;
 }
 
+/**
+ * True when two elements of the view share one memory cell (a broadcast dim, or strides that
+ * interleave): such a view cannot be written to. Each dim's |stride| must exceed the span of the
+ * dims with smaller strides.
+ */
+export function hasInternalOverlap(s: AnyStorage): boolean {
+  const dims = s.shape.map((n, d) => [n, Math.abs(s.stride[d])]).filter(([n]) => n > 1).sort((a, b) => a[1] - b[1]);
+  let span = 0;
+  for (const [n, st] of dims) {
+    if (st <= span) return true;
+    span += st * (n - 1);
+  }
+  return false;
+}
+
 /** The elements in row-major order: the data itself when dense, else a fresh copy. */
 export function contiguousData(s: Storage): TypedArray {
   if (isDense(s)) return s.data;

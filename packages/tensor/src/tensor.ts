@@ -4,9 +4,9 @@
 // device whose reads are asynchronous (webgpu) use their `...Async` forms, which work everywhere.
 
 import type { DType, TypedArray } from './backend/cpu/alloc.ts';
-import { DTypeError, ShapeError, TensorError } from './errors.ts';
-import { fmtShape } from './shape.ts';
-import { contiguousData, cpuView, isDeviceData, storageDType, view, type AnyStorage, type Data } from './storage.ts';
+import { DeviceError, DTypeError, ShapeError, TensorError } from './errors.ts';
+import { broadcastsTo, fmtShape, sameShape } from './shape.ts';
+import { contiguousData, cpuView, hasInternalOverlap, isDeviceData, storageDType, view, type AnyStorage, type Data } from './storage.ts';
 import { isGradEnabled, noGrad, propagate, type BackwardOptions, type Node } from './autograd/tape.ts';
 import { backendFor, deviceBackend } from './backend/backend.ts';
 import * as E from './ops/elementwise.ts';
@@ -15,6 +15,7 @@ import * as M from './ops/movement.ts';
 import { matmul } from './ops/linalg.ts';
 import { softmax, logSoftmax } from './ops/nnfunc.ts';
 import { onesLike } from './ops/create.ts';
+import { scalarLike } from './ops/util.ts';
 
 export type { DType };
 export type Device = 'cpu' | 'gpu';
@@ -22,13 +23,19 @@ export type TensorLike = Tensor | number;
 /** Nested JS arrays of numbers (any depth). */
 export type NestedArray = number | NestedArray[];
 
+/** Counts in-place writes to a storage; shared by every view of it (PyTorch's version counter). */
+export interface Version {
+  n: number;
+}
+
 export class Tensor {
   /** Tensors created by ops get a grad node; user-created ones are leaves. */
   gradFn: Node | null = null;
   grad: Tensor | null = null;
   requiresGrad = false;
 
-  constructor(readonly storage: AnyStorage) {}
+  /** `version`: pass the base tensor's for a view of its storage (autograd checks it, see record()). */
+  constructor(readonly storage: AnyStorage, readonly version: Version = { n: 0 }) {}
 
   /** Wraps a dense buffer (a typed array, or device data) of `shape` (no copy). */
   static fromData(data: Data, shape: readonly number[]): Tensor {
@@ -111,7 +118,7 @@ export class Tensor {
   }
   /** The same storage, cut from the graph. */
   detach(): Tensor {
-    return new Tensor(this.storage);
+    return new Tensor(this.storage, this.version);
   }
   /** A copy that owns its (dense) data, cut from the graph. */
   clone(): Tensor {
@@ -135,6 +142,11 @@ export class Tensor {
     if (!gradient && this.size !== 1) {
       throw new ShapeError(`backward: a gradient must be given for a non-scalar output of shape ${fmtShape(this.shape)}.`);
     }
+    if (gradient !== undefined) {
+      if (!(gradient instanceof Tensor)) throw new TypeError(`backward: gradient must be a Tensor: got ${gradient === null ? 'null' : typeof gradient} (options go second: backward(undefined, { retainGraph: true })).`);
+      if (!sameShape(gradient.shape, this.shape)) throw new ShapeError(`backward: gradient of shape ${fmtShape(gradient.shape)} does not match the output's shape ${fmtShape(this.shape)}.`);
+      if (gradient.device !== this.device) throw new DeviceError(`backward: gradient is on ${gradient.device} but the output is on ${this.device}.`);
+    }
     const seed = gradient ?? onesLike(this);
     const grads = propagate([this], [seed], opts);
     for (const [t, g] of grads) {
@@ -147,11 +159,21 @@ export class Tensor {
     this.grad = null;
   }
 
-  /** Overwrites this tensor's elements with `src` (broadcast to this shape), outside autograd. */
-  copy_(src: Tensor): this {
+  /**
+   * Overwrites this tensor's elements with `src` (a tensor broadcast to this shape, or a number),
+   * outside autograd. Bumps the storage's version, so a graph that saved it refuses to backward.
+   */
+  copy_(src: TensorLike): this {
     if (this.requiresGrad && isGradEnabled()) throw new TensorError('copy_: a tensor that requires grad cannot be modified in place while recording; wrap the update in noGrad().');
-    const s = M.expand(src.to(this.dtype).to(this.device).detach(), this.shape); // any device, like torch's copy_
+    if (hasInternalOverlap(this.storage)) {
+      throw new ShapeError(`copy_: more than one element of the destination (shape ${fmtShape(this.shape)}, strides ${fmtShape(this.storage.stride)}) refers to one memory location, as in an expanded view; clone() it first.`);
+    }
+    let from = scalarLike('copy_', src, this).detach();
+    if (!broadcastsTo(from.shape, this.shape)) throw new ShapeError(`copy_: source of shape ${fmtShape(from.shape)} does not broadcast to the destination's shape ${fmtShape(this.shape)}.`);
+    if (from.storage.data === this.storage.data) from = M.clone(from).detach(); // overlapping source: read it before writing
+    const s = M.expand(from.to(this.dtype).to(this.device), this.shape); // any device, like torch's copy_
     backendFor(this.device).assign(this.storage, s.storage);
+    this.version.n++;
     return this;
   }
 
@@ -209,7 +231,7 @@ export class Tensor {
   expand(...shape: number[] | [readonly number[]]): Tensor { return M.expand(this, flatArgs(shape)); }
   expandAs(o: Tensor): Tensor { return M.expand(this, o.shape); }
   slice(dim: number, start?: number | null, end?: number | null, step = 1): Tensor { return M.slice(this, dim, start, end, step); }
-  narrow(dim: number, start: number, length: number): Tensor { return M.slice(this, dim, start, start + length); }
+  narrow(dim: number, start: number, length: number): Tensor { return M.narrow(this, dim, start, length); }
   select(dim: number, index: number): Tensor { return M.select(this, dim, index); }
   flip(dims: number | readonly number[]): Tensor { return M.flip(this, dims); }
   squeeze(dim?: number | readonly number[]): Tensor { return M.squeeze(this, dim); }

@@ -121,12 +121,12 @@ export async function runUnit(cfg: ExperimentConfig, point: Record<string, KnobV
   });
 
   // -- the starting point: the baseline student (shared by the grid points), or a fresh init -------
-  let start = fresh(STREAM.init);
+  const start = fresh(STREAM.init);
   if (cfg.init === 'baseline') {
     const shared = join(ctx.outDir, `baseline-${baselineKey(cfg)}`, `seed-${seed}`);
     const tc = { ...cfg.baseline, seed: mixSeed(seed, STREAM.baseline) };
     const lossFn: LossFn = (b) => baselineLoss(start, b, cfg.lad);
-    let run;
+    let run: Awaited<ReturnType<typeof train>>;
     if (existsSync(join(shared, 'done'))) run = await train('baseline-start', shared, start, tc, lossFn, zerosEval, true); // loads
     else {
       const mine = `${shared}.${ctx.owner}.tmp`; // resumable by the same owner

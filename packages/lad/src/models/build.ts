@@ -13,7 +13,13 @@ import { StdcSeg } from './stdc.ts';
 import { EncoderDecoder } from './segmentor.ts';
 import type { DecodeHead, SegModel } from './types.ts';
 
-export type Arch = 'fcn' | 'psp' | 'deeplabv3' | 'ocr' | 'stdc';
+/** The architectures buildModel knows; `Arch` is derived from this list, so the two cannot drift. */
+export const KNOWN_ARCHS = ['fcn', 'psp', 'deeplabv3', 'ocr', 'stdc'] as const;
+export type Arch = (typeof KNOWN_ARCHS)[number];
+
+function checkArch(op: string, arch: unknown): asserts arch is Arch {
+  if (!(KNOWN_ARCHS as readonly unknown[]).includes(arch)) throw new ValueError(`${op}: unknown arch ${JSON.stringify(arch)}: expected one of ${KNOWN_ARCHS.join(', ')}.`);
+}
 
 export interface BackboneConfig {
   /** ResNet depth: 18/34 BasicBlock, 50/101 Bottleneck (ignored by 'stdc'). */
@@ -82,6 +88,7 @@ export function buildBackbone(cfg: ModelConfig, generator?: Generator): ResNetV1
 
 /** The decode head of a ResNet-based arch on c4 (features[3]). */
 export function buildDecodeHead(cfg: ModelConfig, backbone: ResNetV1s, generator?: Generator): DecodeHead {
+  checkArch('buildDecodeHead', cfg.arch);
   const base = { inChannels: backbone.channels[3], numClasses: cfg.numClasses, channels: cfg.headChannels, dropout: cfg.dropout ?? archDropout(cfg.arch), generator };
   switch (cfg.arch) {
     case 'fcn': return new FCNHead(base);
@@ -104,6 +111,7 @@ export function buildAuxHead(cfg: ModelConfig, backbone: ResNetV1s, generator?: 
 /** Builds the model of `cfg`; every init is drawn from `generator` (default: defaultGenerator). */
 export function buildModel(cfg: ModelConfig, opts: { generator?: Generator } = {}): SegModel {
   const g = opts.generator;
+  checkArch('buildModel', cfg.arch);
   if (cfg.arch === 'ocr' && !cfg.aux) throw new ValueError('buildModel: arch ocr needs aux: true (the aux logits are its soft object regions).');
   if (cfg.arch === 'stdc') {
     const { width, labelChannelStd } = cfg.backbone;

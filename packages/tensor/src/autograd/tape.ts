@@ -12,6 +12,9 @@ export interface Node {
   readonly op: string;
   inputs: readonly Tensor[];
   rule: GradRule | null; // null once freed by a backward pass without retainGraph
+  /** The tensors the rule reads, and their storages' versions when the op ran (checked at backward). */
+  saved: readonly Tensor[];
+  versions: readonly number[];
 }
 
 let gradEnabled = true;
@@ -34,13 +37,28 @@ export function withGradMode<T>(enabled: boolean, fn: () => T): T {
   }
 }
 
-/** Attaches a grad rule to `out` when recording is on and some input requires a gradient. */
-export function record(out: Tensor, op: string, inputs: readonly Tensor[], rule: GradRule): Tensor {
+/**
+ * Attaches a grad rule to `out` when recording is on and some input requires a gradient.
+ * `saved` lists the tensors the rule reads (inputs or `out`; by default every input): their
+ * version counters are captured now and compared at backward, so an in-place write in between
+ * (`copy_`) throws instead of giving a wrong gradient. Rules that read no tensor pass [].
+ */
+export function record(out: Tensor, op: string, inputs: readonly Tensor[], rule: GradRule, saved: readonly Tensor[] = inputs): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    out.gradFn = { op, inputs, rule };
+    out.gradFn = { op, inputs, rule, saved, versions: saved.map((t) => t.version.n) };
   }
   return out;
+}
+
+/** Throws when a tensor `node` saved was written in place after the op ran (PyTorch's version check). */
+function checkSaved(node: Node): void {
+  for (let k = 0; k < node.saved.length; k++) {
+    const now = node.saved[k].version.n;
+    if (now !== node.versions[k]) {
+      throw new TensorError(`${node.op} backward: ${node.inputs.includes(node.saved[k]) ? 'an input' : 'its output'} saved for backward was modified in place (version ${node.versions[k]} → ${now}); clone() it before the in-place write, or call backward before it.`);
+    }
+  }
 }
 
 /**
@@ -109,6 +127,7 @@ export function propagate(roots: readonly Tensor[], grads: readonly Tensor[], op
       if (!node.rule) {
         throw new TensorError(`backward: trying to backward through the graph a second time (through ${node.op}); pass { retainGraph: true } to the first backward call.`);
       }
+      checkSaved(node);
       const gin = node.rule(gy);
       node.inputs.forEach((inp, k) => {
         const g = gin[k];
@@ -116,7 +135,7 @@ export function propagate(roots: readonly Tensor[], grads: readonly Tensor[], op
       });
       if (!retain) {
         node.rule = null;
-        node.inputs = [];
+        node.inputs = node.saved = node.versions = [];
       }
     }
   });

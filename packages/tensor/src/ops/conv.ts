@@ -4,7 +4,7 @@
 
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/tape.ts';
-import { fmtShape, pair } from '../shape.ts';
+import { checkNumel, fmtShape, pair } from '../shape.ts';
 import { DTypeError, ShapeError, ValueError } from '../errors.ts';
 import type { Conv2dGeom } from '../backend/backend.ts';
 import { be, checkDevices, checkFloat, checkTensor, wrap } from './util.ts';
@@ -42,6 +42,7 @@ export function conv2dGeom(x: Tensor, w: Tensor, bias: Tensor | null, o: Conv2dO
   if (OH <= 0 || OW <= 0 || kH === 0 || kW === 0) {
     throw new ShapeError(`${op}: input ${fmtShape(x.shape)} (padded ${H + 2 * pH}x${W + 2 * pW}) is smaller than the dilated kernel ${dH * (kH - 1) + 1}x${dW * (kW - 1) + 1}.`);
   }
+  checkNumel(op, [N, O, OH, OW], 'the output shape');
   return { N, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, groups, OH, OW };
 }
 
@@ -54,7 +55,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     x.requiresGrad ? conv2dBackwardInput(gy, weight, g) : null,
     weight.requiresGrad ? conv2dBackwardWeight(x, gy, g) : null,
     bias?.requiresGrad ? sum(gy, [0, 2, 3]) : null,
-  ]);
+  ], [x, weight]);
 }
 
 /** dL/dx from dL/dy: (N, O, OH, OW) → (N, C, H, W), a transposed convolution. */

@@ -5,9 +5,10 @@ import type ndarray from 'ndarray';
 import { Tensor, type Device, type NestedArray } from '../tensor.ts';
 import { alloc, dtypeOf, type DType, type TypedArray } from '../backend/cpu/alloc.ts';
 import { defaultGenerator, type Generator } from '../random.ts';
-import { checkShape, fmtShape, numel } from '../shape.ts';
+import { checkNumel, checkShape, fmtShape, numel } from '../shape.ts';
 import { DTypeError, ShapeError, ValueError } from '../errors.ts';
 import { cpuView, view } from '../storage.ts';
+import { checkAllInt32, checkInt32, INT32_MAX, INT32_MIN } from './util.ts';
 
 export interface CreateOptions {
   dtype?: DType;
@@ -71,6 +72,7 @@ export function tensor(data: NestedArray | TypedArray, opts: TensorOptions = {})
   }
   if (numel(shape) !== flat.length) throw new ShapeError(`tensor: ${flat.length} values do not fill shape ${fmtShape(shape)}.`);
   const dtype = checkDType('tensor', opts.dtype ?? (ArrayBuffer.isView(data) ? dtypeOf(data as TypedArray) : 'float32'));
+  if (dtype === 'int32' && !(flat instanceof Int32Array)) checkAllInt32('tensor', 'data', flat);
   const buf = alloc(dtype, flat.length);
   buf.set(flat);
   return finish(Tensor.fromData(buf, shape), opts);
@@ -78,7 +80,9 @@ export function tensor(data: NestedArray | TypedArray, opts: TensorOptions = {})
 
 export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
   const s = checkShape('full', shape);
+  if (typeof value !== 'number') throw new ValueError(`full: fill value must be a number: got ${typeof value}.`);
   const buf = alloc(checkDType('full', opts.dtype ?? 'float32'), numel(s));
+  if (buf instanceof Int32Array) checkInt32('full', 'fill value', value);
   if (!Object.is(value, 0)) buf.fill(value); // -0 too
   return finish(Tensor.fromData(buf, s), opts);
 }
@@ -94,15 +98,19 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
   if (end === undefined) [start, end] = [0, start];
   if (step === 0 || !Number.isFinite(step) || !Number.isFinite(start) || !Number.isFinite(end)) throw new ValueError(`arange: start, end and a non-zero step must be finite: got ${start}, ${end}, ${step}.`);
   const n = Math.max(0, Math.ceil((end - start) / step));
+  checkNumel('arange', [n], 'the range');
   const dtype = opts.dtype ?? ([start, end, step].every(Number.isInteger) ? 'int32' : 'float32');
   const buf = alloc(checkDType('arange', dtype), n);
+  if (dtype === 'int32' && n > 0) checkAllInt32('arange', 'the range', [start, start + (n - 1) * step]);
   for (let i = 0; i < n; i++) buf[i] = start + i * step;
   return finish(Tensor.fromData(buf, [n]), opts);
 }
 
 export function linspace(start: number, end: number, steps: number, opts: CreateOptions = {}): Tensor {
   if (!Number.isInteger(steps) || steps < 0) throw new ValueError(`linspace: steps must be a non-negative integer: got ${steps}.`);
+  checkNumel('linspace', [steps]);
   const buf = alloc(checkDType('linspace', opts.dtype ?? 'float32'), steps);
+  if (buf instanceof Int32Array && steps > 0) checkAllInt32('linspace', 'the range', [start, end]);
   for (let i = 0; i < steps; i++) buf[i] = steps === 1 ? start : start + ((end - start) * i) / (steps - 1);
   return finish(Tensor.fromData(buf, [steps]), opts);
 }
@@ -129,9 +137,15 @@ export const randn = (shape: readonly number[], opts: RandomOptions = {}) => ran
 
 /** Uniform integers in [low, high), int32 by default. */
 export function randint(low: number, high: number, shape: readonly number[], opts: RandomOptions = {}): Tensor {
-  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) throw new ValueError(`randint: expected integers low < high: got ${low}, ${high}.`);
+  if (!Number.isSafeInteger(low) || !Number.isSafeInteger(high) || high <= low || !Number.isSafeInteger(high - low)) {
+    throw new ValueError(`randint: expected safe integers low < high (high − low at most 2^53 − 1): got ${low}, ${high}.`);
+  }
   const s = checkShape('randint', shape);
-  const buf = alloc(checkDType('randint', opts.dtype ?? 'int32'), numel(s));
+  const dtype = checkDType('randint', opts.dtype ?? 'int32');
+  if (dtype === 'int32' && (low < INT32_MIN || high - 1 > INT32_MAX)) {
+    throw new ValueError(`randint: [${low}, ${high}) does not fit in int32 (integers in [${INT32_MIN}, ${INT32_MAX}]); pass { dtype: 'float64' }.`);
+  }
+  const buf = alloc(dtype, numel(s));
   const g = opts.generator ?? defaultGenerator;
   for (let i = 0; i < buf.length; i++) buf[i] = g.nextInt(low, high);
   return finish(Tensor.fromData(buf, s), opts);

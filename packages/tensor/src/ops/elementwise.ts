@@ -9,36 +9,37 @@ import { broadcastShapes, sameShape } from '../shape.ts';
 import { COMPARE_OPS, type BinaryOp, type UnaryOp } from '../backend/cpu/elementwise.ts';
 import type { DType } from '../backend/cpu/alloc.ts';
 import { ValueError } from '../errors.ts';
-import { be, checkDevices, checkFloat, checkTensor, promote, scalarLike, wrap } from './util.ts';
+import { be, checkDevices, checkFloat, checkInt32, checkTensor, promote, scalarLike, wrap } from './util.ts';
 import { expand } from './movement.ts';
 
 const FLOAT_ONLY: ReadonlySet<UnaryOp> = new Set(['exp', 'log', 'sqrt', 'rsqrt', 'sigmoid', 'tanh']);
 
-function unaryOp(op: UnaryOp, x: Tensor, rule?: (gy: Tensor, y: Tensor) => Tensor): Tensor {
+/** `saves`: what the rule reads (x, its output y, or nothing), version-checked at backward. */
+function unaryOp(op: UnaryOp, x: Tensor, rule?: (gy: Tensor, y: Tensor) => Tensor, saves: 'x' | 'y' | 'none' = 'x'): Tensor {
   checkTensor(op, 'input', x);
   if (FLOAT_ONLY.has(op)) checkFloat(op, 'input', x);
   const y = wrap(be(x).unary(op, x.storage, x.dtype), x.shape);
-  return rule ? record(y, op, [x], (gy) => [rule(gy, y)]) : y;
+  return rule ? record(y, op, [x], (gy) => [rule(gy, y)], saves === 'x' ? [x] : saves === 'y' ? [y] : []) : y;
 }
 
-export const neg = (x: Tensor) => unaryOp('neg', x, (g) => g.neg());
-export const exp = (x: Tensor) => unaryOp('exp', x, (g, y) => g.mul(y)); // d e^x = e^x
+export const neg = (x: Tensor) => unaryOp('neg', x, (g) => g.neg(), 'none');
+export const exp = (x: Tensor) => unaryOp('exp', x, (g, y) => g.mul(y), 'y'); // d e^x = e^x
 export const log = (x: Tensor) => unaryOp('log', x, (g) => g.div(x)); // d ln x = 1/x
-export const sqrt = (x: Tensor) => unaryOp('sqrt', x, (g, y) => g.div(y.mul(2))); // d √x = 1/(2√x)
-export const rsqrt = (x: Tensor) => unaryOp('rsqrt', x, (g, y) => g.mul(y.pow(3)).mul(-0.5)); // d x^-½ = -½ x^-3/2
+export const sqrt = (x: Tensor) => unaryOp('sqrt', x, (g, y) => g.div(y.mul(2)), 'y'); // d √x = 1/(2√x)
+export const rsqrt = (x: Tensor) => unaryOp('rsqrt', x, (g, y) => g.mul(y.pow(3)).mul(-0.5), 'y'); // d x^-½ = -½ x^-3/2
 export const abs = (x: Tensor) => unaryOp('abs', x, (g) => g.mul(sign(x)));
 export const sign = (x: Tensor) => unaryOp('sign', x); // gradient 0 almost everywhere
 export const relu = (x: Tensor) => unaryOp('relu', x, (g) => reluBackward(g, x));
 /** g where x > 0, else 0: relu's gradient, linear in g (its own gradient masks the same way). */
-const reluBackward = (g: Tensor, x: Tensor): Tensor => binaryOp('reluBackward', g, x, (gg) => [reluBackward(gg, x), null]);
-export const sigmoid = (x: Tensor) => unaryOp('sigmoid', x, (g, y) => g.mul(y.mul(y.neg().add(1)))); // σ' = σ(1-σ)
-export const tanh = (x: Tensor) => unaryOp('tanh', x, (g, y) => g.mul(y.mul(y).neg().add(1))); // tanh' = 1 - tanh²
+const reluBackward = (g: Tensor, x: Tensor): Tensor => binaryOp('reluBackward', g, x, (gg) => [reluBackward(gg, x), null], (_, m) => [m]);
+export const sigmoid = (x: Tensor) => unaryOp('sigmoid', x, (g, y) => g.mul(y.mul(y.neg().add(1))), 'y'); // σ' = σ(1-σ)
+export const tanh = (x: Tensor) => unaryOp('tanh', x, (g, y) => g.mul(y.mul(y).neg().add(1)), 'y'); // tanh' = 1 - tanh²
 
 /** Broadcasts both operands to a common shape (expand views) after checking them. */
 function broadcastPair(op: string, a: TensorLike, b: TensorLike): [Tensor, Tensor] {
   if (!(a instanceof Tensor) && !(b instanceof Tensor)) throw new TypeError(`${op}: at least one operand must be a Tensor.`);
-  const ta = a instanceof Tensor ? a : scalarLike(a, b as Tensor);
-  const tb = b instanceof Tensor ? b : scalarLike(b, ta);
+  const ta = a instanceof Tensor ? a : scalarLike(op, a, b as Tensor);
+  const tb = b instanceof Tensor ? b : scalarLike(op, b, ta);
   checkTensor(op, 'input', ta);
   checkTensor(op, 'other', tb);
   checkDevices(op, [ta, tb]);
@@ -46,27 +47,30 @@ function broadcastPair(op: string, a: TensorLike, b: TensorLike): [Tensor, Tenso
   return [sameShape(ta.shape, shape) ? ta : expand(ta, shape), sameShape(tb.shape, shape) ? tb : expand(tb, shape)];
 }
 
-function binaryOp(op: BinaryOp, a: TensorLike, b: TensorLike, rule?: (gy: Tensor, x: Tensor, y: Tensor, out: Tensor) => [Tensor | null, Tensor | null]): Tensor {
+type Saves = (x: Tensor, y: Tensor, out: Tensor) => Tensor[];
+/** `saves`: the tensors the rule reads (both operands unless given), version-checked at backward. */
+function binaryOp(op: BinaryOp, a: TensorLike, b: TensorLike, rule?: (gy: Tensor, x: Tensor, y: Tensor, out: Tensor) => [Tensor | null, Tensor | null], saves: Saves = (x, y) => [x, y]): Tensor {
   const [x, y] = broadcastPair(op, a, b);
   let dtype: DType = promote(x.dtype, y.dtype);
   if (COMPARE_OPS.has(op)) dtype = 'int32';
   else if ((op === 'div' || op === 'pow') && dtype === 'int32') dtype = 'float32'; // true division, like torch
   const out = wrap(be(x).binary(op, x.storage, y.storage, dtype), x.shape);
-  return rule ? record(out, op, [x, y], (gy) => rule(gy, x, y, out)) : out;
+  return rule ? record(out, op, [x, y], (gy) => rule(gy, x, y, out), saves(x, y, out)) : out;
 }
 
-export const add = (a: TensorLike, b: TensorLike) => binaryOp('add', a, b, (g) => [g, g]);
-export const sub = (a: TensorLike, b: TensorLike) => binaryOp('sub', a, b, (g) => [g, g.neg()]);
+const none: Saves = () => [];
+export const add = (a: TensorLike, b: TensorLike) => binaryOp('add', a, b, (g) => [g, g], none);
+export const sub = (a: TensorLike, b: TensorLike) => binaryOp('sub', a, b, (g) => [g, g.neg()], none);
 export const mul = (a: TensorLike, b: TensorLike) => binaryOp('mul', a, b, (g, x, y) => [g.mul(y), g.mul(x)]);
 // d(a/b)/da = 1/b, d(a/b)/db = -a/b²
-export const div = (a: TensorLike, b: TensorLike) => binaryOp('div', a, b, (g, _x, y, out) => [g.div(y), y.requiresGrad ? g.mul(out).div(y).neg() : null]);
+export const div = (a: TensorLike, b: TensorLike) => binaryOp('div', a, b, (g, _x, y, out) => [g.div(y), y.requiresGrad ? g.mul(out).div(y).neg() : null], (_x, y, out) => [y, out]);
 // d(a^b)/da = b·a^(b-1), d(a^b)/db = a^b·ln a. NOTE: as in torch, the first is 0 where b = 0 and
 // the second is 0 where a = 0 and b >= 0 (not 0·∞ = NaN).
 export const pow = (a: TensorLike, b: TensorLike) =>
   binaryOp('pow', a, b, (g, x, y, out) => [
     where(y.eq(0), 0, g.mul(y).mul(x.pow(y.sub(1)))),
     y.requiresGrad ? where(x.eq(0).mul(y.ge(0)), 0, g.mul(out).mul(log(x))) : null,
-  ]);
+  ], (x, y, out) => [x, y, out]);
 // Ties split the gradient evenly, as in torch.maximum.
 const tieSplit = (g: Tensor, win: Tensor, tie: Tensor): Tensor => g.mul(win.add(tie.mul(0.5)));
 export const maximum = (a: TensorLike, b: TensorLike) => binaryOp('maximum', a, b, (g, x, y) => [tieSplit(g, x.gt(y), x.eq(y)), tieSplit(g, y.gt(x), x.eq(y))]);
@@ -88,13 +92,17 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const [c, xe, ye] = [cond, x, y].map((t) => (sameShape(t.shape, shape) ? t : expand(t, shape)));
   const dtype = promote(x.dtype, y.dtype);
   const out = wrap(be(xe).where(c.storage, xe.storage, ye.storage, dtype), shape);
-  return record(out, 'where', [xe, ye], (g) => [where(c, g, 0), where(c, 0, g)]);
+  return record(out, 'where', [xe, ye], (g) => [where(c, g, 0), where(c, 0, g)], [c]);
 }
 
 /** Limits values to [min, max]; the gradient passes where min <= x <= max (as torch.clamp). */
 export function clamp(x: Tensor, min: number | null, max: number | null = null): Tensor {
   checkTensor('clamp', 'input', x);
   if (min === null && max === null) throw new ValueError('clamp: at least one of min and max must be given.');
+  for (const [arg, v] of [['min', min], ['max', max]] as const) {
+    if (v !== null && typeof v !== 'number') throw new ValueError(`clamp: ${arg} must be a number or null: got ${typeof v}.`);
+    if (v !== null && x.dtype === 'int32' && Number.isInteger(v)) checkInt32('clamp', arg, v);
+  }
   if (min !== null && max !== null && min > max) throw new ValueError(`clamp: min ${min} is greater than max ${max}.`);
   const y = noGrad(() => {
     let t = x;

@@ -4,7 +4,7 @@
 
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/tape.ts';
-import { broadcastShapes, fmtShape } from '../shape.ts';
+import { broadcastShapes, checkNumel, fmtShape, numel } from '../shape.ts';
 import { ShapeError } from '../errors.ts';
 import { be, checkDevices, checkFloat, checkTensor, promote, wrap } from './util.ts';
 import { expand, reshape, squeeze, transpose, unsqueeze } from './movement.ts';
@@ -16,6 +16,13 @@ function bmm(a: Tensor, b: Tensor): Tensor {
   // dA = G Bᵀ, dB = Aᵀ G
   return record(out, 'bmm', [a, b], (g) => [bmm(g, transpose(b, 1, 2)), bmm(transpose(a, 1, 2), g)]);
 }
+
+/** Whether two shapes fail to broadcast (some aligned dims differ and neither is 1). */
+const refuses = (a: readonly number[], b: readonly number[]): boolean =>
+  a.some((d, i) => {
+    const e = b[b.length - a.length + i] ?? 1;
+    return d !== e && d !== 1 && e !== 1;
+  });
 
 export function matmul(a: Tensor, b: Tensor): Tensor {
   checkTensor('matmul', 'input', a);
@@ -32,13 +39,16 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const b2 = b.ndim === 1 ? unsqueeze(b, 1) : b; // (K, 1)
   const [M, K] = a2.shape.slice(-2), [K2, N] = b2.shape.slice(-2);
   if (K !== K2) throw new ShapeError(`matmul: shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} cannot be multiplied: ${K} columns vs ${K2} rows.`);
+  const [ba, bb] = [a2.shape.slice(0, -2), b2.shape.slice(0, -2)];
+  if (refuses(ba, bb)) throw new ShapeError(`matmul: the batch dims ${fmtShape(ba)} of ${fmtShape(a.shape)} and ${fmtShape(bb)} of ${fmtShape(b.shape)} cannot be broadcast.`);
+  const batch = broadcastShapes('matmul', ba, bb);
+  checkNumel('matmul', [...batch, M, N], 'the output shape');
   let out: Tensor;
   if (b2.ndim === 2) {
     // (..., M, K) @ (K, N): one GEMM over all rows
-    const rows = reshape(a2, [1, -1, K]); // (1, ...·M, K)
+    const rows = reshape(a2, [1, a2.size === 0 ? numel(a2.shape.slice(0, -1)) : -1, K]); // (1, ...·M, K); -1 is ambiguous when K = 0
     out = reshape(bmm(rows, unsqueeze(b2, 0)), [...a2.shape.slice(0, -1), N]); // (..., M, N)
   } else {
-    const batch = broadcastShapes('matmul', a2.shape.slice(0, -2), b2.shape.slice(0, -2));
     const B = batch.reduce((x, y) => x * y, 1);
     const ae = reshape(expand(a2, [...batch, M, K]), [B, M, K]);
     const bf = reshape(expand(b2, [...batch, K, N]), [B, K, N]);

@@ -7,12 +7,13 @@ import { record } from '../autograd/tape.ts';
 import * as S from '../storage.ts';
 import type { DType, TypedArray } from '../backend/cpu/alloc.ts';
 import { deviceBackend } from '../backend/backend.ts';
-import { checkNonNegInt, checkPositiveInt, fmtShape, normalizeDim, normalizeDims, numel, sameShape } from '../shape.ts';
+import { checkNonNegInt, checkNumel, checkPositiveInt, fmtShape, normalizeDim, normalizeDims, numel, sameShape } from '../shape.ts';
 import { DTypeError, ShapeError, ValueError } from '../errors.ts';
-import { be, checkDevices, checkTensor, promote, wrap } from './util.ts';
+import { be, checkDevices, checkFitsInt32, checkInt32, checkTensor, promote, wrap } from './util.ts';
 import { sum } from './reduce.ts';
 
-const viewOf = (s: S.AnyStorage): Tensor => new Tensor(s);
+/** A view of x's storage: it shares x's version counter (in-place writes through either count). */
+const viewOf = (s: S.AnyStorage, x: Tensor): Tensor => new Tensor(s, x.version);
 
 /** Resolves one -1 in a target shape and checks the element count. */
 function inferShape(op: string, x: Tensor, shape: readonly number[]): number[] {
@@ -21,6 +22,9 @@ function inferShape(op: string, x: Tensor, shape: readonly number[]): number[] {
     throw new ShapeError(`${op}: invalid shape ${fmtShape(shape)}: expected non-negative sizes and at most one -1.`);
   }
   const known = shape.reduce((a, d) => (d === -1 ? a : a * d), 1);
+  if (free === 1 && known === 0 && x.size === 0) {
+    throw new ShapeError(`${op}: cannot infer the -1 in ${fmtShape(shape)} for an input of shape ${fmtShape(x.shape)} (0 elements): with a 0 among the other sizes, any size fits.`);
+  }
   const out = shape.map((d) => (d === -1 ? (known === 0 ? 0 : x.size / known) : d));
   if (numel(out) !== x.size || !out.every(Number.isInteger)) {
     throw new ShapeError(`${op}: shape ${fmtShape(shape)} is invalid for an input of shape ${fmtShape(x.shape)} (${x.size} elements).`);
@@ -33,8 +37,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const s = inferShape('reshape', x, shape);
   if (sameShape(s, x.shape)) return x;
   // a view when the elements are row-major in memory, else a copy (a dense cast to the same dtype)
-  const src = S.canView(x.storage) ? x.storage : S.view(be(x).cast(x.storage, x.dtype), x.shape);
-  return record(viewOf(S.reshapeView(src, s)), 'reshape', [x], (g) => [reshape(g, x.shape)]);
+  const out = S.canView(x.storage) ? viewOf(S.reshapeView(x.storage, s), x) : wrap(be(x).cast(x.storage, x.dtype), s);
+  return record(out, 'reshape', [x], (g) => [reshape(g, x.shape)], []);
 }
 
 /** Like reshape but never copies: throws when the input is not row-major in memory. */
@@ -58,7 +62,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const d = dims.map((v) => normalizeDim('permute', v, x.ndim));
   if (new Set(d).size !== d.length) throw new ShapeError(`permute: dims ${fmtShape(dims)} is not a permutation of the input's ${x.ndim} dims.`);
   const inv = d.map((_, i) => d.indexOf(i));
-  return record(viewOf(S.permute(x.storage, d)), 'permute', [x], (g) => [permute(g, inv)]);
+  return record(viewOf(S.permute(x.storage, d), x), 'permute', [x], (g) => [permute(g, inv)], []);
 }
 
 export function transpose(x: Tensor, d0: number, d1: number): Tensor {
@@ -75,13 +79,17 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   const s = shape.map((d, i) => (d === -1 && i >= lead ? x.shape[i - lead] : d));
   const ok = lead >= 0 && s.every((d, i) => Number.isInteger(d) && d >= 0 && (i < lead || x.shape[i - lead] === d || x.shape[i - lead] === 1));
   if (!ok) throw new ShapeError(`expand: cannot expand shape ${fmtShape(x.shape)} to ${fmtShape(shape)}: each dim must match or be 1.`);
+  checkNumel('expand', s);
   if (sameShape(s, x.shape)) return x;
-  return record(viewOf(S.expand(x.storage, s)), 'expand', [x], (g) => [sumTo(g, x.shape)]);
+  return record(viewOf(S.expand(x.storage, s), x), 'expand', [x], (g) => [sumTo(g, x.shape)], []);
 }
 
 /** Sums a broadcast gradient back to `shape` (the adjoint of expand). */
 export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
   const lead = g.ndim - shape.length;
+  if (lead < 0 || shape.some((s, i) => s !== 1 && s !== g.shape[i + lead])) {
+    throw new ShapeError(`sumTo: shape ${fmtShape(shape)} does not broadcast to the input shape ${fmtShape(g.shape)}.`);
+  }
   const dims = g.shape.map((_, i) => i).filter((i) => i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1));
   return dims.length ? reshape(sum(g, dims, true), shape) : g;
 }
@@ -95,8 +103,20 @@ export function slice(x: Tensor, dim: number, start?: number | null, end?: numbe
   const clampIdx = (v: number) => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
   const lo = clampIdx(start ?? 0), hi = Math.max(lo, clampIdx(end ?? n));
   if (lo === 0 && hi === n && step === 1) return x;
-  const out = viewOf(S.slice(x.storage, d, lo, hi, step));
-  return record(out, 'slice', [x], (g) => [unslice(g, d, lo, step, n)]);
+  const out = viewOf(S.slice(x.storage, d, lo, hi, step), x);
+  return record(out, 'slice', [x], (g) => [unslice(g, d, lo, step, n)], []);
+}
+
+/** x[start : start + length] along dim (torch.narrow): start may count from the end; the range must lie inside the dim. */
+export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
+  checkTensor('narrow', 'input', x);
+  const d = normalizeDim('narrow', dim, x.ndim), n = x.shape[d];
+  if (!Number.isInteger(start) || start < -n || start > n) throw new ShapeError(`narrow: start ${start} is out of range for dim ${dim} of size ${n}: expected an integer in [${-n}, ${n}].`);
+  const s = start < 0 ? start + n : start;
+  if (!Number.isInteger(length) || length < 0 || s + length > n) {
+    throw new ShapeError(`narrow: start ${start} and length ${length} run past the end of dim ${dim} of size ${n} (input shape ${fmtShape(x.shape)}): expected 0 <= length <= ${n - s}.`);
+  }
+  return slice(x, d, s, s + length);
 }
 
 /** The adjoint of slice: zeros of size n along dim with g at lo, lo+step, ... (built from pads). */
@@ -127,7 +147,7 @@ export function select(x: Tensor, dim: number, index: number): Tensor {
 
 export function flip(x: Tensor, dims: number | readonly number[]): Tensor {
   const d = normalizeDims('flip', dims, x.ndim);
-  return record(viewOf(S.flip(x.storage, d)), 'flip', [x], (g) => [flip(g, d)]);
+  return record(viewOf(S.flip(x.storage, d), x), 'flip', [x], (g) => [flip(g, d)], []);
 }
 
 export function squeeze(x: Tensor, dim?: number | readonly number[]): Tensor {
@@ -144,19 +164,19 @@ export const isContiguous = (x: Tensor): boolean => S.isDense(x.storage);
 
 export function contiguous(x: Tensor): Tensor {
   if (isContiguous(x)) return x;
-  return record(wrap(be(x).cast(x.storage, x.dtype), x.shape), 'contiguous', [x], (g) => [g]);
+  return record(wrap(be(x).cast(x.storage, x.dtype), x.shape), 'contiguous', [x], (g) => [g], []);
 }
 
 /** A dense copy that owns its data. */
 export function clone(x: Tensor): Tensor {
-  return record(wrap(be(x).cast(x.storage, x.dtype), x.shape), 'clone', [x], (g) => [g]);
+  return record(wrap(be(x).cast(x.storage, x.dtype), x.shape), 'clone', [x], (g) => [g], []);
 }
 
 /** Converts dtype (differentiable between float dtypes) or moves to a device. */
 /** A CPU tensor over `data` (the elements of device tensor x, read back), recorded as x.to('cpu'). */
 export function fromHost(x: Tensor, data: TypedArray): Tensor {
   const out = new Tensor(S.view(data, x.shape));
-  return x.isFloat ? record(out, 'to', [x], (g) => [to(g, x.device)]) : out;
+  return x.isFloat ? record(out, 'to', [x], (g) => [to(g, x.device)], []) : out;
 }
 
 export function to(x: Tensor, target: DType | Device): Tensor {
@@ -164,12 +184,13 @@ export function to(x: Tensor, target: DType | Device): Tensor {
     if (target === x.device) return x;
     if (target === 'cpu') return fromHost(x, deviceBackend(x.device).readSync(x.storage));
     const out = new Tensor(S.view(deviceBackend(target).upload(S.contiguousData(S.cpuView(x.storage))), x.shape));
-    return x.isFloat ? record(out, 'to', [x], (g) => [to(g, 'cpu')]) : out;
+    return x.isFloat ? record(out, 'to', [x], (g) => [to(g, 'cpu')], []) : out;
   }
   if (target === x.dtype) return x;
   if (target !== 'float32' && target !== 'float64' && target !== 'int32') throw new ValueError(`to: unknown dtype or device '${String(target)}'.`);
+  if (target === 'int32') checkFitsInt32('to', x);
   const out = wrap(be(x).cast(x.storage, target), x.shape);
-  return target === 'int32' ? out : record(out, 'to', [x], (g) => [to(g, x.dtype)]);
+  return target === 'int32' ? out : record(out, 'to', [x], (g) => [to(g, x.dtype)], []);
 }
 
 export function cat(xs: readonly Tensor[], dim = 0): Tensor {
@@ -186,9 +207,10 @@ export function cat(xs: readonly Tensor[], dim = 0): Tensor {
   const parts = xs.map((x) => (x.dtype === dtype ? x : to(x, dtype)));
   const shape = [...xs[0].shape];
   shape[d] = parts.reduce((a, x) => a + x.shape[d], 0);
+  checkNumel('cat', shape, 'the joined shape');
   const out = wrap(be(parts[0]).cat(parts.map((x) => x.storage), d, dtype), shape);
   const starts = parts.map((_, i) => parts.slice(0, i).reduce((a, x) => a + x.shape[d], 0));
-  return record(out, 'cat', parts, (g) => parts.map((x, i) => slice(g, d, starts[i], starts[i] + x.shape[d])));
+  return record(out, 'cat', parts, (g) => parts.map((x, i) => slice(g, d, starts[i], starts[i] + x.shape[d])), []);
 }
 
 export function stack(xs: readonly Tensor[], dim = 0): Tensor {
@@ -235,8 +257,11 @@ export function pad(x: Tensor, padding: readonly number[], value = 0): Tensor {
   for (let k = 0; k < padding.length / 2; k++) pads[x.ndim - 1 - k] = [padding[2 * k], padding[2 * k + 1]];
   const shape = x.shape.map((s, d) => s + pads[d][0] + pads[d][1]);
   if (shape.some((s) => s < 0)) throw new ShapeError(`pad: pad ${fmtShape(padding)} crops more than the input shape ${fmtShape(x.shape)} holds.`);
+  checkNumel('pad', shape, 'the padded shape');
+  if (typeof value !== 'number') throw new ValueError(`pad: value must be a number: got ${typeof value}.`);
+  if (x.dtype === 'int32') checkInt32('pad', 'value', value);
   const out = wrap(be(x).pad(x.storage, pads, value), shape);
-  return record(out, 'pad', [x], (g) => [pad(g, padding.map((p) => -p))]);
+  return record(out, 'pad', [x], (g) => [pad(g, padding.map((p) => -p))], []);
 }
 
 /** Checks an index tensor: int32, in range along `dim` of size n. */
@@ -268,7 +293,7 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
     if (k !== d && s < x.shape[k]) src = slice(src, k, 0, s);
   });
   const out = wrap(be(src).gather(src.storage, d, index.storage), index.shape);
-  return record(out, 'gather', [src], (g) => [scatterAdd(src.shape, d, index, g)]);
+  return record(out, 'gather', [src], (g) => [scatterAdd(src.shape, d, index, g)], [index]);
 }
 
 /**
@@ -282,9 +307,10 @@ export function scatterAdd(shape: readonly number[], dim: number, index: Tensor,
   if (index.ndim !== shape.length || !sameShape(index.shape, src.shape) || index.shape.some((s, k) => k !== d && s > shape[k])) {
     throw new ShapeError(`scatterAdd: index shape ${fmtShape(index.shape)} and src shape ${fmtShape(src.shape)} do not fit output shape ${fmtShape(shape)} (dim ${dim}): index and src must match, with the output's rank and no larger off dim.`);
   }
+  checkNumel('scatterAdd', shape);
   checkIndex('scatterAdd', index, shape[d]);
   const sub = index.shape.map((s, k) => (k === d ? shape[d] : s)); // the kernel needs index = out off dim
-  const out = record(wrap(be(src).scatterAdd(sub, d, index.storage, src.storage), sub), 'scatterAdd', [src], (g) => [gather(g, d, index)]);
+  const out = record(wrap(be(src).scatterAdd(sub, d, index.storage, src.storage), sub), 'scatterAdd', [src], (g) => [gather(g, d, index)], [index]);
   return sameShape(sub, shape) ? out : pad(out, [...shape.keys()].reverse().flatMap((k) => [0, shape[k] - sub[k]]));
 }
 
@@ -304,8 +330,9 @@ export function oneHot(labels: Tensor, numClasses: number): Tensor {
   checkTensor('oneHot', 'labels', labels);
   if (labels.dtype !== 'int32') throw new DTypeError(`oneHot: labels must be int32: got ${labels.dtype}.`);
   checkPositiveInt('oneHot', 'numClasses', numClasses);
+  checkNumel('oneHot', [...labels.shape, numClasses], 'the one-hot shape');
   checkIndex('oneHot', labels, numClasses);
-  const classes = wrap(Int32Array.from({ length: numClasses }, (_, i) => i), [numClasses]);
+  const classes = wrap(Int32Array.from({ length: numClasses }, (_, i) => i), [numClasses]).to(labels.device); // made here, compared there
   return unsqueeze(labels, -1).eq(classes);
 }
 

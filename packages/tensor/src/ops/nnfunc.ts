@@ -6,10 +6,10 @@ import { Tensor } from '../tensor.ts';
 import { isGradEnabled, noGrad, record } from '../autograd/tape.ts';
 import { grad } from '../autograd/grad.ts';
 import type { BnStats } from '../backend/backend.ts';
-import { fmtShape, normalizeDim } from '../shape.ts';
+import { broadcastShapes, fmtShape, normalizeDim } from '../shape.ts';
 import { DTypeError, ShapeError, ValueError } from '../errors.ts';
 import { defaultGenerator, type Generator } from '../random.ts';
-import { be, checkFloat, checkTensor, wrap } from './util.ts';
+import { be, checkDevices, checkFloat, checkTensor, fitsInt32, wrap } from './util.ts';
 import { amax, logsumexp, mean, sum } from './reduce.ts';
 import { where } from './elementwise.ts';
 import { gather, reshape, squeeze, unsqueeze } from './movement.ts';
@@ -22,7 +22,7 @@ export type Reduction = 'mean' | 'sum' | 'none';
 export function softmax(x: Tensor, dim: number): Tensor {
   checkFloat('softmax', 'input', x);
   const d = normalizeDim('softmax', dim, x.ndim);
-  const e = x.sub(noGrad(() => amax(x, d, true))).exp();
+  const e = x.sub(x.size === 0 ? 0 : noGrad(() => amax(x, d, true))).exp(); // an empty input gives an empty output, as in torch
   return e.div(sum(e, d, true));
 }
 
@@ -55,6 +55,7 @@ export function nllLoss(input: Tensor, target: Tensor, opts: NllOptions = {}): T
   checkFloat(op, 'input', input);
   if (target.dtype !== 'int32') throw new DTypeError(`${op}: target must be an int32 tensor of class indices: got ${target.dtype}.`);
   const { weight = null, ignoreIndex = -100, reduction = 'mean' } = opts;
+  if (!Number.isInteger(ignoreIndex) || !fitsInt32(ignoreIndex)) throw new ValueError(`${op}: ignoreIndex must be an int32 integer: got ${ignoreIndex}.`);
   if (input.ndim < 2) throw new ShapeError(`${op}: input must be (N, C, ...): got shape ${fmtShape(input.shape)}.`);
   const C = input.shape[1];
   const want = [input.shape[0], ...input.shape.slice(2)];
@@ -98,6 +99,7 @@ export interface KlDivOptions {
 
 /** KL(target ‖ exp(input)) pointwise: target·(log target − input), with 0·log 0 = 0. */
 export function klDiv(input: Tensor, target: Tensor, opts: KlDivOptions = {}): Tensor {
+  checkPair('klDiv', input, target);
   checkFloat('klDiv', 'input', input);
   checkFloat('klDiv', 'target', target);
   const { reduction = 'mean', logTarget = false } = opts;
@@ -112,7 +114,17 @@ export function klDiv(input: Tensor, target: Tensor, opts: KlDivOptions = {}): T
   return reduce('klDiv', loss, reduction);
 }
 
+/** A loss's input and target (and optional weight) must broadcast: checked here so that the error names the loss. */
+function checkPair(op: string, input: Tensor, target: Tensor, weight?: Tensor | null): void {
+  checkTensor(op, 'input', input);
+  checkTensor(op, 'target', target);
+  checkDevices(op, weight ? [input, target, weight] : [input, target]);
+  const s = broadcastShapes(op, input.shape, target.shape);
+  if (weight) broadcastShapes(op, s, weight.shape);
+}
+
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  checkPair('mseLoss', input, target);
   checkFloat('mseLoss', 'input', input);
   const d = input.sub(target);
   return reduce('mseLoss', d.mul(d), opts.reduction ?? 'mean');
@@ -120,6 +132,7 @@ export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduc
 
 /** Binary cross-entropy on logits, computed stably: max(x,0) − x·t + log(1 + e^−|x|). */
 export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opts: { reduction?: Reduction; posWeight?: Tensor | null } = {}): Tensor {
+  checkPair('binaryCrossEntropyWithLogits', input, target, opts.posWeight);
   checkFloat('binaryCrossEntropyWithLogits', 'input', input);
   const softplusNeg = input.abs().neg().exp().add(1).log(); // log(1 + e^−|x|)
   let loss: Tensor;
@@ -188,7 +201,7 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
     const gx = wrap(r.gx, x.shape);
     const gw = Tensor.fromData(r.gw, [C]).to(x.dtype), gb = Tensor.fromData(r.gb, [C]).to(x.dtype);
     return [gx, weight ? gw : null, bias ? gb : null].filter((_, i) => [x, weight, bias][i] !== null);
-  });
+  }, [x, weight, ...(training ? [] : [runningMean, runningVar])].filter((t): t is Tensor => t !== null));
 }
 
 /** Batch norm composed from primitives: the reference for the fused kernels (no running update). */

@@ -4,7 +4,7 @@
 
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/tape.ts';
-import { fmtShape, pair } from '../shape.ts';
+import { checkNumel, fmtShape, pair } from '../shape.ts';
 import { ShapeError, ValueError } from '../errors.ts';
 import type { Pool2dGeom } from '../backend/backend.ts';
 import { be, checkFloat, checkTensor, wrap } from './util.ts';
@@ -29,6 +29,7 @@ function poolGeom(op: string, x: Tensor, kernelSize: number | readonly number[],
   const [N, C, H, W] = x.shape;
   const OH = Math.floor((H + 2 * pH - kH) / sH) + 1, OW = Math.floor((W + 2 * pW - kW) / sW) + 1;
   if (OH <= 0 || OW <= 0) throw new ShapeError(`${op}: input ${fmtShape(x.shape)} (padded ${H + 2 * pH}x${W + 2 * pW}) is smaller than the kernel ${kH}x${kW}.`);
+  checkNumel(op, [N, C, OH, OW], 'the output shape');
   return { N, C, H, W, kH, kW, sH, sW, pH, pW, OH, OW };
 }
 
@@ -37,7 +38,7 @@ export function maxPool2dWithIndices(x: Tensor, kernelSize: number | readonly nu
   const g = poolGeom('maxPool2d', x, kernelSize, opts);
   const r = be(x).maxPool2d(x.storage, g);
   const indices = wrap(r.indices, [g.N, g.C, g.OH, g.OW]);
-  const values = record(wrap(r.values, indices.shape), 'maxPool2d', [x], (gy) => [maxPool2dBackward(gy, indices, g)]);
+  const values = record(wrap(r.values, indices.shape), 'maxPool2d', [x], (gy) => [maxPool2dBackward(gy, indices, g)], [indices]);
   return { values, indices };
 }
 
@@ -50,7 +51,7 @@ function maxPool2dBackward(gy: Tensor, indices: Tensor, g: Pool2dGeom): Tensor {
   return record(out, 'maxPool2dBackward', [gy], (gg) => {
     const planes = reshape(gg, [g.N, g.C, g.H * g.W]); // (N, C, H·W)
     return [reshape(gather(planes, 2, reshape(indices, [g.N, g.C, -1])), gy.shape)];
-  });
+  }, [indices]);
 }
 
 export interface AvgPool2dOptions extends Pool2dOptions {
@@ -67,7 +68,7 @@ function avgPoolPair(t: Tensor, g: Pool2dGeom, cip: boolean, forward: boolean): 
   const out = forward
     ? wrap(be(t).avgPool2d(t.storage, g, cip), [g.N, g.C, g.OH, g.OW])
     : wrap(be(t).avgPool2dBackward(t.storage, g, cip), [g.N, g.C, g.H, g.W]);
-  return record(out, forward ? 'avgPool2d' : 'avgPool2dBackward', [t], (gy) => [avgPoolPair(gy, g, cip, !forward)]);
+  return record(out, forward ? 'avgPool2d' : 'avgPool2dBackward', [t], (gy) => [avgPoolPair(gy, g, cip, !forward)], []);
 }
 
 /** Averages over bins [floor(i·H/OH), ceil((i+1)·H/OH)); any output size works. */
@@ -78,6 +79,7 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly numbe
   const [oh, ow] = pair('adaptiveAvgPool2d', 'outputSize', outputSize);
   if (![oh, ow].every((v) => Number.isInteger(v) && v > 0)) throw new ValueError(`adaptiveAvgPool2d: outputSize must be positive integers: got [${oh}, ${ow}].`);
   if (x.shape[2] === 0 || x.shape[3] === 0) throw new ShapeError(`adaptiveAvgPool2d: input ${fmtShape(x.shape)} has an empty spatial dim.`);
+  checkNumel('adaptiveAvgPool2d', [x.shape[0], x.shape[1], oh, ow], 'the output shape');
   return adaptivePair(x, x.shape[2], x.shape[3], oh, ow, true);
 }
 
@@ -86,5 +88,5 @@ function adaptivePair(t: Tensor, h: number, w: number, oh: number, ow: number, f
   const out = forward
     ? wrap(be(t).adaptiveAvgPool2d(t.storage, oh, ow), [N, C, oh, ow])
     : wrap(be(t).adaptiveAvgPool2dBackward(t.storage, h, w), [N, C, h, w]);
-  return record(out, forward ? 'adaptiveAvgPool2d' : 'adaptiveAvgPool2dBackward', [t], (gy) => [adaptivePair(gy, h, w, oh, ow, !forward)]);
+  return record(out, forward ? 'adaptiveAvgPool2d' : 'adaptiveAvgPool2dBackward', [t], (gy) => [adaptivePair(gy, h, w, oh, ow, !forward)], []);
 }

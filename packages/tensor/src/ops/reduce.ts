@@ -6,9 +6,11 @@ import { Tensor } from '../tensor.ts';
 import { noGrad, record } from '../autograd/tape.ts';
 import { normalizeDim, normalizeDims, fmtShape } from '../shape.ts';
 import { ShapeError, ValueError } from '../errors.ts';
-import { be, checkFloat, checkTensor, wrap } from './util.ts';
+import { be, checkFloat, checkTensor, fitsInt32, INT32_MAX, wrap } from './util.ts';
+import type { Data } from '../storage.ts';
 import { expand, reshape, scatterAdd, unsqueeze } from './movement.ts';
 import { where } from './elementwise.ts';
+import { zeros } from './create.ts';
 
 export type Dims = number | readonly number[] | null | undefined;
 export interface ValuesIndices { values: Tensor; indices: Tensor }
@@ -30,9 +32,18 @@ const spread = (g: Tensor, x: Tensor, dims: readonly number[]): Tensor => expand
 export function sum(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   checkTensor('sum', 'input', x);
   const dims = reduceDims('sum', dim, x.ndim);
-  const { values } = be(x).reduce('sum', x.storage, dims, x.dtype);
-  const out = wrap(values, reducedShape(x.shape, dims, keepdim));
-  return record(out, 'sum', [x], (g) => [spread(g, x, dims)]);
+  const { values } = be(x).reduce('sum', x.storage, dims, x.dtype === 'int32' && x.device === 'cpu' ? 'float64' : x.dtype);
+  const out = wrap(x.dtype === 'int32' && x.device === 'cpu' ? int32Sums(values, x) : values, reducedShape(x.shape, dims, keepdim));
+  return record(out, 'sum', [x], (g) => [spread(g, x, dims)], []);
+}
+
+/** int32 sums, accumulated exactly in float64 (the CPU kernel does), as int32, or a ValueError when one overflows. */
+function int32Sums(acc: Data, x: Tensor): Int32Array {
+  const v = acc as Float64Array;
+  for (let i = 0; i < v.length; i++) {
+    if (!fitsInt32(v[i])) throw new ValueError(`sum: a sum of int32 input ${fmtShape(x.shape)} is ${v[i]}, which overflows int32 (max ${INT32_MAX}); cast the input to float64 first.`);
+  }
+  return Int32Array.from(v);
 }
 
 export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
@@ -64,7 +75,7 @@ function extremum(op: 'amax' | 'amin', x: Tensor, dim: Dims, keepdim: boolean): 
     const hit = noGrad(() => x.eq(spread(out, x, dims)));
     const count = sum(hit, dims, true);
     return [spread(g, x, dims).mul(hit).div(count)];
-  });
+  }, [x, out]);
 }
 export const amax = (x: Tensor, dim?: Dims, keepdim = false) => extremum('amax', x, dim, keepdim);
 export const amin = (x: Tensor, dim?: Dims, keepdim = false) => extremum('amin', x, dim, keepdim);
@@ -80,7 +91,7 @@ function extremumWithIndex(op: 'max' | 'min', x: Tensor, dim: number, keepdim: b
   const values = record(wrap(r.values, shape), op, [x], (g) => {
     const k = keepdim ? indices : unsqueeze(indices, d);
     return [scatterAdd(x.shape, d, k, keepdim ? g : unsqueeze(g, d))];
-  });
+  }, [indices]);
   return { values, indices };
 }
 export const max = (x: Tensor, dim: number, keepdim = false) => extremumWithIndex('max', x, dim, keepdim);
@@ -105,6 +116,7 @@ export function logsumexp(x: Tensor, dim: number | readonly number[], keepdim = 
   if (Array.isArray(dim) && dim.length === 0) throw new ValueError('logsumexp: dim must name at least one dim.');
   const dims = reduceDims('logsumexp', dim, x.ndim);
   const m = noGrad(() => {
+    if (x.size === 0) return zeros(reducedShape(x.shape, dims, true), { dtype: x.dtype, device: x.device }); // a sum of nothing: log 0 = -inf, as in torch
     const mx = amax(x, dims, true);
     return where(mx.abs().eq(Infinity), 0, mx);
   });

@@ -5,7 +5,7 @@
 
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/tape.ts';
-import { fmtShape, pair } from '../shape.ts';
+import { checkNumel, fmtShape, pair } from '../shape.ts';
 import { ShapeError, ValueError } from '../errors.ts';
 import { be, checkFloat, checkTensor, wrap } from './util.ts';
 
@@ -35,6 +35,7 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
   }
   if (![oh, ow].every((v) => Number.isInteger(v) && v > 0)) throw new ValueError(`${op}: output size must be positive integers: got [${oh}, ${ow}] for input ${fmtShape(x.shape)}.`);
   if (H === 0 || W === 0) throw new ShapeError(`${op}: input ${fmtShape(x.shape)} has an empty spatial dim.`);
+  checkNumel(op, [x.shape[0], x.shape[1], oh, ow], 'the output shape');
   return resizePair(x, H, W, oh, ow, mode, opts.alignCorners ?? false, true);
 }
 
@@ -43,5 +44,5 @@ function resizePair(t: Tensor, h: number, w: number, oh: number, ow: number, mod
   const out = forward
     ? wrap(be(t).resize(t.storage, oh, ow, mode, ac), [N, C, oh, ow])
     : wrap(be(t).resizeBackward(t.storage, h, w, mode, ac), [N, C, h, w]);
-  return record(out, forward ? 'interpolate' : 'interpolateBackward', [t], (gy) => [resizePair(gy, h, w, oh, ow, mode, ac, !forward)]);
+  return record(out, forward ? 'interpolate' : 'interpolateBackward', [t], (gy) => [resizePair(gy, h, w, oh, ow, mode, ac, !forward)], []);
 }

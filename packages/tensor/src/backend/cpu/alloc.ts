@@ -3,6 +3,9 @@
 // (4 MiB: 28 ms vs 2.8 ms here), which dominated a training step. Threaded kernels copy their
 // operands into reused shared scratch (`allocShared`, see threads.ts) instead.
 
+import { MAX_NUMEL } from '../../shape.ts';
+import { InternalError } from '../../errors.ts';
+
 export type DType = 'float32' | 'float64' | 'int32';
 export type FloatArray = Float32Array | Float64Array;
 export type TypedArray = Float32Array | Float64Array | Int32Array;
@@ -17,6 +20,7 @@ export function alloc(dtype: 'float64', n: number): Float64Array;
 export function alloc(dtype: 'int32', n: number): Int32Array;
 export function alloc(dtype: DType, n: number): TypedArray;
 export function alloc(dtype: DType, n: number): TypedArray {
+  if (!(n <= MAX_NUMEL)) throw new InternalError(`alloc: ${n} elements of ${dtype}: ops check sizes against MAX_NUMEL first`);
   return new CTOR[dtype](n);
 }
 
