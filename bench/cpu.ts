@@ -2,8 +2,10 @@
 // Rows: float32 matmul N = 256, 512, 1024 (GFLOP/s = 2N³ / time); conv2d 3x3 pad 1, x [8, 32, 64, 64],
 // w [32, 32, 3, 3], forward and forward + both gradients (ms); one SGD training step of a tiny segmentation CNN
 // (4 x [conv3x3, batch norm on batch statistics, relu] at 32 channels, 1x1 conv to 11 classes, pixel
-// cross-entropy, input [8, 3, 64, 64], ≈5.6 GFLOP) (ms). Each number is a median after a warmup run. Every library
-// gets the same numbers in its native layout (ours NCHW, tfjs NHWC); a sanity check compares the training losses.
+// cross-entropy, input [8, 3, 64, 64], ≈5.6 GFLOP) (ms); the LAD teacher and student steps (bench/lad.ts, ours and
+// PyTorch only). Each number is a median after a warmup run. Every library gets the same numbers in its native
+// layout (ours NCHW, tfjs NHWC); a sanity check compares the training losses. PyTorch (2 and 1 threads) runs in
+// the same window when python3 with torch is present (bench/torch.ts, bench/torch_bench.py).
 // Prints a table and writes bench/out/cpu.json. A benchmark, not a test: run `pnpm bench` at the repo root.
 
 import os from 'node:os';
@@ -13,7 +15,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { Tensor, batchNorm, conv2d, crossEntropy, getNumThreads, grad, manualSeed, matmul, noGrad, randint, randn } from '@lad/tensor';
-// Not exported by @lad/tensor; the same module instance (same file) as the one the library runs on.
+import { LAD_ROWS, runLad, type LadResult, type LadRow } from './lad.ts';
+import { TORCH_THREADS, exportTensors, findTorchPython, runTorch, writeManifest, type TorchResult } from './torch.ts';
 
 type Lib = 'ours' | 'tfjs-wasm' | 'tfjs-cpu';
 type Row = 'matmul256' | 'matmul512' | 'matmul1024' | 'conv2dForward' | 'conv2dForwardBackward' | 'trainStep';
@@ -78,6 +81,16 @@ function makeNet(): NetInit {
   };
 }
 const net = makeNet();
+
+/** The matmul, conv and CNN inputs for the PyTorch side (the LAD rows export their own). */
+function exportForTorch(): Record<string, unknown> {
+  const ops: Record<string, Tensor> = { 'conv.x': convIn.x, 'conv.w': convIn.w, 'conv.gy': convIn.gy };
+  for (const [n, [a, b]] of mats) Object.assign(ops, { [`mm${n}.a`]: a, [`mm${n}.b`]: b });
+  exportTensors('ops.safetensors', ops);
+  const ps = [...net.blocks.flatMap((b) => [b.w, b.gamma, b.beta]), net.headW, net.headB];
+  exportTensors('cnn.safetensors', { ...Object.fromEntries(ps.map((p, i) => [`p.${String(i).padStart(2, '0')}`, p])), x: net.x, target: net.target });
+  return { matmul: MATMUL_SIZES, cnn: { depth: NET.depth, eps: NET.eps, lr: NET.lr } };
+}
 
 /** FLOPs of one training step: every conv forward, its weight gradient, and its input gradient except the first's. */
 function stepFlops(): number {
@@ -280,6 +293,12 @@ function runOurs(): Results {
   };
 }
 
+/** PyTorch's rows at `threads`, as Results (an absent row reads as skipped). */
+function torchResults(torch: TorchResult | null, threads: number): Record<string, Result> {
+  const r = torch?.threads[String(threads)] ?? {};
+  return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v as Result]));
+}
+
 async function runTfjs(backend: 'wasm' | 'cpu'): Promise<Results> {
   if (!(await tf.setBackend(backend))) throw new Error(`tfjs backend '${backend}' failed to initialise`);
   const r = {
@@ -308,33 +327,55 @@ function cell(r: Result, unit: 'gflops' | 'ms'): string {
   return r.cold ? `${v} (1 cold run)` : v;
 }
 
+/** Our time over PyTorch's (> 1: ours slower), the form of the issue's targets. */
+function slowdown(ours: Result, other: Result): string {
+  return ours.ms === null || other.ms === null ? '-' : `${(ours.ms / other.ms).toFixed(2)}x`;
+}
+
 /** How many times faster ours is (> 1: ours faster). */
 function speedup(ours: Result, other: Result, unit: 'gflops' | 'ms'): string {
   if (ours.ms === null || other.ms === null) return '-';
   return `${(unit === 'gflops' ? ours.gflops! / other.gflops! : other.ms / ours.ms).toFixed(2)}x`;
 }
 
-function table(res: Record<Lib, Results>): string {
-  const head = ['', 'ours', 'tfjs-wasm', 'tfjs-cpu', 'ours vs wasm', 'ours vs cpu'];
+const SKIP: Result = { ms: null };
+
+function table(res: Record<Lib, Results>, lad: Record<LadRow, LadResult>, torch2: Record<string, Result>, torch1: Record<string, Result>): string {
+  const head = ['', 'ours', 'tfjs-wasm', 'tfjs-cpu', 'torch 2T', 'torch 1T', 'ours vs wasm', 'ours vs cpu', 'time ours/torch 2T'];
   const rows = ROWS.map(([k, label, unit]) => [label, cell(res.ours[k], unit), cell(res['tfjs-wasm'][k], unit), cell(res['tfjs-cpu'][k], unit),
-    speedup(res.ours[k], res['tfjs-wasm'][k], unit), speedup(res.ours[k], res['tfjs-cpu'][k], unit)]);
+    cell(torch2[k] ?? SKIP, unit), cell(torch1[k] ?? SKIP, unit),
+    speedup(res.ours[k], res['tfjs-wasm'][k], unit), speedup(res.ours[k], res['tfjs-cpu'][k], unit), slowdown(res.ours[k], torch2[k] ?? SKIP)]);
+  for (const [k, label] of LAD_ROWS) {
+    rows.push([label, cell(lad[k], 'ms'), '-', '-', cell(torch2[k] ?? SKIP, 'ms'), cell(torch1[k] ?? SKIP, 'ms'), '-', '-', slowdown(lad[k], torch2[k] ?? SKIP)]);
+  }
   const widths = head.map((_, i) => Math.max(...[head, ...rows].map((r) => r[i].length)));
   return [head, ...rows].map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n');
 }
 
 /** Our step-0 (and step-1, after one SGD update) losses against each competitor's, within 1e-3 relative. */
-function checkLosses(res: Record<Lib, Results>): Record<string, unknown> {
+function checkLosses(res: Record<Lib, Results>, lad: Record<LadRow, LadResult>, torch2: Record<string, Result>): Record<string, unknown> {
   const ours = res.ours.trainStep, out: Record<string, unknown> = {};
-  for (const lib of ['tfjs-wasm', 'tfjs-cpu'] as const) {
-    for (const key of ['loss0', 'loss1'] as const) {
-      const a = ours[key], b = res[lib].trainStep[key];
-      if (a === undefined || b === undefined) continue;
-      const rel = Math.abs(a - b) / Math.abs(b), ok = rel <= 1e-3;
-      out[`${lib}.${key}`] = { ours: a, [lib]: b, rel, ok };
-      const line = `check ${key} (${key === 'loss0' ? 'initial weights' : 'after one SGD step'}) ours ${a.toFixed(6)} vs ${lib} ${b.toFixed(6)}: rel ${rel.toExponential(1)}`;
-      console.log(ok ? `${line} ok` : `WARNING: ${line} > 1e-3: a bug in one of the libraries`);
-    }
+  const others: Record<string, Record<string, Result>> = { 'tfjs-wasm': res['tfjs-wasm'], 'tfjs-cpu': res['tfjs-cpu'], torch: torch2 };
+  const pairs: [string, string, Result, 'loss0' | 'loss1'][] = [];
+  for (const lib of Object.keys(others)) for (const key of ['loss0', 'loss1'] as const) pairs.push([lib, 'trainStep', ours, key]);
+  for (const [k] of LAD_ROWS) pairs.push(['torch', k, lad[k] as Result, 'loss0']);
+  for (const [lib, row, mine, key] of pairs) {
+    const a = mine[key], b = others[lib][row]?.[key];
+    if (a === undefined || b === undefined) continue;
+    const rel = Math.abs(a - b) / Math.abs(b), ok = rel <= 1e-3;
+    out[`${lib}.${row}.${key}`] = { ours: a, [lib]: b, rel, ok };
+    const line = `check ${row} ${key} (${key === 'loss0' ? 'initial weights' : 'after one SGD step'}) ours ${a.toFixed(6)} vs ${lib} ${b.toFixed(6)}: rel ${rel.toExponential(1)}`;
+    console.log(ok ? `${line} ok` : `WARNING: ${line} > 1e-3: a bug in one of the libraries`);
   }
+  return out;
+}
+
+/** Per row: how many times slower ours is than PyTorch (2 threads) and than tfjs-wasm (> 1: ours slower; GFLOP/s rows by time too). */
+function ratios(res: Record<Lib, Results>, lad: Record<LadRow, LadResult>, torch2: Record<string, Result>): Record<string, { vsTorch2: number | null; vsTfjsWasm: number | null }> {
+  const r = (a: Result | undefined, b: Result | undefined) => (a?.ms && b?.ms ? a.ms / b.ms : null);
+  const out: Record<string, { vsTorch2: number | null; vsTfjsWasm: number | null }> = {};
+  for (const [k] of ROWS) out[k] = { vsTorch2: r(res.ours[k], torch2[k]), vsTfjsWasm: r(res.ours[k], res['tfjs-wasm'][k]) };
+  for (const [k] of LAD_ROWS) out[k] = { vsTorch2: r(lad[k] as Result, torch2[k]), vsTfjsWasm: null };
   return out;
 }
 
@@ -349,7 +390,18 @@ async function main(): Promise<void> {
 
   const res = {} as Record<Lib, Results>;
   res.ours = runOurs();
+  const lad = runLad(time);
   console.log(`ours done (${((performance.now() - start) / 1000).toFixed(0)} s)`);
+  writeManifest({ ...exportForTorch(), lad: lad.manifest });
+  const py = findTorchPython();
+  let torch: TorchResult | null = null;
+  if (py.python === null) notes.push(`PyTorch column skipped: ${py.why}.`);
+  else {
+    torch = runTorch(py.python);
+    if (torch) notes.push(`PyTorch ${torch.version} (${py.python}), torch.set_num_threads(${TORCH_THREADS.join(') and (')}); LAD rows: the same model from our weights (safetensors), inputs encoded by us.`);
+    console.log(`torch done (${((performance.now() - start) / 1000).toFixed(0)} s)`);
+  }
+  const torch2 = torchResults(torch, 2), torch1 = torchResults(torch, 1);
   res['tfjs-wasm'] = await runTfjs('wasm');
   const wasm = {
     simd: Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')),
@@ -362,16 +414,17 @@ async function main(): Promise<void> {
   notes.push('tfjs-cpu: plain JavaScript, 1 thread.');
   if (res['tfjs-cpu'].trainStep.skipped) notes.push(`tfjs-cpu train step skipped: ${res['tfjs-cpu'].trainStep.skipped}; only its step-0 loss (forward) was computed, for the check.`);
   notes.push(`ours train step split (median): forward ${res.ours.trainStep.forwardMs!.toFixed(0)} ms, backward ${res.ours.trainStep.backwardMs!.toFixed(0)} ms, SGD update ${res.ours.trainStep.updateMs!.toFixed(0)} ms; ${res.ours.trainStep.gflops!.toFixed(1)} GFLOP/s effective (${(STEP_FLOPS / 1e9).toFixed(2)} GFLOP per step).`);
-  notes.push('Layouts: ours NCHW, tfjs NHWC (its native layout), same numbers. "ours vs X" = how many times faster ours is (> 1: ours faster).');
+  notes.push('Layouts: ours NCHW, tfjs NHWC (its native layout), same numbers. "ours vs X" = how many times faster ours is (> 1: ours faster); "time ours/torch 2T" = our time over PyTorch\'s at 2 threads (> 1: ours slower).');
 
-  console.log('\n' + table(res) + '\n');
+  console.log('\n' + table(res, lad.results, torch2, torch1) + '\n');
   for (const n of notes) console.log(`- ${n}`);
-  const check = checkLosses(res);
+  const check = checkLosses(res, lad.results, torch2);
   const totalSeconds = (performance.now() - start) / 1000, loadEnd = os.loadavg()[0];
   console.log(`total ${totalSeconds.toFixed(0)} s; load average at start ${loadStart.toFixed(2)}, at end ${loadEnd.toFixed(2)} (this run itself adds up to ~1-2)`);
 
   const json = {
-    ...res.ours, 'tfjs-wasm': res['tfjs-wasm'], 'tfjs-cpu': res['tfjs-cpu'],
+    ...res.ours, ...lad.results, 'tfjs-wasm': res['tfjs-wasm'], 'tfjs-cpu': res['tfjs-cpu'], torch: torch2, 'torch-1thread': torch1,
+    ratios: ratios(res, lad.results, torch2),
     meta: { node: process.version, cpu, cores: os.availableParallelism(), threads: { ours: getNumThreads(), 'tfjs-wasm': wasm.threads, 'tfjs-cpu': 1 }, wasm, tfjs: tf.version_core, loadAverage: { start: loadStart, end: loadEnd }, date: new Date().toISOString(), totalSeconds },
     check, notes,
   };

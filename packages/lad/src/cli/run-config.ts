@@ -61,6 +61,7 @@ export const RUN_FLAGS: FlagSpec = {
   resume: { type: 'boolean', help: 'continue from the latest checkpoint in DIR/<name>/' },
   prefetch: { type: 'boolean', help: 'build batches in a worker thread' },
   quiet: { type: 'boolean', help: 'no progress output' },
+  profile: { type: 'boolean', help: 'print a per-op profile (@lad/tensor profile) of iterations 2-4' },
   help: { type: 'boolean', help: 'show this help' },
 };
 

@@ -5,7 +5,7 @@
 
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type Device, Generator, Tensor } from '@lad/tensor';
+import { type Device, Generator, Tensor, profileSteps } from '@lad/tensor';
 import { loadCheckpoint, type Checkpoint } from '@lad/nn';
 import { buildModel, type ModelConfig } from '../models/build.ts';
 import type { SegModel } from '../models/types.ts';
@@ -140,6 +140,7 @@ async function runKind(kind: Kind, args: string[], io: CliIO): Promise<number> {
     if (kind === 'baseline') lossFn = (batch) => baselineLoss(model, batch, cfg.lad);
     else if (kind === 'teacher') lossFn = (batch, _step, gen) => teacherLoss(model, batch, K, cfg.lad, gen);
     else lossFn = (batch, _step, gen) => studentLoss(model, teacher!, batch, K, cfg.lad, gen);
+    if (flags.profile) lossFn = profileSteps(lossFn, { print: io.out, label: 'iteration' }); // iterations 2-4, each to the next loss call
     // the teacher is validated with its labels (the privileged score), the others with a zero channel
     const evalFn = (m: SegModel) => evaluate(m, val, kind === 'teacher' ? { numClasses: K, labelMode: 'encoded', encoding: cfg.lad.encodeTeacherEval, seed: cfg.train.seed } : { numClasses: K, seed: cfg.train.seed });
 

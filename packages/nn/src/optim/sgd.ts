@@ -1,9 +1,10 @@
 // Stochastic gradient descent with optional momentum, dampening, Nesterov momentum, L2 weight
 // decay and maximize. Follows the algorithm box of torch.optim.SGD (PyTorch 2.x docs) and its
 // single-tensor code: momentum_buffer starts as a copy of the first gradient (b_1 = g_1), and
-// `maximize` negates the gradient before weight decay, as the code does.
+// `maximize` negates the gradient before weight decay, as the code does. On the CPU, from the second step
+// on, the update runs as one fused pass (@lad/tensor's sgdUpdate_) with the same bits as the ops below.
 
-import { ValueError, type Tensor } from '@lad/tensor';
+import { ValueError, sgdUpdate_, type Tensor } from '@lad/tensor';
 import type { OptimizerParamState } from '../types.ts';
 import { Optimizer, checkBool, checkNonNegative, stateTensor, withDefaults, type ParamGroup, type ParamsInput } from './optimizer.ts';
 
@@ -39,6 +40,8 @@ export class SGD extends Optimizer<SGDOptions> {
   }
 
   protected update(p: Tensor, grad: Tensor, o: ParamGroup<SGDOptions>, s: OptimizerParamState): void {
+    const buf = o.momentum !== 0 && s.momentum_buffer !== undefined ? stateTensor(s, 'momentum_buffer') : null;
+    if ((o.momentum === 0 || buf !== null) && sgdUpdate_(p, grad, buf, o)) return; // one fused pass, same bits as below
     let g = o.maximize ? grad.neg() : grad;
     if (o.weightDecay !== 0) g = g.add(p.mul(o.weightDecay)); // g_t ← g_t + λθ_{t-1}
     if (o.momentum !== 0) {

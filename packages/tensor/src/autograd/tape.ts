@@ -109,6 +109,20 @@ interface PropagateOptions extends BackwardOptions {
  * tensor (leaves included); `backward()` adds the leaves' into `.grad`, `grad()` returns them.
  */
 export function propagate(roots: readonly Tensor[], grads: readonly Tensor[], opts: PropagateOptions = {}): Map<Tensor, Tensor> {
+  if (backwardHook === null) return propagateGraph(roots, grads, opts);
+  backwardHook(true);
+  try {
+    return propagateGraph(roots, grads, opts);
+  } finally {
+    backwardHook(false);
+  }
+}
+
+/** Told when a backward pass starts (true) and ends (false); the profiler (profile.ts) sets it. */
+let backwardHook: ((entering: boolean) => void) | null = null;
+export const setBackwardHook = (h: typeof backwardHook): void => void (backwardHook = h);
+
+function propagateGraph(roots: readonly Tensor[], grads: readonly Tensor[], opts: PropagateOptions): Map<Tensor, Tensor> {
   const createGraph = opts.createGraph ?? false;
   const retain = opts.retainGraph ?? createGraph;
   const acc = new Map<Tensor, Tensor>();

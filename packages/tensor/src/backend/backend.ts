@@ -87,5 +87,9 @@ export function deviceBackend(device: string, op = 'to'): DeviceBackend {
 export function backendFor(device: string, op?: string): Backend {
   const b = registry.get(device);
   if (!b) throw new DeviceError(`${op ? op + ': ' : ''}device '${device}' has no backend; call await initBackend('${device}') first.`);
-  return b;
+  return dispatchHook === null ? b : dispatchHook(b);
 }
+
+/** While a profiler runs (profile.ts), every dispatch goes through its wrapper of the backend; else null. */
+let dispatchHook: ((b: Backend) => Backend) | null = null;
+export const setDispatchHook = (h: typeof dispatchHook): void => void (dispatchHook = h);
