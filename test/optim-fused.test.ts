@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Generator, type Tensor, noGrad, randn, sgdUpdate_ } from '@lad/tensor';
+import { Generator, type Tensor, noGrad, randn, sgdUpdate_, tensor } from '@lad/tensor';
 import { SGD } from '@lad/nn';
 
 interface Opts { lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean; maximize: boolean }
@@ -70,5 +70,15 @@ describe('sgdUpdate_', () => {
       } else [refP, refB] = reference(refP, grad, refB, o);
       expect(bits(w.detach())).toEqual(bits(refP));
     }
+  });
+});
+
+describe('sgdUpdate_ and autograd', () => {
+  it('counts as an in-place write: a graph that saved the parameter refuses to backward after the update', () => {
+    const p = tensor([1, 2, 3], { requiresGrad: true });
+    const y = p.mul(p).sum(); // mul saves p
+    const grad = tensor([1, 1, 1]);
+    expect(sgdUpdate_(p.detach(), grad, null, { lr: 0.1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false })).toBe(true);
+    expect(() => y.backward()).toThrow(/mul backward: an input saved for backward was modified in place/);
   });
 });

@@ -17,5 +17,7 @@ export function sgdUpdate_(p: Tensor, grad: Tensor, buf: Tensor | null, o: SgdKe
   if (grad.size !== p.size || (buf !== null && buf.size !== p.size)) return false;
   const s = (t: Tensor) => t.storage.data as FloatArray;
   sgdUpdate(s(p), p.storage.offset, s(grad), grad.storage.offset, buf && s(buf), buf ? buf.storage.offset : 0, p.size, o);
+  p.version.n++; // an in-place write, as copy_ counts it
+  if (buf) buf.version.n++;
   return true;
 }
