@@ -13,7 +13,9 @@ import { StdcSeg } from './stdc.ts';
 import { EncoderDecoder } from './segmentor.ts';
 import type { DecodeHead, SegModel } from './types.ts';
 
-export type Arch = 'fcn' | 'psp' | 'deeplabv3' | 'ocr' | 'stdc';
+/** The architectures buildModel assembles; `Arch` is derived from this list. */
+export const ARCHS = ['fcn', 'psp', 'deeplabv3', 'ocr', 'stdc'] as const;
+export type Arch = (typeof ARCHS)[number];
 
 export interface BackboneConfig {
   /** ResNet depth: 18/34 BasicBlock, 50/101 Bottleneck (ignored by 'stdc'). */
