@@ -8,6 +8,8 @@ import { EXPERIMENT_PRESETS, type ExperimentConfig } from '../presets.ts';
 import { applySettings, fmtStat, parseSweep, runExperiment } from '../experiment.ts';
 import { UsageError, formatFlags, parseFlags, suggest, type CliIO, type FlagSpec } from './args.ts';
 import { DEVICE_FLAGS, parseDevice, withDevice } from './device.ts';
+import { asUsage } from './run-config.ts';
+import { validateExperimentConfig } from '../validate.ts';
 import type { CommandRun } from '../cli.ts';
 
 const CMD = 'lad experiment';
@@ -77,6 +79,7 @@ export function experimentConfigFromFlags(flags: Record<string, string | boolean
       throw new UsageError(`${CMD}: --sweep: ${(e as Error).message}`);
     }
   }
+  asUsage(CMD, () => validateExperimentConfig(cfg)); // every stage and sweep value, before anything trains
   return cfg;
 }
 
