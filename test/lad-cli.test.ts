@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -129,6 +129,99 @@ describe('lad (in-process): usage errors say what to change', () => {
       const r = await runMain(['data', 'export', 'digits-seg', '--out', join(blocker, 'sub'), '--train', '1', '--val', '1']);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/^lad data: /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('lad train / train-teacher / distill / experiment: nothing lost, nothing silent', () => {
+  /** A tiny run config file in `dir` (4 train images at 48×48, a width-4 FCN), merged with `extra`. */
+  const tinyConfig = (dir: string, extra: Record<string, unknown> = {}) => {
+    const file = join(dir, `cfg-${Object.keys(extra).join('-') || 'tiny'}-${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(file, JSON.stringify({ data: { trainSamples: 4, valSamples: 2, size: 48 }, model: { arch: 'fcn', backbone: { width: 4 }, headChannels: 8 }, train: { batchSize: 2 }, ...extra }));
+    return file;
+  };
+  const snapshot = (dir: string) => Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f)).toString('hex')]));
+
+  it('a second run into a folder that holds a run exits 2 and keeps it; --overwrite replaces it; --resume continues it', async () => {
+    const dir = tmp();
+    try {
+      const base = ['--config', tinyConfig(dir), '--iterations', '2', '--out', dir, '--quiet'];
+      expect((await runMain(['train', ...base])).code).toBe(0);
+      const run = join(dir, 'baseline');
+      const before = snapshot(run);
+      expect(Object.keys(before).sort()).toEqual(['ckpt-00000002.safetensors', 'config.json', 'log.jsonl']);
+      const r = await spawnLad(['train', ...base]); // the real process and its exit code
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe(`lad train: ${run} already holds a run (log.jsonl, ckpt-00000002.safetensors); pass --resume to continue it, choose a new --out or --name, or pass --overwrite to replace it.`);
+      expect(snapshot(run)).toEqual(before);
+      const both = await runMain(['train', ...base, '--resume', '--overwrite']);
+      expect([both.code, both.stderr]).toEqual([2, expect.stringMatching(/--resume and --overwrite contradict each other/)]);
+      const resumed = await runMain(['train', ...base, '--resume']);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(snapshot(run)['ckpt-00000002.safetensors']).toBe(before['ckpt-00000002.safetensors']); // finished: nothing retrained
+      const over = await runMain(['train', ...base, '--iterations', '3', '--overwrite']);
+      expect(over.code, over.stderr).toBe(0);
+      expect(readdirSync(run).sort()).toEqual(['ckpt-00000003.safetensors', 'config.json', 'log.jsonl']);
+      expect(readdirSync(run)).not.toContain('ckpt-00000002.safetensors');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it.each([['train-teacher', 'teacher', '--init-from'], ['distill', 'student', '--teacher']])('lad %s refuses a folder that holds a run before reading anything else', async (cmd, name, ckptFlag) => {
+    const dir = tmp();
+    try {
+      mkdirSync(join(dir, name));
+      writeFileSync(join(dir, name, 'log.jsonl'), '{"type":"step","step":1}\n');
+      const r = await runMain([cmd, '--out', dir, ckptFlag, join(dir, 'missing.safetensors')]);
+      expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(new RegExp(`^lad ${cmd}: .*${name} already holds a run \\(log.jsonl\\); pass --resume`))]);
+      expect(readFileSync(join(dir, name, 'log.jsonl'), 'utf8')).toBe('{"type":"step","step":1}\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  const BAD: [Record<string, unknown>, string][] = [
+    [{ lad: { kdLoss: 'cdw' } }, "config: lad.kdLoss: got 'cdw', expected one of cwd, pixelKD, none (did you mean 'cwd'?)."],
+    [{ lad: { consLoss: 'foo' } }, "config: lad.consLoss: got 'foo', expected one of cwd, pixelKL, mse, none."],
+    [{ lad: { kdT: 0 } }, 'config: lad.kdT: got 0, expected a finite number > 0.'],
+    [{ lad: { encodeTrain: { codeDist: 'gaussian' } } }, "config: lad.encodeTrain.codeDist: got 'gaussian', expected one of normal, uniform, permutedGrid, fixedGrid, zeros."],
+    [{ train: { momentum: 1 } }, 'config: train.momentum: got 1, expected a number in [0, 1).'],
+    [{ train: { cropSize: 0 } }, 'config: train.cropSize: got 0, expected null (whole images) or an integer >= 1.'],
+    [{ model: { arch: 'ocr', aux: false } }, "config: model.aux: got false, expected true with arch 'ocr' (its aux logits are the soft object regions)."],
+  ];
+  it.each(['train', 'train-teacher', 'distill'])('lad %s: a bad config value exits 2, naming the key, before anything is written', async (cmd) => {
+    const dir = tmp();
+    try {
+      for (const [extra, message] of BAD) {
+        const r = await runMain([cmd, '--config', tinyConfig(dir, extra), '--out', join(dir, 'out'), '--quiet']);
+        expect([r.code, r.stderr], JSON.stringify(extra)).toEqual([2, `lad ${cmd}: ${message}`]);
+      }
+      const typo = await runMain([cmd, '--config', tinyConfig(dir, { lad: { kdweight: 3 } }), '--out', join(dir, 'out')]);
+      expect([typo.code, typo.stderr]).toEqual([2, expect.stringMatching(/unknown config key 'lad.kdweight' \(did you mean 'kdWeight'\?\)/)]);
+      expect(existsSync(join(dir, 'out'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('lad experiment: --set and --sweep values are checked for every stage up front (exit 2, nothing written)', async () => {
+    const dir = tmp();
+    try {
+      const out = join(dir, 'exp');
+      const cases: [string[], string][] = [
+        [['--set', 'teacher.iterations=-1'], 'lad experiment: config: teacher.iterations: got -1, expected an integer >= 1.'],
+        [['--set', 'student.lr=0'], 'lad experiment: config: student.lr: got 0, expected a finite number > 0.'],
+        [['--set', 'lad.encodeTrain.sigma=-1'], 'lad experiment: config: lad.encodeTrain.sigma: got -1, expected a finite number >= 0.'],
+        [['--sweep', 'lad.consT=4,0'], 'lad experiment: config: sweep.values[1] (lad.consT=0): lad.consT: got 0, expected a finite number > 0.'],
+      ];
+      for (const [args, message] of cases) {
+        const r = await runMain(['experiment', '--preset', 'quick', '--seeds', '1', '--out', out, '--quiet', ...args]);
+        expect([r.code, r.stderr], args.join(' ')).toEqual([2, message]);
+      }
+      expect(existsSync(out)).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

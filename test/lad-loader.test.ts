@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ValueError } from '@lad/tensor';
 import { fileURLToPath } from 'node:url';
 import { DataLoader, type Batch } from '../packages/lad/src/data/loader.ts';
 import { loadSample } from '../packages/lad/src/data/batch.ts';
@@ -77,7 +78,7 @@ describe('DataLoader: batches and order', () => {
   it('refuses samples of different sizes in one batch, naming them', () => {
     const mixed = { ...ds, name: 'mixed', numClasses: 4, classNames: ds.classNames, length: 2, get: (i: number) => (i === 0 ? ds.get(0) : tinyDataset({ n: 1, size: [4, 4] }).get(0)) };
     expect(() => new DataLoader(mixed, { batchSize: 2 }).batch(0, 0)).toThrow(/'s0' \(5×6\) with 's0' \(4×4\)/);
-    expect(() => new DataLoader(ds, { batchSize: 0 })).toThrow(RangeError);
+    expect(() => new DataLoader(ds, { batchSize: 0 })).toThrow(ValueError);
   });
 });
 

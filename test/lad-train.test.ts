@@ -5,13 +5,17 @@
 
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCheckpoint } from '@lad/nn';
+import { type Generator, ValueError } from '@lad/tensor';
+import { DEFAULT_LAD, type TrainConfig } from '../packages/lad/src/config.ts';
+import { stepLoss, teacherLoss } from '../packages/lad/src/teacher.ts';
+import type { Batch } from '../packages/lad/src/data/loader.ts';
 import { main } from '../packages/lad/src/cli.ts';
-import { TINY_CFG, TINY_VAL, stateBytes, tinyModel, tinyRun } from './util/lad-train-setup.ts';
+import { TINY_CFG, TINY_TRAIN, TINY_VAL, stateBytes, tinyModel, tinyRun } from './util/lad-train-setup.ts';
 import { evaluate } from '../packages/lad/src/evaluate.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -83,9 +87,56 @@ describe('trainModel', () => {
     expect(readLog(c).map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6]);
   }, 40_000);
 
-  it('fails fast on a config it cannot run', async () => {
-    await expect(tinyRun(tmp(), { cfg: { ...TINY_CFG, batchSize: 9 } })).rejects.toThrow(/8 samples, fewer than one batch of 9/);
-    await expect(tinyRun(tmp(), { cfg: { ...TINY_CFG, iterations: 0 } })).rejects.toThrow(/train.iterations must be an integer >= 1/);
+  it('fails fast on a config it cannot run, before writing anything', async () => {
+    const out = tmp();
+    await expect(tinyRun(out, { cfg: { ...TINY_CFG, batchSize: 9 } })).rejects.toThrow(/8 samples, fewer than one batch of 9/);
+    const err = await tinyRun(out, { cfg: { ...TINY_CFG, iterations: 0 } }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(ValueError);
+    expect((err as Error).message).toBe('trainModel: cfg.iterations: got 0, expected an integer >= 1.');
+    await expect(tinyRun(out, { cfg: { ...TINY_CFG, lr: 0 } })).rejects.toThrow(/trainModel: cfg.lr: got 0, expected a finite number > 0/);
+    await expect(tinyRun(out, { cfg: { ...TINY_CFG, itrations: 5 } as TrainConfig })).rejects.toThrow(/trainModel: cfg.itrations: unknown key \(did you mean 'iterations'\?\)/);
+    expect(readdirSync(out)).toEqual([]);
+  });
+
+  it('refuses to start afresh in a folder that holds a run unless resume or overwrite is set', async () => {
+    const out = tmp();
+    await tinyRun(out, { cfg: { ...TINY_CFG, iterations: 3 } });
+    const files = () => Object.fromEntries(readdirSync(join(out, 'run')).map((f) => [f, readFileSync(join(out, 'run', f)).toString('hex')]));
+    const before = files();
+    expect(Object.keys(before).sort()).toEqual(['ckpt-00000003.safetensors', 'log.jsonl']);
+    await expect(tinyRun(out)).rejects.toThrow(/trainModel: .*run already holds a run \(log.jsonl, ckpt-00000003.safetensors\): pass resume: true to continue it, overwrite: true to replace it/);
+    expect(files()).toEqual(before); // nothing deleted or changed
+    // a folder with only an empty log (a run that failed before its first step) is not a run
+    const empty = tmp();
+    mkdirSync(join(empty, 'run'));
+    writeFileSync(join(empty, 'run', 'log.jsonl'), '');
+    await expect(tinyRun(empty, { cfg: { ...TINY_CFG, iterations: 1 } })).resolves.toMatchObject({ name: 'run' });
+    // overwrite: a fresh run replaces the old one
+    const r = await tinyRun(out, { overwrite: true });
+    expect(r.history.map((h) => h.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(readdirSync(join(out, 'run')).sort()).toEqual(['ckpt-00000003.safetensors', 'ckpt-00000006.safetensors', 'log.jsonl']);
+  });
+
+  it('names the loss term that went NaN first, and blames the learning rate only when every term diverged', async () => {
+    const model = tinyModel();
+    const K = TINY_TRAIN.numClasses;
+    const withTerm = (bad: number, step0: number) => (batch: Batch, step: number, gen: Generator) => {
+      const base = teacherLoss(model, batch, K, DEFAULT_LAD, gen);
+      if (step < step0) return base;
+      const kd = base.loss.mul(bad); // a term that is NaN (or inf) while ce1, aux1, ... stay finite
+      return stepLoss(base.loss.add(kd), { ...base.terms, kd, total: base.loss.add(kd) });
+    };
+    const err = await tinyRun(tmp(), { model, lossFn: withTerm(NaN, 2) }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(ValueError);
+    expect((err as Error).message).toMatch(/^run: the loss is NaN at step 3: the first non-finite term is 'kd' \(NaN\) while 'ce1', 'aux1', 'ce2', 'aux2', 'cons' stayed finite .*check what 'kd' computes and its settings\.$/);
+    expect((err as Error).message).not.toMatch(/learning rate/);
+    const diverged = (batch: Batch, _step: number, gen: Generator) => {
+      const base = teacherLoss(model, batch, K, DEFAULT_LAD, gen);
+      const terms = Object.fromEntries(Object.entries(base.terms).map(([k, v]) => [k, typeof v === 'number' ? Infinity : v.mul(Infinity)]));
+      return stepLoss(base.loss.mul(Infinity), terms);
+    };
+    const err2 = await tinyRun(tmp(), { model, lossFn: diverged }).catch((e: Error) => e);
+    expect((err2 as Error).message).toMatch(/^run: the loss is (NaN|Infinity) at step 1: every term is non-finite, the first being 'ce1' .*the run diverged; lower the learning rate \(lr 0.05\)\.$/);
   });
 });
 
@@ -134,7 +185,7 @@ describe('lad train / train-teacher / distill / eval', () => {
     r = await lad('train', '--dataset', 'digit-seg');
     expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/unknown dataset 'digit-seg' \(did you mean 'digits-seg'\?\)/)]);
     r = await lad('train', '--arch', 'deeplab');
-    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/unknown architecture 'deeplab'/)]);
+    expect([r.code, r.stderr]).toEqual([2, "lad train: config: model.arch: got 'deeplab', expected one of fcn, psp, deeplabv3, ocr, stdc (did you mean 'deeplabv3'?)."]);
     r = await lad('distill', '--config', tiny(dir));
     expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/--teacher CKPT is required/)]);
     r = await lad('eval', '--checkpoint', join(dir, 'nope.safetensors'));
@@ -163,7 +214,7 @@ describe('lad train / train-teacher / distill / eval', () => {
     const res = JSON.parse(r.stdout) as { labelMode: string; mIoU: number; iou: unknown[] };
     expect([res.labelMode, res.iou.length, res.mIoU >= 0 && res.mIoU <= 1]).toEqual(['otherImage', 11, true]);
 
-    r = await lad('distill', '--config', cfg, '--dataset', 'textured-blobs', '--out', dir, '--quiet', '--teacher', teacherCk);
+    r = await lad('distill', '--config', cfg, '--dataset', 'textured-blobs', '--out', dir, '--name', 'student-blobs', '--quiet', '--teacher', teacherCk);
     expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/teacher .* predicts 11 classes but the student's dataset has 6/)]);
     r = await lad('eval', '--checkpoint', teacherCk, '--label-mode', 'labels');
     expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/--label-mode must be one of zeros, encoded, otherImage/)]);

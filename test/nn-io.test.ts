@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Generator, Tensor, tensor, type DType } from '@lad/tensor';
 import {
-  CheckpointError, SafetensorsError, checkpointPath, latestCheckpoint, loadCheckpoint, loadSafetensors, parseSafetensors,
+  CheckpointError, Linear, SGD, SafetensorsError, checkpointPath, latestCheckpoint, loadCheckpoint, loadSafetensors, parseSafetensors,
   restoreCheckpoint, saveCheckpoint, saveSafetensors, serializeSafetensors, writeFileAtomic,
 } from '@lad/nn';
 import type { OptimizerStateDict, StateDict } from '../packages/nn/src/types.ts';
@@ -395,6 +395,45 @@ describe('checkpoints', () => {
     expect(() => restoreCheckpoint(path, { model, optimizer: fakeOptimizer(optSd) })).toThrow(/holds no optimizer state/);
     expect(model.calls.length).toBe(0);
     expect(loadCheckpoint(path).optimizer).toBeNull();
+  });
+
+  it('validates every part before applying any: a bad model, optimizer or generator part leaves all targets as they were', () => {
+    const dir = freshDir();
+    const trained = (inF: number) => {
+      const m = new Linear(inF, 2, { generator: new Generator(inF) });
+      const opt = new SGD(m.parameters(), { lr: 0.1, momentum: 0.9 });
+      m.forward(f32(Array.from({ length: inF }, (_, i) => i + 1), [1, inF])).sum().backward();
+      opt.step(); // momentum buffers exist now
+      return { m, opt };
+    };
+    const good = trained(3), other = trained(4);
+    const zeroGen = { getState: () => [0, 0, 0, 0] }; // uint32 words, but not a valid xoshiro state
+    const cases: [string, Parameters<typeof saveCheckpoint>[1], RegExp][] = [
+      ['optimizer', { model: good.m, optimizer: other.opt, step: 1, generators: { g: new Generator(5) } }, /optimizer state does not fit .*momentum_buffer: got shape \[2, 4\], expected \[2, 3\]/],
+      ['model', { model: other.m, optimizer: good.opt, step: 1, generators: { g: new Generator(5) } }, /model state does not fit .*weight: got \[2, 4\], expected \[2, 3\]/],
+      ['generator', { model: good.m, optimizer: good.opt, step: 1, generators: { g: zeroGen } }, /state of generator "g" does not fit .*not all zero/],
+    ];
+    for (const [name, input, pattern] of cases) {
+      const path = join(dir, `${name}.safetensors`);
+      saveCheckpoint(path, input);
+      const { m, opt } = trained(3);
+      const gen = new Generator(77);
+      const before = { weights: m.parameters().map(hex), opt: JSON.stringify(opt.stateDict().paramGroups), buffers: Object.values(opt.stateDict().state).flatMap((s) => Object.values(s).map((v) => (v instanceof Tensor ? hex(v) : v))), gen: gen.getState() };
+      const err = caught(() => restoreCheckpoint(path, { model: m, optimizer: opt, generators: { g: gen } }));
+      expect(err, name).toBeInstanceOf(CheckpointError);
+      expect(err.message, name).toMatch(pattern);
+      expect(err.message, name).toContain(path);
+      expect(m.parameters().map(hex), name).toEqual(before.weights);
+      expect(JSON.stringify(opt.stateDict().paramGroups), name).toBe(before.opt);
+      expect(Object.values(opt.stateDict().state).flatMap((s) => Object.values(s).map((v) => (v instanceof Tensor ? hex(v) : v))), name).toEqual(before.buffers);
+      expect(gen.getState(), name).toEqual(before.gen);
+    }
+    // the same targets take a good checkpoint afterwards
+    const path = join(dir, 'good.safetensors');
+    saveCheckpoint(path, { model: good.m, optimizer: good.opt, step: 1, generators: { g: new Generator(5) } });
+    const { m, opt } = trained(3);
+    restoreCheckpoint(path, { model: m, optimizer: opt, generators: { g: new Generator(77) } });
+    expect(m.parameters().map(hex)).toEqual(good.m.parameters().map(hex));
   });
 
   it('a truncated, corrupt or foreign file throws an error naming it', () => {

@@ -19,16 +19,16 @@ export function tinyModel(initSeed = 1, inChannels = 4): SegModel {
   return buildModel(cfg, { generator: new Generator(initSeed) });
 }
 
-/** Trains a fresh tiny teacher (built from initSeed) in outDir/name. */
+/** Trains a fresh tiny teacher (built from initSeed) in outDir/name; `lossFn` replaces the teacher's loss. */
 export function tinyRun(outDir: string, o: Partial<TrainOptions> & { initSeed?: number; slowAfter?: number } = {}): Promise<TrainResult> {
   const model = o.model ?? tinyModel(o.initSeed);
   const K = TINY_TRAIN.numClasses;
   return trainModel({
     name: 'run', train: TINY_TRAIN, val: null, numClasses: K, cfg: TINY_CFG, outDir, quiet: true, ...o, model,
-    lossFn: (batch, step, gen) => {
+    lossFn: o.lossFn ?? ((batch, step, gen) => {
       if (o.slowAfter !== undefined && step >= o.slowAfter) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000); // give the parent time to kill us
       return teacherLoss(model, batch, K, DEFAULT_LAD, gen);
-    },
+    }),
   });
 }
 

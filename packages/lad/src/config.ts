@@ -2,13 +2,25 @@
 // its default, plus the training-run settings. Configs are plain objects composed by spreading a
 // base (`{ ...DEFAULT_LAD, consWeight: 0 }`); there are no string registries.
 
-/** How class ids become the label channel (lad-method.md §2.2). */
-export type CodeDist =
-  | 'normal' // a fresh N(0, 1) code per image and per slot, each call (teacher training)
-  | 'uniform' // a fresh U(-1, 1) code per image and per slot
-  | 'permutedGrid' // a per-image random permutation of the fixed grid
-  | 'fixedGrid' // c_k = −1.1 + 2.1·k/K, the same for every image (teacher at distillation)
-  | 'zeros'; // an all-zero channel (the student; the "no labels" teacher)
+/**
+ * How class ids become the label channel (lad-method.md §2.2):
+ * normal: a fresh N(0, 1) code per image and per slot, each call (teacher training);
+ * uniform: a fresh U(-1, 1) code per image and per slot;
+ * permutedGrid: a per-image random permutation of the fixed grid;
+ * fixedGrid: c_k = −1.1 + 2.1·k/K, the same for every image (teacher at distillation);
+ * zeros: an all-zero channel (the student; the "no labels" teacher).
+ * The unions below are derived from these lists, which the validator (validate.ts) checks against.
+ */
+export const CODE_DISTS = ['normal', 'uniform', 'permutedGrid', 'fixedGrid', 'zeros'] as const;
+export type CodeDist = (typeof CODE_DISTS)[number];
+
+/** Distances between the two teacher paths' main logits (LadConfig.consLoss). */
+export const CONS_LOSSES = ['cwd', 'pixelKL', 'mse', 'none'] as const;
+export type ConsLoss = (typeof CONS_LOSSES)[number];
+
+/** Distillation losses from teacher to student (LadConfig.kdLoss). */
+export const KD_LOSSES = ['cwd', 'pixelKD', 'none'] as const;
+export type KdLoss = (typeof KD_LOSSES)[number];
 
 export interface LabelEncoding {
   codeDist: CodeDist;
@@ -35,7 +47,7 @@ export interface LadConfig {
   /** Two forward passes with independent encodings (false: one path). */
   dualPath: boolean;
   /** Distance between the two paths' main logits. */
-  consLoss: 'cwd' | 'pixelKL' | 'mse' | 'none';
+  consLoss: ConsLoss;
   consWeight: number;
   consT: number;
   /** Each direction pulls towards a detached copy of the other path. */
@@ -44,7 +56,7 @@ export interface LadConfig {
   auxWeightStudent: number;
   /** Aux weight when training the baseline (CIRKD's 0.4). */
   auxWeightBaseline: number;
-  kdLoss: 'cwd' | 'pixelKD' | 'none';
+  kdLoss: KdLoss;
   kdWeight: number;
   kdT: number;
   /** When teacher and student logits differ in size, resize the teacher's bilinearly to the student's. */

@@ -8,7 +8,7 @@
 // with dataAsync, so evaluation is async and works in every GPU mode (webgpu too).
 // Legend: N batch, K classes, H×W label plane.
 
-import { type Device, Generator, Tensor, interpolate, noGrad, stack } from '@lad/tensor';
+import { type Device, Generator, Tensor, interpolate, noGrad, stack, ValueError } from '@lad/tensor';
 import { ConfusionMatrix } from './metrics.ts';
 import { DEFAULT_LAD, type LabelEncoding } from './config.ts';
 import { encodeLabels, withLabelChannel, zeroChannel } from './label-encoding.ts';
@@ -117,8 +117,8 @@ export async function encodingAgreement(teacher: SegModel, ds: SegDataset, opts:
 }
 
 function checkModel(op: string, model: SegModel, numClasses: number): void {
-  if (model.numClasses !== numClasses) throw new RangeError(`${op}: the model predicts ${model.numClasses} classes but numClasses is ${numClasses}.`);
-  if (model.inChannels !== 3 && model.inChannels !== 4) throw new RangeError(`${op}: the model takes ${model.inChannels} input channels; expected 3 (image) or 4 (image + label channel).`);
+  if (model.numClasses !== numClasses) throw new ValueError(`${op}: the model predicts ${model.numClasses} classes but numClasses is ${numClasses}.`);
+  if (model.inChannels !== 3 && model.inChannels !== 4) throw new ValueError(`${op}: the model takes ${model.inChannels} input channels; expected 3 (image) or 4 (image + label channel).`);
 }
 
 /** The model's input: images (N, 3, H, W) plus the label channel of `mode` built from `labels` (N, H, W). */
@@ -145,9 +145,9 @@ async function forEachBatch(
 ): Promise<void> {
   const n = Math.min(ds.length, opts.limit ?? ds.length);
   const batchSize = opts.batchSize ?? 8;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`${op}: batchSize must be a positive integer: got ${batchSize}.`);
-  if (n < 1) throw new RangeError(`${op}: nothing to evaluate: dataset '${ds.name}' has ${ds.length} samples, limit ${opts.limit}.`);
-  if (mode === 'otherImage' && model.inChannels === 4 && n < 2) throw new RangeError(`${op}: labelMode 'otherImage' needs at least 2 samples (each image gets another image's labels): got ${n}.`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValueError(`${op}: batchSize must be a positive integer: got ${batchSize}.`);
+  if (n < 1) throw new ValueError(`${op}: nothing to evaluate: dataset '${ds.name}' has ${ds.length} samples, limit ${opts.limit}.`);
+  if (mode === 'otherImage' && model.inChannels === 4 && n < 2) throw new ValueError(`${op}: labelMode 'otherImage' needs at least 2 samples (each image gets another image's labels): got ${n}.`);
   const wasTraining = model.training;
   model.eval();
   try {

@@ -5,6 +5,7 @@ export * from './data/index.ts';
 export * from './metrics.ts';
 export * from './models/index.ts';
 export * from './config.ts';
+export * from './validate.ts';
 export * from './label-encoding.ts';
 export * from './teacher.ts';
 export * from './student.ts';

@@ -5,8 +5,8 @@
 // over the H·W positions (softmax at temperature T); the loss is KL(teacher ‖ student) summed over
 // positions, averaged over N·C channels, times T².
 
-import { type Tensor, ShapeError, crossEntropy, fmtShape, interpolate, logSoftmax, mseLoss, noGrad, softmax, zeros } from '@lad/tensor';
-import type { LadConfig } from './config.ts';
+import { type Tensor, ShapeError, ValueError, crossEntropy, fmtShape, interpolate, logSoftmax, mseLoss, noGrad, softmax, zeros } from '@lad/tensor';
+import { CONS_LOSSES, type LadConfig } from './config.ts';
 import type { SegOutputs } from './models/types.ts';
 
 export interface CwdOptions {
@@ -16,7 +16,7 @@ export interface CwdOptions {
 
 /** CWD loss from teacher logits to student logits, both (N, C, H, W); the teacher is detached. */
 export function channelWiseDistillation(student: Tensor, teacher: Tensor, opts: CwdOptions = {}): Tensor {
-  const T = opts.temperature ?? 4;
+  const T = temperature('channelWiseDistillation', opts.temperature);
   if (student.ndim !== 4 || student.shape.some((s, i) => s !== teacher.shape[i]) || teacher.ndim !== 4) {
     throw new ShapeError(`channelWiseDistillation: student ${fmtShape(student.shape)} and teacher ${fmtShape(teacher.shape)} must both be (N, C, H, W) of one shape.`);
   }
@@ -40,13 +40,20 @@ export interface PixelKdOptions {
  * NOTE: we use log-softmax, not CIRKD's +1e-5 in the ratio, so identical inputs give exactly 0.
  */
 export function pixelKD(student: Tensor, teacher: Tensor, opts: PixelKdOptions = {}): Tensor {
-  const T = opts.temperature ?? 4;
+  const T = temperature('pixelKD', opts.temperature);
   checkSameLogits('pixelKD', student, teacher);
   const [N, , H, W] = student.shape;
   const logPt = noGrad(() => logSoftmax(teacher.div(T), 1)); // (N, C, H, W)
   const pt = noGrad(() => softmax(teacher.div(T), 1));
   const kl = pt.mul(logPt.sub(logSoftmax(student.div(T), 1))); // (N, C, H, W)
   return kl.sum().mul((T * T) / (N * H * W));
+}
+
+/** The softmax temperature (default 4), checked: 0 divides by zero and a negative one inverts the softmax. */
+function temperature(op: string, T: number | undefined, arg = 'opts.temperature'): number {
+  if (T === undefined) return 4;
+  if (typeof T !== 'number' || !Number.isFinite(T) || T <= 0) throw new ValueError(`${op}: ${arg}: got ${String(T)}, expected a finite number > 0.`);
+  return T;
 }
 
 function checkSameLogits(op: string, a: Tensor, b: Tensor): void {
@@ -73,6 +80,8 @@ function pull(z: Tensor, target: Tensor, cfg: LadConfig): Tensor {
  */
 export function consistencyLoss(z1: Tensor, z2: Tensor, cfg: LadConfig): Tensor {
   checkSameLogits('consistencyLoss', z1, z2);
+  if (!CONS_LOSSES.includes(cfg.consLoss)) throw new ValueError(`consistencyLoss: cfg.consLoss: got ${JSON.stringify(cfg.consLoss)}, expected one of ${CONS_LOSSES.join(', ')}.`);
+  if (cfg.consLoss === 'cwd' || cfg.consLoss === 'pixelKL') temperature('consistencyLoss', cfg.consT, 'cfg.consT');
   if (cfg.consLoss === 'none') return zeros([], { device: z1.device });
   const forward = pull(z1, z2, cfg);
   return cfg.consSymmetric ? forward.add(pull(z2, z1, cfg)) : forward;

@@ -5,6 +5,7 @@
 
 import { type Generator, ShapeError, type Tensor, ValueError, fmtShape, interpolate, noGrad } from '@lad/tensor';
 import type { LadConfig } from './config.ts';
+import { validateLadConfig } from './validate.ts';
 import { zeroChannel } from './label-encoding.ts';
 import { channelWiseDistillation, pixelKD, segLoss } from './losses.ts';
 import type { SegModel } from './models/types.ts';
@@ -27,7 +28,7 @@ function alignTeacher(t: Tensor, s: Tensor, cfg: LadConfig): Tensor {
   return noGrad(() => interpolate(t, { size: [s.shape[2], s.shape[3]], mode: 'bilinear', alignCorners: true }));
 }
 
-/** The KD term between main logits: CWD or pixel KD at kdT, the teacher side detached. */
+/** The KD term between main logits: CWD or pixel KD at kdT, the teacher side detached (kdLoss validated by studentLoss). */
 function kdTerm(s: Tensor, t: Tensor, cfg: LadConfig): Tensor {
   return cfg.kdLoss === 'cwd' ? channelWiseDistillation(s, t, { temperature: cfg.kdT }) : pixelKD(s, t, { temperature: cfg.kdT });
 }
@@ -41,6 +42,7 @@ function kdTerm(s: Tensor, t: Tensor, cfg: LadConfig): Tensor {
  * and batch must be on one device; nothing is read back.
  */
 export function studentLoss(student: SegModel, teacher: SegModel | null, batch: Batch, numClasses: number, cfg: LadConfig, gen: Generator): StepLoss {
+  validateLadConfig(cfg, 'cfg', 'studentLoss');
   checkBatch('studentLoss', batch);
   checkModel('studentLoss', 'student', student, numClasses);
   const useKd = cfg.kdLoss !== 'none' && cfg.kdWeight !== 0;
@@ -66,6 +68,7 @@ export function studentLoss(student: SegModel, teacher: SegModel | null, batch: 
 
 /** The baseline's loss (CE + auxWeightBaseline·aux), a zero label channel for a 4-channel model; train mode. terms: ce, [aux,] total. */
 export function baselineLoss(model: SegModel, batch: Batch, cfg: LadConfig): StepLoss {
+  validateLadConfig(cfg, 'cfg', 'baselineLoss');
   checkBatch('baselineLoss', batch);
   model.train();
   const seg = segLoss(model.forward(unlabelledInput(model, batch.images)), batch.labels, cfg.auxWeightBaseline);

@@ -7,6 +7,7 @@ import { DeviceError, type Generator, ShapeError, Tensor, ValueError, fmtShape, 
 import type { LabelEncoding, LadConfig } from './config.ts';
 import { encodeLabels, withLabelChannel } from './label-encoding.ts';
 import { consistencyLoss, segLoss } from './losses.ts';
+import { validateLadConfig } from './validate.ts';
 import type { SegModel, SegOutputs } from './models/types.ts';
 
 /** One training batch, as the loader hands it over; images and labels on the device the step runs on. */
@@ -99,6 +100,7 @@ export function teacherInput(model: SegModel, batch: Batch, numClasses: number, 
  * Runs on the batch's device (the model must be there too); reads nothing back.
  */
 export function teacherLoss(model: SegModel, batch: Batch, numClasses: number, cfg: LadConfig, gen: Generator): StepLoss {
+  validateLadConfig(cfg, 'cfg', 'teacherLoss');
   checkBatch('teacherLoss', batch);
   checkModel('teacherLoss', 'model', model, numClasses);
   model.train();

@@ -10,15 +10,16 @@
 // optimizer step (one await per step; every GPU mode, webgpu too). Checkpoints are written from
 // CPU copies (cpuAsync) and loaded with copy_, which takes a CPU source for a device tensor.
 
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Device, Generator, Tensor, defaultGenerator } from '@lad/tensor';
+import { type Device, Generator, Tensor, ValueError, defaultGenerator } from '@lad/tensor';
 import { SGD, poly, saveCheckpoint, restoreCheckpoint, latestCheckpoint, checkpointPath, type OptimizerStateDict, type StateDict } from '@lad/nn';
 import { DataLoader, type Batch } from './data/loader.ts';
 import { mixSeed, STREAM } from './seeds.ts';
 import type { SegDataset } from './data/types.ts';
 import type { SegModel } from './models/types.ts';
 import type { TrainConfig } from './config.ts';
+import { validateTrainConfig } from './validate.ts';
 import { evaluate, modelDevice, type EvalResult } from './evaluate.ts';
 import { readParts, type StepLoss } from './teacher.ts';
 
@@ -49,6 +50,11 @@ export interface TrainOptions {
    * start removes the folder's log.jsonl and ckpt-*.safetensors, so a later resume cannot pick up a stale run.
    */
   resume?: boolean;
+  /**
+   * Start afresh in a folder that already holds a run (checkpoints or a non-empty log), deleting them.
+   * Default false: such a folder is refused unless `resume` or `overwrite` is set.
+   */
+  overwrite?: boolean;
   /** No progress output. */
   quiet?: boolean;
   /** Stop after this step without the final evaluation and checkpoint, as if killed (for tests). */
@@ -80,9 +86,13 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const evalFn = opts.evalFn ?? (val ? (m: SegModel) => evaluate(m, val, { numClasses, labelMode: 'zeros', seed: cfg.seed }) : null);
   checkConfig(cfg, train);
   const device = opts.device ?? modelDevice(model);
-  if (device !== 'cpu' && device !== 'gpu') throw new RangeError(`trainModel: device must be 'cpu' or 'gpu': got ${JSON.stringify(device)}.`);
-  model.to(device); // before the optimizer: it holds the (moved) parameters
+  if (device !== 'cpu' && device !== 'gpu') throw new ValueError(`trainModel: device: got ${JSON.stringify(device)}, expected 'cpu' or 'gpu'.`);
   const runDir = join(outDir, name);
+  const held = runFiles(runDir);
+  if (held.length > 0 && !opts.resume && !opts.overwrite) {
+    throw new ValueError(`trainModel: ${runDir} already holds a run (${held.join(', ')}): pass resume: true to continue it, overwrite: true to replace it, or choose another name or outDir.`);
+  }
+  model.to(device); // before the optimizer: it holds the (moved) parameters
   mkdirSync(runDir, { recursive: true });
   const logPath = join(runDir, 'log.jsonl');
   const t0 = performance.now();
@@ -148,7 +158,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       optimizer.zeroGrad();
       // the one read-back of the step, after the update has been queued
       const { __loss: lossValue, ...parts } = await readParts({ __loss: loss, ...terms });
-      if (!Number.isFinite(lossValue)) throw new Error(`${name}: the loss is ${lossValue} at step ${step + 1} (parts ${JSON.stringify(parts)}); lower the learning rate (lr ${cfg.lr}).`);
+      if (!Number.isFinite(lossValue)) throw nonFiniteLoss(name, step + 1, lossValue, parts, cfg.lr);
       step++;
 
       const now = performance.now();
@@ -201,16 +211,32 @@ async function cpuOptimizerState(sd: OptimizerStateDict): Promise<OptimizerState
 
 /** Fails fast on a config the loop cannot run, saying what to change. */
 function checkConfig(cfg: TrainConfig, train: SegDataset): void {
-  const int = (k: keyof TrainConfig, min: number) => {
-    const v = cfg[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new RangeError(`trainModel: train.${k} must be an integer >= ${min}: got ${JSON.stringify(v)}.`);
-  };
-  int('iterations', 1), int('batchSize', 1), int('evalEvery', 0), int('checkpointEvery', 0), int('seed', Number.MIN_SAFE_INTEGER);
-  for (const k of ['lr', 'momentum', 'weightDecay', 'polyPower'] as const) {
-    if (!(cfg[k] >= 0) || !Number.isFinite(cfg[k])) throw new RangeError(`trainModel: train.${k} must be a finite number >= 0: got ${cfg[k]}.`);
-  }
-  if (cfg.cropSize !== null && !(Number.isInteger(cfg.cropSize) && cfg.cropSize > 0)) throw new RangeError(`trainModel: train.cropSize must be a positive integer or null (no augmentation): got ${cfg.cropSize}.`);
-  if (train.length < cfg.batchSize) throw new RangeError(`trainModel: the train set '${train.name}' has ${train.length} samples, fewer than one batch of ${cfg.batchSize}; lower train.batchSize or use more samples.`);
+  validateTrainConfig(cfg, 'cfg', 'trainModel');
+  if (train.length < cfg.batchSize) throw new ValueError(`trainModel: the train set '${train.name}' has ${train.length} samples, fewer than one batch of ${cfg.batchSize}; lower train.batchSize or use more samples.`);
+}
+
+/** What makes `dir` hold a run: its checkpoints and a non-empty log.jsonl (empty when there are none). */
+export function runFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const files = readdirSync(dir).filter((f) => /^ckpt-\d+\.safetensors$/.test(f)).sort();
+  const log = join(dir, 'log.jsonl');
+  return existsSync(log) && statSync(log).size > 0 ? ['log.jsonl', ...files] : files;
+}
+
+/**
+ * The error for a loss that is NaN or infinite: names the first term (in the order the loss function
+ * made them) that is not finite. When every term went non-finite together the run diverged (lower the
+ * learning rate); when some stayed finite the culprit is that term's own computation or settings.
+ */
+function nonFiniteLoss(name: string, step: number, loss: number, parts: Record<string, number>, lr: number): ValueError {
+  const terms = Object.entries(parts).filter(([k]) => k !== 'total');
+  const bad = terms.filter(([, v]) => !Number.isFinite(v));
+  const shown = JSON.stringify(Object.fromEntries(terms.map(([k, v]) => [k, Number.isFinite(v) ? v : String(v)])));
+  const why =
+    bad.length === 0 ? `every logged term is finite (${shown}), so the combination overflowed; lower the learning rate (lr ${lr}) or the loss weights`
+    : bad.length === terms.length ? `every term is non-finite, the first being '${bad[0][0]}' (${shown}): the run diverged; lower the learning rate (lr ${lr})`
+    : `the first non-finite term is '${bad[0][0]}' (${bad[0][1]}) while ${terms.filter(([, v]) => Number.isFinite(v)).map(([k]) => `'${k}'`).join(', ')} stayed finite (${shown}); check what '${bad[0][0]}' computes and its settings`;
+  return new ValueError(`${name}: the loss is ${loss} at step ${step}: ${why}.`);
 }
 
 /** The distinct generators a model's modules draw from (dropout), except defaultGenerator. */

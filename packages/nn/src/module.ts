@@ -175,10 +175,10 @@ export class Module {
   }
 
   /**
-   * Copies `sd` into this module's tensors. Everything is validated first: wrong shapes always
-   * throw, missing and unexpected keys throw when strict (the default); on error nothing is copied.
+   * Throws what loadStateDict would throw for `sd` (a StateDictError: wrong shapes always; missing and
+   * unexpected keys when strict, the default), changing nothing; returns the keys that would not load.
    */
-  loadStateDict(sd: StateDict, opts: LoadStateDictOptions = {}): IncompatibleKeys {
+  checkStateDict(sd: StateDict, opts: LoadStateDictOptions = {}): IncompatibleKeys {
     const strict = opts.strict ?? true;
     const own = this.stateDict();
     // own-property checks: `toString`, `constructor` or `__proto__` are keys like any other
@@ -193,10 +193,20 @@ export class Module {
       ].filter((s) => s);
       throw new StateDictError(`loadStateDict: state dict does not fit ${this.constructor.name}: ${problems.join('; ')}. Nothing was loaded.`, strict ? missingKeys : [], strict ? unexpectedKeys : [], mismatched);
     }
+    return { missingKeys, unexpectedKeys };
+  }
+
+  /**
+   * Copies `sd` into this module's tensors. Everything is validated first (checkStateDict): wrong
+   * shapes always throw, missing and unexpected keys throw when strict (the default); on error nothing is copied.
+   */
+  loadStateDict(sd: StateDict, opts: LoadStateDictOptions = {}): IncompatibleKeys {
+    const keys = this.checkStateDict(sd, opts);
+    const own = this.stateDict();
     noGrad(() => {
       for (const [k, t] of Object.entries(own)) if (Object.hasOwn(sd, k)) t.copy_(sd[k]);
     });
-    return { missingKeys, unexpectedKeys };
+    return keys;
   }
 
   // ---- printing ----------------------------------------------------------------------------

@@ -5,7 +5,8 @@
 import { buildModel } from '../models/build.ts';
 import { evaluate, type LabelMode } from '../evaluate.ts';
 import { UsageError, formatFlags, intFlag, parseFlags, type FlagSpec } from './args.ts';
-import { checkDevice, checkModelConfig, loadDatasets } from './run-config.ts';
+import { asUsage, checkDevice, checkModelConfig, loadDatasets } from './run-config.ts';
+import { validateLadConfig } from '../validate.ts';
 import { DEVICE_FLAGS, withDevice } from './device.ts';
 import { loadWeights, readCheckpoint } from './train.ts';
 import type { CommandRun } from '../cli.ts';
@@ -43,6 +44,7 @@ export const runEval: CommandRun = async (args, io) => {
   const data = { ...config.data, ...(typeof flags.dataset === 'string' ? { dataset: flags.dataset } : {}) };
   const ds = loadDatasets(cmd, data)[split];
   checkModelConfig(cmd, config.model, ds.numClasses);
+  asUsage(cmd, () => validateLadConfig(config.lad));
   const model = buildModel(config.model);
   loadWeights(cmd, `--checkpoint ${flags.checkpoint}`, model, ck, config.model);
   const evalOpts = {

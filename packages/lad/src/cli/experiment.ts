@@ -10,6 +10,8 @@ import { ARM_NAMES, NAMED_KNOBS, applySettings, fmtStat, parseSweep, reportExper
 import { UsageError, formatFlags, intFlag, parseFlags, suggest, type CliIO, type FlagSpec } from './args.ts';
 import { setNumThreads } from '@lad/tensor';
 import { DEVICE_FLAGS, parseDevice, withDevice } from './device.ts';
+import { asUsage } from './run-config.ts';
+import { validateExperimentConfig } from '../validate.ts';
 import type { CommandRun } from '../cli.ts';
 
 const CMD = 'lad experiment';
@@ -92,6 +94,7 @@ export function experimentConfigFromFlags(flags: Record<string, string | boolean
     if (bad !== undefined || arms.length === 0) throw new UsageError(`${CMD}: --arms: ${bad === undefined ? 'no arm given' : `unknown arm '${bad}'${suggest(bad, ARM_NAMES) ? `; did you mean '${suggest(bad, ARM_NAMES)}'?` : ''}`}; the arms are ${ARM_NAMES.join(', ')}.`);
     cfg.arms = arms as ArmName[];
   }
+  asUsage(CMD, () => validateExperimentConfig(cfg)); // every stage and sweep value, before anything trains
   return cfg;
 }
 

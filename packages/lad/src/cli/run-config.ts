@@ -11,7 +11,8 @@ import { TexturedBlobs } from '../data/textured-blobs.ts';
 import { FolderDataset } from '../data/folder.ts';
 import { withSpec } from '../data/dataset-spec.ts';
 import type { SegDataset, Split } from '../data/types.ts';
-import { TINY_MODEL, type Arch, type ModelConfig } from '../models/build.ts';
+import { ARCHS, TINY_MODEL, type ModelConfig } from '../models/build.ts';
+import { ConfigError, validateLadConfig, validateModelConfig, validateTrainConfig } from '../validate.ts';
 import { UsageError, intFlag, suggest, type FlagSpec, type Parsed } from './args.ts';
 import { DEVICE_FLAGS, parseDevice, type DeviceChoice } from './device.ts';
 
@@ -38,7 +39,7 @@ export const DEFAULT_DATA: DataConfig = { dataset: 'digits-seg', trainSamples: n
 /** Training defaults for the small synthetic datasets (64×64): whole images, a CPU-sized run. */
 export const SMALL_TRAIN: TrainConfig = { ...DEFAULT_TRAIN, iterations: 2000, batchSize: 8, cropSize: null, evalEvery: 500, checkpointEvery: 500 };
 
-export const ARCHS: readonly Arch[] = ['fcn', 'psp', 'deeplabv3', 'ocr', 'stdc'];
+export { ARCHS };
 const SYNTHETIC = ['digits-seg', 'textured-blobs'];
 
 /** The flags every run command takes. */
@@ -59,6 +60,7 @@ export const RUN_FLAGS: FlagSpec = {
   out: { type: 'string', value: 'DIR', help: 'output directory; the run writes DIR/<name>/ (default runs)' },
   name: { type: 'string', value: 'NAME', help: 'run name (default: the command, e.g. baseline, teacher, student)' },
   resume: { type: 'boolean', help: 'continue from the latest checkpoint in DIR/<name>/' },
+  overwrite: { type: 'boolean', help: 'start afresh in DIR/<name>/ even if it holds a run (deletes its checkpoints and log)' },
   prefetch: { type: 'boolean', help: 'build batches in a worker thread' },
   quiet: { type: 'boolean', help: 'no progress output' },
   profile: { type: 'boolean', help: 'print a per-op profile (@lad/tensor profile) of iterations 2-4' },
@@ -132,6 +134,7 @@ export function runConfig(cmd: string, flags: Parsed['flags'], inChannels: numbe
   }
   if (flags['crop-size'] !== undefined) train.cropSize = flags['crop-size'] === 'none' ? null : intFlag(cmd, flags, 'crop-size', undefined, 1)!;
   const lad = mergeConfig(cmd, DEFAULT_LAD, file.lad ?? {}, 'lad', NULLABLE);
+  asUsage(cmd, () => (validateTrainConfig(train), validateLadConfig(lad)));
   const ds = loadDatasets(cmd, data);
   const modelPatch = { inChannels, numClasses: ds.train.numClasses, ...(file.model as object), ...defined({ arch: flags.arch }) };
   const model = mergeConfig(cmd, TINY_MODEL, modelPatch, 'model', NULLABLE);
@@ -142,13 +145,20 @@ export function runConfig(cmd: string, flags: Parsed['flags'], inChannels: numbe
 /** Only the entries whose value is defined. */
 const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
-export function checkModelConfig(cmd: string, model: ModelConfig, numClasses: number): void {
-  if (!ARCHS.includes(model.arch)) {
-    const guess = suggest(String(model.arch), ARCHS);
-    throw new UsageError(`${cmd}: unknown architecture '${model.arch}'${guess ? ` (did you mean '${guess}'?)` : ''}; choose one of ${ARCHS.join(', ')}.`);
+/** Runs the validators in `f`, turning a ConfigError into a UsageError (exit 2) prefixed with `cmd`. */
+export function asUsage(cmd: string, f: () => void): void {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(`${cmd}: ${e.message}`);
+    throw e;
   }
+}
+
+/** Every value of the model config (validate.ts), and its class count against the dataset's. */
+export function checkModelConfig(cmd: string, model: ModelConfig, numClasses: number): void {
+  asUsage(cmd, () => validateModelConfig(model));
   if (model.numClasses !== numClasses) throw new UsageError(`${cmd}: model.numClasses is ${model.numClasses} but the dataset has ${numClasses} classes; remove model.numClasses from the config (it is taken from the dataset).`);
-  if (model.inChannels !== 3 && model.inChannels !== 4) throw new UsageError(`${cmd}: model.inChannels must be 3 (image) or 4 (image + label channel): got ${model.inChannels}.`);
 }
 
 /** The train and val splits of `data.dataset`, with specs attached so the loader can prefetch them. */

@@ -11,7 +11,7 @@ import { buildModel, type ModelConfig } from '../models/build.ts';
 import type { SegModel } from '../models/types.ts';
 import { mixSeed, STREAM } from '../seeds.ts';
 import { evaluate } from '../evaluate.ts';
-import { trainModel, type LossFn } from '../train.ts';
+import { runFiles, trainModel, type LossFn } from '../train.ts';
 import { teacherLoss } from '../teacher.ts';
 import { baselineLoss, studentLoss } from '../student.ts';
 import { UsageError, formatFlags, parseFlags, suggest, type CliIO, type FlagSpec, type Parsed } from './args.ts';
@@ -50,7 +50,12 @@ export function readCheckpoint(cmd: string, flag: string, file: string): { ck: C
   } catch (e) {
     throw new UsageError(`${cmd}: ${flag} ${file}: ${(e as Error).message}`);
   }
-  return { ck, config: ck.extra.config ? (JSON.parse(ck.extra.config) as RunConfig) : null };
+  if (!ck.extra.config) return { ck, config: null };
+  try {
+    return { ck, config: JSON.parse(ck.extra.config) as RunConfig };
+  } catch (e) {
+    throw new UsageError(`${cmd}: ${flag} ${file}: its run config (extra.config) is not valid JSON: ${(e as Error).message}`);
+  }
 }
 
 /** Loads a checkpoint's weights into `model`, explaining a mismatch. */
@@ -117,11 +122,24 @@ function loadTeacher(cmd: string, flags: Parsed['flags'], student: RunConfig): S
   return teacher;
 }
 
+/** Refuses to start afresh in a folder that holds a run, unless --overwrite; --resume continues it. */
+function checkRunFolder(cmd: string, runDir: string, flags: Parsed['flags']): void {
+  if (flags.resume && flags.overwrite) throw new UsageError(`${cmd}: --resume and --overwrite contradict each other: --resume continues the run in ${runDir}, --overwrite deletes it.`);
+  const held = runFiles(runDir);
+  if (held.length > 0 && !flags.resume && !flags.overwrite) {
+    throw new UsageError(`${cmd}: ${runDir} already holds a run (${held.join(', ')}); pass --resume to continue it, choose a new --out or --name, or pass --overwrite to replace it.`);
+  }
+}
+
 async function runKind(kind: Kind, args: string[], io: CliIO): Promise<number> {
   const { cmd, flags: spec } = HELP[kind];
   const { flags, positionals } = parseFlags(cmd, args, spec);
   if (flags.help) return io.out(helpText(kind)), 0;
   if (positionals.length > 0) throw new UsageError(`${cmd}: unexpected argument '${positionals[0]}'; every option is a flag (see ${cmd} --help).`);
+  if (flags.out === '' || flags.name === '') throw new UsageError(`${cmd}: --${flags.out === '' ? 'out' : 'name'} needs a value.`);
+  const name = typeof flags.name === 'string' ? flags.name : kind;
+  const outDir = resolve(typeof flags.out === 'string' ? flags.out : 'runs');
+  checkRunFolder(cmd, join(outDir, name), flags);
   const inChannels = kind === 'baseline' ? 3 : 4;
   const { cfg, train, val, device: choice } = runConfig(cmd, flags, inChannels);
   if (kind === 'teacher' && cfg.model.inChannels !== 4) throw new UsageError(`${cmd}: a teacher needs model.inChannels 4 (image + label channel): got ${cfg.model.inChannels}.`);
@@ -132,8 +150,6 @@ async function runKind(kind: Kind, args: string[], io: CliIO): Promise<number> {
   if (kind === 'teacher' && typeof flags['init-from'] === 'string') initTeacherFrom(cmd, flags['init-from'], model, cfg);
   if (kind === 'student') teacher = loadTeacher(cmd, flags, cfg);
 
-  const name = typeof flags.name === 'string' ? flags.name : kind;
-  const outDir = resolve(typeof flags.out === 'string' ? flags.out : 'runs');
   return withDevice(cmd, choice, io, async (device: Device) => {
     teacher?.to(device);
     let lossFn: LossFn;
@@ -148,7 +164,7 @@ async function runKind(kind: Kind, args: string[], io: CliIO): Promise<number> {
     writeFileSync(join(outDir, name, 'config.json'), JSON.stringify({ kind, ...cfg }, null, 2) + '\n');
     const r = await trainModel({
       name, model, lossFn, train, val, numClasses: K, cfg: cfg.train, outDir, evalFn, device,
-      resume: Boolean(flags.resume), quiet: Boolean(flags.quiet), prefetch: Boolean(flags.prefetch),
+      resume: Boolean(flags.resume), overwrite: Boolean(flags.overwrite), quiet: Boolean(flags.quiet), prefetch: Boolean(flags.prefetch),
       extra: { kind, config: JSON.stringify(cfg) },
     });
     const f = r.final;

@@ -5,7 +5,7 @@
 // data, so the loader can send them to its prefetch worker.
 // Legend: H×W input plane, SH×SW scaled plane, CH×CW crop.
 
-import { interpolate, Tensor, type Generator } from '@lad/tensor';
+import { interpolate, Tensor, type Generator, ShapeError, ValueError } from '@lad/tensor';
 import type { Sample } from './types.ts';
 
 export interface AugmentOptions {
@@ -23,7 +23,7 @@ export interface AugmentOptions {
 export function scaleChoices(opts: AugmentOptions): number[] {
   const [lo, hi] = opts.scaleRange ?? [0.5, 2.0];
   const step = opts.scaleStep ?? 0.1;
-  if (!(lo > 0 && hi >= lo && step > 0)) throw new RangeError(`augment: need 0 < scaleRange[0] <= scaleRange[1] and scaleStep > 0: got scaleRange [${lo}, ${hi}], scaleStep ${step}.`);
+  if (!(lo > 0 && hi >= lo && step > 0)) throw new ValueError(`augment: need 0 < scaleRange[0] <= scaleRange[1] and scaleStep > 0: got scaleRange [${lo}, ${hi}], scaleStep ${step}.`);
   const n = Math.floor((hi - lo) / step + 1e-9) + 1;
   // NOTE: rounded to 1e-9 so that 0.5 + 3·0.1 is 0.8, as the released code's 0.5 + randint(0, 15) / 10.
   return Array.from({ length: n }, (_, k) => Math.round((lo + k * step) * 1e9) / 1e9);
@@ -32,7 +32,7 @@ export function scaleChoices(opts: AugmentOptions): number[] {
 function cropOf(opts: AugmentOptions): [number, number] {
   const c = opts.cropSize;
   const [ch, cw] = typeof c === 'number' ? [c, c] : c;
-  if (![ch, cw].every((v) => Number.isInteger(v) && v > 0)) throw new RangeError(`augment: cropSize must be positive integers: got ${JSON.stringify(c)}.`);
+  if (![ch, cw].every((v) => Number.isInteger(v) && v > 0)) throw new ValueError(`augment: cropSize must be positive integers: got ${JSON.stringify(c)}.`);
   return [ch, cw];
 }
 
@@ -91,6 +91,6 @@ export function augment(s: Sample, gen: Generator, opts: AugmentOptions): Sample
 function checkSample(s: Sample): void {
   const [C, H, W] = s.image.shape;
   if (s.image.ndim !== 3 || C !== 3 || s.label.ndim !== 2 || s.label.shape[0] !== H || s.label.shape[1] !== W) {
-    throw new RangeError(`augment: sample '${s.id}' needs image [3, H, W] and label [H, W]: got [${s.image.shape.join(', ')}] and [${s.label.shape.join(', ')}].`);
+    throw new ShapeError(`augment: sample '${s.id}' needs image [3, H, W] and label [H, W]: got [${s.image.shape.join(', ')}] and [${s.label.shape.join(', ')}].`);
   }
 }

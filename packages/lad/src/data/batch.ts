@@ -2,7 +2,7 @@
 // index) only, then collation into dense typed arrays. Shared by the loader's synchronous path and its
 // prefetch worker, so both produce the same bits. Legend: N batch, H×W plane.
 
-import { Generator } from '@lad/tensor';
+import { Generator, ShapeError } from '@lad/tensor';
 import { augment, type AugmentOptions } from './augment.ts';
 import type { Sample, SegDataset } from './types.ts';
 import { mixSeed, STREAM } from '../seeds.ts';
@@ -31,7 +31,7 @@ export function collate(samples: readonly Sample[], indices: number[]): RawBatch
   samples.forEach((s, n) => {
     const [, h, w] = s.image.shape;
     if (h !== H || w !== W) {
-      throw new RangeError(`DataLoader: cannot batch '${samples[0].id}' (${H}×${W}) with '${s.id}' (${h}×${w}): use batchSize 1 or an augmentation crop.`);
+      throw new ShapeError(`DataLoader: cannot batch '${samples[0].id}' (${H}×${W}) with '${s.id}' (${h}×${w}): use batchSize 1 or an augmentation crop.`);
     }
     images.set(s.image.data(), n * 3 * plane); // (3, H, W) at n
     labels.set(s.label.data(), n * plane); // (H, W) at n

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { type Generator, Tensor, interpolate } from '@lad/tensor';
+import { type Generator, Tensor, interpolate, ValueError } from '@lad/tensor';
 import type { Split } from './types.ts';
 import { SyntheticDataset, type Drawn, type SyntheticOptions } from './synthetic.ts';
 import { Canvas, randomColour, uniform } from './draw.ts';
@@ -71,7 +71,7 @@ export function mnistDigits(): readonly Float32Array[] {
     const bytes = readFileSync(file);
     const data = scanNumberArray(bytes) ?? (JSON.parse(bytes.toString('utf8')) as { data?: number[] }).data;
     if (!data || data.length === 0 || data.length % (MNIST_SIDE * MNIST_SIDE) !== 0) {
-      throw new Error(`digits-seg: ${file}: expected a "data" array of 784 floats per sample.`);
+      throw new ValueError(`digits-seg: ${file}: expected a "data" array of 784 floats per sample.`);
     }
     return Float32Array.from(data);
   });
@@ -108,7 +108,7 @@ export function mnistSplitRange(d: number, split: Split): [number, number] {
 
 function checkRange(name: string, r: readonly [number, number], lo: number, hi: number): void {
   if (!(Array.isArray(r) && r.length === 2 && Number.isInteger(r[0]) && Number.isInteger(r[1]) && lo <= r[0] && r[0] <= r[1] && r[1] <= hi)) {
-    throw new Error(`DigitsSeg: option ${name} must be [min, max] integers with ${lo} <= min <= max <= ${hi}: got ${JSON.stringify(r)}.`);
+    throw new ValueError(`DigitsSeg: option ${name} must be [min, max] integers with ${lo} <= min <= max <= ${hi}: got ${JSON.stringify(r)}.`);
   }
 }
 
@@ -133,15 +133,15 @@ export class DigitsSeg extends SyntheticDataset<DigitsDrawn> {
     this.classes = [...(opts.classes ?? [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])];
     const c = this.classes;
     if (!(Array.isArray(opts.classes ?? c) && c.length >= 1 && c.every((d) => Number.isInteger(d) && d >= 0 && d <= 9) && new Set(c).size === c.length)) {
-      throw new Error(`DigitsSeg: option classes must be distinct digits 0-9, at least one: got ${JSON.stringify(opts.classes)}.`);
+      throw new ValueError(`DigitsSeg: option classes must be distinct digits 0-9, at least one: got ${JSON.stringify(opts.classes)}.`);
     }
     this.numClasses = c.length + 1;
     this.classNames = ['background', ...c.map(String)];
     checkRange('digits', this.digits, 0, 64);
     checkRange('digitSize', this.digitSize, 1, Math.min(this.height, this.width));
-    if (!(this.thickenProb >= 0 && this.thickenProb <= 1)) throw new Error(`DigitsSeg: option thickenProb must be in [0, 1]: got ${this.thickenProb}.`);
-    if (!(Number.isInteger(this.thickenPasses) && this.thickenPasses >= 1)) throw new Error(`DigitsSeg: option thickenPasses must be an integer >= 1: got ${this.thickenPasses}.`);
-    if (!(this.noise >= 0)) throw new Error(`DigitsSeg: option noise must be >= 0: got ${this.noise}.`);
+    if (!(this.thickenProb >= 0 && this.thickenProb <= 1)) throw new ValueError(`DigitsSeg: option thickenProb must be in [0, 1]: got ${this.thickenProb}.`);
+    if (!(Number.isInteger(this.thickenPasses) && this.thickenPasses >= 1)) throw new ValueError(`DigitsSeg: option thickenPasses must be an integer >= 1: got ${this.thickenPasses}.`);
+    if (!(this.noise >= 0)) throw new ValueError(`DigitsSeg: option noise must be >= 0: got ${this.noise}.`);
   }
 
   protected draw(gen: Generator): DigitsDrawn {

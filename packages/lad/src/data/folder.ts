@@ -4,6 +4,7 @@
 // Export writes the 8-bit canvas a dataset generated (`getRaw`), so reading it back gives
 // bit-identical normalised tensors. Every validation error names the file at fault.
 
+import { ShapeError, ValueError } from '@lad/tensor';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Normalization, Sample, SegDataset, Split } from './types.ts';
@@ -42,11 +43,11 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 export function exportDataset(ds: { train: ExportableDataset; val: ExportableDataset }, dir: string, opts: ExportOptions = {}): void {
   const { train, val } = ds;
   for (const [split, d] of [['train', train], ['val', val]] as const) {
-    if (!d || !hasRaw(d)) throw new Error(`exportDataset: ds.${split} must be a dataset with getRaw(i) (the 8-bit samples): got ${(d as object | undefined)?.constructor?.name ?? String(d)}.`);
-    if (d.numClasses > IGNORE_PNG_VALUE) throw new Error(`exportDataset: ds.${split} has ${d.numClasses} classes; 8-bit label PNGs hold at most ${IGNORE_PNG_VALUE} (255 = ignore).`);
+    if (!d || !hasRaw(d)) throw new ValueError(`exportDataset: ds.${split} must be a dataset with getRaw(i) (the 8-bit samples): got ${(d as object | undefined)?.constructor?.name ?? String(d)}.`);
+    if (d.numClasses > IGNORE_PNG_VALUE) throw new ValueError(`exportDataset: ds.${split} has ${d.numClasses} classes; 8-bit label PNGs hold at most ${IGNORE_PNG_VALUE} (255 = ignore).`);
   }
-  if (train.numClasses !== val.numClasses || train.name !== val.name) throw new Error(`exportDataset: train and val disagree: '${train.name}' with ${train.numClasses} classes vs '${val.name}' with ${val.numClasses}.`);
-  if (existsSync(dir) && readdirSync(dir).length > 0 && !opts.overwrite) throw new Error(`exportDataset: ${dir} is not empty; choose a new directory or pass overwrite.`);
+  if (train.numClasses !== val.numClasses || train.name !== val.name) throw new ValueError(`exportDataset: train and val disagree: '${train.name}' with ${train.numClasses} classes vs '${val.name}' with ${val.numClasses}.`);
+  if (existsSync(dir) && readdirSync(dir).length > 0 && !opts.overwrite) throw new ValueError(`exportDataset: ${dir} is not empty; choose a new directory or pass overwrite.`);
   for (const sub of ['images', 'labels']) mkdirSync(join(dir, sub), { recursive: true });
   const meta: DatasetMeta = { name: train.name, numClasses: train.numClasses, classNames: [...train.classNames], normalization: train.normalization };
   writeFileSync(join(dir, 'dataset.json'), JSON.stringify(meta, null, 2) + '\n');
@@ -57,7 +58,7 @@ export function exportDataset(ds: { train: ExportableDataset; val: ExportableDat
     const ids: string[] = [];
     for (let i = 0; i < d.length; i++) {
       const raw = d.getRaw(i);
-      if (!ID_PATTERN.test(raw.id) || seen.has(raw.id)) throw new Error(`exportDataset: ${split} sample ${i} has id '${raw.id}', which is ${seen.has(raw.id) ? 'a duplicate' : 'not a safe file name'}.`);
+      if (!ID_PATTERN.test(raw.id) || seen.has(raw.id)) throw new ValueError(`exportDataset: ${split} sample ${i} has id '${raw.id}', which is ${seen.has(raw.id) ? 'a duplicate' : 'not a safe file name'}.`);
       seen.add(raw.id);
       writeRaw(dir, raw, d.numClasses);
       ids.push(raw.id);
@@ -71,7 +72,7 @@ function writeRaw(dir: string, raw: RawSample, numClasses: number): void {
   const gray = new Uint8Array(raw.label.length);
   for (let p = 0; p < gray.length; p++) {
     const v = raw.label[p];
-    if (v >= numClasses || (v < 0 && v !== -1)) throw new Error(`exportDataset: sample '${raw.id}' has label ${v} at pixel ${p % raw.width},${Math.floor(p / raw.width)}: expected 0..${numClasses - 1} or -1.`);
+    if (v >= numClasses || (v < 0 && v !== -1)) throw new ValueError(`exportDataset: sample '${raw.id}' has label ${v} at pixel ${p % raw.width},${Math.floor(p / raw.width)}: expected 0..${numClasses - 1} or -1.`);
     gray[p] = v < 0 ? IGNORE_PNG_VALUE : v;
   }
   writeFileSync(join(dir, 'images', `${raw.id}.png`), encodePng(raw.width, raw.height, raw.rgb, 3));
@@ -114,7 +115,7 @@ export class FolderDataset implements SegDataset, RawSource {
   readonly ids: readonly string[];
 
   constructor(readonly dir: string, readonly split: Split, opts: FolderDatasetOptions = {}) {
-    if (split !== 'train' && split !== 'val') throw new Error(`FolderDataset: split must be 'train' or 'val': got '${String(split)}'.`);
+    if (split !== 'train' && split !== 'val') throw new ValueError(`FolderDataset: split must be 'train' or 'val': got '${String(split)}'.`);
     const meta = readDatasetMeta(dir);
     [this.name, this.numClasses, this.classNames] = [meta.name, meta.numClasses, meta.classNames];
     this.normalization = opts.normalization ?? meta.normalization;
@@ -137,7 +138,7 @@ export class FolderDataset implements SegDataset, RawSource {
   }
 
   getRaw(i: number): RawSample {
-    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`FolderDataset(${this.dir}, ${this.split}): index ${i} out of range for length ${this.length}.`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new ShapeError(`FolderDataset(${this.dir}, ${this.split}): index ${i} out of range for length ${this.length}.`);
     const id = this.ids[i];
     const [imageFile, labelFile] = [this.imageFile(id), this.labelFile(id)];
     const img = readRgb(imageFile);

@@ -5,7 +5,7 @@
 // synchronous path. Prefetch needs a DatasetSpec (dataset-spec.ts); without one it loads synchronously.
 // Legend: N batch, H×W plane.
 
-import { Generator, Tensor } from '@lad/tensor';
+import { Generator, Tensor, ShapeError, ValueError } from '@lad/tensor';
 import type { AugmentOptions } from './augment.ts';
 import { loadBatch, type RawBatch } from './batch.ts';
 import { mixSeed, STREAM } from '../seeds.ts';
@@ -53,9 +53,9 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   constructor(readonly dataset: SegDataset, readonly opts: LoaderOptions) {
     const { batchSize, seed = 0 } = opts;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`DataLoader: batchSize must be a positive integer: got ${batchSize}.`);
-    if (!Number.isInteger(seed)) throw new RangeError(`DataLoader: seed must be an integer: got ${seed}.`);
-    if (dataset.length === 0) throw new RangeError(`DataLoader: dataset '${dataset.name}' is empty.`);
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValueError(`DataLoader: batchSize must be a positive integer: got ${batchSize}.`);
+    if (!Number.isInteger(seed)) throw new ValueError(`DataLoader: seed must be an integer: got ${seed}.`);
+    if (dataset.length === 0) throw new ValueError(`DataLoader: dataset '${dataset.name}' is empty.`);
     this.batchSize = batchSize;
     this.seed = seed;
   }
@@ -86,7 +86,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   /** Batch `b` of `epoch`, loaded synchronously. */
   batch(epoch: number, b: number): Batch {
     const indices = this.plan(epoch)[b];
-    if (indices === undefined) throw new RangeError(`DataLoader: batch ${b} is out of range [0, ${this.length}).`);
+    if (indices === undefined) throw new ShapeError(`DataLoader: batch ${b} is out of range [0, ${this.length}).`);
     return this.wrap(epoch, loadBatch(this.dataset, indices, epoch, this.seed, this.opts.augment));
   }
 
@@ -128,8 +128,8 @@ export class DataLoader implements AsyncIterable<Batch> {
   }
 
   private *iterationSteps(n: number, start: number): IterableIterator<Step> {
-    if (!Number.isInteger(n) || n < 0 || !Number.isInteger(start) || start < 0) throw new RangeError(`DataLoader.iterations: n and start must be non-negative integers: got ${n}, ${start}.`);
-    if (n > 0 && this.length === 0) throw new RangeError(`DataLoader.iterations: an epoch has no batch (${this.dataset.length} samples, batchSize ${this.batchSize}, dropLast).`);
+    if (!Number.isInteger(n) || n < 0 || !Number.isInteger(start) || start < 0) throw new ValueError(`DataLoader.iterations: n and start must be non-negative integers: got ${n}, ${start}.`);
+    if (n > 0 && this.length === 0) throw new ValueError(`DataLoader.iterations: an epoch has no batch (${this.dataset.length} samples, batchSize ${this.batchSize}, dropLast).`);
     let plan: number[][] = [], planEpoch = -1;
     for (let i = start; i < start + n; i++) {
       const epoch = Math.floor(i / this.length);

@@ -3,6 +3,7 @@
 // values into class ids (-1 = ignore), and layout checks whose errors name the missing path.
 // Follows the Sample contract of types.ts and the input convention of lad-method.md §2.1.
 
+import { ShapeError } from '@lad/tensor';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readLabel, readRgb } from './image-io.ts';
 import { CAFFE_NORMALIZATION, type Normalization, type Sample, type SegDataset } from './types.ts';
@@ -59,7 +60,7 @@ export class PairedDataset implements SegDataset, RawSource {
 
   /** Sample i before normalisation: 8-bit RGB and class ids. */
   getRaw(i: number): RawSample {
-    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`${this.name}: index ${i} is out of range [0, ${this.length}).`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new ShapeError(`${this.name}: index ${i} is out of range [0, ${this.length}).`);
     const e = this.entries[i];
     const rgb = readRgb(e.image);
     const raw = readLabel(e.label, this.opts.palette);

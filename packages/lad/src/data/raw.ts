@@ -2,7 +2,7 @@
 // normalisation. Exporting raw samples (not de-normalised tensors) makes export → read back
 // bit-identical. Normalisation follows lad-method.md §2.1: x = (rgb − mean) / std per channel.
 
-import { Tensor } from '@lad/tensor';
+import { Tensor, ValueError } from '@lad/tensor';
 import type { Normalization, Sample } from './types.ts';
 
 export interface RawSample {
@@ -46,5 +46,5 @@ export function rawToSample(raw: RawSample, norm: Normalization): Sample {
 /** Checks a normalisation (finite means, positive finite stds); `where` names the caller. */
 export function checkNormalization(where: string, norm: Normalization): void {
   const ok = norm && [0, 1, 2].every((c) => Number.isFinite(norm.mean[c]) && Number.isFinite(norm.std[c]) && norm.std[c] > 0);
-  if (!ok) throw new Error(`${where}: normalization must have 3 finite means and 3 positive stds: got ${JSON.stringify(norm)}.`);
+  if (!ok) throw new ValueError(`${where}: normalization must have 3 finite means and 3 positive stds: got ${JSON.stringify(norm)}.`);
 }

@@ -3,7 +3,7 @@
 // Sample i of a split is drawn from its own generator seeded by (dataset, seed, split, i), so a
 // sample never depends on which samples were generated before it (lad-method.md §7.2).
 
-import { Generator } from '@lad/tensor';
+import { Generator, ShapeError, ValueError } from '@lad/tensor';
 import { UNIT_NORMALIZATION, type Normalization, type Sample, type SegDataset, type Split } from './types.ts';
 import { checkNormalization, rawToSample, type RawSample, type RawSource } from './raw.ts';
 
@@ -53,7 +53,7 @@ export function sampleGenerator(dataset: string, seed: number, split: Split, ind
 }
 
 function checkCount(where: string, name: string, v: number): number {
-  if (!Number.isInteger(v) || v < 0) throw new Error(`${where}: option ${name} must be a non-negative integer: got ${v}.`);
+  if (!Number.isInteger(v) || v < 0) throw new ValueError(`${where}: option ${name} must be a non-negative integer: got ${v}.`);
   return v;
 }
 
@@ -70,13 +70,13 @@ export abstract class SyntheticDataset<D extends Drawn = Drawn> implements SegDa
   private readonly rawCache: (RawSample | undefined)[] | null;
 
   constructor(readonly split: Split, opts: SyntheticOptions, defaults: { train: number; val: number }, where: string) {
-    if (split !== 'train' && split !== 'val') throw new Error(`${where}: split must be 'train' or 'val': got '${String(split)}'.`);
+    if (split !== 'train' && split !== 'val') throw new ValueError(`${where}: split must be 'train' or 'val': got '${String(split)}'.`);
     this.length = checkCount(where, split, opts[split] ?? defaults[split]);
     const size = opts.size ?? 64;
     [this.height, this.width] = typeof size === 'number' ? [size, size] : [size[0], size[1]];
-    if (![this.height, this.width].every((v) => Number.isInteger(v) && v > 0)) throw new Error(`${where}: option size must be a positive integer or [height, width]: got ${JSON.stringify(size)}.`);
+    if (![this.height, this.width].every((v) => Number.isInteger(v) && v > 0)) throw new ValueError(`${where}: option size must be a positive integer or [height, width]: got ${JSON.stringify(size)}.`);
     this.seed = opts.seed ?? 0;
-    if (!Number.isSafeInteger(this.seed)) throw new Error(`${where}: option seed must be a safe integer: got ${this.seed}.`);
+    if (!Number.isSafeInteger(this.seed)) throw new ValueError(`${where}: option seed must be a safe integer: got ${this.seed}.`);
     this.normalization = opts.normalization ?? UNIT_NORMALIZATION;
     checkNormalization(where, this.normalization);
     this.rawCache = opts.cache ? new Array<RawSample | undefined>(this.length) : null;
@@ -87,7 +87,7 @@ export abstract class SyntheticDataset<D extends Drawn = Drawn> implements SegDa
 
   /** The canvas of sample i with whatever extra record the generator keeps (for tests and figures). */
   inspect(i: number): D {
-    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`${this.name}: index ${i} out of range for the ${this.split} split of length ${this.length}.`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new ShapeError(`${this.name}: index ${i} out of range for the ${this.split} split of length ${this.length}.`);
     return this.draw(sampleGenerator(this.name, this.seed, this.split, i));
   }
 

@@ -4,7 +4,7 @@
 // background) in random colours, period and phase. A ~1 px ignore band (-1) follows every ellipse
 // boundary, and the edges are anti-aliased over that band, so the boundary is ambiguous in the image.
 
-import { type Generator, Tensor, interpolate } from '@lad/tensor';
+import { type Generator, Tensor, interpolate, ValueError } from '@lad/tensor';
 import type { Split } from './types.ts';
 import { SyntheticDataset, type Drawn, type SyntheticOptions } from './synthetic.ts';
 import { Canvas, randomColour, uniform } from './draw.ts';
@@ -49,7 +49,7 @@ const MIN_GRATING_CONTRAST = 0.35;
 
 function checkRange(name: string, r: readonly [number, number], lo: number, integer: boolean): void {
   const ok = Array.isArray(r) && r.length === 2 && r.every((v) => Number.isFinite(v) && (!integer || Number.isInteger(v))) && lo <= r[0] && r[0] <= r[1];
-  if (!ok) throw new Error(`TexturedBlobs: option ${name} must be [min, max]${integer ? ' integers' : ''} with ${lo} <= min <= max: got ${JSON.stringify(r)}.`);
+  if (!ok) throw new ValueError(`TexturedBlobs: option ${name} must be [min, max]${integer ? ' integers' : ''} with ${lo} <= min <= max: got ${JSON.stringify(r)}.`);
 }
 
 export class TexturedBlobs extends SyntheticDataset<BlobsDrawn> {
@@ -72,8 +72,8 @@ export class TexturedBlobs extends SyntheticDataset<BlobsDrawn> {
     checkRange('objects', this.objects, 0, true);
     checkRange('radius', this.radius, 1, false);
     checkRange('period', this.period, 2, false);
-    if (!(this.ignoreBand >= 0)) throw new Error(`TexturedBlobs: option ignoreBand must be >= 0: got ${this.ignoreBand}.`);
-    if (!(this.noise >= 0)) throw new Error(`TexturedBlobs: option noise must be >= 0: got ${this.noise}.`);
+    if (!(this.ignoreBand >= 0)) throw new ValueError(`TexturedBlobs: option ignoreBand must be >= 0: got ${this.ignoreBand}.`);
+    if (!(this.noise >= 0)) throw new ValueError(`TexturedBlobs: option noise must be >= 0: got ${this.noise}.`);
   }
 
   protected draw(gen: Generator): BlobsDrawn {

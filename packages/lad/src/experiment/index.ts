@@ -9,5 +9,5 @@ export * from './knobs.ts';
 export * from './report.ts';
 export { renderReportMd } from './render.ts';
 export { runUnit, forwardsPerStep, trainFlops, computeMatchedIterations, baselineKey, readUnit, type UnitContext, type UnitRun } from './unit.ts';
-export { runExperiment, reportExperiment, loadExperimentData, checkExperimentConfig, type RunExperimentOptions, type ReportOptions, type ExperimentDataSets } from './run.ts';
+export { runExperiment, reportExperiment, loadExperimentData, type RunExperimentOptions, type ReportOptions, type ExperimentDataSets } from './run.ts';
 export type { ExperimentConfig, SweepSpec, KnobValue } from '../presets.ts';

@@ -17,7 +17,7 @@ import { FolderDataset } from '../data/folder.ts';
 import { UNIT_NORMALIZATION, type Normalization, type SegDataset } from '../data/types.ts';
 import { imageStd, resolveLabelScale } from '../label-encoding.ts';
 import type { SegModel } from '../models/types.ts';
-import { ARM_NAMES } from './arms.ts';
+import { validateExperimentConfig } from '../validate.ts';
 import { gridPoints } from './knobs.ts';
 import { aggregatePoint, type ExperimentReport, type UnitResult } from './report.ts';
 import { baselineKey, jsonNumbers, readUnit, runUnit, type UnitRun } from './unit.ts';
@@ -62,19 +62,6 @@ export interface RunExperimentOptions {
   deviceLabel?: string;
 }
 
-/** Checks what the runner itself relies on, before anything trains. */
-export function checkExperimentConfig(cfg: ExperimentConfig): void {
-  if (!Array.isArray(cfg.seeds) || cfg.seeds.length === 0 || !cfg.seeds.every((s) => Number.isSafeInteger(s))) throw new ValueError(`experiment: seeds must be a non-empty list of integers: got ${JSON.stringify(cfg.seeds)}.`);
-  if (new Set(cfg.seeds).size !== cfg.seeds.length) throw new ValueError(`experiment: seeds must be distinct: got ${JSON.stringify(cfg.seeds)}.`);
-  if (cfg.init !== 'baseline' && cfg.init !== 'scratch') throw new ValueError(`experiment: init must be 'baseline' or 'scratch': got '${String(cfg.init)}'.`);
-  if (cfg.arms !== null && (!Array.isArray(cfg.arms) || cfg.arms.length === 0 || cfg.arms.some((a) => !ARM_NAMES.includes(a)))) throw new ValueError(`experiment: arms must be null (all) or a non-empty list of ${ARM_NAMES.join(', ')}: got ${JSON.stringify(cfg.arms)}.`);
-  for (const p of gridPoints(cfg)) {
-    for (const [stage, t] of [['baseline', p.cfg.baseline], ['teacher', p.cfg.teacher], ['student', p.cfg.student]] as const) {
-      if (!Number.isInteger(t.iterations) || t.iterations < 1) throw new ValueError(`experiment: ${p.name ? `at ${p.name}: ` : ''}${stage}.iterations: got ${t.iterations}, expected an integer >= 1.`);
-    }
-  }
-}
-
 /** Runs this process's units and, when the whole grid is done, writes the report (else returns null). */
 export async function runExperiment(cfg: ExperimentConfig, opts: RunExperimentOptions): Promise<ExperimentReport | null> {
   const t0 = performance.now();
@@ -83,7 +70,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunExperimentOp
   const device = opts.device ?? 'cpu';
   const shard = opts.shard ?? { index: 0, count: 1 };
   if (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) throw new ValueError(`experiment: shard: got ${shard.index}/${shard.count}, expected I/N with 0 <= I < N.`);
-  checkExperimentConfig(cfg);
+  validateExperimentConfig(cfg); // every stage of every grid point, before anything trains
   // each grid point's data (a knob like size changes it), loaded once per distinct spec
   const cache = new Map<string, { data: ExperimentDataSets; dataset: UnitResult['dataset'] }>();
   const dataOf = (c: ExperimentConfig) => {

@@ -14,11 +14,11 @@ import { EncoderDecoder } from './segmentor.ts';
 import type { DecodeHead, SegModel } from './types.ts';
 
 /** The architectures buildModel knows; `Arch` is derived from this list, so the two cannot drift. */
-export const KNOWN_ARCHS = ['fcn', 'psp', 'deeplabv3', 'ocr', 'stdc'] as const;
-export type Arch = (typeof KNOWN_ARCHS)[number];
+export const ARCHS = ['fcn', 'psp', 'deeplabv3', 'ocr', 'stdc'] as const;
+export type Arch = (typeof ARCHS)[number];
 
 function checkArch(op: string, arch: unknown): asserts arch is Arch {
-  if (!(KNOWN_ARCHS as readonly unknown[]).includes(arch)) throw new ValueError(`${op}: unknown arch ${JSON.stringify(arch)}: expected one of ${KNOWN_ARCHS.join(', ')}.`);
+  if (!(ARCHS as readonly unknown[]).includes(arch)) throw new ValueError(`${op}: unknown arch ${JSON.stringify(arch)}: expected one of ${ARCHS.join(', ')}.`);
 }
 
 export interface BackboneConfig {

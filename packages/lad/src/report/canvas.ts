@@ -2,6 +2,7 @@
 // bitmap text, nearest-neighbour blits of interleaved RGB images, and PNG encoding. Everything
 // clips at the canvas edges, so callers may draw partly outside it.
 
+import { ValueError } from '@lad/tensor';
 import { encodePng } from '../data/image-io.ts';
 import { drawText, type Rgb } from './font.ts';
 
@@ -13,7 +14,7 @@ export class Canvas {
 
   constructor(readonly width: number, readonly height: number, background: Rgb = [255, 255, 255]) {
     if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
-      throw new Error(`Canvas: width and height must be positive integers: got ${width}x${height}.`);
+      throw new ValueError(`Canvas: width and height must be positive integers: got ${width}x${height}.`);
     }
     this.data = new Uint8Array(width * height * 3);
     this.fillRect(0, 0, width, height, background);
@@ -31,7 +32,7 @@ export class Canvas {
 
   /** The colour at (x, y); throws outside the canvas. */
   getPixel(x: number, y: number): Rgb {
-    if (x < 0 || y < 0 || x >= this.width || y >= this.height) throw new Error(`Canvas.getPixel: (${x}, ${y}) is outside ${this.width}x${this.height}.`);
+    if (x < 0 || y < 0 || x >= this.width || y >= this.height) throw new ValueError(`Canvas.getPixel: (${x}, ${y}) is outside ${this.width}x${this.height}.`);
     const i = 3 * (y * this.width + x);
     return [this.data[i], this.data[i + 1], this.data[i + 2]];
   }
@@ -73,8 +74,8 @@ export class Canvas {
 
   /** Copies an interleaved RGB image (w×h) with its top-left at (x, y), each pixel a scale×scale block. */
   blit(rgb: Uint8Array, w: number, h: number, x: number, y: number, scale = 1): void {
-    if (rgb.length !== w * h * 3) throw new Error(`Canvas.blit: expected ${w}x${h}x3 = ${w * h * 3} bytes, got ${rgb.length}.`);
-    if (!(Number.isInteger(scale) && scale >= 1)) throw new Error(`Canvas.blit: scale must be a positive integer: got ${scale}.`);
+    if (rgb.length !== w * h * 3) throw new ValueError(`Canvas.blit: expected ${w}x${h}x3 = ${w * h * 3} bytes, got ${rgb.length}.`);
+    if (!(Number.isInteger(scale) && scale >= 1)) throw new ValueError(`Canvas.blit: scale must be a positive integer: got ${scale}.`);
     for (let yy = 0; yy < h * scale; yy++) {
       const row = Math.floor(yy / scale) * w;
       for (let xx = 0; xx < w * scale; xx++) {

@@ -3,6 +3,7 @@
 // cells (image, ground truth, label channel, teacher, baseline, LAD student, ...) as one PNG.
 // Ignored pixels (label < 0) are white; `segGridLayout` exposes the geometry for tests.
 
+import { ValueError } from '@lad/tensor';
 import { Canvas, type Rgb } from './canvas.ts';
 import { textHeight, textWidth } from './font.ts';
 
@@ -32,7 +33,7 @@ export function labelToRgb(label: Int32Array, w: number, h: number, palette: rea
   const out = new Uint8Array(w * h * 3);
   for (let i = 0; i < w * h; i++) {
     const k = label[i];
-    if (k >= palette.length) throw new Error(`labelToRgb: class ${k} at pixel ${i} has no palette colour (palette has ${palette.length}).`);
+    if (k >= palette.length) throw new ValueError(`labelToRgb: class ${k} at pixel ${i} has no palette colour (palette has ${palette.length}).`);
     out.set(k < 0 ? WHITE : palette[k], 3 * i);
   }
   return out;
@@ -71,13 +72,13 @@ export function imageToRgb(image: Float32Array, w: number, h: number, mean: Arra
 }
 
 function checkSize(fn: string, got: number, want: number): void {
-  if (got !== want) throw new Error(`${fn}: expected ${want} values, got ${got}.`);
+  if (got !== want) throw new ValueError(`${fn}: expected ${want} values, got ${got}.`);
 }
 
 /** Columns are as wide as the widest scaled cell (or title); rows as tall as the tallest cell. */
 export function segGridLayout(opts: SegGridOptions): SegGridLayout {
   const scale = opts.scale ?? 2;
-  if (!(Number.isInteger(scale) && scale >= 1)) throw new Error(`segGridPng: scale must be a positive integer: got ${scale}.`);
+  if (!(Number.isInteger(scale) && scale >= 1)) throw new ValueError(`segGridPng: scale must be a positive integer: got ${scale}.`);
   const cells = opts.rows.flatMap((r) => r.cells).filter((c): c is GridCell => c !== null);
   const colWidth = Math.max(16, ...cells.map((c) => c.width * scale), ...opts.columns.map((t) => textWidth(t)));
   const rowHeight = Math.max(16, ...cells.map((c) => c.height * scale));
@@ -98,7 +99,7 @@ export function segGridPng(opts: SegGridOptions): Uint8Array {
   const c = new Canvas(L.width, L.height);
   opts.columns.forEach((title, j) => c.drawText(L.cellX(j) + Math.floor((L.colWidth - textWidth(title)) / 2), GRID_MARGIN, title, [20, 20, 20]));
   opts.rows.forEach((row, i) => {
-    if (row.cells.length > opts.columns.length) throw new Error(`segGridPng: row ${i} has ${row.cells.length} cells for ${opts.columns.length} columns.`);
+    if (row.cells.length > opts.columns.length) throw new ValueError(`segGridPng: row ${i} has ${row.cells.length} cells for ${opts.columns.length} columns.`);
     row.cells.forEach((cell, j) => drawCell(c, L, cell, L.cellX(j), L.cellY(i), scale));
   });
   return c.toPng();

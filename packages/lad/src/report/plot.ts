@@ -3,6 +3,7 @@
 // colour; NaN (and, on a log axis, non-positive) points are skipped and break the line; a point
 // with no drawable neighbour is drawn as a marker. `plotLayout` exposes the geometry for tests.
 
+import { ValueError } from '@lad/tensor';
 import { Canvas, type Rgb } from './canvas.ts';
 import { drawTextVertical, textHeight, textWidth } from './font.ts';
 import { formatNumber, formatTick, linearTicks, logTicks, type Ticks } from './ticks.ts';
@@ -65,7 +66,7 @@ function yTicksFor(opts: LinePlotOptions, plotH: number): Ticks {
   const target = Math.max(2, Math.floor(plotH / 45));
   if (opts.yRange) {
     const [a, b] = widen([transformY(opts.yRange[0], logY), transformY(opts.yRange[1], logY)]);
-    if (!Number.isFinite(a) || !Number.isFinite(b)) throw new Error(`linePlotPng: yRange ${JSON.stringify(opts.yRange)} is not usable${logY ? ' on a log axis (both ends must be positive)' : ''}.`);
+    if (!Number.isFinite(a) || !Number.isFinite(b)) throw new ValueError(`linePlotPng: yRange ${JSON.stringify(opts.yRange)} is not usable${logY ? ' on a log axis (both ends must be positive)' : ''}.`);
     return logY ? logTicks(a, b) : linearTicks(a, b, target, false);
   }
   const ys = opts.series.flatMap((s) => s.points.map((p) => transformY(p[1], logY)));
@@ -101,7 +102,7 @@ export function plotLayout(opts: LinePlotOptions): PlotLayout {
   const names = opts.series.map((s) => textWidth(legendName(s.name)));
   const legendW = opts.series.length === 0 ? 0 : 8 + SWATCH + 6 + Math.max(...names) + 8;
   const right = width - PAD - (legendW > 0 ? legendW + PAD : 0);
-  if (right - left < 40 || bottom - top < 40) throw new Error(`linePlotPng: ${width}x${height} is too small for the labels and legend.`);
+  if (right - left < 40 || bottom - top < 40) throw new ValueError(`linePlotPng: ${width}x${height} is too small for the labels and legend.`);
   const plot = { x: left, y: top, w: right - left, h: bottom - top };
   const legend = { x: right + PAD, y: top, w: legendW, h: 6 + LEGEND_ROW * opts.series.length };
   const xTicks = xTicksFor(opts, plot.w);

@@ -14,12 +14,15 @@ import { loadSafetensors, saveSafetensors } from './safetensors.ts';
 
 /** Anything with a state dict: a Module, or a hand-written model. */
 export interface StateDictSource { stateDict(): StateDict }
-export interface StateDictTarget { loadStateDict(sd: StateDict, opts?: LoadStateDictOptions): unknown }
+/** `checkStateDict`, when present (Module has it), throws what loadStateDict would, changing nothing. */
+export interface StateDictTarget { loadStateDict(sd: StateDict, opts?: LoadStateDictOptions): unknown; checkStateDict?(sd: StateDict, opts?: LoadStateDictOptions): unknown }
 export interface OptimizerSource { stateDict(): OptimizerStateDict }
-export interface OptimizerTarget { loadStateDict(sd: OptimizerStateDict): unknown }
+/** `checkStateDict`, when present (Optimizer has it), throws what loadStateDict would, changing nothing. */
+export interface OptimizerTarget { loadStateDict(sd: OptimizerStateDict): unknown; checkStateDict?(sd: OptimizerStateDict): unknown }
 /** A Generator from @lad/tensor, or anything with the same state methods. */
 export interface GeneratorSource { getState(): number[] }
-export interface GeneratorTarget { setState(state: readonly number[]): unknown }
+/** With `getState` (a Generator has it), a state is tried and undone before anything is restored. */
+export interface GeneratorTarget { setState(state: readonly number[]): unknown; getState?(): number[] }
 
 export interface CheckpointInput {
   model: StateDictSource;
@@ -69,17 +72,37 @@ export function loadCheckpoint(path: string): Checkpoint {
 
 /**
  * Loads a checkpoint into live objects: loadStateDict on the model and optimizer, setState on each
- * generator. Everything the targets need is checked to be present before anything is changed.
+ * generator. Everything is validated before anything is changed: that the checkpoint holds what the
+ * targets need, the model and optimizer parts by their checkStateDict (Module and Optimizer have it),
+ * and each generator state by setting it and setting the old one back (targets with getState). So a
+ * bad part (an optimizer state from another model, say) throws and leaves every target as it was.
  */
 export function restoreCheckpoint(path: string, targets: RestoreTargets): Checkpoint {
   const ck = loadCheckpoint(path);
-  if (targets.optimizer && !ck.optimizer) throw new CheckpointError(path, 'an optimizer was given, but the checkpoint holds no optimizer state');
+  const strict = targets.strict ?? true;
+  const { model, optimizer } = targets;
+  if (optimizer && !ck.optimizer) throw new CheckpointError(path, 'an optimizer was given, but the checkpoint holds no optimizer state');
   const gens = Object.entries(targets.generators ?? {});
   for (const [name] of gens) {
     if (!Object.hasOwn(ck.generatorStates, name)) throw new CheckpointError(path, `no state for generator ${JSON.stringify(name)}: got ${JSON.stringify(Object.keys(ck.generatorStates))}`);
   }
-  targets.model?.loadStateDict(ck.model, { strict: targets.strict ?? true });
-  if (targets.optimizer && ck.optimizer) targets.optimizer.loadStateDict(ck.optimizer);
+  const part = (what: string, f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      throw new CheckpointError(path, `its ${what} does not fit (nothing was restored): ${(e as Error).message}`);
+    }
+  };
+  if (model?.checkStateDict) part('model state', () => model.checkStateDict!(ck.model, { strict }));
+  if (optimizer?.checkStateDict) part('optimizer state', () => optimizer.checkStateDict!(ck.optimizer!));
+  for (const [name, g] of gens) {
+    if (!g.getState) continue;
+    const before = g.getState();
+    part(`state of generator ${JSON.stringify(name)}`, () => g.setState(ck.generatorStates[name]));
+    g.setState(before);
+  }
+  model?.loadStateDict(ck.model, { strict });
+  if (optimizer) optimizer.loadStateDict(ck.optimizer!);
   for (const [name, g] of gens) g.setState(ck.generatorStates[name]);
   return ck;
 }

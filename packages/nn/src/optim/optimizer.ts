@@ -93,25 +93,39 @@ export abstract class Optimizer<O extends OptimizerOptions> {
     return { state, paramGroups };
   }
 
+  /** Throws what loadStateDict would throw for `sd` (a ValueError, ShapeError or DTypeError naming the entry), changing nothing. */
+  checkStateDict(sd: OptimizerStateDict): void {
+    this.prepareLoad(sd);
+  }
+
   /** Restores options and state saved by stateDict(); checks everything before changing anything. */
   loadStateDict(sd: OptimizerStateDict): void {
+    const { groups, byId } = this.prepareLoad(sd);
+    const state = new Map<Tensor, OptimizerParamState>();
+    for (const [key, s] of Object.entries(sd.state)) state.set(byId.get(Number(key))!, copyState(s, byId.get(Number(key))!, this.stateKeys.scalars));
+    groups.forEach((g, i) => Object.assign(this.paramGroups[i], g));
+    this.state = state;
+  }
+
+  /** Checks a saved state against this optimizer: its groups (with their options) and each parameter's state. */
+  private prepareLoad(sd: OptimizerStateDict): { groups: ParamGroup<O>[]; byId: Map<number, Tensor> } {
     const op = `${this.name}.loadStateDict`;
+    if (typeof sd !== 'object' || sd === null || !Array.isArray(sd.paramGroups) || typeof sd.state !== 'object' || sd.state === null) {
+      throw new ValueError(`${op}: got ${sd === null ? 'null' : typeof sd}, expected a state dict { state, paramGroups } from stateDict().`);
+    }
     const byId = this.matchGroups(op, sd.paramGroups);
-    const newGroups = sd.paramGroups.map((saved, i) => {
+    const groups = sd.paramGroups.map((saved, i) => {
       const { params: _ids, ...opts } = saved;
       const g = { ...this.paramGroups[i], ...copyOptions(opts) } as ParamGroup<O>;
       this.check(g, ` (paramGroups[${i}] of the loaded state)`);
       return g;
     });
-    const state = new Map<Tensor, OptimizerParamState>();
     for (const [key, s] of Object.entries(sd.state)) {
       const p = byId.get(Number(key));
       if (!p) throw new ValueError(`${op}: state[${key}]: got a state for parameter ${key}, expected one of the indices listed in paramGroups.`);
       this.checkState(op, key, s, p);
-      state.set(p, copyState(s, p, this.stateKeys.scalars));
     }
-    newGroups.forEach((g, i) => Object.assign(this.paramGroups[i], g));
-    this.state = state;
+    return { groups, byId };
   }
 
   /** Pairs saved parameter indices with this optimizer's parameters, group by group. */

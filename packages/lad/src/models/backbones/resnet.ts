@@ -10,8 +10,10 @@ import { BatchNorm2d, Conv2d, Module, ReLU, Sequential } from '@lad/nn';
 import type { Backbone, BackboneFeatures } from '../types.ts';
 import { initExtraInputChannels_, initSegModel_ } from '../layers.ts';
 
-export type ResNetDepth = 18 | 34 | 50 | 101;
-export type OutputStride = 4 | 8 | 16;
+export const RESNET_DEPTHS = [18, 34, 50, 101] as const;
+export type ResNetDepth = (typeof RESNET_DEPTHS)[number];
+export const OUTPUT_STRIDES = [4, 8, 16] as const;
+export type OutputStride = (typeof OUTPUT_STRIDES)[number];
 
 export interface ResNetOptions {
   /** Block layout: 18/34 BasicBlock, 50/101 Bottleneck. Default 18. */
