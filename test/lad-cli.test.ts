@@ -215,7 +215,7 @@ describe('lad train / train-teacher / distill / experiment: nothing lost, nothin
         [['--set', 'teacher.iterations=-1'], 'lad experiment: config: teacher.iterations: got -1, expected an integer >= 1.'],
         [['--set', 'student.lr=0'], 'lad experiment: config: student.lr: got 0, expected a finite number > 0.'],
         [['--set', 'lad.encodeTrain.sigma=-1'], 'lad experiment: config: lad.encodeTrain.sigma: got -1, expected a finite number >= 0.'],
-        [['--sweep', 'lad.consT=4,0'], 'lad experiment: config: sweep.values[1] (lad.consT=0): lad.consT: got 0, expected a finite number > 0.'],
+        [['--sweep', 'lad.consT=4,0'], 'lad experiment: config: at grid point lad.consT=0: lad.consT: got 0, expected a finite number > 0.'],
       ];
       for (const [args, message] of cases) {
         const r = await runMain(['experiment', '--preset', 'quick', '--seeds', '1', '--out', out, '--quiet', ...args]);

@@ -252,7 +252,7 @@ describe('lad experiment (CLI)', () => {
     [['--preset', 'quick', '--sweep', 'labelScale'], /--sweep: a sweep is KNOB=V1,V2/],
     [['--preset', 'quick', '--sweep', 'nosuch=1,2'], /--sweep: unknown knob 'nosuch'/],
     [['--preset', 'quick', '--sweep', 'lad.consWeight=a,b'], /lad.consWeight takes a number/],
-    [['--preset', 'quick', '--sweep', 'lad.consLoss=cwd,l2'], /takes one of cwd, pixelKL, mse, none/],
+    [['--preset', 'quick', '--sweep', 'lad.consLoss=cwd,l2'], /at grid point lad.consLoss=l2: lad.consLoss: got 'l2', expected one of cwd, pixelKL, mse, none/],
     [['--preset', 'quick', '--set', 'teacher.iterations'], /--set: a setting is KNOB=VALUE/],
     [['--preset', 'quick', '--arms', 'teacher-lda'], /--arms: unknown arm 'teacher-lda'; did you mean 'teacher-lad'\?/],
     [['--preset', 'quick', '--shard', '2/2'], /--shard takes I\/N with 0 <= I < N/],

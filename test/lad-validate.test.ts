@@ -134,7 +134,7 @@ describe('validate: what fails, naming the key path', () => {
   });
 
   it('rejects an unknown key and a missing key at every depth (property)', () => {
-    const objects = ['', 'lad', 'lad.encodeTrain', 'model', 'model.backbone', 'baseline', 'teacher', 'student', 'eval', 'data', 'data.options', 'sweep'];
+    const objects = ['', 'lad', 'lad.encodeTrain', 'model', 'model.backbone', 'baseline', 'teacher', 'student', 'eval', 'data', 'data.options'];
     const cfg = validExperiment();
     cfg.data = { ...QUICK.data };
     fc.assert(fc.property(fc.constantFrom(...objects), fc.string({ minLength: 1, maxLength: 10 }), (where, key) => {
@@ -164,13 +164,15 @@ describe('validate: what fails, naming the key path', () => {
   });
 
   it('applies every sweep value and checks the result; an unknown sweep knob is named', () => {
-    const e = configError(() => validateExperimentConfig({ ...TEXTURED, sweep: { path: 'lad.consT', values: [4, 0] } }));
-    expect([e.path, e.message]).toEqual(['lad.consT', "config: sweep.values[1] (lad.consT=0): lad.consT: got 0, expected a finite number > 0."]);
-    expect(configError(() => validateExperimentConfig({ ...TEXTURED, sweep: { path: 'labelScale', values: [1, -1] } })).message).toMatch(/sweep.values\[1\] \(labelScale=-1\): lad.encodeTrain.scale/);
-    expect(configError(() => validateExperimentConfig({ ...TEXTURED, sweep: { path: 'iterations', values: [10, 0] } })).path).toBe('baseline.iterations');
-    expect(configError(() => validateExperimentConfig({ ...TEXTURED, sweep: { path: 'kdLoss', values: ['cdw'] } })).path).toBe('lad.kdLoss'); // a knob under lad.
-    expect(configError(() => validateExperimentConfig({ ...TEXTURED, sweep: { path: 'lad.nope', values: [1] } })).path).toBe('sweep.path');
-    expect(configError(() => validateExperimentConfig({ ...TEXTURED, sweep: { path: 'labelScale', values: [] } })).path).toBe('sweep.values');
+    const e = configError(() => validateExperimentConfig({ ...TEXTURED, sweep: [{ path: 'lad.consT', values: [4, 0] }] }));
+    expect([e.path, e.message]).toEqual(['lad.consT', 'config: at grid point lad.consT=0: lad.consT: got 0, expected a finite number > 0.']);
+    expect(configError(() => validateExperimentConfig({ ...TEXTURED, sweep: [{ path: 'labelScale', values: [1, -1] }] })).message).toMatch(/at grid point labelScale=-1: lad.encodeTrain.scale/);
+    expect(configError(() => validateExperimentConfig({ ...TEXTURED, sweep: [{ path: 'iterations', values: [10, 0] }] })).path).toBe('baseline.iterations');
+    expect(configError(() => validateExperimentConfig({ ...TEXTURED, sweep: [{ path: 'kdLoss', values: ['cdw'] }] })).path).toBe('lad.kdLoss'); // a knob under lad.
+    expect(configError(() => validateExperimentConfig({ ...TEXTURED, sweep: [{ path: 'lad.consWeight', values: [0] }, { path: 'lad.nope', values: [1] }] })).path).toBe('sweep[1].path');
+    expect(configError(() => validateExperimentConfig({ ...TEXTURED, sweep: [{ path: 'labelScale', values: [] }] })).path).toBe('sweep[0].values');
+    // the second axis of a grid is checked in combination with the first
+    expect(configError(() => validateExperimentConfig({ ...TEXTURED, sweep: [{ path: 'lad.consWeight', values: [0, 5] }, { path: 'outputStride', values: [8, 32] }] })).message).toMatch(/at grid point lad.consWeight=0,outputStride=32: model.backbone.outputStride: got 32, expected one of 4, 8, 16/);
   });
 
   it('names the caller when a library function checks its argument', () => {

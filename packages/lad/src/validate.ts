@@ -13,7 +13,7 @@ import { CODE_DISTS, CONS_LOSSES, KD_LOSSES, type LabelEncoding, type LadConfig,
 import { ARCHS, type BackboneConfig, type ModelConfig } from './models/build.ts';
 import { OUTPUT_STRIDES, RESNET_DEPTHS } from './models/backbones/resnet.ts';
 import type { ExperimentConfig, ExperimentData } from './presets.ts';
-import { gridPoints } from './experiment/knobs.ts';
+import { gridPoints, resolveKnob } from './experiment/knobs.ts';
 import { ARM_NAMES } from './experiment/arms.ts';
 import type { DigitsSegOptions } from './data/digits-seg.ts';
 import type { TexturedBlobsOptions } from './data/textured-blobs.ts';
@@ -230,6 +230,13 @@ export function validateExperimentConfig(v: unknown): asserts v is ExperimentCon
   experiment(v, '');
   const cfg = v as ExperimentConfig;
   if (cfg.sweep.length === 0) return;
+  cfg.sweep.forEach((a, i) => {
+    try {
+      resolveKnob(cfg, a.path);
+    } catch (e) {
+      throw new ConfigError(`sweep[${i}].path`, `config: sweep[${i}].path: ${(e as Error).message}`);
+    }
+  });
   for (const p of gridPoints(cfg)) {
     try {
       experiment(p.cfg, '');
