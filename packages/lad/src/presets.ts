@@ -42,9 +42,9 @@ export interface ExperimentConfig {
   init: 'baseline' | 'scratch';
   /** The baseline student's training (the shared starting point; skipped with init 'scratch'). */
   baseline: TrainConfig;
-  /** The teachers' fine-tuning (label teacher without consistency, LAD teacher, sweep runs). */
+  /** The teachers' training (teacher-nolabel, teacher-nocons, teacher-lad: experiment/arms.ts). */
   teacher: TrainConfig;
-  /** The students' fine-tuning, and the continued baseline (the fair control) with the same budget. */
+  /** The students' training and the control's (control-compute: the same recipe, iterations for the LAD pipeline's FLOPs). */
   student: TrainConfig;
   /** Experiment seeds: each seeds model init, data order, dropout and label codes of every arm. */
   seeds: number[];
