@@ -204,10 +204,24 @@ describe('lad train / train-teacher / distill / eval', () => {
 
     r = await lad('train-teacher', ...base, '--iterations', '1', '--init-from', baseCk);
     expect(r.code, r.stderr).toBe(0);
+    // the label scale is derived from the data ('auto') and printed, and the checkpoint records the number
+    const said = /label scale ([\d.]+) \(training\), ([\d.]+) \(distillation code\); 'auto' is ([\d.]+): 1\.7 × the training images' std ([\d.]+)/.exec(r.stderr);
+    expect(said, r.stderr).not.toBeNull();
+    expect([said![1], said![2]]).toEqual([said![3], said![3]]);
+    expect(Number(said![3])).toBeCloseTo(1.7 * Number(said![4]), 2);
     const teacherCk = join(dir, 'teacher', 'ckpt-00000001.safetensors');
+    expect(JSON.parse(readFileSync(join(dir, 'teacher', 'config.json'), 'utf8')).lad.encodeTrain.scale).toBe(Number(said![3]));
     r = await lad('distill', ...base, '--iterations', '1', '--teacher', teacherCk);
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(join(dir, 'student', 'ckpt-00000001.safetensors'))).toBe(true);
+    // distill --init-from: the student starts from the trained baseline (its image weights as saved)
+    r = await lad('distill', ...base, '--iterations', '1', '--lr', '0.001', '--teacher', teacherCk, '--init-from', baseCk, '--name', 'student-ft');
+    expect(r.code, r.stderr).toBe(0);
+    const [b0, s0] = [loadCheckpoint(baseCk).model, loadCheckpoint(join(dir, 'student-ft', 'ckpt-00000001.safetensors')).model];
+    const head = Object.keys(b0).find((k) => k.endsWith('convSeg.weight'))!;
+    const diff = Math.max(...Array.from(b0[head].data(), (v, i) => Math.abs(v - s0[head].data()[i])));
+    expect(diff).toBeLessThan(1e-2); // one step at lr 0.001 from the baseline, not a fresh init
+    expect((await lad('distill', '--help')).stdout).toMatch(/--init-from CKPT/);
 
     r = await lad('eval', '--checkpoint', teacherCk, '--label-mode', 'otherImage', '--json');
     expect(r.code, r.stderr).toBe(0);

@@ -5,7 +5,8 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { DEFAULT_LAD, DEFAULT_TRAIN, type LadConfig, type TrainConfig } from '../config.ts';
+import { AUTO_SCALE_LAD, DEFAULT_TRAIN, type LadConfig, type TrainConfig } from '../config.ts';
+import { imageStd, resolveLabelScale } from '../label-encoding.ts';
 import { DigitsSeg } from '../data/digits-seg.ts';
 import { TexturedBlobs } from '../data/textured-blobs.ts';
 import { FolderDataset } from '../data/folder.ts';
@@ -104,7 +105,7 @@ export function mergeConfig<T>(cmd: string, base: T, patch: unknown, where: stri
     const b = out[k];
     if (isPlain(b)) out[k] = mergeConfig(cmd, b, v, key, nullable);
     else if (v === null && (b === null || nullable.includes(key))) out[k] = null;
-    else if (b !== null && typeof v !== typeof b) throw new UsageError(`${cmd}: config '${key}' must be a ${typeof b}: got ${JSON.stringify(v)}.`);
+    else if (b !== null && typeof v !== typeof b && !key.endsWith('.scale')) throw new UsageError(`${cmd}: config '${key}' must be a ${typeof b}: got ${JSON.stringify(v)}.`);
     else out[k] = v;
   }
   return out as T;
@@ -113,7 +114,7 @@ export function mergeConfig<T>(cmd: string, base: T, patch: unknown, where: stri
 const NULLABLE = ['train.cropSize', 'data.trainSamples', 'data.valSamples', 'data.size', 'model.auxChannels', 'model.keyChannels', 'model.dropout', 'model.auxDropout'];
 
 /** defaults < file < flags, with the model's class count taken from the dataset. */
-export function runConfig(cmd: string, flags: Parsed['flags'], inChannels: number): { cfg: RunConfig; train: SegDataset; val: SegDataset; device: DeviceChoice } {
+export function runConfig(cmd: string, flags: Parsed['flags'], inChannels: number): { cfg: RunConfig; train: SegDataset; val: SegDataset; device: DeviceChoice; imageStd: number } {
   const device = checkDevice(cmd, flags);
   const file = typeof flags.config === 'string' ? readConfigFile(cmd, flags.config) : {};
   for (const k of Object.keys(file)) if (!['data', 'model', 'lad', 'train'].includes(k)) throw new UsageError(`${cmd}: unknown config key '${k}' in ${String(flags.config)}; the sections are data, model, lad, train.`);
@@ -133,13 +134,15 @@ export function runConfig(cmd: string, flags: Parsed['flags'], inChannels: numbe
     train.lr = lr;
   }
   if (flags['crop-size'] !== undefined) train.cropSize = flags['crop-size'] === 'none' ? null : intFlag(cmd, flags, 'crop-size', undefined, 1)!;
-  const lad = mergeConfig(cmd, DEFAULT_LAD, file.lad ?? {}, 'lad', NULLABLE);
-  asUsage(cmd, () => (validateTrainConfig(train), validateLadConfig(lad)));
+  const auto = mergeConfig(cmd, AUTO_SCALE_LAD, file.lad ?? {}, 'lad', NULLABLE);
+  asUsage(cmd, () => (validateTrainConfig(train), validateLadConfig(auto)));
   const ds = loadDatasets(cmd, data);
+  const std = imageStd(ds.train);
+  const lad = resolveLabelScale(auto, std); // 'auto' scales (the default): 1.7 × the images' std
   const modelPatch = { inChannels, numClasses: ds.train.numClasses, ...(file.model as object), ...defined({ arch: flags.arch }) };
   const model = mergeConfig(cmd, TINY_MODEL, modelPatch, 'model', NULLABLE);
   checkModelConfig(cmd, model, ds.train.numClasses);
-  return { cfg: { data, model, lad, train }, ...ds, device };
+  return { cfg: { data, model, lad, train }, ...ds, device, imageStd: std };
 }
 
 /** Only the entries whose value is defined. */

@@ -11,6 +11,7 @@ import { buildModel, type ModelConfig } from '../models/build.ts';
 import type { SegModel } from '../models/types.ts';
 import { mixSeed, STREAM } from '../seeds.ts';
 import { evaluate } from '../evaluate.ts';
+import { autoLabelScale } from '../label-encoding.ts';
 import { runFiles, trainModel, type LossFn } from '../train.ts';
 import { teacherLoss } from '../teacher.ts';
 import { baselineLoss, studentLoss } from '../student.ts';
@@ -25,6 +26,7 @@ const TEACHER_FLAGS: FlagSpec = {
   'init-from': { type: 'string', value: 'CKPT', help: 'start from a (baseline) checkpoint; the label-channel weights of the first conv are redrawn N(0, lad.labelChannelInitStd²)' },
 };
 const DISTILL_FLAGS: FlagSpec = {
+  'init-from': { type: 'string', value: 'CKPT', help: 'start the student from a trained (baseline) checkpoint, as the released recipe fine-tunes a trained student (with --lr 0.001); default: a fresh init' },
   teacher: { type: 'string', value: 'CKPT', help: 'the teacher checkpoint (required; written by lad train-teacher)' },
   'teacher-arch': { type: 'string', value: 'ARCH', help: 'the teacher architecture when the checkpoint does not record it (default: the student\'s)' },
 };
@@ -75,10 +77,11 @@ function stemWeightName(model: SegModel): string {
 }
 
 /**
- * Loads a 3- or 4-channel checkpoint into a 4-channel teacher: every weight as saved, except that the
- * first conv's label channel is redrawn from N(0, std²) (lad-method.md §3.1).
+ * Loads a 3- or 4-channel checkpoint into a 4-channel teacher or student: every weight as saved, except
+ * that the first conv's label channel is redrawn from N(0, std²) (lad-method.md §3.1; a student sees
+ * zeros there, so its draw does not matter).
  */
-function initTeacherFrom(cmd: string, file: string, model: SegModel, cfg: RunConfig): void {
+function initFrom(cmd: string, file: string, model: SegModel, cfg: RunConfig): void {
   const { ck } = readCheckpoint(cmd, '--init-from', file);
   const name = stemWeightName(model);
   const saved = ck.model[name];
@@ -141,13 +144,14 @@ async function runKind(kind: Kind, args: string[], io: CliIO): Promise<number> {
   const outDir = resolve(typeof flags.out === 'string' ? flags.out : 'runs');
   checkRunFolder(cmd, join(outDir, name), flags);
   const inChannels = kind === 'baseline' ? 3 : 4;
-  const { cfg, train, val, device: choice } = runConfig(cmd, flags, inChannels);
+  const { cfg, train, val, device: choice, imageStd } = runConfig(cmd, flags, inChannels);
   if (kind === 'teacher' && cfg.model.inChannels !== 4) throw new UsageError(`${cmd}: a teacher needs model.inChannels 4 (image + label channel): got ${cfg.model.inChannels}.`);
   const K = cfg.model.numClasses;
+  if (kind !== 'baseline') io.err(`${cmd}: label scale ${cfg.lad.encodeTrain.scale} (training), ${cfg.lad.encodeDistill.scale} (distillation code); 'auto' is ${autoLabelScale(imageStd)}: 1.7 × the training images' std ${imageStd.toFixed(3)}`);
   // built and loaded on the CPU (the init draws, checkpoints); trainModel moves the model to the device
   const model = buildModel(cfg.model, { generator: new Generator(cfg.train.seed) });
   let teacher: SegModel | null = null;
-  if (kind === 'teacher' && typeof flags['init-from'] === 'string') initTeacherFrom(cmd, flags['init-from'], model, cfg);
+  if (kind !== 'baseline' && typeof flags['init-from'] === 'string') initFrom(cmd, flags['init-from'], model, cfg);
   if (kind === 'student') teacher = loadTeacher(cmd, flags, cfg);
 
   return withDevice(cmd, choice, io, async (device: Device) => {
