@@ -5,10 +5,9 @@
 
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-import { UsageError, suggest, type CliIO } from './cli/args.ts';
+import { UsageError, suggest, type CliIO, type CommandRun } from './cli/args.ts';
 
-/** Runs a subcommand on the arguments after its name; returns the exit code, throws UsageError for bad usage. */
-export type CommandRun = (args: string[], io: CliIO) => number | Promise<number>;
+export type { CommandRun } from './cli/args.ts';
 
 export interface Command {
   name: string;

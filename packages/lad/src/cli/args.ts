@@ -16,6 +16,9 @@ export interface CliIO {
   err(line: string): void;
 }
 
+/** Runs a subcommand on the arguments after its name; returns the exit code, throws UsageError for bad usage. */
+export type CommandRun = (args: string[], io: CliIO) => number | Promise<number>;
+
 export interface FlagSpec {
   /** Flag name without dashes → kind; `boolean` flags take no value. */
   [name: string]: { type: 'string' | 'boolean'; help: string; value?: string };

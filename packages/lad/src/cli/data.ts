@@ -7,8 +7,7 @@ import { digitsSeg } from '../data/digits-seg.ts';
 import { texturedBlobs } from '../data/textured-blobs.ts';
 import { exportDataset } from '../data/folder.ts';
 import type { SyntheticDataset } from '../data/synthetic.ts';
-import { UsageError, formatFlags, intFlag, parseFlags, suggest, type CliIO, type FlagSpec } from './args.ts';
-import type { CommandRun } from '../cli.ts';
+import { UsageError, formatFlags, intFlag, parseFlags, suggest, type CliIO, type FlagSpec, type CommandRun } from './args.ts';
 
 /** The datasets `lad data export` can write, by name. */
 const SYNTHETIC: Record<string, (o: { train?: number; val?: number; seed?: number }) => { train: SyntheticDataset; val: SyntheticDataset }> = {

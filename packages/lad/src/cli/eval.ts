@@ -4,12 +4,11 @@
 
 import { buildModel } from '../models/build.ts';
 import { evaluate, type LabelMode } from '../evaluate.ts';
-import { UsageError, formatFlags, intFlag, parseFlags, type FlagSpec } from './args.ts';
+import { UsageError, formatFlags, intFlag, parseFlags, type FlagSpec, type CommandRun } from './args.ts';
 import { asUsage, checkDevice, checkModelConfig, loadDatasets } from './run-config.ts';
 import { validateLadConfig } from '../validate.ts';
 import { DEVICE_FLAGS, withDevice } from './device.ts';
 import { loadWeights, readCheckpoint } from './train.ts';
-import type { CommandRun } from '../cli.ts';
 
 const MODES: readonly LabelMode[] = ['zeros', 'encoded', 'otherImage'];
 

@@ -7,12 +7,11 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { EXPERIMENT_PRESETS, type ExperimentConfig } from '../presets.ts';
 import { ARM_NAMES, NAMED_KNOBS, applySettings, fmtStat, parseSweep, reportExperiment, runExperiment, type ArmName, type ExperimentReport } from '../experiment/index.ts';
-import { UsageError, formatFlags, intFlag, parseFlags, suggest, type CliIO, type FlagSpec } from './args.ts';
+import { UsageError, formatFlags, intFlag, parseFlags, suggest, type CliIO, type FlagSpec, type CommandRun } from './args.ts';
 import { setNumThreads } from '@lad/tensor';
 import { DEVICE_FLAGS, parseDevice, withDevice } from './device.ts';
 import { asUsage } from './run-config.ts';
 import { validateExperimentConfig } from '../validate.ts';
-import type { CommandRun } from '../cli.ts';
 
 const CMD = 'lad experiment';
 

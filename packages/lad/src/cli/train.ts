@@ -15,10 +15,9 @@ import { autoLabelScale } from '../label-encoding.ts';
 import { runFiles, trainModel, type LossFn } from '../train.ts';
 import { teacherLoss } from '../teacher.ts';
 import { baselineLoss, studentLoss } from '../student.ts';
-import { UsageError, formatFlags, parseFlags, suggest, type CliIO, type FlagSpec, type Parsed } from './args.ts';
+import { UsageError, formatFlags, parseFlags, suggest, type CliIO, type FlagSpec, type Parsed, type CommandRun } from './args.ts';
 import { ARCHS, RUN_FLAGS, checkModelConfig, runConfig, type RunConfig } from './run-config.ts';
 import { withDevice } from './device.ts';
-import type { CommandRun } from '../cli.ts';
 
 type Kind = 'baseline' | 'teacher' | 'student';
 
