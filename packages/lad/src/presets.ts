@@ -104,8 +104,10 @@ export const QUICK: ExperimentConfig = {
 };
 
 /**
- * textured-blobs (class = texture orientation, ambiguous boundaries; §7.2), with a label-scale sweep
- * of the teacher. Measured with `lad experiment --preset textured --seeds 1` (2 shared cores, 568 s
+ * textured-blobs (class = texture orientation, ambiguous boundaries; §7.2). Sweep the label scale
+ * with `--sweep labelScale=0.1,1,10 --arms teacher-lad,teacher-nolabel`. Measured with the previous
+ * runner (five arms, built-in label-scale sweep, mIoU over present classes; before the no-label
+ * teacher and the compute-matched control existed), `--preset textured --seeds 1` (2 shared cores, 568 s
  * per seed): at the earlier baseline of 300 its at lr 0.02 every arm predicted background (13.5
  * mIoU); at 600 its at lr 0.1 (teachers lr 0.05) the baseline reached 20.9, the teachers 21.7–22.0,
  * and the sweep found the teacher ignoring its labels at scale 0.1 and 1 (own labels = zeros =
