@@ -7,7 +7,7 @@
 
 import { Generator, noGrad, randint, randn } from '@lad/tensor';
 import { Dropout2d, SGD, type Module, type StateDict } from '@lad/nn';
-import { buildModel, studentLoss, teacherInput, teacherLoss, unlabelledInput, type SegModel } from '@lad/lad';
+import { buildModel, resolveLabelScale, studentLoss, teacherInput, teacherLoss, unlabelledInput, type SegModel } from '@lad/lad';
 import { QUICK } from '../packages/lad/src/presets.ts';
 import { exportTensors } from './torch.ts';
 
@@ -16,7 +16,7 @@ export const LAD_ROWS: [LadRow, string][] = [
   ['ladTeacher48', 'LAD teacher step 48x48 (ms)'], ['ladStudent48', 'LAD student step 48x48 (ms)'], ['ladTeacher96', 'LAD teacher step 96x96 (ms)'],
 ];
 const K = 4, N = 8;
-const cfg = QUICK.lad;
+const cfg = resolveLabelScale(QUICK.lad, 1); // images ~ N(0, 1): scale 'auto' resolves for std 1
 const modelCfg = { ...QUICK.model, numClasses: K };
 const dropoutP = modelCfg.dropout ?? 0.01; // deeplabv3's rule in models/build.ts
 

@@ -124,6 +124,21 @@ describe('unary: hand-checked PyTorch semantics', () => {
     expect([...z.grad!.data()]).toEqual([0, 1, -1]);
     expect(relu(tensor([NaN])).item()).toBeNaN();
   });
+  it('relu at ±∞, −0 and NaN, and its gradient with non-finite upstream gradients (the branch-free kernel)', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const y = [...relu(tensor([-Infinity, Infinity, -0, -1e-30, NaN, -5, 5], { dtype })).data()];
+      expect(y.slice(0, 4)).toEqual([0, Infinity, 0, 0]);
+      expect(Object.is(y[2], 0) && Object.is(y[3], 0)).toBe(true); // +0, as torch.relu
+      expect(y[4]).toBeNaN();
+      expect(y.slice(5)).toEqual([0, 5]);
+      const x = tensor([-1, -1, -1, 2, 2, 2], { dtype, requiresGrad: true });
+      relu(x).backward(tensor([Infinity, NaN, -3, Infinity, -3, -0], { dtype }));
+      const g = [...x.grad!.data()];
+      expect(g.slice(0, 5)).toEqual([0, 0, 0, Infinity, -3]);
+      expect(g[5]).toBe(0);
+    }
+    expect([...relu(tensor([-3, 0, 4], { dtype: 'int32' })).data()]).toEqual([0, 0, 4]);
+  });
   it('sigmoid does not overflow for large |x|', () => {
     expectArr(sigmoid(tensor([-800, 800, 0], { dtype: 'float64' })), { shape: [3], data: [0, 1, 0.5] }, 'exact');
   });
