@@ -323,6 +323,26 @@ describe('batchNorm', () => {
     }), { numRuns: 30 });
   });
 
+  it('training: the one-loop running-stat update on dense CPU stats gives the bits of the composed ops (strided stats)', () => {
+    fc.assert(fc.property(bnArb, ({ N, C, spatial, momentum, seed }) => {
+      for (const dtype of ['float32', 'float64'] as const) {
+        const x = randT([N, C, ...spatial], seed, dtype, -2, 3);
+        const rm0 = randT([C], seed + 3, dtype), rv0 = randT([C], seed + 4, dtype, 0.5, 2);
+        const dense = [rm0.clone(), rv0.clone()];
+        // every other element of a [2C] buffer: not dense, so the update runs as ops (copy_)
+        const strided = [rm0, rv0].map((t) => zeros([C, 2], { dtype }).select(1, 0).copy_(t));
+        const ver = strided.map((t) => t.version.n);
+        batchNorm(x, dense[0], dense[1], null, null, { training: true, momentum });
+        batchNorm(x, strided[0], strided[1], null, null, { training: true, momentum });
+        for (let k = 0; k < 2; k++) {
+          expect([...dense[k].data()]).toEqual([...strided[k].data()]);
+          expect(dense[k].version.n).toBe(1);
+          expect(strided[k].version.n).toBe(ver[k] + 1);
+        }
+      }
+    }), { numRuns: 20 });
+  });
+
   it('eval: uses the running stats and leaves them unchanged', () => {
     fc.assert(fc.property(bnArb, ({ N, C, spatial, affine, seed }) => {
       const shape = [N, C, ...spatial], eps = 1e-3;

@@ -14,7 +14,7 @@ import { amax, logsumexp, mean, sum } from './reduce.ts';
 import { where } from './elementwise.ts';
 import { gather, reshape, squeeze, unsqueeze } from './movement.ts';
 import { rand } from './create.ts';
-import { contiguousData, cpuView } from '../storage.ts';
+import { contiguousData, cpuView, isDense } from '../storage.ts';
 import { deviceBackend } from '../backend/backend.ts';
 
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -175,14 +175,7 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   if (training) {
     if (M <= 1) throw new ValueError(`batchNorm: expected more than 1 value per channel when training: got input ${fmtShape(x.shape)}.`);
     stats = be(x).batchNormStats(x.storage, eps);
-    if (runningMean && runningVar) {
-      noGrad(() => {
-        const mean = Tensor.fromData(stats.mean, [C]), invstd = Tensor.fromData(stats.invstd, [C]);
-        const unbiased = invstd.square().pow(-1).sub(eps).mul(M / (M - 1)); // back from 1/sqrt(var + eps)
-        runningMean.copy_(runningMean.mul(1 - momentum).add(mean.mul(momentum)));
-        runningVar.copy_(runningVar.mul(1 - momentum).add(unbiased.mul(momentum)));
-      });
-    }
+    if (runningMean && runningVar) updateRunningStats(runningMean, runningVar, stats, eps, M, momentum);
   } else {
     if (!runningMean || !runningVar) throw new ValueError('batchNorm: runningMean and runningVar are required in eval mode.');
     const invstd = noGrad(() => runningVar.add(eps).rsqrt().contiguous());
@@ -202,6 +195,33 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
     const gw = Tensor.fromData(r.gw, [C]).to(x.dtype), gb = Tensor.fromData(r.gb, [C]).to(x.dtype);
     return [gx, weight ? gw : null, bias ? gb : null].filter((_, i) => [x, weight, bias][i] !== null);
   }, [x, weight, ...(training ? [] : [runningMean, runningVar])].filter((t): t is Tensor => t !== null));
+}
+
+/**
+ * running = (1 − momentum)·running + momentum·batch, with the unbiased batch variance recovered from
+ * invstd = 1/sqrt(var + eps). Dense CPU running stats take one loop (the ops below, fused: same
+ * roundings, same bits); anything else runs the ops.
+ */
+function updateRunningStats(runningMean: Tensor, runningVar: Tensor, stats: BnStats, eps: number, M: number, momentum: number): void {
+  const C = runningMean.size, rm = runningMean.storage, rv = runningVar.storage, { mean, invstd } = stats;
+  if (runningMean.dtype === runningVar.dtype && mean instanceof Float64Array && invstd instanceof Float64Array && ArrayBuffer.isView(rm.data) && ArrayBuffer.isView(rv.data) && isDense(rm) && isDense(rv) && rm.data !== rv.data) {
+    const round = runningMean.dtype === 'float32' ? Math.fround : (v: number) => v;
+    const keep = round(1 - momentum), md = rm.data, vd = rv.data;
+    for (let c = 0; c < C; c++) {
+      const unbiased = (Math.pow(invstd[c] * invstd[c], -1) - eps) * (M / (M - 1));
+      md[c] = round(md[c] * keep) + mean[c] * momentum;
+      vd[c] = round(vd[c] * keep) + unbiased * momentum;
+    }
+    runningMean.version.n++;
+    runningVar.version.n++;
+    return;
+  }
+  noGrad(() => {
+    const m = Tensor.fromData(mean, [C]), is = Tensor.fromData(invstd, [C]);
+    const unbiased = is.square().pow(-1).sub(eps).mul(M / (M - 1)); // back from 1/sqrt(var + eps)
+    runningMean.copy_(runningMean.mul(1 - momentum).add(m.mul(momentum)));
+    runningVar.copy_(runningVar.mul(1 - momentum).add(unbiased.mul(momentum)));
+  });
 }
 
 /** Batch norm composed from primitives: the reference for the fused kernels (no running update). */

@@ -5,7 +5,7 @@
 // The GPU backend reuses the same expression table for its gpu.js kernels.
 
 import { alloc, type DType, type TypedArray } from './alloc.ts';
-import type { Storage } from '../../storage.ts';
+import { isRowMajor, type Storage } from '../../storage.ts';
 
 export const UNARY = {
   neg: '-a',
@@ -95,20 +95,31 @@ function coalesce(shape: readonly number[], strides: number[][]): { shape: numbe
   return { shape: outShape, strides: outStrides };
 }
 
-const cache = new Map<string, MapKernel>();
+/** Compiled loops per expression, indexed by the dtype signature (see sig). */
+const cache = new Map<string, MapKernel[]>();
+/** The output dtype and the operands' array types as one small integer (base 3). */
+const CODE = { float32: 0, float64: 1, int32: 2 } as const;
+const ctorCode = (d: TypedArray): number => (d instanceof Float32Array ? 0 : d instanceof Float64Array ? 1 : 2);
+const ONES = [[1], [1], [1]]; // unit strides of a flat loop
 
 /** Runs `expr` over operands of identical shape (any strides) into a new dense array of `dtype`. */
 export function mapExpr(expr: string, operands: Storage[], dtype: DType): TypedArray {
-  const shape = operands[0].shape;
-  const out = alloc(dtype, operands[0].size);
+  const n = operands[0].size;
+  const out = alloc(dtype, n);
   if (out.length === 0) return out;
   // One compiled loop per dtype signature keeps every typed-array access monomorphic (a shared
   // loop seeing Float32Array, Float64Array and Int32Array runs several times slower).
-  const key = `${expr}|${dtype}|${operands.map((s) => s.data.constructor.name).join()}`;
-  let kernel = cache.get(key);
-  if (!kernel) cache.set(key, (kernel = compileMap(operands.length, expr)));
-  const c = coalesce(shape, operands.map((s) => s.stride));
-  kernel(out, c.shape, operands.map((s) => s.data), operands.map((s) => s.offset), c.strides);
+  let sig = CODE[dtype];
+  for (const s of operands) sig = sig * 3 + ctorCode(s.data);
+  let kernels = cache.get(expr);
+  if (!kernels) cache.set(expr, (kernels = []));
+  const kernel = kernels[sig] ?? (kernels[sig] = compileMap(operands.length, expr));
+  const data = operands.map((s) => s.data), offs = operands.map((s) => s.offset);
+  if (operands.every(isRowMajor)) kernel(out, [n], data, offs, ONES); // every operand row-major from its offset: one flat loop
+  else {
+    const c = coalesce(operands[0].shape, operands.map((s) => s.stride));
+    kernel(out, c.shape, data, offs, c.strides);
+  }
   return out;
 }
 
