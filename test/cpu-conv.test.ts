@@ -1,12 +1,13 @@
 // Property tests of the CPU conv2d kernels (backend/cpu/conv.ts) against their naive references
 // over random geometries: stride, per-axis padding, dilation, groups, 1x1, kernels larger than
-// the input; float32 (SIMD GEMM, float32 accumulation: the bound of expectF32Close) and float64;
+// the input, dilations whose taps read only padding (dropped); float32 (SIMD GEMM, float32 accumulation: the bound of expectF32Close) and float64;
 // and 2 threads bit-identical to 1.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { alloc, type FloatArray } from '../packages/tensor/src/backend/cpu/alloc.ts';
 import * as cv from '../packages/tensor/src/backend/cpu/conv.ts';
+import { liveTaps } from '../packages/tensor/src/backend/cpu/conv-taps.ts';
 import { getNumThreads, setNumThreads, threadStats } from '../packages/tensor/src/backend/cpu/threads.ts';
 
 type Geom = cv.Conv2dGeom;
@@ -47,8 +48,14 @@ const oneByOne = fc.record({
   kH: fc.constant(1), kW: fc.constant(1), sH: fc.constant(1), sW: fc.constant(1),
   pH: fc.constant(0), pW: fc.constant(0), dH: small(2), dW: small(2),
 });
+/** Dilation and padding up to the map size and beyond (ASPP on a small map): taps reading only padding, dropped (conv-taps.ts). */
+const dilated = fc.record({
+  N: small(2), groups: small(2), Cg: small(3), Og: small(3), H: small(7), W: small(7),
+  kH: small(3), kW: small(3), sH: small(2), sW: small(2), pH: fc.integer({ min: 0, max: 12 }),
+  pW: fc.integer({ min: 0, max: 12 }), dH: small(12), dW: small(12),
+});
 const caseArb = fc.record({
-  p: fc.oneof({ arbitrary: general, weight: 3 }, { arbitrary: oneByOne, weight: 1 }),
+  p: fc.oneof({ arbitrary: general, weight: 3 }, { arbitrary: oneByOne, weight: 1 }, { arbitrary: dilated, weight: 2 }),
   dtype: fc.constantFrom('float32' as const, 'float64' as const), bias: fc.boolean(), seed: fc.integer(),
 }).map(({ p, dtype, bias, seed }) => {
   const g = geom({ ...p, C: p.Cg * p.groups, O: p.Og * p.groups });
@@ -107,6 +114,17 @@ describe('conv2d kernels (cpu)', () => {
       check(n.w, dtype, 'backward weight', (o) => cv.conv2dBackwardWeight(x, gy, g, o),
         (o, e) => cv.conv2dBackwardWeightNaive(e(x), e(gy), g, o), g.N * g.OH * g.OW);
     }), { numRuns: 50 });
+  });
+
+  it('drop the taps that read only padding: a 3x3 with dilation 12 on a 6x6 map runs as its centre tap', () => {
+    const g = geom({ N: 2, C: 4, H: 6, W: 6, O: 3, kH: 3, kW: 3, sH: 1, sW: 1, pH: 12, pW: 12, dH: 12, dW: 12, groups: 1 });
+    const live = liveTaps(g)!;
+    expect([live.kh0, live.kw0, live.g.kH, live.g.kW, live.g.pH, live.g.pW]).toEqual([1, 1, 1, 1, 0, 0]);
+    expect(liveTaps(geom({ N: 1, C: 1, H: 6, W: 6, O: 1, kH: 3, kW: 3, sH: 1, sW: 1, pH: 4, pW: 4, dH: 4, dW: 4, groups: 1 }))).toBeNull();
+    const n = sizes(g), x = rand('float64', n.x, 1), w = rand('float64', n.w, 2), gy = rand('float64', n.y, 3);
+    check(n.y, 'float64', 'forward', (o) => cv.conv2dForward(x, w, null, g, o), (o) => cv.conv2dForwardNaive(x, w, null, g, o), 0);
+    check(n.x, 'float64', 'backward input', (o) => cv.conv2dBackwardInput(gy, w, g, o), (o) => cv.conv2dBackwardInputNaive(gy, w, g, o), 0);
+    check(n.w, 'float64', 'backward weight', (o) => cv.conv2dBackwardWeight(x, gy, g, o), (o) => cv.conv2dBackwardWeightNaive(x, gy, g, o), 0);
   });
 
   it('handle a kernel larger than the input, and padding larger than the kernel', () => {

@@ -4,7 +4,8 @@
 // im2col", no column buffer). The input gradient is, at stride 1, a forward conv with the flipped
 // kernel; at other strides a GEMM into a column buffer (float32 for float32 tensors: the SIMD path
 // of gemm.ts; else float64), then col2im.
-// 1x1 stride-1 unpadded convolutions read plain strided views. Naive references (7-deep loops,
+// 1x1 stride-1 unpadded convolutions read plain strided views; taps that only read padding are
+// dropped first (conv-taps.ts). Naive references (7-deep loops,
 // float64 accumulators) close the file; the property tests compare against them.
 // Dims: n image, c input channel, o output channel, g group, (h, w) input pixel, (oh, ow) output
 // pixel, P = OH*OW, Cg = C/groups, Og = O/groups, Ck = Cg*kH*kW (one column of im2col).
@@ -12,6 +13,7 @@
 import { alloc, dtypeOf, isShared, type FloatArray } from './alloc.ts';
 import { runGemm, type ViewSrc } from './gemm.ts';
 import { registerKernels, runKernel, sharedFloat, type KernelTable } from './threads.ts';
+import { liveTaps, scatterWindow, windowWeight } from './conv-taps.ts';
 
 export interface Conv2dGeom { N: number; C: number; H: number; W: number; O: number; kH: number; kW: number;
   sH: number; sW: number; pH: number; pW: number; dH: number; dW: number; groups: number; OH: number; OW: number }
@@ -188,6 +190,8 @@ function dims(g: Conv2dGeom) {
 
 /** x [N,C,H,W] contiguous, out [N,O,OH,OW] overwritten. */
 export function conv2dForward(x: FloatArray, w: FloatArray, bias: FloatArray | null, g: Conv2dGeom, out: FloatArray): void {
+  const live = liveTaps(g); // dead taps (all padding) dropped, see conv-taps.ts
+  if (live) return conv2dForward(x, windowWeight(w, g, live), bias, live.g, out);
   const { Cg, Og, Ck, P, HW, is1x1 } = dims(g);
   // out[n, g] (Og, P) = w[g] (Og, Ck) @ im2col(x[n, g]) (Ck, P)
   const A: ViewSrc = { data: w, off: 0, G: g.groups, bs1: 0, bs2: Og * Ck, ss: 0, rs: Ck, cs: 1 };
@@ -200,6 +204,8 @@ export function conv2dForward(x: FloatArray, w: FloatArray, bias: FloatArray | n
 
 /** gy [N,O,OH,OW] -> gx [N,C,H,W] overwritten. */
 export function conv2dBackwardInput(gy: FloatArray, w: FloatArray, g: Conv2dGeom, gx: FloatArray): void {
+  const live = liveTaps(g);
+  if (live) return conv2dBackwardInput(gy, windowWeight(w, g, live), live.g, gx);
   const { Cg, Og, Ck, P, HW, is1x1 } = dims(g);
   if (g.sH === 1 && g.sW === 1 && !is1x1) {
     backwardInputFlipped(gy, w, g, gx);
@@ -248,6 +254,12 @@ function backwardInputFlipped(gy: FloatArray, w: FloatArray, g: Conv2dGeom, gx: 
 
 /** -> gw [O,C/groups,kH,kW] overwritten. */
 export function conv2dBackwardWeight(x: FloatArray, gy: FloatArray, g: Conv2dGeom, gw: FloatArray): void {
+  const live = liveTaps(g);
+  if (live) {
+    const win = alloc(dtypeOf(gw) as 'float32' | 'float64', gw.length / (g.kH * g.kW) * live.g.kH * live.g.kW) as FloatArray;
+    conv2dBackwardWeight(x, gy, live.g, win);
+    return scatterWindow(win, g, live, gw);
+  }
   const { Cg, Og, Ck, P, HW, is1x1 } = dims(g);
   // gw[g] (Og, Ck) = sum over n of gy[n, g] (Og, P) @ im2col(x[n, g])ᵀ (P, Ck); segment s = n
   const A: ViewSrc = { data: gy, off: 0, G: 1, bs1: Og * P, bs2: 0, ss: g.O * P, rs: P, cs: 1 };
