@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   tensor, softmax, logSoftmax, crossEntropy, nllLoss, klDiv, mseLoss, binaryCrossEntropyWithLogits,
-  batchNorm, dropout, logsumexp, gradcheck, Generator, manualSeed, ones, zeros, ShapeError, ValueError, DTypeError,
+  batchNorm, dropout, logsumexp, gradcheck, grad, Generator, manualSeed, ones, zeros, ShapeError, ValueError, DTypeError,
 } from '@lad/tensor';
 import { expectClose, expectThrows, numel, randT, seedArb, seededValues, vals } from './util/nn-arb.ts';
 
@@ -66,6 +66,32 @@ describe('softmax / logSoftmax', () => {
       expect(gradcheck((t) => softmax(t, dim), [x])).toBe(true);
       expect(gradcheck((t) => logSoftmax(t, dim), [x])).toBe(true);
     }), { numRuns: 20 });
+  });
+
+  it('fused kernels: forward within float32 rounding of the composed ops, backward equal to the rule in ops (createGraph), double backward', () => {
+    fc.assert(fc.property(shapeDimArb, seedArb, ({ shape, dim }, seed) => {
+      const x = randT(shape, seed, 'float64', -4, 4), x32 = x.to('float32');
+      const composed = x32.sub(logsumexp(x32, dim, true)); // what logSoftmax ran before the fused kernel
+      expectClose(logSoftmax(x32, dim), vals(composed), 1e-5, 1e-5);
+      const w = randT(shape, seed + 1, 'float64', -1, 1);
+      const xg = x.detach().requiresGrad_();
+      const [fused] = grad([logSoftmax(xg, dim).mul(w).sum()], [xg]);
+      const [inOps] = grad([logSoftmax(xg, dim).mul(w).sum()], [xg], { createGraph: true });
+      expectClose(fused, vals(inOps), 1e-14, 1e-12);
+      // the first derivative is differentiable again (finite differences in float64)
+      expect(gradcheck((t) => grad([logSoftmax(t, dim).mul(w).sum()], [t], { createGraph: true })[0], [x])).toBe(true);
+    }), { numRuns: 15 });
+  });
+
+  it('non-finite logits: a NaN spoils its line, +∞ gives NaN there and −∞ elsewhere, as torch', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const lp = [...logSoftmax(tensor([[NaN, 0, 1], [Infinity, 0, 1], [-Infinity, 0, 0]], { dtype }), 1).data()];
+      expect(lp.slice(0, 3).every(Number.isNaN)).toBe(true);
+      expect(Number.isNaN(lp[3])).toBe(true);
+      expect(lp.slice(4, 6)).toEqual([-Infinity, -Infinity]);
+      expect(lp[6]).toBe(-Infinity);
+      expectClose(tensor(lp.slice(7)), [-Math.LN2, -Math.LN2], 1e-6, 0);
+    }
   });
 
   it('reject a dim out of range and int32 input', () => {

@@ -45,6 +45,10 @@ export interface Backend<Storage = AnyStorage> {
   batchNormStats(x: Storage, eps: number): BnStats;
   batchNorm(x: Storage, stats: BnStats, w: Storage | null, b: Storage | null): Data;
   batchNormBackward(gy: Storage, x: Storage, stats: BnStats, w: Storage | null, training: boolean): { gx: Data; gw: Data; gb: Data };
+  /** log_softmax along `dim`: x − max − log Σ exp(x − max) (dense output of x's shape). */
+  logSoftmax(x: Storage, dim: number): Data;
+  /** The input gradient of logSoftmax from its output y: g − exp(y)·Σ_dim g. */
+  logSoftmaxBackward(gy: Storage, y: Storage, dim: number): Data;
   /** Constant padding: pads[d] = [before, after] for every dim (negative crops). */
   pad(x: Storage, pads: readonly (readonly [number, number])[], value: number): Data;
   cat(xs: readonly Storage[], dim: number, dtype: DType): Data;

@@ -22,13 +22,21 @@ export type Reduction = 'mean' | 'sum' | 'none';
 export function softmax(x: Tensor, dim: number): Tensor {
   checkFloat('softmax', 'input', x);
   const d = normalizeDim('softmax', dim, x.ndim);
+  if (x.ndim > 0 && x.size > 0) return logSoftmax(x, d).exp(); // two passes on the fused kernel
   const e = x.sub(x.size === 0 ? 0 : noGrad(() => amax(x, d, true))).exp(); // an empty input gives an empty output, as in torch
   return e.div(sum(e, d, true));
 }
 
+/** One fused primitive each way (the backend's logSoftmax / logSoftmaxBackward); double backward differentiates the rule's ops. */
 export function logSoftmax(x: Tensor, dim: number): Tensor {
   checkFloat('logSoftmax', 'input', x);
-  return x.sub(logsumexp(x, normalizeDim('logSoftmax', dim, x.ndim), true));
+  const d = normalizeDim('logSoftmax', dim, x.ndim);
+  if (x.ndim === 0 || x.size === 0) return x.sub(logsumexp(x, d, true)); // scalars and empty inputs: the composed ops
+  const y = wrap(be(x).logSoftmax(x.storage, d), x.shape);
+  return record(y, 'logSoftmax', [x], (gy) => {
+    if (isGradEnabled()) return [gy.sub(y.exp().mul(sum(gy, d, true)))]; // createGraph: in ops, differentiable again
+    return [wrap(be(y).logSoftmaxBackward(gy.storage, y.storage, d), x.shape)];
+  }, [y]);
 }
 
 function reduce(op: string, loss: Tensor, reduction: Reduction): Tensor {

@@ -12,10 +12,16 @@ import * as conv from './conv.ts';
 import * as pool from './pool.ts';
 import * as rs from './resize.ts';
 import * as bn from './norm.ts';
+import * as sm from './softmax.ts';
 
 /** (N, C, ...) as [N, C, L]. */
 const ncl = (s: Storage): [number, number, number] => [s.shape[0], s.shape[1], s.size / (s.shape[0] * s.shape[1] || 1)];
 
+/** The shape as [outer, n, inner] around dim (n = shape[dim]). */
+const around = (s: Storage, dim: number): [number, number, number] => {
+  const n = s.shape[dim], outer = s.shape.slice(0, dim).reduce((a, b) => a * b, 1);
+  return [outer, n, s.size / (outer * n || 1)];
+};
 const f = (s: Storage): FloatArray => dense(s) as FloatArray;
 const mat = (s: Storage): MatView => ({ data: s.data as FloatArray, offset: s.offset, batchStride: s.stride[0], rowStride: s.stride[1], colStride: s.stride[2] });
 /** A zeroed float array of n elements with the dtype of `like`. */
@@ -103,6 +109,16 @@ export const cpuBackend: Backend<Storage> = {
   batchNormStats: (x, eps) => bn.bnStats(f(x), ...ncl(x), eps),
   batchNorm: (x, stats, w, b) => bn.bnForward(f(x), ...ncl(x), st(stats), w && f(w), b && f(b)),
   batchNormBackward: (gy, x, stats, w, training) => bn.bnBackward(f(gy), f(x), ...ncl(x), st(stats), w && f(w), training),
+  logSoftmax(x, dim) {
+    const [outer, n, inner] = around(x, dim), y = falloc(x, x.size);
+    sm.logSoftmax(f(x), outer, n, inner, y);
+    return y;
+  },
+  logSoftmaxBackward(gy, y, dim) {
+    const [outer, n, inner] = around(gy, dim), gx = falloc(gy, gy.size);
+    sm.logSoftmaxBackward(f(gy), f(y), outer, n, inner, gx);
+    return gx;
+  },
   pad: mv.pad,
   cat: mv.cat,
   gather: mv.gather,

@@ -14,6 +14,7 @@ import * as mv from './movement.ts';
 import * as norm from './norm.ts';
 import * as pool from './pool.ts';
 import * as rs from './resize.ts';
+import * as sm from './softmax.ts';
 
 /** A dense view of the same elements (a copy kernel only when the view is strided). */
 const dense = (s: AnyStorage): AnyStorage => (isDense(s) ? s : view(ew.cast(s, storageDType(s)), s.shape));
@@ -43,6 +44,8 @@ export const gpuBackend: Backend & DeviceBackend = {
   batchNormStats: (x, eps) => norm.batchNormStats(dense(x), eps),
   batchNorm: (x, stats, w, b) => norm.batchNorm(dense(x), stats, w && dense(w), b && dense(b)),
   batchNormBackward: (gy, x, stats, w, training) => norm.batchNormBackward(dense(gy), dense(x), stats, w && dense(w), training),
+  logSoftmax: (x, dim) => sm.logSoftmax(x, dim),
+  logSoftmaxBackward: (gy, y, dim) => sm.logSoftmaxBackward(gy, y, dim),
   pad: mv.pad,
   cat: mv.cat,
   gather: mv.gather,
