@@ -1,8 +1,8 @@
 // CPU benchmark: @lad/tensor against TensorFlow.js 4.22 (tfjs-backend-wasm and tfjs-backend-cpu), in one run.
 // Rows: float32 matmul N = 256, 512, 1024 (GFLOP/s = 2N³ / time); conv2d 3x3 pad 1, x [8, 32, 64, 64],
 // w [32, 32, 3, 3], forward and forward + both gradients (ms); one SGD training step of a tiny segmentation CNN
-// (4 x [conv3x3, batch norm on batch statistics, relu] at 32 channels, 1x1 conv to 11 classes, pixel
-// cross-entropy, input [8, 3, 64, 64], ≈5.6 GFLOP) (ms); the LAD teacher and student steps (bench/lad.ts, ours and
+// (4 x [conv3x3, batch norm on batch statistics, relu] at 32 channels (ours: batchNorm's fused activation 'relu'),
+// 1x1 conv to 11 classes, pixel cross-entropy, input [8, 3, 64, 64], ≈5.6 GFLOP) (ms); the LAD teacher and student steps (bench/lad.ts, ours and
 // PyTorch only). Each number is a median after a warmup run. Every library gets the same numbers in its native
 // layout (ours NCHW, tfjs NHWC); a sanity check compares the training losses. PyTorch (2 and 1 threads) runs in
 // the same window when python3 with torch is present (bench/torch.ts, bench/torch_bench.py).
@@ -128,7 +128,7 @@ type OursParams = ReturnType<typeof oursParams>;
 
 function oursForward(p: OursParams): Tensor {
   let h = net.x;
-  for (const b of p.blocks) h = batchNorm(conv2d(h, b.w, null, { padding: 1 }), null, null, b.gamma, b.beta, { training: true, eps: NET.eps }).relu();
+  for (const b of p.blocks) h = batchNorm(conv2d(h, b.w, null, { padding: 1 }), null, null, b.gamma, b.beta, { training: true, eps: NET.eps, activation: 'relu' });
   return crossEntropy(conv2d(h, p.headW, p.headB), net.target);
 }
 

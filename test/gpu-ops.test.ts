@@ -157,13 +157,13 @@ describe.each(MODES)('gpu backend in gpu.js %s mode', (mode) => {
     );
   });
 
-  it('batch norm (training and eval) with running stats and gradients agrees with the CPU', () => {
-    for (const training of [true, false]) {
+  it('batch norm (training and eval, alone and fused with a ReLU) with running stats and gradients agrees with the CPU', () => {
+    for (const [training, activation] of [[true, null], [false, null], [true, 'relu'], [false, 'relu']] as const) {
       const x = rnd([3, 4, 5, 2]), w = rnd([4]), b = rnd([4]), m0 = rnd([4]), v0 = rnd([4]).abs().add(0.5);
       const run = (dev: 'cpu' | 'gpu') => {
         const rm = m0.clone().to(dev), rv = v0.clone().to(dev);
         const [xx, ww, bb] = [x, w, b].map((t) => t.to(dev).detach().requiresGrad_());
-        const y = batchNorm(xx, rm, rv, ww, bb, { training, momentum: 0.1, eps: 1e-5 });
+        const y = batchNorm(xx, rm, rv, ww, bb, { training, momentum: 0.1, eps: 1e-5, activation });
         y.mul(y).sum().backward();
         return [y, rm, rv, xx.grad!, ww.grad!, bb.grad!].map((t) => t.data());
       };

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  tensor, softmax, logSoftmax, crossEntropy, nllLoss, klDiv, mseLoss, binaryCrossEntropyWithLogits,
+  Tensor, tensor, softmax, logSoftmax, crossEntropy, nllLoss, klDiv, mseLoss, binaryCrossEntropyWithLogits,
   batchNorm, dropout, logsumexp, gradcheck, grad, Generator, manualSeed, ones, zeros, ShapeError, ValueError, DTypeError,
 } from '@lad/tensor';
 import { expectClose, expectThrows, numel, randT, seedArb, seededValues, vals } from './util/nn-arb.ts';
@@ -77,9 +77,9 @@ describe('softmax / logSoftmax', () => {
       const xg = x.detach().requiresGrad_();
       const [fused] = grad([logSoftmax(xg, dim).mul(w).sum()], [xg]);
       const [inOps] = grad([logSoftmax(xg, dim).mul(w).sum()], [xg], { createGraph: true });
-      expectClose(fused, vals(inOps), 1e-14, 1e-12);
+      expectClose(fused!, vals(inOps!), 1e-14, 1e-12);
       // the first derivative is differentiable again (finite differences in float64)
-      expect(gradcheck((t) => grad([logSoftmax(t, dim).mul(w).sum()], [t], { createGraph: true })[0], [x])).toBe(true);
+      expect(gradcheck((t) => grad([logSoftmax(t, dim).mul(w).sum()], [t], { createGraph: true })[0]!, [x])).toBe(true);
     }), { numRuns: 15 });
   });
 
@@ -367,6 +367,40 @@ describe('batchNorm', () => {
         }
       }
     }), { numRuns: 20 });
+  });
+
+  it("activation 'relu': the fused kernels give the bits of batchNorm then relu, forward and backward, in training and eval", () => {
+    fc.assert(fc.property(bnArb, ({ N, C, spatial, momentum, affine, seed }) => {
+      for (const dtype of ['float32', 'float64'] as const) for (const training of [true, false]) {
+        const x = randT([N, C, ...spatial], seed, dtype, -2, 3), gy = randT([N, C, ...spatial], seed + 5, dtype);
+        const w = affine ? randT([C], seed + 1, dtype, -1, 2) : null, b = affine ? randT([C], seed + 2, dtype) : null;
+        const run = (fused: boolean) => {
+          const rm = randT([C], seed + 3, dtype), rv = randT([C], seed + 4, dtype, 0.5, 2);
+          const [xx, ww, bb] = [x, w, b].map((t) => t && t.detach().requiresGrad_());
+          const o = { training, momentum, eps: 1e-5 };
+          const y = fused ? batchNorm(xx!, rm, rv, ww, bb, { ...o, activation: 'relu' }) : batchNorm(xx!, rm, rv, ww, bb, o).relu();
+          y.backward(gy);
+          return [y, rm, rv, xx!.grad!, ...(affine ? [ww!.grad!, bb!.grad!] : [])].map((t) => [...t.data()]);
+        };
+        const [fused, plain] = [run(true), run(false)];
+        fused.forEach((got, i) => expect(got).toEqual(plain[i]));
+      }
+    }), { numRuns: 20 });
+  });
+
+  it("activation 'relu': gradcheck in float64; double backward through the composed reference, with a frozen weight and bias", () => {
+    fc.assert(fc.property(bnArb, ({ N, C, spatial, seed }) => {
+      const shape = [N, C, ...spatial];
+      const x = randT(shape, seed, 'float64', -2, 2), w = randT([C], seed + 1, 'float64', 0.5, 2), b = randT([C], seed + 2);
+      const f = (a: Tensor, ww: Tensor, bb: Tensor) => batchNorm(a, null, null, ww, bb, { training: true, activation: 'relu' });
+      expect(gradcheck(f, [x, w, b], { atol: 1e-5, rtol: 1e-3 })).toBe(true);
+      const gy = randT(shape, seed + 3);
+      for (const activation of [null, 'relu'] as const) { // w and b do not require grad here
+        const g = (a: Tensor) => grad([batchNorm(a, null, null, w, b, { training: true, activation })], [a], { gradOutputs: [gy], createGraph: true })[0]!;
+        expect(gradcheck(g, [x], { atol: 1e-5, rtol: 1e-3 })).toBe(true);
+      }
+    }), { numRuns: 10 });
+    expectThrows(() => batchNorm(randT([2, 3], 1), null, null, null, null, { training: true, activation: 'gelu' as 'relu' }), ValueError, ['activation', 'gelu']);
   });
 
   it('eval: uses the running stats and leaves them unchanged', () => {

@@ -43,8 +43,10 @@ export interface Backend<Storage = AnyStorage> {
   resizeBackward(gy: Storage, h: number, w: number, mode: 'bilinear' | 'nearest', alignCorners: boolean): Data;
   /** Batch norm over (N, C, ...): batch statistics, the normalised affine output, its gradients. */
   batchNormStats(x: Storage, eps: number): BnStats;
-  batchNorm(x: Storage, stats: BnStats, w: Storage | null, b: Storage | null): Data;
-  batchNormBackward(gy: Storage, x: Storage, stats: BnStats, w: Storage | null, training: boolean): { gx: Data; gw: Data; gb: Data };
+  /** With `relu`, the output is relu(y) (batch norm + ReLU in one pass). */
+  batchNorm(x: Storage, stats: BnStats, w: Storage | null, b: Storage | null, relu: boolean): Data;
+  /** `reluOut`: the output of a fused batch norm + ReLU; gy is first masked where it is not > 0. */
+  batchNormBackward(gy: Storage, x: Storage, stats: BnStats, w: Storage | null, training: boolean, reluOut: Storage | null): { gx: Data; gw: Data; gb: Data };
   /** log_softmax along `dim`: x − max − log Σ exp(x − max) (dense output of x's shape). */
   logSoftmax(x: Storage, dim: number): Data;
   /** The input gradient of logSoftmax from its output y: g − exp(y)·Σ_dim g. */

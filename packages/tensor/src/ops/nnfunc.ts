@@ -156,6 +156,8 @@ export interface BatchNormOptions {
   training?: boolean;
   momentum?: number;
   eps?: number;
+  /** 'relu': relu(batchNorm(x)) in one fused pass each way (the same values as `.relu()` after it). */
+  activation?: 'relu' | null;
 }
 
 function checkBatchNorm(x: Tensor, stats: readonly (readonly [string, Tensor | null])[], eps: number): void {
@@ -173,10 +175,12 @@ function checkBatchNorm(x: Tensor, stats: readonly (readonly [string, Tensor | n
  * Batch norm over dim 1 of (N, C, ...). Training normalises with the batch statistics (biased
  * variance) and updates the running stats in place with the unbiased variance:
  * running = (1 − momentum)·running + momentum·batch. Eval uses the running stats.
- * Runs fused kernels; double backward differentiates `batchNormComposed` instead.
+ * Runs fused kernels (with activation 'relu', the ReLU too); double backward differentiates
+ * `batchNormComposed` instead.
  */
 export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null, bias: Tensor | null, opts: BatchNormOptions = {}): Tensor {
-  const { training = false, momentum = 0.1, eps = 1e-5 } = opts;
+  const { training = false, momentum = 0.1, eps = 1e-5, activation = null } = opts;
+  if (activation !== null && activation !== 'relu') throw new ValueError(`batchNorm: activation must be 'relu' or null: got '${String(activation)}'.`);
   checkBatchNorm(x, [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]], eps);
   const C = x.shape[1], M = x.size / C;
   let stats: BnStats;
@@ -189,20 +193,23 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
     const invstd = noGrad(() => runningVar.add(eps).rsqrt().contiguous());
     stats = { mean: runningMean.contiguous().storage.data, invstd: invstd.storage.data };
   }
-  const y = wrap(be(x).batchNorm(x.storage, stats, weight?.storage ?? null, bias?.storage ?? null), x.shape);
+  const relu = activation === 'relu';
+  const y = wrap(be(x).batchNorm(x.storage, stats, weight?.storage ?? null, bias?.storage ?? null, relu), x.shape);
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
-  return record(y, 'batchNorm', inputs, (gy) => {
+  return record(y, relu ? 'batchNormRelu' : 'batchNorm', inputs, (gy) => {
     if (isGradEnabled()) {
       // createGraph: differentiate the composed reference so the gradient is differentiable too
       const fixed: [Tensor, Tensor] | null = training ? null : [runningMean!, runningVar!];
       const ref = batchNormComposed(x, fixed, weight, bias, eps);
-      return grad([ref], inputs, { gradOutputs: [gy], createGraph: true, allowUnused: true });
+      const wanted = inputs.filter((t) => t.requiresGrad); // a weight may be frozen: grad() takes only what requires grad
+      const gs = grad([relu ? ref.relu() : ref], wanted, { gradOutputs: [gy], createGraph: true, allowUnused: true });
+      return inputs.map((t) => (t.requiresGrad ? gs[wanted.indexOf(t)] : null));
     }
-    const r = be(x).batchNormBackward(gy.storage, x.storage, stats, weight?.storage ?? null, training);
+    const r = be(x).batchNormBackward(gy.storage, x.storage, stats, weight?.storage ?? null, training, relu ? y.storage : null);
     const gx = wrap(r.gx, x.shape);
     const gw = Tensor.fromData(r.gw, [C]).to(x.dtype), gb = Tensor.fromData(r.gb, [C]).to(x.dtype);
     return [gx, weight ? gw : null, bias ? gb : null].filter((_, i) => [x, weight, bias][i] !== null);
-  }, [x, weight, ...(training ? [] : [runningMean, runningVar])].filter((t): t is Tensor => t !== null));
+  }, [x, weight, ...(training ? [] : [runningMean, runningVar]), ...(relu ? [y] : [])].filter((t): t is Tensor => t !== null));
 }
 
 /**

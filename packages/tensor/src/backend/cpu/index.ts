@@ -107,8 +107,8 @@ export const cpuBackend: Backend<Storage> = {
     return gx;
   },
   batchNormStats: (x, eps) => bn.bnStats(f(x), ...ncl(x), eps),
-  batchNorm: (x, stats, w, b) => bn.bnForward(f(x), ...ncl(x), st(stats), w && f(w), b && f(b)),
-  batchNormBackward: (gy, x, stats, w, training) => bn.bnBackward(f(gy), f(x), ...ncl(x), st(stats), w && f(w), training),
+  batchNorm: (x, stats, w, b, relu) => bn.bnForward(f(x), ...ncl(x), st(stats), w && f(w), b && f(b), relu),
+  batchNormBackward: (gy, x, stats, w, training, y) => bn.bnBackward(f(gy), f(x), ...ncl(x), st(stats), w && f(w), training, y && f(y)),
   logSoftmax(x, dim) {
     const [outer, n, inner] = around(x, dim), y = falloc(x, x.size);
     sm.logSoftmax(f(x), outer, n, inner, y);

@@ -26,23 +26,40 @@ export function bnStats(x: FloatArray, N: number, C: number, L: number, eps: num
   return { mean, invstd };
 }
 
-/** y = (x − mean)·invstd·w + b per channel; w and b may be null (1 and 0). */
-export function bnForward(x: FloatArray, N: number, C: number, L: number, s: BnStats, w: FloatArray | null, b: FloatArray | null): FloatArray {
+/** y = (x − mean)·invstd·w + b per channel; w and b may be null (1 and 0); with `relu`, relu(y). */
+export function bnForward(x: FloatArray, N: number, C: number, L: number, s: BnStats, w: FloatArray | null, b: FloatArray | null, relu = false): FloatArray {
   const y: FloatArray = x instanceof Float64Array ? alloc('float64', x.length) : alloc('float32', x.length);
   for (let c = 0; c < C; c++) {
     const scale = s.invstd[c] * (w ? w[c] : 1), shift = (b ? b[c] : 0) - s.mean[c] * scale;
-    for (let n = 0; n < N; n++) for (let i = (n * C + c) * L, e = i + L; i < e; i++) y[i] = x[i] * scale + shift;
+    if (!relu) for (let n = 0; n < N; n++) for (let i = (n * C + c) * L, e = i + L; i < e; i++) y[i] = x[i] * scale + shift;
+    else {
+      for (let n = 0; n < N; n++) for (let i = (n * C + c) * L, e = i + L; i < e; i++) {
+        const v = x[i] * scale + shift; // then relu branch-free, as cpu/elementwise.ts's (the test only fires for −∞ and NaN)
+        const t = v * +(v > 0) + 0;
+        y[i] = t === t ? t : v === v ? 0 : v;
+      }
+    }
   }
   return y;
 }
 
+/** out = g where y > 0, else 0 (relu's backward, branch-free as cpu/elementwise.ts's reluBackward); returns out. */
+function reluMask(g: FloatArray, y: FloatArray, out: FloatArray): FloatArray {
+  for (let i = 0; i < g.length; i++) {
+    const a = g[i], t = a * +(y[i] > 0) + 0;
+    out[i] = t === t ? t : y[i] > 0 ? a : 0;
+  }
+  return out;
+}
+
 /**
- * Gradients of bnForward. With batch statistics (training):
+ * Gradients of bnForward (of relu ∘ bnForward with `reluOut`, the forward's output). With batch statistics (training):
  *   gx = w·invstd/M · (M·g − Σg − x̂·Σ(g·x̂)),  x̂ = (x − mean)·invstd;
  * with fixed statistics (eval): gx = g·w·invstd. Always gw = Σ(g·x̂), gb = Σg.
  */
-export function bnBackward(g: FloatArray, x: FloatArray, N: number, C: number, L: number, s: BnStats, w: FloatArray | null, training: boolean) {
+export function bnBackward(g: FloatArray, x: FloatArray, N: number, C: number, L: number, s: BnStats, w: FloatArray | null, training: boolean, reluOut: FloatArray | null = null) {
   const gx: FloatArray = x instanceof Float64Array ? alloc('float64', x.length) : alloc('float32', x.length);
+  if (reluOut) g = reluMask(g, reluOut, gx); // the fused ReLU's gradient first, into gx (overwritten below)
   const gw = new Float64Array(C), gb = new Float64Array(C), M = N * L;
   for (let c = 0; c < C; c++) {
     const m = s.mean[c], is = s.invstd[c];

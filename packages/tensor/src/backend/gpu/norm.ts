@@ -2,7 +2,8 @@
 // channel, loops over N and L), and elementwise passes for the output and the input gradient.
 // Same formulas as cpu/norm.ts:
 //   stats     mean = Σx / M,  invstd = 1 / sqrt(Σ(x − mean)² / M + eps),  M = N·L
-//   forward   y = (x − mean)·invstd·w + b
+//   forward   y = (x − mean)·invstd·w + b, then relu(y) when fused with the ReLU
+//             (its backward masks g by the output first: one reluBackward launch, then the same kernels)
 //   backward  gb = Σg,  gw = Σ g·x̂,  x̂ = (x − mean)·invstd
 //             gx = w·invstd·(g − gb/M − x̂·gw/M) with batch statistics, w·invstd·g with fixed ones
 
@@ -47,13 +48,14 @@ function perElement(name: string, x: AnyStorage, args: GpuBuffer[], body: (s: Sr
   return launch(s.spec(name, x.size, args.map((_, k) => `x${k}`), 'out'), args, storageDType(x));
 }
 
-export function batchNorm(x: AnyStorage, stats: BnStats, w: AnyStorage | null, b: AnyStorage | null): GpuBuffer {
+export function batchNorm(x: AnyStorage, stats: BnStats, w: AnyStorage | null, b: AnyStorage | null, relu = false): GpuBuffer {
   const args = [asGpu(x), stats.mean as GpuBuffer, stats.invstd as GpuBuffer, ...(w ? [asGpu(w)] : []), ...(b ? [asGpu(b)] : [])];
   const wi = 3, bi = w ? 4 : 3;
   return perElement('bn-forward', x, args, (s, p, c) => {
     s.line(`let out = (x0[${p}] - x1[${c}]) * x2[${c}];`);
     if (w) s.line(`out = out * x${wi}[${c}];`);
     if (b) s.line(`out = out + x${bi}[${c}];`);
+    if (relu) s.line('out = out > 0.0 ? out : 0.0;');
   });
 }
 
