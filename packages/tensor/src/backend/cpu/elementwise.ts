@@ -1,7 +1,8 @@
 // Elementwise CPU kernels over strided views: unary maps, binary maps on equal shapes (broadcasting
 // arrives here as stride-0 `expand` views), comparisons and `where`. Each op is one JS expression;
-// `compileMap` turns it into a specialised strided loop once (the same trick as ndarray's cwise);
-// an expression may use one scratch variable `t`.
+// `compileMap` turns it into a specialised strided loop once (the same trick as ndarray's cwise),
+// `compileFlat` into a plain indexed loop when every operand is dense or a broadcast scalar; an
+// expression may use one scratch variable `t`.
 // The GPU backend reuses the same expression table for its gpu.js kernels.
 
 import { alloc, type DType, type TypedArray } from './alloc.ts';
@@ -73,6 +74,30 @@ function compileMap(arity: number, expr: string): MapKernel {
   return new Function('out', 'shape', 'ins', 'offs', 'strides', body) as MapKernel;
 }
 
+type FlatKernel = (out: TypedArray, ins: TypedArray[], offs: number[]) => void;
+
+/**
+ * The loop for operands that are each either row-major from its offset (a vector) or one value
+ * broadcast everywhere (bit k of `consts`: read once): a plain indexed loop, about twice as fast as
+ * compileMap's strided walk, which the compiler cannot assume has unit strides.
+ */
+function compileFlat(arity: number, expr: string, consts: number): FlatKernel {
+  const names = ['a', 'b', 'c'].slice(0, arity);
+  const isConst = (k: number) => (consts >> k) & 1;
+  const body = `
+    const n = out.length;
+    let t = 0;
+    ${names.map((v, k) => (isConst(k) ? `const ${v} = ins[${k}][offs[${k}]];` : `const d${k} = ins[${k}], p${k} = offs[${k}];`)).join('\n')}
+    for (let i = 0; i < n; i++) {
+      ${names.map((v, k) => (isConst(k) ? '' : `const ${v} = d${k}[p${k} + i];`)).join(' ')}
+      out[i] = ${expr};
+    }`;
+  return new Function('out', 'ins', 'offs', body) as FlatKernel;
+}
+
+/** A view whose every element is the one at its offset (stride 0 wherever the size is not 1). */
+const isConstant = (s: Storage): boolean => s.shape.every((n, d) => n === 1 || s.stride[d] === 0);
+
 /**
  * Merges adjacent dims that every operand walks contiguously, so dense tensors become one flat
  * loop and only genuinely strided dims pay for the odometer. Rank 0 becomes [1].
@@ -95,12 +120,12 @@ function coalesce(shape: readonly number[], strides: number[][]): { shape: numbe
   return { shape: outShape, strides: outStrides };
 }
 
-/** Compiled loops per expression, indexed by the dtype signature (see sig). */
+/** Compiled loops per expression, indexed by the dtype signature (see sig); flat ones by signature·8 + constant-operand mask. */
 const cache = new Map<string, MapKernel[]>();
+const flatCache = new Map<string, FlatKernel[]>();
 /** The output dtype and the operands' array types as one small integer (base 3). */
 const CODE = { float32: 0, float64: 1, int32: 2 } as const;
 const ctorCode = (d: TypedArray): number => (d instanceof Float32Array ? 0 : d instanceof Float64Array ? 1 : 2);
-const ONES = [[1], [1], [1]]; // unit strides of a flat loop
 
 /** Runs `expr` over operands of identical shape (any strides) into a new dense array of `dtype`. */
 export function mapExpr(expr: string, operands: Storage[], dtype: DType): TypedArray {
@@ -111,15 +136,24 @@ export function mapExpr(expr: string, operands: Storage[], dtype: DType): TypedA
   // loop seeing Float32Array, Float64Array and Int32Array runs several times slower).
   let sig = CODE[dtype];
   for (const s of operands) sig = sig * 3 + ctorCode(s.data);
+  const data = operands.map((s) => s.data), offs = operands.map((s) => s.offset);
+  let consts = 0, flat = true;
+  for (let k = 0; k < operands.length && flat; k++) {
+    if (isConstant(operands[k]) && n > 1) consts |= 1 << k;
+    else flat = isRowMajor(operands[k]);
+  }
+  if (flat) {
+    let kernels = flatCache.get(expr);
+    if (!kernels) flatCache.set(expr, (kernels = []));
+    const key = sig * 8 + consts;
+    (kernels[key] ?? (kernels[key] = compileFlat(operands.length, expr, consts)))(out, data, offs);
+    return out;
+  }
   let kernels = cache.get(expr);
   if (!kernels) cache.set(expr, (kernels = []));
   const kernel = kernels[sig] ?? (kernels[sig] = compileMap(operands.length, expr));
-  const data = operands.map((s) => s.data), offs = operands.map((s) => s.offset);
-  if (operands.every(isRowMajor)) kernel(out, [n], data, offs, ONES); // every operand row-major from its offset: one flat loop
-  else {
-    const c = coalesce(operands[0].shape, operands.map((s) => s.stride));
-    kernel(out, c.shape, data, offs, c.strides);
-  }
+  const c = coalesce(operands[0].shape, operands.map((s) => s.stride));
+  kernel(out, c.shape, data, offs, c.strides);
   return out;
 }
 
