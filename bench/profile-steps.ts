@@ -1,6 +1,7 @@
 // Profiles one training step of the bench workloads with `profile` (per-op self time, share, bytes):
 // the LAD teacher step at 48×48 (bench/lad.ts's model and optimizer) and the tiny-CNN step of bench/cpu.ts.
-// Usage: `pnpm --filter @lad/bench profile [teacher|cnn] [steps]`. A tool for finding costs, not a benchmark row.
+// Usage: `pnpm --filter @lad/bench profile [all|teacher|cnn] [steps]` (env THREADS=n, SIZE=96 for the
+// teacher at 96×96). A tool for finding costs, not a benchmark row.
 
 import { Generator, Tensor, batchNorm, conv2d, crossEntropy, manualSeed, noGrad, profile, randint, randn, setNumThreads } from '@lad/tensor';
 import { threadStats } from '../packages/tensor/src/backend/cpu/threads.ts';

@@ -223,7 +223,7 @@ function updateRunningStats(runningMean: Tensor, runningVar: Tensor, stats: BnSt
     const round = runningMean.dtype === 'float32' ? Math.fround : (v: number) => v;
     const keep = round(1 - momentum), md = rm.data, vd = rv.data;
     for (let c = 0; c < C; c++) {
-      const unbiased = (Math.pow(invstd[c] * invstd[c], -1) - eps) * (M / (M - 1));
+      const unbiased = ((invstd[c] * invstd[c]) ** -1 - eps) * (M / (M - 1)); // ** is Math.pow, as binary pow
       md[c] = round(md[c] * keep) + mean[c] * momentum;
       vd[c] = round(vd[c] * keep) + unbiased * momentum;
     }

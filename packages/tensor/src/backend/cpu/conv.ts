@@ -191,7 +191,10 @@ function dims(g: Conv2dGeom) {
 /** x [N,C,H,W] contiguous, out [N,O,OH,OW] overwritten. */
 export function conv2dForward(x: FloatArray, w: FloatArray, bias: FloatArray | null, g: Conv2dGeom, out: FloatArray): void {
   const live = liveTaps(g); // dead taps (all padding) dropped, see conv-taps.ts
-  if (live) return conv2dForward(x, windowWeight(w, g, live), bias, live.g, out);
+  if (live) {
+    conv2dForward(x, windowWeight(w, g, live), bias, live.g, out);
+    return;
+  }
   const { Cg, Og, Ck, P, HW, is1x1 } = dims(g);
   // out[n, g] (Og, P) = w[g] (Og, Ck) @ im2col(x[n, g]) (Ck, P)
   const A: ViewSrc = { data: w, off: 0, G: g.groups, bs1: 0, bs2: Og * Ck, ss: 0, rs: Ck, cs: 1 };
@@ -205,7 +208,10 @@ export function conv2dForward(x: FloatArray, w: FloatArray, bias: FloatArray | n
 /** gy [N,O,OH,OW] -> gx [N,C,H,W] overwritten. */
 export function conv2dBackwardInput(gy: FloatArray, w: FloatArray, g: Conv2dGeom, gx: FloatArray): void {
   const live = liveTaps(g);
-  if (live) return conv2dBackwardInput(gy, windowWeight(w, g, live), live.g, gx);
+  if (live) {
+    conv2dBackwardInput(gy, windowWeight(w, g, live), live.g, gx);
+    return;
+  }
   const { Cg, Og, Ck, P, HW, is1x1 } = dims(g);
   if (g.sH === 1 && g.sW === 1 && !is1x1) {
     backwardInputFlipped(gy, w, g, gx);
@@ -258,7 +264,8 @@ export function conv2dBackwardWeight(x: FloatArray, gy: FloatArray, g: Conv2dGeo
   if (live) {
     const win = alloc(dtypeOf(gw) as 'float32' | 'float64', gw.length / (g.kH * g.kW) * live.g.kH * live.g.kW) as FloatArray;
     conv2dBackwardWeight(x, gy, live.g, win);
-    return scatterWindow(win, g, live, gw);
+    scatterWindow(win, g, live, gw);
+    return;
   }
   const { Cg, Og, Ck, P, HW, is1x1 } = dims(g);
   // gw[g] (Og, Ck) = sum over n of gy[n, g] (Og, P) @ im2col(x[n, g])ᵀ (P, Ck); segment s = n
