@@ -1,10 +1,13 @@
 // Reverse-mode autodiff. Each op output that needs a gradient carries a Node: its inputs and a
 // rule mapping the output gradient to input gradients, written in Tensor ops (so with
-// `createGraph` the backward pass is itself recorded and can be differentiated again).
+// `createGraph` the backward pass is itself recorded and can be differentiated again). Gradients a
+// pass consumed go back to the CPU buffer pool (backend/cpu/alloc.ts).
 
 import { InternalError, TensorError } from '../errors.ts';
 import { fmtShape, sameShape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
+import type { Data } from '../storage.ts';
+import { recycle, trackFresh, type TypedArray } from '../backend/cpu/alloc.ts';
 
 export type GradRule = (gy: Tensor) => readonly (Tensor | null)[];
 
@@ -122,36 +125,73 @@ export function propagate(roots: readonly Tensor[], grads: readonly Tensor[], op
 let backwardHook: ((entering: boolean) => void) | null = null;
 export const setBackwardHook = (h: typeof backwardHook): void => void (backwardHook = h);
 
+/**
+ * Gradient buffers a pass may recycle (CPU, no createGraph): those alloc made during the pass,
+ * once no entry of `acc` holds them (counted per buffer: rules return views of their gradient,
+ * `add`'s rule returns it twice). Leaves' and targets' gradients stay in `acc`, so are never given back.
+ */
+class Recycler {
+  private readonly refs = new Map<Data, number>();
+  readonly fresh = new WeakSet<TypedArray>();
+  hold(g: Tensor): void {
+    this.refs.set(g.storage.data, (this.refs.get(g.storage.data) ?? 0) + 1);
+  }
+  drop(g: Tensor): void {
+    const d = g.storage.data, n = (this.refs.get(d) ?? 0) - 1;
+    if (n > 0) return void this.refs.set(d, n);
+    this.refs.delete(d);
+    if (ArrayBuffer.isView(d) && this.fresh.has(d)) recycle(d);
+  }
+}
+
 function propagateGraph(roots: readonly Tensor[], grads: readonly Tensor[], opts: PropagateOptions): Map<Tensor, Tensor> {
   const createGraph = opts.createGraph ?? false;
   const retain = opts.retainGraph ?? createGraph;
   const acc = new Map<Tensor, Tensor>();
+  const rc = createGraph || !poolEnabled ? null : new Recycler(); // with createGraph, graph nodes may hold gradients
   const add = (t: Tensor, g: Tensor) => {
     if (!sameShape(g.shape, t.shape)) {
       throw new InternalError(`backward: gradient of shape ${fmtShape(g.shape)} for a tensor of shape ${fmtShape(t.shape)} (from ${t.gradFn?.op ?? 'a leaf'})`);
     }
-    const prev = acc.get(t);
-    acc.set(t, prev ? prev.add(g) : g);
+    const prev = acc.get(t), sum = prev ? prev.add(g) : g;
+    acc.set(t, sum);
+    rc?.hold(sum);
+    if (prev) rc?.drop(prev);
   };
-  withGradMode(createGraph, () => {
-    roots.forEach((r, i) => add(r, grads[i]));
-    for (const t of reverseTopo(roots, opts.targets)) {
-      const node = t.gradFn, gy = acc.get(t);
-      if (!node || !gy) continue;
-      if (!node.rule) {
-        throw new TensorError(`backward: trying to backward through the graph a second time (through ${node.op}); pass { retainGraph: true } to the first backward call.`);
+  const outer = rc ? trackFresh(rc.fresh) : null;
+  try {
+    withGradMode(createGraph, () => {
+      roots.forEach((r, i) => add(r, grads[i]));
+      for (const t of reverseTopo(roots, opts.targets)) {
+        const node = t.gradFn, gy = acc.get(t);
+        if (!node || !gy) continue;
+        if (!node.rule) {
+          throw new TensorError(`backward: trying to backward through the graph a second time (through ${node.op}); pass { retainGraph: true } to the first backward call.`);
+        }
+        checkSaved(node);
+        const gin = node.rule(gy);
+        node.inputs.forEach((inp, k) => {
+          const g = gin[k];
+          if (g && inp.requiresGrad) add(inp, g.dtype === inp.dtype ? g : g.to(inp.dtype));
+        });
+        if (rc && !opts.targets?.has(t)) { // consumed: the caller reads only leaves' and targets' gradients
+          acc.delete(t);
+          rc.drop(gy);
+        }
+        if (!retain) {
+          node.rule = null;
+          node.inputs = node.saved = node.versions = [];
+        }
       }
-      checkSaved(node);
-      const gin = node.rule(gy);
-      node.inputs.forEach((inp, k) => {
-        const g = gin[k];
-        if (g && inp.requiresGrad) add(inp, g.dtype === inp.dtype ? g : g.to(inp.dtype));
-      });
-      if (!retain) {
-        node.rule = null;
-        node.inputs = node.saved = node.versions = [];
-      }
-    }
-  });
+    });
+  } finally {
+    if (rc) trackFresh(outer);
+  }
   return acc;
+}
+
+let poolEnabled = true;
+/** Whether backward passes give their consumed gradient buffers to the CPU buffer pool (default on; off for tests that compare). */
+export function setGradientRecycling(on: boolean): void {
+  poolEnabled = on;
 }
