@@ -62,11 +62,6 @@ export function recycle(a: TypedArray): void {
   pooled.recycled++;
 }
 
-/** Empties the pool (its buffers go to the GC). */
-export function drainPool(): void {
-  pool.clear();
-  pooled.bytes = 0;
-}
 
 /** A zero-filled typed array on a SharedArrayBuffer, visible to worker threads without a copy. */
 export function allocShared(dtype: DType, n: number): TypedArray {
