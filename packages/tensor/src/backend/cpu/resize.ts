@@ -2,7 +2,8 @@
 // backward. Follows PyTorch F.interpolate(size=(OH, OW)) for mode 'bilinear' (align_corners true
 // and false) and mode 'nearest' (https://pytorch.org/docs/stable/generated/torch.nn.functional.interpolate.html;
 // index rules of aten/src/ATen/native/UpSample.h). The kernels are separable: source indices and
-// weights are computed once per call per output row and column; bilinearRef / nearestRef beside
+// weights are computed once per call per output row and column, and bilinear interpolates each input
+// row along W once (its adjoint accumulates per row, then per column, in float64); bilinearRef / nearestRef beside
 // them recompute everything per output pixel from the definition.
 //
 // Legend: N batch, C channels, H×W input plane, OH×OW output plane.
@@ -47,46 +48,52 @@ function linearAxis(O: number, size: number, alignCorners: boolean): LinearAxis 
   return { i0, i1, l0, l1 };
 }
 
-/** out: (N, C, OH, OW) ← x: (N, C, H, W). Bilinear interpolation, rows then columns. */
+/**
+ * out: (N, C, OH, OW) ← x: (N, C, H, W). Bilinear interpolation, separable: each input row is
+ * interpolated along W once (in float64: `rows`), then each output row blends two of them, the same
+ * arithmetic as blending the four neighbours per output pixel (b0·top + b1·bottom).
+ */
 export function bilinear(x: FloatArray, N: number, C: number, H: number, W: number, OH: number, OW: number, alignCorners: boolean, out: FloatArray): void {
   const ry = linearAxis(OH, H, alignCorners), rx = linearAxis(OW, W, alignCorners);
   const { i0: c0, i1: c1, l0: a0, l1: a1 } = rx;
-  const HW = H * W;
-  let o = 0;
-  for (let plane = 0; plane < N * C; plane++) {
-    const base = plane * HW;
+  const rows = new Float64Array(H * OW); // (H, OW): the plane interpolated along W
+  for (let plane = 0, o = 0; plane < N * C; plane++) {
+    for (let h = 0, r = 0; h < H; h++) {
+      const xr = (plane * H + h) * W;
+      for (let ow = 0; ow < OW; ow++, r++) rows[r] = a0[ow] * x[xr + c0[ow]] + a1[ow] * x[xr + c1[ow]];
+    }
     for (let oh = 0; oh < OH; oh++) {
-      const r0 = base + ry.i0[oh] * W, r1 = base + ry.i1[oh] * W;
-      const b0 = ry.l0[oh], b1 = ry.l1[oh];
-      for (let ow = 0; ow < OW; ow++, o++) {
-        const top = a0[ow] * x[r0 + c0[ow]] + a1[ow] * x[r0 + c1[ow]];
-        const bot = a0[ow] * x[r1 + c0[ow]] + a1[ow] * x[r1 + c1[ow]];
-        out[o] = b0 * top + b1 * bot;
-      }
+      const r0 = ry.i0[oh] * OW, r1 = ry.i1[oh] * OW, b0 = ry.l0[oh], b1 = ry.l1[oh];
+      for (let ow = 0; ow < OW; ow++, o++) out[o] = b0 * rows[r0 + ow] + b1 * rows[r1 + ow];
     }
   }
 }
 
-/** gx: (N, C, H, W) ← gy: (N, C, OH, OW). Adjoint of bilinear: scatter gy with the same weights. */
+/**
+ * gx: (N, C, H, W) ← gy: (N, C, OH, OW). Adjoint of bilinear, separable as it: each output row's
+ * gradient goes to its two source rows (float64 `rows`, (H, OW)), then each row to its columns.
+ */
 export function bilinearBackward(gy: FloatArray, N: number, C: number, H: number, W: number, OH: number, OW: number, alignCorners: boolean, gx: FloatArray): void {
   const ry = linearAxis(OH, H, alignCorners), rx = linearAxis(OW, W, alignCorners);
   const { i0: c0, i1: c1, l0: a0, l1: a1 } = rx;
-  const HW = H * W;
-  gx.fill(0);
-  let o = 0;
-  for (let plane = 0; plane < N * C; plane++) {
-    const base = plane * HW;
+  const rows = new Float64Array(H * OW), acc = new Float64Array(W);
+  for (let plane = 0, o = 0; plane < N * C; plane++) {
+    rows.fill(0);
     for (let oh = 0; oh < OH; oh++) {
-      const r0 = base + ry.i0[oh] * W, r1 = base + ry.i1[oh] * W;
-      const b0 = ry.l0[oh], b1 = ry.l1[oh];
+      const r0 = ry.i0[oh] * OW, r1 = ry.i1[oh] * OW, b0 = ry.l0[oh], b1 = ry.l1[oh];
       for (let ow = 0; ow < OW; ow++, o++) {
-        const g = gy[o];
-        const t = b0 * g, b = b1 * g;
-        gx[r0 + c0[ow]] += a0[ow] * t;
-        gx[r0 + c1[ow]] += a1[ow] * t;
-        gx[r1 + c0[ow]] += a0[ow] * b;
-        gx[r1 + c1[ow]] += a1[ow] * b;
+        rows[r0 + ow] += b0 * gy[o];
+        rows[r1 + ow] += b1 * gy[o];
       }
+    }
+    for (let h = 0, r = 0; h < H; h++) {
+      acc.fill(0);
+      for (let ow = 0; ow < OW; ow++, r++) {
+        acc[c0[ow]] += a0[ow] * rows[r];
+        acc[c1[ow]] += a1[ow] * rows[r];
+      }
+      const xr = (plane * H + h) * W;
+      for (let w = 0; w < W; w++) gx[xr + w] = acc[w];
     }
   }
 }
