@@ -47,10 +47,10 @@ export interface Backend<Storage = AnyStorage> {
   batchNorm(x: Storage, stats: BnStats, w: Storage | null, b: Storage | null, relu: boolean): Data;
   /** `reluOut`: the output of a fused batch norm + ReLU; gy is first masked where it is not > 0. */
   batchNormBackward(gy: Storage, x: Storage, stats: BnStats, w: Storage | null, training: boolean, reluOut: Storage | null): { gx: Data; gw: Data; gb: Data };
-  /** log_softmax along `dim`: x − max − log Σ exp(x − max) (dense output of x's shape). */
-  logSoftmax(x: Storage, dim: number): Data;
-  /** The input gradient of logSoftmax from its output y: g − exp(y)·Σ_dim g. */
-  logSoftmaxBackward(gy: Storage, y: Storage, dim: number): Data;
+  /** log_softmax along `dim`: x − max − log Σ exp(x − max) (dense, x's shape); with `probs`, softmax(x) too. */
+  logSoftmax(x: Storage, dim: number, probs: boolean): { y: Data; p: Data | null };
+  /** The input gradient of logSoftmax from the probabilities p = softmax(x): g − p·Σ_dim g. */
+  logSoftmaxBackward(gy: Storage, p: Storage, dim: number): Data;
   /** Constant padding: pads[d] = [before, after] for every dim (negative crops). */
   pad(x: Storage, pads: readonly (readonly [number, number])[], value: number): Data;
   cat(xs: readonly Storage[], dim: number, dtype: DType): Data;

@@ -32,10 +32,11 @@ export function logSoftmax(x: Tensor, dim: number): Tensor {
   checkFloat('logSoftmax', 'input', x);
   const d = normalizeDim('logSoftmax', dim, x.ndim);
   if (x.ndim === 0 || x.size === 0) return x.sub(logsumexp(x, d, true)); // scalars and empty inputs: the composed ops
-  const y = wrap(be(x).logSoftmax(x.storage, d), x.shape);
+  const r = be(x).logSoftmax(x.storage, d, x.requiresGrad && isGradEnabled()); // the probabilities only for a backward
+  const y = wrap(r.y, x.shape), p = r.p && wrap(r.p, x.shape);
   return record(y, 'logSoftmax', [x], (gy) => {
-    if (isGradEnabled()) return [gy.sub(y.exp().mul(sum(gy, d, true)))]; // createGraph: in ops, differentiable again
-    return [wrap(be(y).logSoftmaxBackward(gy.storage, y.storage, d), x.shape)];
+    if (isGradEnabled() || !p) return [gy.sub(y.exp().mul(sum(gy, d, true)))]; // createGraph: in ops, differentiable again
+    return [wrap(be(y).logSoftmaxBackward(gy.storage, p.storage, d), x.shape)];
   }, [y]);
 }
 

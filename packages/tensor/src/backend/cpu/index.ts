@@ -109,14 +109,14 @@ export const cpuBackend: Backend<Storage> = {
   batchNormStats: (x, eps) => bn.bnStats(f(x), ...ncl(x), eps),
   batchNorm: (x, stats, w, b, relu) => bn.bnForward(f(x), ...ncl(x), st(stats), w && f(w), b && f(b), relu),
   batchNormBackward: (gy, x, stats, w, training, y) => bn.bnBackward(f(gy), f(x), ...ncl(x), st(stats), w && f(w), training, y && f(y)),
-  logSoftmax(x, dim) {
-    const [outer, n, inner] = around(x, dim), y = falloc(x, x.size);
-    sm.logSoftmax(f(x), outer, n, inner, y);
-    return y;
+  logSoftmax(x, dim, probs) {
+    const [outer, n, inner] = around(x, dim), y = falloc(x, x.size), p = probs ? falloc(x, x.size) : null;
+    sm.logSoftmax(f(x), outer, n, inner, y, p);
+    return { y, p };
   },
-  logSoftmaxBackward(gy, y, dim) {
+  logSoftmaxBackward(gy, p, dim) {
     const [outer, n, inner] = around(gy, dim), gx = falloc(gy, gy.size);
-    sm.logSoftmaxBackward(f(gy), f(y), outer, n, inner, gx);
+    sm.logSoftmaxBackward(f(gy), f(p), outer, n, inner, gx);
     return gx;
   },
   pad: mv.pad,
