@@ -40,4 +40,6 @@ export const STREAM = {
   default: 15,
   /** Experiment: evaluation label codes and noise. */
   eval: 16,
+  /** The label channel's kernel when a 3-channel pretrained stem is widened (--backbone-from). */
+  pretrained: 17,
 } as const;

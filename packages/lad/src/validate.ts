@@ -179,6 +179,7 @@ const arms: Check = (v, p) => {
 
 const EXPERIMENT: Schema<ExperimentConfig> = {
   preset: str, data, model, lad, init: oneOf(INIT_MODES),
+  backboneFrom: nullable({ ok: (v) => typeof v === 'string' && v !== '', expected: 'a safetensors file (lad experiment --backbone-from FILE)' }, 'a random init'),
   baseline: train, teacher: train, student: train, seeds,
   eval: object<ExperimentConfig['eval']>({ limit: nullable(int(1), 'the whole val split'), batchSize: int(1), examples: int(0) }),
   arms,

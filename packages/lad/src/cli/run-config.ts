@@ -57,6 +57,7 @@ export const RUN_FLAGS: FlagSpec = {
   'eval-every': { type: 'string', value: 'N', help: 'validate every N iterations (0: only at the end)' },
   'checkpoint-every': { type: 'string', value: 'N', help: 'checkpoint every N iterations (0: only at the end)' },
   seed: { type: 'string', value: 'S', help: 'seed of the model init, data order, augmentation and label codes (default 0)' },
+  'backbone-from': { type: 'string', value: 'FILE', help: "ImageNet ResNet weights (safetensors, CIRKD's or torchvision's names) for the backbone; a 4-channel stem gets the label channel drawn N(0, 0.1²) as the official code does. Needs paper width (--config model.backbone.width 64)" },
   ...DEVICE_FLAGS,
   out: { type: 'string', value: 'DIR', help: 'output directory; the run writes DIR/<name>/ (default runs)' },
   name: { type: 'string', value: 'NAME', help: 'run name (default: the command, e.g. baseline, teacher, student)' },
