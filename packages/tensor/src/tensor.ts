@@ -229,7 +229,7 @@ export class Tensor {
   transpose(d0: number, d1: number): Tensor { return M.transpose(this, d0, d1); }
   get T(): Tensor { return M.permute(this, [...Array(this.ndim).keys()].reverse()); }
   expand(...shape: number[] | [readonly number[]]): Tensor { return M.expand(this, flatArgs(shape)); }
-  expandAs(o: Tensor): Tensor { return M.expand(this, o.shape); }
+  expandAs(o: Tensor): Tensor { return M.expand(this, o.shape, 'expandAs'); }
   slice(dim: number, start?: number | null, end?: number | null, step = 1): Tensor { return M.slice(this, dim, start, end, step); }
   narrow(dim: number, start: number, length: number): Tensor { return M.narrow(this, dim, start, length); }
   select(dim: number, index: number): Tensor { return M.select(this, dim, index); }

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
-import { type Device, type GpuMode, type InitOptions, disposeBackend, initBackend } from '@lad/tensor';
+import { type Device, DeviceError, type GpuMode, type InitOptions, disposeBackend, initBackend } from '@lad/tensor';
 import { UsageError, type CliIO, type FlagSpec, type Parsed } from './args.ts';
 
 export type GpuModeFlag = 'auto' | GpuMode;
@@ -87,7 +87,7 @@ export async function withDevice<T>(cmd: string, choice: DeviceChoice, io: CliIO
     info = await initBackend('gpu', { mode: choice.mode, ...(webgpu ? { webgpu } : {}) });
   } catch (e) {
     const why = (e as Error).message.replace(/^initBackend: /, '').replace(/\.$/, '');
-    throw new Error(`--device gpu: the GPU backend did not start (--gpu-mode ${choice.mode}): ${why}. ${remedy(choice.mode)}`);
+    throw new DeviceError(`--device gpu: the GPU backend did not start (--gpu-mode ${choice.mode}): ${why}. ${remedy(choice.mode)}`);
   }
   try {
     const skipped = info.tried.filter((t) => !t.ok);

@@ -5,7 +5,7 @@
 
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type Device, Generator, Tensor, TensorError, profileSteps } from '@lad/tensor';
+import { type Device, Generator, Tensor, TensorError, ValueError, profileSteps } from '@lad/tensor';
 import { SafetensorsError, loadCheckpoint, loadSafetensors, type Checkpoint } from '@lad/nn';
 import { buildModel, type ModelConfig } from '../models/build.ts';
 import type { SegModel } from '../models/types.ts';
@@ -72,7 +72,7 @@ export function loadWeights(cmd: string, what: string, model: SegModel, ck: Chec
 /** The first conv's weight: the first 4-D parameter that reads the model's input channels. */
 function stemWeightName(model: SegModel): string {
   const hit = model.namedParameters().find(([, p]) => p.ndim === 4 && p.shape[1] === model.inChannels);
-  if (!hit) throw new Error(`no first-layer conv weight with ${model.inChannels} input channels found.`);
+  if (!hit) throw new ValueError(`no first-layer conv weight with ${model.inChannels} input channels found.`);
   return hit[0];
 }
 

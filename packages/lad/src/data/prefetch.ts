@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { DTypeError, DeviceError, ShapeError, ValueError } from '@lad/tensor';
 import type { AugmentOptions } from './augment.ts';
 import type { RawBatch } from './batch.ts';
 import type { DatasetSpec } from './dataset-spec.ts';
@@ -61,8 +62,10 @@ function bootCode(): string {
   return `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
 }
 
+/** The worker's error as the class it was thrown with (the library's typed errors), else an Error. */
+const WIRE_CLASSES: Record<string, new (message: string) => Error> = { ShapeError, ValueError, DTypeError, DeviceError, TypeError, RangeError };
 function wireToError(w: WireError): Error {
-  const e = new Error(w.message);
+  const e = new (WIRE_CLASSES[w.name] ?? Error)(w.message);
   e.name = w.name;
   return e;
 }
@@ -120,7 +123,7 @@ export class Prefetcher {
       const ok = m.length === expect.length;
       const init = this.settle(INIT);
       if (ok) init?.resolve(undefined);
-      else this.fail(new Error(`DataLoader prefetch: the worker rebuilt '${m.name}' with ${m.length} samples, but the loader's dataset '${expect.name}' has ${expect.length}; check its spec.`));
+      else this.fail(new ValueError(`DataLoader prefetch: the worker rebuilt '${m.name}' with ${m.length} samples, but the loader's dataset '${expect.name}' has ${expect.length}; check its spec.`));
     } else if (m.type === 'init-error') this.fail(wireToError(m.error));
     else if (m.type === 'batch') this.settle(m.id)?.resolve(m.batch);
     else this.settle(m.id)?.reject(wireToError(m.error));

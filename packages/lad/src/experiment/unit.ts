@@ -7,7 +7,7 @@
 
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Device, Generator, defaultGenerator } from '@lad/tensor';
+import { type Device, Generator, ValueError, defaultGenerator } from '@lad/tensor';
 import { Conv2d, type StateDict } from '@lad/nn';
 import type { LadConfig, TrainConfig } from '../config.ts';
 import type { ExperimentConfig, KnobValue } from '../presets.ts';
@@ -72,7 +72,7 @@ function writeAtomic(path: string, text: string): void {
 /** The first convolution that sees the input (the stem's first conv), whose channel 3 is the label channel. */
 function firstConv(model: SegModel): Conv2d {
   for (const m of model.modules()) if (m instanceof Conv2d && m.inChannels === model.inChannels) return m;
-  throw new Error(`experiment: found no convolution with ${model.inChannels} input channels in the model.`);
+  throw new ValueError(`experiment: found no convolution with ${model.inChannels} input channels in the model.`);
 }
 
 function meanImgsPerSec(r: TrainResult): number | null {

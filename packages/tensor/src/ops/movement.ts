@@ -73,13 +73,13 @@ export function transpose(x: Tensor, d0: number, d1: number): Tensor {
 }
 
 /** Broadcast view (stride 0) to `shape`; -1 keeps a size. Gradient: sum over the broadcast dims. */
-export function expand(x: Tensor, shape: readonly number[]): Tensor {
-  checkTensor('expand', 'input', x);
+export function expand(x: Tensor, shape: readonly number[], op = 'expand'): Tensor {
+  checkTensor(op, 'input', x);
   const lead = shape.length - x.ndim;
   const s = shape.map((d, i) => (d === -1 && i >= lead ? x.shape[i - lead] : d));
   const ok = lead >= 0 && s.every((d, i) => Number.isInteger(d) && d >= 0 && (i < lead || x.shape[i - lead] === d || x.shape[i - lead] === 1));
-  if (!ok) throw new ShapeError(`expand: cannot expand shape ${fmtShape(x.shape)} to ${fmtShape(shape)}: each dim must match or be 1.`);
-  checkNumel('expand', s);
+  if (!ok) throw new ShapeError(`${op}: cannot expand shape ${fmtShape(x.shape)} to ${fmtShape(shape)}: each dim must match or be 1.`);
+  checkNumel(op, s);
   if (sameShape(s, x.shape)) return x;
   return record(viewOf(S.expand(x.storage, s), x), 'expand', [x], (g) => [sumTo(g, x.shape)], []);
 }
