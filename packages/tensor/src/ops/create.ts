@@ -159,5 +159,9 @@ export function fromNdarray(nd: ndarray.NdArray): Tensor {
   return new Tensor(view(nd.data, nd.shape, nd.stride, nd.offset));
 }
 
-/** The tensor's ndarray view (shares memory). */
+/**
+ * The tensor's ndarray view (shares memory). Writes through it are outside autograd's version
+ * counters, as writes through torch's `.numpy()` are: a write into a tensor an op saved for backward
+ * gives a wrong gradient unnoticed. Write with `copy_` to have it checked.
+ */
 export const toNdarray = (x: Tensor): ndarray.NdArray<TypedArray> => cpuView(x.storage);
