@@ -14,9 +14,7 @@ if [ "${KEEP:-}" = 1 ]; then echo "scratch: $scratch"; else trap 'rm -rf "$scrat
 
 cd "$root"
 pnpm build
-for p in tensor nn lad; do
-  (cd "packages/$p" && pnpm pack --pack-destination "$scratch" >/dev/null)
-done
+pnpm -r --filter './packages/*' pack --pack-destination "$scratch" >/dev/null
 
 app="$scratch/app"
 mkdir "$app"
