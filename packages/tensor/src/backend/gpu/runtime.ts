@@ -9,6 +9,7 @@ import type { DType, TypedArray } from '../cpu/alloc.ts';
 import { contiguousData, view, type AnyStorage, type DeviceData, type Storage } from '../../storage.ts';
 import { DeviceError, InternalError } from '../../errors.ts';
 
+/** The gpu.js modes, from a real GPU (webgpu, webgl2) to the CPU (webasm, cpu: checks of the GPU code path). */
 export type GpuMode = 'webgpu' | 'webgl2' | 'webasm' | 'cpu';
 export const GPU_MODES: readonly GpuMode[] = ['webgpu', 'webgl2', 'webasm', 'cpu'];
 
@@ -18,6 +19,7 @@ export interface WebGpuModule {
   globals?: Record<string, unknown>;
 }
 
+/** Options of initBackend('gpu'). */
 export interface InitOptions {
   /** 'auto' (default): webgpu if an adapter answers, else webgl2 (browsers), else webasm, else cpu. */
   mode?: 'auto' | GpuMode;
@@ -35,6 +37,7 @@ export interface InitOptions {
   gcBytes?: number;
 }
 
+/** What initBackend('gpu') chose, and why the other modes were not taken. */
 export interface GpuInfo {
   mode: GpuMode;
   /** Every mode tried, in order, and why it was or was not taken. */
