@@ -2,8 +2,9 @@
 # Pack-and-import test: builds the three packages, `pnpm pack`s them, installs the tarballs with npm
 # into a fresh project under /tmp (no workspace links), and there: (1) plain `node` imports
 # @lad/tensor and @lad/nn and trains a tiny model (train.mjs asserts the loss goes down);
-# (2) `tsc --noEmit` type-checks consumer.ts against the published declarations; (3) the installed
-# `lad` bin runs (--help, and a 2-step training run with a prefetch worker from dist/).
+# (2) `tsc --noEmit` type-checks consumer.ts against the published declarations (as a Node project
+# and as a bundler project without Node types); (3) the installed `lad` bin runs (--help, and a
+# 2-step training run with a prefetch worker from dist/).
 # Catches a missing file, a wrong `exports` map or a dev-only import before a user does.
 # Needs the npm registry (the packages' own dependencies). KEEP=1 keeps the scratch folder.
 set -euo pipefail
@@ -18,7 +19,7 @@ pnpm -r --filter './packages/*' pack --pack-destination "$scratch" >/dev/null
 
 app="$scratch/app"
 mkdir "$app"
-cp test/pack/train.mjs test/pack/consumer.ts test/pack/tsconfig.json "$app/"
+cp test/pack/train.mjs test/pack/consumer.ts test/pack/tsconfig.json test/pack/tsconfig.bundler.json "$app/"
 echo '{ "name": "lad-pack-consumer", "private": true, "type": "module" }' > "$app/package.json"
 ts="$(node -p "require('./node_modules/typescript/package.json').version")"
 types_node="$(node -p "require('./node_modules/@types/node/package.json').version")"
@@ -31,8 +32,9 @@ if [ -L node_modules/@lad/tensor ]; then echo "pack test: @lad/tensor is a link,
 echo '--- (1) plain node imports @lad/tensor and @lad/nn and trains'
 node train.mjs
 echo '--- (2) tsc --noEmit against the published declarations'
-npx tsc -p tsconfig.json
-echo 'ok: consumer.ts type-checks'
+npx tsc -p tsconfig.json          # Node: NodeNext, @types/node
+npx tsc -p tsconfig.bundler.json  # a bundler app: Bundler resolution, DOM, no Node types
+echo 'ok: consumer.ts type-checks (NodeNext with Node types; Bundler without)'
 echo '--- (3) the installed lad bin'
 npx lad --help | head -3
 npx lad --help | grep -q '^usage: lad <command>'
