@@ -1,5 +1,5 @@
 // Every export of @lad/tensor, @lad/nn and @lad/lad (through namespaces such as `F`) has a doc
-// comment, which `pnpm docs` (TypeDoc) turns into the API reference. Exports still undocumented are
+// comment, which `pnpm run docs` (TypeDoc) turns into the API reference. Exports still undocumented are
 // listed in test/api-docs-todo.json: that list may only shrink (a listed name that gets a comment,
 // or is no longer exported, fails the test until it is removed from the list).
 import { readFileSync } from 'node:fs';
