@@ -1,11 +1,12 @@
 // Pack test, consumer 1: plain `node` (no tsx, no TypeScript) imports the installed @lad/tensor and
-// @lad/nn, trains a small MLP on a 2-class spiral-free toy task (points inside/outside a circle) with
-// Adam, saves a checkpoint and restores it into a fresh model. Exits non-zero on any failure.
+// @lad/nn, trains a small MLP on a 2-class toy task (points inside/outside a circle) with Adam, saves
+// a checkpoint and restores it into a fresh model, and runs a matmul big enough for the CPU backend's
+// worker threads (same bits as on one thread, no warning). Exits non-zero on any failure.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Generator, Tensor, crossEntropy, manualSeed, noGrad, randn } from '@lad/tensor';
+import { Generator, Tensor, crossEntropy, manualSeed, matmul, noGrad, randn, setNumThreads } from '@lad/tensor';
 import { Adam, Linear, ReLU, Sequential, restoreCheckpoint, saveCheckpoint } from '@lad/nn';
 
 manualSeed(0);
@@ -51,4 +52,14 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
+// the CPU thread pool from dist/: a matmul past the parallel threshold, on 2 threads and on 1
+const warnings = [];
+console.warn = (...args) => warnings.push(args.join(' '));
+const a = randn([256, 256], { generator: gen }), b = randn([256, 256], { generator: gen });
+setNumThreads(2);
+const par = matmul(a, b).toArray();
+setNumThreads(1);
+assert.deepEqual(matmul(a, b).toArray(), par, 'matmul on 2 threads gives the 1-thread bits');
+assert.deepEqual(warnings, [], 'no warning (a worker thread that does not start warns)');
+
 console.log('ok: plain node trained @lad/nn on @lad/tensor and restored its checkpoint');
