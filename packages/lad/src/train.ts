@@ -26,6 +26,7 @@ import { readParts, type StepLoss } from './teacher.ts';
 /** The loss of one batch (images and labels already on the run's device); see teacherLoss / studentLoss / baselineLoss. */
 export type LossFn = (batch: Batch, step: number, gen: Generator) => StepLoss | Promise<StepLoss>;
 
+/** Options of trainModel: the run's name and folder, model, loss, data, config, device, resume and output. */
 export interface TrainOptions {
   /** The run's folder under outDir: `<outDir>/<name>/`. */
   name: string;
@@ -67,8 +68,10 @@ export interface TrainOptions {
   print?: (text: string) => void;
 }
 
+/** One logged training step: loss, its parts, learning rate and throughput. */
 export interface HistoryEntry { step: number; loss: number; parts: Record<string, number>; lr: number; imgsPerSec: number }
 
+/** What trainModel returns: the history, evaluations, the final scores and the last checkpoint. */
 export interface TrainResult {
   name: string;
   history: HistoryEntry[];
@@ -249,6 +252,7 @@ function modelGenerators(model: SegModel): Record<string, Generator> {
   return Object.fromEntries(found.map((g, i) => [`model.${i}`, g]));
 }
 
+/** One line of a run's log.jsonl: a training step or an evaluation. */
 export type LogLine = ({ type: 'step' } & HistoryEntry) | { type: 'eval'; step: number; result: EvalResult };
 
 /** The lines of a run's log.jsonl (empty when absent); a line cut short by a kill ends it. */

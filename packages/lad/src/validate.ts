@@ -123,6 +123,7 @@ const model = object(MODEL, (m, p) => {
 
 /** The data kinds of ExperimentData; the type below fails to compile if they drift from the union. */
 export const DATA_KINDS = ['digits-seg', 'textured-blobs', 'folder'] as const;
+/** How an experiment's teachers and students start: from the baseline, or from scratch. */
 export const INIT_MODES = ['baseline', 'scratch'] as const;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 const _kinds: Same<(typeof DATA_KINDS)[number], ExperimentData['kind']> = true;

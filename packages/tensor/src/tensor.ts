@@ -18,7 +18,9 @@ import { onesLike } from './ops/create.ts';
 import { scalarLike } from './ops/util.ts';
 
 export type { DType };
+/** Where a tensor lives: 'cpu', or 'gpu' after initBackend('gpu'). */
 export type Device = 'cpu' | 'gpu';
+/** A tensor, or a number that broadcasts as a scalar. */
 export type TensorLike = Tensor | number;
 /** Nested JS arrays of numbers (any depth). */
 export type NestedArray = number | NestedArray[];
@@ -28,6 +30,7 @@ export interface Version {
   n: number;
 }
 
+/** A strided view of storage on a device, with autograd state (requiresGrad, grad, gradFn); its methods mirror the op functions. */
 export class Tensor {
   /** Tensors created by ops get a grad node; user-created ones are leaves. */
   gradFn: Node | null = null;

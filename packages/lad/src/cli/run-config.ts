@@ -42,6 +42,8 @@ export const SMALL_TRAIN: TrainConfig = { ...DEFAULT_TRAIN, iterations: 2000, ba
 
 export { ARCHS };
 const SYNTHETIC = ['digits-seg', 'textured-blobs'];
+/** This module's extension ('.ts' from the sources, '.js' from dist/): the dataset modules' specs name the same kind of file. */
+const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 
 /** The flags every run command takes. */
 export const RUN_FLAGS: FlagSpec = {
@@ -180,7 +182,7 @@ export function loadDatasets(cmd: string, data: DataConfig): { train: SegDataset
     };
     return { train: split('train'), val: split('val') };
   }
-  const classes = { 'digits-seg': { cls: DigitsSeg, file: '../data/digits-seg.ts', export: 'DigitsSeg' }, 'textured-blobs': { cls: TexturedBlobs, file: '../data/textured-blobs.ts', export: 'TexturedBlobs' } } as const;
+  const classes = { 'digits-seg': { cls: DigitsSeg, file: `../data/digits-seg${EXT}`, export: 'DigitsSeg' }, 'textured-blobs': { cls: TexturedBlobs, file: `../data/textured-blobs${EXT}`, export: 'TexturedBlobs' } } as const;
   const entry = classes[name as keyof typeof classes];
   if (!entry) {
     const guess = suggest(name, SYNTHETIC);

@@ -14,6 +14,7 @@ import type { Split } from './types.ts';
 import { SyntheticDataset, type Drawn, type SyntheticOptions } from './synthetic.ts';
 import { Canvas, randomColour, uniform } from './draw.ts';
 
+/** Options of digits-seg: the synthetic options, digits per canvas, their sizes, thickening, noise and the digits used. */
 export interface DigitsSegOptions extends SyntheticOptions {
   /** Digits per canvas, [min, max] inclusive (default [2, 4]). */
   digits?: readonly [number, number];
@@ -48,13 +49,16 @@ export interface DigitLayer {
   alpha: Float32Array;
 }
 
+/** What one digits-seg sample drew: the canvas, the label map and each digit's layer. */
 export interface DigitsDrawn extends Drawn {
   layers: DigitLayer[];
 }
 
+/** Side of an MNIST digit (px). */
 export const MNIST_SIDE = 28;
 /** Label thresholds on the digit's alpha. */
 export const DIGIT_LABEL_ALPHA = 0.5;
+/** Pixels whose digit alpha is above this but not above DIGIT_LABEL_ALPHA are labelled ignore (−1). */
 export const DIGIT_IGNORE_ALPHA = 0.2;
 /** Minimum RGB distance between a digit's colour and the background under it (redrawn up to 16 times). */
 const MIN_CONTRAST = 0.4;
@@ -112,6 +116,7 @@ function checkRange(name: string, r: readonly [number, number], lo: number, hi: 
   }
 }
 
+/** digits-seg: MNIST digits composited on noisy colour-gradient canvases; label = digit + 1, 0 = background (the quick preset's data). */
 export class DigitsSeg extends SyntheticDataset<DigitsDrawn> {
   readonly name = 'digits-seg';
   readonly numClasses: number;

@@ -1,8 +1,10 @@
 // The main-thread side of the DataLoader's prefetch: one worker thread (loader-worker.ts) that
 // rebuilds the dataset from its DatasetSpec and builds requested batches while the caller trains.
-// TypeScript is loaded in the worker by registering tsx inside it (see bootCode), which works under
-// `tsx script.ts`, `node --import tsx` and vitest. The worker is unref'd while no request is pending
-// and terminated by close(), so it never keeps the process alive.
+// From the sources (tsx, vitest) TypeScript is loaded in the worker by registering tsx inside it (see
+// bootCode), which works under `tsx script.ts`, `node --import tsx` and vitest; from the built dist/
+// the worker imports loader-worker.js directly (tsx only if the parent runs under it, for .ts dataset
+// modules). The worker is unref'd while no request is pending and terminated by close(), so it never
+// keeps the process alive.
 
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
@@ -41,9 +43,17 @@ export function workerExecArgv(): string[] {
   return out;
 }
 
-/** tsx's ESM register API file (the package's `./esm/api` import export; require.resolve would give the CJS one). */
-function tsxEsmApi(): string {
-  const pkgFile = createRequire(import.meta.url).resolve('tsx/package.json');
+/** This module's extension: '.ts' when run from the sources, '.js' from the built dist/. */
+const SELF_EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
+/** tsx's ESM register API file (the package's `./esm/api` import export; require.resolve would give the CJS one), or undefined if tsx is not installed. */
+function tsxEsmApi(): string | undefined {
+  let pkgFile: string;
+  try {
+    pkgFile = createRequire(import.meta.url).resolve('tsx/package.json');
+  } catch {
+    return undefined;
+  }
   const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { exports: Record<string, { import?: { default?: string } } | string> };
   const api = pkg.exports['./esm/api'];
   const rel = typeof api === 'object' ? api.import?.default : undefined;
@@ -52,13 +62,20 @@ function tsxEsmApi(): string {
 }
 
 /**
- * The worker's boot code: register tsx in the worker thread, then import the TypeScript entry.
+ * The worker's boot code: register tsx in the worker thread when TypeScript is needed (this module
+ * runs from the sources, or the parent runs under tsx), then import the worker entry.
  * NOTE: on Node 20, `execArgv: ['--import', 'tsx']` does not make the worker's own entry loadable
  * (the hooks do not reach its main module: "Unknown file extension .ts"); registering in-thread does.
  */
 function bootCode(): string {
-  const tsxApi = pathToFileURL(tsxEsmApi()).href;
-  const entry = new URL('./loader-worker.ts', import.meta.url).href;
+  const entry = new URL(`./loader-worker${SELF_EXT}`, import.meta.url).href;
+  const needsTs = SELF_EXT === '.ts' || workerExecArgv().length < process.execArgv.length;
+  const api = needsTs ? tsxEsmApi() : undefined;
+  if (api === undefined) {
+    if (SELF_EXT === '.ts') throw new Error('DataLoader prefetch: tsx is not installed; cannot load TypeScript in the worker.');
+    return `import(${JSON.stringify(entry)});`;
+  }
+  const tsxApi = pathToFileURL(api).href;
   return `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
 }
 

@@ -3,14 +3,19 @@
 // 8th for the descenders of g j p q y; glyphs advance 6 pixels and lines are 8 tall, times `scale`.
 // Unknown characters draw as '?'. Text can also be drawn rotated 90° counter-clockwise (axis labels).
 
+/** An 8-bit RGB colour. */
 export type Rgb = readonly [number, number, number];
 
 /** Anything text can be drawn onto: the Canvas satisfies it. */
 export interface PixelSink { setPixel(x: number, y: number, color: Rgb): void }
 
+/** Glyph width of the built-in font (px at scale 1). */
 export const GLYPH_W = 5;
+/** Glyph height of the built-in font (px at scale 1). */
 export const GLYPH_H = 7;
+/** Horizontal advance per character (px at scale 1). */
 export const ADVANCE = 6;
+/** Line height (px at scale 1). */
 export const LINE_H = 8;
 
 const GLYPHS = [
@@ -37,6 +42,7 @@ export function glyph(ch: string): number[] {
 
 /** Width in pixels of `text` at `scale` (no trailing blank column). */
 export const textWidth = (text: string, scale = 1): number => (text.length === 0 ? 0 : (text.length * ADVANCE - 1) * scale);
+/** Height of a line of text at `scale` (px). */
 export const textHeight = (scale = 1): number => GLYPH_H * scale;
 
 /** Draws `text` with its top-left corner at (x, y); each font pixel becomes a scale×scale block. */

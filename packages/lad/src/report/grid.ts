@@ -7,12 +7,18 @@ import { ValueError } from '@lad/tensor';
 import { Canvas, type Rgb } from './canvas.ts';
 import { textHeight, textWidth } from './font.ts';
 
+/** One image of a segmentation grid: interleaved RGB and its size. */
 export interface GridCell { rgb: Uint8Array; width: number; height: number }
+/** A segmentation grid: column titles and rows of cells (null leaves a cell empty), drawn at `scale`. */
 export interface SegGridOptions { columns: string[]; rows: { cells: (GridCell | null)[] }[]; scale?: number }
+/** The geometry of a segmentation grid (for tests and callers that draw on it). */
 export interface SegGridLayout { width: number; height: number; colWidth: number; rowHeight: number; cellX(col: number): number; cellY(row: number): number }
 
+/** Margin around a segmentation grid (px). */
 export const GRID_MARGIN = 8;
+/** Gap between a grid's cells (px). */
 export const GRID_GAP = 4;
+/** Height of a grid's column-title row (px). */
 export const GRID_HEADER = textHeight() + 6;
 const WHITE: Rgb = [255, 255, 255];
 

@@ -16,6 +16,7 @@ import { loadSafetensors, saveSafetensors } from './safetensors.ts';
 export interface StateDictSource { stateDict(): StateDict }
 /** `checkStateDict`, when present (Module has it), throws what loadStateDict would, changing nothing. */
 export interface StateDictTarget { loadStateDict(sd: StateDict, opts?: LoadStateDictOptions): unknown; checkStateDict?(sd: StateDict, opts?: LoadStateDictOptions): unknown }
+/** Anything with an optimizer's `stateDict()` (an Optimizer, or a snapshot of its state). */
 export interface OptimizerSource { stateDict(): OptimizerStateDict }
 /** `checkStateDict`, when present (Optimizer has it), throws what loadStateDict would, changing nothing. */
 export interface OptimizerTarget { loadStateDict(sd: OptimizerStateDict): unknown; checkStateDict?(sd: OptimizerStateDict): unknown }
@@ -24,6 +25,7 @@ export interface GeneratorSource { getState(): number[] }
 /** With `getState` (a Generator has it), a state is tried and undone before anything is restored. */
 export interface GeneratorTarget { setState(state: readonly number[]): unknown; getState?(): number[] }
 
+/** What saveCheckpoint writes: the model's (and optionally the optimizer's) state, the step, generator states and free-form strings. */
 export interface CheckpointInput {
   model: StateDictSource;
   optimizer?: OptimizerSource | null;
@@ -34,6 +36,7 @@ export interface CheckpointInput {
   extra?: Record<string, string>;
 }
 
+/** A checkpoint as read back by loadCheckpoint: plain state dicts, the step, generator states and the extra strings. */
 export interface Checkpoint {
   model: StateDict;
   optimizer: OptimizerStateDict | null;
@@ -42,6 +45,7 @@ export interface Checkpoint {
   extra: Record<string, string>;
 }
 
+/** The live objects restoreCheckpoint loads a checkpoint into (each part optional). */
 export interface RestoreTargets {
   model?: StateDictTarget;
   optimizer?: OptimizerTarget;
@@ -50,6 +54,7 @@ export interface RestoreTargets {
   strict?: boolean;
 }
 
+/** Format version written to every checkpoint's metadata (`lad.checkpoint`). */
 export const CHECKPOINT_VERSION = '1';
 const KEY = { version: 'lad.checkpoint', step: 'lad.step', optim: 'lad.optimizer', gens: 'lad.generators' } as const;
 const MODEL = 'model.', OPTIM = 'optim.state.', EXTRA = 'extra.';

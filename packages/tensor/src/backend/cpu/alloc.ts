@@ -6,6 +6,7 @@
 import { MAX_NUMEL } from '../../shape.ts';
 import { InternalError } from '../../errors.ts';
 
+/** Element types: float32 (the default), float64 and int32 (indices, labels, masks). */
 export type DType = 'float32' | 'float64' | 'int32';
 export type FloatArray = Float32Array | Float64Array;
 export type TypedArray = Float32Array | Float64Array | Int32Array;
