@@ -13,6 +13,7 @@ import { ShapeError, ValueError, cat, type Generator, defaultGenerator, fmtShape
 import type { Module, StateDict } from '@lad/nn';
 import { ResNetV1s } from './backbones/resnet.ts';
 
+/** The naming of an ImageNet ResNet file: CIRKD's deep stem or torchvision's 7×7 stem. */
 export type PretrainedFormat = 'cirkd' | 'torchvision';
 
 /** What `loadPretrainedBackbone_` did, in our backbone's names. */
