@@ -1,0 +1,165 @@
+// Page-side checks of the teaching page (bundled by web.ts, injected before the page's own script):
+// records console errors and uncaught errors from the start, then drives the page as a reader would
+// (re-roll, open a report.json, train a tiny run, stop and resume) and checks what it shows. Each
+// result is POSTed to web.ts as one event. Written against the DOM lib (web/tsconfig.json).
+
+import type { Event } from './entry.ts';
+
+const MODE = 'page';
+let sending: Promise<unknown> = Promise.resolve();
+const send = (e: Event): Promise<unknown> => (sending = sending.then(() => fetch('/event', { method: 'POST', body: JSON.stringify(e), keepalive: true }).catch(() => undefined)));
+const text = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+
+// ---- console errors, from the first line on ----------------------------------------------------
+const consoleErrors: string[] = [];
+for (const level of ['error', 'warn'] as const) {
+  const orig = console[level].bind(console);
+  console[level] = (...a: unknown[]) => {
+    consoleErrors.push(`console.${level}: ${a.map(text).join(' ')}`);
+    orig(...a);
+  };
+}
+addEventListener('error', (e) => consoleErrors.push(`uncaught: ${e.message}`));
+addEventListener('unhandledrejection', (e) => consoleErrors.push(`unhandled rejection: ${text(e.reason)}`));
+
+// ---- helpers -----------------------------------------------------------------------------------
+const $ = <T extends HTMLElement>(sel: string): T => {
+  const el = document.querySelector<T>(sel);
+  if (!el) throw new Error(`no element ${sel}`);
+  return el;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
+  const t0 = performance.now();
+  while (!ok()) {
+    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await sleep(100);
+  }
+}
+function assert(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new Error(msg);
+}
+const pixels = (sel: string): Uint8ClampedArray => {
+  const c = $<HTMLCanvasElement>(sel);
+  assert(c.width > 0 && c.height > 0, `${sel} is not drawn (${c.width}×${c.height})`);
+  return c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+};
+const distinctColours = (d: Uint8ClampedArray) => new Set(Array.from({ length: d.length / 4 }, (_, i) => (d[4 * i] << 16) | (d[4 * i + 1] << 8) | d[4 * i + 2])).size;
+const same = (a: Uint8ClampedArray, b: Uint8ClampedArray) => a.length === b.length && a.every((v, i) => v === b[i]);
+const cells = (sel: string) => [...document.querySelectorAll(`${sel} td`)].map((td) => td.textContent ?? '');
+
+async function check(name: string, fn: () => Promise<string | undefined> | string | undefined): Promise<void> {
+  const t0 = performance.now();
+  try {
+    const msg = await fn();
+    await send({ type: 'check', mode: MODE, name, ok: true, msg: msg ?? '', ms: performance.now() - t0 });
+  } catch (e) {
+    await send({ type: 'check', mode: MODE, name, ok: false, msg: text(e), ms: performance.now() - t0 });
+  }
+}
+
+// ---- the checks --------------------------------------------------------------------------------
+/** The tiny run's settings (`?settings=` overrides them, e.g. to time the page's default run). */
+const TINY = new URLSearchParams(location.search).get('settings') ?? 'size=24 data.train=48 data.val=16 eval.limit=16 baseline.iterations=40 teacher.iterations=6 student.iterations=6';
+
+async function main(): Promise<void> {
+  await until('the page to be ready (body[data-ready])', () => document.body?.dataset.ready === '1' || /error/.test(document.getElementById('status')?.innerHTML ?? ''), 60_000);
+  assert(document.body.dataset.ready === '1', `the page failed: ${$('#status').textContent}`);
+
+  await check('1. data: image and label map drawn', () => {
+    const img = pixels('#data-image'), lab = pixels('#data-label');
+    assert(distinctColours(img) > 50, `the image has ${distinctColours(img)} colours`);
+    assert(distinctColours(lab) >= 3, `the label map has ${distinctColours(lab)} colours (background, a digit, ignore expected)`);
+    return `${$<HTMLCanvasElement>('#data-image').width}px wide`;
+  });
+  await check('2. noising: channels drawn, codes tabled', () => {
+    pixels('#enc-fixed');
+    const codes = cells('#enc-codes');
+    assert(codes.length === 2 * 6, `codes table has ${codes.length} cells, expected 2 rows of label + K+1 = 5 codes`);
+    return `codes ${codes.slice(1, 6).join(' ')}`;
+  });
+  await check('2. noising: re-roll changes the label channel, not the fixed code', () => {
+    const [before, fixedBefore, codesBefore] = [pixels('#enc-random'), pixels('#enc-fixed'), cells('#enc-codes').join()];
+    $<HTMLButtonElement>('#reroll').click();
+    const [after, fixedAfter] = [pixels('#enc-random'), pixels('#enc-fixed')];
+    assert(!same(before, after), 'the random-code channel has the same pixels after re-roll');
+    assert(same(fixedBefore, fixedAfter), 'the fixed-code channel changed on re-roll');
+    assert(cells('#enc-codes').join() !== codesBefore, 'the code table did not change on re-roll');
+    const n = before.filter((v, i) => v !== after[i]).length;
+    return `${n} of ${before.length} channel bytes changed`;
+  });
+  await check('3. two paths: 7 maps and finite loss terms; the map sums to cons', () => {
+    const canvases = document.querySelectorAll('#paths-grid canvas');
+    assert(canvases.length === 7, `${canvases.length} maps, expected 2 paths × (channel, prediction, CE) + consistency`);
+    const rows = [...document.querySelectorAll('#paths-terms tr')].slice(1).map((tr) => Number(tr.children[1].textContent));
+    assert(rows.length === 4 && rows.every(Number.isFinite), `terms: ${rows.join(', ')}`);
+    const consText = document.querySelectorAll('#paths-terms tr')[3].textContent ?? '';
+    const sum = Number(/sums to ([\d.e-]+)/.exec(consText)?.[1]);
+    assert(Math.abs(sum - rows[2]) <= 1e-3 * Math.max(1, rows[2]), `consistency ${rows[2]} but its per-pixel map sums to ${sum}`);
+    return `ce1 ${rows[0]}, ce2 ${rows[1]}, cons ${rows[2]}`;
+  });
+  await check('6. code: locations and snippets', () => {
+    const items = document.querySelectorAll('#code-list details');
+    assert(items.length >= 10, `${items.length} code entries`);
+    const refs = [...document.querySelectorAll('.code[data-fn]')].map((p) => p.textContent ?? '');
+    assert(refs.length >= 6 && refs.every((t) => /packages\/lad\/src\/[\w/-]+\.ts:\d+/.test(t)), `section code references: ${refs.join(' | ')}`);
+    return refs[0];
+  });
+  await check('5. run viewer: report.json fixture shows its numbers', async () => {
+    const json = await (await fetch('/fixtures/report.json')).text();
+    const report = JSON.parse(json) as { points: { arms: Record<string, { mIoU: { mean: number; std: number }; perSeed: { mIoU: number }[] }> }[] };
+    const dt = new DataTransfer();
+    dt.items.add(new File([json], 'report.json', { type: 'application/json' }));
+    const input = $<HTMLInputElement>('#runs-file');
+    input.files = dt.files;
+    input.dispatchEvent(new Event('change'));
+    await until('the report tables', () => document.querySelectorAll('#runs-view table').length >= 3, 5000);
+    const shown = $('#runs-view').textContent ?? '';
+    const arms = Object.entries(report.points[0].arms);
+    // each arm's row of "Every arm": its name, then (after what it is and its input) mIoU mean ± std, then the per-seed values
+    const rows = [...document.querySelectorAll('#runs-view tr')].map((tr) => [...tr.children].map((td) => td.textContent ?? ''));
+    const wrong = arms.filter(([name, a]) => !rows.some((r) => r[0] === name && r[3] === `${a.mIoU.mean.toFixed(1)} ± ${a.mIoU.std.toFixed(1)}` && r[5] === a.perSeed.map((s) => s.mIoU.toFixed(1)).join(', ')));
+    assert(wrong.length === 0, `no row with the mIoU and per-seed values of ${wrong.map(([n]) => n).join(', ')}`);
+    assert(/Teacher diagnostics/.test(shown) && /Label usage/.test(shown), 'no label-usage or diagnostics section');
+    return `${document.querySelectorAll('#runs-view table').length} tables, ${arms.length} arms`;
+  });
+  await check('4. train: stop holds the step, resume continues', async () => {
+    $<HTMLInputElement>('#train-settings').value = TINY;
+    $<HTMLButtonElement>('#train-start').click();
+    const status = () => $('#train-status').textContent ?? '';
+    await until('the first steps', () => /step [3-9]/.test(status()), 60_000);
+    $<HTMLButtonElement>('#train-pause').click();
+    await sleep(300);
+    const held = status();
+    await sleep(1500);
+    assert(status() === held, `the run went on while stopped: '${held}' → '${status()}'`);
+    $<HTMLButtonElement>('#train-pause').click();
+    await until('a step after resume', () => status() !== held, 10_000);
+    return held;
+  });
+  await check('4. train: the tiny run lowers its loss, predicts, and tables the diagnostics', async () => {
+    await until('the run to finish', () => $('#train').dataset.done === '1' || /error/.test($('#train-status').innerHTML), 300_000);
+    assert($('#train').dataset.done === '1', `the run failed: ${$('#train-status').textContent}`);
+    const stages = [...document.querySelectorAll('#train-stages tr[data-stage]')].map((tr) => ({
+      name: (tr as HTMLElement).dataset.stage, first: Number(tr.querySelector('.first')!.textContent), last: Number(tr.querySelector('.last')!.textContent), mIoU: Number(tr.querySelector('.miou')!.textContent),
+    }));
+    assert(stages.map((s) => s.name).join() === 'baseline,teacher-lad,student-lad,control', `stages: ${stages.map((s) => s.name).join()}`);
+    const b = stages[0];
+    assert(b.last < b.first, `baseline loss did not go down: first 5 steps ${b.first}, last 5 ${b.last}`);
+    assert(stages.every((s) => s.mIoU >= 0 && s.mIoU <= 100), `mIoU: ${stages.map((s) => s.mIoU).join(', ')}`);
+    const head = [...document.querySelectorAll('#train-diag th')].map((th) => th.textContent).join('|');
+    assert(head === "teacher|own labels|zeros|another image's|fixed code|agreement (%)|verdict", `diagnostics columns: ${head}`);
+    const row = cells('#train-diag');
+    assert(row[0] === 'teacher-lad' && row.slice(1, 6).every((c) => Number.isFinite(Number(c))), `diagnostics row: ${row.join(' | ')}`);
+    assert(distinctColours(pixels('#train-pred')) >= 1, 'no prediction drawn');
+    return `baseline loss ${b.first.toFixed(3)} → ${b.last.toFixed(3)}; mIoU ${stages.map((s) => `${s.name} ${s.mIoU}`).join(', ')}; ${$('#train-status').textContent}`;
+  });
+  await check('page: no console error', () => {
+    assert(consoleErrors.length === 0, consoleErrors.join('\n'));
+    return undefined;
+  });
+}
+
+main()
+  .catch((e) => send({ type: 'error', msg: text(e) }))
+  .finally(() => send({ type: 'done' }));

@@ -1,0 +1,127 @@
+// "Train it here": a reduced `quick` experiment in a Web Worker, on the CPU backend (one thread).
+// The stages of experiment/unit.ts, in its order: the baseline student (zeros in the label channel),
+// the LAD teacher from it (label-channel weights redrawn), the teacher's diagnostics, the LAD student
+// distilled from it on the fixed code, and the control (the student recipe without KD). Every loss is
+// the library's (baselineLoss, teacherLoss, studentLoss); this file only runs the loop and reports.
+
+import {
+  ARMS, Conv2d, type ExperimentConfig, Generator, QUICK, type SegModel, SGD, STREAM, Tensor, type TrainConfig, applySettings, armSpec,
+  baselineLoss, buildModel, encodeLabels, encodingAgreement, evaluate, imageStd, initExtraInputChannels_, loadBatch, mixSeed, noGrad, pct, poly,
+  readParts, resolveLabelScale, studentLoss, teacherLoss, teacherVerdict, upsampleTo, withLabelChannel, zeros,
+} from './lad.ts';
+import { loadDigits, makeData } from './data.ts';
+
+export type ToWorker = { type: 'start'; settings: string[]; seed: number } | { type: 'pause' } | { type: 'resume' };
+export interface DiagRow { teacher: string; encoded: number; zeros: number; otherImage: number; fixedCode: number; agreement: number; verdict: ReturnType<typeof teacherVerdict> }
+export type FromWorker =
+  | { type: 'config'; text: string; H: number; W: number; K: number; image: Float32Array; label: Int32Array }
+  | { type: 'stage'; stage: string; iterations: number }
+  | { type: 'step'; stage: string; step: number; loss: number; parts: Record<string, number>; stepsPerSec: number }
+  | { type: 'pred'; stage: string; step: number; pred: Int32Array }
+  | { type: 'eval'; stage: string; mIoU: number }
+  | { type: 'diagnostics'; rows: DiagRow[] }
+  | { type: 'done'; seconds: number }
+  | { type: 'error'; msg: string };
+
+const scope = self as unknown as { postMessage(m: FromWorker): void; onmessage: ((e: MessageEvent<ToWorker>) => void) | null };
+const post = (m: FromWorker): void => scope.postMessage(m);
+let paused = false, wake: (() => void) | null = null;
+
+scope.onmessage = (e) => {
+  const m = e.data;
+  if (m.type === 'pause') paused = true;
+  else if (m.type === 'resume') [paused, wake] = [false, (wake?.(), null)];
+  else run(applySettings(QUICK, m.settings), m.seed).catch((err: unknown) => post({ type: 'error', msg: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }));
+};
+
+/** Lets messages in between steps, and waits while paused. */
+async function checkpoint(): Promise<void> {
+  await new Promise((r) => setTimeout(r, 0));
+  if (paused) await new Promise<void>((r) => (wake = r));
+}
+
+async function run(cfg0: ExperimentConfig, seed: number): Promise<void> {
+  const t0 = performance.now();
+  await loadDigits(cfg0.data, '');
+  const data = makeData(cfg0.data);
+  const lad = resolveLabelScale(cfg0.lad, imageStd(data.train)); // scale 'auto' → 1.7 × image std, as the CLI
+  const cfg = { ...cfg0, lad };
+  const K = data.train.numClasses, shown = data.val.get(0);
+  const [, H, W] = shown.image.shape;
+  post({ type: 'config', text: JSON.stringify({ data: cfg.data, baseline: cfg.baseline.iterations, teacher: cfg.teacher.iterations, student: cfg.student.iterations, labelScale: lad.encodeTrain.scale }), H, W, K, image: shown.image.data() as Float32Array, label: shown.label.data() as Int32Array });
+  const modelCfg = { ...cfg.model, inChannels: 4, numClasses: K };
+  const fresh = (stream: number) => buildModel(modelCfg, { generator: new Generator(mixSeed(seed, stream)) });
+  const copyOf = (src: SegModel, stream: number) => {
+    const m = fresh(stream);
+    m.loadStateDict(src.stateDict());
+    return m;
+  };
+  const evalOpts = { numClasses: K, limit: cfg.eval.limit ?? undefined, batchSize: cfg.eval.batchSize, seed: mixSeed(seed, STREAM.eval) };
+
+  /** Trains `model` with `lossFn` for tc.iterations SGD steps (poly lr), reporting loss and a live prediction. */
+  async function stage(name: string, model: SegModel, tc: TrainConfig, lossFn: (b: { images: Tensor; labels: Tensor }, g: Generator) => { loss: Tensor; terms: Record<string, Tensor | number> }, labelled = false) {
+    post({ type: 'stage', stage: name, iterations: tc.iterations });
+    const opt = new SGD(model.parameters(), { lr: tc.lr, momentum: tc.momentum, weightDecay: tc.weightDecay });
+    const lrAt = poly({ power: tc.polyPower, maxIters: tc.iterations });
+    const gen = new Generator(mixSeed(tc.seed ?? seed, STREAM.loss)), n = data.train.length, B = tc.batchSize;
+    let order: number[] = [], epoch = -1, t = performance.now();
+    for (let step = 0; step < tc.iterations; step++) {
+      await checkpoint();
+      if (order.length < B) [order, epoch] = [Array.from(new Generator(mixSeed(STREAM.shuffle, tc.seed ?? seed, epoch + 1)).randperm(n)), epoch + 1];
+      const raw = loadBatch(data.train, order.splice(0, B), epoch, tc.seed ?? seed);
+      const batch = { images: Tensor.fromData(raw.images, [B, 3, ...raw.shape.slice(1)]), labels: Tensor.fromData(raw.labels, raw.shape) }; // (B, 3, H, W), (B, H, W)
+      for (const g of opt.paramGroups) g.lr = lrAt(step, tc.lr);
+      const { loss, terms } = lossFn(batch, gen);
+      loss.backward();
+      opt.step();
+      opt.zeroGrad();
+      const { __loss, ...parts } = await readParts({ __loss: loss, ...terms });
+      const now = performance.now();
+      post({ type: 'step', stage: name, step: step + 1, loss: __loss, parts, stepsPerSec: 1000 / (now - t) });
+      t = now;
+      if ((step + 1) % 5 === 0 || step + 1 === tc.iterations) post({ type: 'pred', stage: name, step: step + 1, pred: predict(model, labelled) });
+    }
+    const r = await evaluate(model, data.val, { ...evalOpts, labelMode: labelled ? 'encoded' : 'zeros', encoding: lad.encodeTeacherEval });
+    post({ type: 'eval', stage: name, mIoU: pct(r.mIoU) });
+    return r;
+  }
+
+  /** Class ids (H, W) of the shown val image: a teacher sees its labels under the fixed code, a student zeros. */
+  function predict(model: SegModel, labelled: boolean): Int32Array {
+    const y = shown.label.reshape([1, H, W]);
+    const ch = labelled ? encodeLabels(y, K, lad.encodeDistill, new Generator(0)) : zeros([1, 1, H, W]); // (1, 1, H, W)
+    model.eval();
+    const ids = noGrad(() => upsampleTo(model.forward(withLabelChannel(shown.image.reshape([1, 3, H, W]), ch)).logits, y).argmax(1)); // (1, H, W)
+    return ids.data() as Int32Array;
+  }
+
+  // -- the stages, in the experiment's order --------------------------------------------------------
+  const start = fresh(STREAM.init);
+  const bl = { ...cfg.baseline, seed: mixSeed(seed, STREAM.baseline) };
+  await stage('baseline', start, bl, (b) => baselineLoss(start, b, lad));
+  const tune = (tc: TrainConfig) => ({ ...tc, seed: mixSeed(seed, STREAM.finetune) });
+
+  const teacher = copyOf(start, armSpec('teacher-lad').stream);
+  initExtraInputChannels_(firstConv(teacher), 3, lad.labelChannelInitStd, new Generator(mixSeed(seed, STREAM.redraw)));
+  const own = await stage('teacher-lad', teacher, tune(cfg.teacher), (b, g) => teacherLoss(teacher, b, K, lad, g), true);
+  const diag = {
+    encoded: pct(own.mIoU),
+    zeros: pct((await evaluate(teacher, data.val, { ...evalOpts, labelMode: 'zeros' })).mIoU),
+    otherImage: pct((await evaluate(teacher, data.val, { ...evalOpts, labelMode: 'otherImage', encoding: lad.encodeTeacherEval })).mIoU),
+    fixedCode: pct((await evaluate(teacher, data.val, { ...evalOpts, labelMode: 'encoded', encoding: lad.encodeDistill })).mIoU),
+    agreement: pct(await encodingAgreement(teacher, data.val, { ...evalOpts, encoding: lad.encodeTeacherEval })),
+  };
+  post({ type: 'diagnostics', rows: [{ teacher: 'teacher-lad', ...diag, verdict: teacherVerdict(diag) }] });
+
+  const student = copyOf(start, armSpec('student-lad').stream);
+  await stage('student-lad', student, tune(cfg.student), (b, g) => studentLoss(student, teacher, b, K, lad, g));
+  const control = copyOf(start, armSpec('control').stream), controlLad = ARMS.find((a) => a.name === 'control')!.lad(lad);
+  await stage('control', control, tune(cfg.student), (b, g) => studentLoss(control, null, b, K, controlLad, g));
+  post({ type: 'done', seconds: (performance.now() - t0) / 1000 });
+}
+
+/** The first convolution that sees the input (its channel 3 is the label channel), as experiment/unit.ts finds it. */
+function firstConv(model: SegModel): Conv2d {
+  for (const m of model.modules()) if (m instanceof Conv2d && m.inChannels === model.inChannels) return m;
+  throw new Error('firstConv: no convolution takes the model input');
+}
