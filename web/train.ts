@@ -4,7 +4,7 @@
 
 import { fmtStat, stat } from './lad.ts';
 import { type Curve, drawImage, drawLabels, plotCurves } from './draw.ts';
-import type { DiagRow, FromWorker } from './worker.ts';
+import type { Backend, DiagRow, FromWorker } from './worker.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : '…');
@@ -41,6 +41,7 @@ export function setupTraining(): TrainView {
         [K, H, W] = [m.K, m.H, m.W];
         drawImage($('train-image'), m.image, W, H);
         drawLabels($('train-label'), m.label, W, H, K);
+        $('train-device').textContent = m.device;
         status.textContent = `running: ${m.text}`;
         break;
       case 'stage':
@@ -70,12 +71,12 @@ export function setupTraining(): TrainView {
       case 'done':
         status.textContent = `done in ${m.seconds.toFixed(0)} s`;
         $('train').dataset.done = '1';
-        [start.disabled, pause.disabled] = [false, true];
+        pause.disabled = true;
         break;
       case 'error':
         status.innerHTML = `<span class="error">${m.msg}</span>`;
         console.error(`training worker: ${m.msg}`);
-        [start.disabled, pause.disabled] = [false, true];
+        pause.disabled = true;
     }
   };
   start.onclick = () => {
@@ -88,8 +89,9 @@ export function setupTraining(): TrainView {
     view.worker = new Worker('worker.js', { type: 'module' });
     view.worker.onmessage = (e: MessageEvent<FromWorker>) => onMessage(e.data);
     view.worker.onerror = (e) => onMessage({ type: 'error', msg: e.message });
-    view.worker.postMessage({ type: 'start', settings, seed: 0 });
-    [start.disabled, pause.disabled, paused] = [true, false, false];
+    view.worker.postMessage({ type: 'start', settings, seed: 0, backend: $<HTMLSelectElement>('train-backend').value as Backend });
+    [pause.disabled, paused] = [false, false]; // train again: the running worker is dropped
+    $('train-device').textContent = '';
     pause.textContent = 'stop';
     status.textContent = 'starting…';
   };

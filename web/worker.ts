@@ -1,20 +1,23 @@
-// "Train it here": a reduced `quick` experiment in a Web Worker, on the CPU backend (one thread).
+// "Train it here": a reduced `quick` experiment in a Web Worker, on the CPU backend (one thread) or
+// the GPU backend (initBackend('gpu'): webgpu, else webgl2, on an OffscreenCanvas).
 // The stages of experiment/unit.ts, in its order: the baseline student (zeros in the label channel),
 // the LAD teacher from it (label-channel weights redrawn), the teacher's diagnostics, the LAD student
 // distilled from it on the fixed code, and the control (the student recipe without KD). Every loss is
 // the library's (baselineLoss, teacherLoss, studentLoss); this file only runs the loop and reports.
 
 import {
-  ARMS, Conv2d, type ExperimentConfig, Generator, QUICK, type SegModel, SGD, STREAM, Tensor, type TrainConfig, applySettings, armSpec,
-  baselineLoss, buildModel, encodeLabels, encodingAgreement, evaluate, imageStd, initExtraInputChannels_, loadBatch, mixSeed, noGrad, pct, poly,
+  ARMS, Conv2d, type Device, type ExperimentConfig, Generator, QUICK, type SegModel, SGD, STREAM, Tensor, type TrainConfig, applySettings, armSpec,
+  baselineLoss, buildModel, encodeLabels, encodingAgreement, evaluate, imageStd, initBackend, initExtraInputChannels_, loadBatch, mixSeed, noGrad, pct, poly,
   readParts, resolveLabelScale, studentLoss, teacherLoss, teacherVerdict, upsampleTo, withLabelChannel, zeros,
 } from './lad.ts';
 import { loadDigits, makeData } from './data.ts';
 
-export type ToWorker = { type: 'start'; settings: string[]; seed: number } | { type: 'pause' } | { type: 'resume' };
+/** 'cpu', or a GPU mode for initBackend('gpu', { mode }) ('auto': webgpu if an adapter answers, else webgl2, ...). */
+export type Backend = 'cpu' | 'auto' | 'webgpu' | 'webgl2';
+export type ToWorker = { type: 'start'; settings: string[]; seed: number; backend: Backend } | { type: 'pause' } | { type: 'resume' };
 export interface DiagRow { teacher: string; encoded: number; zeros: number; otherImage: number; fixedCode: number; agreement: number; verdict: ReturnType<typeof teacherVerdict> }
 export type FromWorker =
-  | { type: 'config'; text: string; H: number; W: number; K: number; image: Float32Array; label: Int32Array }
+  | { type: 'config'; text: string; device: string; H: number; W: number; K: number; image: Float32Array; label: Int32Array }
   | { type: 'stage'; stage: string; iterations: number }
   | { type: 'step'; stage: string; step: number; loss: number; parts: Record<string, number>; stepsPerSec: number }
   | { type: 'pred'; stage: string; step: number; pred: Int32Array }
@@ -31,7 +34,7 @@ scope.onmessage = (e) => {
   const m = e.data;
   if (m.type === 'pause') paused = true;
   else if (m.type === 'resume') [paused, wake] = [false, (wake?.(), null)];
-  else run(applySettings(QUICK, m.settings), m.seed).catch((err: unknown) => post({ type: 'error', msg: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }));
+  else run(applySettings(QUICK, m.settings), m.seed, m.backend).catch((err: unknown) => post({ type: 'error', msg: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }));
 };
 
 /** Lets messages in between steps, and waits while paused. */
@@ -40,17 +43,22 @@ async function checkpoint(): Promise<void> {
   if (paused) await new Promise<void>((r) => (wake = r));
 }
 
-async function run(cfg0: ExperimentConfig, seed: number): Promise<void> {
+async function run(cfg0: ExperimentConfig, seed: number, backend: Backend): Promise<void> {
   const t0 = performance.now();
+  let device: Device = 'cpu', deviceText = 'cpu (one thread)';
+  if (backend !== 'cpu') {
+    const info = await initBackend('gpu', { mode: backend });
+    [device, deviceText] = ['gpu', `gpu, ${info.mode} (${info.tried.filter((t) => !t.ok).map((t) => `${t.mode}: ${t.why}`).join('; ') || 'first choice'})`];
+  }
   await loadDigits(cfg0.data, '');
   const data = makeData(cfg0.data);
   const lad = resolveLabelScale(cfg0.lad, imageStd(data.train)); // scale 'auto' → 1.7 × image std, as the CLI
   const cfg = { ...cfg0, lad };
   const K = data.train.numClasses, shown = data.val.get(0);
   const [, H, W] = shown.image.shape;
-  post({ type: 'config', text: JSON.stringify({ data: cfg.data, baseline: cfg.baseline.iterations, teacher: cfg.teacher.iterations, student: cfg.student.iterations, labelScale: lad.encodeTrain.scale }), H, W, K, image: shown.image.data() as Float32Array, label: shown.label.data() as Int32Array });
+  post({ type: 'config', device: deviceText, text: JSON.stringify({ data: cfg.data, baseline: cfg.baseline.iterations, teacher: cfg.teacher.iterations, student: cfg.student.iterations, labelScale: lad.encodeTrain.scale }), H, W, K, image: shown.image.data() as Float32Array, label: shown.label.data() as Int32Array });
   const modelCfg = { ...cfg.model, inChannels: 4, numClasses: K };
-  const fresh = (stream: number) => buildModel(modelCfg, { generator: new Generator(mixSeed(seed, stream)) });
+  const fresh = (stream: number) => buildModel(modelCfg, { generator: new Generator(mixSeed(seed, stream)) }).to(device); // init drawn on the CPU
   const copyOf = (src: SegModel, stream: number) => {
     const m = fresh(stream);
     m.loadStateDict(src.stateDict());
@@ -69,7 +77,7 @@ async function run(cfg0: ExperimentConfig, seed: number): Promise<void> {
       await checkpoint();
       if (order.length < B) [order, epoch] = [Array.from(new Generator(mixSeed(STREAM.shuffle, tc.seed ?? seed, epoch + 1)).randperm(n)), epoch + 1];
       const raw = loadBatch(data.train, order.splice(0, B), epoch, tc.seed ?? seed);
-      const batch = { images: Tensor.fromData(raw.images, [B, 3, ...raw.shape.slice(1)]), labels: Tensor.fromData(raw.labels, raw.shape) }; // (B, 3, H, W), (B, H, W)
+      const batch = { images: Tensor.fromData(raw.images, [B, 3, ...raw.shape.slice(1)]).to(device), labels: Tensor.fromData(raw.labels, raw.shape).to(device) }; // (B, 3, H, W), (B, H, W)
       for (const g of opt.paramGroups) g.lr = lrAt(step, tc.lr);
       const { loss, terms } = lossFn(batch, gen);
       loss.backward();
@@ -79,7 +87,7 @@ async function run(cfg0: ExperimentConfig, seed: number): Promise<void> {
       const now = performance.now();
       post({ type: 'step', stage: name, step: step + 1, loss: __loss, parts, stepsPerSec: 1000 / (now - t) });
       t = now;
-      if ((step + 1) % 5 === 0 || step + 1 === tc.iterations) post({ type: 'pred', stage: name, step: step + 1, pred: predict(model, labelled) });
+      if ((step + 1) % 5 === 0 || step + 1 === tc.iterations) post({ type: 'pred', stage: name, step: step + 1, pred: await predict(model, labelled) });
     }
     const r = await evaluate(model, data.val, { ...evalOpts, labelMode: labelled ? 'encoded' : 'zeros', encoding: lad.encodeTeacherEval });
     post({ type: 'eval', stage: name, mIoU: pct(r.mIoU) });
@@ -87,12 +95,12 @@ async function run(cfg0: ExperimentConfig, seed: number): Promise<void> {
   }
 
   /** Class ids (H, W) of the shown val image: a teacher sees its labels under the fixed code, a student zeros. */
-  function predict(model: SegModel, labelled: boolean): Int32Array {
-    const y = shown.label.reshape([1, H, W]);
-    const ch = labelled ? encodeLabels(y, K, lad.encodeDistill, new Generator(0)) : zeros([1, 1, H, W]); // (1, 1, H, W)
+  async function predict(model: SegModel, labelled: boolean): Promise<Int32Array> {
+    const y = shown.label.reshape([1, H, W]).to(device);
+    const ch = labelled ? encodeLabels(y, K, lad.encodeDistill, new Generator(0)) : zeros([1, 1, H, W], { device }); // (1, 1, H, W)
     model.eval();
-    const ids = noGrad(() => upsampleTo(model.forward(withLabelChannel(shown.image.reshape([1, 3, H, W]), ch)).logits, y).argmax(1)); // (1, H, W)
-    return ids.data() as Int32Array;
+    const ids = noGrad(() => upsampleTo(model.forward(withLabelChannel(shown.image.reshape([1, 3, H, W]).to(device), ch)).logits, y).argmax(1)); // (1, H, W)
+    return Int32Array.from(await ids.dataAsync());
   }
 
   // -- the stages, in the experiment's order --------------------------------------------------------

@@ -29,10 +29,10 @@ const $ = <T extends HTMLElement>(sel: string): T => {
   return el;
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
+async function until(what: string, ok: () => boolean, timeoutMs: number, state?: () => string): Promise<void> {
   const t0 = performance.now();
   while (!ok()) {
-    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${state ? ` (${state()})` : ''}`);
     await sleep(100);
   }
 }
@@ -61,6 +61,9 @@ async function check(name: string, fn: () => Promise<string | undefined> | strin
 // ---- the checks --------------------------------------------------------------------------------
 /** The tiny run's settings (`?settings=` overrides them, e.g. to time the page's default run). */
 const TINY = new URLSearchParams(location.search).get('settings') ?? 'size=24 data.train=48 data.val=16 eval.limit=16 baseline.iterations=40 teacher.iterations=6 student.iterations=6';
+
+/** GPU modes whose absence fails instead of skipping (`?require=webgpu`). */
+const REQUIRE = (new URLSearchParams(location.search).get('require') ?? '').split(',');
 
 async function main(): Promise<void> {
   await until('the page to be ready (body[data-ready])', () => document.body?.dataset.ready === '1' || /error/.test(document.getElementById('status')?.innerHTML ?? ''), 60_000);
@@ -123,23 +126,29 @@ async function main(): Promise<void> {
     assert(/Teacher diagnostics/.test(shown) && /Label usage/.test(shown), 'no label-usage or diagnostics section');
     return `${document.querySelectorAll('#runs-view table').length} tables, ${arms.length} arms`;
   });
-  await check('4. train: stop holds the step, resume continues', async () => {
+  const select = $<HTMLSelectElement>('#train-backend');
+  const status = () => $('#train-status').textContent ?? '';
+  const start = (backend: string) => {
+    select.value = backend;
+    assert(select.value === backend, `the backend menu has no '${backend}'`);
     $<HTMLInputElement>('#train-settings').value = TINY;
     $<HTMLButtonElement>('#train-start').click();
-    const status = () => $('#train-status').textContent ?? '';
-    await until('the first steps', () => /step [3-9]/.test(status()), 60_000);
+  };
+  await check('4. train (cpu): stop holds the step, resume continues', async () => {
+    start('cpu');
+    await until('the first steps', () => /step [3-9]/.test(status()) || /error/.test($('#train-status').innerHTML), 120_000, status);
     $<HTMLButtonElement>('#train-pause').click();
     await sleep(300);
     const held = status();
     await sleep(1500);
     assert(status() === held, `the run went on while stopped: '${held}' → '${status()}'`);
     $<HTMLButtonElement>('#train-pause').click();
-    await until('a step after resume', () => status() !== held, 10_000);
-    return held;
+    await until('a step after resume', () => status() !== held, 10_000, status);
+    return `${$('#train-device').textContent}; ${held}`;
   });
-  await check('4. train: the tiny run lowers its loss, predicts, and tables the diagnostics', async () => {
-    await until('the run to finish', () => $('#train').dataset.done === '1' || /error/.test($('#train-status').innerHTML), 300_000);
-    assert($('#train').dataset.done === '1', `the run failed: ${$('#train-status').textContent}`);
+  await check('4. train (cpu): the tiny run lowers its loss, predicts, and tables the diagnostics', async () => {
+    await until('the run to finish', () => $('#train').dataset.done === '1' || /error/.test($('#train-status').innerHTML), 300_000, status);
+    assert($('#train').dataset.done === '1', `the run failed: ${status()}`);
     const stages = [...document.querySelectorAll('#train-stages tr[data-stage]')].map((tr) => ({
       name: (tr as HTMLElement).dataset.stage, first: Number(tr.querySelector('.first')!.textContent), last: Number(tr.querySelector('.last')!.textContent), mIoU: Number(tr.querySelector('.miou')!.textContent),
     }));
@@ -152,8 +161,20 @@ async function main(): Promise<void> {
     const row = cells('#train-diag');
     assert(row[0] === 'teacher-lad' && row.slice(1, 6).every((c) => Number.isFinite(Number(c))), `diagnostics row: ${row.join(' | ')}`);
     assert(distinctColours(pixels('#train-pred')) >= 1, 'no prediction drawn');
-    return `baseline loss ${b.first.toFixed(3)} → ${b.last.toFixed(3)}; mIoU ${stages.map((s) => `${s.name} ${s.mIoU}`).join(', ')}; ${$('#train-status').textContent}`;
+    return `baseline loss ${b.first.toFixed(3)} → ${b.last.toFixed(3)}; mIoU ${stages.map((s) => `${s.name} ${s.mIoU}`).join(', ')}; ${status()}`;
   });
+  // The GPU backend on SwiftShader compiles its shaders on the CPU: the first training step of the tiny
+  // model took 205 s in webgl2, so CI only checks that the worker starts a run on it (and then moves on).
+  for (const backend of ['webgl2', 'webgpu']) {
+    await check(`4. train (${backend}): the worker starts the run on the GPU backend`, async () => {
+      start(backend);
+      await until(`the worker's device`, () => new RegExp(`^gpu, ${backend}`).test($('#train-device').textContent ?? '') || /error/.test($('#train-status').innerHTML), 60_000, status);
+      if (/no adapter|no navigator\.gpu|has no WebGL2/.test(status()) && !REQUIRE.includes(backend)) return `SKIP: ${status()}`;
+      assert(new RegExp(`^gpu, ${backend}`).test($('#train-device').textContent ?? ''), `the run failed: ${status()}`);
+      return `${$('#train-device').textContent}; ${status()}`;
+    });
+  }
+  $<HTMLButtonElement>('#train-pause').click(); // leave the GPU run stopped
   await check('page: no console error', () => {
     assert(consoleErrors.length === 0, consoleErrors.join('\n'));
     return undefined;

@@ -4,7 +4,8 @@
 // no console error). Then a screenshot of the page with the fixture open: test/browser/out/web.png.
 // Exits 1 on any failure. Needs Chromium (`apt-get install -y chromium`). Run: `pnpm test:web`.
 // Options: --chromium PATH, --timeout SECONDS (default 400), --verbose (Chromium's stderr),
-// --settings 'KNOB=V ...' (the training run's settings instead of the tiny ones, e.g. to time a longer run).
+// --settings 'KNOB=V ...' (the training run's settings instead of the tiny ones, e.g. to time a longer run),
+// --require-webgpu (a missing WebGPU adapter fails instead of skipping).
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
@@ -47,15 +48,16 @@ const server = await eventServer((req, res) => {
 }, (raw) => {
   const e = raw as Event;
   events.push(e);
-  if (e.type === 'check') console.log(`${e.ok ? 'PASS' : 'FAIL'}  ${e.name.padEnd(72)} ${(e.ms / 1000).toFixed(1).padStart(6)} s  ${e.msg}`);
+  if (e.type === 'check') console.log(`${e.ok ? (e.msg.startsWith('SKIP') ? 'SKIP' : 'PASS') : 'FAIL'}  ${e.name.padEnd(80)} ${(e.ms / 1000).toFixed(1).padStart(6)} s  ${e.msg}`);
   else if (e.type === 'error') console.log(`ERROR ${e.msg}`);
   else if (e.type === 'done') finish(null);
 });
 
 // ---- the checks ----------------------------------------------------------------------------------
 console.log(`test:web: ${chromium}, ${server.url}`);
-const settings = args.includes('--settings') ? `&settings=${encodeURIComponent(args[args.indexOf('--settings') + 1])}` : '';
-const browser = launchChromium(chromium, `${server.url}?check=1${settings}`, { verbose });
+const param = (flag: string, name: string) => (args.includes(flag) ? `&${name}=${encodeURIComponent(args[args.indexOf(flag) + 1])}` : '');
+const query = `?check=1${param('--settings', 'settings')}${args.includes('--require-webgpu') ? '&require=webgpu' : ''}`;
+const browser = launchChromium(chromium, server.url + query, { verbose });
 void browser.exited.then((why) => finish(`${why} early`));
 const timer = setTimeout(() => finish(`timed out after ${timeoutS} s`), timeoutS * 1000);
 const abort = await finished;
@@ -81,4 +83,4 @@ const passed = checks.filter((c) => c.ok).length + (shotOk ? 1 : 0), failed = ch
 const errors = events.filter((e) => e.type === 'error').length + (abort ? 1 : 0);
 console.log(`  wall time ${((performance.now() - started) / 1000).toFixed(1)} s`);
 console.log(`web: ${passed} passed, ${failed} failed${errors ? `, ${errors} errors` : ''}`);
-process.exit(failed + errors > 0 || checks.length < 9 ? 1 : 0);
+process.exit(failed + errors > 0 || checks.length < 9 ? 1 : 0); // 9: the checks of one backend
