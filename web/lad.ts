@@ -24,5 +24,5 @@ export { applySettings } from '../packages/lad/src/experiment/knobs.ts';
 export { ARMS, armSpec } from '../packages/lad/src/experiment/arms.ts';
 export { fmtStat, pct, stat, teacherVerdict, type ExperimentReport } from '../packages/lad/src/experiment/report.ts';
 export { renderReportMd } from '../packages/lad/src/experiment/render.ts';
-export { mixSeed, STREAM } from '../packages/lad/src/seeds.ts';
+export { hashName, mixSeed, STREAM } from '../packages/lad/src/seeds.ts';
 export { channelToRgb, classPalette, imageToRgb, labelToRgb } from '../packages/lad/src/report/colors.ts';

@@ -8,9 +8,9 @@ import type { Backend, DiagRow, FromWorker } from './worker.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : '…');
-const COLORS: Record<string, string> = { baseline: '#555', 'teacher-lad': '#b2182b', 'student-lad': '#2166ac', control: '#1b7837' };
+const COLORS: Record<string, string> = { 'baseline-start': '#555', 'teacher-lad': '#b2182b', 'student-lad': '#2166ac', control: '#1b7837' };
 
-export interface TrainView { worker: Worker | null; curves: Map<string, Curve>; stages: Map<string, { iterations: number; stepsPerSec: number; mIoU: number | null }> }
+export interface TrainView { worker: Worker | null; curves: Map<string, Curve>; stages: Map<string, { iterations: number; stepsPerSec: number; mIoU: number | null; finalLoss: number | null }> }
 
 /** The mean loss of the first and the last 5 steps of a curve (one step's loss is noisy). */
 const ends = (c: Curve): [number, number] => [c.points.slice(0, 5), c.points.slice(-5)].map((ps) => ps.reduce((a, p) => a + p[1], 0) / ps.length) as [number, number];
@@ -32,7 +32,7 @@ export function setupTraining(): TrainView {
     $('train-stages').innerHTML = '<tr><th>stage</th><th>iterations</th><th>loss, first 5 steps</th><th>loss, last 5 steps</th><th>steps/s</th><th>val mIoU</th></tr>'
       + [...view.stages].map(([n, s]) => {
         const [first, last] = ends(view.curves.get(n)!);
-        return `<tr data-stage="${n}"><td>${n}</td><td>${s.iterations}</td><td class="first">${fmt(first)}</td><td class="last">${fmt(last)}</td><td>${s.stepsPerSec.toFixed(1)}</td><td class="miou">${s.mIoU === null ? '…' : s.mIoU.toFixed(1)}</td></tr>`;
+        return `<tr data-stage="${n}" data-miou="${s.mIoU}" data-final-loss="${s.finalLoss}"><td>${n}</td><td>${s.iterations}</td><td class="first">${fmt(first)}</td><td class="last">${fmt(last)}</td><td>${s.stepsPerSec.toFixed(1)}</td><td class="miou">${s.mIoU === null ? '…' : s.mIoU.toFixed(1)}</td></tr>`;
       }).join('');
   };
   const onMessage = (m: FromWorker) => {
@@ -47,7 +47,7 @@ export function setupTraining(): TrainView {
       case 'stage':
         offset = [...view.curves.values()].reduce((n, c) => n + c.points.length, 0);
         view.curves.set(m.stage, { name: m.stage, color: COLORS[m.stage] ?? '#000', points: [] });
-        view.stages.set(m.stage, { iterations: m.iterations, stepsPerSec: 0, mIoU: null });
+        view.stages.set(m.stage, { iterations: m.iterations, stepsPerSec: 0, mIoU: null, finalLoss: null });
         break;
       case 'step': {
         view.curves.get(m.stage)!.points.push([offset + m.step, m.loss]);
@@ -62,7 +62,7 @@ export function setupTraining(): TrainView {
         $('train-pred-cap').textContent = `${m.stage}, step ${m.step}${m.stage === 'teacher-lad' ? ' (sees the fixed code)' : ''}`;
         break;
       case 'eval':
-        view.stages.get(m.stage)!.mIoU = m.mIoU;
+        Object.assign(view.stages.get(m.stage)!, { mIoU: m.mIoU, finalLoss: m.finalLoss });
         stagesTable();
         break;
       case 'diagnostics':

@@ -6,7 +6,7 @@
 // the library's (baselineLoss, teacherLoss, studentLoss); this file only runs the loop and reports.
 
 import {
-  ARMS, Conv2d, type Device, type ExperimentConfig, Generator, QUICK, type SegModel, SGD, STREAM, Tensor, type TrainConfig, applySettings, armSpec,
+  ARMS, Conv2d, type Device, type ExperimentConfig, Generator, defaultGenerator, hashName, QUICK, type SegModel, SGD, STREAM, Tensor, type TrainConfig, applySettings, armSpec,
   baselineLoss, buildModel, encodeLabels, encodingAgreement, evaluate, imageStd, initBackend, initExtraInputChannels_, loadBatch, mixSeed, noGrad, pct, poly,
   readParts, resolveLabelScale, studentLoss, teacherLoss, teacherVerdict, upsampleTo, withLabelChannel, zeros,
 } from './lad.ts';
@@ -21,7 +21,7 @@ export type FromWorker =
   | { type: 'stage'; stage: string; iterations: number }
   | { type: 'step'; stage: string; step: number; loss: number; parts: Record<string, number>; stepsPerSec: number }
   | { type: 'pred'; stage: string; step: number; pred: Int32Array }
-  | { type: 'eval'; stage: string; mIoU: number }
+  | { type: 'eval'; stage: string; mIoU: number; finalLoss: number }
   | { type: 'diagnostics'; rows: DiagRow[] }
   | { type: 'done'; seconds: number }
   | { type: 'error'; msg: string };
@@ -66,31 +66,38 @@ async function run(cfg0: ExperimentConfig, seed: number, backend: Backend): Prom
   };
   const evalOpts = { numClasses: K, limit: cfg.eval.limit ?? undefined, batchSize: cfg.eval.batchSize, seed: mixSeed(seed, STREAM.eval) };
 
-  /** Trains `model` with `lossFn` for tc.iterations SGD steps (poly lr), reporting loss and a live prediction. */
+  /**
+   * Trains `model` with `lossFn` for tc.iterations SGD steps (poly lr), reporting loss and a live
+   * prediction. The random streams are trainModel's and runUnit's (data order as DataLoader.plan with
+   * dropLast, loss generator, defaultGenerator per arm), so on the CPU its numbers are the CLI's.
+   */
   async function stage(name: string, model: SegModel, tc: TrainConfig, lossFn: (b: { images: Tensor; labels: Tensor }, g: Generator) => { loss: Tensor; terms: Record<string, Tensor | number> }, labelled = false) {
     post({ type: 'stage', stage: name, iterations: tc.iterations });
+    defaultGenerator.manualSeed(mixSeed(seed, STREAM.default, hashName(name)));
     const opt = new SGD(model.parameters(), { lr: tc.lr, momentum: tc.momentum, weightDecay: tc.weightDecay });
     const lrAt = poly({ power: tc.polyPower, maxIters: tc.iterations });
-    const gen = new Generator(mixSeed(tc.seed ?? seed, STREAM.loss)), n = data.train.length, B = tc.batchSize;
-    let order: number[] = [], epoch = -1, t = performance.now();
+    const gen = new Generator(mixSeed(STREAM.loss, tc.seed)), n = data.train.length, B = tc.batchSize, perEpoch = Math.floor(n / B);
+    let t = performance.now(), loss = NaN;
     for (let step = 0; step < tc.iterations; step++) {
       await checkpoint();
-      if (order.length < B) [order, epoch] = [Array.from(new Generator(mixSeed(STREAM.shuffle, tc.seed ?? seed, epoch + 1)).randperm(n)), epoch + 1];
-      const raw = loadBatch(data.train, order.splice(0, B), epoch, tc.seed ?? seed);
+      const epoch = Math.floor(step / perEpoch), b = step % perEpoch;
+      const order = new Generator(mixSeed(STREAM.shuffle, tc.seed, epoch)).shuffle(Array.from({ length: n }, (_, i) => i));
+      const raw = loadBatch(data.train, order.slice(b * B, (b + 1) * B), epoch, tc.seed);
       const batch = { images: Tensor.fromData(raw.images, [B, 3, ...raw.shape.slice(1)]).to(device), labels: Tensor.fromData(raw.labels, raw.shape).to(device) }; // (B, 3, H, W), (B, H, W)
       for (const g of opt.paramGroups) g.lr = lrAt(step, tc.lr);
-      const { loss, terms } = lossFn(batch, gen);
-      loss.backward();
+      const out = lossFn(batch, gen);
+      out.loss.backward();
       opt.step();
       opt.zeroGrad();
-      const { __loss, ...parts } = await readParts({ __loss: loss, ...terms });
+      const { __loss, ...parts } = await readParts({ __loss: out.loss, ...out.terms });
       const now = performance.now();
-      post({ type: 'step', stage: name, step: step + 1, loss: __loss, parts, stepsPerSec: 1000 / (now - t) });
+      loss = __loss;
+      post({ type: 'step', stage: name, step: step + 1, loss, parts, stepsPerSec: 1000 / (now - t) });
       t = now;
       if ((step + 1) % 5 === 0 || step + 1 === tc.iterations) post({ type: 'pred', stage: name, step: step + 1, pred: await predict(model, labelled) });
     }
     const r = await evaluate(model, data.val, { ...evalOpts, labelMode: labelled ? 'encoded' : 'zeros', encoding: lad.encodeTeacherEval });
-    post({ type: 'eval', stage: name, mIoU: pct(r.mIoU) });
+    post({ type: 'eval', stage: name, mIoU: pct(r.mIoU), finalLoss: loss });
     return r;
   }
 
@@ -106,7 +113,7 @@ async function run(cfg0: ExperimentConfig, seed: number, backend: Backend): Prom
   // -- the stages, in the experiment's order --------------------------------------------------------
   const start = fresh(STREAM.init);
   const bl = { ...cfg.baseline, seed: mixSeed(seed, STREAM.baseline) };
-  await stage('baseline', start, bl, (b) => baselineLoss(start, b, lad));
+  await stage('baseline-start', start, bl, (b) => baselineLoss(start, b, lad));
   const tune = (tc: TrainConfig) => ({ ...tc, seed: mixSeed(seed, STREAM.finetune) });
 
   const teacher = copyOf(start, armSpec('teacher-lad').stream);

@@ -60,7 +60,9 @@ async function check(name: string, fn: () => Promise<string | undefined> | strin
 
 // ---- the checks --------------------------------------------------------------------------------
 /** The tiny run's settings (`?settings=` overrides them, e.g. to time the page's default run). */
-const TINY = new URLSearchParams(location.search).get('settings') ?? 'size=24 data.train=48 data.val=16 eval.limit=16 baseline.iterations=40 teacher.iterations=6 student.iterations=6';
+/** The settings of the fixture's run (`lad experiment --preset quick --seeds 2 --set size=24,data.train=96,...`). */
+const TINY = new URLSearchParams(location.search).get('settings') ?? 'size=24 data.train=96 data.val=24 eval.limit=24 baseline.iterations=80 teacher.iterations=12 student.iterations=12';
+const FIXTURE_SETTINGS = !new URLSearchParams(location.search).has('settings');
 
 /** GPU modes whose absence fails instead of skipping (`?require=webgpu`). */
 const REQUIRE = (new URLSearchParams(location.search).get('require') ?? '').split(',');
@@ -152,7 +154,7 @@ async function main(): Promise<void> {
     const stages = [...document.querySelectorAll('#train-stages tr[data-stage]')].map((tr) => ({
       name: (tr as HTMLElement).dataset.stage, first: Number(tr.querySelector('.first')!.textContent), last: Number(tr.querySelector('.last')!.textContent), mIoU: Number(tr.querySelector('.miou')!.textContent),
     }));
-    assert(stages.map((s) => s.name).join() === 'baseline,teacher-lad,student-lad,control', `stages: ${stages.map((s) => s.name).join()}`);
+    assert(stages.map((s) => s.name).join() === 'baseline-start,teacher-lad,student-lad,control', `stages: ${stages.map((s) => s.name).join()}`);
     const b = stages[0];
     assert(b.last < b.first, `baseline loss did not go down: first 5 steps ${b.first}, last 5 ${b.last}`);
     assert(stages.every((s) => s.mIoU >= 0 && s.mIoU <= 100), `mIoU: ${stages.map((s) => s.mIoU).join(', ')}`);
@@ -162,6 +164,17 @@ async function main(): Promise<void> {
     assert(row[0] === 'teacher-lad' && row.slice(1, 6).every((c) => Number.isFinite(Number(c))), `diagnostics row: ${row.join(' | ')}`);
     assert(distinctColours(pixels('#train-pred')) >= 1, 'no prediction drawn');
     return `baseline loss ${b.first.toFixed(3)} → ${b.last.toFixed(3)}; mIoU ${stages.map((s) => `${s.name} ${s.mIoU}`).join(', ')}; ${status()}`;
+  });
+  await check('4. train (cpu): the same numbers as the CLI (the fixture\'s seed 0: final loss and val mIoU of each arm)', async () => {
+    if (!FIXTURE_SETTINGS) return 'SKIP: ?settings= differs from the fixture run';
+    const report = (await (await fetch('/fixtures/report.json')).json()) as { points: { arms: Record<string, { perSeed: { seed: number; finalLoss: number; mIoU: number }[] }> }[] };
+    const diffs = [...document.querySelectorAll<HTMLElement>('#train-stages tr[data-stage]')].map((tr) => {
+      const cli = report.points[0].arms[tr.dataset.stage!]!.perSeed.find((p) => p.seed === 0)!;
+      return { name: tr.dataset.stage!, loss: [Number(tr.dataset.finalLoss), cli.finalLoss], mIoU: [Number(tr.dataset.miou), cli.mIoU] };
+    });
+    const off = diffs.filter((d) => d.loss[0] !== d.loss[1] || d.mIoU[0] !== d.mIoU[1]);
+    assert(off.length === 0, off.map((d) => `${d.name}: final loss page ${d.loss[0]} vs CLI ${d.loss[1]}, mIoU page ${d.mIoU[0]} vs CLI ${d.mIoU[1]}`).join('; '));
+    return `bit-identical: ${diffs.map((d) => `${d.name} ${d.loss[0].toFixed(6)} / ${d.mIoU[0].toFixed(2)}`).join(', ')}`;
   });
   // The GPU backend on SwiftShader compiles its shaders on the CPU: the first training step of the tiny
   // model took 205 s in webgl2, so CI only checks that the worker starts a run on it (and then moves on).
