@@ -1,7 +1,7 @@
 // The page's entry: loads the digits, then fills the sections in the order of the method
 // (explain.ts: 1-3, train.ts: 4, runs.ts: 5, the code index: 6). `?report=URL` opens a report.json.
 
-import { Generator, QUICK, buildModel, imageStd, resolveLabelScale } from './lad.ts';
+import { Generator, QUICK, Tensor, buildModel, imageStd, resolveLabelScale } from './lad.ts';
 import { loadDigits, makeData } from './data.ts';
 import { showNoising, showPaths, showSample, sliderEncoding } from './explain.ts';
 import { setupTraining } from './train.ts';
@@ -51,14 +51,23 @@ async function main(): Promise<void> {
   };
   redraw();
 
-  // 3. the two paths of an (untrained) teacher of the quick preset's model
+  // 3. the two paths of a teacher of the quick preset's model: untrained, until section 4 trains one
   const teacher = buildModel({ ...QUICK.model, inChannels: 4, numClasses: val.numClasses }, { generator: new Generator(0) });
   let pathSeed = 0;
   const paths = () => showPaths(teacher, val, 2, lad, new Generator(++pathSeed));
   $('paths-run').onclick = paths;
   paths();
 
-  setupTraining();
+  setupTraining((m) => {
+    try {
+      if (m.K !== val.numClasses) throw new Error(`it predicts ${m.K} classes, this section's data has ${val.numClasses}`);
+      teacher.loadStateDict(Object.fromEntries(Object.entries(m.state).map(([k, v]) => [k, Tensor.fromData(v.data, v.shape)])));
+      $('paths-teacher').textContent = `the LAD teacher trained in section 4 (${m.steps} steps from the baseline)`;
+      paths();
+    } catch (e) {
+      $('paths-teacher').textContent = `untrained (the teacher of section 4 does not fit here: ${String(e)})`;
+    }
+  });
 
   // 5. a run's report.json, from the file picker or ?report=URL
   const view = $('runs-view');

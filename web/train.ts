@@ -24,7 +24,8 @@ export function diagnosticsTable(rows: DiagRow[]): string {
     + '</table>' + rows.map((r) => `<p><b>${r.teacher}</b>: ${r.verdict.text}</p>`).join('');
 }
 
-export function setupTraining(): TrainView {
+/** `onTeacher`: called with the trained LAD teacher's weights when its stage ends. */
+export function setupTraining(onTeacher: (m: Extract<FromWorker, { type: 'teacher' }>) => void): TrainView {
   const view: TrainView = { worker: null, curves: new Map(), stages: new Map() };
   let K = 0, H = 0, W = 0, offset = 0, paused = false;
   const start = $<HTMLButtonElement>('train-start'), pause = $<HTMLButtonElement>('train-pause'), status = $('train-status');
@@ -67,6 +68,9 @@ export function setupTraining(): TrainView {
         break;
       case 'diagnostics':
         $('train-diag').innerHTML = `<h3>Teacher diagnostics</h3><p>Val mIoU of the teacher with its own labels (random codes), zeros, another image's labels, and the fixed code the student sees; agreement: % of labelled pixels on which two random encodings give the same prediction.</p>${diagnosticsTable(m.rows)}`;
+        break;
+      case 'teacher':
+        onTeacher(m);
         break;
       case 'done':
         status.textContent = `done in ${m.seconds.toFixed(0)} s`;

@@ -23,6 +23,8 @@ export type FromWorker =
   | { type: 'pred'; stage: string; step: number; pred: Int32Array }
   | { type: 'eval'; stage: string; mIoU: number; finalLoss: number }
   | { type: 'diagnostics'; rows: DiagRow[] }
+  /** The trained LAD teacher's weights (section 3 redraws its two paths with them). */
+  | { type: 'teacher'; K: number; steps: number; state: Record<string, { data: Float32Array | Int32Array; shape: number[] }> }
   | { type: 'done'; seconds: number }
   | { type: 'error'; msg: string };
 
@@ -127,6 +129,9 @@ async function run(cfg0: ExperimentConfig, seed: number, backend: Backend): Prom
     agreement: pct(await encodingAgreement(teacher, data.val, { ...evalOpts, encoding: lad.encodeTeacherEval })),
   };
   post({ type: 'diagnostics', rows: [{ teacher: 'teacher-lad', ...diag, verdict: teacherVerdict(diag) }] });
+  const state: Record<string, { data: Float32Array | Int32Array; shape: number[] }> = {};
+  for (const [k, t] of Object.entries(teacher.stateDict())) state[k] = { data: (await t.dataAsync()) as Float32Array | Int32Array, shape: [...t.shape] };
+  post({ type: 'teacher', K, steps: cfg.teacher.iterations, state });
 
   const student = copyOf(start, armSpec('student-lad').stream);
   await stage('student-lad', student, tune(cfg.student), (b, g) => studentLoss(student, teacher, b, K, lad, g));

@@ -163,7 +163,10 @@ async function main(): Promise<void> {
     const row = cells('#train-diag');
     assert(row[0] === 'teacher-lad' && row.slice(1, 6).every((c) => Number.isFinite(Number(c))), `diagnostics row: ${row.join(' | ')}`);
     assert(distinctColours(pixels('#train-pred')) >= 1, 'no prediction drawn');
-    return `baseline loss ${b.first.toFixed(3)} → ${b.last.toFixed(3)}; mIoU ${stages.map((s) => `${s.name} ${s.mIoU}`).join(', ')}; ${status()}`;
+    assert(/trained in section 4/.test($('#paths-teacher').textContent ?? ''), `section 3's teacher: ${$('#paths-teacher').textContent}`);
+    const ce = [...document.querySelectorAll('#paths-terms tr')].slice(1, 3).map((tr) => Number(tr.children[1].textContent));
+    assert(ce.every((v) => v < 1.3), `section 3 with the trained teacher: CE ${ce.join(', ')}, expected below the untrained ln 4 = 1.386`);
+    return `section 3's CE with the trained teacher ${ce.join(', ')}; baseline loss ${b.first.toFixed(3)} → ${b.last.toFixed(3)}; mIoU ${stages.map((s) => `${s.name} ${s.mIoU}`).join(', ')}; ${status()}`;
   });
   await check('4. train (cpu): the same numbers as the CLI (the fixture\'s seed 0: final loss and val mIoU of each arm)', async () => {
     if (!FIXTURE_SETTINGS) return 'SKIP: ?settings= differs from the fixture run';
