@@ -5,7 +5,7 @@ import { Generator, QUICK, Tensor, buildModel, imageStd, resolveLabelScale } fro
 import { loadDigits, makeData } from './data.ts';
 import { showNoising, showPaths, showSample, sliderEncoding } from './explain.ts';
 import { setupTraining } from './train.ts';
-import { showReport } from './runs.ts';
+import { showReport, showRunFolder } from './runs.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     }
   });
 
-  // 5. a run's report.json, from the file picker or ?report=URL
+  // 5. a run's report.json (file picker, or ?report=URL), or its whole folder (with the example grid and plots)
   const view = $('runs-view');
   const open = (text: string) => {
     try {
@@ -81,6 +81,9 @@ async function main(): Promise<void> {
   $<HTMLInputElement>('runs-file').onchange = async (e) => {
     const f = (e.target as HTMLInputElement).files?.[0];
     if (f) open(await f.text());
+  };
+  $<HTMLInputElement>('runs-dir').onchange = (e) => {
+    showRunFolder([...((e.target as HTMLInputElement).files ?? [])], view).catch((err: unknown) => (view.innerHTML = `<p class="error">${String(err)}</p>`));
   };
   const url = new URLSearchParams(location.search).get('report');
   if (url) open(await (await fetch(url)).text());

@@ -1,6 +1,7 @@
-// Section 5: a run of `lad experiment` read back from its report.json. The tables are report.md's,
-// made by the same renderReportMd as the CLI (experiment/render.ts) and turned into HTML here, plus
-// the val mIoU curves of each arm's first seed.
+// Section 5: a run of `lad experiment` read back from its report.json (or its whole folder). The tables
+// are report.md's, made by the same renderReportMd as the CLI (experiment/render.ts) and turned into
+// HTML here, with the val mIoU curves of each arm's first seed and, from a folder, the run's example
+// grid and plots.
 
 import { type ExperimentReport, renderReportMd } from './lad.ts';
 import { plotCurves } from './draw.ts';
@@ -37,5 +38,24 @@ export function showReport(text: string, where: HTMLElement): ExperimentReport {
   where.innerHTML = '<canvas width="520" height="220"></canvas>' + markdownToHtml(renderReportMd(r));
   const arms = Object.entries(r.points[0].arms);
   plotCurves(where.querySelector('canvas')!, arms.map(([name, a], i) => ({ name, color: COLORS[i % COLORS.length], points: a!.perSeed[0].curve })));
+  return r;
+}
+
+/** A run folder picked whole: its report.json shown, then the example grid and the plots it names. */
+export async function showRunFolder(files: readonly File[], where: HTMLElement): Promise<ExperimentReport> {
+  const path = (f: File) => f.webkitRelativePath || f.name; // folder picker: "run/report.json"; a plain drop: the name
+  const depth = (f: File) => path(f).split('/').length;
+  const json = files.filter((f) => path(f).endsWith('report.json')).sort((a, b) => depth(a) - depth(b))[0];
+  if (!json) throw new Error(`no report.json among the ${files.length} files picked`);
+  const r = showReport(await json.text(), where);
+  const dir = path(json).slice(0, -'report.json'.length);
+  for (const name of [r.files.examples, ...r.files.plots].filter((n): n is string => !!n)) {
+    const f = files.find((x) => path(x) === dir + name);
+    if (!f) continue;
+    const fig = document.createElement('figure');
+    fig.innerHTML = `<img alt="${esc(name)}" style="max-width: 100%"><figcaption>${esc(name)}</figcaption>`;
+    fig.querySelector('img')!.src = URL.createObjectURL(f);
+    where.append(fig);
+  }
   return r;
 }

@@ -1,4 +1,5 @@
-// "Train it here": a reduced `quick` experiment in a Web Worker, on the CPU backend (one thread) or
+// "Train it here": the `quick` experiment's LAD pipeline (4 of its 7 arms, one seed) in a Web Worker,
+// with the CLI's --set settings, on the CPU backend (one thread) or
 // the GPU backend (initBackend('gpu'): webgpu, else webgl2, on an OffscreenCanvas).
 // The stages of experiment/unit.ts, in its order: the baseline student (zeros in the label channel),
 // the LAD teacher from it (label-channel weights redrawn), the teacher's diagnostics, the LAD student
@@ -6,7 +7,7 @@
 // the library's (baselineLoss, teacherLoss, studentLoss); this file only runs the loop and reports.
 
 import {
-  ARMS, Conv2d, type Device, type ExperimentConfig, Generator, defaultGenerator, hashName, QUICK, type SegModel, SGD, STREAM, Tensor, type TrainConfig, applySettings, armSpec,
+  Conv2d, type Device, type ExperimentConfig, Generator, defaultGenerator, hashName, QUICK, type SegModel, SGD, STREAM, Tensor, type TrainConfig, applySettings, armSpec,
   baselineLoss, buildModel, encodeLabels, encodingAgreement, evaluate, imageStd, initBackend, initExtraInputChannels_, loadBatch, mixSeed, noGrad, pct, poly,
   readParts, resolveLabelScale, studentLoss, teacherLoss, teacherVerdict, upsampleTo, withLabelChannel, zeros,
 } from './lad.ts';
@@ -135,7 +136,7 @@ async function run(cfg0: ExperimentConfig, seed: number, backend: Backend): Prom
 
   const student = copyOf(start, armSpec('student-lad').stream);
   await stage('student-lad', student, tune(cfg.student), (b, g) => studentLoss(student, teacher, b, K, lad, g));
-  const control = copyOf(start, armSpec('control').stream), controlLad = ARMS.find((a) => a.name === 'control')!.lad(lad);
+  const control = copyOf(start, armSpec('control').stream), controlLad = armSpec('control').lad(lad); // KD off
   await stage('control', control, tune(cfg.student), (b, g) => studentLoss(control, null, b, K, controlLad, g));
   post({ type: 'done', seconds: (performance.now() - t0) / 1000 });
 }

@@ -136,6 +136,19 @@ async function main(): Promise<void> {
     $<HTMLInputElement>('#train-settings').value = TINY;
     $<HTMLButtonElement>('#train-start').click();
   };
+  await check('5. run viewer: a run folder shows its example grid', async () => {
+    const dt = new DataTransfer();
+    for (const [name, type] of [['report.json', 'application/json'], ['examples.png', 'image/png']]) {
+      dt.items.add(new File([await (await fetch(`/fixtures/${name}`)).blob()], name, { type }));
+    }
+    const input = $<HTMLInputElement>('#runs-dir');
+    input.files = dt.files;
+    input.dispatchEvent(new Event('change'));
+    await until('the example grid', () => !!document.querySelector<HTMLImageElement>('#runs-view img[alt="examples.png"]')?.naturalWidth, 5000);
+    const img = $<HTMLImageElement>('#runs-view img[alt="examples.png"]');
+    assert(document.querySelectorAll('#runs-view table').length >= 3, 'no report tables next to the grid');
+    return `examples.png ${img.naturalWidth}×${img.naturalHeight}`;
+  });
   await check('4. train (cpu): stop holds the step, resume continues', async () => {
     start('cpu');
     await until('the first steps', () => /step [3-9]/.test(status()) || /error/.test($('#train-status').innerHTML), 120_000, status);

@@ -38,6 +38,7 @@ const server = await eventServer((req, res) => {
   const send = (body: string | Buffer, type: string) => res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-store' }).end(body);
   if (path === '/web-check.js') send(check, 'text/javascript');
   else if (path === '/fixtures/report.json') send(readFileSync(join(here, 'fixtures', 'report.json')), 'application/json');
+  else if (path === '/fixtures/examples.png') send(readFileSync(join(here, 'fixtures', 'examples.png')), 'image/png');
   else if (path === '/' && req.url?.includes('check=1')) send(readFileSync(join(site, 'index.html'), 'utf8').replace('<head>', '<head><script src="/web-check.js"></script>'), 'text/html');
   else {
     const file = join(site, normalize(path === '/' ? '/index.html' : path));
