@@ -4,7 +4,7 @@
 
 import {
   type DigitsSeg, Generator, type LadConfig, type LabelEncoding, type SegModel, type Tensor, codeTable, consistencyLoss, crossEntropy, encodeLabels,
-  fixedGrid, logSoftmax, noGrad, softmax, stack, upsampleTo, withLabelChannel,
+  fixedGrid, logSoftmax, noGrad, segLoss, softmax, stack, upsampleTo, withLabelChannel,
 } from './lad.ts';
 import { drawHeat, drawImage, drawLabels, drawSigned } from './draw.ts';
 
@@ -78,9 +78,10 @@ export function showPaths(teacher: SegModel, val: DigitsSeg, n: number, lad: Lad
   noGrad(() => {
     for (const path of [1, 2]) {
       const ch = encodeLabels(y, K, lad.encodeTrain, gen); // (N, 1, H, W): path `path`'s own code and noise
-      const logits = teacher.forward(withLabelChannel(x, ch)).logits; // (N, K, h, w)
-      const ce = crossEntropy(upsampleTo(logits, y), y, { ignoreIndex: -1, reduction: 'none' }); // (N, H, W)
-      terms[`ce${path}`] = crossEntropy(upsampleTo(logits, y), y, { ignoreIndex: -1 }).item();
+      const out = teacher.forward(withLabelChannel(x, ch)), logits = out.logits; // (N, K, h, w)
+      const seg = segLoss(out, y, lad.auxWeightTeacher); // CE (+ the aux head's), as teacherLoss takes it
+      [terms[`ce${path}`], terms[`aux${path}`], terms[`seg${path}`]] = [seg.ce.item(), seg.aux?.item() ?? 0, seg.loss.item()];
+      const ce = crossEntropy(upsampleTo(logits, y), y, { ignoreIndex: -1, reduction: 'none' }); // (N, H, W): the CE per pixel
       z.push(logits);
       const plane = H * W;
       drawSigned(cell(`path ${path}: label channel`), (ch.data() as Float32Array).subarray(0, plane), W, H, 1.5 * (lad.encodeTrain.scale as number));
@@ -90,15 +91,18 @@ export function showPaths(teacher: SegModel, val: DigitsSeg, n: number, lad: Lad
     terms.cons = consistencyLoss(z[0], z[1], lad).item();
   });
   const [, , h, w] = z[0].shape;
-  const map = consistencyMap(z[0], z[1], lad.consT);
-  drawHeat(cell('consistency per pixel (logit resolution)'), map.subarray(0, h * w), w, h, (4 * H) / h);
-  terms.consMapSum = map.reduce((a, b) => a + b, 0);
-  terms.total = terms.ce1 + terms.ce2 + lad.consWeight * terms.cons;
+  if (lad.consLoss === 'cwd' && lad.consSymmetric) {
+    const map = consistencyMap(z[0], z[1], lad.consT);
+    drawHeat(cell('consistency per pixel (logit resolution)'), map.subarray(0, h * w), w, h, (4 * H) / h);
+    terms.consMapSum = map.reduce((a, b) => a + b, 0);
+  }
+  terms.total = terms.seg1 + terms.seg2 + lad.consWeight * terms.cons; // teacherLoss's total
   const row = (name: string, v: number, what: string) => `<tr><td>${name}</td><td>${v.toFixed(4)}</td><td>${what}</td></tr>`;
   $('paths-terms').innerHTML = '<tr><th>term</th><th>value</th><th>what</th></tr>'
     + row('CE(z¹, y)', terms.ce1, 'path 1 against the ground truth')
     + row('CE(z², y)', terms.ce2, 'path 2 against the ground truth')
-    + row(`cons(z¹, z²)`, terms.cons, `${lad.consLoss}, T = ${lad.consT}, symmetric; the per-pixel map sums to ${terms.consMapSum.toFixed(4)}`)
-    + row(`total (λ = ${lad.consWeight})`, terms.total, `CE + CE + λ·cons, batch of ${N} (without the aux head's CE)`);
+    + row(`aux CE, both paths`, terms.aux1 + terms.aux2, `the aux head's CE, weighted ${lad.auxWeightTeacher}`)
+    + row(`cons(z¹, z²)`, terms.cons, `${lad.consLoss}, T = ${lad.consT}${terms.consMapSum === undefined ? '' : `, symmetric; the per-pixel map sums to ${terms.consMapSum.toFixed(4)}`}`)
+    + row(`total (λ = ${lad.consWeight})`, terms.total, `CE + aux + CE + aux + λ·cons, batch of ${N}: teacherLoss's total`);
   return terms;
 }

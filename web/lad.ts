@@ -13,7 +13,7 @@ export { loadBatch } from '../packages/lad/src/data/batch.ts';
 export { codeTable, encodeLabels, fixedGrid, imageStd, resolveLabelScale, withLabelChannel } from '../packages/lad/src/label-encoding.ts';
 export { readParts, teacherLoss, teacherInput } from '../packages/lad/src/teacher.ts';
 export { baselineLoss, studentLoss } from '../packages/lad/src/student.ts';
-export { consistencyLoss, upsampleTo } from '../packages/lad/src/losses.ts';
+export { consistencyLoss, segLoss, upsampleTo } from '../packages/lad/src/losses.ts';
 export { buildModel } from '../packages/lad/src/models/build.ts';
 export { initExtraInputChannels_ } from '../packages/lad/src/models/layers.ts';
 export type { SegModel } from '../packages/lad/src/models/types.ts';

@@ -97,11 +97,11 @@ async function main(): Promise<void> {
     const canvases = document.querySelectorAll('#paths-grid canvas');
     assert(canvases.length === 7, `${canvases.length} maps, expected 2 paths × (channel, prediction, CE) + consistency`);
     const rows = [...document.querySelectorAll('#paths-terms tr')].slice(1).map((tr) => Number(tr.children[1].textContent));
-    assert(rows.length === 4 && rows.every(Number.isFinite), `terms: ${rows.join(', ')}`);
-    const consText = document.querySelectorAll('#paths-terms tr')[3].textContent ?? '';
+    assert(rows.length === 5 && rows.every(Number.isFinite), `terms (CE, CE, aux, cons, total): ${rows.join(', ')}`);
+    const consText = document.querySelectorAll('#paths-terms tr')[4].textContent ?? '';
     const sum = Number(/sums to ([\d.e-]+)/.exec(consText)?.[1]);
-    assert(Math.abs(sum - rows[2]) <= 1e-3 * Math.max(1, rows[2]), `consistency ${rows[2]} but its per-pixel map sums to ${sum}`);
-    return `ce1 ${rows[0]}, ce2 ${rows[1]}, cons ${rows[2]}`;
+    assert(Math.abs(sum - rows[3]) <= 1e-3 * Math.max(1, rows[3]), `consistency ${rows[3]} (consistencyLoss) but its per-pixel map sums to ${sum}`);
+    return `ce1 ${rows[0]}, ce2 ${rows[1]}, aux ${rows[2]}, cons ${rows[3]}, total ${rows[4]}`;
   });
   await check('6. code: locations and snippets', () => {
     const items = document.querySelectorAll('#code-list details');
