@@ -18,6 +18,9 @@ export function mixSeed(...parts: number[]): number {
   return h;
 }
 
+/** A seed part from a name (an arm's, in the experiment's defaultGenerator stream). */
+export const hashName = (s: string): number => [...s].reduce((h, c) => mixSeed(h, c.charCodeAt(0)), 0);
+
 /** The stream ids. The numbers are part of every result's bits: never renumber one. */
 export const STREAM = {
   /** DataLoader: the epoch's shuffle, mixSeed(shuffle, trainSeed, epoch). */

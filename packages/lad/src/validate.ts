@@ -18,7 +18,7 @@ import { ARM_NAMES } from './experiment/arms.ts';
 import type { DigitsSegOptions } from './data/digits-seg.ts';
 import type { TexturedBlobsOptions } from './data/textured-blobs.ts';
 import type { SyntheticOptions } from './data/synthetic.ts';
-import { suggest } from './cli/args.ts';
+import { suggest } from './suggest.ts';
 
 /** A config value out of its domain; `path` is the dotted key path (`lad.kdLoss`, `seeds[1]`). */
 export class ConfigError extends ValueError {

@@ -11,7 +11,7 @@ import { type Device, Generator, ValueError, defaultGenerator } from '@lad/tenso
 import { Conv2d, type StateDict } from '@lad/nn';
 import type { LadConfig, TrainConfig } from '../config.ts';
 import type { ExperimentConfig, KnobValue } from '../presets.ts';
-import { STREAM, mixSeed } from '../seeds.ts';
+import { STREAM, hashName, mixSeed } from '../seeds.ts';
 import { buildModel, type ModelConfig } from '../models/build.ts';
 import type { SegModel } from '../models/types.ts';
 import { countMacs } from '../models/complexity.ts';
@@ -59,7 +59,6 @@ export function computeMatchedIterations(cfg: ExperimentConfig, lad: LadConfig):
   return Math.max(1, Math.round(spent / (cfg.student.batchSize * forwardsPerStep(arm('control'), arm('control').lad(lad)))));
 }
 
-const hashName = (s: string) => [...s].reduce((h, c) => mixSeed(h, c.charCodeAt(0)), 0);
 /** A short key of what the baseline stage depends on. */
 export const baselineKey = (cfg: ExperimentConfig): string =>
   (hashName(JSON.stringify([cfg.data, cfg.model, cfg.baseline, cfg.lad.auxWeightBaseline, cfg.init, ...(cfg.backboneFrom ? [cfg.backboneFrom] : [])])) >>> 0).toString(16).padStart(8, '0');

@@ -4,12 +4,11 @@
 // extras under `extra.<key>`), so PyTorch's safetensors can read it too. Holds what PyTorch's
 // recipe "Saving and loading a general checkpoint" puts in one torch.save dict, plus RNG states.
 
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Tensor } from '@lad/tensor';
 import type { LoadStateDictOptions, OptimizerParamState, OptimizerStateDict, ParamGroupState, StateDict } from '../types.ts';
 import { CheckpointError } from './errors.ts';
 import { setOwn } from './header.ts';
+import { nodeModule } from './node.ts';
 import { loadSafetensors, saveSafetensors } from './safetensors.ts';
 
 /** Anything with a state dict: a Module, or a hand-written model. */
@@ -114,11 +113,12 @@ export function restoreCheckpoint(path: string, targets: RestoreTargets): Checkp
 
 /** The conventional file name for the checkpoint at `step`: `<dir>/<prefix>-00000100.safetensors`. */
 export function checkpointPath(dir: string, step: number, prefix = 'ckpt'): string {
-  return join(dir, `${prefix}-${String(step).padStart(8, '0')}.safetensors`);
+  return nodeModule('checkpointPath', 'node:path').join(dir, `${prefix}-${String(step).padStart(8, '0')}.safetensors`);
 }
 
 /** The checkpoint in `dir` named by checkpointPath with the highest step, or null if there is none. */
 export function latestCheckpoint(dir: string, prefix = 'ckpt'): string | null {
+  const { readdirSync } = nodeModule('latestCheckpoint', 'node:fs'), { join } = nodeModule('latestCheckpoint', 'node:path');
   let names: string[];
   try {
     names = readdirSync(dir);

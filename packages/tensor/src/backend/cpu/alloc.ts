@@ -25,9 +25,13 @@ export function alloc(dtype: DType, n: number): TypedArray {
   return new CTOR[dtype](n);
 }
 
-/** A zero-filled typed array on a SharedArrayBuffer, visible to worker threads without a copy. */
+/**
+ * A zero-filled typed array on a SharedArrayBuffer, visible to worker threads without a copy; on a
+ * plain ArrayBuffer where there is no SharedArrayBuffer (a browser page that is not cross-origin
+ * isolated, where the kernels run on one thread anyway).
+ */
 export function allocShared(dtype: DType, n: number): TypedArray {
-  const buf = new SharedArrayBuffer(n * BYTES[dtype]);
+  const buf = hasShared ? new SharedArrayBuffer(n * BYTES[dtype]) : new ArrayBuffer(n * BYTES[dtype]);
   return new CTOR[dtype](buf as unknown as ArrayBuffer); // lib.es2022 types omit SharedArrayBuffer here
 }
 
@@ -35,6 +39,8 @@ export function dtypeOf(a: TypedArray): DType {
   return a instanceof Float32Array ? 'float32' : a instanceof Float64Array ? 'float64' : 'int32';
 }
 
+const hasShared = typeof SharedArrayBuffer === 'function';
+
 export function isShared(a: TypedArray): boolean {
-  return a.buffer instanceof SharedArrayBuffer;
+  return hasShared && a.buffer instanceof SharedArrayBuffer;
 }

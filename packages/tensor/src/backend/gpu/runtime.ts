@@ -198,9 +198,10 @@ async function collectIfGrown(): Promise<void> {
 }
 
 async function loadGc(): Promise<(() => void) | null> {
-  if (!inNode) return null;
+  if (!inNode || typeof process.getBuiltinModule !== 'function') return null;
   try {
-    const [v8, vm] = await Promise.all([import('node:v8'), import('node:vm')]);
+    // taken, not imported, so that a browser bundle has no node: import
+    const [v8, vm] = [process.getBuiltinModule('node:v8'), process.getBuiltinModule('node:vm')];
     v8.setFlagsFromString('--expose-gc');
     return vm.runInNewContext('gc') as () => void;
   } catch {
