@@ -128,6 +128,7 @@ export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: n must be an integer >= 1: got ${n}`);
   numThreads = n;
 }
+/** Threads the kernels may use now (the main thread included): min(2, cores) in Node by default, 1 in a browser. */
 export function getNumThreads(): number {
   return numThreads;
 }
