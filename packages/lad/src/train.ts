@@ -152,6 +152,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   let tStep = performance.now();
   try {
     for await (const cpuBatch of loader.iterations(cfg.iterations - start, start)) {
+      await breathe();
       const batch = device === 'cpu' ? cpuBatch : { ...cpuBatch, images: cpuBatch.images.to(device), labels: cpuBatch.labels.to(device) };
       const lr = lrAt(step, cfg.lr);
       for (const g of optimizer.paramGroups) g.lr = lr;
@@ -199,6 +200,17 @@ async function cpuStateDict(sd: StateDict): Promise<StateDict> {
   const out: StateDict = {};
   for (const [k, t] of Object.entries(sd)) out[k] = await t.cpuAsync();
   return out;
+}
+
+/**
+ * A macrotask turn at most every 50 ms of training: a step loop of only microtasks would starve the
+ * event loop for the whole run (a test runner's RPC times out, a page's worker cannot be stopped).
+ */
+let lastTurn = performance.now();
+async function breathe(): Promise<void> {
+  if (performance.now() - lastTurn < 50) return;
+  await new Promise<void>((r) => setTimeout(r, 0));
+  lastTurn = performance.now();
 }
 
 /** An optimizer state dict with its tensors copied to the CPU. */
