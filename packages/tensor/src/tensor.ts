@@ -31,6 +31,7 @@ export interface Version {
 }
 
 /** A strided view of storage on a device, with autograd state (requiresGrad, grad, gradFn); its methods mirror the op functions. */
+// biome-ignore format: the class reads as a table: one line per method
 export class Tensor {
   /** Tensors created by ops get a grad node; user-created ones are leaves. */
   gradFn: Node | null = null;

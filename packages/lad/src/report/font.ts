@@ -18,6 +18,7 @@ export const ADVANCE = 6;
 /** Line height (px at scale 1). */
 export const LINE_H = 8;
 
+// biome-ignore format: a bitmap table, eight glyphs per row
 const GLYPHS = [
   '0000000000', '00005f0000', '0007000700', '147f147f14', '242a7f2a12', '2313086462', '3649552250', '0005030000',
   '001c224100', '0041221c00', '082a1c2a08', '08083e0808', '0050300000', '0808080808', '0060600000', '2010080402',
