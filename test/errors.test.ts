@@ -173,6 +173,7 @@ const CASES: Case[] = [
   { name: 'flatten with startDim after endDim', f: () => flatten(t([2, 3, 4]), 2, 1), cls: ShapeError, op: 'flatten', has: ['2', '1'] },
   { name: 'expand [2, 3] to [4, 3]', f: () => expand(x23(), [4, 3]), cls: ShapeError, op: 'expand', has: ['[2, 3]', '[4, 3]'] },
   { name: 'expand to fewer dims', f: () => expand(x23(), [3]), cls: ShapeError, op: 'expand', has: ['[2, 3]', '[3]'] },
+  { name: 'expandAs names itself', f: () => x23().expandAs(zeros([4, 3])), cls: ShapeError, op: 'expandAs', has: ['[2, 3]', '[4, 3]'] },
   { name: 'slice with step 0', f: () => slice(x23(), 1, 0, 3, 0), cls: ValueError, op: 'slice', has: ['step', '0'] },
   { name: 'slice with a negative step', f: () => slice(x23(), 1, 0, 3, -1), cls: ValueError, op: 'slice', has: ['step', '-1'] },
   { name: 'select index 3 of size 3', f: () => select(x23(), 1, 3), cls: ShapeError, op: 'select', has: ['index 3', 'size 3'] },

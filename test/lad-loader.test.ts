@@ -159,7 +159,9 @@ describe('DataLoader: prefetch in a worker thread', () => {
     const ds = withSpec(tinyDataset({ n: 4 }), { kind: 'module', module: new URL('./fixtures/lad-tiny-dataset.ts', import.meta.url).href, export: 'missingFactory', args: [] });
     const L = new DataLoader(ds, { batchSize: 2, prefetch: true });
     try {
-      await expect(collect(L.epoch(0))).rejects.toThrow("no exported function or class 'missingFactory'");
+      const err = await collect(L.epoch(0)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ValueError); // the worker's error class survives the trip
+      expect((err as Error).message).toMatch("no exported function or class 'missingFactory'");
     } finally {
       await L.close();
     }

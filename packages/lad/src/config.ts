@@ -12,16 +12,20 @@
  * The unions below are derived from these lists, which the validator (validate.ts) checks against.
  */
 export const CODE_DISTS = ['normal', 'uniform', 'permutedGrid', 'fixedGrid', 'zeros'] as const;
+/** How the label codes are drawn (one of CODE_DISTS). */
 export type CodeDist = (typeof CODE_DISTS)[number];
 
 /** Distances between the two teacher paths' main logits (LadConfig.consLoss). */
 export const CONS_LOSSES = ['cwd', 'pixelKL', 'mse', 'none'] as const;
+/** The teacher's consistency loss between its two paths (one of CONS_LOSSES). */
 export type ConsLoss = (typeof CONS_LOSSES)[number];
 
 /** Distillation losses from teacher to student (LadConfig.kdLoss). */
 export const KD_LOSSES = ['cwd', 'pixelKD', 'none'] as const;
+/** The student's distillation loss (one of KD_LOSSES). */
 export type KdLoss = (typeof KD_LOSSES)[number];
 
+/** How class labels become the teacher's label channel: code distribution, noise, scale and smoothing (lad-method.md §2.2). */
 export interface LabelEncoding {
   codeDist: CodeDist;
   /** Per-pixel Gaussian noise, in code units (before × scale). */
@@ -37,6 +41,7 @@ export interface LabelEncoding {
   smoothPasses: number;
 }
 
+/** LAD's knobs: the label encodings of each phase, the teacher's dual path and consistency loss, the loss weights and the distillation loss. */
 export interface LadConfig {
   /** Teacher training: two independent random encodings (§2.3). */
   encodeTrain: LabelEncoding;
@@ -105,6 +110,7 @@ export interface TrainConfig {
   seed: number;
 }
 
+/** The paper's training run (§2.5): 40k iterations of batch 16, SGD lr 0.02 with momentum 0.9 and weight decay 1e-4, poly 0.9, 512 crops. */
 export const DEFAULT_TRAIN: TrainConfig = {
   iterations: 40000,
   batchSize: 16,

@@ -15,8 +15,10 @@ import { encodeLabels, withLabelChannel, zeroChannel } from './label-encoding.ts
 import type { SegDataset } from './data/types.ts';
 import type { SegModel } from './models/types.ts';
 
+/** What a 4-channel model's label channel holds during evaluation: zeros, its own encoded labels, or another image's. */
 export type LabelMode = 'zeros' | 'encoded' | 'otherImage';
 
+/** The scores of an evaluation: mIoU (all classes and present classes), pixel accuracy and per-class IoU. */
 export interface EvalResult {
   /** The headline mIoU, as the released code computes it: the mean over all K classes, absent ones counting 0. */
   mIoU: number;
@@ -30,6 +32,7 @@ export interface EvalResult {
   confusion: number[][];
 }
 
+/** Options of evaluate: the classes, the label channel's content and encoding, batch size, seed, a sample limit and the device. */
 export interface EvalOptions {
   numClasses: number;
   /** The label channel of a 4-channel model (default 'zeros'); 3-channel models ignore it. */
@@ -76,6 +79,7 @@ export async function evaluate(model: SegModel, ds: SegDataset, opts: EvalOption
   };
 }
 
+/** Options of the agreement check between two independent label encodings. */
 export interface AgreementOptions {
   numClasses: number;
   /** The random encoding whose two independent draws are compared (e.g. DEFAULT_LAD.encodeTrain). */

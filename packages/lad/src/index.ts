@@ -1,5 +1,11 @@
-// @lad/lad: Label Assisted Distillation for semantic segmentation: datasets, models, metrics, the
-// label encoding, teacher and student losses, the trainer, evaluation and report graphics.
+/**
+ * `@lad/lad`: Label Assisted Distillation for semantic segmentation: datasets, models, metrics, the
+ * label encoding, teacher and student losses, the trainer, evaluation and report graphics.
+ *
+ * @packageDocumentation
+ * @module @lad/lad
+ */
+
 export * from './losses.ts';
 export * from './data/index.ts';
 export * from './metrics.ts';

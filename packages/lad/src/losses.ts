@@ -9,6 +9,7 @@ import { type Tensor, ShapeError, ValueError, crossEntropy, fmtShape, interpolat
 import { CONS_LOSSES, type LadConfig } from './config.ts';
 import type { SegOutputs } from './models/types.ts';
 
+/** Options of channelWiseDistillation. */
 export interface CwdOptions {
   /** Softmax temperature T (LAD and CIRKD use 4). */
   temperature?: number;
@@ -28,6 +29,7 @@ export function channelWiseDistillation(student: Tensor, teacher: Tensor, opts: 
   return kl.sum().mul((T * T) / (N * C));
 }
 
+/** Options of pixelKD. */
 export interface PixelKdOptions {
   /** Softmax temperature T over classes (CIRKD's pixel-wise KD uses 4). */
   temperature?: number;

@@ -40,6 +40,12 @@ export interface ExperimentConfig {
    * baseline stage is skipped.
    */
   init: 'baseline' | 'scratch';
+  /**
+   * An ImageNet ResNet safetensors file (CIRKD's or torchvision's names, models/pretrained.ts) loaded
+   * into the starting point's backbone, its stem widened to 4 channels as the official code does;
+   * null: a random init (CIRKD's), so numbers are those of models trained from scratch.
+   */
+  backboneFrom: string | null;
   /** The baseline student's training (the shared starting point; skipped with init 'scratch'). */
   baseline: TrainConfig;
   /** The teachers' training (teacher-nolabel, teacher-nocons, teacher-lad: experiment/arms.ts). */
@@ -94,6 +100,7 @@ export const QUICK: ExperimentConfig = {
   model: modelPreset('tiny', 'deeplabv3', { inChannels: 4 }),
   lad: AUTO_SCALE_LAD,
   init: 'baseline',
+  backboneFrom: null,
   baseline: train({ iterations: 500, batchSize: 8, lr: 0.1, cropSize: null, evalEvery: 100, checkpointEvery: 100 }),
   teacher: train({ iterations: 100, batchSize: 8, lr: 0.05, cropSize: null, evalEvery: 50, checkpointEvery: 50 }),
   student: train({ iterations: 100, batchSize: 8, lr: 0.01, cropSize: null, evalEvery: 50, checkpointEvery: 50 }),
@@ -128,7 +135,9 @@ export const TEXTURED: ExperimentConfig = {
 /**
  * The paper's settings (lad-method.md §2.5): R18 DeepLabV3 at paper width, batch 16, crop 512, 40k
  * iterations per stage, baseline/teacher lr 0.02 (CIRKD), student fine-tune lr 0.001 (the LAD log),
- * validation every 800. Needs a dataset folder (`--data DIR`) and a machine that can afford it.
+ * validation every 800. Needs a dataset folder (`--data DIR`) and a machine that can afford it. The
+ * paper starts from an ImageNet ResNet-18 (`--backbone-from FILE`); without one, the numbers are those
+ * of models trained from scratch and not comparable with the paper's.
  */
 export const FULL: ExperimentConfig = {
   preset: 'full',
@@ -136,6 +145,7 @@ export const FULL: ExperimentConfig = {
   model: modelPreset('paper', 'deeplabv3', { inChannels: 4 }),
   lad: AUTO_SCALE_LAD,
   init: 'baseline',
+  backboneFrom: null,
   baseline: train({ iterations: 40000, batchSize: 16, lr: 0.02, cropSize: 512 }),
   teacher: train({ iterations: 40000, batchSize: 16, lr: 0.02, cropSize: 512 }),
   student: train({ iterations: 40000, batchSize: 16, lr: 0.001, cropSize: 512 }),

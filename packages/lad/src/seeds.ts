@@ -18,6 +18,9 @@ export function mixSeed(...parts: number[]): number {
   return h;
 }
 
+/** A seed part from a name (an arm's, in the experiment's defaultGenerator stream). */
+export const hashName = (s: string): number => [...s].reduce((h, c) => mixSeed(h, c.charCodeAt(0)), 0);
+
 /** The stream ids. The numbers are part of every result's bits: never renumber one. */
 export const STREAM = {
   /** DataLoader: the epoch's shuffle, mixSeed(shuffle, trainSeed, epoch). */
@@ -40,4 +43,6 @@ export const STREAM = {
   default: 15,
   /** Experiment: evaluation label codes and noise. */
   eval: 16,
+  /** The label channel's kernel when a 3-channel pretrained stem is widened (--backbone-from). */
+  pretrained: 17,
 } as const;

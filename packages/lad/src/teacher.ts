@@ -21,6 +21,7 @@ export interface Batch {
 /** `Batch` under the name @lad/lad exports it by (its own `Batch` is the loader's, a superset). */
 export type StepBatch = Batch;
 
+/** A loss step's result: the scalar to backpropagate and its named parts for logging. */
 export interface StepLoss {
   /** The scalar to backpropagate. */
   loss: Tensor;

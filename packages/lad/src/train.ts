@@ -26,6 +26,7 @@ import { readParts, type StepLoss } from './teacher.ts';
 /** The loss of one batch (images and labels already on the run's device); see teacherLoss / studentLoss / baselineLoss. */
 export type LossFn = (batch: Batch, step: number, gen: Generator) => StepLoss | Promise<StepLoss>;
 
+/** Options of trainModel: the run's name and folder, model, loss, data, config, device, resume and output. */
 export interface TrainOptions {
   /** The run's folder under outDir: `<outDir>/<name>/`. */
   name: string;
@@ -67,8 +68,10 @@ export interface TrainOptions {
   print?: (text: string) => void;
 }
 
+/** One logged training step: loss, its parts, learning rate and throughput. */
 export interface HistoryEntry { step: number; loss: number; parts: Record<string, number>; lr: number; imgsPerSec: number }
 
+/** What trainModel returns: the history, evaluations, the final scores and the last checkpoint. */
 export interface TrainResult {
   name: string;
   history: HistoryEntry[];
@@ -149,6 +152,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   let tStep = performance.now();
   try {
     for await (const cpuBatch of loader.iterations(cfg.iterations - start, start)) {
+      await breathe();
       const batch = device === 'cpu' ? cpuBatch : { ...cpuBatch, images: cpuBatch.images.to(device), labels: cpuBatch.labels.to(device) };
       const lr = lrAt(step, cfg.lr);
       for (const g of optimizer.paramGroups) g.lr = lr;
@@ -196,6 +200,17 @@ async function cpuStateDict(sd: StateDict): Promise<StateDict> {
   const out: StateDict = {};
   for (const [k, t] of Object.entries(sd)) out[k] = await t.cpuAsync();
   return out;
+}
+
+/**
+ * A macrotask turn at most every 50 ms of training: a step loop of only microtasks would starve the
+ * event loop for the whole run (a test runner's RPC times out, a page's worker cannot be stopped).
+ */
+let lastTurn = performance.now();
+async function breathe(): Promise<void> {
+  if (performance.now() - lastTurn < 50) return;
+  await new Promise<void>((r) => setTimeout(r, 0));
+  lastTurn = performance.now();
 }
 
 /** An optimizer state dict with its tensors copied to the CPU. */
@@ -249,6 +264,7 @@ function modelGenerators(model: SegModel): Record<string, Generator> {
   return Object.fromEntries(found.map((g, i) => [`model.${i}`, g]));
 }
 
+/** One line of a run's log.jsonl: a training step or an evaluation. */
 export type LogLine = ({ type: 'step' } & HistoryEntry) | { type: 'eval'; step: number; result: EvalResult };
 
 /** The lines of a run's log.jsonl (empty when absent); a line cut short by a kill ends it. */

@@ -18,7 +18,7 @@ import { ARM_NAMES } from './experiment/arms.ts';
 import type { DigitsSegOptions } from './data/digits-seg.ts';
 import type { TexturedBlobsOptions } from './data/textured-blobs.ts';
 import type { SyntheticOptions } from './data/synthetic.ts';
-import { suggest } from './cli/args.ts';
+import { suggest } from './suggest.ts';
 
 /** A config value out of its domain; `path` is the dotted key path (`lad.kdLoss`, `seeds[1]`). */
 export class ConfigError extends ValueError {
@@ -123,6 +123,7 @@ const model = object(MODEL, (m, p) => {
 
 /** The data kinds of ExperimentData; the type below fails to compile if they drift from the union. */
 export const DATA_KINDS = ['digits-seg', 'textured-blobs', 'folder'] as const;
+/** How an experiment's teachers and students start: from the baseline, or from scratch. */
 export const INIT_MODES = ['baseline', 'scratch'] as const;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 const _kinds: Same<(typeof DATA_KINDS)[number], ExperimentData['kind']> = true;
@@ -179,6 +180,7 @@ const arms: Check = (v, p) => {
 
 const EXPERIMENT: Schema<ExperimentConfig> = {
   preset: str, data, model, lad, init: oneOf(INIT_MODES),
+  backboneFrom: nullable({ ok: (v) => typeof v === 'string' && v !== '', expected: 'a safetensors file (lad experiment --backbone-from FILE)' }, 'a random init'),
   baseline: train, teacher: train, student: train, seeds,
   eval: object<ExperimentConfig['eval']>({ limit: nullable(int(1), 'the whole val split'), batchSize: int(1), examples: int(0) }),
   arms,

@@ -1,5 +1,10 @@
-// @lad/nn: Module and its layers, the functional forms (as `F`), init and loss modules on
-// @lad/tensor, with the optimizers and schedules (./optim) and safetensors/checkpoint I/O (./io).
+/**
+ * `@lad/nn`: Module and its layers, the functional forms (as `F`), init and loss modules on
+ * `@lad/tensor`, with the optimizers and schedules (./optim) and safetensors/checkpoint I/O (./io).
+ *
+ * @packageDocumentation
+ * @module @lad/nn
+ */
 
 export { Module, parameter, buffer, isParameter, isBuffer, StateDictError, type IncompatibleKeys, type Layer } from './module.ts';
 export type { StateDict, LoadStateDictOptions, OptimizerParamState, ParamGroupState, OptimizerStateDict } from './types.ts';

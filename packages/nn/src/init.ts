@@ -4,18 +4,23 @@
 
 import { DTypeError, ShapeError, Tensor, ValueError, defaultGenerator, fmtShape, noGrad, type Generator } from '@lad/tensor';
 
+/** The nonlinearity after a layer, which sets the initializers' gain (torch.nn.init names). */
 export type Nonlinearity = 'linear' | 'conv1d' | 'conv2d' | 'conv3d' | 'sigmoid' | 'tanh' | 'relu' | 'leakyRelu' | 'selu';
+/** Whether the Kaiming initializers preserve the variance of the forward pass (fanIn) or of the backward pass (fanOut). */
 export type FanMode = 'fanIn' | 'fanOut';
 
+/** Options of every initializer: the generator its draws come from (default: the default generator). */
 export interface InitOptions {
   generator?: Generator;
 }
+/** Options of the Kaiming (He) initializers: leaky-ReLU slope, fan mode and nonlinearity. */
 export interface KaimingOptions extends InitOptions {
   /** Negative slope of the leaky ReLU after this layer (only with 'leakyRelu'); default 0. */
   a?: number;
   mode?: FanMode;
   nonlinearity?: Nonlinearity;
 }
+/** Options of the Xavier (Glorot) initializers: the gain (default 1). */
 export interface XavierOptions extends InitOptions {
   gain?: number;
 }
@@ -58,18 +63,23 @@ function fillWith(op: string, t: Tensor, fill: (buf: Float32Array | Float64Array
   return noGrad(() => t.copy_(Tensor.fromData(buf, t.shape)));
 }
 
+/** Fills `t` in place from U(a, b); returns `t`. */
 export function uniform_(t: Tensor, a = 0, b = 1, opts: InitOptions = {}): Tensor {
   if (!(a <= b)) throw new ValueError(`uniform_: expected a <= b: got a = ${a}, b = ${b}.`);
   return fillWith('uniform_', t, (buf) => (opts.generator ?? defaultGenerator).fillUniform(buf, a, b));
 }
 
+/** Fills `t` in place from N(mean, std²); returns `t`. */
 export function normal_(t: Tensor, mean = 0, std = 1, opts: InitOptions = {}): Tensor {
   if (!(std >= 0)) throw new ValueError(`normal_: std must be non-negative: got ${std}.`);
   return fillWith('normal_', t, (buf) => (opts.generator ?? defaultGenerator).fillNormal(buf, mean, std));
 }
 
+/** Fills `t` in place with `value` (no gradient recorded); returns `t`. */
 export const constant_ = (t: Tensor, value: number): Tensor => noGrad(() => t.copy_(Tensor.fromData(Float64Array.of(value), [])));
+/** Fills `t` in place with zeros; returns `t`. */
 export const zeros_ = (t: Tensor): Tensor => constant_(t, 0);
+/** Fills `t` in place with ones; returns `t`. */
 export const ones_ = (t: Tensor): Tensor => constant_(t, 1);
 
 /** std = gain / √fan with gain = calculateGain(nonlinearity, a). */
@@ -101,6 +111,7 @@ export function xavierUniform_(t: Tensor, opts: XavierOptions = {}): Tensor {
   return uniform_(t, -a, a, opts);
 }
 
+/** Fills `t` in place from N(0, std²) with std = gain·√(2 / (fanIn + fanOut)) (Glorot); returns `t`. */
 export function xavierNormal_(t: Tensor, opts: XavierOptions = {}): Tensor {
   return normal_(t, 0, xavierStd(t, opts), opts);
 }

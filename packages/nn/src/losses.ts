@@ -6,6 +6,7 @@ import { ValueError, type Tensor } from '@lad/tensor';
 import { Module, buffer } from './module.ts';
 import { binaryCrossEntropyWithLogits, crossEntropy, klDiv, mseLoss, nllLoss, type Reduction } from './functional.ts';
 
+/** Options of CrossEntropyLoss and NLLLoss: class weights, the ignored target index and the reduction. */
 export interface ClassLossOptions {
   /** Per-class weight, shape (C). */
   weight?: Tensor | null;
@@ -54,6 +55,7 @@ export class KLDivLoss extends Module {
   }
 }
 
+/** Mean squared error between input and target (reduction 'mean' by default). */
 export class MSELoss extends Module {
   constructor(readonly opts: { reduction?: Reduction } = {}) {
     super();
@@ -63,6 +65,7 @@ export class MSELoss extends Module {
   }
 }
 
+/** Options of BCEWithLogitsLoss: element weights, per-class positive weights and the reduction. */
 export interface BCEWithLogitsOptions {
   /** Rescales each element's loss; broadcast to the input's shape. */
   weight?: Tensor | null;

@@ -27,7 +27,9 @@ export function buffer(t: Tensor): Tensor {
   return t;
 }
 
+/** Whether `t` was registered as a parameter (by `parameter()`). */
 export const isParameter = (t: unknown): t is Tensor => t instanceof Tensor && parameterSet.has(t);
+/** Whether `t` was registered as a buffer (by `buffer()`): state that is saved but not trained, such as running statistics. */
 export const isBuffer = (t: unknown): t is Tensor => t instanceof Tensor && bufferSet.has(t);
 
 /** The keys a state dict lacks or has extra, as PyTorch's `_IncompatibleKeys`. */
@@ -48,6 +50,7 @@ export class StateDictError extends ShapeError {
   }
 }
 
+/** Base class of layers and models: parameters, buffers and submodules by dotted names, train/eval mode, `to(device)` and state dicts. */
 export class Module {
   /** Set by train()/eval() on the whole tree; layers such as Dropout and BatchNorm read it. */
   training = true;

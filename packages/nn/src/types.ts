@@ -6,6 +6,7 @@ import type { Tensor } from '@lad/tensor';
 /** Flat map of dotted names (`backbone.layer1.0.conv1.weight`) to tensors, as in PyTorch. */
 export type StateDict = Record<string, Tensor>;
 
+/** Options of Module.loadStateDict. */
 export interface LoadStateDictOptions {
   /** Require exactly the module's keys (default true). */
   strict?: boolean;

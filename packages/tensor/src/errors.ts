@@ -1,6 +1,7 @@
 // Typed errors. Messages follow `<op>: <what is wrong>: got <actual>, expected <rule>.`
 // (see ARCHITECTURE.md, "Errors"); tests assert the class and the key numbers.
 
+/** Base class of the library's errors; `name` is the subclass's name. */
 export class TensorError extends Error {
   constructor(message: string) {
     super(message);

@@ -1,5 +1,10 @@
-// @lad/tensor public API: the Tensor class, creation, ops, autograd, random and errors.
-// Importing it registers the CPU backend; `await initBackend('gpu')` adds the GPU one.
+/**
+ * The public API of `@lad/tensor`: the Tensor class, creation, ops, autograd, random and errors.
+ * Importing it registers the CPU backend; `await initBackend('gpu')` adds the GPU one.
+ *
+ * @packageDocumentation
+ * @module @lad/tensor
+ */
 
 import { registerBackend } from './backend/backend.ts';
 import { cpuBackend } from './backend/cpu/index.ts';

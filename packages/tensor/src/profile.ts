@@ -11,10 +11,12 @@ import { setDispatchHook, type Backend } from './backend/backend.ts';
 import { setBackwardHook } from './autograd/tape.ts';
 import { TensorError } from './errors.ts';
 
+/** The autograd phase a profiled primitive ran in. */
 export type Phase = 'forward' | 'backward';
 /** kernel: a CPU kernel ran; queued: GPU work queued; flush: a GPU flush or read; transfer: an upload. */
 export type RowKind = 'kernel' | 'queued' | 'flush' | 'transfer' | 'other';
 
+/** One line of a profile: a backend primitive in one phase, its calls and time. */
 export interface ProfileRow {
   phase: Phase;
   /** The backend primitive, with its op for unary/binary/reduce (`binary.add`); `(outside kernels)` for the rest. */
@@ -29,6 +31,7 @@ export interface ProfileRow {
   bytes: number;
 }
 
+/** What profile() measured: fn's value, wall time per phase and the time per backend primitive. */
 export interface Profile<T = unknown> {
   /** fn's return value (awaited for an async fn). */
   value: T;
@@ -44,6 +47,7 @@ export interface Profile<T = unknown> {
   table(): string;
 }
 
+/** Options of profile(): where the table is printed and its title. */
 export interface ProfileOptions {
   /** Print the table (default true) through `print` (default console.log). */
   print?: boolean | ((s: string) => void);
@@ -209,6 +213,7 @@ export function profile<T>(fn: () => T | Promise<T>, opts: ProfileOptions = {}):
   return stop(s, r, opts);
 }
 
+/** Options of profileSteps: the intervals to skip and to profile, and a callback for each profile. */
 export interface ProfileStepsOptions extends ProfileOptions {
   /** Calls to let pass before the first profiled interval (default 1: the warmup step). */
   skip?: number;

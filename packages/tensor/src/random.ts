@@ -4,6 +4,7 @@
 
 import { ValueError } from './errors.ts';
 
+/** Seeded random generator (xoshiro128**): uniform, normal and integer draws whose state can be saved and restored. */
 export class Generator {
   private s = new Uint32Array(4);
 

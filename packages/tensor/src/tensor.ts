@@ -18,7 +18,9 @@ import { onesLike } from './ops/create.ts';
 import { scalarLike } from './ops/util.ts';
 
 export type { DType };
+/** Where a tensor lives: 'cpu', or 'gpu' after initBackend('gpu'). */
 export type Device = 'cpu' | 'gpu';
+/** A tensor, or a number that broadcasts as a scalar. */
 export type TensorLike = Tensor | number;
 /** Nested JS arrays of numbers (any depth). */
 export type NestedArray = number | NestedArray[];
@@ -28,6 +30,8 @@ export interface Version {
   n: number;
 }
 
+/** A strided view of storage on a device, with autograd state (requiresGrad, grad, gradFn); its methods mirror the op functions. */
+// biome-ignore format: the class reads as a table: one line per method
 export class Tensor {
   /** Tensors created by ops get a grad node; user-created ones are leaves. */
   gradFn: Node | null = null;
@@ -229,7 +233,7 @@ export class Tensor {
   transpose(d0: number, d1: number): Tensor { return M.transpose(this, d0, d1); }
   get T(): Tensor { return M.permute(this, [...Array(this.ndim).keys()].reverse()); }
   expand(...shape: number[] | [readonly number[]]): Tensor { return M.expand(this, flatArgs(shape)); }
-  expandAs(o: Tensor): Tensor { return M.expand(this, o.shape); }
+  expandAs(o: Tensor): Tensor { return M.expand(this, o.shape, 'expandAs'); }
   slice(dim: number, start?: number | null, end?: number | null, step = 1): Tensor { return M.slice(this, dim, start, end, step); }
   narrow(dim: number, start: number, length: number): Tensor { return M.narrow(this, dim, start, length); }
   select(dim: number, index: number): Tensor { return M.select(this, dim, index); }

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
-import { type Device, type GpuMode, type InitOptions, disposeBackend, initBackend } from '@lad/tensor';
+import { type Device, DeviceError, type GpuMode, type InitOptions, disposeBackend, initBackend } from '@lad/tensor';
 import { UsageError, type CliIO, type FlagSpec, type Parsed } from './args.ts';
 
 export type GpuModeFlag = 'auto' | GpuMode;
@@ -19,7 +19,7 @@ export const DEVICE_FLAGS: FlagSpec = {
     type: 'string', value: 'MODE',
     help: 'with --device gpu: auto (default: the first of webgpu, webgl2, webasm, cpu that starts), webgpu, webgl2, webasm (gpu.js kernels as WebAssembly on the CPU) or cpu (gpu.js kernels as plain JS, for checks)',
   },
-  dawn: { type: 'string', value: 'FILE', help: "with --device gpu in Node: Dawn's WebGPU bindings (linux-x64.dawn.node of npm webgpu@0.4.0), which webgpu mode needs" },
+  dawn: { type: 'string', value: 'FILE', help: "with --device gpu in Node: Dawn's WebGPU bindings for webgpu mode (e.g. linux-x64.dawn.node of npm webgpu@0.4.0); default: the npm package webgpu when it is installed" },
 };
 
 export interface DeviceChoice {
@@ -46,28 +46,20 @@ export function parseDevice(cmd: string, flags: Parsed['flags']): DeviceChoice {
   return { device: d, mode, ...(typeof dawn === 'string' ? { dawn } : {}) };
 }
 
-/** Dawn's bindings for webgpu mode: --dawn FILE, else the npm package `webgpu` when it is installed (--gpu-mode webgpu only). */
-async function loadWebGpu(cmd: string, choice: DeviceChoice): Promise<InitOptions['webgpu']> {
-  if (choice.dawn) {
-    try {
-      return createRequire(import.meta.url)(resolve(choice.dawn)) as InitOptions['webgpu'];
-    } catch (e) {
-      throw new UsageError(`${cmd}: --dawn ${choice.dawn}: cannot load it: ${(e as Error).message.split('\n')[0]}`);
-    }
-  }
-  if (choice.mode !== 'webgpu') return undefined;
+/** Dawn's bindings for webgpu mode from --dawn FILE; without it, initBackend finds the npm package `webgpu` when it is installed. */
+function loadDawn(cmd: string, choice: DeviceChoice): InitOptions['webgpu'] {
+  if (!choice.dawn) return undefined;
   try {
-    const name = 'webgpu'; // optional: not a dependency of @lad/lad
-    return (await import(name)) as InitOptions['webgpu'];
-  } catch {
-    return undefined; // initBackend then says that Node has no navigator.gpu and what to pass
+    return createRequire(import.meta.url)(resolve(choice.dawn)) as InitOptions['webgpu'];
+  } catch (e) {
+    throw new UsageError(`${cmd}: --dawn ${choice.dawn}: cannot load it: ${(e as Error).message.split('\n')[0]}`);
   }
 }
 
 /** What to try instead when the GPU backend does not start in `mode`. */
 function remedy(mode: GpuModeFlag): string {
   const options = [
-    mode === 'webgpu' || mode === 'auto' ? "for webgpu in Node, pass Dawn's bindings with --dawn FILE (linux-x64.dawn.node from npm webgpu@0.4.0) on a machine with a GPU driver" : '',
+    mode === 'webgpu' || mode === 'auto' ? "for webgpu in Node, install Dawn's bindings (npm install webgpu@0.4.0) or pass them with --dawn FILE, on a machine with a GPU driver" : '',
     mode !== 'webasm' && mode !== 'auto' ? 'use --gpu-mode webasm (gpu.js on the CPU through WebAssembly) or --gpu-mode auto (the first mode that starts)' : '',
     'run on the CPU backend with --device cpu (the default)',
   ].filter(Boolean);
@@ -81,13 +73,13 @@ function remedy(mode: GpuModeFlag): string {
  */
 export async function withDevice<T>(cmd: string, choice: DeviceChoice, io: CliIO, fn: (device: Device, label: string) => Promise<T>): Promise<T> {
   if (choice.device === 'cpu') return fn('cpu', 'cpu');
-  const webgpu = await loadWebGpu(cmd, choice);
+  const webgpu = loadDawn(cmd, choice);
   let info: Awaited<ReturnType<typeof initBackend>>;
   try {
     info = await initBackend('gpu', { mode: choice.mode, ...(webgpu ? { webgpu } : {}) });
   } catch (e) {
     const why = (e as Error).message.replace(/^initBackend: /, '').replace(/\.$/, '');
-    throw new Error(`--device gpu: the GPU backend did not start (--gpu-mode ${choice.mode}): ${why}. ${remedy(choice.mode)}`);
+    throw new DeviceError(`--device gpu: the GPU backend did not start (--gpu-mode ${choice.mode}): ${why}. ${remedy(choice.mode)}`);
   }
   try {
     const skipped = info.tried.filter((t) => !t.ok);

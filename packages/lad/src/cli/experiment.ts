@@ -11,7 +11,7 @@ import { UsageError, formatFlags, intFlag, parseFlags, suggest, type CliIO, type
 import { setNumThreads } from '@lad/tensor';
 import { DEVICE_FLAGS, parseDevice, withDevice } from './device.ts';
 import { asUsage } from './run-config.ts';
-import { validateExperimentConfig } from '../validate.ts';
+import { ConfigError, validateExperimentConfig } from '../validate.ts';
 
 const CMD = 'lad experiment';
 
@@ -24,6 +24,7 @@ const FLAGS: FlagSpec = {
   threads: { type: 'string', value: 'N', help: 'CPU kernel threads of this process (default min(2, cores)); 1 for one shard per core' },
   shard: { type: 'string', value: 'I/N', help: 'run only the I-th of N slices of the (grid point, seed) units, 0 <= I < N; run all N (in parallel) into one --out, then lad report' },
   out: { type: 'string', value: 'DIR', help: 'run folder (default runs/<preset>-<timestamp>)' },
+  'backbone-from': { type: 'string', value: 'FILE', help: "ImageNet ResNet weights (safetensors, CIRKD's or torchvision's names) for the starting point's backbone, the stem widened to 4 channels as the official code does; without it every model starts from a random init (full: the paper starts from ImageNet)" },
   data: { type: 'string', value: 'DIR', help: 'dataset folder in the folder layout (required by full; replaces the synthetic data of the others)' },
   resume: { type: 'boolean', help: 'continue an interrupted experiment in --out (same flags)' },
   quiet: { type: 'boolean', help: 'no per-step training progress' },
@@ -41,7 +42,9 @@ const USAGE = [
   '(own labels vs zeros vs another image\'s vs the fixed code vs the no-label teacher), then the students',
   'against the controls with their FLOPs, per-class IoU and teacher diagnostics (mIoU over all K classes).',
   'Presets: quick (digits-seg digits 0-2, tiny model), textured (textured-blobs), full (the paper\'s',
-  'settings on --data DIR; from scratch: without an ImageNet backbone its numbers are not the paper\'s).',
+  'settings on --data DIR; the paper starts every model from an ImageNet ResNet-18: pass it with',
+  '--backbone-from FILE, else every model starts from a random init and the numbers are those of models',
+  'trained from scratch, not comparable with the paper\'s).',
   `Named knobs: ${Object.entries(NAMED_KNOBS).map(([k, v]) => `${k} (${v.help})`).join('; ')}.`,
   '',
   ...formatFlags(FLAGS),
@@ -72,6 +75,10 @@ export function experimentConfigFromFlags(flags: Record<string, string | boolean
     if (!cfg.data.dir) throw new UsageError(`${CMD}: preset '${name}' trains on a dataset folder: give --data DIR (the folder layout written by lad data export, or a converted real dataset).`);
     if (!existsSync(cfg.data.dir)) throw new UsageError(`${CMD}: --data ${cfg.data.dir} does not exist.`);
     if (!existsSync(resolve(cfg.data.dir, 'dataset.json'))) throw new UsageError(`${CMD}: --data ${cfg.data.dir} has no dataset.json; is it a folder in the layout of lad data export?`);
+  }
+  if (typeof flags['backbone-from'] === 'string') {
+    cfg.backboneFrom = resolve(flags['backbone-from']);
+    if (!existsSync(cfg.backboneFrom)) throw new UsageError(`${CMD}: --backbone-from ${cfg.backboneFrom} does not exist.`);
   }
   if (typeof flags.set === 'string') {
     try {
@@ -147,7 +154,10 @@ export const runExperimentCommand: CommandRun = async (args: string[], io: CliIO
 
   const grid = cfg.sweep.map((s) => `${s.path}=${s.values.join(',')}`).join(' ');
   io.err(`${CMD}: preset ${cfg.preset}, seeds ${cfg.seeds.join(',')}${grid ? `, grid ${grid}` : ''}${shard ? `, shard ${shard.index}/${shard.count}` : ''} → ${out}`);
-  const report = await withDevice(CMD, choice, io, (device, deviceLabel) => runExperiment(cfg, { outDir: out, resume: resume || shard !== undefined, shard, quiet: flags.quiet === true, log: (l) => io.err(l), device, deviceLabel }));
+  const report = await withDevice(CMD, choice, io, (device, deviceLabel) => runExperiment(cfg, { outDir: out, resume: resume || shard !== undefined, shard, quiet: flags.quiet === true, log: (l) => io.err(l), device, deviceLabel }).catch((e: unknown) => {
+    if (e instanceof ConfigError) throw new UsageError(`${CMD}: ${e.message.replace(/^experiment: /, '')}`); // e.g. a backbone file that does not fit the model
+    throw e;
+  }));
   if (report) printSummary(report, out, io);
   else io.out(`shard ${shard!.index}/${shard!.count} done; the other shards' units are not all finished yet: run lad report ${out} when they are.`);
   return 0;

@@ -42,6 +42,8 @@ export const SMALL_TRAIN: TrainConfig = { ...DEFAULT_TRAIN, iterations: 2000, ba
 
 export { ARCHS };
 const SYNTHETIC = ['digits-seg', 'textured-blobs'];
+/** This module's extension ('.ts' from the sources, '.js' from dist/): the dataset modules' specs name the same kind of file. */
+const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 
 /** The flags every run command takes. */
 export const RUN_FLAGS: FlagSpec = {
@@ -57,6 +59,7 @@ export const RUN_FLAGS: FlagSpec = {
   'eval-every': { type: 'string', value: 'N', help: 'validate every N iterations (0: only at the end)' },
   'checkpoint-every': { type: 'string', value: 'N', help: 'checkpoint every N iterations (0: only at the end)' },
   seed: { type: 'string', value: 'S', help: 'seed of the model init, data order, augmentation and label codes (default 0)' },
+  'backbone-from': { type: 'string', value: 'FILE', help: "ImageNet ResNet weights (safetensors, CIRKD's or torchvision's names) for the backbone; a 4-channel stem gets the label channel drawn N(0, 0.1²) as the official code does. Needs paper width (--config model.backbone.width 64)" },
   ...DEVICE_FLAGS,
   out: { type: 'string', value: 'DIR', help: 'output directory; the run writes DIR/<name>/ (default runs)' },
   name: { type: 'string', value: 'NAME', help: 'run name (default: the command, e.g. baseline, teacher, student)' },
@@ -179,7 +182,7 @@ export function loadDatasets(cmd: string, data: DataConfig): { train: SegDataset
     };
     return { train: split('train'), val: split('val') };
   }
-  const classes = { 'digits-seg': { cls: DigitsSeg, file: '../data/digits-seg.ts', export: 'DigitsSeg' }, 'textured-blobs': { cls: TexturedBlobs, file: '../data/textured-blobs.ts', export: 'TexturedBlobs' } } as const;
+  const classes = { 'digits-seg': { cls: DigitsSeg, file: `../data/digits-seg${EXT}`, export: 'DigitsSeg' }, 'textured-blobs': { cls: TexturedBlobs, file: `../data/textured-blobs${EXT}`, export: 'TexturedBlobs' } } as const;
   const entry = classes[name as keyof typeof classes];
   if (!entry) {
     const guess = suggest(name, SYNTHETIC);

@@ -5,10 +5,11 @@
 
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type Device, Generator, Tensor, profileSteps } from '@lad/tensor';
-import { loadCheckpoint, type Checkpoint } from '@lad/nn';
+import { type Device, Generator, Tensor, TensorError, ValueError, profileSteps } from '@lad/tensor';
+import { SafetensorsError, loadCheckpoint, loadSafetensors, type Checkpoint } from '@lad/nn';
 import { buildModel, type ModelConfig } from '../models/build.ts';
 import type { SegModel } from '../models/types.ts';
+import { describePretrainedLoad, loadPretrainedBackbone_ } from '../models/pretrained.ts';
 import { mixSeed, STREAM } from '../seeds.ts';
 import { evaluate } from '../evaluate.ts';
 import { autoLabelScale } from '../label-encoding.ts';
@@ -71,7 +72,7 @@ export function loadWeights(cmd: string, what: string, model: SegModel, ck: Chec
 /** The first conv's weight: the first 4-D parameter that reads the model's input channels. */
 function stemWeightName(model: SegModel): string {
   const hit = model.namedParameters().find(([, p]) => p.ndim === 4 && p.shape[1] === model.inChannels);
-  if (!hit) throw new Error(`no first-layer conv weight with ${model.inChannels} input channels found.`);
+  if (!hit) throw new ValueError(`no first-layer conv weight with ${model.inChannels} input channels found.`);
   return hit[0];
 }
 
@@ -99,6 +100,18 @@ function initFrom(cmd: string, file: string, model: SegModel, cfg: RunConfig): v
   }
   const sd = { ...ck.model, [name]: Tensor.fromData(out, [O, 4, kh, kw]) };
   loadWeights(cmd, `--init-from ${file}`, model, { ...ck, model: sd }, cfg.model);
+}
+
+/** --backbone-from: an ImageNet ResNet's weights in the backbone, the stem widened as the official loader does. */
+function backboneFrom(cmd: string, file: string, model: SegModel, cfg: RunConfig, io: CliIO): void {
+  if (!existsSync(file)) throw new UsageError(`${cmd}: --backbone-from ${file} does not exist.`);
+  try {
+    const opts = { source: file, labelChannelStd: cfg.model.backbone.labelChannelStd, generator: new Generator(mixSeed(STREAM.pretrained, cfg.train.seed)) };
+    io.err(`${cmd}: ${describePretrainedLoad(loadPretrainedBackbone_(model, loadSafetensors(file).tensors, opts), file)}`);
+  } catch (e) {
+    if (e instanceof TensorError || e instanceof SafetensorsError) throw new UsageError(`${cmd}: --${e.message.replace(/^backbone-from: /, 'backbone-from: ')}`);
+    throw e;
+  }
 }
 
 /** Builds the frozen eval-mode teacher of `lad distill` (on the CPU; the caller moves it). */
@@ -150,6 +163,11 @@ async function runKind(kind: Kind, args: string[], io: CliIO): Promise<number> {
   // built and loaded on the CPU (the init draws, checkpoints); trainModel moves the model to the device
   const model = buildModel(cfg.model, { generator: new Generator(cfg.train.seed) });
   let teacher: SegModel | null = null;
+  const pretrained = flags['backbone-from'];
+  if (typeof pretrained === 'string') {
+    if (flags['init-from'] !== undefined) throw new UsageError(`${cmd}: --backbone-from and --init-from both give the starting weights: pass one.`);
+    backboneFrom(cmd, resolve(pretrained), model, cfg, io);
+  }
   if (kind !== 'baseline' && typeof flags['init-from'] === 'string') initFrom(cmd, flags['init-from'], model, cfg);
   if (kind === 'student') teacher = loadTeacher(cmd, flags, cfg);
 
@@ -164,7 +182,7 @@ async function runKind(kind: Kind, args: string[], io: CliIO): Promise<number> {
     const evalFn = (m: SegModel) => evaluate(m, val, kind === 'teacher' ? { numClasses: K, labelMode: 'encoded', encoding: cfg.lad.encodeTeacherEval, seed: cfg.train.seed } : { numClasses: K, seed: cfg.train.seed });
 
     mkdirSync(join(outDir, name), { recursive: true });
-    writeFileSync(join(outDir, name, 'config.json'), JSON.stringify({ kind, ...cfg }, null, 2) + '\n');
+    writeFileSync(join(outDir, name, 'config.json'), JSON.stringify({ kind, ...cfg, backboneFrom: typeof pretrained === 'string' ? resolve(pretrained) : null }, null, 2) + '\n');
     const r = await trainModel({
       name, model, lossFn, train, val, numClasses: K, cfg: cfg.train, outDir, evalFn, device,
       resume: Boolean(flags.resume), overwrite: Boolean(flags.overwrite), quiet: Boolean(flags.quiet), prefetch: Boolean(flags.prefetch),

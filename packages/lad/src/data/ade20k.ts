@@ -9,6 +9,8 @@ import { DatasetFileError } from './folder.ts';
 import { entriesFor, findDir, labelTable, listFiles, PairedDataset, requireDir, stem } from './paired.ts';
 import type { Ade20kOptions } from './spec-types.ts';
 
+/** The 150 class names of ADE20K (SceneParsing), in label-id order. */
+// biome-ignore format: the class names, many per line as the dataset lists them
 export const ADE20K_CLASSES = [
   'wall', 'building', 'sky', 'floor', 'tree', 'ceiling', 'road', 'bed', 'windowpane', 'grass', 'cabinet',
   'sidewalk', 'person', 'earth', 'door', 'table', 'mountain', 'plant', 'curtain', 'chair', 'car', 'water',

@@ -8,6 +8,7 @@
 import { interpolate, Tensor, type Generator, ShapeError, ValueError } from '@lad/tensor';
 import type { Sample } from './types.ts';
 
+/** Options of the training augmentation: random scale, crop and horizontal flip. */
 export interface AugmentOptions {
   /** Crop height and width (a number = square). Released code: 512 for VOC, [512, 1024] for Cityscapes. */
   cropSize: number | readonly [number, number];

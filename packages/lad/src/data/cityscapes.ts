@@ -9,6 +9,7 @@ import { DatasetFileError } from './folder.ts';
 import { entriesFor, labelTable, listFiles, PairedDataset, requireDir } from './paired.ts';
 import type { CityscapesOptions } from './spec-types.ts';
 
+/** The 19 evaluated Cityscapes classes, in train-id order. */
 export const CITYSCAPES_CLASSES = [
   'road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light', 'traffic sign', 'vegetation',
   'terrain', 'sky', 'person', 'rider', 'car', 'truck', 'bus', 'train', 'motorcycle', 'bicycle',

@@ -10,6 +10,8 @@ import { DatasetFileError } from './folder.ts';
 import { entriesFor, findDir, labelTable, listFiles, PairedDataset, readList, requireDir, stem } from './paired.ts';
 import type { CocoStuffEncoding, CocoStuffOptions } from './spec-types.ts';
 
+/** The 171 class names of COCO-Stuff (80 things, then 91 stuff), in label-id order. */
+// biome-ignore format: the class names, many per line as the dataset lists them
 export const COCO_STUFF_CLASSES = [
   'person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train', 'truck', 'boat', 'traffic light',
   'fire hydrant', 'stop sign', 'parking meter', 'bench', 'bird', 'cat', 'dog', 'horse', 'sheep', 'cow',

@@ -5,6 +5,7 @@
 //   `(await import(module))[export](...args)`, or `new …(...args)` with construct.
 // The real-dataset factories attach their spec (`dataset.spec`); `withSpec` attaches one to any other.
 
+import { ValueError } from '@lad/tensor';
 import type { SegDataset } from './types.ts';
 import type { Ade20kOptions, CityscapesOptions, CocoStuffOptions, DatasetSpec, FolderSpecArgs, ModuleSpec, VocOptions } from './spec-types.ts';
 
@@ -28,7 +29,7 @@ export async function datasetFromSpec(spec: DatasetSpec): Promise<SegDataset> {
     case 'cocostuff': return BUILTIN.cocostuff(spec.args);
     case 'folder': return BUILTIN.folder(spec.args);
     case 'module': return fromModule(spec);
-    default: throw new Error(`datasetFromSpec: unknown kind '${(spec as { kind: unknown }).kind}': expected voc, cityscapes, ade20k, cocostuff, folder or module.`);
+    default: throw new ValueError(`datasetFromSpec: unknown kind '${(spec as { kind: unknown }).kind}': expected voc, cityscapes, ade20k, cocostuff, folder or module.`);
   }
 }
 
@@ -36,7 +37,7 @@ async function fromModule(spec: ModuleSpec): Promise<SegDataset> {
   const url = spec.module.startsWith('file:') ? spec.module : (await import('node:url')).pathToFileURL(spec.module).href;
   const mod = (await import(url)) as Record<string, unknown>;
   const factory = mod[spec.export];
-  if (typeof factory !== 'function') throw new Error(`datasetFromSpec: ${spec.module} has no exported function or class '${spec.export}'.`);
+  if (typeof factory !== 'function') throw new ValueError(`datasetFromSpec: ${spec.module} has no exported function or class '${spec.export}'.`);
   if (spec.construct) return new (factory as new (...a: unknown[]) => SegDataset)(...spec.args);
   return await (factory as (...a: unknown[]) => SegDataset | Promise<SegDataset>)(...spec.args);
 }

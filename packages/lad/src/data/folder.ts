@@ -11,8 +11,10 @@ import type { Normalization, Sample, SegDataset, Split } from './types.ts';
 import { encodePng, readLabel, readRgb } from './image-io.ts';
 import { checkNormalization, hasRaw, rawToSample, type RawSample, type RawSource } from './raw.ts';
 
+/** The value of an ignored pixel (label −1) in a label PNG. */
 export const IGNORE_PNG_VALUE = 255;
 
+/** A dataset folder's file that is missing or malformed; the message names the file. */
 export class DatasetFileError extends Error {
   constructor(readonly file: string, detail: string) {
     super(`dataset: ${file}: ${detail}`);
@@ -20,6 +22,7 @@ export class DatasetFileError extends Error {
   }
 }
 
+/** The contents of a dataset folder's dataset.json. */
 export interface DatasetMeta {
   name: string;
   numClasses: number;
@@ -30,6 +33,7 @@ export interface DatasetMeta {
 /** A dataset `exportDataset` can write: it hands out raw 8-bit samples and says how it normalises. */
 export type ExportableDataset = SegDataset & RawSource & { readonly normalization: Normalization };
 
+/** Options of exportDataset: overwriting and a progress callback. */
 export interface ExportOptions {
   /** Write into a non-empty directory (files of the same names are replaced). Default false. */
   overwrite?: boolean;
@@ -101,6 +105,7 @@ export function readDatasetMeta(dir: string): DatasetMeta {
   return { name, numClasses: K!, classNames, normalization: normalization! };
 }
 
+/** Options of FolderDataset. */
 export interface FolderDatasetOptions {
   /** Overrides the normalisation recorded in dataset.json. */
   normalization?: Normalization;

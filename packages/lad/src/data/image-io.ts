@@ -5,9 +5,12 @@ import { readFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 
+/** An 8-bit RGB image. */
 export interface RgbImage { width: number; height: number; /** interleaved RGB, row-major */ data: Uint8Array }
+/** An 8-bit single-channel image (e.g. a label map). */
 export interface GrayImage { width: number; height: number; data: Uint8Array }
 
+/** An image file that cannot be read or decoded; the message names the file. */
 export class ImageFileError extends Error {
   constructor(readonly file: string, detail: string) {
     super(`image: ${file}: ${detail}`);
@@ -73,7 +76,9 @@ export function decodeLabel(bytes: Uint8Array, file = '<bytes>', palette?: Reado
   return { width, height, data };
 }
 
+/** Reads a PNG or JPEG file as 8-bit RGB. */
 export const readRgb = (file: string): RgbImage => decodeRgb(readBytes(file), file);
+/** Reads a label PNG as 8-bit class ids (mapped through `palette` for colour-coded labels). */
 export const readLabel = (file: string, palette?: ReadonlyMap<number, number>): GrayImage => decodeLabel(readBytes(file), file, palette);
 
 /** PNG bytes of an RGB (3 channels) or gray (1 channel) 8-bit image. */

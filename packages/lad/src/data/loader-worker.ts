@@ -4,6 +4,7 @@
 // The batch is built by batch.ts's loadBatch, the same code as the synchronous path.
 
 import { parentPort } from 'node:worker_threads';
+import { InternalError } from '@lad/tensor';
 import { datasetFromSpec, type DatasetSpec } from './dataset-spec.ts';
 import { loadBatch } from './batch.ts';
 import type { AugmentOptions } from './augment.ts';
@@ -28,7 +29,7 @@ if (parentPort) {
       return;
     }
     try {
-      if (!setup) throw new Error('loader-worker: batch requested before init.');
+      if (!setup) throw new InternalError('loader-worker: batch requested before init.');
       const { ds, seed, augment } = await setup;
       const batch = loadBatch(ds, msg.indices, msg.epoch, seed, augment);
       port.postMessage({ type: 'batch', id: msg.id, batch }, [batch.images.buffer as ArrayBuffer, batch.labels.buffer as ArrayBuffer]);

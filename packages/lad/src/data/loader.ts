@@ -13,6 +13,7 @@ import { specOf, type DatasetSpec } from './dataset-spec.ts';
 import { Prefetcher } from './prefetch.ts';
 import type { SegDataset } from './types.ts';
 
+/** Options of DataLoader: batch size, shuffling, seed, augmentation and prefetching in a worker thread. */
 export interface LoaderOptions {
   batchSize: number;
   /** Reshuffle every epoch from (seed, epoch). Default false (dataset order). */
@@ -31,6 +32,7 @@ export interface LoaderOptions {
   warn?: (message: string) => void;
 }
 
+/** One batch of a DataLoader: images, labels, and the samples' ids, indices and epoch. */
 export interface Batch {
   /** float32 (N, 3, H, W). */
   images: Tensor;
@@ -44,6 +46,7 @@ export interface Batch {
 
 interface Step { epoch: number; indices: number[] }
 
+/** Batches of a SegDataset in dataset or seeded shuffled order, with optional augmentation, built in a worker thread when prefetching. */
 export class DataLoader implements AsyncIterable<Batch> {
   readonly batchSize: number;
   readonly seed: number;

@@ -1,14 +1,17 @@
 // The main-thread side of the DataLoader's prefetch: one worker thread (loader-worker.ts) that
 // rebuilds the dataset from its DatasetSpec and builds requested batches while the caller trains.
-// TypeScript is loaded in the worker by registering tsx inside it (see bootCode), which works under
-// `tsx script.ts`, `node --import tsx` and vitest. The worker is unref'd while no request is pending
-// and terminated by close(), so it never keeps the process alive.
+// From the sources (tsx, vitest) TypeScript is loaded in the worker by registering tsx inside it (see
+// bootCode), which works under `tsx script.ts`, `node --import tsx` and vitest; from the built dist/
+// the worker imports loader-worker.js directly (tsx only if the parent runs under it, for .ts dataset
+// modules). The worker is unref'd while no request is pending and terminated by close(), so it never
+// keeps the process alive.
 
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { DTypeError, DeviceError, ShapeError, ValueError } from '@lad/tensor';
 import type { AugmentOptions } from './augment.ts';
 import type { RawBatch } from './batch.ts';
 import type { DatasetSpec } from './dataset-spec.ts';
@@ -40,9 +43,17 @@ export function workerExecArgv(): string[] {
   return out;
 }
 
-/** tsx's ESM register API file (the package's `./esm/api` import export; require.resolve would give the CJS one). */
-function tsxEsmApi(): string {
-  const pkgFile = createRequire(import.meta.url).resolve('tsx/package.json');
+/** This module's extension: '.ts' when run from the sources, '.js' from the built dist/. */
+const SELF_EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
+/** tsx's ESM register API file (the package's `./esm/api` import export; require.resolve would give the CJS one), or undefined if tsx is not installed. */
+function tsxEsmApi(): string | undefined {
+  let pkgFile: string;
+  try {
+    pkgFile = createRequire(import.meta.url).resolve('tsx/package.json');
+  } catch {
+    return undefined;
+  }
   const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { exports: Record<string, { import?: { default?: string } } | string> };
   const api = pkg.exports['./esm/api'];
   const rel = typeof api === 'object' ? api.import?.default : undefined;
@@ -51,18 +62,27 @@ function tsxEsmApi(): string {
 }
 
 /**
- * The worker's boot code: register tsx in the worker thread, then import the TypeScript entry.
+ * The worker's boot code: register tsx in the worker thread when TypeScript is needed (this module
+ * runs from the sources, or the parent runs under tsx), then import the worker entry.
  * NOTE: on Node 20, `execArgv: ['--import', 'tsx']` does not make the worker's own entry loadable
  * (the hooks do not reach its main module: "Unknown file extension .ts"); registering in-thread does.
  */
 function bootCode(): string {
-  const tsxApi = pathToFileURL(tsxEsmApi()).href;
-  const entry = new URL('./loader-worker.ts', import.meta.url).href;
+  const entry = new URL(`./loader-worker${SELF_EXT}`, import.meta.url).href;
+  const needsTs = SELF_EXT === '.ts' || workerExecArgv().length < process.execArgv.length;
+  const api = needsTs ? tsxEsmApi() : undefined;
+  if (api === undefined) {
+    if (SELF_EXT === '.ts') throw new Error('DataLoader prefetch: tsx is not installed; cannot load TypeScript in the worker.');
+    return `import(${JSON.stringify(entry)});`;
+  }
+  const tsxApi = pathToFileURL(api).href;
   return `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
 }
 
+/** The worker's error as the class it was thrown with (the library's typed errors), else an Error. */
+const WIRE_CLASSES: Record<string, new (message: string) => Error> = { ShapeError, ValueError, DTypeError, DeviceError, TypeError, RangeError };
 function wireToError(w: WireError): Error {
-  const e = new Error(w.message);
+  const e = new (WIRE_CLASSES[w.name] ?? Error)(w.message);
   e.name = w.name;
   return e;
 }
@@ -120,7 +140,7 @@ export class Prefetcher {
       const ok = m.length === expect.length;
       const init = this.settle(INIT);
       if (ok) init?.resolve(undefined);
-      else this.fail(new Error(`DataLoader prefetch: the worker rebuilt '${m.name}' with ${m.length} samples, but the loader's dataset '${expect.name}' has ${expect.length}; check its spec.`));
+      else this.fail(new ValueError(`DataLoader prefetch: the worker rebuilt '${m.name}' with ${m.length} samples, but the loader's dataset '${expect.name}' has ${expect.length}; check its spec.`));
     } else if (m.type === 'init-error') this.fail(wireToError(m.error));
     else if (m.type === 'batch') this.settle(m.id)?.resolve(m.batch);
     else this.settle(m.id)?.reject(wireToError(m.error));

@@ -5,6 +5,7 @@
 import { Tensor, ValueError } from '@lad/tensor';
 import type { Normalization, Sample } from './types.ts';
 
+/** A sample before normalisation: 8-bit RGB and an int32 label map. */
 export interface RawSample {
   id: string;
   width: number;
@@ -20,6 +21,7 @@ export interface RawSource {
   getRaw(i: number): RawSample;
 }
 
+/** Whether `ds` can hand out raw samples (`getRaw`). */
 export const hasRaw = (ds: object): ds is RawSource => typeof (ds as Partial<RawSource>).getRaw === 'function';
 
 /** (H, W, 3) uint8 → (3, H, W) float32, normalised. */

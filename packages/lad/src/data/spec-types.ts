@@ -7,6 +7,7 @@ import type { Normalization, Split } from './types.ts';
 /** VOC 2012 (voc.ts). */
 export type VocSplit = 'train' | 'val' | 'trainval' | 'train_aug';
 
+/** Options of vocDataset: the folder and the split. */
 export interface VocOptions {
   /** The folder holding VOCdevkit/ (VOCdevkit itself or VOC2012 itself are accepted too). */
   root: string;
@@ -37,6 +38,7 @@ export interface Ade20kOptions {
 /** COCO-Stuff 164K / 10K (cocostuff.ts). */
 export type CocoStuffEncoding = 'zero-based' | 'one-based';
 
+/** Options of cocoStuffDataset: the folder, the variant and the split. */
 export interface CocoStuffOptions {
   /** The dataset folder (holding images/ and the label folder of the variant). */
   root: string;
@@ -49,6 +51,7 @@ export interface CocoStuffOptions {
   normalization?: Normalization;
 }
 
+/** A DatasetSpec of a dataset made by an exported factory (or class) of a module, with its arguments. */
 export interface ModuleSpec {
   kind: 'module';
   /** A file: URL (e.g. `new URL('./my-data.ts', import.meta.url).href`) or an absolute path. */
@@ -64,6 +67,7 @@ export interface ModuleSpec {
 /** FolderDataset's constructor arguments (folder.ts). */
 export interface FolderSpecArgs { dir: string; split: Split; normalization?: Normalization }
 
+/** A serialisable description of a dataset, from which a worker thread rebuilds it (the loader's prefetch). */
 export type DatasetSpec =
   | { kind: 'voc'; args: VocOptions }
   | { kind: 'cityscapes'; args: CityscapesOptions }

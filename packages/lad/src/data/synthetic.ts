@@ -7,6 +7,7 @@ import { Generator, ShapeError, ValueError } from '@lad/tensor';
 import { UNIT_NORMALIZATION, type Normalization, type Sample, type SegDataset, type Split } from './types.ts';
 import { checkNormalization, rawToSample, type RawSample, type RawSource } from './raw.ts';
 
+/** Options common to the synthetic datasets: split sizes, canvas size, seed, normalisation. */
 export interface SyntheticOptions {
   /** Samples in the train split (default per dataset). */
   train?: number;

@@ -9,6 +9,7 @@ import type { Split } from './types.ts';
 import { SyntheticDataset, type Drawn, type SyntheticOptions } from './synthetic.ts';
 import { Canvas, randomColour, uniform } from './draw.ts';
 
+/** Options of textured-blobs: the synthetic options, ellipses per canvas and their radii. */
 export interface TexturedBlobsOptions extends SyntheticOptions {
   /** Ellipses per canvas, [min, max] inclusive (default [1, 3]). */
   objects?: readonly [number, number];
@@ -37,10 +38,12 @@ export interface Blob {
   colours: [[number, number, number], [number, number, number]];
 }
 
+/** What one textured-blobs sample drew: the canvas, the label map and its ellipses. */
 export interface BlobsDrawn extends Drawn {
   blobs: Blob[];
 }
 
+/** The stripe orientations of the five object classes (degrees). */
 export const GRATING_ORIENTATIONS_DEG = [0, 36, 72, 108, 144] as const;
 /** Side of the low-resolution colour grid that is upsampled into the background. */
 const BACKGROUND_GRID = 5;
@@ -52,6 +55,7 @@ function checkRange(name: string, r: readonly [number, number], lo: number, inte
   if (!ok) throw new ValueError(`TexturedBlobs: option ${name} must be [min, max]${integer ? ' integers' : ''} with ${lo} <= min <= max: got ${JSON.stringify(r)}.`);
 }
 
+/** textured-blobs: ellipses filled with stripes of five orientations on smooth colour noise; the class is the orientation. */
 export class TexturedBlobs extends SyntheticDataset<BlobsDrawn> {
   readonly name = 'textured-blobs';
   readonly numClasses = 6;

@@ -3,6 +3,7 @@
 
 import type { Tensor } from '@lad/tensor';
 
+/** One sample of a SegDataset: normalised image, label map and id. */
 export interface Sample {
   /** float32 [3, H, W], normalised (see `Normalization`). */
   image: Tensor;
@@ -11,8 +12,10 @@ export interface Sample {
   id: string;
 }
 
+/** A dataset split. */
 export type Split = 'train' | 'val';
 
+/** A segmentation dataset: its classes, normalisation and samples by index. */
 export interface SegDataset {
   readonly name: string;
   readonly numClasses: number;

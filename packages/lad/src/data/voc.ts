@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { entriesFor, findDir, labelTable, PairedDataset, readList, requireDir } from './paired.ts';
 import type { VocOptions } from './spec-types.ts';
 
+/** The 21 PASCAL VOC classes (background first), in label-id order. */
 export const VOC_CLASSES = [
   'background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
   'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor',

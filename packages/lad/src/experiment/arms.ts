@@ -39,6 +39,7 @@ export interface ArmSpec {
 
 const kdOff = (l: LadConfig): LadConfig => ({ ...l, kdLoss: 'none', kdWeight: 0 });
 
+// biome-ignore format: one row per arm, a table to read across
 export const ARMS: readonly ArmSpec[] = [
   { name: 'control', title: 'the student recipe without KD (CE + aux): the fair control', recipe: 'student', loss: 'student', lad: kdOff, teacher: null, evalInput: 'zeros', stream: 21 },
   { name: 'control-compute', title: 'the control trained for the FLOPs of teacher-lad + student-lad', recipe: 'compute', loss: 'student', lad: kdOff, teacher: null, evalInput: 'zeros', stream: 27 },

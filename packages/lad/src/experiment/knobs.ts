@@ -37,6 +37,7 @@ function resize(c: ExperimentConfig, size: number): ExperimentConfig {
 }
 
 /** Knobs that set several fields at once, each a typed setter. */
+// biome-ignore format: one row per knob
 export const NAMED_KNOBS: Record<string, NamedKnob> = {
   labelScale: { help: 'the scale s of every label encoding (a number, or auto: 1.7 × the image std)', parse: numOrAuto('labelScale'), set: (c, v) => encodings(c, (e) => ({ ...e, scale: v })) },
   smoothPasses: { help: '3×3 box-blur passes of the code map, every encoding', parse: num('smoothPasses'), set: (c, v) => encodings(c, (e) => ({ ...e, smoothPasses: asNum(v) })) },

@@ -91,7 +91,7 @@ export function renderReportMd(r: ExperimentReport): string {
   const gen = c.data.kind !== 'folder' ? `; ${c.data.size}×${c.data.size}${c.data.options ? `, generator options ${JSON.stringify(c.data.options)}` : ''}` : '';
   L.push(`- data: ${r.dataset.name}, ${r.dataset.numClasses} classes (${r.dataset.classNames.join(', ')}), ${r.dataset.train} train images, validation on ${r.dataset.evalImages} val images${gen}; normalised image std ${r.dataset.imageStd.toFixed(3)}`);
   L.push(`- model: ${c.model.arch}, ResNet-${c.model.backbone.depth} width ${c.model.backbone.width}, output stride ${c.model.backbone.outputStride}, head ${c.model.headChannels}, 4 input channels (image + label channel)`);
-  L.push(`- init: ${c.init === 'baseline' ? `from a baseline student (${its(c.baseline)}; zeros in the label channel)` : 'every arm from the same fresh init'}`);
+  L.push(`- init: ${c.init === 'baseline' ? `from a baseline student (${its(c.baseline)}; zeros in the label channel)` : 'every arm from the same fresh init'}${c.backboneFrom ? `; the starting backbone from ${c.backboneFrom} (ImageNet, stem widened to 4 channels)` : '; random init (no pretrained backbone)'}`);
   L.push(`- teachers: ${its(c.teacher)}; students and the control: ${its(c.student)}; SGD momentum ${c.student.momentum}, wd ${c.student.weightDecay}, poly ${c.student.polyPower}`);
   L.push(`- label channel: scale ${c.lad.encodeTrain.scale} (training), consistency ${c.lad.consLoss} × ${c.lad.consWeight}, KD ${c.lad.kdLoss} × ${c.lad.kdWeight}`);
   L.push(`- seeds: ${r.points[0].seeds.join(', ')}; numbers are val mIoU in points over all K classes (the released code's), mean ± std over seeds`);

@@ -9,7 +9,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, platform, arch as osArch } from 'node:os';
 import { join } from 'node:path';
-import { type Device, ValueError, getNumThreads } from '@lad/tensor';
+import { type Device, Generator, ValueError, getNumThreads } from '@lad/tensor';
+import { loadSafetensors, type StateDict } from '@lad/nn';
 import type { ExperimentConfig, ExperimentData } from '../presets.ts';
 import { digitsSeg } from '../data/digits-seg.ts';
 import { texturedBlobs } from '../data/textured-blobs.ts';
@@ -17,7 +18,9 @@ import { FolderDataset } from '../data/folder.ts';
 import { UNIT_NORMALIZATION, type Normalization, type SegDataset } from '../data/types.ts';
 import { imageStd, resolveLabelScale } from '../label-encoding.ts';
 import type { SegModel } from '../models/types.ts';
-import { validateExperimentConfig } from '../validate.ts';
+import { buildModel } from '../models/build.ts';
+import { loadPretrainedBackbone_ } from '../models/pretrained.ts';
+import { ConfigError, validateExperimentConfig } from '../validate.ts';
 import { gridPoints } from './knobs.ts';
 import { aggregatePoint, type ExperimentReport, type UnitResult } from './report.ts';
 import { baselineKey, jsonNumbers, readUnit, runUnit, type UnitRun } from './unit.ts';
@@ -85,6 +88,19 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunExperimentOp
     return cache.get(key)!;
   };
   const points = gridPoints(cfg).map((p) => ({ ...p, cfg: { ...p.cfg, lad: resolveLabelScale(p.cfg.lad, dataOf(p.cfg).dataset.imageStd) } }));
+  // the pretrained backbone: read once, and tried on every grid point's model before anything trains
+  let pretrained: StateDict | null = null;
+  if (cfg.backboneFrom) {
+    try {
+      pretrained = loadSafetensors(cfg.backboneFrom).tensors;
+      for (const p of points) {
+        const m = buildModel({ ...p.cfg.model, inChannels: 4, numClasses: dataOf(p.cfg).dataset.numClasses }, { generator: new Generator(0) });
+        loadPretrainedBackbone_(m, pretrained, { source: cfg.backboneFrom });
+      }
+    } catch (e) {
+      throw new ConfigError('backboneFrom', `experiment: backboneFrom: ${(e as Error).message.replace(/^backbone-from: /, '')}`);
+    }
+  }
   mkdirSync(outDir, { recursive: true });
   if (!existsSync(join(outDir, 'config.json'))) writeFileSync(join(outDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
 
@@ -98,7 +114,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunExperimentOp
     const done = readUnit(outDir, p.name, seed);
     if (done && i > 0) continue; // the first unit is loaded (not retrained) for the examples grid
     const { data, dataset } = dataOf(p.cfg);
-    const run = await runUnit(p.cfg, p.values, p.name, seed, { outDir, data, dataset, device, resume: opts.resume === true || done !== null, quiet: opts.quiet ?? false, owner, log, print: opts.print });
+    const run = await runUnit(p.cfg, p.values, p.name, seed, { outDir, data, dataset, device, resume: opts.resume === true || done !== null, quiet: opts.quiet ?? false, owner, log, print: opts.print, pretrained });
     if (!first) [first, firstData] = [run, data];
   }
   const finished = units.map(({ p, seed }) => readUnit(outDir, p.name, seed));

@@ -7,15 +7,16 @@
 
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Device, Generator, defaultGenerator } from '@lad/tensor';
-import { Conv2d } from '@lad/nn';
+import { type Device, Generator, ValueError, defaultGenerator } from '@lad/tensor';
+import { Conv2d, type StateDict } from '@lad/nn';
 import type { LadConfig, TrainConfig } from '../config.ts';
 import type { ExperimentConfig, KnobValue } from '../presets.ts';
-import { STREAM, mixSeed } from '../seeds.ts';
+import { STREAM, hashName, mixSeed } from '../seeds.ts';
 import { buildModel, type ModelConfig } from '../models/build.ts';
 import type { SegModel } from '../models/types.ts';
 import { countMacs } from '../models/complexity.ts';
 import { initExtraInputChannels_ } from '../models/layers.ts';
+import { describePretrainedLoad, loadPretrainedBackbone_ } from '../models/pretrained.ts';
 import { teacherLoss } from '../teacher.ts';
 import { studentLoss, baselineLoss } from '../student.ts';
 import { trainModel, type LossFn, type TrainResult } from '../train.ts';
@@ -35,6 +36,8 @@ export interface UnitContext {
   owner: string;
   log: (line: string) => void;
   print?: (text: string) => void;
+  /** The tensors of cfg.backboneFrom, read once by the runner; null without one. */
+  pretrained?: StateDict | null;
 }
 
 /** What a finished unit hands back besides unit.json: the trained models (for the examples grid). */
@@ -56,10 +59,9 @@ export function computeMatchedIterations(cfg: ExperimentConfig, lad: LadConfig):
   return Math.max(1, Math.round(spent / (cfg.student.batchSize * forwardsPerStep(arm('control'), arm('control').lad(lad)))));
 }
 
-const hashName = (s: string) => [...s].reduce((h, c) => mixSeed(h, c.charCodeAt(0)), 0);
 /** A short key of what the baseline stage depends on. */
 export const baselineKey = (cfg: ExperimentConfig): string =>
-  (hashName(JSON.stringify([cfg.data, cfg.model, cfg.baseline, cfg.lad.auxWeightBaseline, cfg.init])) >>> 0).toString(16).padStart(8, '0');
+  (hashName(JSON.stringify([cfg.data, cfg.model, cfg.baseline, cfg.lad.auxWeightBaseline, cfg.init, ...(cfg.backboneFrom ? [cfg.backboneFrom] : [])])) >>> 0).toString(16).padStart(8, '0');
 
 function writeAtomic(path: string, text: string): void {
   writeFileSync(path + '.tmp', text);
@@ -69,7 +71,7 @@ function writeAtomic(path: string, text: string): void {
 /** The first convolution that sees the input (the stem's first conv), whose channel 3 is the label channel. */
 function firstConv(model: SegModel): Conv2d {
   for (const m of model.modules()) if (m instanceof Conv2d && m.inChannels === model.inChannels) return m;
-  throw new Error(`experiment: found no convolution with ${model.inChannels} input channels in the model.`);
+  throw new ValueError(`experiment: found no convolution with ${model.inChannels} input channels in the model.`);
 }
 
 function meanImgsPerSec(r: TrainResult): number | null {
@@ -122,6 +124,10 @@ export async function runUnit(cfg: ExperimentConfig, point: Record<string, KnobV
 
   // -- the starting point: the baseline student (shared by the grid points), or a fresh init -------
   const start = fresh(STREAM.init);
+  if (ctx.pretrained && cfg.backboneFrom) {
+    const opts = { source: cfg.backboneFrom, labelChannelStd: cfg.model.backbone.labelChannelStd, generator: new Generator(mixSeed(seed, STREAM.pretrained)) };
+    ctx.log(`[experiment] seed ${seed}: ${describePretrainedLoad(loadPretrainedBackbone_(start, ctx.pretrained, opts), cfg.backboneFrom)}`);
+  }
   if (cfg.init === 'baseline') {
     const shared = join(ctx.outDir, `baseline-${baselineKey(cfg)}`, `seed-${seed}`);
     const tc = { ...cfg.baseline, seed: mixSeed(seed, STREAM.baseline) };

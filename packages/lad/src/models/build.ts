@@ -15,12 +15,14 @@ import type { DecodeHead, SegModel } from './types.ts';
 
 /** The architectures buildModel knows; `Arch` is derived from this list, so the two cannot drift. */
 export const ARCHS = ['fcn', 'psp', 'deeplabv3', 'ocr', 'stdc'] as const;
+/** A segmentation architecture (one of ARCHS). */
 export type Arch = (typeof ARCHS)[number];
 
 function checkArch(op: string, arch: unknown): asserts arch is Arch {
   if (!(ARCHS as readonly unknown[]).includes(arch)) throw new ValueError(`${op}: unknown arch ${JSON.stringify(arch)}: expected one of ${ARCHS.join(', ')}.`);
 }
 
+/** The backbone part of a ModelConfig. */
 export interface BackboneConfig {
   /** ResNet depth: 18/34 BasicBlock, 50/101 Bottleneck (ignored by 'stdc'). */
   depth: ResNetDepth;
@@ -32,6 +34,7 @@ export interface BackboneConfig {
   labelChannelStd: number;
 }
 
+/** Everything buildModel needs: architecture, backbone, input channels, classes and head sizes. */
 export interface ModelConfig {
   arch: Arch;
   backbone: BackboneConfig;
@@ -72,6 +75,7 @@ export const PAPER_MODEL: ModelConfig = { ...BASE_MODEL };
 /** CPU-trainable in minutes: the ResNet-18 layout at width 8 (c4 = 64 channels), head channels 32. */
 export const TINY_MODEL: ModelConfig = { ...BASE_MODEL, backbone: { ...BASE_MODEL.backbone, width: 8 }, headChannels: 32 };
 
+/** The model presets by name: tiny (CPU-sized) and paper. */
 export const MODEL_PRESETS = { tiny: TINY_MODEL, paper: PAPER_MODEL } as const;
 
 /** A preset for one architecture: `modelPreset('tiny', 'psp', { inChannels: 4, numClasses: 5 })`. */
@@ -81,6 +85,7 @@ export function modelPreset(name: keyof typeof MODEL_PRESETS, arch: Arch, overri
 
 const archDropout = (arch: Arch): number => (arch === 'deeplabv3' ? 0.01 : 0.1);
 
+/** The ResNet backbone of `cfg`. */
 export function buildBackbone(cfg: ModelConfig, generator?: Generator): ResNetV1s {
   const { depth, width, outputStride, labelChannelStd } = cfg.backbone;
   return new ResNetV1s({ depth, width, outputStride, labelChannelStd, inChannels: cfg.inChannels, generator });

@@ -7,6 +7,7 @@
 import { ShapeError, fmtShape, noGrad, zeros, type Tensor } from '@lad/tensor';
 import { Conv2d, Linear, type Module } from '@lad/nn';
 
+/** The number of parameter elements of `model`. */
 export const countParameters = (model: Module): number => model.parameters().reduce((n, p) => n + p.size, 0);
 
 /** Output (OH, OW) of a Conv2d on an (H, W) input: floor((H + 2p − d(k−1) − 1)/s) + 1, 'same' keeps H. */
@@ -31,6 +32,7 @@ function measure(m: Counted, x: Tensor): { macs: number; out: Tensor } {
   return { macs: shape.reduce((a, b) => a * b, 1) * inF, out: zeros(shape, { dtype: x.dtype }) };
 }
 
+/** Options of countMacs. */
 export interface MacsOptions {
   /** Replace each conv/linear by zeros of its output shape (fast, default true); false runs the real layers. */
   shapeOnly?: boolean;
@@ -64,6 +66,7 @@ export function macsByModule(model: Module & { forward(x: Tensor): unknown }, in
 export const countMacs = (model: Module & { forward(x: Tensor): unknown }, inputShape: readonly number[], opts: MacsOptions = {}): number =>
   macsByModule(model, inputShape, opts).reduce((n, [, v]) => n + v, 0);
 
+/** A model's parameters and multiply-accumulates, in total and per top-level child. */
 export interface ModelSummary {
   params: number;
   macs: number;

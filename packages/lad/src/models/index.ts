@@ -13,3 +13,4 @@ export * from './stdc.ts';
 export * from './segmentor.ts';
 export * from './build.ts';
 export * from './complexity.ts';
+export * from './pretrained.ts';

@@ -6,6 +6,7 @@
 import { cat, noGrad, randn, type Generator, type Tensor } from '@lad/tensor';
 import { BatchNorm2d, Conv2d, Module, kaimingNormal_, ones_, zeros_ } from '@lad/nn';
 
+/** Options of ConvBNReLU: stride, padding, dilation and the init generator. */
 export interface ConvBNReLUOptions {
   stride?: number;
   /** Zero padding per side; default dilation·(k − 1)/2, which keeps H and W at stride 1. */

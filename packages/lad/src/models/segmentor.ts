@@ -8,6 +8,7 @@ import { ShapeError, fmtShape, type Tensor } from '@lad/tensor';
 import { Module } from '@lad/nn';
 import type { Backbone, DecodeHead, SegModel, SegOutputs } from './types.ts';
 
+/** A backbone with a decode head and an optional auxiliary head; logits are upsampled by the losses, not here. */
 export class EncoderDecoder extends Module implements SegModel {
   readonly inChannels: number;
   readonly numClasses: number;

@@ -11,6 +11,7 @@ import { Conv2d, Dropout2d, Module, ModuleList, Sequential } from '@lad/nn';
 import { ConvBNReLU, initExtraInputChannels_, initSegModel_ } from './layers.ts';
 import type { SegModel, SegOutputs } from './types.ts';
 
+/** Options of StdcSeg. */
 export interface StdcSegOptions {
   /** 3 for an image, 4 for image + LAD label channel. */
   inChannels: number;
@@ -127,6 +128,7 @@ export class ConvSegHead extends Module {
 /** Nearest resize to the spatial size of `like` (mmseg's context path upsamples with 'nearest'). */
 const resizeTo = (x: Tensor, like: Tensor): Tensor => interpolate(x, { size: like.shape.slice(2), mode: 'nearest' });
 
+/** STDC segmentation network (STDC1 backbone, attention refinement and feature fusion). */
 export class StdcSeg extends Module implements SegModel {
   stem: Sequential;
   stages: ModuleList<Sequential>;

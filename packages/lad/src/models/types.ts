@@ -16,6 +16,7 @@ export interface BackboneFeatures {
   features: Tensor[];
 }
 
+/** A backbone: a Module that maps an image to features at several strides. */
 export interface Backbone extends Module {
   /** Channels of each entry of `features`. */
   readonly channels: readonly number[];
@@ -24,6 +25,7 @@ export interface Backbone extends Module {
   forward(x: Tensor): BackboneFeatures;
 }
 
+/** A segmentation model: (N, inChannels, H, W) → logits (and auxiliary logits) for numClasses classes. */
 export interface SegModel extends Module {
   readonly inChannels: number;
   readonly numClasses: number;

@@ -8,6 +8,7 @@ import { drawText, type Rgb } from './font.ts';
 
 export type { Rgb } from './font.ts';
 
+/** An RGB raster for report graphics, with drawing primitives and PNG encoding. */
 export class Canvas {
   /** Interleaved RGB, row-major. */
   readonly data: Uint8Array;

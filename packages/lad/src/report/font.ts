@@ -3,16 +3,22 @@
 // 8th for the descenders of g j p q y; glyphs advance 6 pixels and lines are 8 tall, times `scale`.
 // Unknown characters draw as '?'. Text can also be drawn rotated 90° counter-clockwise (axis labels).
 
+/** An 8-bit RGB colour. */
 export type Rgb = readonly [number, number, number];
 
 /** Anything text can be drawn onto: the Canvas satisfies it. */
 export interface PixelSink { setPixel(x: number, y: number, color: Rgb): void }
 
+/** Glyph width of the built-in font (px at scale 1). */
 export const GLYPH_W = 5;
+/** Glyph height of the built-in font (px at scale 1). */
 export const GLYPH_H = 7;
+/** Horizontal advance per character (px at scale 1). */
 export const ADVANCE = 6;
+/** Line height (px at scale 1). */
 export const LINE_H = 8;
 
+// biome-ignore format: a bitmap table, eight glyphs per row
 const GLYPHS = [
   '0000000000', '00005f0000', '0007000700', '147f147f14', '242a7f2a12', '2313086462', '3649552250', '0005030000',
   '001c224100', '0041221c00', '082a1c2a08', '08083e0808', '0050300000', '0808080808', '0060600000', '2010080402',
@@ -37,6 +43,7 @@ export function glyph(ch: string): number[] {
 
 /** Width in pixels of `text` at `scale` (no trailing blank column). */
 export const textWidth = (text: string, scale = 1): number => (text.length === 0 ? 0 : (text.length * ADVANCE - 1) * scale);
+/** Height of a line of text at `scale` (px). */
 export const textHeight = (scale = 1): number => GLYPH_H * scale;
 
 /** Draws `text` with its top-left corner at (x, y); each font pixel becomes a scale×scale block. */

@@ -4,5 +4,6 @@ export * from './font.ts';
 export * from './canvas.ts';
 export * from './ticks.ts';
 export * from './plot.ts';
+export * from './colors.ts';
 export * from './grid.ts';
 export * from './progress.ts';

@@ -8,7 +8,9 @@ import { Canvas, type Rgb } from './canvas.ts';
 import { drawTextVertical, textHeight, textWidth } from './font.ts';
 import { formatNumber, formatTick, linearTicks, logTicks, type Ticks } from './ticks.ts';
 
+/** One line of a line plot: its name and (x, y) points. */
 export interface Series { name: string; points: [number, number][] }
+/** Options of linePlot: titles, series, size and axes. */
 export interface LinePlotOptions {
   title: string;
   xLabel: string;
@@ -19,7 +21,9 @@ export interface LinePlotOptions {
   yRange?: [number, number] | null;
   logY?: boolean;
 }
+/** A rectangle (px). */
 export interface Rect { x: number; y: number; w: number; h: number }
+/** The geometry of a line plot (for tests and callers that draw on it). */
 export interface PlotLayout {
   width: number;
   height: number;
@@ -40,6 +44,7 @@ export const SERIES_COLORS: Rgb[] = [
   [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
   [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
 ];
+/** The colour of the i-th series of a plot. */
 export const seriesColor = (i: number): Rgb => SERIES_COLORS[i % SERIES_COLORS.length];
 
 const PAD = 10, TICK = 4, TITLE_SCALE = 2, LEGEND_ROW = 14, SWATCH = 16, MAX_NAME = 28;

@@ -2,6 +2,7 @@
 // step count, elapsed time, ETA as h:mm:ss from the mean rate so far, and the current losses.
 // The line never exceeds `width` columns, so it does not wrap; the bar takes what the text leaves.
 
+/** Options of a training progress line: step, total, start and current time, the loss parts shown and the bar width. */
 export interface ProgressOptions {
   step: number;
   total: number;

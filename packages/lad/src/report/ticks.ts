@@ -1,6 +1,7 @@
 // Axis ticks and their labels: "nice" linear ticks (steps of 1, 2, 2.5 or 5 × 10^k), decade ticks for
 // log axes, and compact number formatting that keeps tick labels short and distinct.
 
+/** Axis ticks: the axis range and the tick values. */
 export interface Ticks { lo: number; hi: number; values: number[] }
 
 /** A nice step for covering `span` in about `target` intervals. */

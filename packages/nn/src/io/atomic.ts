@@ -2,12 +2,11 @@
 // it, rename(2) it over the target, fsync the directory): a crash at any point leaves either the
 // old file or the complete new one under the target name, never a half-written file.
 
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join, resolve } from 'node:path';
+import { nodeModule } from './node.ts';
 
 /** The temp-file name for `path`: hidden, in the same directory, unique per process and call. */
 export function tempPathFor(path: string): string {
+  const { basename, dirname, join, resolve } = nodeModule('tempPathFor', 'node:path'), { randomBytes } = nodeModule('tempPathFor', 'node:crypto');
   const abs = resolve(path);
   return join(dirname(abs), `.${basename(abs)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
 }
@@ -17,6 +16,7 @@ export function tempPathFor(path: string): string {
  * the temp file is removed and `path` is left as it was.
  */
 export function writeFileAtomic(path: string, produce: (sink: (chunk: Uint8Array) => void) => void): void {
+  const { closeSync, fsyncSync, openSync, renameSync, rmSync } = nodeModule('writeFileAtomic', 'node:fs'), { dirname, resolve } = nodeModule('writeFileAtomic', 'node:path');
   const tmp = tempPathFor(path);
   let fd: number | null = openSync(tmp, 'wx');
   try {
@@ -35,12 +35,13 @@ export function writeFileAtomic(path: string, produce: (sink: (chunk: Uint8Array
 }
 
 function writeAll(fd: number, chunk: Uint8Array): void {
+  const { writeSync } = nodeModule('writeFileAtomic', 'node:fs');
   for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done);
 }
 
 function closeQuietly(fd: number): void {
   try {
-    closeSync(fd);
+    nodeModule('writeFileAtomic', 'node:fs').closeSync(fd);
   } catch {
     // already failing; the first error is the one to report
   }
@@ -49,6 +50,7 @@ function closeQuietly(fd: number): void {
 /** Makes the rename durable. NOTE: Windows cannot open a directory for fsync; there the rename is all we get. */
 function fsyncDirectory(dir: string): void {
   if (process.platform === 'win32') return;
+  const { closeSync, fsyncSync, openSync } = nodeModule('writeFileAtomic', 'node:fs');
   const fd = openSync(dir, 'r');
   try {
     fsyncSync(fd);

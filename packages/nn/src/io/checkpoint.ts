@@ -4,18 +4,18 @@
 // extras under `extra.<key>`), so PyTorch's safetensors can read it too. Holds what PyTorch's
 // recipe "Saving and loading a general checkpoint" puts in one torch.save dict, plus RNG states.
 
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Tensor } from '@lad/tensor';
 import type { LoadStateDictOptions, OptimizerParamState, OptimizerStateDict, ParamGroupState, StateDict } from '../types.ts';
 import { CheckpointError } from './errors.ts';
 import { setOwn } from './header.ts';
+import { nodeModule } from './node.ts';
 import { loadSafetensors, saveSafetensors } from './safetensors.ts';
 
 /** Anything with a state dict: a Module, or a hand-written model. */
 export interface StateDictSource { stateDict(): StateDict }
 /** `checkStateDict`, when present (Module has it), throws what loadStateDict would, changing nothing. */
 export interface StateDictTarget { loadStateDict(sd: StateDict, opts?: LoadStateDictOptions): unknown; checkStateDict?(sd: StateDict, opts?: LoadStateDictOptions): unknown }
+/** Anything with an optimizer's `stateDict()` (an Optimizer, or a snapshot of its state). */
 export interface OptimizerSource { stateDict(): OptimizerStateDict }
 /** `checkStateDict`, when present (Optimizer has it), throws what loadStateDict would, changing nothing. */
 export interface OptimizerTarget { loadStateDict(sd: OptimizerStateDict): unknown; checkStateDict?(sd: OptimizerStateDict): unknown }
@@ -24,6 +24,7 @@ export interface GeneratorSource { getState(): number[] }
 /** With `getState` (a Generator has it), a state is tried and undone before anything is restored. */
 export interface GeneratorTarget { setState(state: readonly number[]): unknown; getState?(): number[] }
 
+/** What saveCheckpoint writes: the model's (and optionally the optimizer's) state, the step, generator states and free-form strings. */
 export interface CheckpointInput {
   model: StateDictSource;
   optimizer?: OptimizerSource | null;
@@ -34,6 +35,7 @@ export interface CheckpointInput {
   extra?: Record<string, string>;
 }
 
+/** A checkpoint as read back by loadCheckpoint: plain state dicts, the step, generator states and the extra strings. */
 export interface Checkpoint {
   model: StateDict;
   optimizer: OptimizerStateDict | null;
@@ -42,6 +44,7 @@ export interface Checkpoint {
   extra: Record<string, string>;
 }
 
+/** The live objects restoreCheckpoint loads a checkpoint into (each part optional). */
 export interface RestoreTargets {
   model?: StateDictTarget;
   optimizer?: OptimizerTarget;
@@ -50,6 +53,7 @@ export interface RestoreTargets {
   strict?: boolean;
 }
 
+/** Format version written to every checkpoint's metadata (`lad.checkpoint`). */
 export const CHECKPOINT_VERSION = '1';
 const KEY = { version: 'lad.checkpoint', step: 'lad.step', optim: 'lad.optimizer', gens: 'lad.generators' } as const;
 const MODEL = 'model.', OPTIM = 'optim.state.', EXTRA = 'extra.';
@@ -109,11 +113,12 @@ export function restoreCheckpoint(path: string, targets: RestoreTargets): Checkp
 
 /** The conventional file name for the checkpoint at `step`: `<dir>/<prefix>-00000100.safetensors`. */
 export function checkpointPath(dir: string, step: number, prefix = 'ckpt'): string {
-  return join(dir, `${prefix}-${String(step).padStart(8, '0')}.safetensors`);
+  return nodeModule('checkpointPath', 'node:path').join(dir, `${prefix}-${String(step).padStart(8, '0')}.safetensors`);
 }
 
 /** The checkpoint in `dir` named by checkpointPath with the highest step, or null if there is none. */
 export function latestCheckpoint(dir: string, prefix = 'ckpt'): string | null {
+  const { readdirSync } = nodeModule('latestCheckpoint', 'node:fs'), { join } = nodeModule('latestCheckpoint', 'node:path');
   let names: string[];
   try {
     names = readdirSync(dir);

@@ -4,10 +4,10 @@
 // Tensors are written as the reference writer orders them (larger alignment first, then by name),
 // so every tensor's data is aligned; a reader checks everything before it builds any tensor.
 
-import { readFileSync } from 'node:fs';
 import { Tensor } from '@lad/tensor';
 import type { StateDict } from '../types.ts';
 import { littleEndianBytes, WRITE } from './dtypes.ts';
+import { nodeModule } from './node.ts';
 import { SafetensorsError } from './errors.ts';
 import { parseHeader, setOwn } from './header.ts';
 import { writeFileAtomic } from './atomic.ts';
@@ -47,7 +47,7 @@ export function saveSafetensors(path: string, tensors: StateDict, metadata?: Rec
 
 /** Reads a safetensors file; any defect throws a SafetensorsError naming `path`. */
 export function loadSafetensors(path: string): Safetensors {
-  return parseSafetensors(readFileSync(path), path);
+  return parseSafetensors(nodeModule('loadSafetensors', 'node:fs').readFileSync(path), path);
 }
 
 /** Streams the file's bytes to `sink`: the header, then one tensor at a time. */

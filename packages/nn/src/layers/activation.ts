@@ -3,12 +3,14 @@
 import type { Tensor } from '@lad/tensor';
 import { Module } from '../module.ts';
 
+/** Elementwise max(x, 0). */
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
     return x.relu();
   }
 }
 
+/** Elementwise logistic sigmoid, 1 / (1 + e^(−x)). */
 export class Sigmoid extends Module {
   forward(x: Tensor): Tensor {
     return x.sigmoid();

@@ -8,6 +8,7 @@ import { Module, buffer, parameter } from '../module.ts';
 import { batchNorm } from '../functional.ts';
 import { checkInt, fmtNum } from './util.ts';
 
+/** Options of BatchNorm2d (torch defaults: eps 1e-5, momentum 0.1, affine, tracked running statistics). */
 export interface BatchNormLayerOptions {
   eps?: number;
   /** Weight of the batch statistic in the running average; null = cumulative average. */
@@ -18,6 +19,7 @@ export interface BatchNormLayerOptions {
   dtype?: 'float32' | 'float64';
 }
 
+/** Batch normalization over (N, H, W) per channel of an (N, C, H, W) input, with running statistics for eval mode. */
 export class BatchNorm2d extends Module {
   static override readonly stateKeys = { runningMean: 'running_mean', runningVar: 'running_var', numBatchesTracked: 'num_batches_tracked' };
 

@@ -10,7 +10,7 @@ function index(op: string, i: number, n: number): number {
   return i < 0 ? i + n : i;
 }
 
-/** Applies its layers in order: forward(x) = layers[n-1](...layers[0](x)). */
+/** Applies its layers in order: `forward(x) = layers[n-1](...layers[0](x))`. */
 export class Sequential extends Module implements Iterable<Layer> {
   private readonly layers: Layer[];
 

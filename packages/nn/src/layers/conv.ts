@@ -8,6 +8,7 @@ import { defaultLayerInit_ } from '../init.ts';
 import { conv2d, pad } from '../functional.ts';
 import { checkInt, fmtPair, intPair, type FactoryOptions } from './util.ts';
 
+/** Options of the Conv2d layer: stride, padding (or 'same'/'valid'), dilation, groups, bias, and the init generator. */
 export interface Conv2dLayerOptions extends FactoryOptions {
   stride?: number | readonly number[];
   /** Zero padding per side; 'same' keeps H and W (stride 1, extra pixel on the bottom/right). */
@@ -17,6 +18,7 @@ export interface Conv2dLayerOptions extends FactoryOptions {
   bias?: boolean;
 }
 
+/** 2-D convolution layer: (N, C, H, W) → (N, O, OH, OW), weight (O, C/groups, kH, kW) initialized as torch does. */
 export class Conv2d extends Module {
   weight: Tensor; // (O, C/groups, kH, kW)
   bias: Tensor | null; // (O)

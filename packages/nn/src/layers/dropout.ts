@@ -6,6 +6,7 @@ import { ValueError, defaultGenerator, type Generator, type Tensor } from '@lad/
 import { Module } from '../module.ts';
 import { dropout, dropout2d } from '../functional.ts';
 
+/** Options of the dropout layers: the generator of the masks (default: the default generator). */
 export interface DropoutOptions {
   generator?: Generator;
 }
@@ -24,12 +25,14 @@ abstract class DropoutBase extends Module {
   }
 }
 
+/** Zeroes each element with probability p in train mode and scales the rest by 1/(1−p); identity in eval mode. */
 export class Dropout extends DropoutBase {
   forward(x: Tensor): Tensor {
     return dropout(x, this.p, this.training, this.generator);
   }
 }
 
+/** Zeroes whole channels of an (N, C, H, W) input with probability p in train mode (scaling the rest by 1/(1−p)); identity in eval mode. */
 export class Dropout2d extends DropoutBase {
   /** (N, C, H, W) → (N, C, H, W). */
   forward(x: Tensor): Tensor {

@@ -7,10 +7,12 @@ import { defaultLayerInit_ } from '../init.ts';
 import { linear } from '../functional.ts';
 import { checkInt, type FactoryOptions } from './util.ts';
 
+/** Options of the Linear layer: bias (default true) and the init generator. */
 export interface LinearOptions extends FactoryOptions {
   bias?: boolean;
 }
 
+/** Fully connected layer: (…, in) → (…, out), y = x·Wᵀ + b, weight (out, in) initialized as torch does. */
 export class Linear extends Module {
   weight: Tensor; // (out, in)
   bias: Tensor | null; // (out)

@@ -5,6 +5,7 @@ import { ValueError, type Tensor } from '@lad/tensor';
 import { Module } from '../module.ts';
 import { interpolate, type InterpolateOptions } from '../functional.ts';
 
+/** Resizes (N, C, H, W) inputs to a size or by a scale factor (nearest by default, or bilinear): F.interpolate as a layer. */
 export class Upsample extends Module {
   readonly options: InterpolateOptions;
 

@@ -9,6 +9,7 @@ import { ValueError, maximum, zerosLike, type Tensor } from '@lad/tensor';
 import type { OptimizerParamState } from '../types.ts';
 import { Optimizer, checkBool, checkNonNegative, stateTensor, withDefaults, type ParamGroup, type ParamsInput } from './optimizer.ts';
 
+/** Hyperparameters of Adam and AdamW (torch names and defaults). */
 export type AdamOptions = {
   /** γ (default 1e-3). */
   lr: number;
@@ -24,7 +25,9 @@ export type AdamOptions = {
   maximize: boolean;
 };
 
+/** Adam's defaults: lr 1e-3, betas [0.9, 0.999], eps 1e-8, no weight decay. */
 export const ADAM_DEFAULTS: Readonly<AdamOptions> = Object.freeze({ lr: 1e-3, betas: Object.freeze([0.9, 0.999] as const), eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false });
+/** AdamW's defaults: Adam's with weightDecay 0.01 (decoupled). */
 export const ADAMW_DEFAULTS: Readonly<AdamOptions> = Object.freeze({ ...ADAM_DEFAULTS, weightDecay: 1e-2 });
 
 const STATE_KEYS = { tensors: ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'], scalars: ['step'] };
@@ -74,6 +77,7 @@ function nextStep(s: OptimizerParamState, p: Tensor, amsgrad: boolean): number {
   return t;
 }
 
+/** Adam (Kingma & Ba) with L2 weight decay added to the gradient, as torch.optim.Adam. */
 export class Adam extends AdamBase {
   constructor(params: ParamsInput<AdamOptions>, opts: Partial<AdamOptions> = {}) {
     super('Adam', false, params, withDefaults(ADAM_DEFAULTS, opts));

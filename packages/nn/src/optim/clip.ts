@@ -4,6 +4,7 @@
 
 import { Tensor, ValueError, noGrad } from '@lad/tensor';
 
+/** Options of clipGradNorm. */
 export interface ClipGradNormOptions {
   /** Throw when the total norm is NaN or infinite (default false: clip anyway, as torch). */
   errorIfNonfinite?: boolean;

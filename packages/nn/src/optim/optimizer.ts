@@ -14,6 +14,7 @@ export type OptimizerOptions = { lr: number } & Record<string, OptimizerOptionVa
 export type ParamGroup<O extends OptimizerOptions> = O & { params: Tensor[]; initialLr?: number };
 /** What a constructor accepts for a group: its tensors and the options it overrides. */
 export type ParamGroupInput<O extends OptimizerOptions> = Partial<O> & { params: Iterable<Tensor> };
+/** What an optimizer takes: parameters, or parameter groups with their own options. */
 export type ParamsInput<O extends OptimizerOptions> = Iterable<Tensor> | Iterable<ParamGroupInput<O>>;
 
 /** Checks one group's options, throwing a ValueError that names the optimizer and the option. */
@@ -25,6 +26,7 @@ export interface StateKeys {
   scalars: readonly string[];
 }
 
+/** Base class of the optimizers: parameter groups with options, per-parameter state, zeroGrad/step and state dicts in torch's layout. */
 export abstract class Optimizer<O extends OptimizerOptions> {
   readonly paramGroups: ParamGroup<O>[];
   /** Per-parameter state, created on the parameter's first step. */

@@ -75,6 +75,7 @@ export interface LrGroup {
   initialLr?: number;
 }
 
+/** Sets each parameter group's lr from a schedule of the iteration; `step()` advances it, and its state goes in checkpoints. */
 export class LRScheduler {
   /** Iterations taken so far; the groups hold lr(iter). */
   iter = 0;

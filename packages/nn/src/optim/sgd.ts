@@ -8,6 +8,7 @@ import { ValueError, sgdUpdate_, type Tensor } from '@lad/tensor';
 import type { OptimizerParamState } from '../types.ts';
 import { Optimizer, checkBool, checkNonNegative, stateTensor, withDefaults, type ParamGroup, type ParamsInput } from './optimizer.ts';
 
+/** Hyperparameters of SGD (torch names and defaults). */
 export type SGDOptions = {
   /** γ, the learning rate (default 1e-3, as torch 2.x). */
   lr: number;
@@ -23,6 +24,7 @@ export type SGDOptions = {
   maximize: boolean;
 };
 
+/** SGD's defaults: lr 1e-3, no momentum, dampening or weight decay, not Nesterov. */
 export const SGD_DEFAULTS: Readonly<SGDOptions> = Object.freeze({ lr: 1e-3, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false });
 
 function checkSGD(o: SGDOptions, where: string): void {
@@ -34,6 +36,7 @@ function checkSGD(o: SGDOptions, where: string): void {
   }
 }
 
+/** Stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay, as torch.optim.SGD. */
 export class SGD extends Optimizer<SGDOptions> {
   constructor(params: ParamsInput<SGDOptions>, opts: Partial<SGDOptions> = {}) {
     super('SGD', params, withDefaults(SGD_DEFAULTS, opts), checkSGD, { tensors: ['momentum_buffer'], scalars: [] });

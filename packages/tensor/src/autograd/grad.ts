@@ -7,6 +7,7 @@ import { fmtShape, sameShape } from '../shape.ts';
 import { propagate } from './tape.ts';
 import { onesLike } from '../ops/create.ts';
 
+/** Options of grad(): upstream gradients, keeping the graph, recording the backward for higher derivatives, unused inputs. */
 export interface GradOptions {
   /** Upstream gradients, one per output (default: ones for one-element outputs). */
   gradOutputs?: readonly Tensor[];
@@ -16,6 +17,7 @@ export interface GradOptions {
   allowUnused?: boolean;
 }
 
+/** The gradients of `outputs` with respect to `inputs`, without touching any `.grad` (torch.autograd.grad). */
 export function grad(outputs: readonly Tensor[], inputs: readonly Tensor[], opts: GradOptions = {}): (Tensor | null)[] {
   outputs.forEach((o, i) => {
     if (!o.requiresGrad) throw new TensorError(`grad: outputs[${i}] does not require grad.`);

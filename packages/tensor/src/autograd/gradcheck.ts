@@ -7,6 +7,7 @@ import { DTypeError, TensorError } from '../errors.ts';
 import { Generator } from '../random.ts';
 import { grad } from './grad.ts';
 
+/** Options of gradcheck: the finite-difference step and the tolerances. */
 export interface GradcheckOptions {
   eps?: number;
   atol?: number;

@@ -22,6 +22,7 @@ export interface Node {
 
 let gradEnabled = true;
 
+/** Whether ops record the autograd graph now (false inside noGrad). */
 export const isGradEnabled = (): boolean => gradEnabled;
 
 /** Runs `fn` with gradient recording off (like `torch.no_grad()`). */
@@ -97,6 +98,7 @@ function reverseTopo(roots: readonly Tensor[], targets?: ReadonlySet<Tensor>): T
   return order.reverse();
 }
 
+/** Options of backward(): keep the graph for another backward, or record the backward itself (double backward). */
 export interface BackwardOptions {
   retainGraph?: boolean;
   createGraph?: boolean;

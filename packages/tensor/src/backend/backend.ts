@@ -18,6 +18,7 @@ export type { Conv2dGeom, Pool2dGeom, UnaryOp, BinaryOp, ReduceOp, Data, DeviceD
 /** Per-channel batch mean and 1/sqrt(var + eps), on the device of the input. */
 export interface BnStats { mean: Data; invstd: Data }
 
+/** The primitives a device implements (elementwise, reductions, matmul, convolutions, movement); ops dispatch to them. */
 export interface Backend<Storage = AnyStorage> {
   readonly name: string;
   unary(op: UnaryOp, x: Storage, dtype: DType): Data;
@@ -76,6 +77,7 @@ export interface DeviceBackend extends Backend {
 
 const registry = new Map<string, Backend>();
 
+/** Makes `b` the backend of `device` (the CPU one is registered on import; initBackend registers the GPU one). */
 export function registerBackend(device: string, b: Backend): void {
   registry.set(device, b);
 }
@@ -90,6 +92,7 @@ export function deviceBackend(device: string, op = 'to'): DeviceBackend {
   return b as DeviceBackend;
 }
 
+/** The backend of `device`; throws a DeviceError naming `op` when there is none. */
 export function backendFor(device: string, op?: string): Backend {
   const b = registry.get(device);
   if (!b) throw new DeviceError(`${op ? op + ': ' : ''}device '${device}' has no backend; call await initBackend('${device}') first.`);

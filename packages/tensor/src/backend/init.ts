@@ -9,6 +9,7 @@ import type { GpuInfo, InitOptions } from './gpu/runtime.ts';
 export type { GpuInfo, InitOptions };
 export type { GpuMode } from './gpu/runtime.ts';
 
+/** Starts the GPU backend (gpu.js, loaded now) in `opts.mode` or the first mode that works here, and registers it as device 'gpu'. */
 export async function initBackend(device: 'gpu', opts: InitOptions = {}): Promise<GpuInfo> {
   if (device !== 'gpu') throw new DeviceError(`initBackend: unknown device '${String(device)}': expected 'gpu' (the CPU backend is always there).`);
   const [{ gpuBackend }, rt] = await Promise.all([import('./gpu/index.ts'), import('./gpu/runtime.ts')]);

@@ -10,6 +10,7 @@ import type { Conv2dGeom } from '../backend/backend.ts';
 import { be, checkDevices, checkFloat, checkTensor, wrap } from './util.ts';
 import { sum } from './reduce.ts';
 
+/** Options of conv2d: stride, zero padding and dilation (a number or [h, w]) and groups. */
 export interface Conv2dOptions {
   stride?: number | readonly number[];
   padding?: number | readonly number[];

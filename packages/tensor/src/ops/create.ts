@@ -10,16 +10,19 @@ import { DTypeError, ShapeError, ValueError } from '../errors.ts';
 import { cpuView, view } from '../storage.ts';
 import { checkAllInt32, checkInt32, INT32_MAX, INT32_MIN } from './util.ts';
 
+/** Options of every creation function: dtype, requiresGrad and device. */
 export interface CreateOptions {
   dtype?: DType;
   requiresGrad?: boolean;
   /** Where the tensor lives ('cpu' by default); values are made on the CPU and moved. */
   device?: Device;
 }
+/** Options of tensor(): the creation options and the shape of flat data. */
 export interface TensorOptions extends CreateOptions {
   /** Required with a flat typed array or flat list; checked against nested arrays. */
   shape?: readonly number[];
 }
+/** Options of the random creation functions: the creation options and the generator (default: the default generator). */
 export interface RandomOptions extends CreateOptions {
   generator?: Generator;
 }
@@ -78,6 +81,7 @@ export function tensor(data: NestedArray | TypedArray, opts: TensorOptions = {})
   return finish(Tensor.fromData(buf, shape), opts);
 }
 
+/** A tensor of `shape` filled with `value`. */
 export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
   const s = checkShape('full', shape);
   if (typeof value !== 'number') throw new ValueError(`full: fill value must be a number: got ${typeof value}.`);
@@ -86,11 +90,15 @@ export function full(shape: readonly number[], value: number, opts: CreateOption
   if (!Object.is(value, 0)) buf.fill(value); // -0 too
   return finish(Tensor.fromData(buf, s), opts);
 }
+/** A tensor of `shape` filled with zeros. */
 export const zeros = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 0, opts);
+/** A tensor of `shape` filled with ones. */
 export const ones = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 1, opts);
 /** Like x: its shape, dtype and device. */
 export const zerosLike = (x: Tensor, opts: CreateOptions = {}) => full(x.shape, 0, { dtype: x.dtype, device: x.device, ...opts });
+/** Ones like x: its shape, dtype and device. */
 export const onesLike = (x: Tensor, opts: CreateOptions = {}) => full(x.shape, 1, { dtype: x.dtype, device: x.device, ...opts });
+/** `v` everywhere, like x: its shape, dtype and device. */
 export const fullLike = (x: Tensor, v: number, opts: CreateOptions = {}) => full(x.shape, v, { dtype: x.dtype, device: x.device, ...opts });
 
 /** [start, end) by step; `arange(n)` is 0..n-1. int32 when all arguments are integers. */
@@ -106,6 +114,7 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
   return finish(Tensor.fromData(buf, [n]), opts);
 }
 
+/** `steps` evenly spaced values from start to end, both included. */
 export function linspace(start: number, end: number, steps: number, opts: CreateOptions = {}): Tensor {
   if (!Number.isInteger(steps) || steps < 0) throw new ValueError(`linspace: steps must be a non-negative integer: got ${steps}.`);
   checkNumel('linspace', [steps]);
@@ -115,6 +124,7 @@ export function linspace(start: number, end: number, steps: number, opts: Create
   return finish(Tensor.fromData(buf, [steps]), opts);
 }
 
+/** An n×m matrix with ones on the diagonal. */
 export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
   const buf = alloc(checkDType('eye', opts.dtype ?? 'float32'), numel(checkShape('eye', [n, m])));
   for (let i = 0; i < Math.min(n, m); i++) buf[i * m + i] = 1;
@@ -159,5 +169,9 @@ export function fromNdarray(nd: ndarray.NdArray): Tensor {
   return new Tensor(view(nd.data, nd.shape, nd.stride, nd.offset));
 }
 
-/** The tensor's ndarray view (shares memory). */
+/**
+ * The tensor's ndarray view (shares memory). Writes through it are outside autograd's version
+ * counters, as writes through torch's `.numpy()` are: a write into a tensor an op saved for backward
+ * gives a wrong gradient unnoticed. Write with `copy_` to have it checked.
+ */
 export const toNdarray = (x: Tensor): ndarray.NdArray<TypedArray> => cpuView(x.storage);

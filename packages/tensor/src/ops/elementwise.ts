@@ -22,17 +22,27 @@ function unaryOp(op: UnaryOp, x: Tensor, rule?: (gy: Tensor, y: Tensor) => Tenso
   return rule ? record(y, op, [x], (gy) => [rule(gy, y)], saves === 'x' ? [x] : saves === 'y' ? [y] : []) : y;
 }
 
+/** −x, elementwise. */
 export const neg = (x: Tensor) => unaryOp('neg', x, (g) => g.neg(), 'none');
+/** e^x, elementwise. */
 export const exp = (x: Tensor) => unaryOp('exp', x, (g, y) => g.mul(y), 'y'); // d e^x = e^x
+/** Natural logarithm, elementwise. */
 export const log = (x: Tensor) => unaryOp('log', x, (g) => g.div(x)); // d ln x = 1/x
+/** Square root, elementwise. */
 export const sqrt = (x: Tensor) => unaryOp('sqrt', x, (g, y) => g.div(y.mul(2)), 'y'); // d √x = 1/(2√x)
+/** 1/√x, elementwise. */
 export const rsqrt = (x: Tensor) => unaryOp('rsqrt', x, (g, y) => g.mul(y.pow(3)).mul(-0.5), 'y'); // d x^-½ = -½ x^-3/2
+/** |x|, elementwise. */
 export const abs = (x: Tensor) => unaryOp('abs', x, (g) => g.mul(sign(x)));
+/** The sign of x (−1, 0 or 1), elementwise. */
 export const sign = (x: Tensor) => unaryOp('sign', x); // gradient 0 almost everywhere
+/** max(x, 0), elementwise. */
 export const relu = (x: Tensor) => unaryOp('relu', x, (g) => reluBackward(g, x));
 /** g where x > 0, else 0: relu's gradient, linear in g (its own gradient masks the same way). */
 const reluBackward = (g: Tensor, x: Tensor): Tensor => binaryOp('reluBackward', g, x, (gg) => [reluBackward(gg, x), null], (_, m) => [m]);
+/** Logistic sigmoid 1 / (1 + e^(−x)), elementwise. */
 export const sigmoid = (x: Tensor) => unaryOp('sigmoid', x, (g, y) => g.mul(y.mul(y.neg().add(1))), 'y'); // σ' = σ(1-σ)
+/** Hyperbolic tangent, elementwise. */
 export const tanh = (x: Tensor) => unaryOp('tanh', x, (g, y) => g.mul(y.mul(y).neg().add(1)), 'y'); // tanh' = 1 - tanh²
 
 /** Broadcasts both operands to a common shape (expand views) after checking them. */
@@ -59,13 +69,18 @@ function binaryOp(op: BinaryOp, a: TensorLike, b: TensorLike, rule?: (gy: Tensor
 }
 
 const none: Saves = () => [];
+/** a + b, broadcast. */
 export const add = (a: TensorLike, b: TensorLike) => binaryOp('add', a, b, (g) => [g, g], none);
+/** a − b, broadcast. */
 export const sub = (a: TensorLike, b: TensorLike) => binaryOp('sub', a, b, (g) => [g, g.neg()], none);
+/** a · b, elementwise and broadcast. */
 export const mul = (a: TensorLike, b: TensorLike) => binaryOp('mul', a, b, (g, x, y) => [g.mul(y), g.mul(x)]);
 // d(a/b)/da = 1/b, d(a/b)/db = -a/b²
+/** a / b, broadcast. */
 export const div = (a: TensorLike, b: TensorLike) => binaryOp('div', a, b, (g, _x, y, out) => [g.div(y), y.requiresGrad ? g.mul(out).div(y).neg() : null], (_x, y, out) => [y, out]);
 // d(a^b)/da = b·a^(b-1), d(a^b)/db = a^b·ln a. NOTE: as in torch, the first is 0 where b = 0 and
 // the second is 0 where a = 0 and b >= 0 (not 0·∞ = NaN).
+/** a to the power b, broadcast. */
 export const pow = (a: TensorLike, b: TensorLike) =>
   binaryOp('pow', a, b, (g, x, y, out) => [
     where(y.eq(0), 0, g.mul(y).mul(x.pow(y.sub(1)))),
@@ -73,15 +88,22 @@ export const pow = (a: TensorLike, b: TensorLike) =>
   ], (x, y, out) => [x, y, out]);
 // Ties split the gradient evenly, as in torch.maximum.
 const tieSplit = (g: Tensor, win: Tensor, tie: Tensor): Tensor => g.mul(win.add(tie.mul(0.5)));
+/** The larger of a and b, broadcast (a tie splits the gradient equally). */
 export const maximum = (a: TensorLike, b: TensorLike) => binaryOp('maximum', a, b, (g, x, y) => [tieSplit(g, x.gt(y), x.eq(y)), tieSplit(g, y.gt(x), x.eq(y))]);
+/** The smaller of a and b, broadcast (a tie splits the gradient equally). */
 export const minimum = (a: TensorLike, b: TensorLike) => binaryOp('minimum', a, b, (g, x, y) => [tieSplit(g, x.lt(y), x.eq(y)), tieSplit(g, y.lt(x), x.eq(y))]);
 
 /** Comparisons return int32 0/1 masks and carry no gradient. */
 export const eq = (a: TensorLike, b: TensorLike) => binaryOp('eq', a, b);
+/** a ≠ b as an int32 0/1 mask, broadcast. */
 export const ne = (a: TensorLike, b: TensorLike) => binaryOp('ne', a, b);
+/** a < b as an int32 0/1 mask, broadcast. */
 export const lt = (a: TensorLike, b: TensorLike) => binaryOp('lt', a, b);
+/** a ≤ b as an int32 0/1 mask, broadcast. */
 export const le = (a: TensorLike, b: TensorLike) => binaryOp('le', a, b);
+/** a > b as an int32 0/1 mask, broadcast. */
 export const gt = (a: TensorLike, b: TensorLike) => binaryOp('gt', a, b);
+/** a ≥ b as an int32 0/1 mask, broadcast. */
 export const ge = (a: TensorLike, b: TensorLike) => binaryOp('ge', a, b);
 
 /** cond ? a : b, broadcasting all three; cond is any tensor, nonzero = true. */

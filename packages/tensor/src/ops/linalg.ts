@@ -24,6 +24,7 @@ const refuses = (a: readonly number[], b: readonly number[]): boolean =>
     return d !== e && d !== 1 && e !== 1;
   });
 
+/** Matrix product with torch.matmul's rules: 1-D and 2-D operands, and batched operands whose batch dims broadcast. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   checkTensor('matmul', 'input', a);
   checkTensor('matmul', 'other', b);

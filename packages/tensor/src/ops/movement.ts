@@ -32,6 +32,7 @@ function inferShape(op: string, x: Tensor, shape: readonly number[]): number[] {
   return out;
 }
 
+/** x with a new shape of the same size (one dim may be −1); a view when the strides allow, else a copy. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   checkTensor('reshape', 'input', x);
   const s = inferShape('reshape', x, shape);
@@ -49,6 +50,7 @@ export function view(x: Tensor, shape: readonly number[]): Tensor {
   return reshape(x, inferShape('view', x, shape));
 }
 
+/** Dims startDim..endDim merged into one. */
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   if (x.ndim === 0) return reshape(x, [1]);
   const a = normalizeDim('flatten', startDim, x.ndim, 'startDim'), b = normalizeDim('flatten', endDim, x.ndim, 'endDim');
@@ -56,6 +58,7 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   return reshape(x, [...x.shape.slice(0, a), numel(x.shape.slice(a, b + 1)), ...x.shape.slice(b + 1)]);
 }
 
+/** x with its dims reordered (a view). */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
   checkTensor('permute', 'input', x);
   if (dims.length !== x.ndim) throw new ShapeError(`permute: dims ${fmtShape(dims)} has ${dims.length} entries but the input has rank ${x.ndim} (shape ${fmtShape(x.shape)}).`);
@@ -65,6 +68,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   return record(viewOf(S.permute(x.storage, d), x), 'permute', [x], (g) => [permute(g, inv)], []);
 }
 
+/** x with dims d0 and d1 swapped (a view). */
 export function transpose(x: Tensor, d0: number, d1: number): Tensor {
   const p = [...Array(x.ndim).keys()];
   const a = normalizeDim('transpose', d0, x.ndim, 'dim0'), b = normalizeDim('transpose', d1, x.ndim, 'dim1');
@@ -73,13 +77,13 @@ export function transpose(x: Tensor, d0: number, d1: number): Tensor {
 }
 
 /** Broadcast view (stride 0) to `shape`; -1 keeps a size. Gradient: sum over the broadcast dims. */
-export function expand(x: Tensor, shape: readonly number[]): Tensor {
-  checkTensor('expand', 'input', x);
+export function expand(x: Tensor, shape: readonly number[], op = 'expand'): Tensor {
+  checkTensor(op, 'input', x);
   const lead = shape.length - x.ndim;
   const s = shape.map((d, i) => (d === -1 && i >= lead ? x.shape[i - lead] : d));
   const ok = lead >= 0 && s.every((d, i) => Number.isInteger(d) && d >= 0 && (i < lead || x.shape[i - lead] === d || x.shape[i - lead] === 1));
-  if (!ok) throw new ShapeError(`expand: cannot expand shape ${fmtShape(x.shape)} to ${fmtShape(shape)}: each dim must match or be 1.`);
-  checkNumel('expand', s);
+  if (!ok) throw new ShapeError(`${op}: cannot expand shape ${fmtShape(x.shape)} to ${fmtShape(shape)}: each dim must match or be 1.`);
+  checkNumel(op, s);
   if (sameShape(s, x.shape)) return x;
   return record(viewOf(S.expand(x.storage, s), x), 'expand', [x], (g) => [sumTo(g, x.shape)], []);
 }
@@ -137,6 +141,7 @@ function padSpec(rank: number, dim: number, before: number, after: number): numb
   return p;
 }
 
+/** The slice at `index` along `dim`, without that dim (a view). */
 export function select(x: Tensor, dim: number, index: number): Tensor {
   const d = normalizeDim('select', dim, x.ndim);
   const n = x.shape[d];
@@ -145,16 +150,19 @@ export function select(x: Tensor, dim: number, index: number): Tensor {
   return squeeze(slice(x, d, i, i + 1), d);
 }
 
+/** x reversed along `dims` (a copy). */
 export function flip(x: Tensor, dims: number | readonly number[]): Tensor {
   const d = normalizeDims('flip', dims, x.ndim);
   return record(viewOf(S.flip(x.storage, d), x), 'flip', [x], (g) => [flip(g, d)], []);
 }
 
+/** x without its size-1 dims (all, or those in `dim`) (a view). */
 export function squeeze(x: Tensor, dim?: number | readonly number[]): Tensor {
   const dims = dim === undefined ? x.shape.map((_, i) => i).filter((i) => x.shape[i] === 1) : normalizeDims('squeeze', dim, x.ndim);
   return reshape(x, x.shape.filter((s, i) => !(dims.includes(i) && s === 1)));
 }
 
+/** x with a size-1 dim inserted at `dim` (a view). */
 export function unsqueeze(x: Tensor, dim: number): Tensor {
   const d = normalizeDim('unsqueeze', dim, x.ndim + 1);
   return reshape(x, [...x.shape.slice(0, d), 1, ...x.shape.slice(d)]);
@@ -162,6 +170,7 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
 
 export const isContiguous = (x: Tensor): boolean => S.isDense(x.storage);
 
+/** x itself when it is row-major contiguous, else a contiguous copy. */
 export function contiguous(x: Tensor): Tensor {
   if (isContiguous(x)) return x;
   return record(wrap(be(x).cast(x.storage, x.dtype), x.shape), 'contiguous', [x], (g) => [g], []);
@@ -193,6 +202,7 @@ export function to(x: Tensor, target: DType | Device): Tensor {
   return target === 'int32' ? out : record(out, 'to', [x], (g) => [to(g, x.dtype)], []);
 }
 
+/** The tensors joined along an existing dim (the other dims must match). */
 export function cat(xs: readonly Tensor[], dim = 0): Tensor {
   if (!Array.isArray(xs as unknown) || xs.length === 0) throw new ValueError('cat: expected a non-empty list of tensors.');
   xs.forEach((x, i) => checkTensor('cat', `tensors[${i}]`, x));
@@ -213,6 +223,7 @@ export function cat(xs: readonly Tensor[], dim = 0): Tensor {
   return record(out, 'cat', parts, (g) => parts.map((x, i) => slice(g, d, starts[i], starts[i] + x.shape[d])), []);
 }
 
+/** The tensors (all the same shape) joined along a new dim. */
 export function stack(xs: readonly Tensor[], dim = 0): Tensor {
   if (!Array.isArray(xs as unknown) || xs.length === 0) throw new ValueError('stack: expected a non-empty list of tensors.');
   const d = normalizeDim('stack', dim, xs[0].ndim + 1);
@@ -238,6 +249,7 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], dim
   return sizes.map((s) => slice(x, d, at, (at += s)));
 }
 
+/** x split into `chunks` pieces along `dim` (the last may be smaller), as views. */
 export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
   checkPositiveInt('chunk', 'chunks', chunks);
   const n = x.shape[normalizeDim('chunk', dim, x.ndim)];

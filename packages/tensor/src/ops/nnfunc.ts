@@ -17,8 +17,10 @@ import { rand } from './create.ts';
 import { contiguousData, cpuView, isDense } from '../storage.ts';
 import { deviceBackend } from '../backend/backend.ts';
 
+/** How a loss reduces over elements: their mean, their sum, or none (the per-element losses). */
 export type Reduction = 'mean' | 'sum' | 'none';
 
+/** Softmax along `dim`: the exp of the fused log-softmax (computed stably, max subtracted). */
 export function softmax(x: Tensor, dim: number): Tensor {
   checkFloat('softmax', 'input', x);
   const d = normalizeDim('softmax', dim, x.ndim);
@@ -27,7 +29,7 @@ export function softmax(x: Tensor, dim: number): Tensor {
   return e.div(sum(e, d, true));
 }
 
-/** One fused primitive each way (the backend's logSoftmax / logSoftmaxBackward); double backward differentiates the rule's ops. */
+/** log(softmax(x)) along `dim`, computed stably: one fused primitive each way (the backend's logSoftmax / logSoftmaxBackward); double backward differentiates the rule's ops. */
 export function logSoftmax(x: Tensor, dim: number): Tensor {
   checkFloat('logSoftmax', 'input', x);
   const d = normalizeDim('logSoftmax', dim, x.ndim);
@@ -47,6 +49,7 @@ function reduce(op: string, loss: Tensor, reduction: Reduction): Tensor {
   throw new ValueError(`${op}: reduction must be 'mean', 'sum' or 'none': got '${String(reduction)}'.`);
 }
 
+/** Options of nllLoss and crossEntropy: class weights, the ignored target index (default −100) and the reduction. */
 export interface NllOptions {
   weight?: Tensor | null;
   ignoreIndex?: number;
@@ -101,6 +104,7 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: NllOptions = {
   return nllLoss(logSoftmax(input, 1), target, opts);
 }
 
+/** Options of klDiv: the reduction ('batchmean' divides the sum by the batch size) and whether the target is given as log-probabilities. */
 export interface KlDivOptions {
   reduction?: Reduction | 'batchmean';
   logTarget?: boolean;
@@ -132,6 +136,7 @@ function checkPair(op: string, input: Tensor, target: Tensor, weight?: Tensor | 
   if (weight) broadcastShapes(op, s, weight.shape);
 }
 
+/** Mean squared error between input and target (same shape). */
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
   checkPair('mseLoss', input, target);
   checkFloat('mseLoss', 'input', input);
@@ -153,6 +158,7 @@ export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opts
   return reduce('binaryCrossEntropyWithLogits', loss, opts.reduction ?? 'mean');
 }
 
+/** Options of batchNorm: train mode (batch statistics, running ones updated) or eval, momentum and eps. */
 export interface BatchNormOptions {
   training?: boolean;
   momentum?: number;

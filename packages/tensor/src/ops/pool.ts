@@ -10,6 +10,7 @@ import type { Pool2dGeom } from '../backend/backend.ts';
 import { be, checkFloat, checkTensor, wrap } from './util.ts';
 import { gather, reshape } from './movement.ts';
 
+/** Options of the 2-D pools: stride (default: the kernel size) and zero padding. */
 export interface Pool2dOptions {
   stride?: number | readonly number[] | null;
   padding?: number | readonly number[];
@@ -42,6 +43,7 @@ export function maxPool2dWithIndices(x: Tensor, kernelSize: number | readonly nu
   return { values, indices };
 }
 
+/** Max over each kernel window of an (N, C, H, W) input. */
 export const maxPool2d = (x: Tensor, kernelSize: number | readonly number[], opts: Pool2dOptions = {}): Tensor =>
   maxPool2dWithIndices(x, kernelSize, opts).values;
 
@@ -54,10 +56,12 @@ function maxPool2dBackward(gy: Tensor, indices: Tensor, g: Pool2dGeom): Tensor {
   }, [indices]);
 }
 
+/** Options of avgPool2d: the pool options, and whether the padding counts in the divisor (default true). */
 export interface AvgPool2dOptions extends Pool2dOptions {
   countIncludePad?: boolean;
 }
 
+/** Mean over each kernel window of an (N, C, H, W) input. */
 export function avgPool2d(x: Tensor, kernelSize: number | readonly number[], opts: AvgPool2dOptions = {}): Tensor {
   const g = poolGeom('avgPool2d', x, kernelSize, opts);
   return avgPoolPair(x, g, opts.countIncludePad ?? true, true);

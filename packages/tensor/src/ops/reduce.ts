@@ -8,12 +8,15 @@ import { normalizeDim, normalizeDims, fmtShape } from '../shape.ts';
 import { ShapeError, ValueError } from '../errors.ts';
 import { be, checkFloat, checkTensor, fitsInt32, INT32_MAX, wrap } from './util.ts';
 import type { Data } from '../storage.ts';
+import { deviceBackend } from '../backend/backend.ts';
 import { expand, reshape, scatterAdd, unsqueeze } from './movement.ts';
 import { where } from './elementwise.ts';
 import { zeros } from './create.ts';
 
 export type Dims = number | readonly number[] | null | undefined;
+/** A reduction that also returns where its values came from (max, min along a dim). */
 export interface ValuesIndices { values: Tensor; indices: Tensor }
+/** Options of variance: the correction (default 1, Bessel's) and keepdim. */
 export interface VarOptions { correction?: number; keepdim?: boolean }
 
 /** The shape with the reduced dims set to 1 (keepdim) or removed. */
@@ -29,9 +32,11 @@ const reduceDims = (op: string, dim: Dims, rank: number): number[] => {
 /** g of the reduced shape, broadcast back to the input's shape. */
 const spread = (g: Tensor, x: Tensor, dims: readonly number[]): Tensor => expand(reshape(g, reducedShape(x.shape, dims, true)), x.shape);
 
+/** Sum over `dim` (a dim or a list of them; all when omitted). */
 export function sum(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   checkTensor('sum', 'input', x);
   const dims = reduceDims('sum', dim, x.ndim);
+  if (x.dtype === 'int32' && x.device !== 'cpu') checkExactOnDevice(x, dims);
   const { values } = be(x).reduce('sum', x.storage, dims, x.dtype === 'int32' && x.device === 'cpu' ? 'float64' : x.dtype);
   const out = wrap(x.dtype === 'int32' && x.device === 'cpu' ? int32Sums(values, x) : values, reducedShape(x.shape, dims, keepdim));
   return record(out, 'sum', [x], (g) => [spread(g, x, dims)], []);
@@ -46,6 +51,17 @@ function int32Sums(acc: Data, x: Tensor): Int32Array {
   return Int32Array.from(v);
 }
 
+/**
+ * A device accumulates in float32, exact for integers below 2^24: an int32 sum whose Σ|x| reaches
+ * 2^23 (half that range, leaving room for the check's own rounding) is reported at the next read.
+ */
+function checkExactOnDevice(x: Tensor, dims: readonly number[]): void {
+  if (x.size === 0) return;
+  const bad = x.to('float32').abs().sum(dims).amax().ge(2 ** 23); // float32 all the way: no int32 sum here
+  deviceBackend(x.device).deferCheck(bad.storage, () => new ValueError(`sum: an int32 sum over input ${fmtShape(x.shape)} on the ${x.device} reaches 2^23 in magnitude, beyond what its float32 accumulation holds exactly; sum on the CPU (.to('cpu')).`));
+}
+
+/** Mean over `dim` (a dim or a list of them; all when omitted). */
 export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   checkTensor('mean', 'input', x);
   checkFloat('mean', 'input', x);
@@ -77,7 +93,9 @@ function extremum(op: 'amax' | 'amin', x: Tensor, dim: Dims, keepdim: boolean): 
     return [spread(g, x, dims).mul(hit).div(count)];
   }, [x, out]);
 }
+/** Largest value over `dim` (all when omitted); a tie splits the gradient equally. */
 export const amax = (x: Tensor, dim?: Dims, keepdim = false) => extremum('amax', x, dim, keepdim);
+/** Smallest value over `dim` (all when omitted); a tie splits the gradient equally. */
 export const amin = (x: Tensor, dim?: Dims, keepdim = false) => extremum('amin', x, dim, keepdim);
 
 function extremumWithIndex(op: 'max' | 'min', x: Tensor, dim: number, keepdim: boolean): ValuesIndices {
@@ -94,11 +112,14 @@ function extremumWithIndex(op: 'max' | 'min', x: Tensor, dim: number, keepdim: b
   }, [indices]);
   return { values, indices };
 }
+/** Largest value along `dim` and its index. */
 export const max = (x: Tensor, dim: number, keepdim = false) => extremumWithIndex('max', x, dim, keepdim);
+/** Smallest value along `dim` and its index. */
 export const min = (x: Tensor, dim: number, keepdim = false) => extremumWithIndex('min', x, dim, keepdim);
 
 /** Index of the largest value along dim, or in the flattened tensor when dim is null. */
 export const argmax = (x: Tensor, dim?: number | null, keepdim = false): Tensor => argExtremum('argmax', x, dim, keepdim);
+/** Index of the smallest value along dim, or in the flattened tensor when dim is null. */
 export const argmin = (x: Tensor, dim?: number | null, keepdim = false): Tensor => argExtremum('argmin', x, dim, keepdim);
 
 function argExtremum(op: 'argmax' | 'argmin', x: Tensor, dim: number | null | undefined, keepdim: boolean): Tensor {

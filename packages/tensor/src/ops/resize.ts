@@ -9,6 +9,7 @@ import { checkNumel, fmtShape, pair } from '../shape.ts';
 import { ShapeError, ValueError } from '../errors.ts';
 import { be, checkFloat, checkTensor, wrap } from './util.ts';
 
+/** Options of interpolate: an output size or a scale factor, the mode (nearest by default) and alignCorners (bilinear). */
 export interface InterpolateOptions {
   size?: number | readonly number[];
   scaleFactor?: number | readonly number[];
@@ -16,6 +17,7 @@ export interface InterpolateOptions {
   alignCorners?: boolean;
 }
 
+/** Resizes the spatial dims of an (N, C, H, W) input, as torch.nn.functional.interpolate. */
 export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
   const op = 'interpolate';
   checkTensor(op, 'input', x);

@@ -10,11 +10,16 @@ import { BatchNorm2d, Conv2d, Module, ReLU, Sequential } from '@lad/nn';
 import type { Backbone, BackboneFeatures } from '../types.ts';
 import { initExtraInputChannels_, initSegModel_ } from '../layers.ts';
 
+/** The ResNet depths built here. */
 export const RESNET_DEPTHS = [18, 34, 50, 101] as const;
+/** A ResNet depth (one of RESNET_DEPTHS). */
 export type ResNetDepth = (typeof RESNET_DEPTHS)[number];
+/** The output strides the ResNet backbone can be dilated to. */
 export const OUTPUT_STRIDES = [4, 8, 16] as const;
+/** An output stride (one of OUTPUT_STRIDES). */
 export type OutputStride = (typeof OUTPUT_STRIDES)[number];
 
+/** Options of ResNetV1s: depth, width, output stride, input channels and the label channel's init. */
 export interface ResNetOptions {
   /** Block layout: 18/34 BasicBlock, 50/101 Bottleneck. Default 18. */
   depth?: ResNetDepth;
@@ -123,6 +128,7 @@ function makeStage(bottleneck: boolean, inC: number, planes: number, n: number, 
   return new Sequential(...blocks);
 }
 
+/** ResNet-V1s (deep stem, dilated later stages) backbone giving features at four strides. */
 export class ResNetV1s extends Module implements Backbone {
   readonly channels: readonly number[];
   readonly strides: readonly number[];

@@ -10,6 +10,7 @@ import type { DecodeHead } from '../types.ts';
 import { ConvBNReLU } from '../layers.ts';
 import { initHead_, pickFeature } from './fcn.ts';
 
+/** Options of ASPPHead (DeepLabV3). */
 export interface ASPPHeadOptions {
   /** Channels C of c4. */
   inChannels: number;
@@ -47,6 +48,7 @@ class ImagePool extends Module {
   }
 }
 
+/** DeepLabV3's decode head: atrous spatial pyramid pooling over the last stage. */
 export class ASPPHead extends Module implements DecodeHead {
   readonly inIndex: number;
   readonly inChannels: number;

@@ -8,6 +8,7 @@ import { Conv2d, Dropout2d, Module, Sequential, normal_, zeros_ } from '@lad/nn'
 import type { DecodeHead } from '../types.ts';
 import { ConvBNReLU, initSegModel_ } from '../layers.ts';
 
+/** Options of FCNHead. */
 export interface FCNHeadOptions {
   /** Channels C of the chosen stage. */
   inChannels: number;
@@ -27,6 +28,7 @@ export interface FCNHeadOptions {
   generator?: Generator;
 }
 
+/** FCN decode head (also the auxiliary head): 3x3 convs on one stage, then a 1x1 classifier. */
 export class FCNHead extends Module implements DecodeHead {
   readonly inIndex: number;
   readonly inChannels: number;

@@ -10,6 +10,7 @@ import { Conv2d, Dropout2d, Module, Sequential } from '@lad/nn';
 import { ConvBNReLU, initSegModel_ } from '../layers.ts';
 import type { DecodeHead } from '../types.ts';
 
+/** Options of OCRHead. */
 export interface OCRHeadOptions {
   /** Channels of c4 (features[3]): 512 for ResNet-18, 2048 for ResNet-101. */
   inChannels: number;
@@ -74,6 +75,7 @@ class ObjectAttention extends Module {
   }
 }
 
+/** OCRNet's decode head: object-contextual representations from soft object regions. */
 export class OCRHead extends Module implements DecodeHead {
   pixel: ConvBNReLU;
   objectAttention: ObjectAttention;

@@ -9,6 +9,7 @@ import type { DecodeHead } from '../types.ts';
 import { ConvBNReLU } from '../layers.ts';
 import { initHead_, pickFeature } from './fcn.ts';
 
+/** Options of PSPHead. */
 export interface PSPHeadOptions {
   /** Channels C of c4. */
   inChannels: number;
@@ -41,6 +42,7 @@ class PoolBranch extends Module {
   }
 }
 
+/** PSPNet's decode head: pyramid pooling over the last stage. */
 export class PSPHead extends Module implements DecodeHead {
   readonly inIndex: number;
   readonly inChannels: number;

@@ -6,6 +6,7 @@
 import { MAX_NUMEL } from '../../shape.ts';
 import { InternalError } from '../../errors.ts';
 
+/** Element types: float32 (the default), float64 and int32 (indices, labels, masks). */
 export type DType = 'float32' | 'float64' | 'int32';
 export type FloatArray = Float32Array | Float64Array;
 export type TypedArray = Float32Array | Float64Array | Int32Array;
@@ -62,10 +63,13 @@ export function recycle(a: TypedArray): void {
   pooled.recycled++;
 }
 
-
-/** A zero-filled typed array on a SharedArrayBuffer, visible to worker threads without a copy. */
+/**
+ * A zero-filled typed array on a SharedArrayBuffer, visible to worker threads without a copy; on a
+ * plain ArrayBuffer where there is no SharedArrayBuffer (a browser page that is not cross-origin
+ * isolated, where the kernels run on one thread anyway).
+ */
 export function allocShared(dtype: DType, n: number): TypedArray {
-  const buf = new SharedArrayBuffer(n * BYTES[dtype]);
+  const buf = hasShared ? new SharedArrayBuffer(n * BYTES[dtype]) : new ArrayBuffer(n * BYTES[dtype]);
   return new CTOR[dtype](buf as unknown as ArrayBuffer); // lib.es2022 types omit SharedArrayBuffer here
 }
 
@@ -73,6 +77,8 @@ export function dtypeOf(a: TypedArray): DType {
   return a instanceof Float32Array ? 'float32' : a instanceof Float64Array ? 'float64' : 'int32';
 }
 
+const hasShared = typeof SharedArrayBuffer === 'function';
+
 export function isShared(a: TypedArray): boolean {
-  return a.buffer instanceof SharedArrayBuffer;
+  return hasShared && a.buffer instanceof SharedArrayBuffer;
 }

@@ -7,9 +7,11 @@
 // Values kernels need that are not code (a compiled WebAssembly.Module) are registered once with
 // registerValues and posted to each worker with its next job (K.value); K.local keeps per-thread
 // objects between jobs (such as a WebAssembly instance and its memory).
+// Node's modules are taken with process.getBuiltinModule (synchronous, Node >= 20.16), not imported,
+// so that a browser bundle has no node: import: there the pool never starts and every kernel runs
+// on the calling thread. (Web Workers over SharedArrayBuffer on a cross-origin isolated page are a later step.)
 
-import os from 'node:os';
-import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
 import { alloc, allocShared, dtypeOf, isShared, type FloatArray, type TypedArray } from './alloc.ts';
 
 /** A kernel body: computes units [u0, u1) of `job`. Must be self-contained (it also runs in a worker). */
@@ -107,9 +109,17 @@ export function registerValues(vals: Record<string, unknown>): void {
 
 // --- pool -------------------------------------------------------------------------------------
 
+type NodeThreads = { os: typeof import('node:os'); wt: typeof import('node:worker_threads') };
+/** node:os and node:worker_threads in Node; null in a browser (or a Node without getBuiltinModule): one thread. */
+const node: NodeThreads | null = (() => {
+  const proc = (globalThis as { process?: { getBuiltinModule?: NodeJS.Process['getBuiltinModule'] } }).process;
+  if (typeof proc?.getBuiltinModule !== 'function') return null;
+  return { os: proc.getBuiltinModule('node:os'), wt: proc.getBuiltinModule('node:worker_threads') };
+})();
+
 interface PoolWorker { worker: Worker; port: MessagePort; ctrl: Int32Array; seq: number; loaded: number; loadedValues: number }
 
-let numThreads = Math.max(1, Math.min(2, os.availableParallelism()));
+let numThreads = node ? Math.max(1, Math.min(2, node.os.availableParallelism())) : 1;
 let disabled = false, parallelJobs = 0;
 const pool: PoolWorker[] = [];
 
@@ -118,6 +128,7 @@ export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: n must be an integer >= 1: got ${n}`);
   numThreads = n;
 }
+/** Threads the kernels may use now (the main thread included): min(2, cores) in Node by default, 1 in a browser. */
 export function getNumThreads(): number {
   return numThreads;
 }
@@ -127,9 +138,10 @@ export function threadStats(): { workers: number; parallelJobs: number } {
 }
 
 function startWorker(): PoolWorker | null {
+  if (node === null) return null;
   const ctrl = new Int32Array(new SharedArrayBuffer(16));
-  const { port1, port2 } = new MessageChannel();
-  const worker = new Worker(WORKER_MAIN, {
+  const { port1, port2 } = new node.wt.MessageChannel();
+  const worker = new node.wt.Worker(WORKER_MAIN, {
     eval: true, execArgv: [], workerData: { ctrl: ctrl.buffer, port: port2 }, transferList: [port2],
   });
   worker.unref();
@@ -144,7 +156,7 @@ function startWorker(): PoolWorker | null {
 
 /** Threads a job of `units` units and `macs` multiply-adds will run on. */
 export function threadsFor(units: number, macs: number): number {
-  if (disabled || macs < PAR_MIN_MACS) return 1;
+  if (disabled || node === null || macs < PAR_MIN_MACS) return 1;
   return Math.max(1, Math.min(numThreads, units));
 }
 
@@ -257,6 +269,6 @@ function join(w: PoolWorker): string | null {
   while ((d = Atomics.load(w.ctrl, DONE)) !== w.seq) Atomics.wait(w.ctrl, DONE, d, 1000);
   if (Atomics.load(w.ctrl, ERR) === 0) return null;
   Atomics.store(w.ctrl, ERR, 0);
-  const m = receiveMessageOnPort(w.port);
+  const m = node!.wt.receiveMessageOnPort(w.port);
   return m === undefined ? 'unknown error' : String(m.message);
 }

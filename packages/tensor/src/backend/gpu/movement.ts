@@ -6,7 +6,7 @@
 
 import type { DType } from '../cpu/alloc.ts';
 import { storageDType, type AnyStorage } from '../../storage.ts';
-import { DeviceError } from '../../errors.ts';
+import { InternalError } from '../../errors.ts';
 import { asGpu, enqueue, kernelFor, launch, type GpuBuffer } from './runtime.ts';
 import { Src, THREAD } from './codegen.ts';
 
@@ -89,14 +89,14 @@ export function assign(dst: AnyStorage, src: AnyStorage): void {
       stride = -stride;
       srcStride = -srcStride;
     }
-    if (stride === 0) throw new DeviceError(`copy_: the destination view has a broadcast (stride-0) dim of size ${size}; write into a dense tensor.`);
+    if (stride === 0) throw new InternalError(`assign: a broadcast (stride-0) destination dim of size ${size} reached the kernel; copy_ refuses it first.`);
     dims.push({ size, stride, srcStride });
   });
   dims.sort((a, b) => b.stride - a.stride);
   // each dim's stride must exceed the span of the dims inside it: then dividing by the strides in
   // turn recovers the multi-index of every element of the view (and rejects every other position)
   for (let k = dims.length - 1, span = 0; k >= 0; k--) {
-    if (dims[k].stride <= span) throw new DeviceError('copy_: the destination view interleaves or overlaps itself; write into a dense tensor.');
+    if (dims[k].stride <= span) throw new InternalError('assign: a self-overlapping destination reached the kernel; copy_ refuses it first, and no view op makes an interleaved one.');
     span += dims[k].stride * (dims[k].size - 1);
   }
   // position p: rel = p − off; j_k = floor(rest_k / stride_k) with rest_k = rel − Σ_{m<k} j_m·stride_m

@@ -9,19 +9,21 @@ import type { DType, TypedArray } from '../cpu/alloc.ts';
 import { contiguousData, view, type AnyStorage, type DeviceData, type Storage } from '../../storage.ts';
 import { DeviceError, InternalError } from '../../errors.ts';
 
+/** The gpu.js modes, from a real GPU (webgpu, webgl2) to the CPU (webasm, cpu: checks of the GPU code path). */
 export type GpuMode = 'webgpu' | 'webgl2' | 'webasm' | 'cpu';
 export const GPU_MODES: readonly GpuMode[] = ['webgpu', 'webgl2', 'webasm', 'cpu'];
 
-/** The npm package `webgpu` (Dawn for Node), passed in by the caller: `await import('webgpu')`. */
+/** The npm package `webgpu` (Dawn for Node): found by initBackend when installed, or passed in by the caller (`await import('webgpu')`). */
 export interface WebGpuModule {
   create(flags: string[]): unknown;
   globals?: Record<string, unknown>;
 }
 
+/** Options of initBackend('gpu'). */
 export interface InitOptions {
   /** 'auto' (default): webgpu if an adapter answers, else webgl2 (browsers), else webasm, else cpu. */
   mode?: 'auto' | GpuMode;
-  /** Node only: the `webgpu` module that provides navigator.gpu (gpu.js does not wire Dawn itself). */
+  /** Node only: the `webgpu` module that provides navigator.gpu (gpu.js does not wire Dawn itself); default: the installed npm `webgpu` (0.4 or later), if any. */
   webgpu?: WebGpuModule;
   /** Every kernel call returns a Promise (gpu.js asyncMode): how CI exercises the webgpu code path in cpu mode. */
   asyncKernels?: boolean;
@@ -35,6 +37,7 @@ export interface InitOptions {
   gcBytes?: number;
 }
 
+/** What initBackend('gpu') chose, and why the other modes were not taken. */
 export interface GpuInfo {
   mode: GpuMode;
   /** Every mode tried, in order, and why it was or was not taken. */
@@ -195,9 +198,10 @@ async function collectIfGrown(): Promise<void> {
 }
 
 async function loadGc(): Promise<(() => void) | null> {
-  if (!inNode) return null;
+  if (!inNode || typeof process.getBuiltinModule !== 'function') return null;
   try {
-    const [v8, vm] = await Promise.all([import('node:v8'), import('node:vm')]);
+    // taken, not imported, so that a browser bundle has no node: import
+    const [v8, vm] = [process.getBuiltinModule('node:v8'), process.getBuiltinModule('node:vm')];
     v8.setFlagsFromString('--expose-gc');
     return vm.runInNewContext('gc') as () => void;
   } catch {
@@ -348,19 +352,58 @@ async function loadGpuJs(): Promise<GpuJsModule> {
 
 const inNode = typeof process !== 'undefined' && !!process.versions?.node;
 
+/**
+ * The npm package `webgpu` (Dawn's Node bindings, an optional native addon that is not a dependency
+ * of @lad/tensor) when it is installed: the first node_modules/webgpu of version 0.4 or later up from
+ * the working directory, then up from this file (or up from each folder in `from`). Older ones
+ * (0.2.x is gpu.js's own dependency, macOS binaries only) are passed over. NODE_PATH is not used.
+ * `why` says what was missing when there is no module.
+ */
+export async function findWebGpu(from?: readonly string[]): Promise<{ module?: WebGpuModule; why: string }> {
+  // Node built-ins through a non-literal import: bundlers building for a browser leave it alone.
+  const node = <T>(name: string): Promise<T> => import(/* @vite-ignore */ `node:${name}`) as Promise<T>;
+  const [{ dirname, join }, { fileURLToPath, pathToFileURL }, { existsSync, readFileSync }] = await Promise.all([
+    node<typeof import('node:path')>('path'), node<typeof import('node:url')>('url'), node<typeof import('node:fs')>('fs'),
+  ]);
+  let why = 'the npm package webgpu is not installed';
+  for (const start of from ?? [process.cwd(), dirname(fileURLToPath(import.meta.url))]) {
+    for (let dir = start, up = ''; dir !== up; up = dir, dir = dirname(dir)) {
+      const pkgDir = join(dir, 'node_modules', 'webgpu');
+      if (!existsSync(join(pkgDir, 'package.json'))) continue;
+      const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { version?: string; main?: string };
+      const [major = 0, minor = 0] = (pkg.version ?? '0.0').split('.').map(Number);
+      if (major === 0 && minor < 4) {
+        why = `the webgpu package found (${pkgDir}) is ${pkg.version}, not 0.4 or later`;
+        continue;
+      }
+      try {
+        return { module: (await import(pathToFileURL(join(pkgDir, pkg.main ?? 'index.js')).href)) as WebGpuModule, why: '' };
+      } catch (e) {
+        return { why: `npm webgpu@${pkg.version} did not load: ${(e as Error).message.split('\n')[0]}` };
+      }
+    }
+  }
+  return { why };
+}
+
 /** Why `mode` cannot run here (null: it can). */
 async function probe(lib: GpuJsModule, mode: GpuMode, opts: InitOptions): Promise<string | null> {
   const { GPU } = lib;
   switch (mode) {
     case 'webgpu': {
       const nav = globalThis as { navigator?: { gpu?: unknown } };
-      if (!nav.navigator?.gpu && opts.webgpu) {
-        Object.assign(globalThis, opts.webgpu.globals ?? {});
-        Object.defineProperty(globalThis, 'navigator', { value: { ...(nav.navigator ?? {}), gpu: opts.webgpu.create([]) }, configurable: true, writable: true });
-        state.ownsNavigator = true;
+      let missing = '';
+      if (!nav.navigator?.gpu && inNode) {
+        const found = opts.webgpu ? { module: opts.webgpu, why: '' } : await findWebGpu();
+        missing = found.why;
+        if (found.module) {
+          Object.assign(globalThis, found.module.globals ?? {});
+          Object.defineProperty(globalThis, 'navigator', { value: { ...(nav.navigator ?? {}), gpu: found.module.create([]) }, configurable: true, writable: true });
+          state.ownsNavigator = true;
+        }
       }
       if (!nav.navigator?.gpu) {
-        return inNode ? "Node has no navigator.gpu: pass Dawn's bindings, initBackend('gpu', { webgpu: await import('webgpu') }) (npm webgpu@0.4.0)" : 'this browser has no navigator.gpu';
+        return inNode ? `Node has no navigator.gpu: ${missing}; install Dawn's bindings in your project (npm install webgpu@0.4.0) or pass them, initBackend('gpu', { webgpu: await import('webgpu') })` : 'this browser has no navigator.gpu';
       }
       return (await GPU.isWebGPUAvailable()) ? null : 'navigator.gpu answered no adapter';
     }

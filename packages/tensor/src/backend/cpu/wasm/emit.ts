@@ -5,12 +5,14 @@
 // Usage: build function bodies with `Code`, then `wasmModule({ funcs, memory })` returns the bytes.
 
 /** Value types (spec 5.3.1). */
+// biome-ignore format: value types on one line
 export const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
 export type ValType = typeof I32 | typeof F32 | typeof V128;
 /** The empty block type (a block, loop or if that takes and leaves nothing on the stack). */
 export const VOID = 0x40;
 
 /** Single-byte opcodes (spec 5.4). */
+// biome-ignore format: opcodes grouped by kind, one group per line
 export const Op = {
   block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, br_if: 0x0d, return: 0x0f, call: 0x10,
   local_get: 0x20, local_set: 0x21, local_tee: 0x22,
@@ -24,6 +26,7 @@ export const Op = {
 /** The prefix byte of the SIMD opcodes, each followed by its number as a LEB128 u32. */
 export const SIMD_PREFIX = 0xfd;
 /** Fixed-width SIMD opcodes (after SIMD_PREFIX). */
+// biome-ignore format: opcodes grouped by kind, one group per line
 export const Simd = {
   v128_load: 0x00, v128_load32_splat: 0x09, v128_store: 0x0b,
   /** i8x16.shuffle: 16 immediate bytes follow, each a byte lane of the two operands (0-15 first, 16-31 second). */
@@ -32,7 +35,9 @@ export const Simd = {
 } as const;
 
 /** Section ids (spec 5.5.2). */
+// biome-ignore format: section ids on one line
 const SEC_TYPE = 1, SEC_FUNCTION = 3, SEC_MEMORY = 5, SEC_EXPORT = 7, SEC_CODE = 10;
+// biome-ignore format: encoding constants on one line
 const FUNC_TYPE = 0x60, EXPORT_FUNC = 0x00, EXPORT_MEMORY = 0x02, LIMITS_MIN = 0x00;
 
 /** Unsigned LEB128 of a non-negative integer below 2^32. */

