@@ -38,8 +38,7 @@ export class ConvBNReLU extends Module {
 
   /** (N, C, H, W) → (N, O, H', W'). */
   forward(x: Tensor): Tensor {
-    const y = this.bn.forward(this.conv.forward(x));
-    return this.relu ? y.relu() : y;
+    return this.bn.forward(this.conv.forward(x), this.relu ? 'relu' : null);
   }
 
   override extraRepr(): string {

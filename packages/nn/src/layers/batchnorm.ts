@@ -51,7 +51,8 @@ export class BatchNorm2d extends Module {
   }
 
   /** (N, C, H, W) → (N, C, H, W). */
-  forward(x: Tensor): Tensor {
+  /** `activation: 'relu'` fuses the ReLU that usually follows (the same bits as `.relu()` after it, one pass fewer). */
+  forward(x: Tensor, activation: 'relu' | null = null): Tensor {
     if (x.ndim !== 4) throw new ShapeError(`BatchNorm2d: input must be 4-D (N, C, H, W): got shape ${fmtShape(x.shape)}.`);
     let factor = this.momentum ?? 0;
     const nbt = this.numBatchesTracked;
@@ -61,7 +62,7 @@ export class BatchNorm2d extends Module {
     }
     // NOTE: without running stats, eval normalises with the batch statistics too (as PyTorch).
     const useBatchStats = this.training || this.runningMean === null;
-    return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: useBatchStats, momentum: factor, eps: this.eps });
+    return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: useBatchStats, momentum: factor, eps: this.eps, activation });
   }
 
   /** Running mean 0, variance 1, no batches seen. */

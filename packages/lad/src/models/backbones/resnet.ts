@@ -79,7 +79,7 @@ export class BasicBlock extends Module {
 
   /** (N, C, H, W) → (N, planes, ceil(H/s), ceil(W/s)). */
   forward(x: Tensor): Tensor {
-    const h = this.bn1.forward(this.conv1.forward(x)).relu();
+    const h = this.bn1.forward(this.conv1.forward(x), 'relu');
     const y = this.bn2.forward(this.conv2.forward(h));
     return y.add(this.downsample ? this.downsample.forward(x) : x).relu();
   }
@@ -109,8 +109,8 @@ export class Bottleneck extends Module {
 
   /** (N, C, H, W) → (N, 4·planes, ceil(H/s), ceil(W/s)). */
   forward(x: Tensor): Tensor {
-    let h = this.bn1.forward(this.conv1.forward(x)).relu();
-    h = this.bn2.forward(this.conv2.forward(h)).relu();
+    let h = this.bn1.forward(this.conv1.forward(x), 'relu');
+    h = this.bn2.forward(this.conv2.forward(h), 'relu');
     const y = this.bn3.forward(this.conv3.forward(h));
     return y.add(this.downsample ? this.downsample.forward(x) : x).relu();
   }
@@ -172,7 +172,7 @@ export class ResNetV1s extends Module implements Backbone {
     if (x.ndim !== 4 || x.shape[1] !== this.inChannels) {
       throw new ShapeError(`ResNetV1s: input must be (N, ${this.inChannels}, H, W): got ${fmtShape(x.shape)}.`);
     }
-    const stem = this.bn1.forward(this.conv1.forward(x)).relu(); // (N, 2B, ceil(H/2), ceil(W/2))
+    const stem = this.bn1.forward(this.conv1.forward(x), 'relu'); // (N, 2B, ceil(H/2), ceil(W/2))
     const c1 = this.layer1.forward(maxPool2d(stem, 3, { stride: 2, padding: 1 })); // (N, B·e, h, w)
     const c2 = this.layer2.forward(c1); // (N, 2B·e, h8, w8)
     const c3 = this.layer3.forward(c2); // (N, 4B·e, hs3, ws3)
