@@ -9,43 +9,79 @@ import { buildModel, resolveLabelScale, studentLoss, teacherLoss } from '@lad/la
 import { QUICK } from '../packages/lad/src/presets.ts';
 setNumThreads(1);
 manualSeed(0);
-const fused = process.env.FUSED === '1', reps = 12;
+const fused = process.env.FUSED === '1',
+  reps = 12;
 function measure(label: string, step: () => void) {
-  step(); step();
-  const cpu: number[] = [], wall: number[] = [];
+  step();
+  step();
+  const cpu: number[] = [],
+    wall: number[] = [];
   for (let i = 0; i < reps; i++) {
-    const c0 = process.cpuUsage(), t0 = performance.now();
+    const c0 = process.cpuUsage(),
+      t0 = performance.now();
     step();
     const c = process.cpuUsage(c0);
-    cpu.push((c.user + c.system) / 1000); wall.push(performance.now() - t0);
+    cpu.push((c.user + c.system) / 1000);
+    wall.push(performance.now() - t0);
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-  console.log(`${label.padEnd(22)} cpu ms/step median ${med(cpu).toFixed(1).padStart(7)} min ${Math.min(...cpu).toFixed(1).padStart(7)} | wall median ${med(wall).toFixed(1).padStart(7)} min ${Math.min(...wall).toFixed(1).padStart(7)}`);
+  console.log(
+    `${label.padEnd(22)} cpu ms/step median ${med(cpu).toFixed(1).padStart(7)} min ${Math.min(...cpu)
+      .toFixed(1)
+      .padStart(7)} | wall median ${med(wall).toFixed(1).padStart(7)} min ${Math.min(...wall)
+      .toFixed(1)
+      .padStart(7)}`,
+  );
 }
-const K = 4, lad = resolveLabelScale(QUICK.lad, 1), mcfg = { ...QUICK.model, numClasses: K };
+const K = 4,
+  lad = resolveLabelScale(QUICK.lad, 1),
+  mcfg = { ...QUICK.model, numClasses: K };
 for (const size of [48, 96]) {
   const model = buildModel(mcfg, { generator: new Generator(1) });
   const b = { images: randn([8, 3, size, size]), labels: randint(0, K, [8, size, size]) };
-  const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 }), gen = new Generator(7);
-  measure(`LAD teacher ${size}`, () => { teacherLoss(model, b, K, lad, gen).loss.backward(); opt.step(); opt.zeroGrad(); });
+  const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 }),
+    gen = new Generator(7);
+  measure(`LAD teacher ${size}`, () => {
+    teacherLoss(model, b, K, lad, gen).loss.backward();
+    opt.step();
+    opt.zeroGrad();
+  });
 }
 {
-  const teacher = buildModel(mcfg, { generator: new Generator(2) }), student = buildModel(mcfg, { generator: new Generator(3) });
+  const teacher = buildModel(mcfg, { generator: new Generator(2) }),
+    student = buildModel(mcfg, { generator: new Generator(3) });
   for (const p of teacher.parameters()) p.requiresGrad_(false);
   const b = { images: randn([8, 3, 48, 48]), labels: randint(0, K, [8, 48, 48]) };
-  const opt = new SGD(student.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 }), gen = new Generator(11);
-  measure('LAD student 48', () => { studentLoss(student, teacher, b, K, lad, gen).loss.backward(); opt.step(); opt.zeroGrad(); });
+  const opt = new SGD(student.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 }),
+    gen = new Generator(11);
+  measure('LAD student 48', () => {
+    studentLoss(student, teacher, b, K, lad, gen).loss.backward();
+    opt.step();
+    opt.zeroGrad();
+  });
 }
 {
-  const C = 32, Kc = 11, leaf = (t: Tensor) => t.requiresGrad_();
-  const blocks = Array.from({ length: 4 }, (_, i) => { const cin = i === 0 ? 3 : C; return { w: leaf(randn([C, cin, 3, 3]).mul(Math.sqrt(2 / (cin * 9)))), gamma: leaf(randn([C]).mul(0.1).add(1)), beta: leaf(randn([C]).mul(0.1)) }; });
-  const headW = leaf(randn([Kc, C, 1, 1]).mul(Math.sqrt(1 / C))), headB = leaf(randn([Kc]).mul(0.1));
-  const x = randn([8, 3, 64, 64]), target = randint(0, Kc, [8, 64, 64]);
+  const C = 32,
+    Kc = 11,
+    leaf = (t: Tensor) => t.requiresGrad_();
+  const blocks = Array.from({ length: 4 }, (_, i) => {
+    const cin = i === 0 ? 3 : C;
+    return { w: leaf(randn([C, cin, 3, 3]).mul(Math.sqrt(2 / (cin * 9)))), gamma: leaf(randn([C]).mul(0.1).add(1)), beta: leaf(randn([C]).mul(0.1)) };
+  });
+  const headW = leaf(randn([Kc, C, 1, 1]).mul(Math.sqrt(1 / C))),
+    headB = leaf(randn([Kc]).mul(0.1));
+  const x = randn([8, 3, 64, 64]),
+    target = randint(0, Kc, [8, 64, 64]);
   const params = [...blocks.flatMap((b) => [b.w, b.gamma, b.beta]), headW, headB];
   measure(`tiny CNN${fused ? ' (fused bn+relu)' : ''}`, () => {
     let h = x;
-    for (const b of blocks) h = fused ? batchNorm(conv2d(h, b.w, null, { padding: 1 }), null, null, b.gamma, b.beta, { training: true, eps: 1e-5, activation: 'relu' }) : batchNorm(conv2d(h, b.w, null, { padding: 1 }), null, null, b.gamma, b.beta, { training: true, eps: 1e-5 }).relu();
+    for (const b of blocks)
+      h = fused
+        ? batchNorm(conv2d(h, b.w, null, { padding: 1 }), null, null, b.gamma, b.beta, { training: true, eps: 1e-5, activation: 'relu' })
+        : batchNorm(conv2d(h, b.w, null, { padding: 1 }), null, null, b.gamma, b.beta, { training: true, eps: 1e-5 }).relu();
     crossEntropy(conv2d(h, headW, headB), target).backward();
-    noGrad(() => { for (const q of params) (q.copy_(q.sub(q.grad!.mul(0.1))), q.zeroGrad()); });
+    noGrad(() => {
+      for (const q of params) q.copy_(q.sub(q.grad!.mul(0.1))), q.zeroGrad();
+    });
   });
 }

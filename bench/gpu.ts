@@ -9,8 +9,22 @@ import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  Tensor, batchNorm, conv2d, crossEntropy, disposeBackend, flush, gpuStats, initBackend, manualSeed, matmul, noGrad, randint, randn,
-  type Device, type GpuMode, type InitOptions,
+  Tensor,
+  batchNorm,
+  conv2d,
+  crossEntropy,
+  disposeBackend,
+  flush,
+  gpuStats,
+  initBackend,
+  manualSeed,
+  matmul,
+  noGrad,
+  randint,
+  randn,
+  type Device,
+  type GpuMode,
+  type InitOptions,
 } from '@lad/tensor';
 import { DEFAULT_DIR, runFolder } from '../test/conformance.ts';
 
@@ -45,14 +59,20 @@ async function time(step: () => Tensor | Promise<Tensor>, reps: number): Promise
   return ms.sort((a, b) => a - b)[Math.floor(ms.length / 2)];
 }
 
-interface Row { name: string; unit: 'GFLOP/s' | 'ms'; gpu: number; cpu: number | null }
+interface Row {
+  name: string;
+  unit: 'GFLOP/s' | 'ms';
+  gpu: number;
+  cpu: number | null;
+}
 const rows: Row[] = [];
 // gpu.js's CPU modes (webasm, cpu) run the kernels one thread at a time: there the small sizes
 const quick = values.quick || !['webgpu', 'webgl2'].includes(info.mode);
 const reps = quick ? 2 : 5;
 
 for (const n of quick ? [256] : [1024, 2048]) {
-  const a = randn([n, n]), b = randn([n, n]);
+  const a = randn([n, n]),
+    b = randn([n, n]);
   const run = async (dev: Device) => {
     const [x, y] = [a.to(dev), b.to(dev)];
     return (2 * n ** 3) / (await time(() => matmul(x, y), dev === 'cpu' && n > 1024 ? 1 : reps)) / 1e6;
@@ -62,7 +82,8 @@ for (const n of quick ? [256] : [1024, 2048]) {
 
 {
   const [N, C, H, O] = quick ? [2, 8, 16, 8] : [8, 32, 64, 32];
-  const x = randn([N, C, H, H]), w = randn([O, C, 3, 3]);
+  const x = randn([N, C, H, H]),
+    w = randn([O, C, 3, 3]);
   const flops = 2 * N * O * H * H * C * 9;
   const run = async (dev: Device) => {
     const [xx, ww] = [x.to(dev), w.to(dev)];
@@ -76,9 +97,15 @@ for (const n of quick ? [256] : [1024, 2048]) {
   const [N, S, width, depth, classes] = quick ? [2, 16, 8, 2, 11] : [8, 64, 32, 4, 11];
   const run = async (dev: Device) => {
     manualSeed(0);
-    const ws = Array.from({ length: depth }, (_, i) => randn([width, i === 0 ? 3 : width, 3, 3]).mul(0.2).to(dev).requiresGrad_());
+    const ws = Array.from({ length: depth }, (_, i) =>
+      randn([width, i === 0 ? 3 : width, 3, 3])
+        .mul(0.2)
+        .to(dev)
+        .requiresGrad_(),
+    );
     const head = randn([classes, width, 1, 1]).mul(0.2).to(dev).requiresGrad_();
-    const x = randn([N, 3, S, S]).to(dev), y = randint(0, classes, [N, S, S]).to(dev);
+    const x = randn([N, 3, S, S]).to(dev),
+      y = randint(0, classes, [N, S, S]).to(dev);
     const step = (): Tensor => {
       let h = x;
       for (const w of ws) h = batchNorm(conv2d(h, w, null, { padding: 1 }), null, null, null, null, { training: true }).relu();
@@ -105,10 +132,17 @@ const fmt = (v: number | null) => (v === null ? '-' : v >= 100 ? v.toFixed(0) : 
 console.log(`\n${'row'.padEnd(36)}${'gpu'.padStart(10)}${'cpu (ours)'.padStart(12)}${'gpu/cpu'.padStart(10)}`);
 for (const r of rows) {
   const speedup = r.cpu === null ? null : r.unit === 'ms' ? r.cpu / r.gpu : r.gpu / r.cpu;
-  console.log(`${`${r.name} (${r.unit})`.padEnd(36)}${fmt(r.gpu).padStart(10)}${fmt(r.cpu).padStart(12)}${(speedup === null ? '-' : `${speedup.toFixed(2)}x`).padStart(10)}`);
+  console.log(
+    `${`${r.name} (${r.unit})`.padEnd(36)}${fmt(r.gpu).padStart(10)}${fmt(r.cpu).padStart(12)}${(speedup === null ? '-' : `${speedup.toFixed(2)}x`).padStart(10)}`,
+  );
 }
 const seconds = (performance.now() - started) / 1000;
-console.log(`\ngpu-check: mode ${info.mode}, conformance ${conf.passed}/${conf.passed + conf.failed.length}, ${stats.compiled} kernels compiled, ${seconds.toFixed(0)} s`);
+console.log(
+  `\ngpu-check: mode ${info.mode}, conformance ${conf.passed}/${conf.passed + conf.failed.length}, ${stats.compiled} kernels compiled, ${seconds.toFixed(0)} s`,
+);
 mkdirSync(new URL('./out/', import.meta.url), { recursive: true });
-writeFileSync(new URL('./out/gpu.json', import.meta.url), JSON.stringify({ mode: info.mode, tried: info.tried, conformance: { passed: conf.passed, failed: conf.failed }, rows, stats, seconds }, null, 2));
+writeFileSync(
+  new URL('./out/gpu.json', import.meta.url),
+  JSON.stringify({ mode: info.mode, tried: info.tried, conformance: { passed: conf.passed, failed: conf.failed }, rows, stats, seconds }, null, 2),
+);
 process.exitCode = conf.failed.length ? 1 : 0;

@@ -13,14 +13,23 @@ import { exportTensors } from './torch.ts';
 
 export type LadRow = 'ladTeacher48' | 'ladStudent48' | 'ladTeacher96';
 export const LAD_ROWS: [LadRow, string][] = [
-  ['ladTeacher48', 'LAD teacher step 48x48 (ms)'], ['ladStudent48', 'LAD student step 48x48 (ms)'], ['ladTeacher96', 'LAD teacher step 96x96 (ms)'],
+  ['ladTeacher48', 'LAD teacher step 48x48 (ms)'],
+  ['ladStudent48', 'LAD student step 48x48 (ms)'],
+  ['ladTeacher96', 'LAD teacher step 96x96 (ms)'],
 ];
-const K = 4, N = 8;
+const K = 4,
+  N = 8;
 const cfg = resolveLabelScale(QUICK.lad, 1); // images ~ N(0, 1): scale 'auto' resolves for std 1
 const modelCfg = { ...QUICK.model, numClasses: K };
 const dropoutP = modelCfg.dropout ?? 0.01; // deeplabv3's rule in models/build.ts
 
-export interface LadResult { ms: number; minMs: number; runs: number; cold: boolean; loss0: number }
+export interface LadResult {
+  ms: number;
+  minMs: number;
+  runs: number;
+  cold: boolean;
+  loss0: number;
+}
 type Timer = (fn: () => void, reps: number, budgetMs?: number) => { ms: number; minMs: number; runs: number; cold: boolean };
 
 const prefixed = (p: string, sd: StateDict): StateDict => Object.fromEntries(Object.entries(sd).map(([k, v]) => [p + k, v]));
@@ -37,8 +46,15 @@ function torchConfig(train: typeof QUICK.teacher) {
   const { width } = modelCfg.backbone;
   return {
     model: { width, headChannels: modelCfg.headChannels, numClasses: K, inChannels: 4, dropout: dropoutP },
-    lr: train.lr, momentum: train.momentum, weightDecay: train.weightDecay,
-    auxWeightTeacher: cfg.auxWeightTeacher, auxWeightStudent: cfg.auxWeightStudent, consWeight: cfg.consWeight, consT: cfg.consT, kdWeight: cfg.kdWeight, kdT: cfg.kdT,
+    lr: train.lr,
+    momentum: train.momentum,
+    weightDecay: train.weightDecay,
+    auxWeightTeacher: cfg.auxWeightTeacher,
+    auxWeightStudent: cfg.auxWeightStudent,
+    consWeight: cfg.consWeight,
+    consT: cfg.consT,
+    kdWeight: cfg.kdWeight,
+    kdT: cfg.kdT,
   };
 }
 
@@ -58,12 +74,17 @@ export function ladTeacher(size: number, time: Timer, file: string): { result: L
   setDropout(model, 0);
   const loss0 = noGrad(() => teacherLoss(model, b, K, cfg, new Generator(seed)).loss.item());
   setDropout(model, dropoutP);
-  const opt = sgdFor(model, QUICK.teacher), gen = new Generator(seed);
-  const t = time(() => {
-    teacherLoss(model, b, K, cfg, gen).loss.backward();
-    opt.step();
-    opt.zeroGrad();
-  }, 5, 30_000);
+  const opt = sgdFor(model, QUICK.teacher),
+    gen = new Generator(seed);
+  const t = time(
+    () => {
+      teacherLoss(model, b, K, cfg, gen).loss.backward();
+      opt.step();
+      opt.zeroGrad();
+    },
+    5,
+    30_000,
+  );
   return { result: { ...t, loss0 }, spec: { kind: 'teacher', file, config: torchConfig(QUICK.teacher), reps: 5 } };
 }
 
@@ -76,16 +97,27 @@ export function ladStudent(time: Timer, file: string): { result: LadResult; spec
   const seed = 11;
   const xt = noGrad(() => teacherInput(teacher, b, K, cfg.encodeDistill, new Generator(seed)));
   const xs = noGrad(() => unlabelledInput(student, b.images));
-  exportTensors(file, { ...prefixed('teacher.', teacher.stateDict()), ...prefixed('student.', student.stateDict()), 'in.xt': xt, 'in.xs': xs, 'in.labels': b.labels });
+  exportTensors(file, {
+    ...prefixed('teacher.', teacher.stateDict()),
+    ...prefixed('student.', student.stateDict()),
+    'in.xt': xt,
+    'in.xs': xs,
+    'in.labels': b.labels,
+  });
   setDropout(student, 0);
   const loss0 = noGrad(() => studentLoss(student, teacher, b, K, cfg, new Generator(seed)).loss.item());
   setDropout(student, dropoutP);
-  const opt = sgdFor(student, QUICK.student), gen = new Generator(seed);
-  const t = time(() => {
-    studentLoss(student, teacher, b, K, cfg, gen).loss.backward();
-    opt.step();
-    opt.zeroGrad();
-  }, 5, 30_000);
+  const opt = sgdFor(student, QUICK.student),
+    gen = new Generator(seed);
+  const t = time(
+    () => {
+      studentLoss(student, teacher, b, K, cfg, gen).loss.backward();
+      opt.step();
+      opt.zeroGrad();
+    },
+    5,
+    30_000,
+  );
   return { result: { ...t, loss0 }, spec: { kind: 'student', file, config: torchConfig(QUICK.student), reps: 5 } };
 }
 

@@ -9,13 +9,15 @@ import { SGD } from '@lad/nn';
 import { buildModel, resolveLabelScale, teacherLoss } from '@lad/lad';
 import { QUICK } from '../packages/lad/src/presets.ts';
 
-const which = process.argv[2] ?? 'all', steps = Number(process.argv[3] ?? 3);
+const which = process.argv[2] ?? 'all',
+  steps = Number(process.argv[3] ?? 3);
 manualSeed(0);
 if (process.env.THREADS) setNumThreads(Number(process.env.THREADS));
 
 function run(label: string, step: () => void): void {
   step(); // warmup
-  const totals: number[] = [], jobs0 = threadStats().parallelJobs;
+  const totals: number[] = [],
+    jobs0 = threadStats().parallelJobs;
   for (let i = 0; i < steps; i++) {
     const p = profile(step, { label: `${label} ${i}`, print: i === steps - 1 });
     totals.push(p.totalMs);
@@ -24,11 +26,13 @@ function run(label: string, step: () => void): void {
 }
 
 if (which === 'all' || which === 'teacher') {
-  const K = 4, size = Number(process.env.SIZE ?? 48);
+  const K = 4,
+    size = Number(process.env.SIZE ?? 48);
   const model = buildModel({ ...QUICK.model, numClasses: K }, { generator: new Generator(1) });
   const b = { images: randn([8, 3, size, size]), labels: randint(0, K, [8, size, size]) };
   const opt = new SGD(model.parameters(), { lr: QUICK.teacher.lr, momentum: QUICK.teacher.momentum, weightDecay: QUICK.teacher.weightDecay });
-  const gen = new Generator(7), lad = resolveLabelScale(QUICK.lad, 1);
+  const gen = new Generator(7),
+    lad = resolveLabelScale(QUICK.lad, 1);
   run(`LAD teacher ${size}`, () => {
     teacherLoss(model, b, K, lad, gen).loss.backward();
     opt.step();
@@ -37,21 +41,24 @@ if (which === 'all' || which === 'teacher') {
 }
 
 if (which === 'all' || which === 'cnn') {
-  const C = 32, K = 11;
+  const C = 32,
+    K = 11;
   const leaf = (t: Tensor) => t.requiresGrad_();
   const blocks = Array.from({ length: 4 }, (_, i) => {
     const cin = i === 0 ? 3 : C;
     return { w: leaf(randn([C, cin, 3, 3]).mul(Math.sqrt(2 / (cin * 9)))), gamma: leaf(randn([C]).mul(0.1).add(1)), beta: leaf(randn([C]).mul(0.1)) };
   });
-  const headW = leaf(randn([K, C, 1, 1]).mul(Math.sqrt(1 / C))), headB = leaf(randn([K]).mul(0.1));
-  const x = randn([8, 3, 64, 64]), target = randint(0, K, [8, 64, 64]);
+  const headW = leaf(randn([K, C, 1, 1]).mul(Math.sqrt(1 / C))),
+    headB = leaf(randn([K]).mul(0.1));
+  const x = randn([8, 3, 64, 64]),
+    target = randint(0, K, [8, 64, 64]);
   const params = [...blocks.flatMap((b) => [b.w, b.gamma, b.beta]), headW, headB];
   run('tiny CNN', () => {
     let h = x;
     for (const b of blocks) h = batchNorm(conv2d(h, b.w, null, { padding: 1 }), null, null, b.gamma, b.beta, { training: true, eps: 1e-5, activation: 'relu' });
     crossEntropy(conv2d(h, headW, headB), target).backward();
     noGrad(() => {
-      for (const q of params) (q.copy_(q.sub(q.grad!.mul(0.1))), q.zeroGrad());
+      for (const q of params) q.copy_(q.sub(q.grad!.mul(0.1))), q.zeroGrad();
     });
   });
 }

@@ -12,8 +12,19 @@ export const TORCH_DIR = fileURLToPath(new URL('./out/torch/', import.meta.url))
 const SCRIPT = fileURLToPath(new URL('./torch_bench.py', import.meta.url));
 export const TORCH_THREADS = [2, 1] as const;
 
-export interface TorchRow { ms: number; minMs: number; runs: number; cold: boolean; gflops?: number; loss0?: number; loss1?: number }
-export interface TorchResult { version: string; threads: Record<string, Record<string, TorchRow>> }
+export interface TorchRow {
+  ms: number;
+  minMs: number;
+  runs: number;
+  cold: boolean;
+  gflops?: number;
+  loss0?: number;
+  loss1?: number;
+}
+export interface TorchResult {
+  version: string;
+  threads: Record<string, Record<string, TorchRow>>;
+}
 
 /** Writes one safetensors file of the exchange folder. */
 export function exportTensors(file: string, tensors: StateDict): void {
@@ -38,7 +49,11 @@ export function findTorchPython(): { python: string; version: string } | { pytho
 
 /** Runs the PyTorch rows on the exported inputs; null (and a printed reason) when it cannot. */
 export function runTorch(python: string): TorchResult | null {
-  const r = spawnSync(python, [SCRIPT, TORCH_DIR, ...TORCH_THREADS.map(String)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  const r = spawnSync(python, [SCRIPT, TORCH_DIR, ...TORCH_THREADS.map(String)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 24,
+  });
   if (r.status !== 0) {
     console.log(`WARNING: bench/torch_bench.py failed (exit ${r.status}); the PyTorch column is skipped.`);
     return null;

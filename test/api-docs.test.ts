@@ -32,13 +32,27 @@ function undocumented(program: ts.Program, pkg: string): string[] {
 
 describe('API reference', () => {
   it('every export has a doc comment (or is on the shrinking todo list)', () => {
-    const program = ts.createProgram(PACKAGES.map((p) => `packages/${p}/src/index.ts`), {
-      module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022,
-      allowImportingTsExtensions: true, noEmit: true, skipLibCheck: true, types: ['node'],
-    });
+    const program = ts.createProgram(
+      PACKAGES.map((p) => `packages/${p}/src/index.ts`),
+      {
+        module: ts.ModuleKind.NodeNext,
+        moduleResolution: ts.ModuleResolutionKind.NodeNext,
+        target: ts.ScriptTarget.ES2022,
+        allowImportingTsExtensions: true,
+        noEmit: true,
+        skipLibCheck: true,
+        types: ['node'],
+      },
+    );
     const missing = PACKAGES.flatMap((p) => undocumented(program, p));
     const todo = JSON.parse(readFileSync('test/api-docs-todo.json', 'utf8')) as string[];
-    expect(missing.filter((m) => !todo.includes(m)), 'exports without a doc comment (add a /** ... */ comment)').toEqual([]);
-    expect(todo.filter((t) => !missing.includes(t)), 'documented or gone: remove from test/api-docs-todo.json').toEqual([]);
+    expect(
+      missing.filter((m) => !todo.includes(m)),
+      'exports without a doc comment (add a /** ... */ comment)',
+    ).toEqual([]);
+    expect(
+      todo.filter((t) => !missing.includes(t)),
+      'documented or gone: remove from test/api-docs-todo.json',
+    ).toEqual([]);
   }, 120_000);
 });

@@ -5,16 +5,43 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  Tensor, tensor, grad, gradcheck, noGrad, isGradEnabled, withGradMode, DTypeError, TensorError, ShapeError,
-  tanh, sigmoid, exp, log, pow, matmul, conv2d, maxPool2d, avgPool2d, adaptiveAvgPool2d, interpolate,
-  softmax, logSoftmax, crossEntropy, batchNorm, sum, mul,
+  Tensor,
+  tensor,
+  grad,
+  gradcheck,
+  noGrad,
+  isGradEnabled,
+  withGradMode,
+  DTypeError,
+  TensorError,
+  ShapeError,
+  tanh,
+  sigmoid,
+  exp,
+  log,
+  pow,
+  matmul,
+  conv2d,
+  maxPool2d,
+  avgPool2d,
+  adaptiveAvgPool2d,
+  interpolate,
+  softmax,
+  logSoftmax,
+  crossEntropy,
+  batchNorm,
+  sum,
+  mul,
 } from '@lad/tensor';
 import { distinctValues, expectClose, expectThrows, fromF64, randT, seedArb, vals } from './util/nn-arb.ts';
 
 const leaf = (xs: number[], shape?: number[]): Tensor => tensor(xs, { dtype: 'float64', requiresGrad: true, ...(shape ? { shape } : {}) });
 
 /** The gradient of the scalar f(x) w.r.t. x, itself differentiable. */
-const d1 = (f: (x: Tensor) => Tensor) => (x: Tensor): Tensor => grad([f(x)], [x], { createGraph: true })[0]!;
+const d1 =
+  (f: (x: Tensor) => Tensor) =>
+  (x: Tensor): Tensor =>
+    grad([f(x)], [x], { createGraph: true })[0]!;
 
 describe('backward()', () => {
   it('seeds a scalar output with 1', () => {
@@ -51,7 +78,11 @@ describe('backward()', () => {
     const y = x.exp().sum();
     y.backward();
     let err: unknown = null;
-    try { y.backward(); } catch (e) { err = e; }
+    try {
+      y.backward();
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(TensorError);
     expect(String((err as Error).message)).toMatch(/second time/);
     expect(String((err as Error).message)).toContain('retainGraph');
@@ -69,7 +100,12 @@ describe('backward()', () => {
     const b = x.exp(); // e^x on another branch
     const y = a.add(b).add(x.mul(3)).sum(); // x² + e^x + 3x
     y.backward();
-    expectClose(x.grad!, [0.5, -1.5, 2].map((v) => 2 * v + Math.exp(v) + 3), 1e-12, 1e-12);
+    expectClose(
+      x.grad!,
+      [0.5, -1.5, 2].map((v) => 2 * v + Math.exp(v) + 3),
+      1e-12,
+      1e-12,
+    );
 
     // The same intermediate feeding two consumers.
     const u = leaf([1, 2]);
@@ -81,7 +117,8 @@ describe('backward()', () => {
   it('a freed subgraph shared by a second root throws too (as in PyTorch)', () => {
     const x = leaf([1, 2]);
     const h = x.exp();
-    const a = h.sum(), b = h.mul(2).sum();
+    const a = h.sum(),
+      b = h.mul(2).sum();
     a.backward();
     expectThrows(() => b.backward(), TensorError, ['second time']);
   });
@@ -115,7 +152,11 @@ describe('noGrad and detach', () => {
     expect(y.requiresGrad).toBe(false);
     expect(y.gradFn).toBeNull();
     expect(isGradEnabled()).toBe(true);
-    expect(() => noGrad(() => { throw new Error('boom'); })).toThrow('boom');
+    expect(() =>
+      noGrad(() => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
     expect(isGradEnabled()).toBe(true);
     const z = withGradMode(false, () => withGradMode(true, () => x.mul(2)));
     expect(z.requiresGrad).toBe(true);
@@ -146,7 +187,8 @@ describe('grad()', () => {
   });
 
   it('throws for an unused input unless allowUnused', () => {
-    const x = leaf([1]), y = leaf([2]);
+    const x = leaf([1]),
+      y = leaf([2]);
     expectThrows(() => grad([x.mul(2).sum()], [x, y]), TensorError, ['inputs[1]']);
     const [gx, gy] = grad([x.mul(2).sum()], [x, y], { allowUnused: true });
     expectClose(gx!, [2]);
@@ -156,7 +198,16 @@ describe('grad()', () => {
   // Second derivatives of unary maps against their closed forms, at random points.
   const unary: [string, (x: Tensor) => Tensor, (v: number) => number, number, number][] = [
     ['tanh', tanh, (v) => -2 * Math.tanh(v) * (1 - Math.tanh(v) ** 2), -2, 2],
-    ['sigmoid', sigmoid, (v) => { const s = 1 / (1 + Math.exp(-v)); return s * (1 - s) * (1 - 2 * s); }, -3, 3],
+    [
+      'sigmoid',
+      sigmoid,
+      (v) => {
+        const s = 1 / (1 + Math.exp(-v));
+        return s * (1 - s) * (1 - 2 * s);
+      },
+      -3,
+      3,
+    ],
     ['exp', exp, (v) => Math.exp(v), -2, 2],
     ['log', log, (v) => -1 / (v * v), 0.2, 3],
     ['pow(x, 3)', (x) => pow(x, 3), (v) => 6 * v, -2, 2],
@@ -164,90 +215,163 @@ describe('grad()', () => {
   ];
   for (const [name, f, f2, lo, hi] of unary) {
     it(`second derivative of ${name} matches the closed form`, () => {
-      fc.assert(fc.property(seedArb, (seed) => {
-        const x = randT([5], seed, 'float64', lo, hi).requiresGrad_();
-        const g = d1((t) => f(t).sum())(x);
-        const [h] = grad([g.sum()], [x]); // diagonal Hessian
-        expectClose(h!, Array.from(vals(x), f2), 1e-9, 1e-7, name);
-      }), { numRuns: 15 });
+      fc.assert(
+        fc.property(seedArb, (seed) => {
+          const x = randT([5], seed, 'float64', lo, hi).requiresGrad_();
+          const g = d1((t) => f(t).sum())(x);
+          const [h] = grad([g.sum()], [x]); // diagonal Hessian
+          expectClose(h!, Array.from(vals(x), f2), 1e-9, 1e-7, name);
+        }),
+        { numRuns: 15 },
+      );
     });
   }
 
   it('second derivatives of pow(a, b) in both arguments', () => {
-    const a = leaf([1.5, 2]), b = leaf([2, 0.5]);
+    const a = leaf([1.5, 2]),
+      b = leaf([2, 0.5]);
     const [ga, gb] = grad([pow(a, b).sum()], [a, b], { createGraph: true });
     // ∂²/∂a∂b a^b = a^(b−1)(1 + b ln a), ∂²/∂b² = a^b ln² a
     const [hab] = grad([ga!.sum()], [b]);
     const [hbb] = grad([gb!.sum()], [b]);
-    const A = [1.5, 2], B = [2, 0.5];
-    expectClose(hab!, A.map((v, i) => v ** (B[i] - 1) * (1 + B[i] * Math.log(v))), 1e-10, 1e-9);
-    expectClose(hbb!, A.map((v, i) => v ** B[i] * Math.log(v) ** 2), 1e-10, 1e-9);
+    const A = [1.5, 2],
+      B = [2, 0.5];
+    expectClose(
+      hab!,
+      A.map((v, i) => v ** (B[i] - 1) * (1 + B[i] * Math.log(v))),
+      1e-10,
+      1e-9,
+    );
+    expectClose(
+      hbb!,
+      A.map((v, i) => v ** B[i] * Math.log(v) ** 2),
+      1e-10,
+      1e-9,
+    );
   });
 
   it('double backward of matmul: d/dA of (∂/∂B Σ(AB)²)', () => {
-    fc.assert(fc.property(seedArb, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), (seed, m, k, n) => {
-      const a = randT([m, k], seed), b = randT([k, n], seed + 1);
-      const f = (x: Tensor, y: Tensor) => { const p = matmul(x, y); return p.mul(p).sum(); };
-      expect(gradcheck((x, y) => grad([f(x, y)], [x], { createGraph: true })[0]!, [a, b])).toBe(true);
-      expect(gradcheck((x, y) => grad([f(x, y)], [y], { createGraph: true })[0]!, [a, b])).toBe(true);
-    }), { numRuns: 15 });
+    fc.assert(
+      fc.property(seedArb, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), (seed, m, k, n) => {
+        const a = randT([m, k], seed),
+          b = randT([k, n], seed + 1);
+        const f = (x: Tensor, y: Tensor) => {
+          const p = matmul(x, y);
+          return p.mul(p).sum();
+        };
+        expect(gradcheck((x, y) => grad([f(x, y)], [x], { createGraph: true })[0]!, [a, b])).toBe(true);
+        expect(gradcheck((x, y) => grad([f(x, y)], [y], { createGraph: true })[0]!, [a, b])).toBe(true);
+      }),
+      { numRuns: 15 },
+    );
   });
 
   it('double backward of conv2d through conv2dBackwardInput/Weight', () => {
     const geom = fc.record({
-      stride: fc.integer({ min: 1, max: 2 }), padding: fc.integer({ min: 0, max: 1 }),
-      dilation: fc.integer({ min: 1, max: 2 }), groups: fc.integer({ min: 1, max: 2 }), seed: seedArb,
+      stride: fc.integer({ min: 1, max: 2 }),
+      padding: fc.integer({ min: 0, max: 1 }),
+      dilation: fc.integer({ min: 1, max: 2 }),
+      groups: fc.integer({ min: 1, max: 2 }),
+      seed: seedArb,
     });
-    fc.assert(fc.property(geom, ({ stride, padding, dilation, groups, seed }) => {
-      const x = randT([1, 2 * groups, 5, 4], seed), w = randT([2 * groups, 2, 2, 2], seed + 1);
-      const b = randT([2 * groups], seed + 2);
-      const o = { stride, padding, dilation, groups };
-      const f = (xx: Tensor, ww: Tensor, bb: Tensor) => { const y = conv2d(xx, ww, bb, o); return y.mul(y).sum(); };
-      gradcheck((xx, ww, bb) => grad([f(xx, ww, bb)], [xx], { createGraph: true })[0]!, [x, w, b]);
-      gradcheck((xx, ww, bb) => grad([f(xx, ww, bb)], [ww], { createGraph: true })[0]!, [x, w, b]);
-    }), { numRuns: 8 });
+    fc.assert(
+      fc.property(geom, ({ stride, padding, dilation, groups, seed }) => {
+        const x = randT([1, 2 * groups, 5, 4], seed),
+          w = randT([2 * groups, 2, 2, 2], seed + 1);
+        const b = randT([2 * groups], seed + 2);
+        const o = { stride, padding, dilation, groups };
+        const f = (xx: Tensor, ww: Tensor, bb: Tensor) => {
+          const y = conv2d(xx, ww, bb, o);
+          return y.mul(y).sum();
+        };
+        gradcheck((xx, ww, bb) => grad([f(xx, ww, bb)], [xx], { createGraph: true })[0]!, [x, w, b]);
+        gradcheck((xx, ww, bb) => grad([f(xx, ww, bb)], [ww], { createGraph: true })[0]!, [x, w, b]);
+      }),
+      { numRuns: 8 },
+    );
   });
 
   it('double backward of maxPool2d (no ties) and avgPool2d', () => {
-    fc.assert(fc.property(seedArb, fc.boolean(), (seed, cip) => {
-      const x = fromF64(distinctValues(2 * 5 * 5, seed), [1, 2, 5, 5]);
-      const sq = (t: Tensor) => t.mul(t).sum();
-      gradcheck(d1((t) => sq(maxPool2d(t, 2, { stride: 1 }))), [x]);
-      gradcheck(d1((t) => sq(maxPool2d(t, 3, { stride: 2, padding: 1 }))), [x]);
-      gradcheck(d1((t) => sq(avgPool2d(t, 3, { stride: 2, padding: 1, countIncludePad: cip }))), [x]);
-      gradcheck(d1((t) => sq(adaptiveAvgPool2d(t, [3, 2]))), [x]);
-    }), { numRuns: 10 });
+    fc.assert(
+      fc.property(seedArb, fc.boolean(), (seed, cip) => {
+        const x = fromF64(distinctValues(2 * 5 * 5, seed), [1, 2, 5, 5]);
+        const sq = (t: Tensor) => t.mul(t).sum();
+        gradcheck(
+          d1((t) => sq(maxPool2d(t, 2, { stride: 1 }))),
+          [x],
+        );
+        gradcheck(
+          d1((t) => sq(maxPool2d(t, 3, { stride: 2, padding: 1 }))),
+          [x],
+        );
+        gradcheck(
+          d1((t) => sq(avgPool2d(t, 3, { stride: 2, padding: 1, countIncludePad: cip }))),
+          [x],
+        );
+        gradcheck(
+          d1((t) => sq(adaptiveAvgPool2d(t, [3, 2]))),
+          [x],
+        );
+      }),
+      { numRuns: 10 },
+    );
   });
 
   it('double backward of interpolate', () => {
-    fc.assert(fc.property(seedArb, fc.boolean(), (seed, ac) => {
-      const x = randT([1, 2, 3, 4], seed);
-      const sq = (t: Tensor) => t.mul(t).sum();
-      gradcheck(d1((t) => sq(interpolate(t, { size: [5, 3], mode: 'bilinear', alignCorners: ac }))), [x]);
-      gradcheck(d1((t) => sq(interpolate(t, { size: [7, 2], mode: 'nearest' }))), [x]);
-    }), { numRuns: 10 });
+    fc.assert(
+      fc.property(seedArb, fc.boolean(), (seed, ac) => {
+        const x = randT([1, 2, 3, 4], seed);
+        const sq = (t: Tensor) => t.mul(t).sum();
+        gradcheck(
+          d1((t) => sq(interpolate(t, { size: [5, 3], mode: 'bilinear', alignCorners: ac }))),
+          [x],
+        );
+        gradcheck(
+          d1((t) => sq(interpolate(t, { size: [7, 2], mode: 'nearest' }))),
+          [x],
+        );
+      }),
+      { numRuns: 10 },
+    );
   });
 
   it('double backward of softmax, logSoftmax and crossEntropy', () => {
-    fc.assert(fc.property(seedArb, (seed) => {
-      const x = randT([3, 4], seed, 'float64', -2, 2);
-      const c = randT([3, 4], seed + 1);
-      const target = tensor([0, 3, 1], { dtype: 'int32' });
-      gradcheck(d1((t) => softmax(t, 1).mul(c).sum()), [x]);
-      gradcheck(d1((t) => logSoftmax(t, 0).mul(c).sum()), [x]);
-      gradcheck(d1((t) => crossEntropy(t, target)), [x]);
-    }), { numRuns: 10 });
+    fc.assert(
+      fc.property(seedArb, (seed) => {
+        const x = randT([3, 4], seed, 'float64', -2, 2);
+        const c = randT([3, 4], seed + 1);
+        const target = tensor([0, 3, 1], { dtype: 'int32' });
+        gradcheck(
+          d1((t) => softmax(t, 1).mul(c).sum()),
+          [x],
+        );
+        gradcheck(
+          d1((t) => logSoftmax(t, 0).mul(c).sum()),
+          [x],
+        );
+        gradcheck(
+          d1((t) => crossEntropy(t, target)),
+          [x],
+        );
+      }),
+      { numRuns: 10 },
+    );
   });
 
   it('double backward of batchNorm in training mode (input, weight, bias)', () => {
-    fc.assert(fc.property(seedArb, fc.constantFrom<number[]>([3, 2], [2, 2, 3], [2, 1, 2, 2]), (seed, shape) => {
-      const C = shape[1];
-      const x = randT(shape, seed, 'float64', -2, 2), w = randT([C], seed + 1, 'float64', 0.5, 2), b = randT([C], seed + 2);
-      const c = randT(shape, seed + 3);
-      const f = (xx: Tensor, ww: Tensor, bb: Tensor) => batchNorm(xx, null, null, ww, bb, { training: true }).mul(c).sum();
-      gradcheck((xx, ww, bb) => grad([f(xx, ww, bb)], [xx], { createGraph: true })[0]!, [x, w, b]);
-      gradcheck((xx, ww, bb) => grad([f(xx, ww, bb)], [ww], { createGraph: true })[0]!, [x, w, b]);
-    }), { numRuns: 8 });
+    fc.assert(
+      fc.property(seedArb, fc.constantFrom<number[]>([3, 2], [2, 2, 3], [2, 1, 2, 2]), (seed, shape) => {
+        const C = shape[1];
+        const x = randT(shape, seed, 'float64', -2, 2),
+          w = randT([C], seed + 1, 'float64', 0.5, 2),
+          b = randT([C], seed + 2);
+        const c = randT(shape, seed + 3);
+        const f = (xx: Tensor, ww: Tensor, bb: Tensor) => batchNorm(xx, null, null, ww, bb, { training: true }).mul(c).sum();
+        gradcheck((xx, ww, bb) => grad([f(xx, ww, bb)], [xx], { createGraph: true })[0]!, [x, w, b]);
+        gradcheck((xx, ww, bb) => grad([f(xx, ww, bb)], [ww], { createGraph: true })[0]!, [x, w, b]);
+      }),
+      { numRuns: 8 },
+    );
   });
 
   it('Hessian of crossEntropy equals (diag(p) − p pᵀ)/N', () => {
@@ -257,7 +381,7 @@ describe('grad()', () => {
     const p = vals(softmax(x.detach(), 1));
     // d/dx[0][0] of g: row 0 only
     const [h] = grad([g.select(0, 0).select(0, 0)], [x]);
-    expectClose(h!, [(p[0] - p[0] * p[0]) / 2, -p[0] * p[1] / 2, -p[0] * p[2] / 2, 0, 0, 0], 1e-12, 1e-10);
+    expectClose(h!, [(p[0] - p[0] * p[0]) / 2, (-p[0] * p[1]) / 2, (-p[0] * p[2]) / 2, 0, 0, 0], 1e-12, 1e-10);
   });
 });
 
@@ -281,7 +405,8 @@ describe('gradcheck', () => {
   });
 
   it('checks every input of a multi-input function', () => {
-    const a = randT([2, 2], 3), b = randT([2, 2], 4);
+    const a = randT([2, 2], 3),
+      b = randT([2, 2], 4);
     expect(gradcheck((p, q) => mul(p, q).add(sum(p)), [a, b])).toBe(true);
     expectThrows(() => gradcheck((p, q) => mul(p, q.detach()).add(q.mul(0)), [a, b]), TensorError, ['inputs[1]']);
   });
@@ -313,19 +438,24 @@ describe('in-place writes and saved tensors (version counters)', () => {
   ];
 
   it('backward throws, naming the op and the versions, iff a tensor the rule reads was written in place', () => {
-    fc.assert(fc.property(fc.constantFrom(...OPS), fc.constantFrom(...WRITES), fc.boolean(), seedArb, ([op, f, readsA, readsB], [, write], intoB, seed) => {
-      const a = randT([2], seed, 'float64', 0.6, 0.9).requiresGrad_(), b = randT([2], seed + 1, 'float64', 0.6, 0.9).requiresGrad_();
-      const y = f(a, b).sum();
-      write(intoB ? b : a);
-      if (intoB ? readsB : readsA) {
-        expectThrows(() => y.backward(), TensorError, [`${op} backward: `, 'modified in place', 'version 0 → 1']);
-      } else {
-        y.backward(); // the rule reads neither the value written nor a view of it: the gradient stands
-        const ref = randT([2], seed, 'float64', 0.6, 0.9).requiresGrad_(), refB = randT([2], seed + 1, 'float64', 0.6, 0.9).requiresGrad_();
-        f(ref, refB).sum().backward();
-        expectClose(a.grad ?? [0, 0], ref.grad ?? [0, 0]);
-      }
-    }), { numRuns: 60 });
+    fc.assert(
+      fc.property(fc.constantFrom(...OPS), fc.constantFrom(...WRITES), fc.boolean(), seedArb, ([op, f, readsA, readsB], [, write], intoB, seed) => {
+        const a = randT([2], seed, 'float64', 0.6, 0.9).requiresGrad_(),
+          b = randT([2], seed + 1, 'float64', 0.6, 0.9).requiresGrad_();
+        const y = f(a, b).sum();
+        write(intoB ? b : a);
+        if (intoB ? readsB : readsA) {
+          expectThrows(() => y.backward(), TensorError, [`${op} backward: `, 'modified in place', 'version 0 → 1']);
+        } else {
+          y.backward(); // the rule reads neither the value written nor a view of it: the gradient stands
+          const ref = randT([2], seed, 'float64', 0.6, 0.9).requiresGrad_(),
+            refB = randT([2], seed + 1, 'float64', 0.6, 0.9).requiresGrad_();
+          f(ref, refB).sum().backward();
+          expectClose(a.grad ?? [0, 0], ref.grad ?? [0, 0]);
+        }
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it('y = a·a, then a.copy_(10) under noGrad: backward throws instead of giving 20', () => {
@@ -362,7 +492,10 @@ describe('in-place writes and saved tensors (version counters)', () => {
       a.mul(a).sum().backward(); // frees the graph
       noGrad(() => a.copy_(a.sub(a.grad!.mul(0.1))));
     }
-    expectClose(a.grad!, vals(a).map((v) => (2 * v) / 0.8));
+    expectClose(
+      a.grad!,
+      vals(a).map((v) => (2 * v) / 0.8),
+    );
     const y = a.mul(a).sum();
     y.backward(undefined, { retainGraph: true });
     noGrad(() => a.copy_(a.mul(2)));

@@ -11,7 +11,11 @@ import { parseArgs } from 'node:util';
 import * as T from '@lad/tensor';
 import { channelWiseDistillation } from '../packages/lad/src/losses.ts'; // the file, not the package: bench/gpu-check bundles this runner
 
-interface TJson { shape: number[]; dtype: 'float32' | 'int32'; data: number[] }
+interface TJson {
+  shape: number[];
+  dtype: 'float32' | 'int32';
+  data: number[];
+}
 /** A case's keyword parameters, PyTorch's names and JSON values (each op reads its own). */
 // biome-ignore lint/suspicious/noExplicitAny: JSON parameters whose types depend on the op
 type Params = Record<string, any>;
@@ -61,13 +65,20 @@ const OPS: Record<string, OpFn> = {
   interpolate: ([x], p) => T.interpolate(x, { size: p.size, mode: p.mode, alignCorners: p.align_corners ?? undefined }),
   softmax: ([x], p) => x.softmax(p.dim),
   log_softmax: ([x], p) => x.logSoftmax(p.dim),
-  cross_entropy: ([x, t], p) => T.crossEntropy(x, t, { ignoreIndex: p.ignore_index, reduction: p.reduction, weight: p.weight ? T.tensor(p.weight, { device }) : null }),
+  cross_entropy: ([x, t], p) =>
+    T.crossEntropy(x, t, { ignoreIndex: p.ignore_index, reduction: p.reduction, weight: p.weight ? T.tensor(p.weight, { device }) : null }),
   kl_div: ([x, t], p) => T.klDiv(x, t, { reduction: p.reduction, logTarget: p.log_target }),
   channel_wise_distillation: ([s, t], p) => channelWiseDistillation(s, t, { temperature: p.temperature }),
   batch_norm: ([x, w, b], p, c) => {
-    const rm = T.tensor(p.running_mean, { device }), rv = T.tensor(p.running_var, { device });
+    const rm = T.tensor(p.running_mean, { device }),
+      rv = T.tensor(p.running_var, { device });
     const y = T.batchNorm(x, rm, rv, w, b, { training: p.training, momentum: p.momentum, eps: p.eps });
-    if (c.running_after) checksAfter.push(async () => mismatch(await rm.dataAsync(), c.running_after!.running_mean, c.tolerance) ?? mismatch(await rv.dataAsync(), c.running_after!.running_var, c.tolerance));
+    if (c.running_after)
+      checksAfter.push(
+        async () =>
+          mismatch(await rm.dataAsync(), c.running_after!.running_mean, c.tolerance) ??
+          mismatch(await rv.dataAsync(), c.running_after!.running_var, c.tolerance),
+      );
     return y;
   },
   cat: ([a, b], p) => T.cat([a, b], p.dim),
@@ -106,7 +117,11 @@ export async function runCase(c: Case): Promise<string | null> {
   if (bad) return `output ${bad}`;
   if (c.upstream && c.grads) {
     const wanted = names.filter((n, i) => c.grads![n] && xs[i].requiresGrad && !(c.op === 'channel_wise_distillation' && n === 'teacher'));
-    const gs = T.grad([y], wanted.map((n) => xs[names.indexOf(n)]), { gradOutputs: [toTensor(c.upstream, false)], allowUnused: true });
+    const gs = T.grad(
+      [y],
+      wanted.map((n) => xs[names.indexOf(n)]),
+      { gradOutputs: [toTensor(c.upstream, false)], allowUnused: true },
+    );
     for (const [k, n] of wanted.entries()) {
       const g = gs[k];
       if (!g) return `grad ${n}: no gradient reached it`;
@@ -119,7 +134,9 @@ export async function runCase(c: Case): Promise<string | null> {
 
 export async function runFolder(dir: string, on: T.Device = 'cpu'): Promise<{ passed: number; failed: string[] }> {
   device = on;
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   const failed: string[] = [];
   for (const f of files) {
     const c = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Case;
@@ -136,8 +153,12 @@ export async function runFolder(dir: string, on: T.Device = 'cpu'): Promise<{ pa
 
 export const DEFAULT_DIR = resolve(fileURLToPath(new URL('.', import.meta.url)), 'conformance/torch');
 
-if (process.argv[1]?.endsWith('conformance.ts')) { // run as a script (not when imported or bundled)
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { device: { type: 'string', default: 'cpu' }, mode: { type: 'string', default: 'auto' } } });
+if (process.argv[1]?.endsWith('conformance.ts')) {
+  // run as a script (not when imported or bundled)
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { device: { type: 'string', default: 'cpu' }, mode: { type: 'string', default: 'auto' } },
+  });
   const on = values.device as T.Device;
   let label = 'cpu';
   if (on === 'gpu') {

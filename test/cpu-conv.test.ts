@@ -39,28 +39,66 @@ function expectClose(got: FloatArray, want: FloatArray, tol: number, what: strin
 
 const small = (max: number) => fc.integer({ min: 1, max });
 const general = fc.record({
-  N: small(2), groups: small(3), Cg: small(3), Og: small(3), H: small(9), W: small(9),
-  kH: small(4), kW: small(4), sH: small(3), sW: small(3), pH: fc.integer({ min: 0, max: 3 }),
-  pW: fc.integer({ min: 0, max: 3 }), dH: small(2), dW: small(2),
+  N: small(2),
+  groups: small(3),
+  Cg: small(3),
+  Og: small(3),
+  H: small(9),
+  W: small(9),
+  kH: small(4),
+  kW: small(4),
+  sH: small(3),
+  sW: small(3),
+  pH: fc.integer({ min: 0, max: 3 }),
+  pW: fc.integer({ min: 0, max: 3 }),
+  dH: small(2),
+  dW: small(2),
 });
 const oneByOne = fc.record({
-  N: small(2), groups: small(2), Cg: small(5), Og: small(5), H: small(9), W: small(9),
-  kH: fc.constant(1), kW: fc.constant(1), sH: fc.constant(1), sW: fc.constant(1),
-  pH: fc.constant(0), pW: fc.constant(0), dH: small(2), dW: small(2),
+  N: small(2),
+  groups: small(2),
+  Cg: small(5),
+  Og: small(5),
+  H: small(9),
+  W: small(9),
+  kH: fc.constant(1),
+  kW: fc.constant(1),
+  sH: fc.constant(1),
+  sW: fc.constant(1),
+  pH: fc.constant(0),
+  pW: fc.constant(0),
+  dH: small(2),
+  dW: small(2),
 });
 /** Dilation and padding up to the map size and beyond (ASPP on a small map): taps reading only padding, dropped (conv-taps.ts). */
 const dilated = fc.record({
-  N: small(2), groups: small(2), Cg: small(3), Og: small(3), H: small(7), W: small(7),
-  kH: small(3), kW: small(3), sH: small(2), sW: small(2), pH: fc.integer({ min: 0, max: 12 }),
-  pW: fc.integer({ min: 0, max: 12 }), dH: small(12), dW: small(12),
+  N: small(2),
+  groups: small(2),
+  Cg: small(3),
+  Og: small(3),
+  H: small(7),
+  W: small(7),
+  kH: small(3),
+  kW: small(3),
+  sH: small(2),
+  sW: small(2),
+  pH: fc.integer({ min: 0, max: 12 }),
+  pW: fc.integer({ min: 0, max: 12 }),
+  dH: small(12),
+  dW: small(12),
 });
-const caseArb = fc.record({
-  p: fc.oneof({ arbitrary: general, weight: 3 }, { arbitrary: oneByOne, weight: 1 }, { arbitrary: dilated, weight: 2 }),
-  dtype: fc.constantFrom('float32' as const, 'float64' as const), bias: fc.boolean(), seed: fc.integer(),
-}).map(({ p, dtype, bias, seed }) => {
-  const g = geom({ ...p, C: p.Cg * p.groups, O: p.Og * p.groups });
-  return { g, dtype, bias, seed };
-}).filter(({ g }) => g.OH >= 1 && g.OW >= 1);
+const caseArb = fc
+  .record({
+    p: fc.oneof({ arbitrary: general, weight: 3 }, { arbitrary: oneByOne, weight: 1 }, { arbitrary: dilated, weight: 2 }),
+    dtype: fc.constantFrom('float32' as const, 'float64' as const),
+    bias: fc.boolean(),
+    seed: fc.integer(),
+  })
+  .map(({ p, dtype, bias, seed }) => {
+    const g = geom({ ...p, C: p.Cg * p.groups, O: p.Og * p.groups });
+    return { g, dtype, bias, seed };
+  })
+  .filter(({ g }) => g.OH >= 1 && g.OW >= 1);
 
 /**
  * Float32 accumulation (the SIMD GEMM): |got - want| <= 4 sqrt(K) 2^-24 sum |x w| over the K terms of each
@@ -80,9 +118,16 @@ function expectF32Close(got: FloatArray, want: FloatArray, absSum: FloatArray, K
  * Runs `fast` and `naive` on fresh outputs (prefilled with NaN) and compares: float64 within 1e-11, float32
  * within the float32 bound for K terms per output (`naive` is then also run on absolute values).
  */
-function check(n: number, dtype: 'float32' | 'float64', what: string, fast: (o: FloatArray) => void,
-  naive: (o: FloatArray, e: (a: FloatArray) => FloatArray) => void, K: number): void {
-  const got = (alloc(dtype, n) as FloatArray).fill(NaN), want = alloc(dtype, n) as FloatArray;
+function check(
+  n: number,
+  dtype: 'float32' | 'float64',
+  what: string,
+  fast: (o: FloatArray) => void,
+  naive: (o: FloatArray, e: (a: FloatArray) => FloatArray) => void,
+  K: number,
+): void {
+  const got = (alloc(dtype, n) as FloatArray).fill(NaN),
+    want = alloc(dtype, n) as FloatArray;
   fast(got);
   naive(want, (a) => a);
   if (dtype === 'float64') {
@@ -103,17 +148,41 @@ describe('conv2d kernels (cpu)', () => {
   afterAll(() => setNumThreads(threads));
 
   it('match the naive references on random geometries', () => {
-    fc.assert(fc.property(caseArb, ({ g, dtype, bias, seed }) => {
-      const n = sizes(g);
-      const x = rand(dtype, n.x, seed), w = rand(dtype, n.w, seed + 1), gy = rand(dtype, n.y, seed + 2);
-      const b = bias ? rand(dtype, g.O, seed + 3) : null, kk = g.kH * g.kW;
-      check(n.y, dtype, 'forward', (o) => cv.conv2dForward(x, w, b, g, o),
-        (o, e) => cv.conv2dForwardNaive(e(x), e(w), b && e(b), g, o), (g.C / g.groups) * kk);
-      check(n.x, dtype, 'backward input', (o) => cv.conv2dBackwardInput(gy, w, g, o),
-        (o, e) => cv.conv2dBackwardInputNaive(e(gy), e(w), g, o), (g.O / g.groups) * kk);
-      check(n.w, dtype, 'backward weight', (o) => cv.conv2dBackwardWeight(x, gy, g, o),
-        (o, e) => cv.conv2dBackwardWeightNaive(e(x), e(gy), g, o), g.N * g.OH * g.OW);
-    }), { numRuns: 50 });
+    fc.assert(
+      fc.property(caseArb, ({ g, dtype, bias, seed }) => {
+        const n = sizes(g);
+        const x = rand(dtype, n.x, seed),
+          w = rand(dtype, n.w, seed + 1),
+          gy = rand(dtype, n.y, seed + 2);
+        const b = bias ? rand(dtype, g.O, seed + 3) : null,
+          kk = g.kH * g.kW;
+        check(
+          n.y,
+          dtype,
+          'forward',
+          (o) => cv.conv2dForward(x, w, b, g, o),
+          (o, e) => cv.conv2dForwardNaive(e(x), e(w), b && e(b), g, o),
+          (g.C / g.groups) * kk,
+        );
+        check(
+          n.x,
+          dtype,
+          'backward input',
+          (o) => cv.conv2dBackwardInput(gy, w, g, o),
+          (o, e) => cv.conv2dBackwardInputNaive(e(gy), e(w), g, o),
+          (g.O / g.groups) * kk,
+        );
+        check(
+          n.w,
+          dtype,
+          'backward weight',
+          (o) => cv.conv2dBackwardWeight(x, gy, g, o),
+          (o, e) => cv.conv2dBackwardWeightNaive(e(x), e(gy), g, o),
+          g.N * g.OH * g.OW,
+        );
+      }),
+      { numRuns: 50 },
+    );
   });
 
   it('drop the taps that read only padding: a 3x3 with dilation 12 on a 6x6 map runs as its centre tap', () => {
@@ -121,10 +190,34 @@ describe('conv2d kernels (cpu)', () => {
     const live = liveTaps(g)!;
     expect([live.kh0, live.kw0, live.g.kH, live.g.kW, live.g.pH, live.g.pW]).toEqual([1, 1, 1, 1, 0, 0]);
     expect(liveTaps(geom({ N: 1, C: 1, H: 6, W: 6, O: 1, kH: 3, kW: 3, sH: 1, sW: 1, pH: 4, pW: 4, dH: 4, dW: 4, groups: 1 }))).toBeNull();
-    const n = sizes(g), x = rand('float64', n.x, 1), w = rand('float64', n.w, 2), gy = rand('float64', n.y, 3);
-    check(n.y, 'float64', 'forward', (o) => cv.conv2dForward(x, w, null, g, o), (o) => cv.conv2dForwardNaive(x, w, null, g, o), 0);
-    check(n.x, 'float64', 'backward input', (o) => cv.conv2dBackwardInput(gy, w, g, o), (o) => cv.conv2dBackwardInputNaive(gy, w, g, o), 0);
-    check(n.w, 'float64', 'backward weight', (o) => cv.conv2dBackwardWeight(x, gy, g, o), (o) => cv.conv2dBackwardWeightNaive(x, gy, g, o), 0);
+    const n = sizes(g),
+      x = rand('float64', n.x, 1),
+      w = rand('float64', n.w, 2),
+      gy = rand('float64', n.y, 3);
+    check(
+      n.y,
+      'float64',
+      'forward',
+      (o) => cv.conv2dForward(x, w, null, g, o),
+      (o) => cv.conv2dForwardNaive(x, w, null, g, o),
+      0,
+    );
+    check(
+      n.x,
+      'float64',
+      'backward input',
+      (o) => cv.conv2dBackwardInput(gy, w, g, o),
+      (o) => cv.conv2dBackwardInputNaive(gy, w, g, o),
+      0,
+    );
+    check(
+      n.w,
+      'float64',
+      'backward weight',
+      (o) => cv.conv2dBackwardWeight(x, gy, g, o),
+      (o) => cv.conv2dBackwardWeightNaive(x, gy, g, o),
+      0,
+    );
   });
 
   it('handle a kernel larger than the input, and padding larger than the kernel', () => {
@@ -132,31 +225,63 @@ describe('conv2d kernels (cpu)', () => {
       geom({ N: 1, C: 2, H: 2, W: 3, O: 3, kH: 5, kW: 4, sH: 1, sW: 2, pH: 2, pW: 2, dH: 1, dW: 1, groups: 1 }),
       geom({ N: 2, C: 2, H: 3, W: 3, O: 2, kH: 2, kW: 2, sH: 1, sW: 1, pH: 3, pW: 0, dH: 1, dW: 2, groups: 2 }),
     ]) {
-      const n = sizes(g), x = rand('float64', n.x, 1), w = rand('float64', n.w, 2), gy = rand('float64', n.y, 3);
-      check(n.y, 'float64', 'forward', (o) => cv.conv2dForward(x, w, null, g, o), (o) => cv.conv2dForwardNaive(x, w, null, g, o), 0);
-      check(n.x, 'float64', 'backward input', (o) => cv.conv2dBackwardInput(gy, w, g, o), (o) => cv.conv2dBackwardInputNaive(gy, w, g, o), 0);
-      check(n.w, 'float64', 'backward weight', (o) => cv.conv2dBackwardWeight(x, gy, g, o), (o) => cv.conv2dBackwardWeightNaive(x, gy, g, o), 0);
+      const n = sizes(g),
+        x = rand('float64', n.x, 1),
+        w = rand('float64', n.w, 2),
+        gy = rand('float64', n.y, 3);
+      check(
+        n.y,
+        'float64',
+        'forward',
+        (o) => cv.conv2dForward(x, w, null, g, o),
+        (o) => cv.conv2dForwardNaive(x, w, null, g, o),
+        0,
+      );
+      check(
+        n.x,
+        'float64',
+        'backward input',
+        (o) => cv.conv2dBackwardInput(gy, w, g, o),
+        (o) => cv.conv2dBackwardInputNaive(gy, w, g, o),
+        0,
+      );
+      check(
+        n.w,
+        'float64',
+        'backward weight',
+        (o) => cv.conv2dBackwardWeight(x, gy, g, o),
+        (o) => cv.conv2dBackwardWeightNaive(x, gy, g, o),
+        0,
+      );
     }
   });
 
   it('give bit-identical results on 1 and 2 threads', () => {
-    const cases = [ // each pass is >= 1e6 multiply-adds, so it is split across threads
+    const cases = [
+      // each pass is >= 1e6 multiply-adds, so it is split across threads
       geom({ N: 2, C: 16, H: 24, W: 24, O: 16, kH: 3, kW: 3, sH: 1, sW: 1, pH: 1, pW: 1, dH: 1, dW: 1, groups: 1 }),
       geom({ N: 3, C: 24, H: 41, W: 39, O: 24, kH: 3, kW: 3, sH: 2, sW: 2, pH: 1, pW: 0, dH: 2, dW: 1, groups: 3 }),
       geom({ N: 2, C: 32, H: 20, W: 20, O: 48, kH: 1, kW: 1, sH: 1, sW: 1, pH: 0, pW: 0, dH: 1, dW: 1, groups: 1 }),
     ];
     for (const g of cases) {
-      const n = sizes(g), x = rand('float32', n.x, 5), w = rand('float32', n.w, 6), gy = rand('float32', n.y, 7);
+      const n = sizes(g),
+        x = rand('float32', n.x, 5),
+        w = rand('float32', n.w, 6),
+        gy = rand('float32', n.y, 7);
       const bias = rand('float32', g.O, 8);
       const run = (T: number) => {
         setNumThreads(T);
-        const y = alloc('float32', n.y), gx = alloc('float32', n.x), gw = alloc('float32', n.w);
+        const y = alloc('float32', n.y),
+          gx = alloc('float32', n.x),
+          gw = alloc('float32', n.w);
         cv.conv2dForward(x, w, bias, g, y);
         cv.conv2dBackwardInput(gy, w, g, gx);
         cv.conv2dBackwardWeight(x, gy, g, gw);
         return [y, gx, gw];
       };
-      const one = run(1), before = threadStats().parallelJobs, two = run(2);
+      const one = run(1),
+        before = threadStats().parallelJobs,
+        two = run(2);
       expect(threadStats().parallelJobs - before).toBeGreaterThanOrEqual(3);
       for (let i = 0; i < 3; i++) expect(firstBitDiff(two[i]!, one[i]!)).toBe(-1);
       if (g.sH === 1) continue;
@@ -176,7 +301,8 @@ describe('conv2d kernels (cpu)', () => {
 
 /** Index of the first element whose bits differ (-1 if none): a bit-identity check. */
 function firstBitDiff(a: FloatArray, b: FloatArray): number {
-  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength), y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength),
+    y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   if (x.length !== y.length) return 0;
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return Math.floor(i / a.BYTES_PER_ELEMENT);
   return -1;

@@ -15,12 +15,18 @@ import { Code, I32, Op, Simd, V128, sleb, uleb, wasmModule } from '../packages/t
 import { buildGemmSimdModule, gemmSimdModule } from '../packages/tensor/src/backend/cpu/wasm/gemm-simd.ts';
 
 // tsconfig's lib has no WebAssembly types: the few bits used here.
-interface WasmInstance { exports: Record<string, unknown> }
-const WA = (globalThis as unknown as { WebAssembly: {
-  validate(b: Uint8Array): boolean;
-  Module: new (b: Uint8Array) => object;
-  Instance: new (m: object) => WasmInstance;
-} }).WebAssembly;
+interface WasmInstance {
+  exports: Record<string, unknown>;
+}
+const WA = (
+  globalThis as unknown as {
+    WebAssembly: {
+      validate(b: Uint8Array): boolean;
+      Module: new (b: Uint8Array) => object;
+      Instance: new (m: object) => WasmInstance;
+    };
+  }
+).WebAssembly;
 
 const U = 2 ** -24; // unit roundoff of float32
 
@@ -29,7 +35,8 @@ const layouts: Layout[] = ['rowMajor', 'transposed', 'padded', 'broadcast', 'rev
 
 /** A random [batch, R, C] float32 operand laid out as asked; values in [-1, 1), or small integers if `ints`. */
 function makeView(layout: Layout, batch: number, R: number, C: number, seed: number, ints = false): MatView {
-  const off = layout === 'padded' ? 3 : 0, ld = layout === 'padded' ? C + 2 : C;
+  const off = layout === 'padded' ? 3 : 0,
+    ld = layout === 'padded' ? C + 2 : C;
   const perBatch = layout === 'expanded' ? R : layout === 'transposed' ? R * C : R * ld;
   const nb = layout === 'broadcast' ? 1 : batch;
   const data = new Float32Array(off + nb * perBatch);
@@ -53,15 +60,17 @@ const absView = (v: MatView): MatView => ({ ...v, data: v.data.map(Math.abs) });
  * (Math.fround of a double sum or product of two float32s is the correctly rounded float32 result).
  */
 function bmmF32Sequential(batch: number, M: number, N: number, K: number, a: MatView, b: MatView, out: Float32Array): void {
-  for (let bt = 0; bt < batch; bt++) for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
-    let acc = 0;
-    for (let k = 0; k < K; k++) {
-      const x = a.data[a.offset + bt * a.batchStride + i * a.rowStride + k * a.colStride]!;
-      const y = b.data[b.offset + bt * b.batchStride + k * b.rowStride + j * b.colStride]!;
-      acc = Math.fround(acc + Math.fround(x * y));
-    }
-    out[(bt * M + i) * N + j] = acc;
-  }
+  for (let bt = 0; bt < batch; bt++)
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        let acc = 0;
+        for (let k = 0; k < K; k++) {
+          const x = a.data[a.offset + bt * a.batchStride + i * a.rowStride + k * a.colStride]!;
+          const y = b.data[b.offset + bt * b.batchStride + k * b.rowStride + j * b.colStride]!;
+          acc = Math.fround(acc + Math.fround(x * y));
+        }
+        out[(bt * M + i) * N + j] = acc;
+      }
 }
 
 /**
@@ -82,7 +91,8 @@ function expectF32Close(got: FloatArray, want: FloatArray, absSum: FloatArray, K
 
 /** Index of the first element whose bits differ (-1 if none). */
 function firstBitDiff(a: FloatArray, b: FloatArray): number {
-  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength), y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength),
+    y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   if (x.length !== y.length) return 0;
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return Math.floor(i / a.BYTES_PER_ELEMENT);
   return -1;
@@ -107,7 +117,12 @@ describe('wasm emitter', () => {
   });
 
   it('builds GEMM modules that WebAssembly.validate accepts, for several register tiles', () => {
-    for (const t of [{ mPanels: 1, nVecs: 1 }, { mPanels: 1, nVecs: 2 }, { mPanels: 1, nVecs: 3 }, { mPanels: 2, nVecs: 2 }]) {
+    for (const t of [
+      { mPanels: 1, nVecs: 1 },
+      { mPanels: 1, nVecs: 2 },
+      { mPanels: 1, nVecs: 3 },
+      { mPanels: 2, nVecs: 2 },
+    ]) {
       expect(WA.validate(buildGemmSimdModule(t))).toBe(true);
     }
     expect(WA.validate(buildGemmSimdModule())).toBe(true);
@@ -119,14 +134,26 @@ describe('wasm emitter', () => {
     // (func (export "madd") (param i32 i32) (result i32) (i32.add (i32.mul (local.get 0) (local.get 1)) (i32.const -7)))
     const madd = new Code().get(0).get(1).op(Op.i32_mul).i32(-7).op(Op.i32_add);
     // (func (export "axpy4") (param $p i32)  ;; mem[p+32 ..] = mem[p ..] * splat(mem[p+16]) + mem[p+32 ..]
-    const axpy = new Code().get(0)
-      .get(0).simd(Simd.v128_load, { align: 4, offset: 0 })
-      .get(0).simd(Simd.v128_load32_splat, { align: 2, offset: 16 }).simd(Simd.f32x4_mul)
-      .get(0).simd(Simd.v128_load, { align: 4, offset: 32 }).simd(Simd.f32x4_add)
+    const axpy = new Code()
+      .get(0)
+      .get(0)
+      .simd(Simd.v128_load, { align: 4, offset: 0 })
+      .get(0)
+      .simd(Simd.v128_load32_splat, { align: 2, offset: 16 })
+      .simd(Simd.f32x4_mul)
+      .get(0)
+      .simd(Simd.v128_load, { align: 4, offset: 32 })
+      .simd(Simd.f32x4_add)
       .simd(Simd.v128_store, { align: 4, offset: 32 });
     // (func (export "rev") (param $p i32)  ;; reverses the 4 floats at p with a shuffle
-    const rev = new Code().get(0).get(0).simd(Simd.v128_load, { align: 4, offset: 0 }).tee(1).get(1)
-      .shuffle32([3, 2, 1, 0]).simd(Simd.v128_store, { align: 4, offset: 0 });
+    const rev = new Code()
+      .get(0)
+      .get(0)
+      .simd(Simd.v128_load, { align: 4, offset: 0 })
+      .tee(1)
+      .get(1)
+      .shuffle32([3, 2, 1, 0])
+      .simd(Simd.v128_store, { align: 4, offset: 0 });
     const bytes = wasmModule({
       funcs: [
         { params: [I32, I32], results: [I32], locals: [], body: madd, export: 'madd' },
@@ -137,7 +164,10 @@ describe('wasm emitter', () => {
     });
     expect(WA.validate(bytes)).toBe(true);
     const ex = new WA.Instance(new WA.Module(bytes)).exports as {
-      madd(a: number, b: number): number; axpy4(p: number): void; rev(p: number): void; mem: { buffer: ArrayBuffer };
+      madd(a: number, b: number): number;
+      axpy4(p: number): void;
+      rev(p: number): void;
+      mem: { buffer: ArrayBuffer };
     };
     expect(ex.madd(6, 7)).toBe(35);
     const f = new Float32Array(ex.mem.buffer);
@@ -156,48 +186,77 @@ describe('wasm emitter', () => {
       mem: { buffer: ArrayBuffer; grow(pages: number): number };
     };
     ex.mem.grow(16);
-    fc.assert(fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 37 }),
-      fc.boolean(), fc.integer(), (mq, nq, kB, rows, seed) => {
-        const mP = 4 * mq, nP = 4 * nq, ld = (kB + 3) & ~3;
-        const f = new Float32Array(ex.mem.buffer), R = new Int32Array(ex.mem.buffer);
-        let s = seed >>> 0;
-        const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) >>> 29) - 4;
-        const A = Array.from({ length: mP * kB }, rnd), B = Array.from({ length: kB * nP }, rnd); // row-major
-        const aSrc = 0, bSrc = 4096, aL = 8192, aP = 12288, bS = 16384, bP = 20480, cAt = 24576, runs = 28672; // floats
-        f.set(A, aSrc);
-        f.set(B, bSrc);
-        // A rows -> lines (one run per row), then panels
-        for (let r = 0; r < mP; r++) R.set([aL + r * ld, aSrc + r * kB, kB, 1], runs + 4 * r);
-        ex.copyRuns(runs * 4, mP);
-        ex.panelize(aL * 4, ld, mP, aP * 4);
-        let bAt: number, bk: number, bv: number, bj: number;
-        if (rows) { // B rows as is (one run per k)
-          for (let k = 0; k < kB; k++) R.set([bS + k * nP, bSrc + k * nP, nP, 1], runs + 4 * k);
-          ex.copyRuns(runs * 4, kB);
-          [bAt, bk, bv, bj] = [bS, 4 * nP, 16, 4];
-        } else { // B columns -> lines (strided runs), then panels
-          for (let c = 0; c < nP; c++) R.set([bS + c * ld, bSrc + c, kB, nP], runs + 4 * c);
-          ex.copyRuns(runs * 4, nP);
-          ex.panelize(bS * 4, ld, nP, bP * 4);
-          [bAt, bk, bv, bj] = [bP, 16, 16 * ld, 4 * ld];
-        }
-        for (let i = 0; i < mP * nP; i++) f[cAt + i] = i % 5; // C accumulates onto what is there
-        ex.gebp(mP, nP, kB, aP * 4, 16 * ld, bAt * 4, bk, bv, bj, cAt * 4, nP * 4);
-        for (let i = 0; i < mP; i++) for (let j = 0; j < nP; j++) {
-          let want = (i * nP + j) % 5;
-          for (let k = 0; k < kB; k++) want += A[i * kB + k]! * B[k * nP + j]!;
-          if (f[cAt + i * nP + j] !== want) throw new Error(`C[${i}][${j}] = ${f[cAt + i * nP + j]}, want ${want}`);
-        }
-      }), { numRuns: 60 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 37 }),
+        fc.boolean(),
+        fc.integer(),
+        (mq, nq, kB, rows, seed) => {
+          const mP = 4 * mq,
+            nP = 4 * nq,
+            ld = (kB + 3) & ~3;
+          const f = new Float32Array(ex.mem.buffer),
+            R = new Int32Array(ex.mem.buffer);
+          let s = seed >>> 0;
+          const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) >>> 29) - 4;
+          const A = Array.from({ length: mP * kB }, rnd),
+            B = Array.from({ length: kB * nP }, rnd); // row-major
+          const aSrc = 0,
+            bSrc = 4096,
+            aL = 8192,
+            aP = 12288,
+            bS = 16384,
+            bP = 20480,
+            cAt = 24576,
+            runs = 28672; // floats
+          f.set(A, aSrc);
+          f.set(B, bSrc);
+          // A rows -> lines (one run per row), then panels
+          for (let r = 0; r < mP; r++) R.set([aL + r * ld, aSrc + r * kB, kB, 1], runs + 4 * r);
+          ex.copyRuns(runs * 4, mP);
+          ex.panelize(aL * 4, ld, mP, aP * 4);
+          let bAt: number, bk: number, bv: number, bj: number;
+          if (rows) {
+            // B rows as is (one run per k)
+            for (let k = 0; k < kB; k++) R.set([bS + k * nP, bSrc + k * nP, nP, 1], runs + 4 * k);
+            ex.copyRuns(runs * 4, kB);
+            [bAt, bk, bv, bj] = [bS, 4 * nP, 16, 4];
+          } else {
+            // B columns -> lines (strided runs), then panels
+            for (let c = 0; c < nP; c++) R.set([bS + c * ld, bSrc + c, kB, nP], runs + 4 * c);
+            ex.copyRuns(runs * 4, nP);
+            ex.panelize(bS * 4, ld, nP, bP * 4);
+            [bAt, bk, bv, bj] = [bP, 16, 16 * ld, 4 * ld];
+          }
+          for (let i = 0; i < mP * nP; i++) f[cAt + i] = i % 5; // C accumulates onto what is there
+          ex.gebp(mP, nP, kB, aP * 4, 16 * ld, bAt * 4, bk, bv, bj, cAt * 4, nP * 4);
+          for (let i = 0; i < mP; i++)
+            for (let j = 0; j < nP; j++) {
+              let want = (i * nP + j) % 5;
+              for (let k = 0; k < kB; k++) want += A[i * kB + k]! * B[k * nP + j]!;
+              if (f[cAt + i * nP + j] !== want) throw new Error(`C[${i}][${j}] = ${f[cAt + i * nP + j]}, want ${want}`);
+            }
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 });
 
 const dim = fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 10, max: 41 }), fc.integer({ min: 60, max: 140 }));
-const caseArb = fc.record({
-  batch: fc.integer({ min: 1, max: 3 }), M: dim, N: fc.oneof(dim, fc.integer({ min: 250, max: 300 })), // > 1 column tile
-  K: fc.oneof(dim, fc.integer({ min: 321, max: 700 })), // more than one K block
-  la: fc.constantFrom(...layouts), lb: fc.constantFrom(...layouts), seed: fc.integer(),
-}).filter(({ batch, M, N, K }) => batch * M * N * K <= 6e6);
+const caseArb = fc
+  .record({
+    batch: fc.integer({ min: 1, max: 3 }),
+    M: dim,
+    N: fc.oneof(dim, fc.integer({ min: 250, max: 300 })), // > 1 column tile
+    K: fc.oneof(dim, fc.integer({ min: 321, max: 700 })), // more than one K block
+    la: fc.constantFrom(...layouts),
+    lb: fc.constantFrom(...layouts),
+    seed: fc.integer(),
+  })
+  .filter(({ batch, M, N, K }) => batch * M * N * K <= 6e6);
 
 describe('bmm on the float32 SIMD path', () => {
   const threads = getNumThreads();
@@ -207,27 +266,42 @@ describe('bmm on the float32 SIMD path', () => {
   });
 
   it('matches the sequential float32 reference bit for bit, and bmmNaive within the float32 bound', () => {
-    fc.assert(fc.property(caseArb, ({ batch, M, N, K, la, lb, seed }) => {
-      const a = makeView(la, batch, M, K, seed), b = makeView(lb, batch, K, N, seed ^ 0x5bd1e995);
-      const n = batch * M * N, got = new Float32Array(n).fill(NaN), gotP = new Float32Array(n).fill(NaN);
-      const seq = new Float32Array(n), want = new Float32Array(n), absSum = new Float64Array(n);
-      const before = gemmStats.simdJobs;
-      bmmPacked(batch, M, N, K, a, b, gotP);
-      expect(gemmStats.simdJobs).toBe(before + 1);
-      bmm(batch, M, N, K, a, b, got); // bmmNaive below SMALL_MACS multiply-adds
-      bmmF32Sequential(batch, M, N, K, a, b, seq);
-      bmmNaive(batch, M, N, K, a, b, want);
-      bmmNaive(batch, M, N, K, absView(a), absView(b), absSum);
-      expect(firstBitDiff(gotP, seq)).toBe(-1);
-      expectF32Close(gotP, want, absSum, K, 'bmmPacked');
-      expectF32Close(got, want, absSum, K, 'bmm');
-    }), { numRuns: 60 });
+    fc.assert(
+      fc.property(caseArb, ({ batch, M, N, K, la, lb, seed }) => {
+        const a = makeView(la, batch, M, K, seed),
+          b = makeView(lb, batch, K, N, seed ^ 0x5bd1e995);
+        const n = batch * M * N,
+          got = new Float32Array(n).fill(NaN),
+          gotP = new Float32Array(n).fill(NaN);
+        const seq = new Float32Array(n),
+          want = new Float32Array(n),
+          absSum = new Float64Array(n);
+        const before = gemmStats.simdJobs;
+        bmmPacked(batch, M, N, K, a, b, gotP);
+        expect(gemmStats.simdJobs).toBe(before + 1);
+        bmm(batch, M, N, K, a, b, got); // bmmNaive below SMALL_MACS multiply-adds
+        bmmF32Sequential(batch, M, N, K, a, b, seq);
+        bmmNaive(batch, M, N, K, a, b, want);
+        bmmNaive(batch, M, N, K, absView(a), absView(b), absSum);
+        expect(firstBitDiff(gotP, seq)).toBe(-1);
+        expectF32Close(gotP, want, absSum, K, 'bmmPacked');
+        expectF32Close(got, want, absSum, K, 'bmm');
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it('is exact on small integers, at sizes with edge tiles everywhere', () => {
-    for (const [batch, M, N, K] of [[1, 5, 9, 3], [2, 65, 259, 641], [1, 131, 13, 333], [3, 7, 517, 1]]) {
-      const a = makeView('rowMajor', batch, M, K, 1, true), b = makeView('transposed', batch, K, N, 2, true);
-      const got = new Float32Array(batch * M * N).fill(NaN), want = new Float32Array(batch * M * N);
+    for (const [batch, M, N, K] of [
+      [1, 5, 9, 3],
+      [2, 65, 259, 641],
+      [1, 131, 13, 333],
+      [3, 7, 517, 1],
+    ]) {
+      const a = makeView('rowMajor', batch, M, K, 1, true),
+        b = makeView('transposed', batch, K, N, 2, true);
+      const got = new Float32Array(batch * M * N).fill(NaN),
+        want = new Float32Array(batch * M * N);
       bmmPacked(batch, M, N, K, a, b, got);
       bmmNaive(batch, M, N, K, a, b, want);
       expect(firstBitDiff(got, want)).toBe(-1);
@@ -241,16 +315,25 @@ describe('bmm on the float32 SIMD path', () => {
   });
 
   it('gives bit-identical results on 1 and 2 threads, shared or not', () => {
-    const cases = [[2, 67, 130, 150, 'rowMajor', 'transposed'], [1, 129, 261, 333, 'broadcast', 'padded'], [3, 70, 90, 100, 'reversed', 'rowMajor']] as const;
-    for (const [batch, M, N, K, la, lb] of cases) { // each >= 1e6 multiply-adds: split across threads
-      const a = makeView(la, batch, M, K, 11), b = makeView(lb, batch, K, N, 12);
+    const cases = [
+      [2, 67, 130, 150, 'rowMajor', 'transposed'],
+      [1, 129, 261, 333, 'broadcast', 'padded'],
+      [3, 70, 90, 100, 'reversed', 'rowMajor'],
+    ] as const;
+    for (const [batch, M, N, K, la, lb] of cases) {
+      // each >= 1e6 multiply-adds: split across threads
+      const a = makeView(la, batch, M, K, 11),
+        b = makeView(lb, batch, K, N, 12);
       const run = (T: number, view: (v: MatView) => MatView = (v) => v) => {
         setNumThreads(T);
         const out = new Float32Array(batch * M * N);
         bmm(batch, M, N, K, view(a), view(b), out);
         return out;
       };
-      const jobs = gemmStats.simdJobs, one = run(1), before = threadStats().parallelJobs, two = run(2);
+      const jobs = gemmStats.simdJobs,
+        one = run(1),
+        before = threadStats().parallelJobs,
+        two = run(2);
       const unshared = run(2, (v) => ({ ...v, data: new Float32Array(v.data) }));
       expect(threadStats().parallelJobs).toBe(before + 2);
       expect(gemmStats.simdJobs).toBe(jobs + 3);
@@ -263,10 +346,16 @@ describe('bmm on the float32 SIMD path', () => {
   });
 
   it('leaves float64 and mixed dtypes on the JS path (exact float64 sums)', () => {
-    const a32 = makeView('rowMajor', 2, 20, 30, 3), b32 = makeView('transposed', 2, 30, 25, 4);
+    const a32 = makeView('rowMajor', 2, 20, 30, 3),
+      b32 = makeView('transposed', 2, 30, 25, 4);
     const to64 = (v: MatView): MatView => ({ ...v, data: Float64Array.from(v.data) });
-    for (const [a, b, out] of [[to64(a32), to64(b32), new Float64Array(1000)], [a32, b32, new Float64Array(1000)], [to64(a32), b32, new Float32Array(1000)]] as const) {
-      const js = gemmStats.jsJobs, want = alloc(out instanceof Float64Array ? 'float64' : 'float32', 1000) as FloatArray;
+    for (const [a, b, out] of [
+      [to64(a32), to64(b32), new Float64Array(1000)],
+      [a32, b32, new Float64Array(1000)],
+      [to64(a32), b32, new Float32Array(1000)],
+    ] as const) {
+      const js = gemmStats.jsJobs,
+        want = alloc(out instanceof Float64Array ? 'float64' : 'float32', 1000) as FloatArray;
       bmmPacked(2, 20, 25, 30, a, b, out);
       bmmNaive(2, 20, 25, 30, a, b, want);
       expect(gemmStats.jsJobs).toBe(js + 1);
@@ -277,15 +366,21 @@ describe('bmm on the float32 SIMD path', () => {
   it('falls back to the JS kernel (float64 sums, bit-identical to bmmNaive) when switched off', () => {
     gemmOptions.simd = false;
     try {
-      fc.assert(fc.property(caseArb, ({ batch, M, N, K, la, lb, seed }) => {
-        const a = makeView(la, batch, M, K, seed), b = makeView(lb, batch, K, N, ~seed);
-        const got = new Float32Array(batch * M * N).fill(NaN), want = new Float32Array(batch * M * N);
-        const js = gemmStats.jsJobs, simd = gemmStats.simdJobs;
-        bmmPacked(batch, M, N, K, a, b, got);
-        expect([gemmStats.jsJobs - js, gemmStats.simdJobs - simd]).toEqual([1, 0]);
-        bmmNaive(batch, M, N, K, a, b, want);
-        expect(firstBitDiff(got, want)).toBe(-1);
-      }), { numRuns: 15 });
+      fc.assert(
+        fc.property(caseArb, ({ batch, M, N, K, la, lb, seed }) => {
+          const a = makeView(la, batch, M, K, seed),
+            b = makeView(lb, batch, K, N, ~seed);
+          const got = new Float32Array(batch * M * N).fill(NaN),
+            want = new Float32Array(batch * M * N);
+          const js = gemmStats.jsJobs,
+            simd = gemmStats.simdJobs;
+          bmmPacked(batch, M, N, K, a, b, got);
+          expect([gemmStats.jsJobs - js, gemmStats.simdJobs - simd]).toEqual([1, 0]);
+          bmmNaive(batch, M, N, K, a, b, want);
+          expect(firstBitDiff(got, want)).toBe(-1);
+        }),
+        { numRuns: 15 },
+      );
     } finally {
       gemmOptions.simd = true;
     }
@@ -317,27 +412,47 @@ describe('conv2d on the float32 SIMD path', () => {
       geom({ N: 3, C: 24, H: 41, W: 39, O: 24, kH: 3, kW: 3, sH: 2, sW: 2, pH: 1, pW: 0, dH: 2, dW: 1, groups: 3 }),
       geom({ N: 2, C: 6, H: 17, W: 70, O: 9, kH: 5, kW: 2, sH: 1, sW: 3, pH: 2, pW: 1, dH: 1, dW: 2, groups: 1 }),
     ]) {
-      const Cg = g.C / g.groups, Og = g.O / g.groups;
-      const nx = g.N * g.C * g.H * g.W, nw = g.O * Cg * g.kH * g.kW, ny = g.N * g.O * g.OH * g.OW;
-      const x = rand(nx, 5), w = rand(nw, 6), gy = rand(ny, 7), bias = rand(g.O, 8);
+      const Cg = g.C / g.groups,
+        Og = g.O / g.groups;
+      const nx = g.N * g.C * g.H * g.W,
+        nw = g.O * Cg * g.kH * g.kW,
+        ny = g.N * g.O * g.OH * g.OW;
+      const x = rand(nx, 5),
+        w = rand(nw, 6),
+        gy = rand(ny, 7),
+        bias = rand(g.O, 8);
       const abs = (a: Float32Array) => a.map(Math.abs);
       const passes = [
-        { n: ny, K: Cg * g.kH * g.kW, fast: (o: Float32Array) => cv.conv2dForward(x, w, bias, g, o),
-          naive: (o: FloatArray, e: (a: Float32Array) => Float32Array) => cv.conv2dForwardNaive(e(x), e(w), e(bias), g, o) },
-        { n: nx, K: Og * g.kH * g.kW, fast: (o: Float32Array) => cv.conv2dBackwardInput(gy, w, g, o),
-          naive: (o: FloatArray, e: (a: Float32Array) => Float32Array) => cv.conv2dBackwardInputNaive(e(gy), e(w), g, o) },
-        { n: nw, K: g.N * g.OH * g.OW, fast: (o: Float32Array) => cv.conv2dBackwardWeight(x, gy, g, o),
-          naive: (o: FloatArray, e: (a: Float32Array) => Float32Array) => cv.conv2dBackwardWeightNaive(e(x), e(gy), g, o) },
+        {
+          n: ny,
+          K: Cg * g.kH * g.kW,
+          fast: (o: Float32Array) => cv.conv2dForward(x, w, bias, g, o),
+          naive: (o: FloatArray, e: (a: Float32Array) => Float32Array) => cv.conv2dForwardNaive(e(x), e(w), e(bias), g, o),
+        },
+        {
+          n: nx,
+          K: Og * g.kH * g.kW,
+          fast: (o: Float32Array) => cv.conv2dBackwardInput(gy, w, g, o),
+          naive: (o: FloatArray, e: (a: Float32Array) => Float32Array) => cv.conv2dBackwardInputNaive(e(gy), e(w), g, o),
+        },
+        {
+          n: nw,
+          K: g.N * g.OH * g.OW,
+          fast: (o: Float32Array) => cv.conv2dBackwardWeight(x, gy, g, o),
+          naive: (o: FloatArray, e: (a: Float32Array) => Float32Array) => cv.conv2dBackwardWeightNaive(e(x), e(gy), g, o),
+        },
       ];
       for (const [i, p] of passes.entries()) {
         const outs = [1, 2].map((T) => {
           setNumThreads(T);
-          const o = new Float32Array(p.n).fill(NaN), simd = gemmStats.simdJobs;
+          const o = new Float32Array(p.n).fill(NaN),
+            simd = gemmStats.simdJobs;
           p.fast(o);
           expect(gemmStats.simdJobs).toBeGreaterThan(simd);
           return o;
         });
-        const want = new Float64Array(p.n), absSum = new Float64Array(p.n);
+        const want = new Float64Array(p.n),
+          absSum = new Float64Array(p.n);
         p.naive(want, (a) => a);
         p.naive(absSum, abs);
         expect(firstBitDiff(outs[1]!, outs[0]!)).toBe(-1);

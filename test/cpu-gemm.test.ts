@@ -14,7 +14,8 @@ const layouts: Layout[] = ['rowMajor', 'transposed', 'padded', 'broadcast', 'rev
 
 /** A random [batch, R, C] operand laid out as asked, with values in [-1, 1). */
 function makeView(layout: Layout, batch: number, R: number, C: number, dtype: 'float32' | 'float64', seed: number): MatView {
-  const off = layout === 'padded' ? 3 : 0, ld = layout === 'padded' ? C + 2 : C;
+  const off = layout === 'padded' ? 3 : 0,
+    ld = layout === 'padded' ? C + 2 : C;
   const perBatch = layout === 'transposed' ? R * C : R * ld;
   const nb = layout === 'broadcast' ? 1 : batch;
   const data = alloc(dtype, off + nb * perBatch) as FloatArray;
@@ -32,7 +33,8 @@ function makeView(layout: Layout, batch: number, R: number, C: number, dtype: 'f
 
 /** Index of the first element whose bits differ (-1 if none): a bit-identity check. */
 function firstBitDiff(a: FloatArray, b: FloatArray): number {
-  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength), y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength),
+    y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   if (x.length !== y.length) return 0;
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return Math.floor(i / a.BYTES_PER_ELEMENT);
   return -1;
@@ -72,10 +74,15 @@ function expectClose(got: FloatArray, want: FloatArray, tol: number): void {
 
 const dim = fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 10, max: 41 }));
 const caseArb = fc.record({
-  batch: fc.integer({ min: 1, max: 3 }), M: dim, N: dim,
+  batch: fc.integer({ min: 1, max: 3 }),
+  M: dim,
+  N: dim,
   K: fc.oneof(dim, fc.integer({ min: 300, max: 700 })), // more than one K block
-  la: fc.constantFrom(...layouts), lb: fc.constantFrom(...layouts),
-  dtype: fc.constantFrom('float32' as const, 'float64' as const), outF64: fc.boolean(), seed: fc.integer(),
+  la: fc.constantFrom(...layouts),
+  lb: fc.constantFrom(...layouts),
+  dtype: fc.constantFrom('float32' as const, 'float64' as const),
+  outF64: fc.boolean(),
+  seed: fc.integer(),
 });
 
 describe('bmm (cpu gemm)', () => {
@@ -83,27 +90,35 @@ describe('bmm (cpu gemm)', () => {
   afterAll(() => setNumThreads(threads));
 
   it('matches bmmNaive on random sizes and views', () => {
-    fc.assert(fc.property(caseArb, ({ batch, M, N, K, la, lb, dtype, outF64, seed }) => {
-      const a = makeView(la, batch, M, K, dtype, seed), b = makeView(lb, batch, K, N, dtype, seed ^ 0x5bd1e995);
-      const out = outF64 ? 'float64' : dtype;
-      const mk = () => alloc(out, batch * M * N) as FloatArray;
-      const got = mk().fill(NaN), gotP = mk().fill(NaN), want = mk();
-      bmm(batch, M, N, K, a, b, got);
-      bmmPacked(batch, M, N, K, a, b, gotP);
-      bmmNaive(batch, M, N, K, a, b, want);
-      if (out === 'float32') { // float32 accumulation (SIMD path)
-        const absSum = absSums(batch, M, N, K, a, b);
-        expectF32Close(got, want, absSum, K);
-        expectF32Close(gotP, want, absSum, K);
-      } else {
-        expectClose(got, want, 1e-11);
-        expectClose(gotP, want, 1e-11);
-      }
-    }), { numRuns: 50 });
+    fc.assert(
+      fc.property(caseArb, ({ batch, M, N, K, la, lb, dtype, outF64, seed }) => {
+        const a = makeView(la, batch, M, K, dtype, seed),
+          b = makeView(lb, batch, K, N, dtype, seed ^ 0x5bd1e995);
+        const out = outF64 ? 'float64' : dtype;
+        const mk = () => alloc(out, batch * M * N) as FloatArray;
+        const got = mk().fill(NaN),
+          gotP = mk().fill(NaN),
+          want = mk();
+        bmm(batch, M, N, K, a, b, got);
+        bmmPacked(batch, M, N, K, a, b, gotP);
+        bmmNaive(batch, M, N, K, a, b, want);
+        if (out === 'float32') {
+          // float32 accumulation (SIMD path)
+          const absSum = absSums(batch, M, N, K, a, b);
+          expectF32Close(got, want, absSum, K);
+          expectF32Close(gotP, want, absSum, K);
+        } else {
+          expectClose(got, want, 1e-11);
+          expectClose(gotP, want, 1e-11);
+        }
+      }),
+      { numRuns: 50 },
+    );
   });
 
   it('handles K = 0 (zeros) and empty outputs', () => {
-    const a = makeView('rowMajor', 2, 3, 0, 'float32', 1), b = makeView('rowMajor', 2, 0, 5, 'float32', 2);
+    const a = makeView('rowMajor', 2, 3, 0, 'float32', 1),
+      b = makeView('rowMajor', 2, 0, 5, 'float32', 2);
     const out = alloc('float32', 30).fill(7);
     bmmPacked(2, 3, 5, 0, a, b, out);
     expect(Array.from(out).every((v) => v === 0)).toBe(true);
@@ -112,15 +127,20 @@ describe('bmm (cpu gemm)', () => {
 
   it('gives bit-identical results on 1 and 2 threads, shared or not', () => {
     const [batch, M, N, K] = [2, 67, 130, 150]; // 2.6e6 multiply-adds: split across threads
-    for (const [la, lb] of [['rowMajor', 'transposed'], ['broadcast', 'padded']] as const) {
-      const a = makeView(la, batch, M, K, 'float32', 11), b = makeView(lb, batch, K, N, 'float32', 12);
+    for (const [la, lb] of [
+      ['rowMajor', 'transposed'],
+      ['broadcast', 'padded'],
+    ] as const) {
+      const a = makeView(la, batch, M, K, 'float32', 11),
+        b = makeView(lb, batch, K, N, 'float32', 12);
       const run = (T: number, view: (v: MatView) => MatView = (v) => v) => {
         setNumThreads(T);
         const out = alloc('float32', batch * M * N);
         bmm(batch, M, N, K, view(a), view(b), out);
         return out;
       };
-      const one = run(1), before = threadStats().parallelJobs;
+      const one = run(1),
+        before = threadStats().parallelJobs;
       const two = run(2);
       // A plain ArrayBuffer input and output are copied through shared scratch.
       const notShared = (v: MatView): MatView => ({ ...v, data: new Float32Array(v.data) });

@@ -6,9 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import {
-  bilinear, bilinearBackward, bilinearRef, nearest, nearestBackward, nearestRef, nearestSource,
-} from '../packages/tensor/src/backend/cpu/resize.ts';
+import { bilinear, bilinearBackward, bilinearRef, nearest, nearestBackward, nearestRef, nearestSource } from '../packages/tensor/src/backend/cpu/resize.ts';
 
 const RUNS = 40;
 
@@ -16,7 +14,11 @@ function fill(n: number, seed: number): Float64Array {
   const a = new Float64Array(n);
   let s = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     a[i] = s / 2 ** 31 - 1;
   }
   return a;
@@ -31,7 +33,8 @@ function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
 function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, rtol: number, atol: number): void {
   expect(got.length).toBe(want.length);
   for (let i = 0; i < want.length; i++) {
-    const g = got[i]!, w = want[i]!;
+    const g = got[i]!,
+      w = want[i]!;
     if (Math.abs(g - w) > atol + rtol * Math.abs(w)) expect.fail(`[${i}]: got ${g}, want ${w}`);
   }
 }
@@ -46,12 +49,15 @@ function refBilinear(x: Float64Array, N: number, C: number, H: number, W: number
   };
   const tent = (t: number): number => Math.max(0, 1 - Math.abs(t));
   const out = new Float64Array(N * C * OH * OW);
-  for (let p = 0; p < N * C; p++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
-    const sy = src(oh, H, OH), sx = src(ow, W, OW);
-    let s = 0;
-    for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) s += tent(sy - h) * tent(sx - w) * x[(p * H + h) * W + w]!;
-    out[(p * OH + oh) * OW + ow] = s;
-  }
+  for (let p = 0; p < N * C; p++)
+    for (let oh = 0; oh < OH; oh++)
+      for (let ow = 0; ow < OW; ow++) {
+        const sy = src(oh, H, OH),
+          sx = src(ow, W, OW);
+        let s = 0;
+        for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) s += tent(sy - h) * tent(sx - w) * x[(p * H + h) * W + w]!;
+        out[(p * OH + oh) * OW + ow] = s;
+      }
   return out;
 }
 
@@ -59,44 +65,61 @@ function refBilinear(x: Float64Array, N: number, C: number, H: number, W: number
 function refNearest(x: Float64Array, N: number, C: number, H: number, W: number, OH: number, OW: number): Float64Array {
   const f = new Float32Array(2);
   const src = (d: number, size: number, O: number): number => {
-    f[0] = size / O; f[1] = d * f[0]!;
+    f[0] = size / O;
+    f[1] = d * f[0]!;
     return Math.min(Math.floor(f[1]!), size - 1);
   };
   const out = new Float64Array(N * C * OH * OW);
-  for (let p = 0; p < N * C; p++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
-    out[(p * OH + oh) * OW + ow] = x[(p * H + src(oh, H, OH)) * W + src(ow, W, OW)]!;
-  }
+  for (let p = 0; p < N * C; p++)
+    for (let oh = 0; oh < OH; oh++)
+      for (let ow = 0; ow < OW; ow++) {
+        out[(p * OH + oh) * OW + ow] = x[(p * H + src(oh, H, OH)) * W + src(ow, W, OW)]!;
+      }
   return out;
 }
 
 // Up- and downsampling, including 1-pixel inputs and outputs.
 const arb = fc.record({
-  N: fc.integer({ min: 1, max: 2 }), C: fc.integer({ min: 1, max: 2 }),
-  H: fc.integer({ min: 1, max: 9 }), W: fc.integer({ min: 1, max: 9 }),
-  OH: fc.integer({ min: 1, max: 13 }), OW: fc.integer({ min: 1, max: 13 }), seed: fc.integer(),
+  N: fc.integer({ min: 1, max: 2 }),
+  C: fc.integer({ min: 1, max: 2 }),
+  H: fc.integer({ min: 1, max: 9 }),
+  W: fc.integer({ min: 1, max: 9 }),
+  OH: fc.integer({ min: 1, max: 13 }),
+  OW: fc.integer({ min: 1, max: 13 }),
+  seed: fc.integer(),
 });
 
 describe('bilinear', () => {
   for (const ac of [true, false]) {
     it(`matches the tent-weight definition and bilinearRef (alignCorners ${ac})`, () => {
-      fc.assert(fc.property(arb, ({ N, C, H, W, OH, OW, seed }) => {
-        const x = fill(N * C * H * W, seed), out = dirty(N * C * OH * OW), ref = dirty(out.length);
-        bilinear(x, N, C, H, W, OH, OW, ac, out);
-        bilinearRef(x, N, C, H, W, OH, OW, ac, ref);
-        const want = refBilinear(x, N, C, H, W, OH, OW, ac);
-        expectClose(out, want, 1e-12, 1e-12);
-        expectClose(ref, want, 1e-12, 1e-12);
-      }), { numRuns: RUNS });
+      fc.assert(
+        fc.property(arb, ({ N, C, H, W, OH, OW, seed }) => {
+          const x = fill(N * C * H * W, seed),
+            out = dirty(N * C * OH * OW),
+            ref = dirty(out.length);
+          bilinear(x, N, C, H, W, OH, OW, ac, out);
+          bilinearRef(x, N, C, H, W, OH, OW, ac, ref);
+          const want = refBilinear(x, N, C, H, W, OH, OW, ac);
+          expectClose(out, want, 1e-12, 1e-12);
+          expectClose(ref, want, 1e-12, 1e-12);
+        }),
+        { numRuns: RUNS },
+      );
     });
 
     it(`backward is the adjoint of forward (alignCorners ${ac})`, () => {
-      fc.assert(fc.property(arb, ({ N, C, H, W, OH, OW, seed }) => {
-        const x = fill(N * C * H * W, seed), gy = fill(N * C * OH * OW, seed + 1);
-        const out = dirty(gy.length), gx = dirty(x.length);
-        bilinear(x, N, C, H, W, OH, OW, ac, out);
-        bilinearBackward(gy, N, C, H, W, OH, OW, ac, gx);
-        expect(dot(x, gx)).toBeCloseTo(dot(out, gy), 10);
-      }), { numRuns: RUNS });
+      fc.assert(
+        fc.property(arb, ({ N, C, H, W, OH, OW, seed }) => {
+          const x = fill(N * C * H * W, seed),
+            gy = fill(N * C * OH * OW, seed + 1);
+          const out = dirty(gy.length),
+            gx = dirty(x.length);
+          bilinear(x, N, C, H, W, OH, OW, ac, out);
+          bilinearBackward(gy, N, C, H, W, OH, OW, ac, gx);
+          expect(dot(x, gx)).toBeCloseTo(dot(out, gy), 10);
+        }),
+        { numRuns: RUNS },
+      );
     });
   }
 
@@ -137,24 +160,34 @@ describe('bilinear', () => {
 
 describe('nearest', () => {
   it('matches the definition and nearestRef', () => {
-    fc.assert(fc.property(arb, ({ N, C, H, W, OH, OW, seed }) => {
-      const x = fill(N * C * H * W, seed), out = dirty(N * C * OH * OW), ref = dirty(out.length);
-      nearest(x, N, C, H, W, OH, OW, out);
-      nearestRef(x, N, C, H, W, OH, OW, ref);
-      const want = refNearest(x, N, C, H, W, OH, OW);
-      expect(Array.from(out)).toEqual(Array.from(want));
-      expect(Array.from(ref)).toEqual(Array.from(want));
-    }), { numRuns: RUNS });
+    fc.assert(
+      fc.property(arb, ({ N, C, H, W, OH, OW, seed }) => {
+        const x = fill(N * C * H * W, seed),
+          out = dirty(N * C * OH * OW),
+          ref = dirty(out.length);
+        nearest(x, N, C, H, W, OH, OW, out);
+        nearestRef(x, N, C, H, W, OH, OW, ref);
+        const want = refNearest(x, N, C, H, W, OH, OW);
+        expect(Array.from(out)).toEqual(Array.from(want));
+        expect(Array.from(ref)).toEqual(Array.from(want));
+      }),
+      { numRuns: RUNS },
+    );
   });
 
   it('backward is the adjoint of forward', () => {
-    fc.assert(fc.property(arb, ({ N, C, H, W, OH, OW, seed }) => {
-      const x = fill(N * C * H * W, seed), gy = fill(N * C * OH * OW, seed + 1);
-      const out = dirty(gy.length), gx = dirty(x.length);
-      nearest(x, N, C, H, W, OH, OW, out);
-      nearestBackward(gy, N, C, H, W, OH, OW, gx);
-      expect(dot(x, gx)).toBeCloseTo(dot(out, gy), 10);
-    }), { numRuns: RUNS });
+    fc.assert(
+      fc.property(arb, ({ N, C, H, W, OH, OW, seed }) => {
+        const x = fill(N * C * H * W, seed),
+          gy = fill(N * C * OH * OW, seed + 1);
+        const out = dirty(gy.length),
+          gx = dirty(x.length);
+        nearest(x, N, C, H, W, OH, OW, out);
+        nearestBackward(gy, N, C, H, W, OH, OW, gx);
+        expect(dot(x, gx)).toBeCloseTo(dot(out, gy), 10);
+      }),
+      { numRuns: RUNS },
+    );
   });
 
   it('hand example: 1x3 → 1x7 and 1x5 → 1x2', () => {
@@ -182,7 +215,9 @@ describe('nearest', () => {
 
 // ---- PyTorch reference files -------------------------------------------------------------
 interface TorchCase {
-  name: string; op: string; params: { size: [number, number]; mode: string; align_corners: boolean | null };
+  name: string;
+  op: string;
+  params: { size: [number, number]; mode: string; align_corners: boolean | null };
   inputs: { x: { shape: number[]; data: number[] } };
   output: { shape: number[]; data: number[] };
   upstream: { data: number[] };
@@ -200,8 +235,10 @@ describe('PyTorch conformance', () => {
       const [N, C, H, W] = c.inputs.x.shape as [number, number, number, number];
       const [OH, OW] = c.params.size;
       expect([N, C, OH, OW]).toEqual(c.output.shape);
-      const x = Float32Array.from(c.inputs.x.data), gy = Float32Array.from(c.upstream.data);
-      const out = new Float32Array(gy.length), gx = new Float32Array(x.length);
+      const x = Float32Array.from(c.inputs.x.data),
+        gy = Float32Array.from(c.upstream.data);
+      const out = new Float32Array(gy.length),
+        gx = new Float32Array(x.length);
       if (c.params.mode === 'bilinear') {
         const ac = c.params.align_corners === true;
         bilinear(x, N, C, H, W, OH, OW, ac, out);

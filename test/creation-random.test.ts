@@ -4,9 +4,30 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  Tensor, tensor, zeros, ones, full, arange, linspace, eye, rand, randn, randint, fromNdarray, toNdarray,
-  zerosLike, onesLike, fullLike, Generator, defaultGenerator, manualSeed, add, div,
-  ShapeError, DTypeError, ValueError,
+  Tensor,
+  tensor,
+  zeros,
+  ones,
+  full,
+  arange,
+  linspace,
+  eye,
+  rand,
+  randn,
+  randint,
+  fromNdarray,
+  toNdarray,
+  zerosLike,
+  onesLike,
+  fullLike,
+  Generator,
+  defaultGenerator,
+  manualSeed,
+  add,
+  div,
+  ShapeError,
+  DTypeError,
+  ValueError,
 } from '@lad/tensor';
 import { expectClose, expectThrows, seedArb } from './util/nn-arb.ts';
 
@@ -14,10 +35,16 @@ const bits = (t: Tensor): number[] => Array.from(t.data());
 
 describe('tensor()', () => {
   it('from nested arrays infers the shape, float32 by default', () => {
-    const t = tensor([[1, 2, 3], [4, 5, 6]]);
+    const t = tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(t.shape).toEqual([2, 3]);
     expect(t.dtype).toBe('float32');
-    expect(t.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(t.toArray()).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(tensor(7).shape).toEqual([]);
     expect(tensor(7).item()).toBe(7);
     expect(tensor([]).shape).toEqual([0]);
@@ -31,23 +58,33 @@ describe('tensor()', () => {
     expect(t.dtype).toBe('float64');
     expect(t.shape).toEqual([3, 2]);
     src[0] = 99;
-    expect(t.toArray()).toEqual([[1, 2], [3, 4], [5, 6]]);
+    expect(t.toArray()).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
     expect(tensor(new Int32Array([1, 2])).dtype).toBe('int32');
     expect(tensor(new Float32Array([1, 2]), { dtype: 'float64' }).dtype).toBe('float64');
-    expect(tensor([1, 2, 3, 4], { shape: [2, 2] }).toArray()).toEqual([[1, 2], [3, 4]]);
+    expect(tensor([1, 2, 3, 4], { shape: [2, 2] }).toArray()).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
   });
 
   it('round-trips random nested arrays through toArray', () => {
-    fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 3 }), seedArb, (shape, seed) => {
-      const g = new Generator(seed);
-      const build = (d: number): unknown => (d === shape.length ? g.nextInt(-50, 50) : Array.from({ length: shape[d] }, () => build(d + 1)));
-      const nested = build(0) as number[];
-      for (const dtype of ['float32', 'float64', 'int32'] as const) {
-        const t = tensor(nested, { dtype });
-        expect(t.shape).toEqual(shape);
-        expect(t.toArray()).toEqual(nested);
-      }
-    }), { numRuns: 30 });
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 3 }), seedArb, (shape, seed) => {
+        const g = new Generator(seed);
+        const build = (d: number): unknown => (d === shape.length ? g.nextInt(-50, 50) : Array.from({ length: shape[d] }, () => build(d + 1)));
+        const nested = build(0) as number[];
+        for (const dtype of ['float32', 'float64', 'int32'] as const) {
+          const t = tensor(nested, { dtype });
+          expect(t.shape).toEqual(shape);
+          expect(t.toArray()).toEqual(nested);
+        }
+      }),
+      { numRuns: 30 },
+    );
   });
 
   it('ragged arrays and wrong sizes are ShapeErrors', () => {
@@ -62,14 +99,20 @@ describe('tensor()', () => {
 
 describe('constants and ranges', () => {
   it('zeros, ones, full and the *Like variants', () => {
-    expect(zeros([2, 2]).toArray()).toEqual([[0, 0], [0, 0]]);
+    expect(zeros([2, 2]).toArray()).toEqual([
+      [0, 0],
+      [0, 0],
+    ]);
     expect(ones([3], { dtype: 'int32' }).dtype).toBe('int32');
     expect(full([2], 2.5, { dtype: 'float64' }).toArray()).toEqual([2.5, 2.5]);
     expect(zeros([0, 3]).size).toBe(0);
     expect(zeros([]).shape).toEqual([]);
     const x = full([2, 3], 4, { dtype: 'float64' });
     expect(zerosLike(x).dtype).toBe('float64');
-    expect(onesLike(x).toArray()).toEqual([[1, 1, 1], [1, 1, 1]]);
+    expect(onesLike(x).toArray()).toEqual([
+      [1, 1, 1],
+      [1, 1, 1],
+    ]);
     expect(fullLike(x, 7, { dtype: 'int32' }).dtype).toBe('int32');
     expect(ones([2], { requiresGrad: true }).requiresGrad).toBe(true);
     expectThrows(() => zeros([-1]), ValueError, ['shape']);
@@ -93,27 +136,37 @@ describe('constants and ranges', () => {
     expectClose(linspace(0, 1, 5), [0, 0.25, 0.5, 0.75, 1], 0, 0);
     expectClose(linspace(-1, 1, 1), [-1], 0, 0);
     expect(linspace(0, 1, 0).size).toBe(0);
-    expect(eye(3).toArray()).toEqual([[1, 0, 0], [0, 1, 0], [0, 0, 1]]);
-    expect(eye(2, 3, { dtype: 'int32' }).toArray()).toEqual([[1, 0, 0], [0, 1, 0]]);
+    expect(eye(3).toArray()).toEqual([
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+    ]);
+    expect(eye(2, 3, { dtype: 'int32' }).toArray()).toEqual([
+      [1, 0, 0],
+      [0, 1, 0],
+    ]);
     expectThrows(() => linspace(0, 1, -1), ValueError, ['steps']);
   });
 });
 
 describe('random', () => {
   it('manualSeed twice gives identical bits; different seeds differ', () => {
-    fc.assert(fc.property(seedArb, (seed) => {
-      manualSeed(seed);
-      const a = [rand([17]), randn([17]), randint(-5, 5, [17]), rand([3], { dtype: 'float64' })].map(bits);
-      manualSeed(seed);
-      const b = [rand([17]), randn([17]), randint(-5, 5, [17]), rand([3], { dtype: 'float64' })].map(bits);
-      expect(b).toEqual(a);
-      manualSeed(seed + 1);
-      expect(bits(rand([17]))).not.toEqual(a[0]);
-      // an explicit generator leaves the default one alone
-      manualSeed(seed);
-      rand([5], { generator: new Generator(1) });
-      expect(bits(rand([17]))).toEqual(a[0]);
-    }), { numRuns: 20 });
+    fc.assert(
+      fc.property(seedArb, (seed) => {
+        manualSeed(seed);
+        const a = [rand([17]), randn([17]), randint(-5, 5, [17]), rand([3], { dtype: 'float64' })].map(bits);
+        manualSeed(seed);
+        const b = [rand([17]), randn([17]), randint(-5, 5, [17]), rand([3], { dtype: 'float64' })].map(bits);
+        expect(b).toEqual(a);
+        manualSeed(seed + 1);
+        expect(bits(rand([17]))).not.toEqual(a[0]);
+        // an explicit generator leaves the default one alone
+        manualSeed(seed);
+        rand([5], { generator: new Generator(1) });
+        expect(bits(rand([17]))).toEqual(a[0]);
+      }),
+      { numRuns: 20 },
+    );
   });
 
   it('rough distributions over 1e4 draws', () => {
@@ -124,7 +177,8 @@ describe('random', () => {
       const m = xs.reduce((a, b) => a + b, 0) / xs.length;
       return [m, Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / xs.length)];
     };
-    const [mu, su] = stats(u), [mn, sn] = stats(n);
+    const [mu, su] = stats(u),
+      [mn, sn] = stats(n);
     expect(Math.min(...u)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...u)).toBeLessThan(1);
     expect(Math.abs(mu - 0.5)).toBeLessThan(0.02);
@@ -141,7 +195,11 @@ describe('random', () => {
     // Build a xoshiro128** state whose next two outputs are 0xffffffff, so that nextFloat() is
     // (2^53 − 1)/2^53, which rounds to exactly 1 in float32. Output r = rotl(s1·5, 7)·9 is inverted
     // for s1; s0 = s2 keeps s1 unchanged by the state update, so the second output is the same.
-    const inv = (a: number) => { let x = a; for (let i = 0; i < 5; i++) x = Math.imul(x, 2 - Math.imul(a, x)); return x >>> 0; };
+    const inv = (a: number) => {
+      let x = a;
+      for (let i = 0; i < 5; i++) x = Math.imul(x, 2 - Math.imul(a, x));
+      return x >>> 0;
+    };
     const rotr = (x: number, k: number) => ((x >>> k) | (x << (32 - k))) >>> 0;
     const s1 = Math.imul(rotr(Math.imul(0xffffffff, inv(9)) >>> 0, 7), inv(5)) >>> 0;
     const state = [12345, s1, 12345, 1];
@@ -153,30 +211,36 @@ describe('random', () => {
   });
 
   it('randint covers [low, high) and nothing else', () => {
-    fc.assert(fc.property(fc.integer({ min: -10, max: 10 }), fc.integer({ min: 1, max: 6 }), seedArb, (low, span, seed) => {
-      const t = randint(low, low + span, [400], { generator: new Generator(seed) });
-      expect(t.dtype).toBe('int32');
-      const seen = new Set(t.data());
-      for (const v of seen) expect(v >= low && v < low + span).toBe(true);
-      expect(seen.size).toBe(span);
-    }), { numRuns: 20 });
+    fc.assert(
+      fc.property(fc.integer({ min: -10, max: 10 }), fc.integer({ min: 1, max: 6 }), seedArb, (low, span, seed) => {
+        const t = randint(low, low + span, [400], { generator: new Generator(seed) });
+        expect(t.dtype).toBe('int32');
+        const seen = new Set(t.data());
+        for (const v of seen) expect(v >= low && v < low + span).toBe(true);
+        expect(seen.size).toBe(span);
+      }),
+      { numRuns: 20 },
+    );
     expectThrows(() => randint(3, 3, [2]), ValueError, ['low < high']);
     expectThrows(() => randint(0, 2.5, [2]), ValueError);
     expectThrows(() => rand([2], { dtype: 'int32' }), DTypeError, ['randint']);
   });
 
   it('getState / setState round-trip continues the same sequence', () => {
-    fc.assert(fc.property(seedArb, fc.integer({ min: 0, max: 20 }), (seed, skip) => {
-      const g = new Generator(seed);
-      for (let i = 0; i < skip; i++) g.nextU32();
-      const state = g.getState();
-      const a = bits(randn([9], { generator: g }));
-      const h = new Generator(999).setState(state);
-      expect(bits(randn([9], { generator: h }))).toEqual(a);
-      g.setState(state);
-      expect(bits(randn([9], { generator: g }))).toEqual(a);
-      expect(JSON.parse(JSON.stringify(state))).toEqual(state); // serialisable in a checkpoint
-    }), { numRuns: 20 });
+    fc.assert(
+      fc.property(seedArb, fc.integer({ min: 0, max: 20 }), (seed, skip) => {
+        const g = new Generator(seed);
+        for (let i = 0; i < skip; i++) g.nextU32();
+        const state = g.getState();
+        const a = bits(randn([9], { generator: g }));
+        const h = new Generator(999).setState(state);
+        expect(bits(randn([9], { generator: h }))).toEqual(a);
+        g.setState(state);
+        expect(bits(randn([9], { generator: g }))).toEqual(a);
+        expect(JSON.parse(JSON.stringify(state))).toEqual(state); // serialisable in a checkpoint
+      }),
+      { numRuns: 20 },
+    );
     expectThrows(() => new Generator().setState([0, 0, 0, 0]), ValueError);
     expectThrows(() => new Generator().setState([1, 2, 3]), ValueError);
     expectThrows(() => manualSeed(Number.NaN), ValueError);
@@ -198,18 +262,37 @@ describe('random', () => {
 
 describe('ndarray interop and read-back', () => {
   it('toNdarray / fromNdarray share memory, including strided views', () => {
-    const t = tensor([[1, 2, 3], [4, 5, 6]], { dtype: 'float64' });
+    const t = tensor(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      { dtype: 'float64' },
+    );
     const nd = toNdarray(t);
     expect(nd.data).toBe(t.storage.data);
     nd.set(0, 1, 20);
-    expect(t.toArray()).toEqual([[1, 20, 3], [4, 5, 6]]);
+    expect(t.toArray()).toEqual([
+      [1, 20, 3],
+      [4, 5, 6],
+    ]);
     const tt = fromNdarray(nd.transpose(1, 0)); // (3, 2) view
     expect(tt.shape).toEqual([3, 2]);
-    expect(tt.toArray()).toEqual([[1, 4], [20, 5], [3, 6]]);
+    expect(tt.toArray()).toEqual([
+      [1, 4],
+      [20, 5],
+      [3, 6],
+    ]);
     tt.storage.set(2, 1, 60);
-    expect(t.toArray()).toEqual([[1, 20, 3], [4, 5, 60]]);
+    expect(t.toArray()).toEqual([
+      [1, 20, 3],
+      [4, 5, 60],
+    ]);
     const sliced = fromNdarray(nd.lo(0, 1)); // columns 1..2
-    expect(sliced.toArray()).toEqual([[20, 3], [5, 60]]);
+    expect(sliced.toArray()).toEqual([
+      [20, 3],
+      [5, 60],
+    ]);
     expect(sliced.storage.data).toBe(t.storage.data);
   });
 
@@ -220,8 +303,15 @@ describe('ndarray interop and read-back', () => {
 
   it('toArray on views and item', () => {
     const t = arange(6).reshape(2, 3);
-    expect(t.T.toArray()).toEqual([[0, 3], [1, 4], [2, 5]]);
-    expect(t.slice(1, 0, null, 2).toArray()).toEqual([[0, 2], [3, 5]]);
+    expect(t.T.toArray()).toEqual([
+      [0, 3],
+      [1, 4],
+      [2, 5],
+    ]);
+    expect(t.slice(1, 0, null, 2).toArray()).toEqual([
+      [0, 2],
+      [3, 5],
+    ]);
     expect(t.select(0, 1).select(0, 2).item()).toBe(5);
     expect(tensor([[3.5]]).item()).toBe(3.5);
     expectThrows(() => t.item(), ShapeError, ['[2, 3]']);
@@ -253,38 +343,48 @@ describe('int32 range on the way in', () => {
   const LIM = 2 ** 31;
   /** doubles around the int32 limits, with NaN and ±Infinity. */
   const near = fc.oneof(
-    fc.integer({ min: -LIM - 3, max: -LIM + 3 }), fc.integer({ min: LIM - 3, max: LIM + 3 }),
-    fc.double({ min: -LIM - 2, max: LIM + 2 }), fc.constantFrom(NaN, Infinity, -Infinity, 3e9, -3e9, 2 ** 40), fc.integer({ min: -9, max: 9 }),
+    fc.integer({ min: -LIM - 3, max: -LIM + 3 }),
+    fc.integer({ min: LIM - 3, max: LIM + 3 }),
+    fc.double({ min: -LIM - 2, max: LIM + 2 }),
+    fc.constantFrom(NaN, Infinity, -Infinity, 3e9, -3e9, 2 ** 40),
+    fc.integer({ min: -9, max: 9 }),
   );
   const fits = (v: number) => Number.isFinite(v) && Math.trunc(v) >= -LIM && Math.trunc(v) <= LIM - 1;
 
   it('tensor(…, int32) keeps values that truncate into int32 and throws a ValueError naming the value otherwise', () => {
-    fc.assert(fc.property(fc.array(near, { minLength: 1, maxLength: 6 }), fc.boolean(), (vs, typed) => {
-      const make = () => tensor(typed ? Float64Array.from(vs) : vs, { dtype: 'int32' });
-      const bad = vs.findIndex((v) => !fits(v));
-      if (bad < 0) expect(bits(make())).toEqual(vs.map((v) => Math.trunc(v) + 0));
-      else expectThrows(make, ValueError, ['tensor: ', `value ${vs[bad]}`, 'int32']);
-    }), { numRuns: 100 });
+    fc.assert(
+      fc.property(fc.array(near, { minLength: 1, maxLength: 6 }), fc.boolean(), (vs, typed) => {
+        const make = () => tensor(typed ? Float64Array.from(vs) : vs, { dtype: 'int32' });
+        const bad = vs.findIndex((v) => !fits(v));
+        if (bad < 0) expect(bits(make())).toEqual(vs.map((v) => Math.trunc(v) + 0));
+        else expectThrows(make, ValueError, ['tensor: ', `value ${vs[bad]}`, 'int32']);
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('full, arange, linspace, randint and .to("int32") check the same range', () => {
-    fc.assert(fc.property(near, (v) => {
-      const ok = fits(v);
-      const expectFit = (f: () => Tensor, op: string, want: number) => {
-        if (ok) expect(bits(f())[0]).toBe(want + 0); // int32 has no -0
-        else expectThrows(f, ValueError, [`${op}: `, 'int32']);
-      };
-      expectFit(() => full([2], v, { dtype: 'int32' }), 'full', Math.trunc(v));
-      expectFit(() => tensor([v], { dtype: 'float64' }).to('int32'), 'to', Math.trunc(v));
-      expectFit(() => tensor([v], { dtype: 'float64' }).reshape([1, 1]).T.to('int32'), 'to', Math.trunc(v)); // a view
-      if (Number.isInteger(v) && v > 0) {
-        expectFit(() => arange(v - 1, v + 1, 1, { dtype: 'int32' }), 'arange', v - 1);
-        expectFit(() => linspace(0, v, 2, { dtype: 'int32' }), 'linspace', 0);
-        // randint's largest draw is high − 1
-        if (Number.isSafeInteger(v + 1)) expectFit(() => randint(v, v + 1, [3]), 'randint', v);
-        else expectThrows(() => randint(v, v + 1, [3]), ValueError, ['randint']);
-      }
-    }), { numRuns: 100 });
+    fc.assert(
+      fc.property(near, (v) => {
+        const ok = fits(v);
+        const expectFit = (f: () => Tensor, op: string, want: number) => {
+          if (ok)
+            expect(bits(f())[0]).toBe(want + 0); // int32 has no -0
+          else expectThrows(f, ValueError, [`${op}: `, 'int32']);
+        };
+        expectFit(() => full([2], v, { dtype: 'int32' }), 'full', Math.trunc(v));
+        expectFit(() => tensor([v], { dtype: 'float64' }).to('int32'), 'to', Math.trunc(v));
+        expectFit(() => tensor([v], { dtype: 'float64' }).reshape([1, 1]).T.to('int32'), 'to', Math.trunc(v)); // a view
+        if (Number.isInteger(v) && v > 0) {
+          expectFit(() => arange(v - 1, v + 1, 1, { dtype: 'int32' }), 'arange', v - 1);
+          expectFit(() => linspace(0, v, 2, { dtype: 'int32' }), 'linspace', 0);
+          // randint's largest draw is high − 1
+          if (Number.isSafeInteger(v + 1)) expectFit(() => randint(v, v + 1, [3]), 'randint', v);
+          else expectThrows(() => randint(v, v + 1, [3]), ValueError, ['randint']);
+        }
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('the examples: 3e9, NaN, randint(0, 2**40)', () => {

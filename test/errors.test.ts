@@ -6,10 +6,73 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  Tensor, add, amax, amin, argmax, argmin, cat, chunk, clamp, div, eq, exp, expand, flatten, flip, gather, ge, gt,
-  indexSelect, le, log, logsumexp, lt, max, maximum, mean, min, minimum, mul, ne, oneHot, pad, permute, pow, reshape,
-  rsqrt, scatterAdd, select, sigmoid, slice, split, sqrt, squeeze, stack, sub, sum, tanh, tensor, transpose, unsqueeze,
-  variance, view, where, zeros, sumTo, grad, matmul, mseLoss, klDiv, binaryCrossEntropyWithLogits, nllLoss, DTypeError, DeviceError, ShapeError, ValueError, fmtShape, type TensorLike,
+  Tensor,
+  add,
+  amax,
+  amin,
+  argmax,
+  argmin,
+  cat,
+  chunk,
+  clamp,
+  div,
+  eq,
+  exp,
+  expand,
+  flatten,
+  flip,
+  gather,
+  ge,
+  gt,
+  indexSelect,
+  le,
+  log,
+  logsumexp,
+  lt,
+  max,
+  maximum,
+  mean,
+  min,
+  minimum,
+  mul,
+  ne,
+  oneHot,
+  pad,
+  permute,
+  pow,
+  reshape,
+  rsqrt,
+  scatterAdd,
+  select,
+  sigmoid,
+  slice,
+  split,
+  sqrt,
+  squeeze,
+  stack,
+  sub,
+  sum,
+  tanh,
+  tensor,
+  transpose,
+  unsqueeze,
+  variance,
+  view,
+  where,
+  zeros,
+  sumTo,
+  grad,
+  matmul,
+  mseLoss,
+  klDiv,
+  binaryCrossEntropyWithLogits,
+  nllLoss,
+  DTypeError,
+  DeviceError,
+  ShapeError,
+  ValueError,
+  fmtShape,
+  type TensorLike,
 } from '@lad/tensor';
 import { nonBroadcastablePairArb, numel, shapeArb, type Shape } from './util/arb.ts';
 import { expectError, type ErrClass } from './util/expect-error.ts';
@@ -22,8 +85,19 @@ const it32 = (v: number[], shape?: Shape): Tensor => tensor(v, { dtype: 'int32',
 // ---- properties ---------------------------------------------------------------------------
 
 const BINARY: [string, (a: TensorLike, b: TensorLike) => Tensor][] = [
-  ['add', add], ['sub', sub], ['mul', mul], ['div', div], ['pow', pow], ['maximum', maximum], ['minimum', minimum],
-  ['eq', eq], ['ne', ne], ['lt', lt], ['le', le], ['gt', gt], ['ge', ge],
+  ['add', add],
+  ['sub', sub],
+  ['mul', mul],
+  ['div', div],
+  ['pow', pow],
+  ['maximum', maximum],
+  ['minimum', minimum],
+  ['eq', eq],
+  ['ne', ne],
+  ['lt', lt],
+  ['le', le],
+  ['gt', gt],
+  ['ge', ge],
   ['where', (a, b) => where(t((a instanceof Tensor ? a : (b as Tensor)).shape, 'int32'), a, b)],
 ];
 
@@ -38,8 +112,17 @@ describe('error properties', () => {
   });
 
   const FLOAT_ONLY: [string, (x: Tensor) => unknown][] = [
-    ['exp', exp], ['log', log], ['sqrt', sqrt], ['rsqrt', rsqrt], ['sigmoid', sigmoid], ['tanh', tanh], ['mean', (x) => mean(x)],
-    ['var', (x) => variance(x)], ['logsumexp', (x) => logsumexp(x, 0)], ['softmax', (x) => x.softmax(0)], ['logSoftmax', (x) => x.logSoftmax(0)],
+    ['exp', exp],
+    ['log', log],
+    ['sqrt', sqrt],
+    ['rsqrt', rsqrt],
+    ['sigmoid', sigmoid],
+    ['tanh', tanh],
+    ['mean', (x) => mean(x)],
+    ['var', (x) => variance(x)],
+    ['logsumexp', (x) => logsumexp(x, 0)],
+    ['softmax', (x) => x.softmax(0)],
+    ['logSoftmax', (x) => x.logSoftmax(0)],
   ];
   it('float-only ops on int32 inputs: DTypeError naming the op and int32', () => {
     fc.assert(
@@ -52,14 +135,30 @@ describe('error properties', () => {
 
   /** Ops taking one dim of a rank-r input (valid range [-r, r-1] unless noted). */
   const DIM_OPS: [string, (x: Tensor, d: number) => unknown, number][] = [
-    ['sum', (x, d) => sum(x, d), 0], ['mean', (x, d) => mean(x, d), 0], ['var', (x, d) => variance(x, d), 0],
-    ['amax', (x, d) => amax(x, d), 0], ['amin', (x, d) => amin(x, d), 0], ['max', (x, d) => max(x, d), 0], ['min', (x, d) => min(x, d), 0],
-    ['argmax', (x, d) => argmax(x, d), 0], ['argmin', (x, d) => argmin(x, d), 0], ['logsumexp', (x, d) => logsumexp(x, d), 0],
-    ['softmax', (x, d) => x.softmax(d), 0], ['flatten', (x, d) => flatten(x, d), 0], ['transpose', (x, d) => transpose(x, 0, d), 0],
-    ['slice', (x, d) => slice(x, d, 0, 1), 0], ['select', (x, d) => select(x, d, 0), 0], ['flip', (x, d) => flip(x, d), 0],
-    ['squeeze', (x, d) => squeeze(x, d), 0], ['unsqueeze', (x, d) => unsqueeze(x, d), 1], ['cat', (x, d) => cat([x, x], d), 0],
-    ['stack', (x, d) => stack([x, x], d), 1], ['split', (x, d) => split(x, 1, d), 0], ['chunk', (x, d) => chunk(x, 1, d), 0],
-    ['gather', (x, d) => gather(x, d, t(x.shape, 'int32')), 0], ['indexSelect', (x, d) => indexSelect(x, d, it32([0])), 0],
+    ['sum', (x, d) => sum(x, d), 0],
+    ['mean', (x, d) => mean(x, d), 0],
+    ['var', (x, d) => variance(x, d), 0],
+    ['amax', (x, d) => amax(x, d), 0],
+    ['amin', (x, d) => amin(x, d), 0],
+    ['max', (x, d) => max(x, d), 0],
+    ['min', (x, d) => min(x, d), 0],
+    ['argmax', (x, d) => argmax(x, d), 0],
+    ['argmin', (x, d) => argmin(x, d), 0],
+    ['logsumexp', (x, d) => logsumexp(x, d), 0],
+    ['softmax', (x, d) => x.softmax(d), 0],
+    ['flatten', (x, d) => flatten(x, d), 0],
+    ['transpose', (x, d) => transpose(x, 0, d), 0],
+    ['slice', (x, d) => slice(x, d, 0, 1), 0],
+    ['select', (x, d) => select(x, d, 0), 0],
+    ['flip', (x, d) => flip(x, d), 0],
+    ['squeeze', (x, d) => squeeze(x, d), 0],
+    ['unsqueeze', (x, d) => unsqueeze(x, d), 1],
+    ['cat', (x, d) => cat([x, x], d), 0],
+    ['stack', (x, d) => stack([x, x], d), 1],
+    ['split', (x, d) => split(x, 1, d), 0],
+    ['chunk', (x, d) => chunk(x, 1, d), 0],
+    ['gather', (x, d) => gather(x, d, t(x.shape, 'int32')), 0],
+    ['indexSelect', (x, d) => indexSelect(x, d, it32([0])), 0],
     ['scatterAdd', (x, d) => scatterAdd(x.shape, d, t(x.shape, 'int32'), x), 0],
   ];
   it('a dim out of range: ShapeError naming the op, the dim and the rank', () => {
@@ -86,7 +185,10 @@ describe('error properties', () => {
 
   it('permute with a repeated dim: ShapeError naming the dims', () => {
     const arb = shapeArb({ minRank: 2, maxRank: 4 }).chain((s) =>
-      fc.tuple(fc.constant(s), fc.array(fc.integer({ min: 0, max: s.length - 1 }), { minLength: s.length, maxLength: s.length }).filter((p) => new Set(p).size < p.length)),
+      fc.tuple(
+        fc.constant(s),
+        fc.array(fc.integer({ min: 0, max: s.length - 1 }), { minLength: s.length, maxLength: s.length }).filter((p) => new Set(p).size < p.length),
+      ),
     );
     fc.assert(
       fc.property(arb, ([s, p]) => {
@@ -155,7 +257,13 @@ const CASES: Case[] = [
   { name: 'exp of int32', f: () => exp(t([2], 'int32')), cls: DTypeError, op: 'exp', has: ['int32'] },
   { name: 'clamp with neither bound', f: () => clamp(x23(), null, null), cls: ValueError, op: 'clamp', has: ['min', 'max'] },
   { name: 'clamp with min > max', f: () => clamp(x23(), 2, 1), cls: ValueError, op: 'clamp', has: ['2', '1'] },
-  { name: 'where with a condition that does not broadcast', f: () => where(t([4], 'int32'), x23(), x23()), cls: ShapeError, op: 'where', has: ['[4]', '[2, 3]'] },
+  {
+    name: 'where with a condition that does not broadcast',
+    f: () => where(t([4], 'int32'), x23(), x23()),
+    cls: ShapeError,
+    op: 'where',
+    has: ['[4]', '[2, 3]'],
+  },
   // reductions
   { name: 'sum over dim 2 of a rank-2 tensor', f: () => sum(x23(), 2), cls: ShapeError, op: 'sum', has: ['dim 2', 'rank 2', '[-2, 1]'] },
   { name: 'sum over a repeated dim', f: () => sum(x23(), [1, -1]), cls: ShapeError, op: 'sum', has: ['[1, -1]', 'repeats'] },
@@ -194,7 +302,13 @@ const CASES: Case[] = [
   { name: 'gather with a float index', f: () => gather(x23(), 1, t([2, 1])), cls: DTypeError, op: 'gather', has: ['int32', 'float32'] },
   { name: 'gather with an index of another rank', f: () => gather(x23(), 1, it32([0, 1])), cls: ShapeError, op: 'gather', has: ['[2]', '[2, 3]'] },
   { name: 'gather with an index larger off dim', f: () => gather(x23(), 1, it32([0, 0, 0], [3, 1])), cls: ShapeError, op: 'gather', has: ['[3, 1]', '[2, 3]'] },
-  { name: 'scatterAdd with src unlike the index', f: () => scatterAdd([2, 3], 1, it32([0, 1], [2, 1]), t([2, 2])), cls: ShapeError, op: 'scatterAdd', has: ['[2, 1]', '[2, 2]', '[2, 3]'] },
+  {
+    name: 'scatterAdd with src unlike the index',
+    f: () => scatterAdd([2, 3], 1, it32([0, 1], [2, 1]), t([2, 2])),
+    cls: ShapeError,
+    op: 'scatterAdd',
+    has: ['[2, 1]', '[2, 2]', '[2, 3]'],
+  },
   { name: 'scatterAdd with a float index', f: () => scatterAdd([2, 3], 1, t([2, 1]), t([2, 1])), cls: DTypeError, op: 'scatterAdd', has: ['int32'] },
   { name: 'indexSelect with a 2-D index', f: () => indexSelect(x23(), 1, it32([0, 1], [1, 2])), cls: ShapeError, op: 'indexSelect', has: ['[1, 2]'] },
   { name: 'indexSelect with a float index', f: () => indexSelect(x23(), 1, t([2])), cls: DTypeError, op: 'indexSelect', has: ['int32', 'float32'] },
@@ -207,16 +321,53 @@ const CASES: Case[] = [
   { name: 'view of 0 elements with an ambiguous -1', f: () => view(t([2, 0]), [0, -1]), cls: ShapeError, op: 'view', has: ['[0, -1]', '[2, 0]'] },
   { name: 'sumTo a shape that does not broadcast', f: () => sumTo(x23(), [4]), cls: ShapeError, op: 'sumTo', has: ['[4]', '[2, 3]'] },
   { name: 'copy_ from a shape that does not broadcast', f: () => x23().copy_(t([4])), cls: ShapeError, op: 'copy_', has: ['[4]', '[2, 3]'] },
-  { name: 'backward with a gradient of the wrong shape', f: () => x23().requiresGrad_().mul(2).backward(t([3, 2])), cls: ShapeError, op: 'backward', has: ['[3, 2]', '[2, 3]'] },
-  { name: 'grad with a gradOutput of the wrong shape', f: () => { const x = x23().requiresGrad_(); return grad([x.mul(2)], [x], { gradOutputs: [t([6])] }); }, cls: ShapeError, op: 'grad', has: ['[6]', '[2, 3]'] },
+  {
+    name: 'backward with a gradient of the wrong shape',
+    f: () =>
+      x23()
+        .requiresGrad_()
+        .mul(2)
+        .backward(t([3, 2])),
+    cls: ShapeError,
+    op: 'backward',
+    has: ['[3, 2]', '[2, 3]'],
+  },
+  {
+    name: 'grad with a gradOutput of the wrong shape',
+    f: () => {
+      const x = x23().requiresGrad_();
+      return grad([x.mul(2)], [x], { gradOutputs: [t([6])] });
+    },
+    cls: ShapeError,
+    op: 'grad',
+    has: ['[6]', '[2, 3]'],
+  },
   { name: 'mseLoss of shapes that do not broadcast', f: () => mseLoss(x23(), t([4])), cls: ShapeError, op: 'mseLoss', has: ['[2, 3]', '[4]'] },
   { name: 'klDiv of shapes that do not broadcast', f: () => klDiv(x23(), t([4])), cls: ShapeError, op: 'klDiv', has: ['[2, 3]', '[4]'] },
-  { name: 'BCE of shapes that do not broadcast', f: () => binaryCrossEntropyWithLogits(x23(), t([3, 2])), cls: ShapeError, op: 'binaryCrossEntropyWithLogits', has: ['[2, 3]', '[3, 2]'] },
-  { name: 'matmul with batch dims that do not broadcast', f: () => matmul(t([2, 2, 3]), t([3, 3, 4])), cls: ShapeError, op: 'matmul', has: ['[2, 2, 3]', '[3, 3, 4]'] },
+  {
+    name: 'BCE of shapes that do not broadcast',
+    f: () => binaryCrossEntropyWithLogits(x23(), t([3, 2])),
+    cls: ShapeError,
+    op: 'binaryCrossEntropyWithLogits',
+    has: ['[2, 3]', '[3, 2]'],
+  },
+  {
+    name: 'matmul with batch dims that do not broadcast',
+    f: () => matmul(t([2, 2, 3]), t([3, 3, 4])),
+    cls: ShapeError,
+    op: 'matmul',
+    has: ['[2, 2, 3]', '[3, 3, 4]'],
+  },
   { name: 'an int32 tensor plus a scalar outside int32', f: () => it32([1]).add(3e9), cls: ValueError, op: 'add', has: ['3000000000', 'int32'] },
   { name: 'clamp of an int32 tensor at a bound outside int32', f: () => clamp(it32([1]), -3e9), cls: ValueError, op: 'clamp', has: ['min', '-3000000000'] },
   { name: 'clamp with a string bound', f: () => clamp(x23(), '1' as unknown as number), cls: ValueError, op: 'clamp', has: ['min', 'string'] },
-  { name: 'nllLoss with an ignoreIndex outside int32', f: () => nllLoss(x23(), it32([0, 1]), { ignoreIndex: 2 ** 40 }), cls: ValueError, op: 'nllLoss', has: ['ignoreIndex'] },
+  {
+    name: 'nllLoss with an ignoreIndex outside int32',
+    f: () => nllLoss(x23(), it32([0, 1]), { ignoreIndex: 2 ** 40 }),
+    cls: ValueError,
+    op: 'nllLoss',
+    has: ['ignoreIndex'],
+  },
   { name: 'pad with a string value', f: () => pad(x23(), [1, 1], '0' as unknown as number), cls: ValueError, op: 'pad', has: ['value', 'string'] },
   { name: 'to an unknown dtype', f: () => x23().to('float16' as 'float32'), cls: ValueError, op: 'to', has: ['float16'] },
   { name: 'to a device without a backend', f: () => x23().to('gpu'), cls: DeviceError, op: 'to', has: ['gpu'] },
@@ -228,7 +379,15 @@ describe('error cases', () => {
   });
 
   it('scalar operands must be numbers: ValueError naming the op and the type', () => {
-    const BAD: [unknown, string][] = [['1', 'string'], [{}, 'object'], [null, 'null'], [undefined, 'undefined'], [true, 'boolean'], [[1], 'object'], [1n, 'bigint']];
+    const BAD: [unknown, string][] = [
+      ['1', 'string'],
+      [{}, 'object'],
+      [null, 'null'],
+      [undefined, 'undefined'],
+      [true, 'boolean'],
+      [[1], 'object'],
+      [1n, 'bigint'],
+    ];
     fc.assert(
       fc.property(fc.constantFrom(...BINARY), fc.constantFrom(...BAD), fc.boolean(), ([op, f], [v, kind], first) => {
         const bad = v as TensorLike;

@@ -6,8 +6,29 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  Tensor, arange, batchNorm, cat, conv2d, crossEntropy, disposeBackend, flush, gather, gpuStats, initBackend, matmul, pad,
-  oneHot, randn, scatterAdd, tensor, where, zeros, DeviceError, ShapeError, DTypeError, ValueError,
+  Tensor,
+  arange,
+  batchNorm,
+  cat,
+  conv2d,
+  crossEntropy,
+  disposeBackend,
+  flush,
+  gather,
+  gpuStats,
+  initBackend,
+  matmul,
+  pad,
+  oneHot,
+  randn,
+  scatterAdd,
+  tensor,
+  where,
+  zeros,
+  DeviceError,
+  ShapeError,
+  DTypeError,
+  ValueError,
 } from '@lad/tensor';
 
 const MODES = ['cpu', 'webasm'] as const;
@@ -59,18 +80,33 @@ describe.each(MODES)('gpu backend in gpu.js %s mode', (mode) => {
   it('unary and binary ops, broadcasting and non-contiguous views agree with the CPU', () => {
     fc.assert(
       fc.property(shapeArb, viewArb, fc.integer({ min: 0, max: 2 ** 31 - 1 }), (shape, v, seed) => {
-        const x = rnd(shape).mul(2), y = rnd(shape.slice(1)).mul(2); // y broadcasts over dim 0
+        const x = rnd(shape).mul(2),
+          y = rnd(shape.slice(1)).mul(2); // y broadcasts over dim 0
         void seed;
         for (const f of [
-          (a: Tensor) => a.neg(), (a: Tensor) => a.exp(), (a: Tensor) => a.abs().add(0.1).log(), (a: Tensor) => a.abs().sqrt(),
-          (a: Tensor) => a.abs().add(0.5).rsqrt(), (a: Tensor) => a.relu(), (a: Tensor) => a.sigmoid(), (a: Tensor) => a.tanh(),
-        ]) agree((a) => f(strided(a, v)), [x], 1e-5, 1e-6);
+          (a: Tensor) => a.neg(),
+          (a: Tensor) => a.exp(),
+          (a: Tensor) => a.abs().add(0.1).log(),
+          (a: Tensor) => a.abs().sqrt(),
+          (a: Tensor) => a.abs().add(0.5).rsqrt(),
+          (a: Tensor) => a.relu(),
+          (a: Tensor) => a.sigmoid(),
+          (a: Tensor) => a.tanh(),
+        ])
+          agree((a) => f(strided(a, v)), [x], 1e-5, 1e-6);
         for (const f of [
-          (a: Tensor, b: Tensor) => a.add(b), (a: Tensor, b: Tensor) => a.sub(b), (a: Tensor, b: Tensor) => a.mul(b),
-          (a: Tensor, b: Tensor) => a.div(b.abs().add(0.5)), (a: Tensor, b: Tensor) => a.maximum(b), (a: Tensor, b: Tensor) => a.minimum(b),
-          (a: Tensor, b: Tensor) => a.gt(b), (a: Tensor, b: Tensor) => a.le(b), (a: Tensor, _b: Tensor) => a.eq(a),
+          (a: Tensor, b: Tensor) => a.add(b),
+          (a: Tensor, b: Tensor) => a.sub(b),
+          (a: Tensor, b: Tensor) => a.mul(b),
+          (a: Tensor, b: Tensor) => a.div(b.abs().add(0.5)),
+          (a: Tensor, b: Tensor) => a.maximum(b),
+          (a: Tensor, b: Tensor) => a.minimum(b),
+          (a: Tensor, b: Tensor) => a.gt(b),
+          (a: Tensor, b: Tensor) => a.le(b),
+          (a: Tensor, _b: Tensor) => a.eq(a),
           (a: Tensor, b: Tensor) => where(a.gt(0), a, b),
-        ]) agree(f, [x, y]);
+        ])
+          agree(f, [x, y]);
         agree((a) => strided(a, v).add(1).mul(3), [x]);
       }),
       { numRuns: RUNS },
@@ -92,7 +128,15 @@ describe.each(MODES)('gpu backend in gpu.js %s mode', (mode) => {
     const n = 4097; // 4097² = 2^24 + 8193
     const x = arange(n * n, undefined, 1, { dtype: 'int32' }).reshape([n, n]);
     const y = x.to('gpu').T.add(1).data(); // y[i, j] = x[j, i] + 1
-    for (const [i, j] of [[0, 0], [4096, 4096], [4096, 4095], [4095, 4096], [1234, 4096], [4096, 3], [2048, 2048]]) {
+    for (const [i, j] of [
+      [0, 0],
+      [4096, 4096],
+      [4096, 4095],
+      [4095, 4096],
+      [1234, 4096],
+      [4096, 3],
+      [2048, 2048],
+    ]) {
       const want = (j * n + i) % 2 ** 24 === j * n + i ? j * n + i + 1 : null; // float32 holds integers exactly up to 2^24
       if (want !== null) expect(y[i * n + j]).toBe(want);
       else expect(Math.abs(y[i * n + j] - (j * n + i + 1))).toBeLessThanOrEqual(2); // one float32 ulp at 2^24
@@ -122,10 +166,18 @@ describe.each(MODES)('gpu backend in gpu.js %s mode', (mode) => {
 
   it('batched matmul with broadcasting and transposed operands agrees with the CPU', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 40 }), fc.boolean(), (B, M, N, K, tr) => {
-        const a = rnd([B, M, K]), b = rnd(tr ? [N, K] : [K, N]);
-        agree((x, y) => matmul(x, tr ? y.T : y), [a, b], 1e-4, 1e-5);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.boolean(),
+        (B, M, N, K, tr) => {
+          const a = rnd([B, M, K]),
+            b = rnd(tr ? [N, K] : [K, N]);
+          agree((x, y) => matmul(x, tr ? y.T : y), [a, b], 1e-4, 1e-5);
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -134,13 +186,23 @@ describe.each(MODES)('gpu backend in gpu.js %s mode', (mode) => {
     fc.assert(
       fc.property(
         fc.record({
-          N: fc.integer({ min: 1, max: 2 }), g: fc.integer({ min: 1, max: 2 }), cg: fc.integer({ min: 1, max: 3 }), og: fc.integer({ min: 1, max: 3 }),
-          H: fc.integer({ min: 3, max: 9 }), W: fc.integer({ min: 3, max: 9 }), k: fc.integer({ min: 1, max: 3 }),
-          s: fc.integer({ min: 1, max: 2 }), p: fc.integer({ min: 0, max: 2 }), d: fc.integer({ min: 1, max: 2 }), bias: fc.boolean(),
+          N: fc.integer({ min: 1, max: 2 }),
+          g: fc.integer({ min: 1, max: 2 }),
+          cg: fc.integer({ min: 1, max: 3 }),
+          og: fc.integer({ min: 1, max: 3 }),
+          H: fc.integer({ min: 3, max: 9 }),
+          W: fc.integer({ min: 3, max: 9 }),
+          k: fc.integer({ min: 1, max: 3 }),
+          s: fc.integer({ min: 1, max: 2 }),
+          p: fc.integer({ min: 0, max: 2 }),
+          d: fc.integer({ min: 1, max: 2 }),
+          bias: fc.boolean(),
         }),
         ({ N, g, cg, og, H, W, k, s, p, d, bias }) => {
-          fc.pre((H + 2 * p - d * (k - 1) - 1) >= 0 && (W + 2 * p - d * (k - 1) - 1) >= 0);
-          const x = rnd([N, g * cg, H, W]), w = rnd([g * og, cg, k, k]), b = rnd([g * og]);
+          fc.pre(H + 2 * p - d * (k - 1) - 1 >= 0 && W + 2 * p - d * (k - 1) - 1 >= 0);
+          const x = rnd([N, g * cg, H, W]),
+            w = rnd([g * og, cg, k, k]),
+            b = rnd([g * og]);
           const opts = { stride: s, padding: p, dilation: d, groups: g };
           const run = (dev: 'cpu' | 'gpu') => {
             const [xx, ww, bb] = [x, w, b].map((t) => t.to(dev).detach().requiresGrad_());
@@ -158,10 +220,20 @@ describe.each(MODES)('gpu backend in gpu.js %s mode', (mode) => {
   });
 
   it('batch norm (training and eval, alone and fused with a ReLU) with running stats and gradients agrees with the CPU', () => {
-    for (const [training, activation] of [[true, null], [false, null], [true, 'relu'], [false, 'relu']] as const) {
-      const x = rnd([3, 4, 5, 2]), w = rnd([4]), b = rnd([4]), m0 = rnd([4]), v0 = rnd([4]).abs().add(0.5);
+    for (const [training, activation] of [
+      [true, null],
+      [false, null],
+      [true, 'relu'],
+      [false, 'relu'],
+    ] as const) {
+      const x = rnd([3, 4, 5, 2]),
+        w = rnd([4]),
+        b = rnd([4]),
+        m0 = rnd([4]),
+        v0 = rnd([4]).abs().add(0.5);
       const run = (dev: 'cpu' | 'gpu') => {
-        const rm = m0.clone().to(dev), rv = v0.clone().to(dev);
+        const rm = m0.clone().to(dev),
+          rv = v0.clone().to(dev);
         const [xx, ww, bb] = [x, w, b].map((t) => t.to(dev).detach().requiresGrad_());
         const y = batchNorm(xx, rm, rv, ww, bb, { training, momentum: 0.1, eps: 1e-5, activation });
         y.mul(y).sum().backward();
@@ -182,12 +254,24 @@ describe.each(MODES)('gpu backend in gpu.js %s mode', (mode) => {
       { numRuns: RUNS },
     );
     const x = rnd([3, 5, 4]);
-    const idx = tensor([[[0], [4], [2]], [[1], [1], [3]], [[4], [0], [0]]], { dtype: 'int32' }); // (3, 3, 1)
+    const idx = tensor(
+      [
+        [[0], [4], [2]],
+        [[1], [1], [3]],
+        [[4], [0], [0]],
+      ],
+      { dtype: 'int32' },
+    ); // (3, 3, 1)
     agree((a, i) => gather(a, 1, i), [x, idx]);
     agree((s, i) => scatterAdd([3, 5, 2], 1, i, s), [rnd([3, 3, 1]), idx]);
-    const logits = rnd([2, 4, 3, 3]), target = tensor([...Array(18)].map((_, i) => (i % 7 === 0 ? -100 : i % 4)), { shape: [2, 3, 3], dtype: 'int32' });
+    const logits = rnd([2, 4, 3, 3]),
+      target = tensor(
+        [...Array(18)].map((_, i) => (i % 7 === 0 ? -100 : i % 4)),
+        { shape: [2, 3, 3], dtype: 'int32' },
+      );
     agree((l, t) => crossEntropy(l, t, { ignoreIndex: -100 }), [logits, target]);
-    const lg = logits.to('gpu').requiresGrad_(), lc = logits.clone().requiresGrad_();
+    const lg = logits.to('gpu').requiresGrad_(),
+      lc = logits.clone().requiresGrad_();
     crossEntropy(lg, target.to('gpu')).backward();
     crossEntropy(lc, target).backward();
     close(lg.grad!.data(), lc.grad!.data(), 1e-5, 1e-6);
@@ -207,7 +291,12 @@ describe.each(MODES)('gpu backend in gpu.js %s mode', (mode) => {
       expect(g.toArray()).toEqual(c.toArray());
       expect(g.reshape([24]).slice(0, 3, 9).toArray()).toEqual(c.reshape([24]).slice(0, 3, 9).toArray());
     }
-    expect(() => g.slice(0, 0, 1).expand([3, 6]).copy_(zeros([3, 6]))).toThrow(ShapeError); // checked before dispatch, on every device
+    expect(() =>
+      g
+        .slice(0, 0, 1)
+        .expand([3, 6])
+        .copy_(zeros([3, 6])),
+    ).toThrow(ShapeError); // checked before dispatch, on every device
   });
 
   it('an out-of-range index on the device is reported at the next read, naming the op', async () => {
@@ -221,19 +310,28 @@ describe.each(MODES)('gpu backend in gpu.js %s mode', (mode) => {
   });
 
   it('oneHot of labels on the GPU: the class table is made there, the result stays there and matches the CPU', () => {
-    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 12 }), fc.integer({ min: 5, max: 7 }), (ls, C) => {
-      const labels = tensor(ls, { dtype: 'int32', shape: [ls.length] });
-      const got = oneHot(labels.to('gpu'), C);
-      expect(got.device).toBe('gpu');
-      expect(got.dtype).toBe('int32');
-      expect(got.toArray()).toEqual(oneHot(labels, C).toArray());
-    }), { numRuns: RUNS });
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 12 }), fc.integer({ min: 5, max: 7 }), (ls, C) => {
+        const labels = tensor(ls, { dtype: 'int32', shape: [ls.length] });
+        const got = oneHot(labels.to('gpu'), C);
+        expect(got.device).toBe('gpu');
+        expect(got.dtype).toBe('int32');
+        expect(got.toArray()).toEqual(oneHot(labels, C).toArray());
+      }),
+      { numRuns: RUNS },
+    );
     const bad = oneHot(tensor([0, 9], { dtype: 'int32' }).to('gpu'), 3); // checked on the device, reported at the read
     expect(() => bad.data()).toThrow(/^oneHot: /);
   });
 
   it('an int32 sum is exact on the device, or reported at the next read when float32 cannot hold it', () => {
-    const small = tensor([[4_000_000, 4_000_001, -3], [7, 8, 9]], { dtype: 'int32' });
+    const small = tensor(
+      [
+        [4_000_000, 4_000_001, -3],
+        [7, 8, 9],
+      ],
+      { dtype: 'int32' },
+    );
     expect(Array.from(small.to('gpu').sum(1).data())).toEqual([8_000_001 - 3, 24]);
     const big = tensor([8_000_000, 400_001, 1], { dtype: 'int32' }).to('gpu').sum(); // Σ|x| ≥ 2^23
     expect(() => big.data()).toThrow(ValueError);
@@ -251,7 +349,8 @@ describe.each(MODES)('gpu backend in gpu.js %s mode', (mode) => {
   });
 
   it('mixing devices, float64 on the GPU, and an unknown mode are clear errors', async () => {
-    const a = rnd([2]).to('gpu'), b = rnd([2]);
+    const a = rnd([2]).to('gpu'),
+      b = rnd([2]);
     expect(() => a.add(b)).toThrow(DeviceError);
     expect(() => a.add(b)).toThrow(/to\('gpu'\)|to\('cpu'\)/);
     expect(() => tensor([1, 2], { dtype: 'float64' }).to('gpu')).toThrow(DeviceError);
@@ -271,7 +370,8 @@ describe.each(MODES)('gpu backend in gpu.js %s mode', (mode) => {
 
   it('asynchronous kernels: the queue runs at await, and synchronous reads say how to read', async () => {
     await initBackend('gpu', { mode, asyncKernels: true });
-    const x = rnd([2, 3, 4, 4]), w = rnd([5, 3, 3, 3]);
+    const x = rnd([2, 3, 4, 4]),
+      w = rnd([5, 3, 3, 3]);
     const xg = x.to('gpu').requiresGrad_();
     const y = conv2d(xg, w.to('gpu'), null, { padding: 1 }).relu().sum();
     expect(() => y.item()).toThrow(DeviceError);

@@ -10,15 +10,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  Tensor, adaptiveAvgPool2d, avgPool2d, backendFor, disposeBackend, initBackend, interpolate,
-  maxPool2dWithIndices, type Backend, type InterpolateOptions,
+  Tensor,
+  adaptiveAvgPool2d,
+  avgPool2d,
+  backendFor,
+  disposeBackend,
+  initBackend,
+  interpolate,
+  maxPool2dWithIndices,
+  type Backend,
+  type InterpolateOptions,
 } from '@lad/tensor';
 import type { Pool2dGeom } from '../packages/tensor/src/backend/cpu/pool.ts';
 import type { Data, Storage } from '../packages/tensor/src/storage.ts';
 import { expectClose, numel, seedArb, seededValues } from './util/nn-arb.ts';
 
 const RUNS = 20;
-const ATOL = 1e-5, RTOL = 1e-5;
+const ATOL = 1e-5,
+  RTOL = 1e-5;
 
 type Dev = 'cpu' | 'gpu';
 /** 0: dense; 1: a permute of an (N, H, W, C) leaf; 2: a step-2 slice of an (N, C, H, 2W) leaf. */
@@ -52,29 +61,49 @@ function agree(shape: readonly number[], layout: Layout, seed: number, f: (x: Te
     const { leaf, x } = input(dev, shape, layout, data);
     const { y, exact = [] } = f(x);
     const v = Tensor.fromData(values(y.size, seed + 7), y.shape);
-    y.mul(dev === 'gpu' ? v.to('gpu') : v).sum().backward();
+    y.mul(dev === 'gpu' ? v.to('gpu') : v)
+      .sum()
+      .backward();
     return { y: y.data(), exact: exact.map((t) => Array.from(t.data())), grad: leaf.grad!.data(), device: y.device };
   };
-  const c = run('cpu'), g = run('gpu');
+  const c = run('cpu'),
+    g = run('gpu');
   expect(g.device).toBe('gpu');
   expectClose(g.y, c.y, ATOL, RTOL, 'forward');
   g.exact.forEach((e, k) => expect(e).toEqual(c.exact[k]));
   expectClose(g.grad, c.grad, ATOL, RTOL, 'grad');
 }
 
-interface PoolCase { N: number; C: number; H: number; W: number; kH: number; kW: number; sH: number; sW: number; pH: number; pW: number }
+interface PoolCase {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  kH: number;
+  kW: number;
+  sH: number;
+  sW: number;
+  pH: number;
+  pW: number;
+}
 
 /** Valid pooling geometry: padding <= kernel/2, the padded input holds a window; non-square. */
 const poolArb: fc.Arbitrary<PoolCase> = fc
   .record({
-    N: fc.integer({ min: 1, max: 2 }), C: fc.integer({ min: 1, max: 3 }),
-    kH: fc.integer({ min: 1, max: 4 }), kW: fc.integer({ min: 1, max: 4 }),
-    sH: fc.integer({ min: 1, max: 3 }), sW: fc.integer({ min: 1, max: 3 }),
-    pH: fc.integer({ min: 0, max: 2 }), pW: fc.integer({ min: 0, max: 2 }),
-    eH: fc.integer({ min: 0, max: 6 }), eW: fc.integer({ min: 0, max: 6 }),
+    N: fc.integer({ min: 1, max: 2 }),
+    C: fc.integer({ min: 1, max: 3 }),
+    kH: fc.integer({ min: 1, max: 4 }),
+    kW: fc.integer({ min: 1, max: 4 }),
+    sH: fc.integer({ min: 1, max: 3 }),
+    sW: fc.integer({ min: 1, max: 3 }),
+    pH: fc.integer({ min: 0, max: 2 }),
+    pW: fc.integer({ min: 0, max: 2 }),
+    eH: fc.integer({ min: 0, max: 6 }),
+    eW: fc.integer({ min: 0, max: 6 }),
   })
   .map(({ N, C, kH, kW, sH, sW, pH, pW, eH, eW }) => {
-    const ph = Math.min(pH, Math.floor(kH / 2)), pw = Math.min(pW, Math.floor(kW / 2));
+    const ph = Math.min(pH, Math.floor(kH / 2)),
+      pw = Math.min(pW, Math.floor(kW / 2));
     return { N, C, kH, kW, sH, sW, pH: ph, pW: pw, H: Math.max(1, kH - 2 * ph) + eH, W: Math.max(1, kW - 2 * pw) + eW };
   });
 
@@ -89,9 +118,12 @@ function ceilOut(size: number, k: number, s: number, p: number): number {
 }
 
 const planeArb = fc.record({
-  N: fc.integer({ min: 1, max: 2 }), C: fc.integer({ min: 1, max: 2 }),
-  H: fc.integer({ min: 1, max: 9 }), W: fc.integer({ min: 1, max: 9 }),
-  OH: fc.integer({ min: 1, max: 13 }), OW: fc.integer({ min: 1, max: 13 }),
+  N: fc.integer({ min: 1, max: 2 }),
+  C: fc.integer({ min: 1, max: 2 }),
+  H: fc.integer({ min: 1, max: 9 }),
+  W: fc.integer({ min: 1, max: 9 }),
+  OH: fc.integer({ min: 1, max: 13 }),
+  OW: fc.integer({ min: 1, max: 13 }),
 });
 
 describe.each(['cpu', 'webasm'] as const)('gpu pooling and resizing (gpu.js %s mode)', (mode) => {
@@ -103,31 +135,49 @@ describe.each(['cpu', 'webasm'] as const)('gpu pooling and resizing (gpu.js %s m
   });
 
   it('maxPool2d: values, indices (ties included) and gradient match the CPU', () => {
-    fc.assert(fc.property(poolArb, layoutArb, seedArb, fc.boolean(), (c, layout, seed, ints) => {
-      agree(shapeOf(c), layout, seed, (x) => {
-        const r = maxPool2dWithIndices(x, [c.kH, c.kW], poolOpts(c));
-        return { y: r.values, exact: [r.indices] };
-      }, ints);
-    }), { numRuns: RUNS });
+    fc.assert(
+      fc.property(poolArb, layoutArb, seedArb, fc.boolean(), (c, layout, seed, ints) => {
+        agree(
+          shapeOf(c),
+          layout,
+          seed,
+          (x) => {
+            const r = maxPool2dWithIndices(x, [c.kH, c.kW], poolOpts(c));
+            return { y: r.values, exact: [r.indices] };
+          },
+          ints,
+        );
+      }),
+      { numRuns: RUNS },
+    );
   });
 
   it('maxPool2d: a NaN wins its window and -inf windows report their first cell, as on the CPU', () => {
-    fc.assert(fc.property(poolArb, seedArb, (c, seed) => {
-      const n = numel(shapeOf(c));
-      const data = values(n, seed);
-      const r = seededValues(n, seed + 1);
-      for (let i = 0; i < n; i++) if (r[i] > 0.6) data[i] = Number.NaN; else if (r[i] < -0.3) data[i] = -Infinity;
-      const x = Tensor.fromData(data, shapeOf(c));
-      const a = maxPool2dWithIndices(x, [c.kH, c.kW], poolOpts(c)), b = maxPool2dWithIndices(x.to('gpu'), [c.kH, c.kW], poolOpts(c));
-      expect(Array.from(b.values.data())).toEqual(Array.from(a.values.data())); // NaN and -inf compare equal here
-      expect(Array.from(b.indices.data())).toEqual(Array.from(a.indices.data()));
-    }), { numRuns: RUNS });
+    fc.assert(
+      fc.property(poolArb, seedArb, (c, seed) => {
+        const n = numel(shapeOf(c));
+        const data = values(n, seed);
+        const r = seededValues(n, seed + 1);
+        for (let i = 0; i < n; i++)
+          if (r[i] > 0.6) data[i] = Number.NaN;
+          else if (r[i] < -0.3) data[i] = -Infinity;
+        const x = Tensor.fromData(data, shapeOf(c));
+        const a = maxPool2dWithIndices(x, [c.kH, c.kW], poolOpts(c)),
+          b = maxPool2dWithIndices(x.to('gpu'), [c.kH, c.kW], poolOpts(c));
+        expect(Array.from(b.values.data())).toEqual(Array.from(a.values.data())); // NaN and -inf compare equal here
+        expect(Array.from(b.indices.data())).toEqual(Array.from(a.indices.data()));
+      }),
+      { numRuns: RUNS },
+    );
   });
 
   it('avgPool2d (countIncludePad both ways): forward and gradient match the CPU', () => {
-    fc.assert(fc.property(poolArb, layoutArb, seedArb, fc.boolean(), (c, layout, seed, cip) => {
-      agree(shapeOf(c), layout, seed, (x) => ({ y: avgPool2d(x, [c.kH, c.kW], { ...poolOpts(c), countIncludePad: cip }) }));
-    }), { numRuns: RUNS });
+    fc.assert(
+      fc.property(poolArb, layoutArb, seedArb, fc.boolean(), (c, layout, seed, cip) => {
+        agree(shapeOf(c), layout, seed, (x) => ({ y: avgPool2d(x, [c.kH, c.kW], { ...poolOpts(c), countIncludePad: cip }) }));
+      }),
+      { numRuns: RUNS },
+    );
   });
 
   it('ceil-mode geometry (windows clipped at the far edge) matches the CPU backend', () => {
@@ -135,27 +185,44 @@ describe.each(['cpu', 'webasm'] as const)('gpu pooling and resizing (gpu.js %s m
     const cpu = (): Backend => backendFor('cpu');
     const read = (d: Data, shape: number[]): number[] => Array.from(Tensor.fromData(d, shape).data());
     const st = (t: Tensor): Storage => t.storage as Storage;
-    fc.assert(fc.property(poolArb, seedArb, (c, seed) => {
-      const g: Pool2dGeom = { ...c, OH: ceilOut(c.H, c.kH, c.sH, c.pH), OW: ceilOut(c.W, c.kW, c.sW, c.pW) };
-      const inShape = shapeOf(c), outShape = [c.N, c.C, g.OH, g.OW];
-      const xc = Tensor.fromData(values(numel(inShape), seed), inShape), xg = xc.to('gpu');
-      const yc = Tensor.fromData(values(numel(outShape), seed + 1), outShape), yg = yc.to('gpu');
-      const mc = cpu().maxPool2d(st(xc), g), mg = gpu().maxPool2d(st(xg), g);
-      expectClose(read(mg.values, outShape), read(mc.values, outShape), 0, 0, 'max');
-      expect(read(mg.indices, outShape)).toEqual(read(mc.indices, outShape));
-      const ic = st(Tensor.fromData(mc.indices, outShape)), ig = st(Tensor.fromData(mg.indices, outShape));
-      expectClose(read(gpu().maxPool2dBackward(st(yg), ig, g), inShape), read(cpu().maxPool2dBackward(st(yc), ic, g), inShape), ATOL, RTOL, 'max grad');
-      for (const cip of [true, false]) {
-        expectClose(read(gpu().avgPool2d(st(xg), g, cip), outShape), read(cpu().avgPool2d(st(xc), g, cip), outShape), ATOL, RTOL, `avg ${cip}`);
-        expectClose(read(gpu().avgPool2dBackward(st(yg), g, cip), inShape), read(cpu().avgPool2dBackward(st(yc), g, cip), inShape), ATOL, RTOL, `avg grad ${cip}`);
-      }
-    }), { numRuns: RUNS });
+    fc.assert(
+      fc.property(poolArb, seedArb, (c, seed) => {
+        const g: Pool2dGeom = { ...c, OH: ceilOut(c.H, c.kH, c.sH, c.pH), OW: ceilOut(c.W, c.kW, c.sW, c.pW) };
+        const inShape = shapeOf(c),
+          outShape = [c.N, c.C, g.OH, g.OW];
+        const xc = Tensor.fromData(values(numel(inShape), seed), inShape),
+          xg = xc.to('gpu');
+        const yc = Tensor.fromData(values(numel(outShape), seed + 1), outShape),
+          yg = yc.to('gpu');
+        const mc = cpu().maxPool2d(st(xc), g),
+          mg = gpu().maxPool2d(st(xg), g);
+        expectClose(read(mg.values, outShape), read(mc.values, outShape), 0, 0, 'max');
+        expect(read(mg.indices, outShape)).toEqual(read(mc.indices, outShape));
+        const ic = st(Tensor.fromData(mc.indices, outShape)),
+          ig = st(Tensor.fromData(mg.indices, outShape));
+        expectClose(read(gpu().maxPool2dBackward(st(yg), ig, g), inShape), read(cpu().maxPool2dBackward(st(yc), ic, g), inShape), ATOL, RTOL, 'max grad');
+        for (const cip of [true, false]) {
+          expectClose(read(gpu().avgPool2d(st(xg), g, cip), outShape), read(cpu().avgPool2d(st(xc), g, cip), outShape), ATOL, RTOL, `avg ${cip}`);
+          expectClose(
+            read(gpu().avgPool2dBackward(st(yg), g, cip), inShape),
+            read(cpu().avgPool2dBackward(st(yc), g, cip), inShape),
+            ATOL,
+            RTOL,
+            `avg grad ${cip}`,
+          );
+        }
+      }),
+      { numRuns: RUNS },
+    );
   });
 
   it('adaptiveAvgPool2d (up and down, non-square): forward and gradient match the CPU', () => {
-    fc.assert(fc.property(planeArb, layoutArb, seedArb, (p, layout, seed) => {
-      agree([p.N, p.C, p.H, p.W], layout, seed, (x) => ({ y: adaptiveAvgPool2d(x, [p.OH, p.OW]) }));
-    }), { numRuns: RUNS });
+    fc.assert(
+      fc.property(planeArb, layoutArb, seedArb, (p, layout, seed) => {
+        agree([p.N, p.C, p.H, p.W], layout, seed, (x) => ({ y: adaptiveAvgPool2d(x, [p.OH, p.OW]) }));
+      }),
+      { numRuns: RUNS },
+    );
   });
 
   for (const [name, opts] of [
@@ -164,27 +231,48 @@ describe.each(['cpu', 'webasm'] as const)('gpu pooling and resizing (gpu.js %s m
     ['nearest', { mode: 'nearest' }],
   ] as const) {
     it(`interpolate ${name} to a size (up and down): forward and gradient match the CPU`, () => {
-      fc.assert(fc.property(planeArb, layoutArb, seedArb, (p, layout, seed) => {
-        agree([p.N, p.C, p.H, p.W], layout, seed, (x) => ({ y: interpolate(x, { ...opts, size: [p.OH, p.OW] } as InterpolateOptions) }));
-      }), { numRuns: RUNS });
+      fc.assert(
+        fc.property(planeArb, layoutArb, seedArb, (p, layout, seed) => {
+          agree([p.N, p.C, p.H, p.W], layout, seed, (x) => ({ y: interpolate(x, { ...opts, size: [p.OH, p.OW] } as InterpolateOptions) }));
+        }),
+        { numRuns: RUNS },
+      );
     });
 
     it(`interpolate ${name} by a scale factor: forward and gradient match the CPU`, () => {
       const scale = fc.constantFrom(0.5, 0.75, 1, 1.5, 2, 3.3);
-      fc.assert(fc.property(planeArb, scale, scale, layoutArb, seedArb, (p, fh, fw, layout, seed) => {
-        fc.pre(Math.floor(p.H * fh) > 0 && Math.floor(p.W * fw) > 0);
-        agree([p.N, p.C, p.H, p.W], layout, seed, (x) => ({ y: interpolate(x, { ...opts, scaleFactor: [fh, fw] } as InterpolateOptions) }));
-      }), { numRuns: RUNS });
+      fc.assert(
+        fc.property(planeArb, scale, scale, layoutArb, seedArb, (p, fh, fw, layout, seed) => {
+          fc.pre(Math.floor(p.H * fh) > 0 && Math.floor(p.W * fw) > 0);
+          agree([p.N, p.C, p.H, p.W], layout, seed, (x) => ({ y: interpolate(x, { ...opts, scaleFactor: [fh, fw] } as InterpolateOptions) }));
+        }),
+        { numRuns: RUNS },
+      );
     });
   }
 
   it('larger and edge-case geometries match the CPU', () => {
     const cases: [number[], number[]][] = [
-      [[1, 1, 2, 2], [82, 82]], // nearest's float32 rounding case (source of output 41 is 0)
-      [[1, 2, 3, 40], [40, 3]], // strong up- and downsampling along different axes
-      [[2, 1, 37, 5], [5, 37]],
-      [[1, 1, 1, 1], [7, 1]],
-      [[1, 1, 9, 1], [1, 6]],
+      [
+        [1, 1, 2, 2],
+        [82, 82],
+      ], // nearest's float32 rounding case (source of output 41 is 0)
+      [
+        [1, 2, 3, 40],
+        [40, 3],
+      ], // strong up- and downsampling along different axes
+      [
+        [2, 1, 37, 5],
+        [5, 37],
+      ],
+      [
+        [1, 1, 1, 1],
+        [7, 1],
+      ],
+      [
+        [1, 1, 9, 1],
+        [1, 6],
+      ],
     ];
     for (const [shape, size] of cases) {
       for (const opts of [{ mode: 'bilinear', alignCorners: true }, { mode: 'bilinear', alignCorners: false }, { mode: 'nearest' }] as const) {

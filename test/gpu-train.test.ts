@@ -20,7 +20,8 @@ async function train(device: Device, steps: number): Promise<{ losses: number[];
   const model = new TinySeg().to(device);
   const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 1e-4 });
   manualSeed(1);
-  const x = randn([4, 3, 10, 12]).to(device), y = randint(0, 4, [4, 10, 12]).to(device);
+  const x = randn([4, 3, 10, 12]).to(device),
+    y = randint(0, 4, [4, 10, 12]).to(device);
   const losses: number[] = [];
   for (let s = 0; s < steps; s++) {
     const loss = crossEntropy(model.forward(x), y);
@@ -41,7 +42,8 @@ describe.each(['cpu', 'webasm'] as const)('training on the gpu backend in gpu.js
   });
 
   it('the same steps give the same losses and parameters on the CPU and the GPU', async () => {
-    const cpu = await train('cpu', 3), gpu = await train('gpu', 3);
+    const cpu = await train('cpu', 3),
+      gpu = await train('gpu', 3);
     expect(cpu.losses[2]).toBeLessThan(cpu.losses[0]); // it trains
     gpu.losses.forEach((l, i) => expect(Math.abs(l - cpu.losses[i])).toBeLessThan(1e-4 * Math.abs(cpu.losses[i]) + 1e-5));
     gpu.params.forEach((p, k) => p.forEach((v, i) => expect(Math.abs(v - cpu.params[k][i])).toBeLessThan(1e-4)));
@@ -55,7 +57,8 @@ describe('a long training loop on the gpu backend', () => {
     manualSeed(0);
     const model = new TinySeg().to('gpu');
     const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
-    const x = randn([2, 3, 8, 8]).to('gpu'), y = randint(0, 4, [2, 8, 8]).to('gpu');
+    const x = randn([2, 3, 8, 8]).to('gpu'),
+      y = randint(0, 4, [2, 8, 8]).to('gpu');
     const live: number[] = [];
     for (let s = 1; s <= 1000; s++) {
       const loss = crossEntropy(model.forward(x), y);
@@ -71,7 +74,8 @@ describe('a long training loop on the gpu backend', () => {
     // buffers pile up, then the collections free them back to a low floor (a sawtooth of about 850
     // steps here); a leak would raise the floor with the step count, so every 850-step window must
     // reach down to a quarter of the peak (where the peak falls in the run depends on V8's timing)
-    const floor = Math.min(...live.slice(3)), peak = Math.max(...live);
+    const floor = Math.min(...live.slice(3)),
+      peak = Math.max(...live);
     expect(floor).toBeLessThanOrEqual(0.25 * peak);
     await disposeBackend('gpu');
   }, 120_000);

@@ -48,6 +48,8 @@ describe("initBackend('gpu', { mode: 'webgpu' }) in Node without the webgpu pack
   it('throws a DeviceError that names the install command', async () => {
     const err = await initBackend('gpu', { mode: 'webgpu' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DeviceError);
-    expect((err as Error).message).toContain("webgpu: Node has no navigator.gpu: the npm package webgpu is not installed; install Dawn's bindings in your project (npm install webgpu@0.4.0)");
+    expect((err as Error).message).toContain(
+      "webgpu: Node has no navigator.gpu: the npm package webgpu is not installed; install Dawn's bindings in your project (npm install webgpu@0.4.0)",
+    );
   });
 });

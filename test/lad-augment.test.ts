@@ -21,8 +21,10 @@ function encoded(label: Int32Array, H: number, W: number, id = 's'): Sample {
 
 /** A label map of axis-aligned blocks (each at least `minSide` px) with random classes 0..K-1. */
 function blocks(H: number, W: number, cuts: number[][], classes: number[], minSide: number): Int32Array {
-  const edges = (n: number, raw: number[]) => [...new Set(raw.map((v) => minSide * Math.floor(v * (n / minSide))).filter((v) => v > 0 && n - v >= minSide))].sort((a, b) => a - b);
-  const ys = edges(H, cuts[0]), xs = edges(W, cuts[1]);
+  const edges = (n: number, raw: number[]) =>
+    [...new Set(raw.map((v) => minSide * Math.floor(v * (n / minSide))).filter((v) => v > 0 && n - v >= minSide))].sort((a, b) => a - b);
+  const ys = edges(H, cuts[0]),
+    xs = edges(W, cuts[1]);
   const band = (v: number, e: number[]) => e.filter((b) => v >= b).length;
   const out = new Int32Array(H * W);
   for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) out[y * W + x] = classes[(band(y, ys) * 7 + band(x, xs)) % classes.length];
@@ -43,7 +45,11 @@ describe('augment: scale set, crop size, padding', () => {
   });
 
   it('rescales to cvRound(H·f) × cvRound(W·f): bilinear image, nearest label', () => {
-    const s = encoded(Int32Array.from({ length: 5 * 7 }, (_, i) => i % 3), 5, 7);
+    const s = encoded(
+      Int32Array.from({ length: 5 * 7 }, (_, i) => i % 3),
+      5,
+      7,
+    );
     const r = rescale(s, 1.5);
     expect(r.image.shape).toEqual([3, 8, 10]); // 7.5 → 8, 10.5 → 10
     expect(r.label.shape).toEqual([8, 10]);
@@ -52,22 +58,33 @@ describe('augment: scale set, crop size, padding', () => {
   });
 
   it('outputs the crop size and pads bottom/right with image 0 and label -1', () => {
-    const H = 5, W = 6;
-    const s = encoded(Int32Array.from({ length: H * W }, (_, i) => 1 + (i % 4)), H, W);
+    const H = 5,
+      W = 6;
+    const s = encoded(
+      Int32Array.from({ length: H * W }, (_, i) => 1 + (i % 4)),
+      H,
+      W,
+    );
     const opts: AugmentOptions = { cropSize: [8, 10], scaleRange: [1, 1], flip: false };
     const out = augment(s, new Generator(3), opts);
     expect(out.image.shape).toEqual([3, 8, 10]);
     expect(out.label.shape).toEqual([8, 10]);
-    const lab = arr(out.label), img = arr(out.image);
-    for (let y = 0; y < 8; y++) for (let x = 0; x < 10; x++) {
-      const inside = y < H && x < W;
-      expect(lab[y * 10 + x]).toBe(inside ? s.label.data()[y * W + x] : -1);
-      if (!inside) for (let c = 0; c < 3; c++) expect(img[c * 80 + y * 10 + x]).toBe(0);
-    }
+    const lab = arr(out.label),
+      img = arr(out.image);
+    for (let y = 0; y < 8; y++)
+      for (let x = 0; x < 10; x++) {
+        const inside = y < H && x < W;
+        expect(lab[y * 10 + x]).toBe(inside ? s.label.data()[y * W + x] : -1);
+        if (!inside) for (let c = 0; c < 3; c++) expect(img[c * 80 + y * 10 + x]).toBe(0);
+      }
   });
 
   it('takes a crop of a larger image at a random offset', () => {
-    const s = encoded(Int32Array.from({ length: 20 * 30 }, (_, i) => i % 5), 20, 30);
+    const s = encoded(
+      Int32Array.from({ length: 20 * 30 }, (_, i) => i % 5),
+      20,
+      30,
+    );
     const out = augment(s, new Generator(0), { cropSize: 7, scaleRange: [1, 1] });
     expect(out.image.shape).toEqual([3, 7, 7]);
     expect(out.label.shape).toEqual([7, 7]);
@@ -75,11 +92,16 @@ describe('augment: scale set, crop size, padding', () => {
 });
 
 describe('augment: determinism and flip', () => {
-  const s = encoded(Int32Array.from({ length: 13 * 17 }, (_, i) => (i * 7) % 5), 13, 17);
+  const s = encoded(
+    Int32Array.from({ length: 13 * 17 }, (_, i) => (i * 7) % 5),
+    13,
+    17,
+  );
   const opts: AugmentOptions = { cropSize: [9, 11] };
 
   it('the same seed gives the same bits; different seeds give different crops', () => {
-    const a = augment(s, new Generator(42), opts), b = augment(s, new Generator(42), opts);
+    const a = augment(s, new Generator(42), opts),
+      b = augment(s, new Generator(42), opts);
     expect(arr(a.image)).toEqual(arr(b.image));
     expect(arr(a.label)).toEqual(arr(b.label));
     const outs = new Set(Array.from({ length: 8 }, (_, k) => arr(augment(s, new Generator(k), opts).label).join(',')));
@@ -87,7 +109,8 @@ describe('augment: determinism and flip', () => {
   });
 
   it('flips image and label together, about half the time', () => {
-    const H = 4, W = 5;
+    const H = 4,
+      W = 5;
     const lab = Int32Array.from({ length: H * W }, (_, i) => i % 7);
     const src = encoded(lab, H, W);
     const mirrored = Array.from({ length: H * W }, (_, i) => lab[Math.floor(i / W) * W + (W - 1 - (i % W))]);
@@ -102,48 +125,71 @@ describe('augment: determinism and flip', () => {
     }
     expect(flips).toBeGreaterThan(8);
     expect(flips).toBeLessThan(32);
-    const never = Array.from({ length: 10 }, (_, seed) => arr(augment(src, new Generator(seed), { cropSize: [H, W], scaleRange: [1, 1], flip: false }).label).join());
+    const never = Array.from({ length: 10 }, (_, seed) =>
+      arr(augment(src, new Generator(seed), { cropSize: [H, W], scaleRange: [1, 1], flip: false }).label).join(),
+    );
     expect(new Set(never)).toEqual(new Set([Array.from(lab).join()]));
   });
 });
 
 describe('augment: image and label stay aligned (property)', () => {
-  const dims = fc.record({ H: fc.integer({ min: 1, max: 24 }), W: fc.integer({ min: 1, max: 24 }), ch: fc.integer({ min: 1, max: 20 }), cw: fc.integer({ min: 1, max: 20 }), seed: fc.nat() });
+  const dims = fc.record({
+    H: fc.integer({ min: 1, max: 24 }),
+    W: fc.integer({ min: 1, max: 24 }),
+    ch: fc.integer({ min: 1, max: 20 }),
+    cw: fc.integer({ min: 1, max: 20 }),
+    seed: fc.nat(),
+  });
 
   it('without rescaling every pixel keeps exactly its own code (any label map)', () => {
-    fc.assert(fc.property(dims, fc.array(fc.integer({ min: -1, max: 9 }), { minLength: 576, maxLength: 576 }), ({ H, W, ch, cw, seed }, labs) => {
-      const s = encoded(Int32Array.from(labs.slice(0, H * W)), H, W);
-      const out = augment(s, new Generator(seed), { cropSize: [ch, cw], scaleRange: [1, 1] });
-      const l = arr(out.label), img = arr(out.image);
-      l.forEach((k, i) => {
-        if (k >= 0) for (let c = 0; c < 3; c++) expect(img[c * ch * cw + i]).toBe(code(k, c));
-      });
-    }), { numRuns: 60 });
+    fc.assert(
+      fc.property(dims, fc.array(fc.integer({ min: -1, max: 9 }), { minLength: 576, maxLength: 576 }), ({ H, W, ch, cw, seed }, labs) => {
+        const s = encoded(Int32Array.from(labs.slice(0, H * W)), H, W);
+        const out = augment(s, new Generator(seed), { cropSize: [ch, cw], scaleRange: [1, 1] });
+        const l = arr(out.label),
+          img = arr(out.image);
+        l.forEach((k, i) => {
+          if (k >= 0) for (let c = 0; c < 3; c++) expect(img[c * ch * cw + i]).toBe(code(k, c));
+        });
+      }),
+      { numRuns: 60 },
+    );
   });
 
   const blockArb = fc.record({
-    H: fc.integer({ min: 8, max: 28 }), W: fc.integer({ min: 8, max: 28 }), seed: fc.nat(),
-    cuts: fc.tuple(fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 3 }), fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 3 })),
+    H: fc.integer({ min: 8, max: 28 }),
+    W: fc.integer({ min: 8, max: 28 }),
+    seed: fc.nat(),
+    cuts: fc.tuple(
+      fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 3 }),
+      fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 3 }),
+    ),
     classes: fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 1, maxLength: 6 }),
   });
 
   it('rescaling by every factor keeps labels from the input and each pixel at its own code, or (at a boundary) between neighbouring codes', () => {
-    fc.assert(fc.property(blockArb, ({ H, W, cuts, classes }) => {
-      const lab = blocks(H, W, cuts, classes, 4);
-      for (const f of scaleChoices({ cropSize: 1 })) {
-        const r = rescale(encoded(lab, H, W), f);
-        const [, SH, SW] = r.image.shape;
-        checkNeighbourCodes(arr(r.label), arr(r.image), SH, SW, new Set(lab), 0);
-      }
-    }), { numRuns: 25 });
+    fc.assert(
+      fc.property(blockArb, ({ H, W, cuts, classes }) => {
+        const lab = blocks(H, W, cuts, classes, 4);
+        for (const f of scaleChoices({ cropSize: 1 })) {
+          const r = rescale(encoded(lab, H, W), f);
+          const [, SH, SW] = r.image.shape;
+          checkNeighbourCodes(arr(r.label), arr(r.image), SH, SW, new Set(lab), 0);
+        }
+      }),
+      { numRuns: 25 },
+    );
   });
 
   it('the full augmentation (scale, pad, crop, flip) keeps the same relation away from the crop edges', () => {
-    fc.assert(fc.property(blockArb, fc.integer({ min: 8, max: 24 }), ({ H, W, seed, cuts, classes }, crop) => {
-      const lab = blocks(H, W, cuts, classes, 4);
-      const out = augment(encoded(lab, H, W), new Generator(seed), { cropSize: crop });
-      checkNeighbourCodes(arr(out.label), arr(out.image), crop, crop, new Set(lab), 2);
-    }), { numRuns: 60 });
+    fc.assert(
+      fc.property(blockArb, fc.integer({ min: 8, max: 24 }), ({ H, W, seed, cuts, classes }, crop) => {
+        const lab = blocks(H, W, cuts, classes, 4);
+        const out = augment(encoded(lab, H, W), new Generator(seed), { cropSize: crop });
+        checkNeighbourCodes(arr(out.label), arr(out.image), crop, crop, new Set(lab), 2);
+      }),
+      { numRuns: 60 },
+    );
   });
 });
 
@@ -157,19 +203,23 @@ function checkNeighbourCodes(l: number[], img: number[], H: number, W: number, a
 }
 
 function violation(l: number[], img: number[], H: number, W: number, allowed: Set<number>, margin: number): string | null {
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-    const k = l[y * W + x];
-    if (k !== -1 && !allowed.has(k)) return `label ${k} at ${x},${y} is not an input label`;
-    if (k < 0 || y < margin || x < margin || y >= H - margin || x >= W - margin) continue;
-    let lo = Infinity, hi = -Infinity;
-    for (let dy = -2; dy <= 2; dy++) for (let dx = -2; dx <= 2; dx++) {
-      const yy = y + dy, xx = x + dx;
-      const n = yy >= 0 && yy < H && xx >= 0 && xx < W ? l[yy * W + xx] : -1;
-      if (n >= 0) [lo, hi] = [Math.min(lo, n), Math.max(hi, n)];
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) {
+      const k = l[y * W + x];
+      if (k !== -1 && !allowed.has(k)) return `label ${k} at ${x},${y} is not an input label`;
+      if (k < 0 || y < margin || x < margin || y >= H - margin || x >= W - margin) continue;
+      let lo = Infinity,
+        hi = -Infinity;
+      for (let dy = -2; dy <= 2; dy++)
+        for (let dx = -2; dx <= 2; dx++) {
+          const yy = y + dy,
+            xx = x + dx;
+          const n = yy >= 0 && yy < H && xx >= 0 && xx < W ? l[yy * W + xx] : -1;
+          if (n >= 0) [lo, hi] = [Math.min(lo, n), Math.max(hi, n)];
+        }
+      const v = img[y * W + x];
+      const ok = lo === hi ? Math.abs(v - code(k, 0)) < 1e-3 : v >= lo * CODE - 1e-3 && v <= hi * CODE + 1e-3;
+      if (!ok) return `pixel ${x},${y} has label ${k} but image ${v} (neighbour labels ${lo}..${hi})`;
     }
-    const v = img[y * W + x];
-    const ok = lo === hi ? Math.abs(v - code(k, 0)) < 1e-3 : v >= lo * CODE - 1e-3 && v <= hi * CODE + 1e-3;
-    if (!ok) return `pixel ${x},${y} has label ${k} but image ${v} (neighbour labels ${lo}..${hi})`;
-  }
   return null;
 }

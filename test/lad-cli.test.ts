@@ -13,7 +13,11 @@ import { DigitsSeg, FolderDataset } from '../packages/lad/src/data/index.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-interface Result { code: number; stdout: string; stderr: string }
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** Spawns the CLI as a user would, from the repository root. */
 function spawnLad(args: string[], entry = ['--import', 'tsx', 'packages/lad/src/cli.ts']): Promise<Result> {
@@ -139,7 +143,15 @@ describe('lad train / train-teacher / distill / experiment: nothing lost, nothin
   /** A tiny run config file in `dir` (4 train images at 48×48, a width-4 FCN), merged with `extra`. */
   const tinyConfig = (dir: string, extra: Record<string, unknown> = {}) => {
     const file = join(dir, `cfg-${Object.keys(extra).join('-') || 'tiny'}-${Math.random().toString(36).slice(2)}.json`);
-    writeFileSync(file, JSON.stringify({ data: { trainSamples: 4, valSamples: 2, size: 48 }, model: { arch: 'fcn', backbone: { width: 4 }, headChannels: 8 }, train: { batchSize: 2 }, ...extra }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        data: { trainSamples: 4, valSamples: 2, size: 48 },
+        model: { arch: 'fcn', backbone: { width: 4 }, headChannels: 8 },
+        train: { batchSize: 2 },
+        ...extra,
+      }),
+    );
     return file;
   };
   const snapshot = (dir: string) => Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f)).toString('hex')]));
@@ -154,7 +166,9 @@ describe('lad train / train-teacher / distill / experiment: nothing lost, nothin
       expect(Object.keys(before).sort()).toEqual(['ckpt-00000002.safetensors', 'config.json', 'log.jsonl']);
       const r = await spawnLad(['train', ...base]); // the real process and its exit code
       expect(r.code).toBe(2);
-      expect(r.stderr.trim()).toBe(`lad train: ${run} already holds a run (log.jsonl, ckpt-00000002.safetensors); pass --resume to continue it, choose a new --out or --name, or pass --overwrite to replace it.`);
+      expect(r.stderr.trim()).toBe(
+        `lad train: ${run} already holds a run (log.jsonl, ckpt-00000002.safetensors); pass --resume to continue it, choose a new --out or --name, or pass --overwrite to replace it.`,
+      );
       expect(snapshot(run)).toEqual(before);
       const both = await runMain(['train', ...base, '--resume', '--overwrite']);
       expect([both.code, both.stderr]).toEqual([2, expect.stringMatching(/--resume and --overwrite contradict each other/)]);
@@ -170,7 +184,10 @@ describe('lad train / train-teacher / distill / experiment: nothing lost, nothin
     }
   }, 60_000);
 
-  it.each([['train-teacher', 'teacher', '--init-from'], ['distill', 'student', '--teacher']])('lad %s refuses a folder that holds a run before reading anything else', async (cmd, name, ckptFlag) => {
+  it.each([
+    ['train-teacher', 'teacher', '--init-from'],
+    ['distill', 'student', '--teacher'],
+  ])('lad %s refuses a folder that holds a run before reading anything else', async (cmd, name, ckptFlag) => {
     const dir = tmp();
     try {
       mkdirSync(join(dir, name));
@@ -187,7 +204,10 @@ describe('lad train / train-teacher / distill / experiment: nothing lost, nothin
     [{ lad: { kdLoss: 'cdw' } }, "config: lad.kdLoss: got 'cdw', expected one of cwd, pixelKD, none (did you mean 'cwd'?)."],
     [{ lad: { consLoss: 'foo' } }, "config: lad.consLoss: got 'foo', expected one of cwd, pixelKL, mse, none."],
     [{ lad: { kdT: 0 } }, 'config: lad.kdT: got 0, expected a finite number > 0.'],
-    [{ lad: { encodeTrain: { codeDist: 'gaussian' } } }, "config: lad.encodeTrain.codeDist: got 'gaussian', expected one of normal, uniform, permutedGrid, fixedGrid, zeros."],
+    [
+      { lad: { encodeTrain: { codeDist: 'gaussian' } } },
+      "config: lad.encodeTrain.codeDist: got 'gaussian', expected one of normal, uniform, permutedGrid, fixedGrid, zeros.",
+    ],
     [{ train: { momentum: 1 } }, 'config: train.momentum: got 1, expected a number in [0, 1).'],
     [{ train: { cropSize: 0 } }, 'config: train.cropSize: got 0, expected null (whole images) or an integer >= 1.'],
     [{ model: { arch: 'ocr', aux: false } }, "config: model.aux: got false, expected true with arch 'ocr' (its aux logits are the soft object regions)."],

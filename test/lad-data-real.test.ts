@@ -17,9 +17,12 @@ import { COCO_STUFF_CLASSES, COCO_STUFF_ID_TO_CLASS, cocoStuffDataset } from '..
 import { datasetFromSpec, specOf } from '../packages/lad/src/data/dataset-spec.ts';
 import { pattern, writeGrayPng, writeJpeg, writePalettePng, writeRgbPng, writeText } from './util/lad-fixtures.ts';
 
-const W = 16, H = 12;
+const W = 16,
+  H = 12;
 let tmp: string;
-beforeAll(() => { tmp = mkdtempSync(join(tmpdir(), 'lad-real-')); });
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'lad-real-'));
+});
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Raw label values cycling through `values`, one per pixel. */
@@ -38,12 +41,18 @@ function makeVoc(root: string): void {
   writeText(join(dir, 'ImageSets', 'Segmentation', 'train.txt'), '2007_000032\n2007_000039\n');
   writeText(join(dir, 'ImageSets', 'Segmentation', 'val.txt'), '2007_000063\n');
   // DeepLab's list format: two paths a line.
-  writeText(join(dir, 'ImageSets', 'Segmentation', 'train_aug.txt'), all.map((id) => `/JPEGImages/${id}.jpg /SegmentationClassAug/${id}.png`).join('\n') + '\n');
+  writeText(
+    join(dir, 'ImageSets', 'Segmentation', 'train_aug.txt'),
+    all.map((id) => `/JPEGImages/${id}.jpg /SegmentationClassAug/${id}.png`).join('\n') + '\n',
+  );
 }
 
 describe('PASCAL VOC 2012', () => {
   let root: string;
-  beforeAll(() => { root = join(tmp, 'voc'); makeVoc(root); });
+  beforeAll(() => {
+    root = join(tmp, 'voc');
+    makeVoc(root);
+  });
 
   it('reads each split with its count, 21 class names and the palette → ids with 255 → -1', () => {
     const train = vocDataset({ root, split: 'train' });
@@ -75,7 +84,9 @@ describe('PASCAL VOC 2012', () => {
     const d = img.data();
     const plane = W * H;
     for (const p of [0, 7, plane - 1]) for (let c = 0; c < 3; c++) expect(d[c * plane + p]).toBe(Math.fround(rgb[3 * p + c] - CAFFE_NORMALIZATION.mean[c]));
-    const unit = vocDataset({ root, normalization: { mean: [10, 20, 30], std: [2, 4, 8] } }).get(1).image.data();
+    const unit = vocDataset({ root, normalization: { mean: [10, 20, 30], std: [2, 4, 8] } })
+      .get(1)
+      .image.data();
     for (let c = 0; c < 3; c++) expect(unit[c * plane + 5]).toBe(Math.fround((rgb[3 * 5 + c] - [10, 20, 30][c]) / [2, 4, 8][c]));
   });
 
@@ -132,7 +143,11 @@ describe('ADE20K', () => {
   beforeAll(() => {
     root = join(tmp, 'ade');
     const dir = join(root, 'ADEChallengeData2016');
-    for (const [sub, id] of [['training', 'ADE_train_00000001'], ['training', 'ADE_train_00000002'], ['validation', 'ADE_val_00000001']]) {
+    for (const [sub, id] of [
+      ['training', 'ADE_train_00000001'],
+      ['training', 'ADE_train_00000002'],
+      ['validation', 'ADE_val_00000001'],
+    ]) {
       writeJpeg(join(dir, 'images', sub, `${id}.jpg`), W, H);
       writeGrayPng(join(dir, 'annotations', sub, `${id}.png`), W, H, cycle([0, 1, 2, 150, 77]));
     }
@@ -166,7 +181,11 @@ describe('COCO-Stuff', () => {
 
   it('164K: images/<split>2017 with stuffthingmaps (or annotations/), 255 → -1', () => {
     const root = join(tmp, 'coco164k');
-    for (const [sub, id] of [['train2017', '000000000009'], ['train2017', '000000000025'], ['val2017', '000000000139']]) {
+    for (const [sub, id] of [
+      ['train2017', '000000000009'],
+      ['train2017', '000000000025'],
+      ['val2017', '000000000139'],
+    ]) {
       writeJpeg(join(root, 'images', sub, `${id}.jpg`), W, H);
       writeGrayPng(join(root, 'stuffthingmaps_trainval2017', sub, `${id}.png`), W, H, cycle(raw));
     }
@@ -192,8 +211,9 @@ describe('COCO-Stuff', () => {
     expect(labels(train, 1)).toEqual(Array.from(cycle(raw), want));
     const one = [0, 1, 12, 13, 182];
     writeGrayPng(join(root, 'annotations', 'COCO_train2014_000000000110.png'), W, H, cycle(one));
-    expect(labels(cocoStuffDataset({ root, variant: '10k', split: 'test', encoding: 'one-based' }), 0))
-      .toEqual(Array.from(cycle(one), (v) => (v === 0 ? -1 : COCO_STUFF_ID_TO_CLASS[v - 1])));
+    expect(labels(cocoStuffDataset({ root, variant: '10k', split: 'test', encoding: 'one-based' }), 0)).toEqual(
+      Array.from(cycle(one), (v) => (v === 0 ? -1 : COCO_STUFF_ID_TO_CLASS[v - 1])),
+    );
   });
 
   it('a value outside 0..181 and 255 is an error naming the file', () => {
@@ -207,7 +227,11 @@ describe('COCO-Stuff', () => {
 describe('errors name the file', () => {
   let root: string;
   let dir: string;
-  beforeAll(() => { root = join(tmp, 'voc-err'); makeVoc(root); dir = join(root, 'VOCdevkit', 'VOC2012'); });
+  beforeAll(() => {
+    root = join(tmp, 'voc-err');
+    makeVoc(root);
+    dir = join(root, 'VOCdevkit', 'VOC2012');
+  });
 
   it('missing root, folder and list', () => {
     const nowhere = join(tmp, 'nowhere');

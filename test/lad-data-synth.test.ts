@@ -7,9 +7,26 @@ import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  DigitsSeg, TexturedBlobs, FolderDataset, DatasetFileError, ImageFileError, exportDataset, mnistDigits, mnistSplitRange, ellipseDistance,
-  encodePng, digitsSeg, texturedBlobs, UNIT_NORMALIZATION, CAFFE_NORMALIZATION, DIGIT_IGNORE_ALPHA, DIGIT_LABEL_ALPHA, GRATING_ORIENTATIONS_DEG,
-  type SegDataset, type DigitsDrawn, type Blob,
+  DigitsSeg,
+  TexturedBlobs,
+  FolderDataset,
+  DatasetFileError,
+  ImageFileError,
+  exportDataset,
+  mnistDigits,
+  mnistSplitRange,
+  ellipseDistance,
+  encodePng,
+  digitsSeg,
+  texturedBlobs,
+  UNIT_NORMALIZATION,
+  CAFFE_NORMALIZATION,
+  DIGIT_IGNORE_ALPHA,
+  DIGIT_LABEL_ALPHA,
+  GRATING_ORIENTATIONS_DEG,
+  type SegDataset,
+  type DigitsDrawn,
+  type Blob,
 } from '../packages/lad/src/data/index.ts';
 
 const S = 64;
@@ -44,7 +61,8 @@ describe.each([
   });
 
   it('gives the same bits for the same (seed, split, index), whatever the access order', () => {
-    const a = make({ seed: 7 }).train, b = make({ seed: 7 }).train;
+    const a = make({ seed: 7 }).train,
+      b = make({ seed: 7 }).train;
     const late = [0, 1, 2, 3].map((i) => a.get(i))[3];
     const early = b.get(3);
     expect(same(late.image.data(), early.image.data())).toBe(true);
@@ -62,7 +80,8 @@ describe.each([
 
   it('applies a configured normalisation and canvas size', () => {
     const ds = make({ normalization: CAFFE_NORMALIZATION, size: [48, 56], digitSize: [20, 30] }).train;
-    const raw = ds.getRaw(0), img = ds.get(0).image;
+    const raw = ds.getRaw(0),
+      img = ds.get(0).image;
     expect(img.shape).toEqual([3, 48, 56]);
     expect(img.data()[0]).toBeCloseTo(raw.rgb[0] - CAFFE_NORMALIZATION.mean[0], 4);
     expect(() => ds.get(2000)).toThrow(/index 2000 out of range/);
@@ -114,14 +133,17 @@ describe('digits-seg: construction', () => {
   });
 
   it('shows each digit in its colour where it is opaque and on top (image and label aligned)', () => {
-    let err = 0, n = 0;
+    let err = 0,
+      n = 0;
     for (const d of drawn) {
       d.layers.forEach((l, k) => {
         const above = d.layers.slice(k + 1);
         for (let y = 0; y < l.size; y++) {
           for (let x = 0; x < l.size; x++) {
             const [py, px] = [l.top + y, l.left + x];
-            const covered = above.some((u) => py >= u.top && py < u.top + u.size && px >= u.left && px < u.left + u.size && u.alpha[(py - u.top) * u.size + px - u.left] > 0);
+            const covered = above.some(
+              (u) => py >= u.top && py < u.top + u.size && px >= u.left && px < u.left + u.size && u.alpha[(py - u.top) * u.size + px - u.left] > 0,
+            );
             if (l.alpha[y * l.size + x] < 0.98 || covered) continue;
             expect(d.label[py * S + px]).toBe(l.digit + 1);
             for (let c = 0; c < 3; c++) err += Math.abs(d.rgb[3 * (py * S + px) + c] / 255 - l.colour[c]);
@@ -138,7 +160,8 @@ describe('digits-seg: construction', () => {
     const digits = mnistDigits();
     expect(digits.reduce((n, a) => n + a.length / 784, 0)).toBe(10000);
     for (let d = 0; d < 10; d++) {
-      const [t0, t1] = mnistSplitRange(d, 'train'), [v0, v1] = mnistSplitRange(d, 'val');
+      const [t0, t1] = mnistSplitRange(d, 'train'),
+        [v0, v1] = mnistSplitRange(d, 'val');
       expect([t0, t1, v1]).toEqual([0, v0, digits[d].length / 784]);
       expect(t1).toBe(Math.floor(0.8 * v1));
     }
@@ -183,7 +206,8 @@ describe('digits-seg: class subsets, thickening passes and the sample cache', ()
   });
 
   it('gives the samples of the default when classes lists 0..9 in order', () => {
-    const a = new DigitsSeg('train', { train: 5, seed: 3 }), b = new DigitsSeg('train', { train: 5, seed: 3, classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] });
+    const a = new DigitsSeg('train', { train: 5, seed: 3 }),
+      b = new DigitsSeg('train', { train: 5, seed: 3, classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] });
     for (let i = 0; i < 5; i++) {
       expect(same(a.getRaw(i).rgb, b.getRaw(i).rgb)).toBe(true);
       expect(same(a.getRaw(i).label, b.getRaw(i).label)).toBe(true);
@@ -192,7 +216,8 @@ describe('digits-seg: class subsets, thickening passes and the sample cache', ()
 
   it('thickenPasses widens the strokes of thickened digits, drawing nothing else differently', () => {
     const opts = { train: 6, seed: 1, thickenProb: 1 };
-    const one = new DigitsSeg('train', opts), two = new DigitsSeg('train', { ...opts, thickenPasses: 2 });
+    const one = new DigitsSeg('train', opts),
+      two = new DigitsSeg('train', { ...opts, thickenPasses: 2 });
     for (let i = 0; i < 6; i++) {
       const [a, b] = [one.inspect(i), two.inspect(i)];
       expect(b.layers.map((l) => [l.digit, l.top, l.left, l.size, l.thick])).toEqual(a.layers.map((l) => [l.digit, l.top, l.left, l.size, l.thick]));
@@ -210,7 +235,8 @@ describe('digits-seg: class subsets, thickening passes and the sample cache', ()
   });
 
   it('with cache: true hands out the same bits as without, drawing each sample once', () => {
-    const plain = new DigitsSeg('val', { val: 4, seed: 2 }), cached = new DigitsSeg('val', { val: 4, seed: 2, cache: true });
+    const plain = new DigitsSeg('val', { val: 4, seed: 2 }),
+      cached = new DigitsSeg('val', { val: 4, seed: 2, cache: true });
     for (let i = 0; i < 4; i++) {
       const r = cached.getRaw(i);
       expect(cached.getRaw(i)).toBe(r); // the second read is the cached object
@@ -227,7 +253,8 @@ function stripeAngle(rgb: Uint8Array, b: Blob, pixels: number[]): number {
   const v = (p: number) => axis.reduce((s, a, c) => s + a * rgb[3 * p + c], 0);
   let [jxx, jyy, jxy] = [0, 0, 0];
   for (const p of pixels) {
-    const gx = (v(p + 1) - v(p - 1)) / 2, gy = (v(p + S) - v(p - S)) / 2;
+    const gx = (v(p + 1) - v(p - 1)) / 2,
+      gy = (v(p + S) - v(p - S)) / 2;
     [jxx, jyy, jxy] = [jxx + gx * gx, jyy + gy * gy, jxy + gx * gy];
   }
   const gradient = (0.5 * Math.atan2(2 * jxy, jxx - jyy) * 180) / Math.PI; // the wave's direction
@@ -261,7 +288,8 @@ describe('textured-blobs: construction', () => {
     for (const { label } of drawn) {
       for (let p = 0; p < S * S; p++) {
         ignore += label[p] === -1 ? 1 : 0;
-        const right = p % S < S - 1 ? label[p + 1] : -1, below = p + S < S * S ? label[p + S] : -1;
+        const right = p % S < S - 1 ? label[p + 1] : -1,
+          below = p + S < S * S ? label[p + S] : -1;
         for (const q of [right, below]) if (label[p] >= 0 && q >= 0 && q !== label[p]) touching++;
       }
     }
@@ -282,7 +310,8 @@ describe('textured-blobs: construction', () => {
           }
         }
         if (pixels.length < 60) return;
-        const want = GRATING_ORIENTATIONS_DEG[b.cls - 1], got = stripeAngle(rgb, b, pixels);
+        const want = GRATING_ORIENTATIONS_DEG[b.cls - 1],
+          got = stripeAngle(rgb, b, pixels);
         const diff = Math.min(Math.abs(got - want), 180 - Math.abs(got - want));
         expect(diff, `class ${b.cls}: stripes at ${got.toFixed(1)}°`).toBeLessThan(10);
         checked++;
@@ -342,8 +371,18 @@ describe('folder layout: export and read back', () => {
     ['missing dataset.json', (d: string) => unlinkSync(join(d, 'dataset.json')), 'dataset.json', /not found/],
     ['missing list file', (d: string) => unlinkSync(join(d, 'val.txt')), 'val.txt', /list file not found/],
     ['id listed, image missing', (d: string) => unlinkSync(join(d, 'images', 'train-00001.png')), join('images', 'train-00001.png'), /listed in train.txt/],
-    ['label size mismatch', (d: string) => writeFileSync(join(d, 'labels', 'train-00000.png'), encodePng(32, 32, new Uint8Array(32 * 32), 1)), join('labels', 'train-00000.png'), /32x32.*64x64/],
-    ['label value out of range', (d: string) => writeFileSync(join(d, 'labels', 'train-00000.png'), encodePng(S, S, new Uint8Array(S * S).fill(11), 1)), join('labels', 'train-00000.png'), /value 11.*0\.\.10 or 255/],
+    [
+      'label size mismatch',
+      (d: string) => writeFileSync(join(d, 'labels', 'train-00000.png'), encodePng(32, 32, new Uint8Array(32 * 32), 1)),
+      join('labels', 'train-00000.png'),
+      /32x32.*64x64/,
+    ],
+    [
+      'label value out of range',
+      (d: string) => writeFileSync(join(d, 'labels', 'train-00000.png'), encodePng(S, S, new Uint8Array(S * S).fill(11), 1)),
+      join('labels', 'train-00000.png'),
+      /value 11.*0\.\.10 or 255/,
+    ],
     ['bad dataset.json', (d: string) => writeFileSync(join(d, 'dataset.json'), '{"name": "x", "numClasses": 0}'), 'dataset.json', /numClasses/],
   ])('%s: the error names the file', (_, breakIt, file, detail) => {
     const split = file === 'val.txt' ? 'val' : 'train';

@@ -12,7 +12,9 @@ import type { LabelEncoding } from '../packages/lad/src/config.ts';
 import type { SegDataset, Sample } from '../packages/lad/src/data/types.ts';
 import type { SegModel, SegOutputs } from '../packages/lad/src/models/types.ts';
 
-const K = 4, H = 6, W = 5;
+const K = 4,
+  H = 6,
+  W = 5;
 const GRID: LabelEncoding = { codeDist: 'fixedGrid', sigma: 0, scale: 1, smoothPasses: 0 };
 const NOISY: LabelEncoding = { codeDist: 'normal', sigma: 0.03, scale: 1, smoothPasses: 0 };
 
@@ -42,7 +44,9 @@ class LabelReader extends Module implements SegModel {
   modes: boolean[] = [];
   forward(x: Tensor): SegOutputs {
     this.modes.push(this.training);
-    const d = x.data(), N = x.shape[0], plane = H * W;
+    const d = x.data(),
+      N = x.shape[0],
+      plane = H * W;
     return { logits: oneHot(N, (n, p) => Math.round(((d[(n * 4 + 3) * plane + p] + 1.1) * K) / 2.1)), auxLogits: null };
   }
 }
@@ -54,7 +58,9 @@ class ImageReader extends Module implements SegModel {
     super();
   }
   forward(x: Tensor): SegOutputs {
-    const d = x.data(), N = x.shape[0], plane = H * W;
+    const d = x.data(),
+      N = x.shape[0],
+      plane = H * W;
     return { logits: oneHot(N, (n, p) => Math.round(d[n * this.inChannels * plane + p] * 10)), auxLogits: null };
   }
 }

@@ -10,8 +10,23 @@ import { join } from 'node:path';
 import { main } from '../packages/lad/src/cli.ts';
 import { Generator, tensor } from '@lad/tensor';
 import {
-  ARMS, ARM_NAMES, HELPED_MARGIN, SINGLE_CLASS_SHARE, armsToRun, computeMatchedIterations, deterministicPart, experimentPreset, gridPoints, labelUsageVerdict,
-  runExperiment, singleClassVerdict, teacherVerdict, topPredictedClass, stat, type ExperimentConfig, type ExperimentReport,
+  ARMS,
+  ARM_NAMES,
+  HELPED_MARGIN,
+  SINGLE_CLASS_SHARE,
+  armsToRun,
+  computeMatchedIterations,
+  deterministicPart,
+  experimentPreset,
+  gridPoints,
+  labelUsageVerdict,
+  runExperiment,
+  singleClassVerdict,
+  teacherVerdict,
+  topPredictedClass,
+  stat,
+  type ExperimentConfig,
+  type ExperimentReport,
 } from '../packages/lad/src/experiment/index.ts';
 import { buildModel, modelPreset } from '../packages/lad/src/models/build.ts';
 import { evaluate } from '../packages/lad/src/evaluate.ts';
@@ -23,9 +38,18 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'lad-exp-'));
 /** The quick preset scaled down to a few iterations per arm and a few val images. */
 const tiny = (): ExperimentConfig =>
   experimentPreset('quick', [
-    'iterations=3', 'baseline.evalEvery=2', 'teacher.evalEvery=2', 'student.evalEvery=2',
-    'baseline.checkpointEvery=2', 'data.train=24', 'data.val=6', 'eval.limit=6', 'eval.examples=2',
-    'baseline.batchSize=4', 'teacher.batchSize=4', 'student.batchSize=4',
+    'iterations=3',
+    'baseline.evalEvery=2',
+    'teacher.evalEvery=2',
+    'student.evalEvery=2',
+    'baseline.checkpointEvery=2',
+    'data.train=24',
+    'data.val=6',
+    'eval.limit=6',
+    'eval.examples=2',
+    'baseline.batchSize=4',
+    'teacher.batchSize=4',
+    'student.batchSize=4',
   ]);
 
 async function runMain(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -41,7 +65,8 @@ describe('runExperiment (reduced quick preset)', () => {
     try {
       const quiet = { quiet: true, log: () => {} };
       const r1 = (await runExperiment(cfg, { outDir: a, ...quiet }))!;
-      for (const f of ['report.json', 'report.md', 'losses.png', 'val-miou.png', 'examples.png', 'config.json', 'seed-0/unit.json']) expect(existsSync(join(a, f)), f).toBe(true);
+      for (const f of ['report.json', 'report.md', 'losses.png', 'val-miou.png', 'examples.png', 'config.json', 'seed-0/unit.json'])
+        expect(existsSync(join(a, f)), f).toBe(true);
       for (const p of r1.files.plots) expect(readFileSync(join(a, p)).subarray(1, 4).toString()).toBe('PNG');
       expect(r1.points).toHaveLength(1);
       const arms = r1.points[0].arms;
@@ -57,7 +82,9 @@ describe('runExperiment (reduced quick preset)', () => {
       expect(f('teacher-lad') / f('control')).toBeCloseTo(2, 10);
       expect(f('student-lad') / f('control')).toBeCloseTo(4 / 3, 10);
       expect(arms['control-compute']!.perSeed[0].iterations).toBe(computeMatchedIterations(cfg, cfg.lad));
-      expect(Math.abs(arms['control-compute']!.trainFlops - arms['teacher-lad']!.trainFlops - arms['student-lad']!.trainFlops)).toBeLessThanOrEqual(f('control') / 2);
+      expect(Math.abs(arms['control-compute']!.trainFlops - arms['teacher-lad']!.trainFlops - arms['student-lad']!.trainFlops)).toBeLessThanOrEqual(
+        f('control') / 2,
+      );
       for (const t of ['teacher-nocons', 'teacher-lad'] as const) {
         const d = arms[t]!.diagnostics!;
         expect(d).toBeDefined();
@@ -107,8 +134,16 @@ describe('runExperiment (reduced quick preset)', () => {
     }
   });
 
-  it('runs a grid in two shards into one folder, shares the baseline stage, and lad report merges them into the unsharded bits', { timeout: 120_000 }, async () => {
-    const cfg: ExperimentConfig = { ...tiny(), seeds: [0, 1], arms: ['teacher-lad', 'teacher-nolabel'], sweep: [{ path: 'lad.consWeight', values: [0, 5] }], eval: { ...tiny().eval, examples: 0 } };
+  it('runs a grid in two shards into one folder, shares the baseline stage, and lad report merges them into the unsharded bits', {
+    timeout: 120_000,
+  }, async () => {
+    const cfg: ExperimentConfig = {
+      ...tiny(),
+      seeds: [0, 1],
+      arms: ['teacher-lad', 'teacher-nolabel'],
+      sweep: [{ path: 'lad.consWeight', values: [0, 5] }],
+      eval: { ...tiny().eval, examples: 0 },
+    };
     const [a, b] = [tmp(), tmp()];
     try {
       const quiet = { quiet: true, log: () => {} };
@@ -118,7 +153,10 @@ describe('runExperiment (reduced quick preset)', () => {
       expect(readFileSync(join(a, 'report.md'), 'utf8')).toMatch(/## Grid summary: `lad.consWeight`/);
       // shard 0 of 2 runs units 0 and 2 (point-major): it cannot report alone
       expect(await runExperiment(cfg, { outDir: b, ...quiet, shard: { index: 0, count: 2 } })).toBeNull();
-      expect([existsSync(join(b, 'lad.consWeight=0', 'seed-0', 'unit.json')), existsSync(join(b, 'lad.consWeight=0', 'seed-1', 'unit.json'))]).toEqual([true, false]);
+      expect([existsSync(join(b, 'lad.consWeight=0', 'seed-0', 'unit.json')), existsSync(join(b, 'lad.consWeight=0', 'seed-1', 'unit.json'))]).toEqual([
+        true,
+        false,
+      ]);
       await expect(main(['report', b], { out: () => {}, err: () => {} })).resolves.toBe(2);
       const last = await runExperiment(cfg, { outDir: b, ...quiet, shard: { index: 1, count: 2 } });
       expect(last).not.toBeNull(); // the last shard to finish writes the report
@@ -155,7 +193,13 @@ describe('the arm table', () => {
   });
 
   it('makes a grid of every combination, last axis fastest', () => {
-    const cfg = { ...experimentPreset('quick'), sweep: [{ path: 'labelScale', values: [1, 'auto'] }, { path: 'size', values: [48, 96] }] };
+    const cfg = {
+      ...experimentPreset('quick'),
+      sweep: [
+        { path: 'labelScale', values: [1, 'auto'] },
+        { path: 'size', values: [48, 96] },
+      ],
+    };
     const pts = gridPoints(cfg);
     expect(pts.map((p) => p.name)).toEqual(['labelScale=1,size=48', 'labelScale=1,size=96', 'labelScale=auto,size=48', 'labelScale=auto,size=96']);
     expect(pts[1].cfg.data.kind === 'digits-seg' && pts[1].cfg.data.size).toBe(96);
@@ -211,18 +255,40 @@ describe('single-class verdict', () => {
     expect(v.text).toMatch(/^It predicts class '1' almost everywhere: it has not learnt the task at this budget \(100\.0% of/);
   });
   it('stays silent for a model that predicts several classes, and names the seeds that collapse', () => {
-    const confusion = [[90, 5, 3, 2], [4, 30, 0, 0], [1, 0, 20, 2], [0, 1, 1, 25]]; // column shares 51%, 19%, 13%, 16%
+    const confusion = [
+      [90, 5, 3, 2],
+      [4, 30, 0, 0],
+      [1, 0, 20, 2],
+      [0, 1, 1, 25],
+    ]; // column shares 51%, 19%, 13%, 16%
     const spread = topPredictedClass(confusion, names);
     expect(spread.classId).toBe(0);
     expect(spread.share).toBeCloseTo((100 * 95) / 184, 10);
     expect(singleClassVerdict([{ seed: 0, topClass: spread }])).toBeNull();
-    const bg = topPredictedClass([[500, 0, 0, 1], [40, 0, 0, 0], [30, 0, 0, 0], [20, 0, 0, 0]], names); // 590 of 591
+    const bg = topPredictedClass(
+      [
+        [500, 0, 0, 1],
+        [40, 0, 0, 0],
+        [30, 0, 0, 0],
+        [20, 0, 0, 0],
+      ],
+      names,
+    ); // 590 of 591
     expect(bg).toMatchObject({ classId: 0, className: 'background' });
     expect(bg.share).toBeGreaterThan(SINGLE_CLASS_SHARE);
-    const v = singleClassVerdict([{ seed: 0, topClass: spread }, { seed: 1, topClass: bg }, { seed: 2, topClass: bg }])!;
+    const v = singleClassVerdict([
+      { seed: 0, topClass: spread },
+      { seed: 1, topClass: bg },
+      { seed: 2, topClass: bg },
+    ])!;
     expect(v.seeds).toEqual([1, 2]);
     expect(v.text).toMatch(/^In seeds 1, 2 of 3 it predicts class 'background' almost everywhere: it has not learnt the task at this budget/);
-    expect(singleClassVerdict([{ seed: 3, topClass: bg }, { seed: 4, topClass: bg }])!.text).toMatch(/^In every seed \(3, 4\) it predicts class 'background'/);
+    expect(
+      singleClassVerdict([
+        { seed: 3, topClass: bg },
+        { seed: 4, topClass: bg },
+      ])!.text,
+    ).toMatch(/^In every seed \(3, 4\) it predicts class 'background'/);
     // exactly at the threshold is not "almost everywhere"
     expect(singleClassVerdict([{ seed: 0, topClass: { classId: 0, className: 'background', share: SINGLE_CLASS_SHARE } }])).toBeNull();
   });
@@ -238,7 +304,10 @@ describe('lad experiment (CLI)', () => {
     expect(experimentConfigFromFlags({ preset: 'textured', seeds: '3,7' }).seeds).toEqual([3, 7]);
     expect(experimentConfigFromFlags({ preset: 'quick', sweep: 'lad.consWeight=0,5' }).sweep).toEqual([{ path: 'lad.consWeight', values: [0, 5] }]);
     expect(experimentConfigFromFlags({ preset: 'quick', sweep: 'consLoss=cwd,none' }).sweep[0].values).toEqual(['cwd', 'none']);
-    expect(experimentConfigFromFlags({ preset: 'quick', sweep: ' size=48,96  outputStride=8,4 ' }).sweep).toEqual([{ path: 'size', values: [48, 96] }, { path: 'outputStride', values: [8, 4] }]);
+    expect(experimentConfigFromFlags({ preset: 'quick', sweep: ' size=48,96  outputStride=8,4 ' }).sweep).toEqual([
+      { path: 'size', values: [48, 96] },
+      { path: 'outputStride', values: [8, 4] },
+    ]);
     expect(experimentConfigFromFlags({ preset: 'quick', sweep: 'labelScale=auto,2' }).sweep[0].values).toEqual(['auto', 2]);
     expect(experimentConfigFromFlags({ preset: 'quick', arms: 'teacher-lad,teacher-nolabel' }).arms).toEqual(['teacher-lad', 'teacher-nolabel']);
   });

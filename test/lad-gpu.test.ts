@@ -43,8 +43,10 @@ describe('LAD on the gpu backend (gpu.js cpu mode)', () => {
   it('encodes labels on the device with the same draws and values as on the CPU', async () => {
     const labels = fixedBatch('cpu').labels;
     const encs: LabelEncoding[] = [
-      DEFAULT_LAD.encodeTrain, DEFAULT_LAD.encodeDistill,
-      { codeDist: 'permutedGrid', sigma: 0.1, scale: 3, smoothPasses: 2 }, { codeDist: 'uniform', sigma: 0, scale: 1, smoothPasses: 1 },
+      DEFAULT_LAD.encodeTrain,
+      DEFAULT_LAD.encodeDistill,
+      { codeDist: 'permutedGrid', sigma: 0.1, scale: 3, smoothPasses: 2 },
+      { codeDist: 'uniform', sigma: 0, scale: 1, smoothPasses: 1 },
     ];
     for (const enc of encs) {
       const cpu = encodeLabels(labels, K, enc, new Generator(7)).data();
@@ -63,7 +65,8 @@ describe('LAD on the gpu backend (gpu.js cpu mode)', () => {
   it('a teacher step and a student step give the CPU losses (1e-4 relative) on a fixed batch', async () => {
     const run = async (device: Device) => {
       const batch = fixedBatch(device);
-      const teacher = tinyModel(1).to(device), student = tinyModel(2).to(device);
+      const teacher = tinyModel(1).to(device),
+        student = tinyModel(2).to(device);
       const t = teacherLoss(teacher, batch, K, DEFAULT_LAD, new Generator(3));
       t.loss.backward();
       const s = studentLoss(student, teacher, batch, K, DEFAULT_LAD, new Generator(4));
@@ -71,14 +74,16 @@ describe('LAD on the gpu backend (gpu.js cpu mode)', () => {
       const grad = await student.parameters()[0].grad!.dataAsync();
       return { t: await readParts(t.terms), s: await readParts(s.terms), grad };
     };
-    const cpu = await run('cpu'), gpu = await run('gpu');
+    const cpu = await run('cpu'),
+      gpu = await run('gpu');
     expect(Object.keys(gpu.t)).toEqual(Object.keys(cpu.t));
     for (const k of ['ce1', 'aux1', 'ce2', 'aux2', 'total']) expect(relClose(gpu.t[k], cpu.t[k]), `teacher ${k}: ${gpu.t[k]} vs ${cpu.t[k]}`).toBe(true);
     for (const k of ['ce', 'aux', 'total']) expect(relClose(gpu.s[k], cpu.s[k]), `student ${k}: ${gpu.s[k]} vs ${cpu.s[k]}`).toBe(true);
     // the small distillation terms: absolute agreement
     expect(Math.abs(gpu.t.cons - cpu.t.cons)).toBeLessThan(1e-6);
     expect(Math.abs(gpu.s.kd - cpu.s.kd)).toBeLessThan(1e-6);
-    let worst = 0, scale = 0;
+    let worst = 0,
+      scale = 0;
     cpu.grad.forEach((v, i) => ((worst = Math.max(worst, Math.abs(v - gpu.grad[i]))), (scale = Math.max(scale, Math.abs(v)))));
     expect(worst).toBeLessThan(1e-3 * scale);
   }, 30_000);
@@ -129,8 +134,18 @@ describe('LAD with asynchronous device reads only (gpu.js cpu mode, asyncKernels
     expect(() => zeros([1], { device: 'gpu' }).add(1).item()).toThrow(/asynchronously/); // this mode forbids synchronous reads of queued results
     const cfg = {
       ...experimentPreset('quick', [
-        'iterations=2', 'baseline.evalEvery=1', 'teacher.evalEvery=0', 'student.evalEvery=0', 'baseline.checkpointEvery=1',
-        'data.train=8', 'data.val=3', 'eval.limit=3', 'eval.examples=1', 'baseline.batchSize=2', 'teacher.batchSize=2', 'student.batchSize=2',
+        'iterations=2',
+        'baseline.evalEvery=1',
+        'teacher.evalEvery=0',
+        'student.evalEvery=0',
+        'baseline.checkpointEvery=1',
+        'data.train=8',
+        'data.val=3',
+        'eval.limit=3',
+        'eval.examples=1',
+        'baseline.batchSize=2',
+        'teacher.batchSize=2',
+        'student.batchSize=2',
       ]),
       seeds: [0],
     };
@@ -160,7 +175,14 @@ describe('lad train / eval --device gpu (each command starts and disposes of the
     const dir = tmp();
     try {
       const file = join(dir, 'tiny.json');
-      writeFileSync(file, JSON.stringify({ data: { trainSamples: 4, valSamples: 2, size: 48 }, model: { arch: 'fcn', backbone: { width: 4 }, headChannels: 8 }, train: { batchSize: 2 } }));
+      writeFileSync(
+        file,
+        JSON.stringify({
+          data: { trainSamples: 4, valSamples: 2, size: 48 },
+          model: { arch: 'fcn', backbone: { width: 4 }, headChannels: 8 },
+          train: { batchSize: 2 },
+        }),
+      );
       const [out, err]: string[][] = [[], []];
       const io = { out: (l: string) => out.push(l), err: (l: string) => err.push(l) };
       const gpu = ['--device', 'gpu', '--gpu-mode', 'cpu'];

@@ -18,15 +18,37 @@ import { teacherLoss } from '../packages/lad/src/teacher.ts';
 import { trainModel } from '../packages/lad/src/train.ts';
 import { evaluate } from '../packages/lad/src/evaluate.ts';
 
-const { train, val } = digitsSeg({ classes: [0, 1, 2], digits: [1, 2], digitSize: [20, 28], thickenProb: 1, thickenPasses: 2, train: 200, val: 40, seed: 0, size: 32, cache: true });
+const { train, val } = digitsSeg({
+  classes: [0, 1, 2],
+  digits: [1, 2],
+  digitSize: [20, 28],
+  thickenProb: 1,
+  thickenPasses: 2,
+  train: 200,
+  val: 40,
+  seed: 0,
+  size: 32,
+  cache: true,
+});
 const K = train.numClasses;
 const FIXED: LabelEncoding = { codeDist: 'fixedGrid', sigma: 0.02, scale: 3, smoothPasses: 0 };
 /** One path, no consistency, the fixed code in training and evaluation: the channel names the class. */
-const ORACLE: LadConfig = { ...DEFAULT_LAD, encodeTrain: FIXED, encodeTeacherEval: FIXED, encodeDistill: FIXED, dualPath: false, consLoss: 'none', consWeight: 0 };
+const ORACLE: LadConfig = {
+  ...DEFAULT_LAD,
+  encodeTrain: FIXED,
+  encodeTeacherEval: FIXED,
+  encodeDistill: FIXED,
+  dualPath: false,
+  consLoss: 'none',
+  consWeight: 0,
+};
 
 /** `ds` with every image set to zeros: only the label channel is left. */
 const blank = (ds: SegDataset): SegDataset => ({
-  name: ds.name, numClasses: ds.numClasses, classNames: ds.classNames, length: ds.length,
+  name: ds.name,
+  numClasses: ds.numClasses,
+  classNames: ds.classNames,
+  length: ds.length,
   get: (i) => {
     const s = ds.get(i);
     return { ...s, image: zeros(s.image.shape) };
@@ -34,11 +56,20 @@ const blank = (ds: SegDataset): SegDataset => ({
 });
 
 async function trainOracle(data: { train: SegDataset; val: SegDataset }, iterations: number) {
-  const model = buildModel({ ...modelPreset('tiny', 'deeplabv3', { inChannels: 4, numClasses: K }), backbone: { ...modelPreset('tiny', 'deeplabv3').backbone, outputStride: 4 } }, { generator: new Generator(1) });
+  const model = buildModel(
+    { ...modelPreset('tiny', 'deeplabv3', { inChannels: 4, numClasses: K }), backbone: { ...modelPreset('tiny', 'deeplabv3').backbone, outputStride: 4 } },
+    { generator: new Generator(1) },
+  );
   const out = mkdtempSync(join(tmpdir(), 'lad-oracle-'));
   try {
     await trainModel({
-      name: 'oracle', model, lossFn: (b, _s, g) => teacherLoss(model, b, K, ORACLE, g), train: data.train, numClasses: K, outDir: out, quiet: true,
+      name: 'oracle',
+      model,
+      lossFn: (b, _s, g) => teacherLoss(model, b, K, ORACLE, g),
+      train: data.train,
+      numClasses: K,
+      outDir: out,
+      quiet: true,
       cfg: { ...DEFAULT_TRAIN, iterations, batchSize: 8, lr: 0.1, cropSize: null, evalEvery: 0, checkpointEvery: 0, seed: 3 },
     });
   } finally {

@@ -17,8 +17,17 @@ import { vocDataset } from '../packages/lad/src/data/voc.ts';
 import { failingDataset, tinyDataset } from './fixtures/lad-tiny-dataset.ts';
 import { pattern, writeGrayPng, writeJpeg, writeText } from './util/lad-fixtures.ts';
 
-const bits = (b: Batch) => ({ images: Buffer.from(b.images.data().buffer).toString('base64'), labels: Buffer.from(b.labels.data().buffer).toString('base64'), ids: b.ids, epoch: b.epoch });
-const collect = async (it: AsyncIterable<Batch>) => { const out: Batch[] = []; for await (const b of it) out.push(b); return out; };
+const bits = (b: Batch) => ({
+  images: Buffer.from(b.images.data().buffer).toString('base64'),
+  labels: Buffer.from(b.labels.data().buffer).toString('base64'),
+  ids: b.ids,
+  epoch: b.epoch,
+});
+const collect = async (it: AsyncIterable<Batch>) => {
+  const out: Batch[] = [];
+  for await (const b of it) out.push(b);
+  return out;
+};
 
 describe('DataLoader: batches and order', () => {
   const ds = tinyDataset({ n: 10, size: [5, 6] });
@@ -76,7 +85,14 @@ describe('DataLoader: batches and order', () => {
   });
 
   it('refuses samples of different sizes in one batch, naming them', () => {
-    const mixed = { ...ds, name: 'mixed', numClasses: 4, classNames: ds.classNames, length: 2, get: (i: number) => (i === 0 ? ds.get(0) : tinyDataset({ n: 1, size: [4, 4] }).get(0)) };
+    const mixed = {
+      ...ds,
+      name: 'mixed',
+      numClasses: 4,
+      classNames: ds.classNames,
+      length: 2,
+      get: (i: number) => (i === 0 ? ds.get(0) : tinyDataset({ n: 1, size: [4, 4] }).get(0)),
+    };
     expect(() => new DataLoader(mixed, { batchSize: 2 }).batch(0, 0)).toThrow(/'s0' \(5×6\) with 's0' \(4×4\)/);
     expect(() => new DataLoader(ds, { batchSize: 0 })).toThrow(ValueError);
   });
@@ -93,14 +109,18 @@ describe('dataset specs', () => {
   });
 
   it('name what is wrong', async () => {
-    await expect(datasetFromSpec({ kind: 'module', module: fixture, export: 'nope', args: [] })).rejects.toThrow(/lad-tiny-dataset\.ts has no exported function or class 'nope'/);
+    await expect(datasetFromSpec({ kind: 'module', module: fixture, export: 'nope', args: [] })).rejects.toThrow(
+      /lad-tiny-dataset\.ts has no exported function or class 'nope'/,
+    );
     await expect(datasetFromSpec({ kind: 'bogus' } as never)).rejects.toThrow(/unknown kind 'bogus'/);
   });
 });
 
 describe('DataLoader: prefetch in a worker thread', () => {
   let tmp: string;
-  beforeAll(() => { tmp = mkdtempSync(join(tmpdir(), 'lad-loader-')); });
+  beforeAll(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'lad-loader-'));
+  });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
   it('yields the synchronous batches bit for bit (module spec, shuffle, augmentation, across epochs)', async () => {
@@ -122,7 +142,12 @@ describe('DataLoader: prefetch in a worker thread', () => {
     const ids = ['a', 'b', 'c', 'd', 'e'];
     ids.forEach((id, k) => {
       writeJpeg(join(dir, 'JPEGImages', `${id}.jpg`), 10 + k, 8, pattern(10 + k, 8, k));
-      writeGrayPng(join(dir, 'SegmentationClassAug', `${id}.png`), 10 + k, 8, Uint8Array.from({ length: (10 + k) * 8 }, (_, i) => [0, 3, 255, 20][(i + k) % 4]));
+      writeGrayPng(
+        join(dir, 'SegmentationClassAug', `${id}.png`),
+        10 + k,
+        8,
+        Uint8Array.from({ length: (10 + k) * 8 }, (_, i) => [0, 3, 255, 20][(i + k) % 4]),
+      );
     });
     writeText(join(dir, 'ImageSets', 'Segmentation', 'train_aug.txt'), ids.join('\n'));
     const opts = { batchSize: 2, shuffle: true, seed: 2, augment: { cropSize: 6 } };
@@ -156,7 +181,12 @@ describe('DataLoader: prefetch in a worker thread', () => {
   });
 
   it('passes a failure to rebuild the dataset in the worker to the caller', async () => {
-    const ds = withSpec(tinyDataset({ n: 4 }), { kind: 'module', module: new URL('./fixtures/lad-tiny-dataset.ts', import.meta.url).href, export: 'missingFactory', args: [] });
+    const ds = withSpec(tinyDataset({ n: 4 }), {
+      kind: 'module',
+      module: new URL('./fixtures/lad-tiny-dataset.ts', import.meta.url).href,
+      export: 'missingFactory',
+      args: [],
+    });
     const L = new DataLoader(ds, { batchSize: 2, prefetch: true });
     try {
       const err = await collect(L.epoch(0)).catch((e: unknown) => e);
@@ -169,7 +199,11 @@ describe('DataLoader: prefetch in a worker thread', () => {
 
   it('a script run by the tsx CLI prefetches and exits without close()', () => {
     const root = fileURLToPath(new URL('..', import.meta.url));
-    const r = spawnSync(join(root, 'node_modules', '.bin', 'tsx'), [join(root, 'test', 'fixtures', 'lad-loader-exit.ts')], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(join(root, 'node_modules', '.bin', 'tsx'), [join(root, 'test', 'fixtures', 'lad-loader-exit.ts')], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(r.error).toBeUndefined();
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);

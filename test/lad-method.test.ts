@@ -7,9 +7,27 @@ import fc from 'fast-check';
 import { Generator, Tensor, crossEntropy, grad, interpolate, randn, softmax, stack, tensor } from '@lad/tensor';
 import { LRScheduler, SGD, poly } from '@lad/nn';
 import {
-  DEFAULT_LAD, buildModel, channelWiseDistillation, codeTable, consistencyLoss, digitsSeg, encodeLabels, fixedGrid,
-  baselineLoss, labelTeacherInput, modelPreset, pixelKD, segLoss, studentLoss, teacherLoss, withLabelChannel, zeroChannel,
-  type LabelEncoding, type LadConfig, type SegModel, type StepBatch,
+  DEFAULT_LAD,
+  buildModel,
+  channelWiseDistillation,
+  codeTable,
+  consistencyLoss,
+  digitsSeg,
+  encodeLabels,
+  fixedGrid,
+  baselineLoss,
+  labelTeacherInput,
+  modelPreset,
+  pixelKD,
+  segLoss,
+  studentLoss,
+  teacherLoss,
+  withLabelChannel,
+  zeroChannel,
+  type LabelEncoding,
+  type LadConfig,
+  type SegModel,
+  type StepBatch,
 } from '@lad/lad';
 
 const f32 = (t: Tensor) => Array.from(t.data() as Float32Array);
@@ -23,27 +41,47 @@ describe('channelWiseDistillation (§4)', () => {
   });
 
   it('is non-negative', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 1e6 }), fc.double({ min: 0.5, max: 8, noNaN: true }), (seed, T) => {
-      const g = new Generator(seed);
-      const s = randn([2, 3, 3, 4], { generator: g }).mul(3), t = randn([2, 3, 3, 4], { generator: g }).mul(3);
-      return channelWiseDistillation(s, t, { temperature: T }).item() >= -1e-5;
-    }), { numRuns: 40 });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1e6 }), fc.double({ min: 0.5, max: 8, noNaN: true }), (seed, T) => {
+        const g = new Generator(seed);
+        const s = randn([2, 3, 3, 4], { generator: g }).mul(3),
+          t = randn([2, 3, 3, 4], { generator: g }).mul(3);
+        return channelWiseDistillation(s, t, { temperature: T }).item() >= -1e-5;
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('has gradient (T/(N·C))(q − p) with respect to the student', () => {
-    const g = new Generator(2), N = 2, C = 3, H = 2, W = 3, T = 4;
+    const g = new Generator(2),
+      N = 2,
+      C = 3,
+      H = 2,
+      W = 3,
+      T = 4;
     const s = randn([N, C, H, W], { generator: g, dtype: 'float64' }).requiresGrad_();
     const t = randn([N, C, H, W], { generator: g, dtype: 'float64' });
     const [gs] = grad([channelWiseDistillation(s, t, { temperature: T })], [s]);
-    const q = softmax(s.detach().reshape([N * C, H * W]).div(T), 1), p = softmax(t.reshape([N * C, H * W]).div(T), 1);
-    const want = q.sub(p).mul(T / (N * C)).reshape([N, C, H, W]);
+    const q = softmax(
+        s
+          .detach()
+          .reshape([N * C, H * W])
+          .div(T),
+        1,
+      ),
+      p = softmax(t.reshape([N * C, H * W]).div(T), 1);
+    const want = q
+      .sub(p)
+      .mul(T / (N * C))
+      .reshape([N, C, H, W]);
     const d = gs!.sub(want).abs().amax().item();
     expect(d).toBeLessThan(1e-10);
   });
 
   it('is invariant to a per-channel constant, not to a per-pixel constant across classes', () => {
     const g = new Generator(3);
-    const s = randn([1, 3, 4, 4], { generator: g }), t = randn([1, 3, 4, 4], { generator: g });
+    const s = randn([1, 3, 4, 4], { generator: g }),
+      t = randn([1, 3, 4, 4], { generator: g });
     const base = channelWiseDistillation(s, t).item();
     const perChannel = tensor([5, -2, 7]).reshape([1, 3, 1, 1]);
     expect(channelWiseDistillation(s.add(perChannel), t).item()).toBeCloseTo(base, 4);
@@ -55,14 +93,25 @@ describe('channelWiseDistillation (§4)', () => {
 });
 
 describe('label encoder (§2.2)', () => {
-  const y = labels3([[[0, 1, 2, -1], [2, 2, 0, 1]], [[1, 1, -1, -1], [0, 2, 2, 0]]]); // (2, 2, 4), K = 3
+  const y = labels3([
+    [
+      [0, 1, 2, -1],
+      [2, 2, 0, 1],
+    ],
+    [
+      [1, 1, -1, -1],
+      [0, 2, 2, 0],
+    ],
+  ]); // (2, 2, 4), K = 3
 
   it('gives every pixel of a class one pre-noise value per image, and ignore its own slot', () => {
-    const L = f32(encodeLabels(y, 3, enc(), new Generator(4))), lab = Array.from(y.data());
+    const L = f32(encodeLabels(y, 3, enc(), new Generator(4))),
+      lab = Array.from(y.data());
     for (let b = 0; b < 2; b++) {
       const byClass = new Map<number, number>();
       for (let p = 0; p < 8; p++) {
-        const k = lab[b * 8 + p], v = L[b * 8 + p];
+        const k = lab[b * 8 + p],
+          v = L[b * 8 + p];
         if (byClass.has(k)) expect(v).toBe(byClass.get(k));
         else byClass.set(k, v);
       }
@@ -80,19 +129,22 @@ describe('label encoder (§2.2)', () => {
   });
 
   it('spans [−1.1, 1.0] in equal steps for every K (the contrast of the N(0, 1) codes)', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 200 }), (K) => {
-      const g = fixedGrid(K);
-      expect(g.length).toBe(K + 1);
-      expect(g[0]).toBeCloseTo(-1.1, 12);
-      expect(g[K]).toBeCloseTo(1, 12);
-      for (let k = 1; k <= K; k++) expect(g[k] - g[k - 1]).toBeCloseTo(2.1 / K, 12);
-    }));
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 200 }), (K) => {
+        const g = fixedGrid(K);
+        expect(g.length).toBe(K + 1);
+        expect(g[0]).toBeCloseTo(-1.1, 12);
+        expect(g[K]).toBeCloseTo(1, 12);
+        for (let k = 1; k <= K; k++) expect(g[k] - g[k - 1]).toBeCloseTo(2.1 / K, 12);
+      }),
+    );
   });
 
   it('differs between calls in random modes and agrees in fixedGrid mode', () => {
     const g = new Generator(5);
     for (const codeDist of ['normal', 'uniform', 'permutedGrid'] as const) {
-      const a = f32(encodeLabels(y, 3, enc({ codeDist }), g)), b = f32(encodeLabels(y, 3, enc({ codeDist }), g));
+      const a = f32(encodeLabels(y, 3, enc({ codeDist }), g)),
+        b = f32(encodeLabels(y, 3, enc({ codeDist }), g));
       expect(a).not.toEqual(b);
     }
     const fixed = enc({ codeDist: 'fixedGrid', sigma: 0 });
@@ -111,7 +163,8 @@ describe('label encoder (§2.2)', () => {
   });
 
   it('is all zeros in zeros mode and draws nothing', () => {
-    const g = new Generator(8), before = g.getState();
+    const g = new Generator(8),
+      before = g.getState();
     const L = encodeLabels(y, 3, enc({ codeDist: 'zeros', sigma: 0.5, scale: 100 }), g);
     expect(L.shape).toEqual([2, 1, 2, 4]);
     expect(f32(L).every((v) => v === 0)).toBe(true);
@@ -119,7 +172,8 @@ describe('label encoder (§2.2)', () => {
   });
 
   it('has noise std ≈ scale·sigma and codes scaled by scale', () => {
-    const H = 128, W = 128;
+    const H = 128,
+      W = 128;
     const ones = Tensor.fromData(new Int32Array(H * W).fill(1), [1, H, W]);
     const L = f32(encodeLabels(ones, 3, enc({ codeDist: 'fixedGrid', sigma: 0.05, scale: 20 }), new Generator(9)));
     const mean = L.reduce((a, b) => a + b, 0) / L.length;
@@ -134,7 +188,13 @@ describe('label encoder (§2.2)', () => {
   });
 
   it('smoothPasses box-blurs the code map before the noise', () => {
-    const step = labels3([[[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1]]]); // (1, 3, 4), a vertical edge
+    const step = labels3([
+      [
+        [0, 0, 1, 1],
+        [0, 0, 1, 1],
+        [0, 0, 1, 1],
+      ],
+    ]); // (1, 3, 4), a vertical edge
     const sharp = f32(encodeLabels(step, 2, enc({ codeDist: 'fixedGrid' }), new Generator(0)));
     const blur = f32(encodeLabels(step, 2, enc({ codeDist: 'fixedGrid', smoothPasses: 1 }), new Generator(0)));
     // grid for K = 2: c0 = −1.1, c1 = −0.05; row 1 col 1 averages 3 columns: (−1.1·6 − 0.05·3)/9
@@ -161,7 +221,8 @@ describe('label encoder (§2.2)', () => {
 
 describe('poly LR (§2.5)', () => {
   it('is lr0 at t = 0 and lr0·(1/T_max)^0.9 at t = T_max − 1', () => {
-    const Tmax = 50, lr0 = 0.02;
+    const Tmax = 50,
+      lr0 = 0.02;
     const p = tensor([1]).requiresGrad_();
     const opt = new SGD([p], { lr: lr0, momentum: 0.9 });
     const sched = new LRScheduler(opt, poly({ power: 0.9, maxIters: Tmax }));
@@ -174,8 +235,22 @@ describe('poly LR (§2.5)', () => {
 describe('segLoss, pixelKD, consistencyLoss', () => {
   it('segLoss equals manual align_corners upsampling + CE with ignore, plus auxWeight·aux', () => {
     const g = new Generator(12);
-    const logits = randn([2, 3, 2, 3], { generator: g }), aux = randn([2, 3, 2, 3], { generator: g });
-    const y = labels3([[[0, 1, 2, -1, 0], [1, 1, -1, 2, 0], [2, 0, 0, 1, 1], [0, 0, 2, 2, -1]], [[1, 2, 0, 0, 0], [2, -1, 1, 0, 0], [1, 1, 1, 2, 2], [0, 1, 2, 0, 1]]]);
+    const logits = randn([2, 3, 2, 3], { generator: g }),
+      aux = randn([2, 3, 2, 3], { generator: g });
+    const y = labels3([
+      [
+        [0, 1, 2, -1, 0],
+        [1, 1, -1, 2, 0],
+        [2, 0, 0, 1, 1],
+        [0, 0, 2, 2, -1],
+      ],
+      [
+        [1, 2, 0, 0, 0],
+        [2, -1, 1, 0, 0],
+        [1, 1, 1, 2, 2],
+        [0, 1, 2, 0, 1],
+      ],
+    ]);
     const ce = (z: Tensor) => crossEntropy(interpolate(z, { size: [4, 5], mode: 'bilinear', alignCorners: true }), y, { ignoreIndex: -1 }).item();
     const r = segLoss({ logits, auxLogits: aux }, y, 0.4);
     expect(r.ce.item()).toBeCloseTo(ce(logits), 6);
@@ -187,7 +262,8 @@ describe('segLoss, pixelKD, consistencyLoss', () => {
   it('pixelKD on a hand example: KL over classes per pixel, mean over pixels, × T²', () => {
     // one image, 2 classes, 1×2 pixels; T = 1. Pixel 0: s = (0, 0), t = (ln 3, 0) → p = (3/4, 1/4), q = (1/2, 1/2).
     // Pixel 1: identical → 0. KL0 = 3/4·ln(3/2) + 1/4·ln(1/2).
-    const s = tensor([[[[0, 1]], [[0, 2]]]]), t = tensor([[[[Math.log(3), 1]], [[0, 2]]]]);
+    const s = tensor([[[[0, 1]], [[0, 2]]]]),
+      t = tensor([[[[Math.log(3), 1]], [[0, 2]]]]);
     const kl0 = 0.75 * Math.log(1.5) + 0.25 * Math.log(0.5);
     expect(pixelKD(s, t, { temperature: 1 }).item()).toBeCloseTo(kl0 / 2, 6);
     // T = 2 rescales the logits by 1/2 and the result by 4.
@@ -198,7 +274,8 @@ describe('segLoss, pixelKD, consistencyLoss', () => {
 
   it('consistencyLoss: symmetric sums both directions with stop-grad; one direction otherwise; none is 0', () => {
     const g = new Generator(13);
-    const z1 = randn([1, 2, 3, 3], { generator: g }).requiresGrad_(), z2 = randn([1, 2, 3, 3], { generator: g }).requiresGrad_();
+    const z1 = randn([1, 2, 3, 3], { generator: g }).requiresGrad_(),
+      z2 = randn([1, 2, 3, 3], { generator: g }).requiresGrad_();
     const cfg: LadConfig = { ...DEFAULT_LAD, consT: 2 };
     const both = consistencyLoss(z1, z2, cfg).item();
     expect(both).toBeCloseTo(channelWiseDistillation(z1, z2, { temperature: 2 }).item() + channelWiseDistillation(z2, z1, { temperature: 2 }).item(), 6);
@@ -226,7 +303,8 @@ const tinyModel = (inChannels: number, seed: number): SegModel =>
 function train(model: SegModel, steps: number, lr: number, lossFn: (gen: Generator) => { loss: Tensor }): [number, number] {
   const opt = new SGD(model.parameters(), { lr, momentum: 0.9 });
   const gen = new Generator(99);
-  let first = NaN, last = NaN;
+  let first = NaN,
+    last = NaN;
   for (let i = 0; i < steps; i++) {
     opt.zeroGrad();
     const { loss } = lossFn(gen);
@@ -268,7 +346,8 @@ describe('teacher and student steps (§2.3, §2.4)', () => {
     expect(Object.keys(single.parts).sort()).toEqual(['aux1', 'ce1', 'total']);
     const none = teacherLoss(teacher, batch, 11, { ...cfg, consLoss: 'none' }, new Generator(0));
     expect(none.parts.cons).toBe(0);
-    const plain = tinyModel(3, 6), student = tinyModel(4, 7);
+    const plain = tinyModel(3, 6),
+      student = tinyModel(4, 7);
     const s = studentLoss(student, plain, batch, 11, { ...cfg, kdLoss: 'pixelKD' }, new Generator(0));
     expect(s.parts.kd).toBeGreaterThan(0);
     expect(() => teacherLoss(teacher, batch, 10, cfg, new Generator(0))).toThrow(/numClasses/);
@@ -276,8 +355,11 @@ describe('teacher and student steps (§2.3, §2.4)', () => {
     expect(x.shape).toEqual([4, 4, 32, 32]);
   }, 30_000);
 
-  it('resizes teacher logits of another size to the student\'s, or says how to', () => {
-    const coarse = buildModel(modelPreset('tiny', 'deeplabv3', { inChannels: 4, numClasses: 11, backbone: { ...modelPreset('tiny', 'deeplabv3').backbone, outputStride: 16 } }), { generator: new Generator(10) });
+  it("resizes teacher logits of another size to the student's, or says how to", () => {
+    const coarse = buildModel(
+      modelPreset('tiny', 'deeplabv3', { inChannels: 4, numClasses: 11, backbone: { ...modelPreset('tiny', 'deeplabv3').backbone, outputStride: 16 } }),
+      { generator: new Generator(10) },
+    );
     const student = tinyModel(4, 11);
     const r = studentLoss(student, coarse, batch, 11, cfg, new Generator(0));
     expect(r.parts.kd).toBeGreaterThan(0);
@@ -286,7 +368,8 @@ describe('teacher and student steps (§2.3, §2.4)', () => {
 
   it('is deterministic: the same seeds give identical loss bits', () => {
     const run = () => {
-      const t = tinyModel(4, 8), s = tinyModel(4, 9);
+      const t = tinyModel(4, 8),
+        s = tinyModel(4, 9);
       const a = teacherLoss(t, batch, 11, cfg, new Generator(42)).parts.total;
       const b = studentLoss(s, t, batch, 11, cfg, new Generator(42)).parts.total;
       return [a, b];

@@ -10,8 +10,14 @@ import { ConfusionMatrix } from '../packages/lad/src/metrics.ts';
 const i32 = (data: number[][] | number[][][]) => tensor(data, { dtype: 'int32' });
 
 // target (-1 = ignore) and prediction, 2x4; the ignored pixels predict 2 and 0, which must not count.
-const TARGET = [[0, 0, 1, -1], [1, 2, 2, -1]];
-const PRED = [[0, 1, 1, 2], [1, 2, 0, 0]];
+const TARGET = [
+  [0, 0, 1, -1],
+  [1, 2, 2, -1],
+];
+const PRED = [
+  [0, 1, 1, 2],
+  [1, 2, 0, 0],
+];
 
 describe('ConfusionMatrix: hand-computed', () => {
   // Counted pairs (t, p): (0,0) (0,1) (1,1) (1,1) (2,2) (2,0).
@@ -100,22 +106,33 @@ describe('ConfusionMatrix.formatTable', () => {
 describe('ConfusionMatrix: properties', () => {
   const K = 4;
   const pairs = fc.array(fc.tuple(fc.integer({ min: 0, max: K - 1 }), fc.integer({ min: -1, max: K - 1 })), { minLength: 1, maxLength: 60 });
-  const cmOf = (ps: [number, number][]) => new ConfusionMatrix(K).updateArrays(ps.map((p) => p[0]), ps.map((p) => p[1]));
+  const cmOf = (ps: [number, number][]) =>
+    new ConfusionMatrix(K).updateArrays(
+      ps.map((p) => p[0]),
+      ps.map((p) => p[1]),
+    );
 
   it('total = labelled pixels; metrics in [0, 1] and NaN-free; mIoU(all) <= mIoU', () => {
-    fc.assert(fc.property(pairs, (ps) => {
-      const cm = cmOf(ps);
-      expect(cm.total).toBe(ps.filter((p) => p[1] >= 0).length);
-      for (const v of [cm.meanIoU('present'), cm.meanIoU('all'), cm.pixelAccuracy(), cm.meanClassAccuracy()]) expect(v >= 0 && v <= 1).toBe(true);
-      expect(cm.meanIoU('all')).toBeLessThanOrEqual(cm.meanIoU('present') + 1e-12);
-    }));
+    fc.assert(
+      fc.property(pairs, (ps) => {
+        const cm = cmOf(ps);
+        expect(cm.total).toBe(ps.filter((p) => p[1] >= 0).length);
+        for (const v of [cm.meanIoU('present'), cm.meanIoU('all'), cm.pixelAccuracy(), cm.meanClassAccuracy()]) expect(v >= 0 && v <= 1).toBe(true);
+        expect(cm.meanIoU('all')).toBeLessThanOrEqual(cm.meanIoU('present') + 1e-12);
+      }),
+    );
   });
 
   it('perfect predictions give 1 everywhere; merging equals updating with both', () => {
-    fc.assert(fc.property(pairs, pairs, (a, b) => {
-      const perfect = new ConfusionMatrix(K).updateArrays(a.map((p) => Math.max(0, p[1])), a.map((p) => p[1]));
-      if (perfect.total > 0) expect([perfect.meanIoU('present'), perfect.pixelAccuracy(), perfect.meanClassAccuracy()]).toEqual([1, 1, 1]);
-      expect([...cmOf(a).merge(cmOf(b)).matrix]).toEqual([...cmOf([...a, ...b]).matrix]);
-    }));
+    fc.assert(
+      fc.property(pairs, pairs, (a, b) => {
+        const perfect = new ConfusionMatrix(K).updateArrays(
+          a.map((p) => Math.max(0, p[1])),
+          a.map((p) => p[1]),
+        );
+        if (perfect.total > 0) expect([perfect.meanIoU('present'), perfect.pixelAccuracy(), perfect.meanClassAccuracy()]).toEqual([1, 1, 1]);
+        expect([...cmOf(a).merge(cmOf(b)).matrix]).toEqual([...cmOf([...a, ...b]).matrix]);
+      }),
+    );
   });
 });

@@ -11,7 +11,9 @@ import { buildModel, digitsSeg, modelPreset, type Arch } from '@lad/lad';
 /** Labels (N, H, W) reduced to (N, h, w) by nearest sampling (ignore stays -1). */
 function nearestLabels(labels: Tensor, h: number, w: number): Tensor {
   const asFloat = labels.unsqueeze(1).to('float32'); // (N, 1, H, W)
-  return interpolate(asFloat, { size: [h, w], mode: 'nearest' }).squeeze(1).to('int32');
+  return interpolate(asFloat, { size: [h, w], mode: 'nearest' })
+    .squeeze(1)
+    .to('int32');
 }
 
 describe('every model overfits one batch of digits-seg', () => {

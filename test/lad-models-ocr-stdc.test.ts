@@ -17,12 +17,15 @@ const closeTo = (a: Tensor, b: number[], eps = 1e-5) => [...a.data()].forEach((v
 
 /** Two classes of random discs on background 0; the image's channel c is high where class = c, plus noise. */
 function blobBatch(n: number, H: number, W: number, K: number, g: Generator): { x: Tensor; y: Tensor } {
-  const xs = new Float32Array(n * 3 * H * W), ys = new Int32Array(n * H * W);
+  const xs = new Float32Array(n * 3 * H * W),
+    ys = new Int32Array(n * H * W);
   for (let b = 0; b < n; b++) {
     const lab = ys.subarray(b * H * W, (b + 1) * H * W);
     for (let k = 1; k < K; k++) {
       for (let d = 0; d < 2; d++) {
-        const cy = g.nextU32() % H, cx = g.nextU32() % W, r = 5 + (g.nextU32() % 6);
+        const cy = g.nextU32() % H,
+          cx = g.nextU32() % W,
+          r = 5 + (g.nextU32() % 6);
         for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) if ((i - cy) ** 2 + (j - cx) ** 2 <= r * r) lab[i * W + j] = k;
       }
     }
@@ -65,7 +68,12 @@ const report = (l: number[]) => `${l.length} steps, loss ${l[0].toFixed(4)} → 
 describe('OCRHead', () => {
   const K = 3;
   const make = (g: Generator) => new OCRHead({ inChannels: 6, numClasses: K, channels: 8, keyChannels: 4, generator: g });
-  const feats = (g: Generator, H: number, W: number): Tensor[] => [randn([2, 2, 2 * H, 2 * W], { generator: g }), randn([2, 4, H, W], { generator: g }), randn([2, 5, H, W], { generator: g }), randn([2, 6, H, W], { generator: g })];
+  const feats = (g: Generator, H: number, W: number): Tensor[] => [
+    randn([2, 2, 2 * H, 2 * W], { generator: g }),
+    randn([2, 4, H, W], { generator: g }),
+    randn([2, 5, H, W], { generator: g }),
+    randn([2, 6, H, W], { generator: g }),
+  ];
 
   it('maps c4 and aux logits to logits at c4 resolution, resizing aux logits of another size', () => {
     const g = new Generator(0);
@@ -92,7 +100,14 @@ describe('OCRHead', () => {
     expect(rel.amin().item()).toBeGreaterThan(0);
     // hand example: E = 4, q = [1,1,1,1], keys e0·2 and 0 → scores 2/√4 = 1 and 0 → [e/(e+1), 1/(e+1)]
     const q = tensor([[[1], [1], [1], [1]]]); // (1, 4, 1)
-    const k = tensor([[[2, 0], [0, 0], [0, 0], [0, 0]]]); // (1, 4, 2)
+    const k = tensor([
+      [
+        [2, 0],
+        [0, 0],
+        [0, 0],
+        [0, 0],
+      ],
+    ]); // (1, 4, 2)
     closeTo(pixelRegionRelation(q, k), [Math.E / (Math.E + 1), 1 / (Math.E + 1)]);
   });
 
@@ -110,7 +125,11 @@ describe('OCRHead', () => {
     const g = new Generator(2);
     const head = make(g);
     const aux = randn([2, K, 4, 4], { generator: g }).requiresGrad_(true);
-    head.forward(feats(g, 4, 4), aux).square().sum().backward();
+    head
+      .forward(feats(g, 4, 4), aux)
+      .square()
+      .sum()
+      .backward();
     expect(aux.grad).not.toBeNull();
     expect(aux.grad!.abs().sum().item()).toBeGreaterThan(0);
   });
@@ -123,7 +142,11 @@ describe('StdcSeg', () => {
     const g = new Generator(0);
     for (const aux of [true, false]) {
       const m = new StdcSeg({ inChannels: C, numClasses: 5, width: 4, aux, generator: g });
-      for (const [H, W] of [[32, 32], [48, 64], [65, 65]]) {
+      for (const [H, W] of [
+        [32, 32],
+        [48, 64],
+        [65, 65],
+      ]) {
         const o = noGrad(() => m.forward(randn([2, C, H, W], { generator: g })));
         const at = (s: number) => [2, 5, Math.ceil(H / s), Math.ceil(W / s)]; // every stride-2 layer has k3 p1 (or avg-pool k3 p1)
         expect(o.logits.shape).toEqual(at(8));
@@ -142,20 +165,47 @@ describe('StdcSeg', () => {
   it('has the hand-counted number of parameters (width 4, 3 -> 2 classes)', () => {
     // conv-BN-ReLU C→O k×k (groups g, no bias) = C·O·k²/g + 2·O; stage channels 16, 32, 64.
     // STDC module(i→o, stride): 1x1 i→o/2, [dw 3x3 s2 on o/2], 3x3 o/2→o/4, o/4→o/8, o/8→o/8.
-    const stem = (3 * 2 * 9 + 4) + (2 * 4 * 9 + 8); // 58 + 80 = 138
-    const stage1 = (4 * 8 + 16) + (8 * 9 + 16) + (8 * 4 * 9 + 8) + (4 * 2 * 9 + 4) + (2 * 2 * 9 + 4) // stride 2: 48+88+296+76+40 = 548
-      + (16 * 8 + 16) + 296 + 76 + 40; // stride 1: 144+412 = 556 → 1104
-    const stage2 = (16 * 16 + 32) + (16 * 9 + 32) + (16 * 8 * 9 + 16) + (8 * 4 * 9 + 8) + (4 * 4 * 9 + 8) // 288+176+1168+296+152 = 2080
-      + (32 * 16 + 32) + 1168 + 296 + 152; // 544+1616 = 2160 → 4240
-    const stage3 = (32 * 32 + 64) + (32 * 9 + 64) + (32 * 16 * 9 + 32) + (16 * 8 * 9 + 16) + (8 * 8 * 9 + 16) // 1088+352+4640+1168+592 = 7840
-      + (64 * 32 + 64) + 4640 + 1168 + 592; // 2112+6400 = 8512 → 16352
+    const stem = 3 * 2 * 9 + 4 + (2 * 4 * 9 + 8); // 58 + 80 = 138
+    const stage1 =
+      4 * 8 +
+      16 +
+      (8 * 9 + 16) +
+      (8 * 4 * 9 + 8) +
+      (4 * 2 * 9 + 4) +
+      (2 * 2 * 9 + 4) + // stride 2: 48+88+296+76+40 = 548
+      (16 * 8 + 16) +
+      296 +
+      76 +
+      40; // stride 1: 144+412 = 556 → 1104
+    const stage2 =
+      16 * 16 +
+      32 +
+      (16 * 9 + 32) +
+      (16 * 8 * 9 + 16) +
+      (8 * 4 * 9 + 8) +
+      (4 * 4 * 9 + 8) + // 288+176+1168+296+152 = 2080
+      (32 * 16 + 32) +
+      1168 +
+      296 +
+      152; // 544+1616 = 2160 → 4240
+    const stage3 =
+      32 * 32 +
+      64 +
+      (32 * 9 + 64) +
+      (32 * 16 * 9 + 32) +
+      (16 * 8 * 9 + 16) +
+      (8 * 8 * 9 + 16) + // 1088+352+4640+1168+592 = 7840
+      (64 * 32 + 64) +
+      4640 +
+      1168 +
+      592; // 2112+6400 = 8512 → 16352
     const global = 64 * 8 + 16; // 528
-    const arm32 = (64 * 8 * 9 + 16) + (8 * 8 + 16); // 4624 + 80 = 4704
-    const arm16 = (32 * 8 * 9 + 16) + (8 * 8 + 16); // 2320 + 80 = 2400
+    const arm32 = 64 * 8 * 9 + 16 + (8 * 8 + 16); // 4624 + 80 = 4704
+    const arm16 = 32 * 8 * 9 + 16 + (8 * 8 + 16); // 2320 + 80 = 2400
     const refine = 2 * (8 * 8 * 9 + 16); // 1184
-    const ffm = (24 * 16 + 32) + 16 * 4 + 4 * 16; // 416 + 128 = 544
-    const head = (16 * 16 * 9 + 32) + (16 * 2 + 2); // 2336 + 34 = 2370
-    const aux = (8 * 4 * 9 + 8) + (4 * 2 + 2); // 296 + 10 = 306
+    const ffm = 24 * 16 + 32 + 16 * 4 + 4 * 16; // 416 + 128 = 544
+    const head = 16 * 16 * 9 + 32 + (16 * 2 + 2); // 2336 + 34 = 2370
+    const aux = 8 * 4 * 9 + 8 + (4 * 2 + 2); // 296 + 10 = 306
     const total = stem + stage1 + stage2 + stage3 + global + arm32 + arm16 + refine + ffm + head;
     expect(total).toBe(33564);
     expect(numParams(new StdcSeg({ inChannels: 3, numClasses: 2, width: 4, aux: false }))).toBe(total);
@@ -165,7 +215,10 @@ describe('StdcSeg', () => {
 
   it('STDC1 at width 64: the backbone matches STDCNet813 (8.44M with its 3.13M classifier layers)', () => {
     const m = new StdcSeg({ inChannels: 3, numClasses: 19, width: 64, aux: true });
-    const backbone = m.namedParameters().filter(([n]) => /^(stem|stages)\./.test(n)).reduce((a, [, p]) => a + p.size, 0);
+    const backbone = m
+      .namedParameters()
+      .filter(([n]) => /^(stem|stages)\./.test(n))
+      .reduce((a, [, p]) => a + p.size, 0);
     expect(backbone).toBe(5_318_304);
     // STDCNet813's ImageNet layers: conv_last 1x1 1024→1024 + BN, fc 1024→1024 (no bias), BN1d, linear 1024→1000 (no bias)
     expect(backbone + (1024 * 1024 + 2048) + 1024 * 1024 + 2048 + 1024 * 1000).toBe(8_443_552);
@@ -218,7 +271,10 @@ class TinyOcrNet extends Module {
   }
 
   forward(x: Tensor): SegOutputs {
-    const f1 = this.c1.forward(x), f2 = this.c2.forward(f1), f3 = this.c3.forward(f2), f4 = this.c4.forward(f3);
+    const f1 = this.c1.forward(x),
+      f2 = this.c2.forward(f1),
+      f3 = this.c3.forward(f2),
+      f4 = this.c4.forward(f3);
     const auxLogits = this.aux.forward(f3); // (N, K, H/4, W/4)
     return { logits: this.head.forward([f1, f2, f3, f4], auxLogits), auxLogits };
   }

@@ -15,24 +15,41 @@ const B = 8; // a narrow ResNet-18 keeps the test short; the names and the shape
 
 /** A BatchNorm's five entries, as PyTorch's state_dict writes them. */
 const bn = (p: string, c: number): [string, number[]][] => [
-  [`${p}.weight`, [c]], [`${p}.bias`, [c]], [`${p}.running_mean`, [c]], [`${p}.running_var`, [c]], [`${p}.num_batches_tracked`, []],
+  [`${p}.weight`, [c]],
+  [`${p}.bias`, [c]],
+  [`${p}.running_mean`, [c]],
+  [`${p}.running_var`, [c]],
+  [`${p}.num_batches_tracked`, []],
 ];
 /** torchvision / CIRKD BasicBlock `layerI.J` reading `inC` channels, with its shortcut when it has one. */
 const block = (p: string, inC: number, planes: number, shortcut: boolean): [string, number[]][] => [
-  [`${p}.conv1.weight`, [planes, inC, 3, 3]], ...bn(`${p}.bn1`, planes),
-  [`${p}.conv2.weight`, [planes, planes, 3, 3]], ...bn(`${p}.bn2`, planes),
+  [`${p}.conv1.weight`, [planes, inC, 3, 3]],
+  ...bn(`${p}.bn1`, planes),
+  [`${p}.conv2.weight`, [planes, planes, 3, 3]],
+  ...bn(`${p}.bn2`, planes),
   ...(shortcut ? ([[`${p}.downsample.0.weight`, [planes, inC, 1, 1]], ...bn(`${p}.downsample.1`, planes)] as [string, number[]][]) : []),
 ];
 const stages = (stemOut: number, w: number): [string, number[]][] => [
-  ...block('layer1.0', stemOut, w, stemOut !== w), ...block('layer1.1', w, w, false),
-  ...block('layer2.0', w, 2 * w, true), ...block('layer2.1', 2 * w, 2 * w, false),
-  ...block('layer3.0', 2 * w, 4 * w, true), ...block('layer3.1', 4 * w, 4 * w, false),
-  ...block('layer4.0', 4 * w, 8 * w, true), ...block('layer4.1', 8 * w, 8 * w, false),
-  ['fc.weight', [1000, 8 * w]], ['fc.bias', [1000]],
+  ...block('layer1.0', stemOut, w, stemOut !== w),
+  ...block('layer1.1', w, w, false),
+  ...block('layer2.0', w, 2 * w, true),
+  ...block('layer2.1', 2 * w, 2 * w, false),
+  ...block('layer3.0', 2 * w, 4 * w, true),
+  ...block('layer3.1', 4 * w, 4 * w, false),
+  ...block('layer4.0', 4 * w, 8 * w, true),
+  ...block('layer4.1', 8 * w, 8 * w, false),
+  ['fc.weight', [1000, 8 * w]],
+  ['fc.bias', [1000]],
 ];
 /** CIRKD's resnet18_v1s (deep stem conv1/bn1, conv2/bn2, conv3/bn3 → 2w channels). */
 const CIRKD = (w: number): [string, number[]][] => [
-  ['conv1.weight', [w, 3, 3, 3]], ...bn('bn1', w), ['conv2.weight', [w, w, 3, 3]], ...bn('bn2', w), ['conv3.weight', [2 * w, w, 3, 3]], ...bn('bn3', 2 * w), ...stages(2 * w, w),
+  ['conv1.weight', [w, 3, 3, 3]],
+  ...bn('bn1', w),
+  ['conv2.weight', [w, w, 3, 3]],
+  ...bn('bn2', w),
+  ['conv3.weight', [2 * w, w, 3, 3]],
+  ...bn('bn3', 2 * w),
+  ...stages(2 * w, w),
 ];
 /** torchvision's resnet18 (one 7×7 stem conv → w channels). */
 const TORCHVISION = (w: number): [string, number[]][] => [['conv1.weight', [w, 3, 7, 7]], ...bn('bn1', w), ...stages(w, w)];
@@ -81,7 +98,20 @@ describe('loadPretrainedBackbone_', () => {
     expect(r.format).toBe('torchvision');
     const unfit = Object.keys(before).filter((k) => /^(conv1\.|bn1\.|layer1\.0\.(conv1|bn1|downsample)\.)/.test(k));
     expect(r.kept.sort()).toEqual(unfit.sort());
-    expect(r.ignored.sort()).toEqual(['bn1.bias', 'bn1.num_batches_tracked', 'bn1.running_mean', 'bn1.running_var', 'bn1.weight', 'conv1.weight', 'fc.bias', 'fc.weight', ...bn('layer1.0.bn1', B).map(([n]) => n), 'layer1.0.conv1.weight'].sort());
+    expect(r.ignored.sort()).toEqual(
+      [
+        'bn1.bias',
+        'bn1.num_batches_tracked',
+        'bn1.running_mean',
+        'bn1.running_var',
+        'bn1.weight',
+        'conv1.weight',
+        'fc.bias',
+        'fc.weight',
+        ...bn('layer1.0.bn1', B).map(([n]) => n),
+        'layer1.0.conv1.weight',
+      ].sort(),
+    );
     const sd = net.stateDict();
     expect(Array.from(sd['conv1.0.weight'].contiguous().data())).toEqual(stemBefore);
     same(sd['layer1.0.conv2.weight'], file['layer1.0.conv2.weight']);
@@ -108,7 +138,8 @@ describe('loadPretrainedBackbone_', () => {
 
 describe('--backbone-from in the CLI', () => {
   const capture = async (args: string[]) => {
-    const out: string[] = [], err: string[] = [];
+    const out: string[] = [],
+      err: string[] = [];
     const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
     return { code, stdout: out.join('\n'), stderr: err.join('\n') };
   };
@@ -116,7 +147,14 @@ describe('--backbone-from in the CLI', () => {
   it('train-teacher loads the file and records it; a file of another width or with --init-from exits 2', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lad-pretrained-'));
     const cfg = join(dir, 'tiny.json');
-    writeFileSync(cfg, JSON.stringify({ data: { trainSamples: 4, valSamples: 2, size: 48 }, model: { arch: 'fcn', backbone: { width: 4 }, headChannels: 8 }, train: { batchSize: 2 } }));
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        data: { trainSamples: 4, valSamples: 2, size: 48 },
+        model: { arch: 'fcn', backbone: { width: 4 }, headChannels: 8 },
+        train: { batchSize: 2 },
+      }),
+    );
     const file = join(dir, 'r18-w4.safetensors');
     saveSafetensors(file, fabricate(CIRKD(4)));
     const base = ['--config', cfg, '--iterations', '1', '--out', dir, '--quiet'];
@@ -127,12 +165,22 @@ describe('--backbone-from in the CLI', () => {
     const wide = join(dir, 'r18-w8.safetensors');
     saveSafetensors(wide, fabricate(CIRKD(8)));
     r = await capture(['train', ...base, '--name', 'b', '--backbone-from', wide]);
-    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/^lad train: --backbone-from: \S+r18-w8\.safetensors's '\S+' is \[8(, \d)*\] but the model's '\S+' is \[4(, \d)*\] \(ResNet-18 width 4, 3 input channels\)/)]);
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      expect.stringMatching(
+        /^lad train: --backbone-from: \S+r18-w8\.safetensors's '\S+' is \[8(, \d)*\] but the model's '\S+' is \[4(, \d)*\] \(ResNet-18 width 4, 3 input channels\)/,
+      ),
+    ]);
     r = await capture(['train-teacher', ...base, '--name', 't2', '--backbone-from', file, '--init-from', file]);
     expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/--backbone-from and --init-from both give the starting weights/)]);
     // the experiment checks the file against every grid point's model before anything trains
     r = await capture(['experiment', '--preset', 'quick', '--seeds', '1', '--out', join(dir, 'exp'), '--backbone-from', file]);
-    expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/\nlad experiment: backboneFrom: \S+r18-w4\.safetensors's '\S+' is \[4(, \d)*\] but the model's '\S+' is \[8(, \d)*\] \(ResNet-18 width 8, 4 input channels\)/)]);
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      expect.stringMatching(
+        /\nlad experiment: backboneFrom: \S+r18-w4\.safetensors's '\S+' is \[4(, \d)*\] but the model's '\S+' is \[8(, \d)*\] \(ResNet-18 width 8, 4 input channels\)/,
+      ),
+    ]);
     expect(existsSync(join(dir, 'exp', 'config.json'))).toBe(false);
   });
 });

@@ -5,9 +5,25 @@
 import { describe, expect, it } from 'vitest';
 import { decodeRgb } from '../packages/lad/src/data/image-io.ts';
 import {
-  Canvas, channelToRgb, classPalette, clipSegment, drawText, formatDuration, formatTick, imageToRgb, labelToRgb,
-  linePlotPng, linearTicks, plotLayout, progressLine, segGridLayout, segGridPng, seriesColor, textWidth,
-  type LinePlotOptions, type Rgb,
+  Canvas,
+  channelToRgb,
+  classPalette,
+  clipSegment,
+  drawText,
+  formatDuration,
+  formatTick,
+  imageToRgb,
+  labelToRgb,
+  linePlotPng,
+  linearTicks,
+  plotLayout,
+  progressLine,
+  segGridLayout,
+  segGridPng,
+  seriesColor,
+  textWidth,
+  type LinePlotOptions,
+  type Rgb,
 } from '../packages/lad/src/report/index.ts';
 
 const pixel = (img: { width: number; data: Uint8Array }, x: number, y: number): Rgb => {
@@ -61,7 +77,10 @@ describe('ticks', () => {
 
   it('clips segments to a rectangle', () => {
     const r = { x: 0, y: 0, w: 11, h: 11 };
-    expect(clipSegment([-10, 5], [20, 5], r)).toEqual([[0, 5], [10, 5]]);
+    expect(clipSegment([-10, 5], [20, 5], r)).toEqual([
+      [0, 5],
+      [10, 5],
+    ]);
     expect(clipSegment([-10, -5], [-1, -5], r)).toBeNull();
   });
 });
@@ -72,8 +91,21 @@ describe('linePlotPng', () => {
     xLabel: 'step',
     yLabel: 'mIoU',
     series: [
-      { name: 'flat', points: [[0, 0.5], [50, 0.5], [100, 0.5]] },
-      { name: 'rising', points: [[0, 0.1], [100, 0.9]] },
+      {
+        name: 'flat',
+        points: [
+          [0, 0.5],
+          [50, 0.5],
+          [100, 0.5],
+        ],
+      },
+      {
+        name: 'rising',
+        points: [
+          [0, 0.1],
+          [100, 0.9],
+        ],
+      },
     ],
     width: 500,
     height: 300,
@@ -97,9 +129,12 @@ describe('linePlotPng', () => {
     // Nowhere near the top or bottom of the plot.
     expect(count(img, plot.x, plot.y, plot.w, 10, (p) => same(p, blue))).toBe(0);
     // The rising series starts bottom-left, ends top-right.
-    const [x0, y0] = toPixel(0, 0.1), [x1, y1] = toPixel(100, 0.9);
-    expect(same(pixel(img, Math.round(x0) + 1, Math.round(y0 + (y1 - y0) / (x1 - x0))), seriesColor(1)) ||
-      count(img, Math.round(x0), Math.round(y0) - 2, 3, 5, (p) => same(p, seriesColor(1))) > 0).toBe(true);
+    const [x0, y0] = toPixel(0, 0.1),
+      [x1, y1] = toPixel(100, 0.9);
+    expect(
+      same(pixel(img, Math.round(x0) + 1, Math.round(y0 + (y1 - y0) / (x1 - x0))), seriesColor(1)) ||
+        count(img, Math.round(x0), Math.round(y0) - 2, 3, 5, (p) => same(p, seriesColor(1))) > 0,
+    ).toBe(true);
     expect(count(img, Math.round(x1) - 2, Math.round(y1) - 2, 5, 5, (p) => same(p, seriesColor(1)))).toBeGreaterThan(0);
   });
 
@@ -117,17 +152,46 @@ describe('linePlotPng', () => {
     const o: LinePlotOptions = {
       ...opts,
       yRange: null,
-      series: [{ name: 'gappy', points: [[0, 1], [1, NaN], [2, 3], [3, NaN]] }, { name: 'none', points: [] }],
+      series: [
+        {
+          name: 'gappy',
+          points: [
+            [0, 1],
+            [1, NaN],
+            [2, 3],
+            [3, NaN],
+          ],
+        },
+        { name: 'none', points: [] },
+      ],
     };
     const img = decodeRgb(linePlotPng(o));
     const { toPixel } = plotLayout(o);
-    for (const [x, y] of [[0, 1], [2, 3]]) {
+    for (const [x, y] of [
+      [0, 1],
+      [2, 3],
+    ]) {
       const [px, py] = toPixel(x, y).map(Math.round);
       expect(count(img, px - 2, py - 2, 5, 5, (p) => same(p, seriesColor(0)))).toBe(25);
     }
     expect(decodeRgb(linePlotPng({ ...opts, series: [] })).width).toBe(500);
     expect(decodeRgb(linePlotPng({ ...opts, series: [{ name: 'one', points: [[3, 7]] }], yRange: null })).height).toBe(300);
-    const log: LinePlotOptions = { ...opts, yRange: null, logY: true, series: [{ name: 'loss', points: [[0, 2], [50, 0.1], [100, 0.01], [101, 0]] }] };
+    const log: LinePlotOptions = {
+      ...opts,
+      yRange: null,
+      logY: true,
+      series: [
+        {
+          name: 'loss',
+          points: [
+            [0, 2],
+            [50, 0.1],
+            [100, 0.01],
+            [101, 0],
+          ],
+        },
+      ],
+    };
     expect(plotLayout(log).yTicks).toMatchObject({ lo: -2, hi: 1 });
     expect(decodeRgb(linePlotPng(log)).width).toBe(500);
   });
@@ -136,7 +200,12 @@ describe('linePlotPng', () => {
 describe('segmentation grid', () => {
   it('classPalette is VOC: background black, distinct colours', () => {
     const pal = classPalette(21);
-    expect(pal.slice(0, 4)).toEqual([[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0]]);
+    expect(pal.slice(0, 4)).toEqual([
+      [0, 0, 0],
+      [128, 0, 0],
+      [0, 128, 0],
+      [128, 128, 0],
+    ]);
     expect(pal[15]).toEqual([192, 128, 128]);
     expect(new Set(pal.map((c) => c.join())).size).toBe(21);
   });

@@ -20,7 +20,11 @@ import { evaluate } from '../packages/lad/src/evaluate.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const tmp = () => mkdtempSync(join(tmpdir(), 'lad-train-'));
-const readLog = (dir: string) => readFileSync(join(dir, 'run', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; step: number; loss: number; lr: number });
+const readLog = (dir: string) =>
+  readFileSync(join(dir, 'run', 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; step: number; loss: number; lr: number });
 
 describe('trainModel', () => {
   it('logs every step, evaluates, checkpoints, and the loss goes down', async () => {
@@ -32,7 +36,11 @@ describe('trainModel', () => {
     expect(log.filter((l) => l.type === 'step').map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(log.filter((l) => l.type === 'eval').map((l) => l.step)).toEqual([5, 10]);
     expect(Object.keys(log[0]).sort()).toEqual(['imgsPerSec', 'loss', 'lr', 'parts', 'step', 'type']);
-    expect(readdirSync(join(out, 'run')).filter((f) => f.endsWith('.safetensors')).sort()).toEqual(['ckpt-00000005.safetensors', 'ckpt-00000010.safetensors']);
+    expect(
+      readdirSync(join(out, 'run'))
+        .filter((f) => f.endsWith('.safetensors'))
+        .sort(),
+    ).toEqual(['ckpt-00000005.safetensors', 'ckpt-00000010.safetensors']);
     expect(r.checkpoint).toBe(join(out, 'run', 'ckpt-00000010.safetensors'));
     expect(r.history).toHaveLength(10);
     expect(r.evals.map((e) => e.step)).toEqual([5, 10]);
@@ -94,7 +102,9 @@ describe('trainModel', () => {
     expect(err).toBeInstanceOf(ValueError);
     expect((err as Error).message).toBe('trainModel: cfg.iterations: got 0, expected an integer >= 1.');
     await expect(tinyRun(out, { cfg: { ...TINY_CFG, lr: 0 } })).rejects.toThrow(/trainModel: cfg.lr: got 0, expected a finite number > 0/);
-    await expect(tinyRun(out, { cfg: { ...TINY_CFG, itrations: 5 } as TrainConfig })).rejects.toThrow(/trainModel: cfg.itrations: unknown key \(did you mean 'iterations'\?\)/);
+    await expect(tinyRun(out, { cfg: { ...TINY_CFG, itrations: 5 } as TrainConfig })).rejects.toThrow(
+      /trainModel: cfg.itrations: unknown key \(did you mean 'iterations'\?\)/,
+    );
     expect(readdirSync(out)).toEqual([]);
   });
 
@@ -104,7 +114,9 @@ describe('trainModel', () => {
     const files = () => Object.fromEntries(readdirSync(join(out, 'run')).map((f) => [f, readFileSync(join(out, 'run', f)).toString('hex')]));
     const before = files();
     expect(Object.keys(before).sort()).toEqual(['ckpt-00000003.safetensors', 'log.jsonl']);
-    await expect(tinyRun(out)).rejects.toThrow(/trainModel: .*run already holds a run \(log.jsonl, ckpt-00000003.safetensors\): pass resume: true to continue it, overwrite: true to replace it/);
+    await expect(tinyRun(out)).rejects.toThrow(
+      /trainModel: .*run already holds a run \(log.jsonl, ckpt-00000003.safetensors\): pass resume: true to continue it, overwrite: true to replace it/,
+    );
     expect(files()).toEqual(before); // nothing deleted or changed
     // a folder with only an empty log (a run that failed before its first step) is not a run
     const empty = tmp();
@@ -128,7 +140,9 @@ describe('trainModel', () => {
     };
     const err = await tinyRun(tmp(), { model, lossFn: withTerm(NaN, 2) }).catch((e: Error) => e);
     expect(err).toBeInstanceOf(ValueError);
-    expect((err as Error).message).toMatch(/^run: the loss is NaN at step 3: the first non-finite term is 'kd' \(NaN\) while 'ce1', 'aux1', 'ce2', 'aux2', 'cons' stayed finite .*check what 'kd' computes and its settings\.$/);
+    expect((err as Error).message).toMatch(
+      /^run: the loss is NaN at step 3: the first non-finite term is 'kd' \(NaN\) while 'ce1', 'aux1', 'ce2', 'aux2', 'cons' stayed finite .*check what 'kd' computes and its settings\.$/,
+    );
     expect((err as Error).message).not.toMatch(/learning rate/);
     const diverged = (batch: Batch, _step: number, gen: Generator) => {
       const base = teacherLoss(model, batch, K, DEFAULT_LAD, gen);
@@ -136,11 +150,17 @@ describe('trainModel', () => {
       return stepLoss(base.loss.mul(Infinity), terms);
     };
     const err2 = await tinyRun(tmp(), { model, lossFn: diverged }).catch((e: Error) => e);
-    expect((err2 as Error).message).toMatch(/^run: the loss is (NaN|Infinity) at step 1: every term is non-finite, the first being 'ce1' .*the run diverged; lower the learning rate \(lr 0.05\)\.$/);
+    expect((err2 as Error).message).toMatch(
+      /^run: the loss is (NaN|Infinity) at step 1: every term is non-finite, the first being 'ce1' .*the run diverged; lower the learning rate \(lr 0.05\)\.$/,
+    );
   });
 });
 
-interface Result { code: number; stdout: string; stderr: string }
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 async function lad(...args: string[]): Promise<Result> {
   const [out, err]: string[][] = [[], []];
   const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
@@ -150,7 +170,15 @@ async function lad(...args: string[]): Promise<Result> {
 describe('lad train / train-teacher / distill / eval', () => {
   const tiny = (dir: string, extra: object = {}) => {
     const file = join(dir, 'tiny.json');
-    writeFileSync(file, JSON.stringify({ data: { trainSamples: 4, valSamples: 2, size: 48 }, model: { arch: 'fcn', backbone: { width: 4 }, headChannels: 8 }, train: { batchSize: 2 }, ...extra }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        data: { trainSamples: 4, valSamples: 2, size: 48 },
+        model: { arch: 'fcn', backbone: { width: 4 }, headChannels: 8 },
+        train: { batchSize: 2 },
+        ...extra,
+      }),
+    );
     return file;
   };
 
@@ -177,7 +205,12 @@ describe('lad train / train-teacher / distill / eval', () => {
     expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/--gpu-mode webasm needs --device gpu/)]);
     // Node has no WebGL2: the error names the mode tried, why it failed, and what to do instead
     r = await lad('train', '--config', tiny(dir), '--device', 'gpu', '--gpu-mode', 'webgl2', '--out', dir, '--quiet');
-    expect([r.code, r.stderr]).toEqual([1, expect.stringMatching(/--device gpu: the GPU backend did not start \(--gpu-mode webgl2\): .*webgl2: no WebGL2 context in Node.*What to do: use --gpu-mode webasm/)]);
+    expect([r.code, r.stderr]).toEqual([
+      1,
+      expect.stringMatching(
+        /--device gpu: the GPU backend did not start \(--gpu-mode webgl2\): .*webgl2: no WebGL2 context in Node.*What to do: use --gpu-mode webasm/,
+      ),
+    ]);
     r = await lad('train', '--config', tiny(dir, { train: { lrr: 1 } }));
     expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/unknown config key 'train.lrr' \(did you mean 'lr'\?\)/)]);
     r = await lad('train', '--config', join(dir, 'missing.json'));
@@ -185,7 +218,10 @@ describe('lad train / train-teacher / distill / eval', () => {
     r = await lad('train', '--dataset', 'digit-seg');
     expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/unknown dataset 'digit-seg' \(did you mean 'digits-seg'\?\)/)]);
     r = await lad('train', '--arch', 'deeplab');
-    expect([r.code, r.stderr]).toEqual([2, "lad train: config: model.arch: got 'deeplab', expected one of fcn, psp, deeplabv3, ocr, stdc (did you mean 'deeplabv3'?)."]);
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      "lad train: config: model.arch: got 'deeplab', expected one of fcn, psp, deeplabv3, ocr, stdc (did you mean 'deeplabv3'?).",
+    ]);
     r = await lad('distill', '--config', tiny(dir));
     expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(/--teacher CKPT is required/)]);
     r = await lad('eval', '--checkpoint', join(dir, 'nope.safetensors'));
@@ -199,13 +235,19 @@ describe('lad train / train-teacher / distill / eval', () => {
     let r = await lad('train', ...base);
     expect(r.code, r.stderr).toBe(0);
     expect(readdirSync(join(dir, 'baseline')).sort()).toEqual(['ckpt-00000003.safetensors', 'config.json', 'log.jsonl']);
-    expect(readFileSync(join(dir, 'baseline', 'log.jsonl'), 'utf8').trim().split('\n')).toHaveLength(4); // 3 steps + the final eval
+    expect(
+      readFileSync(join(dir, 'baseline', 'log.jsonl'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(4); // 3 steps + the final eval
     const baseCk = join(dir, 'baseline', 'ckpt-00000003.safetensors');
 
     r = await lad('train-teacher', ...base, '--iterations', '1', '--init-from', baseCk);
     expect(r.code, r.stderr).toBe(0);
     // the label scale is derived from the data ('auto') and printed, and the checkpoint records the number
-    const said = /label scale ([\d.]+) \(training\), ([\d.]+) \(distillation code\); 'auto' is ([\d.]+): 1\.7 × the training images' std ([\d.]+)/.exec(r.stderr);
+    const said = /label scale ([\d.]+) \(training\), ([\d.]+) \(distillation code\); 'auto' is ([\d.]+): 1\.7 × the training images' std ([\d.]+)/.exec(
+      r.stderr,
+    );
     expect(said, r.stderr).not.toBeNull();
     expect([said![1], said![2]]).toEqual([said![3], said![3]]);
     expect(Number(said![3])).toBeCloseTo(1.7 * Number(said![4]), 2);

@@ -10,8 +10,16 @@ import { expectThrows, vals } from './util/nn-arb.ts';
 
 function stats(t: Tensor): { mean: number; std: number; min: number; max: number } {
   const v = vals(t);
-  let s = 0, s2 = 0, min = Infinity, max = -Infinity;
-  for (const x of v) { s += x; s2 += x * x; min = Math.min(min, x); max = Math.max(max, x); }
+  let s = 0,
+    s2 = 0,
+    min = Infinity,
+    max = -Infinity;
+  for (const x of v) {
+    s += x;
+    s2 += x * x;
+    min = Math.min(min, x);
+    max = Math.max(max, x);
+  }
   const mean = s / v.length;
   return { mean, std: Math.sqrt(s2 / v.length - mean * mean), min, max };
 }
@@ -20,10 +28,12 @@ describe('fans and gains', () => {
   it('computes fanIn / fanOut as PyTorch: size(1)·receptive, size(0)·receptive', () => {
     expect(init.calculateFanInAndFanOut(zeros([5, 3]))).toEqual({ fanIn: 3, fanOut: 5 });
     expect(init.calculateFanInAndFanOut(zeros([8, 4, 3, 5]))).toEqual({ fanIn: 60, fanOut: 120 });
-    fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 2, maxLength: 5 }), (shape) => {
-      const rf = shape.slice(2).reduce((a, b) => a * b, 1);
-      expect(init.calculateFanInAndFanOut(zeros(shape))).toEqual({ fanIn: shape[1] * rf, fanOut: shape[0] * rf });
-    }));
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 2, maxLength: 5 }), (shape) => {
+        const rf = shape.slice(2).reduce((a, b) => a * b, 1);
+        expect(init.calculateFanInAndFanOut(zeros(shape))).toEqual({ fanIn: shape[1] * rf, fanOut: shape[0] * rf });
+      }),
+    );
     expectThrows(() => init.calculateFanInAndFanOut(zeros([4])), ShapeError, ['at least 2 dims', '[4]']);
   });
 
@@ -44,7 +54,8 @@ describe('random init distributions (large tensors, loose tolerances)', () => {
 
   it('kaimingUniform_: U(±gain·√(3/fanIn))', () => {
     const t = init.kaimingUniform_(zeros([128, 64, 3, 3]), { nonlinearity: 'relu', generator: g() }); // fanIn 576
-    const bound = Math.SQRT2 * Math.sqrt(3 / 576), s = stats(t);
+    const bound = Math.SQRT2 * Math.sqrt(3 / 576),
+      s = stats(t);
     expect(s.max).toBeLessThanOrEqual(bound);
     expect(s.min).toBeGreaterThanOrEqual(-bound);
     expect(s.max).toBeGreaterThan(0.99 * bound);
@@ -54,14 +65,16 @@ describe('random init distributions (large tensors, loose tolerances)', () => {
 
   it('kaimingNormal_ with mode fanOut: N(0, 2/fanOut) for relu', () => {
     const t = init.kaimingNormal_(zeros([64, 128, 3, 3]), { mode: 'fanOut', nonlinearity: 'relu', generator: g() }); // fanOut 576
-    const s = stats(t), std = Math.sqrt(2 / 576);
+    const s = stats(t),
+      std = Math.sqrt(2 / 576);
     expect(Math.abs(s.std / std - 1)).toBeLessThan(0.02);
     expect(Math.abs(s.mean)).toBeLessThan(0.02 * std);
   });
 
   it('xavierUniform_ and xavierNormal_ with a gain: std = gain·√(2/(fanIn+fanOut))', () => {
     const u = init.xavierUniform_(zeros([300, 200]), { gain: 2, generator: g() });
-    const a = 2 * Math.sqrt(6 / 500), su = stats(u);
+    const a = 2 * Math.sqrt(6 / 500),
+      su = stats(u);
     expect(su.max).toBeLessThanOrEqual(a);
     expect(su.min).toBeGreaterThanOrEqual(-a);
     expect(su.max).toBeGreaterThan(0.99 * a);
@@ -102,7 +115,9 @@ describe('random init distributions (large tensors, loose tolerances)', () => {
 describe('default layer init (PyTorch reset_parameters)', () => {
   it('Linear: weight and bias in U(±1/√in)', () => {
     const lin = new Linear(50, 400, { generator: new Generator(1) });
-    const bound = 1 / Math.sqrt(50), w = stats(lin.weight), b = stats(lin.bias!);
+    const bound = 1 / Math.sqrt(50),
+      w = stats(lin.weight),
+      b = stats(lin.bias!);
     expect(Math.max(w.max, -w.min)).toBeLessThanOrEqual(bound);
     expect(w.max).toBeGreaterThan(0.98 * bound);
     expect(Math.abs(w.std / (bound / Math.sqrt(3)) - 1)).toBeLessThan(0.03);
@@ -112,7 +127,9 @@ describe('default layer init (PyTorch reset_parameters)', () => {
 
   it('Conv2d: fanIn = (C/groups)·kH·kW, with groups', () => {
     const conv = new Conv2d(8, 64, [3, 5], { groups: 2, generator: new Generator(2) }); // fanIn 4·15 = 60
-    const bound = 1 / Math.sqrt(60), w = stats(conv.weight), b = stats(conv.bias!);
+    const bound = 1 / Math.sqrt(60),
+      w = stats(conv.weight),
+      b = stats(conv.bias!);
     expect(Math.max(w.max, -w.min)).toBeLessThanOrEqual(bound);
     expect(w.max).toBeGreaterThan(0.98 * bound);
     expect(Math.max(b.max, -b.min)).toBeLessThanOrEqual(bound);

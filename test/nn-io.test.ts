@@ -12,8 +12,20 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Generator, Tensor, tensor, type DType } from '@lad/tensor';
 import {
-  CheckpointError, Linear, SGD, SafetensorsError, checkpointPath, latestCheckpoint, loadCheckpoint, loadSafetensors, parseSafetensors,
-  restoreCheckpoint, saveCheckpoint, saveSafetensors, serializeSafetensors, writeFileAtomic,
+  CheckpointError,
+  Linear,
+  SGD,
+  SafetensorsError,
+  checkpointPath,
+  latestCheckpoint,
+  loadCheckpoint,
+  loadSafetensors,
+  parseSafetensors,
+  restoreCheckpoint,
+  saveCheckpoint,
+  saveSafetensors,
+  serializeSafetensors,
+  writeFileAtomic,
 } from '@lad/nn';
 import type { OptimizerStateDict, StateDict } from '../packages/nn/src/types.ts';
 
@@ -67,12 +79,17 @@ const CTOR = { float32: Float32Array, float64: Float64Array, int32: Int32Array }
 
 /** A tensor of any dtype and small shape (0-d and empty included), built contiguous, permuted or strided. */
 const arbTensor = fc
-  .record({ dtype: fc.constantFrom<DType>('float32', 'float64', 'int32'), shape: fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 4 }), layout: fc.constantFrom('dense', 'permuted', 'strided') })
+  .record({
+    dtype: fc.constantFrom<DType>('float32', 'float64', 'int32'),
+    shape: fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 4 }),
+    layout: fc.constantFrom('dense', 'permuted', 'strided'),
+  })
   .chain(({ dtype, shape, layout }) => {
     const n = shape.reduce((a, b) => a * b, 1);
     return fc.array(VALUE[dtype], { minLength: n, maxLength: n }).map((vals) => {
       if (layout === 'permuted' && shape.length >= 2) {
-        const rev = [...shape].reverse(), dims = shape.map((_, i) => shape.length - 1 - i);
+        const rev = [...shape].reverse(),
+          dims = shape.map((_, i) => shape.length - 1 - i);
         return Tensor.fromData(CTOR[dtype].from(vals), rev).permute(dims); // (shape), not contiguous
       }
       if (layout === 'strided' && shape.length >= 1) {
@@ -114,11 +131,19 @@ describe('safetensors round trip', () => {
 
   it('saves and loads through a file', () => {
     const path = join(freshDir(), 'w.safetensors');
-    const sd = { 'fc.weight': f32([1, 2, 3, 4, 5, 6], [2, 3]).T, scalar: tensor(3, { dtype: 'float64' }), empty: tensor([], { shape: [0, 5], dtype: 'int32' }) };
+    const sd = {
+      'fc.weight': f32([1, 2, 3, 4, 5, 6], [2, 3]).T,
+      scalar: tensor(3, { dtype: 'float64' }),
+      empty: tensor([], { shape: [0, 5], dtype: 'int32' }),
+    };
     saveSafetensors(path, sd, { format: 'pt' });
     const back = loadSafetensors(path);
     for (const [k, t] of Object.entries(sd)) expectSameTensor(back.tensors[k], t);
-    expect(back.tensors['fc.weight'].toArray()).toEqual([[1, 4], [2, 5], [3, 6]]);
+    expect(back.tensors['fc.weight'].toArray()).toEqual([
+      [1, 4],
+      [2, 5],
+      [3, 6],
+    ]);
     expect(back.metadata).toEqual({ format: 'pt' });
   });
 });
@@ -127,7 +152,8 @@ describe('safetensors round trip', () => {
 
 describe('safetensors files written by hand from the spec', () => {
   it('loads F32, I64, F64 0-d, empty, F16, BF16, BOOL and U8 tensors with padded header', () => {
-    const data = new Uint8Array(58), dv = new DataView(data.buffer);
+    const data = new Uint8Array(58),
+      dv = new DataView(data.buffer);
     [1.5, -2, 0.25, 3e-5].forEach((v, i) => dv.setFloat32(4 * i, v, true)); // w: [0, 16)
     [-1n, 2147483647n, -2147483648n].forEach((v, i) => dv.setBigInt64(16 + 8 * i, v, true)); // idx: [16, 40)
     dv.setFloat64(40, Math.PI, true); // s: [40, 48); e: [48, 48)
@@ -151,7 +177,10 @@ describe('safetensors files written by hand from the spec', () => {
     const { tensors: t, metadata } = parseSafetensors(bytes, 'hand.safetensors');
     expect(metadata).toEqual({ format: 'pt', note: 'handmade' });
     expect(t.w.dtype).toBe('float32');
-    expect(t.w.toArray()).toEqual([[1.5, -2], [0.25, Math.fround(3e-5)]]);
+    expect(t.w.toArray()).toEqual([
+      [1.5, -2],
+      [0.25, Math.fround(3e-5)],
+    ]);
     expect(t.idx.dtype).toBe('int32');
     expect(t.idx.toArray()).toEqual([-1, 2147483647, -2147483648]);
     expect(t.s.dtype).toBe('float64');
@@ -169,11 +198,14 @@ describe('safetensors files written by hand from the spec', () => {
   });
 
   it('rejects an I64 value that does not fit in int32, naming the tensor and value', () => {
-    const data = new Uint8Array(16), dv = new DataView(data.buffer);
+    const data = new Uint8Array(16),
+      dv = new DataView(data.buffer);
     dv.setBigInt64(0, 5n, true);
     dv.setBigInt64(8, 2n ** 31n, true);
     const bytes = file('{"ids":{"dtype":"I64","shape":[2],"data_offsets":[0,16]}}', data);
-    expect(() => parseSafetensors(bytes, 'ids.safetensors')).toThrow(/ids\.safetensors: tensor "ids" \(I64\): value 2147483648 at flat index 1 does not fit in int32/);
+    expect(() => parseSafetensors(bytes, 'ids.safetensors')).toThrow(
+      /ids\.safetensors: tensor "ids" \(I64\): value 2147483648 at flat index 1 does not fit in int32/,
+    );
   });
 });
 
@@ -200,7 +232,10 @@ describe('safetensors output per spec', () => {
   });
 
   it('orders tensors by alignment then name, after __metadata__, packed without gaps', () => {
-    const bytes = serializeSafetensors({ b: tensor([7, -8], { dtype: 'int32' }), a: f32([1, 2, 3], [3]), z: tensor([0.5], { dtype: 'float64' }) }, { format: 'pt' });
+    const bytes = serializeSafetensors(
+      { b: tensor([7, -8], { dtype: 'int32' }), a: f32([1, 2, 3], [3]), z: tensor([0.5], { dtype: 'float64' }) },
+      { format: 'pt' },
+    );
     const { text, dataStart } = readHeader(bytes);
     expect(text.trimEnd()).toBe(
       '{"__metadata__":{"format":"pt"},"z":{"dtype":"F64","shape":[1],"data_offsets":[0,8]},' +
@@ -239,7 +274,11 @@ const MALFORMED: [string, Uint8Array, RegExp][] = [
   ['duplicate field', file('{"a":{"dtype":"F32","dtype":"F64","shape":[],"data_offsets":[0,4]}}', new Uint8Array(4)), /the key "dtype" twice/],
   ['unknown dtype', file('{"a":{"dtype":"F17","shape":[1],"data_offsets":[0,4]}}', new Uint8Array(4)), /unknown dtype "F17"/],
   ['unsupported dtype', file('{"a":{"dtype":"F8_E4M3","shape":[1],"data_offsets":[0,1]}}', [0]), /unsupported dtype "F8_E4M3"/],
-  ['shape/offset mismatch', file('{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', new Uint8Array(8)), /shape\/offset mismatch: data_offsets \[0, 8\] span 8 bytes, expected 12/],
+  [
+    'shape/offset mismatch',
+    file('{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', new Uint8Array(8)),
+    /shape\/offset mismatch: data_offsets \[0, 8\] span 8 bytes, expected 12/,
+  ],
   ['offsets out of bounds', file(`{${A}}`, new Uint8Array(4)), /out of bounds: got end 8, expected at most 4/],
   ['overlapping offsets', file(`{${A},${B(4, 12)}}`, new Uint8Array(12)), /tensor "b": data_offsets \[4, 12\] overlap tensor "a"/],
   ['gap between tensors', file(`{${A},${B(12, 20)}}`, new Uint8Array(20)), /leave a gap: bytes 8\.\.12/],
@@ -294,7 +333,8 @@ describe('malformed safetensors', () => {
 
 describe('atomic writes', () => {
   it('leaves the target untouched and no temp file when serialization throws midway', () => {
-    const dir = freshDir(), path = join(dir, 'model.safetensors');
+    const dir = freshDir(),
+      path = join(dir, 'model.safetensors');
     saveSafetensors(path, { w: f32([1, 2], [2]) });
     const before = readFileSync(path);
     const bad = f32([3, 4], [2]);
@@ -307,7 +347,8 @@ describe('atomic writes', () => {
   });
 
   it('writes into a temp file in the same directory, then renames it over the target', () => {
-    const dir = freshDir(), path = join(dir, 'x.bin');
+    const dir = freshDir(),
+      path = join(dir, 'x.bin');
     writeFileSync(path, 'old');
     let during: string[] = [];
     expect(() =>
@@ -340,9 +381,17 @@ function fakeOptimizer(osd: OptimizerStateDict) {
 const draws = (g: Generator, n: number) => Array.from({ length: n }, () => g.nextU32());
 
 describe('checkpoints', () => {
-  const modelSd = { 'layer.weight': f32([1, 2, 3, 4, 5, 6], [2, 3]), 'layer.bias': tensor([0.1, 0.2, 0.3], { dtype: 'float64' }), 'bn.num_batches_tracked': tensor(42, { dtype: 'int32' }) };
+  const modelSd = {
+    'layer.weight': f32([1, 2, 3, 4, 5, 6], [2, 3]),
+    'layer.bias': tensor([0.1, 0.2, 0.3], { dtype: 'float64' }),
+    'bn.num_batches_tracked': tensor(42, { dtype: 'int32' }),
+  };
   const optSd: OptimizerStateDict = {
-    state: { 0: { momentum_buffer: f32([9, 8, 7, 6, 5, 4], [2, 3]), step: 3 }, 2: { exp_avg: f32([1, 1], [2]), exp_avg_sq: f32([2, 2], [2]), step: 7.5 }, 5: {} },
+    state: {
+      0: { momentum_buffer: f32([9, 8, 7, 6, 5, 4], [2, 3]), step: 3 },
+      2: { exp_avg: f32([1, 1], [2]), exp_avg_sq: f32([2, 2], [2]), step: 7.5 },
+      5: {},
+    },
     paramGroups: [
       { params: [0, 1, 2], lr: 0.1, momentum: 0.9, nesterov: false, foreach: null, betas: [0.9, 0.999] },
       { params: [5], lr: 1e-3, weight_decay: 0 },
@@ -350,11 +399,19 @@ describe('checkpoints', () => {
   };
 
   it('round-trips model, optimizer, step, generators and extra metadata; the generator continues its sequence', () => {
-    const dir = freshDir(), path = checkpointPath(dir, 120);
-    const train = new Generator(11), data = new Generator(12);
+    const dir = freshDir(),
+      path = checkpointPath(dir, 120);
+    const train = new Generator(11),
+      data = new Generator(12);
     draws(train, 3);
     const config = JSON.stringify({ lr: 0.1, widths: [8, 16] });
-    saveCheckpoint(path, { model: fakeModel(modelSd), optimizer: fakeOptimizer(optSd), step: 120, generators: { train, data }, extra: { config, note: 'ünïcode ✓' } });
+    saveCheckpoint(path, {
+      model: fakeModel(modelSd),
+      optimizer: fakeOptimizer(optSd),
+      step: 120,
+      generators: { train, data },
+      extra: { config, note: 'ünïcode ✓' },
+    });
     const next = draws(train, 5);
 
     const ck = loadCheckpoint(path);
@@ -373,7 +430,9 @@ describe('checkpoints', () => {
     expect(ck.extra).toEqual({ config, note: 'ünïcode ✓' });
     expect(JSON.parse(ck.extra.config)).toEqual({ lr: 0.1, widths: [8, 16] });
 
-    const model = fakeModel({}), optimizer = fakeOptimizer({ state: {}, paramGroups: [] }), fresh = new Generator(999);
+    const model = fakeModel({}),
+      optimizer = fakeOptimizer({ state: {}, paramGroups: [] }),
+      fresh = new Generator(999);
     const restored = restoreCheckpoint(path, { model, optimizer, generators: { train: fresh } });
     expect(restored.step).toBe(120);
     expect(model.calls.length).toBe(1);
@@ -402,15 +461,31 @@ describe('checkpoints', () => {
     const trained = (inF: number) => {
       const m = new Linear(inF, 2, { generator: new Generator(inF) });
       const opt = new SGD(m.parameters(), { lr: 0.1, momentum: 0.9 });
-      m.forward(f32(Array.from({ length: inF }, (_, i) => i + 1), [1, inF])).sum().backward();
+      m.forward(
+        f32(
+          Array.from({ length: inF }, (_, i) => i + 1),
+          [1, inF],
+        ),
+      )
+        .sum()
+        .backward();
       opt.step(); // momentum buffers exist now
       return { m, opt };
     };
-    const good = trained(3), other = trained(4);
+    const good = trained(3),
+      other = trained(4);
     const zeroGen = { getState: () => [0, 0, 0, 0] }; // uint32 words, but not a valid xoshiro state
     const cases: [string, Parameters<typeof saveCheckpoint>[1], RegExp][] = [
-      ['optimizer', { model: good.m, optimizer: other.opt, step: 1, generators: { g: new Generator(5) } }, /optimizer state does not fit .*momentum_buffer: got shape \[2, 4\], expected \[2, 3\]/],
-      ['model', { model: other.m, optimizer: good.opt, step: 1, generators: { g: new Generator(5) } }, /model state does not fit .*weight: got \[2, 4\], expected \[2, 3\]/],
+      [
+        'optimizer',
+        { model: good.m, optimizer: other.opt, step: 1, generators: { g: new Generator(5) } },
+        /optimizer state does not fit .*momentum_buffer: got shape \[2, 4\], expected \[2, 3\]/,
+      ],
+      [
+        'model',
+        { model: other.m, optimizer: good.opt, step: 1, generators: { g: new Generator(5) } },
+        /model state does not fit .*weight: got \[2, 4\], expected \[2, 3\]/,
+      ],
       ['generator', { model: good.m, optimizer: good.opt, step: 1, generators: { g: zeroGen } }, /state of generator "g" does not fit .*not all zero/],
     ];
     for (const [name, input, pattern] of cases) {
@@ -418,14 +493,22 @@ describe('checkpoints', () => {
       saveCheckpoint(path, input);
       const { m, opt } = trained(3);
       const gen = new Generator(77);
-      const before = { weights: m.parameters().map(hex), opt: JSON.stringify(opt.stateDict().paramGroups), buffers: Object.values(opt.stateDict().state).flatMap((s) => Object.values(s).map((v) => (v instanceof Tensor ? hex(v) : v))), gen: gen.getState() };
+      const before = {
+        weights: m.parameters().map(hex),
+        opt: JSON.stringify(opt.stateDict().paramGroups),
+        buffers: Object.values(opt.stateDict().state).flatMap((s) => Object.values(s).map((v) => (v instanceof Tensor ? hex(v) : v))),
+        gen: gen.getState(),
+      };
       const err = caught(() => restoreCheckpoint(path, { model: m, optimizer: opt, generators: { g: gen } }));
       expect(err, name).toBeInstanceOf(CheckpointError);
       expect(err.message, name).toMatch(pattern);
       expect(err.message, name).toContain(path);
       expect(m.parameters().map(hex), name).toEqual(before.weights);
       expect(JSON.stringify(opt.stateDict().paramGroups), name).toBe(before.opt);
-      expect(Object.values(opt.stateDict().state).flatMap((s) => Object.values(s).map((v) => (v instanceof Tensor ? hex(v) : v))), name).toEqual(before.buffers);
+      expect(
+        Object.values(opt.stateDict().state).flatMap((s) => Object.values(s).map((v) => (v instanceof Tensor ? hex(v) : v))),
+        name,
+      ).toEqual(before.buffers);
       expect(gen.getState(), name).toEqual(before.gen);
     }
     // the same targets take a good checkpoint afterwards
@@ -437,7 +520,8 @@ describe('checkpoints', () => {
   });
 
   it('a truncated, corrupt or foreign file throws an error naming it', () => {
-    const dir = freshDir(), path = join(dir, 'ck.safetensors');
+    const dir = freshDir(),
+      path = join(dir, 'ck.safetensors');
     saveCheckpoint(path, { model: fakeModel(modelSd), optimizer: fakeOptimizer(optSd), step: 5 });
     const bytes = readFileSync(path);
     const cut = join(dir, 'cut.safetensors');
@@ -449,7 +533,12 @@ describe('checkpoints', () => {
       ['badjson', {}, { 'lad.checkpoint': '1', 'lad.step': '1', 'lad.optimizer': '{oops' }, /"lad.optimizer" is not valid JSON/],
       ['badstep', {}, { 'lad.checkpoint': '1', 'lad.step': '-3' }, /"lad.step" must be a non-negative integer/],
       ['stray', { 'optim.state.0.x': f32([1], [1]) }, { 'lad.checkpoint': '1', 'lad.step': '1' }, /unexpected tensors \["optim.state.0.x"\]/],
-      ['missing', {}, { 'lad.checkpoint': '1', 'lad.step': '1', 'lad.optimizer': '{"paramGroups":[],"state":{"0":{"numbers":{},"tensors":["buf"]}}}' }, /missing tensor "optim.state.0.buf"/],
+      [
+        'missing',
+        {},
+        { 'lad.checkpoint': '1', 'lad.step': '1', 'lad.optimizer': '{"paramGroups":[],"state":{"0":{"numbers":{},"tensors":["buf"]}}}' },
+        /missing tensor "optim.state.0.buf"/,
+      ],
       ['version', {}, { 'lad.checkpoint': '9', 'lad.step': '1' }, /unsupported checkpoint version/],
     ];
     for (const [name, tensors, metadata, pattern] of cases) {
@@ -472,7 +561,15 @@ describe('checkpoints', () => {
     const dir = freshDir();
     expect(latestCheckpoint(join(dir, 'missing'))).toBeNull();
     expect(latestCheckpoint(dir)).toBeNull();
-    for (const f of ['ckpt-00000005.safetensors', 'ckpt-00000120.safetensors', 'ckpt-99.safetensors', '.ckpt-00000999.safetensors.1.ab.tmp', 'ckpt-500.txt', 'other-9999.safetensors']) writeFileSync(join(dir, f), '');
+    for (const f of [
+      'ckpt-00000005.safetensors',
+      'ckpt-00000120.safetensors',
+      'ckpt-99.safetensors',
+      '.ckpt-00000999.safetensors.1.ab.tmp',
+      'ckpt-500.txt',
+      'other-9999.safetensors',
+    ])
+      writeFileSync(join(dir, f), '');
     expect(latestCheckpoint(dir)).toBe(join(dir, 'ckpt-00000120.safetensors'));
     expect(latestCheckpoint(dir, 'other')).toBe(join(dir, 'other-9999.safetensors'));
     expect(checkpointPath(dir, 7)).toBe(join(dir, 'ckpt-00000007.safetensors'));
@@ -491,7 +588,8 @@ describe('resume', () => {
   }
 
   it('N steps equal N/2, save, load in a fresh process, N/2 (bit for bit)', () => {
-    const N = 20, ckpt = join(freshDir(), 'half.safetensors');
+    const N = 20,
+      ckpt = join(freshDir(), 'half.safetensors');
     const straight = train(String(N));
     const first = train(String(N / 2), '--save', ckpt);
     expect(first).toMatch(/^step 10\n/);

@@ -17,13 +17,30 @@ const set = (t: Tensor | null, v: Tensor) => noGrad(() => t!.copy_(v));
 describe('Linear', () => {
   it('computes x·Wᵀ + b and its gradients by hand', () => {
     const lin = new Linear(2, 3);
-    set(lin.weight, tensor([[1, 2], [0, -1], [3, 0.5]]));
+    set(
+      lin.weight,
+      tensor([
+        [1, 2],
+        [0, -1],
+        [3, 0.5],
+      ]),
+    );
     set(lin.bias, tensor([0.5, 0, -1]));
-    const x = tensor([[1, 1], [2, -1]]);
+    const x = tensor([
+      [1, 1],
+      [2, -1],
+    ]);
     const y = lin.forward(x); // (2, 3)
-    expect(y.toArray()).toEqual([[3.5, -1, 2.5], [0.5, 1, 4.5]]);
+    expect(y.toArray()).toEqual([
+      [3.5, -1, 2.5],
+      [0.5, 1, 4.5],
+    ]);
     y.sum().backward();
-    expect(lin.weight.grad!.toArray()).toEqual([[3, 0], [3, 0], [3, 0]]); // Σ_n x[n] per row
+    expect(lin.weight.grad!.toArray()).toEqual([
+      [3, 0],
+      [3, 0],
+      [3, 0],
+    ]); // Σ_n x[n] per row
     expect(lin.bias!.grad!.toArray()).toEqual([2, 2, 2]);
   });
 
@@ -32,7 +49,9 @@ describe('Linear', () => {
     expect(lin.bias).toBeNull();
     expect(lin.forward(randn([2, 3, 4], { dtype: 'float64' })).shape).toEqual([2, 3, 2]);
     expectThrows(() => lin.forward(randn([2, 3], { dtype: 'float64' })), ShapeError, ['linear', '3 features', 'expected 4']);
-    const x = randT([3, 4], 1), w = randT([2, 4], 2), b = randT([2], 3);
+    const x = randT([3, 4], 1),
+      w = randT([2, 4], 2),
+      b = randT([2], 3);
     expect(gradcheck((x, w, b) => F.linear(x, w, b), [x, w, b])).toBe(true);
   });
 });
@@ -48,24 +67,41 @@ describe('Conv2d', () => {
   });
 
   it('matches F.conv2d (forward and gradients) for every option', () => {
-    fc.assert(fc.property(optsArb, seedArb, (o, seed) => {
-      const conv = new Conv2d(4, 2, [o.k, 3], { stride: o.stride, padding: o.padding, dilation: o.dilation, groups: o.groups, bias: o.bias, generator: new Generator(seed) });
-      expect(conv.weight.shape).toEqual([2, 4 / o.groups, o.k, 3]);
-      const x = randT([2, 4, 7, 7], seed, 'float32');
-      const y = conv.forward(x);
-      const w = conv.weight.detach().requiresGrad_(), b = conv.bias?.detach().requiresGrad_() ?? null;
-      const ref = F.conv2d(x, w, b, { stride: o.stride, padding: o.padding, dilation: o.dilation, groups: o.groups });
-      expect(arr(y)).toEqual(arr(ref));
-      y.sum().backward();
-      ref.sum().backward();
-      expect(arr(conv.weight.grad!)).toEqual(arr(w.grad!));
-      if (b) expect(arr(conv.bias!.grad!)).toEqual(arr(b.grad!));
-    }), { numRuns: 25 });
+    fc.assert(
+      fc.property(optsArb, seedArb, (o, seed) => {
+        const conv = new Conv2d(4, 2, [o.k, 3], {
+          stride: o.stride,
+          padding: o.padding,
+          dilation: o.dilation,
+          groups: o.groups,
+          bias: o.bias,
+          generator: new Generator(seed),
+        });
+        expect(conv.weight.shape).toEqual([2, 4 / o.groups, o.k, 3]);
+        const x = randT([2, 4, 7, 7], seed, 'float32');
+        const y = conv.forward(x);
+        const w = conv.weight.detach().requiresGrad_(),
+          b = conv.bias?.detach().requiresGrad_() ?? null;
+        const ref = F.conv2d(x, w, b, { stride: o.stride, padding: o.padding, dilation: o.dilation, groups: o.groups });
+        expect(arr(y)).toEqual(arr(ref));
+        y.sum().backward();
+        ref.sum().backward();
+        expect(arr(conv.weight.grad!)).toEqual(arr(w.grad!));
+        if (b) expect(arr(conv.bias!.grad!)).toEqual(arr(b.grad!));
+      }),
+      { numRuns: 25 },
+    );
   });
 
   it("padding 'same' keeps H and W (odd and even kernels) and equals explicit padding when symmetric", () => {
     const x = randn([1, 2, 5, 6]);
-    for (const [k, d] of [[3, 1], [2, 1], [4, 1], [3, 2], [2, 3]] as const) {
+    for (const [k, d] of [
+      [3, 1],
+      [2, 1],
+      [4, 1],
+      [3, 2],
+      [2, 3],
+    ] as const) {
       const conv = new Conv2d(2, 3, k, { padding: 'same', dilation: d });
       expect(conv.forward(x).shape, `k=${k} d=${d}`).toEqual([1, 3, 5, 6]);
     }
@@ -87,13 +123,18 @@ describe('Conv2d', () => {
 
 describe('BatchNorm2d', () => {
   // x: N=2, C=2, 1x2; channel 0 holds [1, 3, 5, 7], channel 1 holds [0, 0, 2, 2]
-  const x = () => tensor([[[[1, 3]], [[0, 0]]], [[[5, 7]], [[2, 2]]]]);
+  const x = () =>
+    tensor([
+      [[[1, 3]], [[0, 0]]],
+      [[[5, 7]], [[2, 2]]],
+    ]);
 
   it('normalises with batch stats in training and updates the running stats (hand-computed)', () => {
     const bn = new BatchNorm2d(2);
     const y = bn.forward(x());
     // channel 0: mean 4, biased var 5 → (v − 4)/√(5 + 1e-5); channel 1: mean 1, var 1
-    const s0 = Math.sqrt(5 + 1e-5), s1 = Math.sqrt(1 + 1e-5);
+    const s0 = Math.sqrt(5 + 1e-5),
+      s1 = Math.sqrt(1 + 1e-5);
     expectClose(y, [-3 / s0, -1 / s0, -1 / s1, -1 / s1, 1 / s0, 3 / s0, 1 / s1, 1 / s1], 1e-6, 1e-6);
     // running = 0.9·init + 0.1·batch, with the unbiased variance (20/3 and 4/3)
     expectClose(bn.runningMean!, [0.4, 0.1], 1e-6, 1e-6);
@@ -112,7 +153,8 @@ describe('BatchNorm2d', () => {
     set(bn.bias, tensor([0, 10]));
     bn.eval();
     const y = bn.forward(x());
-    const a = 2 / Math.sqrt(4 + 1e-5), b = 1 / Math.sqrt(0.25 + 1e-5);
+    const a = 2 / Math.sqrt(4 + 1e-5),
+      b = 1 / Math.sqrt(0.25 + 1e-5);
     expectClose(y, [0, 2 * a, 10 + b, 10 + b, 4 * a, 6 * a, 10 + 3 * b, 10 + 3 * b], 1e-5, 1e-6);
     expect(arr(bn.runningMean!)).toEqual([1, -1]);
     expect(bn.numBatchesTracked!.item()).toBe(0);
@@ -132,7 +174,8 @@ describe('BatchNorm2d', () => {
   it('has the gradients of F.batchNorm, and checks its input', () => {
     const bn = new BatchNorm2d(3);
     const xx = randn([2, 3, 4, 4]).requiresGrad_();
-    const w = bn.weight!.detach().requiresGrad_(), b = bn.bias!.detach().requiresGrad_();
+    const w = bn.weight!.detach().requiresGrad_(),
+      b = bn.bias!.detach().requiresGrad_();
     const gy = randn([2, 3, 4, 4]);
     bn.forward(xx).mul(gy).sum().backward();
     const gx = xx.grad!;
@@ -150,7 +193,12 @@ describe('activations and Identity', () => {
   it('ReLU, Sigmoid and Identity match the tensor ops and pass gradients', () => {
     const x = tensor([-2, -0.5, 0, 1.5]).requiresGrad_();
     expect(arr(new ReLU().forward(x))).toEqual([0, 0, 0, 1.5]);
-    expectClose(new Sigmoid().forward(x), [-2, -0.5, 0, 1.5].map((v) => 1 / (1 + Math.exp(-v))), 1e-7, 1e-6);
+    expectClose(
+      new Sigmoid().forward(x),
+      [-2, -0.5, 0, 1.5].map((v) => 1 / (1 + Math.exp(-v))),
+      1e-7,
+      1e-6,
+    );
     expect(new Identity().forward(x)).toBe(x);
     new ReLU().forward(x).sum().backward();
     expect(arr(x.grad!)).toEqual([0, 0, 0, 1]);
@@ -161,12 +209,16 @@ describe('Dropout / Dropout2d', () => {
   it('Dropout2d zeroes whole channels, scales the rest by 1/(1−p), and is seeded', () => {
     const x = randn([4, 16, 3, 3]).add(5); // no zeros in the input
     const d = new Dropout2d(0.5, { generator: new Generator(7) });
-    const y = vals(d.forward(x)), xs = vals(x);
+    const y = vals(d.forward(x)),
+      xs = vals(x);
     let dropped = 0;
     for (let nc = 0; nc < 64; nc++) {
       const plane = Array.from({ length: 9 }, (_, i) => nc * 9 + i);
       const zero = plane.map((i) => y[i] === 0);
-      expect(zero.every((z) => z === zero[0]), `channel ${nc} all-or-nothing`).toBe(true);
+      expect(
+        zero.every((z) => z === zero[0]),
+        `channel ${nc} all-or-nothing`,
+      ).toBe(true);
       if (zero[0]) dropped++;
       else for (const i of plane) expect(y[i]).toBeCloseTo(xs[i] * 2, 4);
     }

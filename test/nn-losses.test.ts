@@ -15,7 +15,10 @@ describe('loss modules', () => {
   const weight = tensor([0.2, 1, 3]);
 
   it('CrossEntropyLoss and NLLLoss pass weight, ignoreIndex and reduction through', () => {
-    const t = tensor(Array.from(vals(target), (v, i) => (i % 5 === 0 ? 255 : v)), { dtype: 'int32', shape: target.shape });
+    const t = tensor(
+      Array.from(vals(target), (v, i) => (i % 5 === 0 ? 255 : v)),
+      { dtype: 'int32', shape: target.shape },
+    );
     for (const reduction of ['mean', 'sum', 'none'] as const) {
       const o = { weight, ignoreIndex: 255, reduction };
       expect(vals(new CrossEntropyLoss(o).forward(logits, t))).toEqual(vals(F.crossEntropy(logits, t, o)));
@@ -40,7 +43,8 @@ describe('loss modules', () => {
       const tgt = o.logTarget ? p.log() : p;
       expect(new KLDivLoss(o).forward(input, tgt).item()).toBe(F.klDiv(input, tgt, o).item());
     }
-    const x = randn([6]).requiresGrad_(), y = randn([6]);
+    const x = randn([6]).requiresGrad_(),
+      y = randn([6]);
     const mse = new MSELoss({ reduction: 'sum' }).forward(x, y);
     expect(mse.item()).toBe(F.mseLoss(x, y, { reduction: 'sum' }).item());
     mse.backward();
@@ -49,13 +53,16 @@ describe('loss modules', () => {
 
   it('BCEWithLogitsLoss: log 2 at logit 0, posWeight, and an element weight', () => {
     expect(new BCEWithLogitsLoss().forward(tensor([0, 0]), tensor([1, 0])).item()).toBeCloseTo(Math.LN2, 6);
-    const x = randn([4, 3], { generator: gen() }), t = rand([4, 3], { generator: gen() });
+    const x = randn([4, 3], { generator: gen() }),
+      t = rand([4, 3], { generator: gen() });
     const pw = tensor([1, 2, 0.5]);
     expect(new BCEWithLogitsLoss({ posWeight: pw }).forward(x, t).item()).toBe(F.binaryCrossEntropyWithLogits(x, t, { posWeight: pw }).item());
     // weight [1, 0] per column: only column 0 counts, the mean still divides by all 12 elements
     const w = tensor([1, 0, 0]);
     const each = F.binaryCrossEntropyWithLogits(x, t, { reduction: 'none' });
-    const col0 = Array.from(vals(each)).filter((_, i) => i % 3 === 0).reduce((a, b) => a + b, 0);
+    const col0 = Array.from(vals(each))
+      .filter((_, i) => i % 3 === 0)
+      .reduce((a, b) => a + b, 0);
     expect(new BCEWithLogitsLoss({ weight: w }).forward(x, t).item()).toBeCloseTo(col0 / 12, 6);
     expect(new BCEWithLogitsLoss({ weight: w, reduction: 'sum' }).forward(x, t).item()).toBeCloseTo(col0, 5);
     expect(Object.keys(new BCEWithLogitsLoss({ weight: w, posWeight: pw }).stateDict())).toEqual(['weight', 'pos_weight']);

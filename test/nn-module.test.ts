@@ -5,8 +5,22 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor, ShapeError, ValueError, ones, randn, tensor, zeros } from '@lad/tensor';
 import {
-  BatchNorm2d, Conv2d, Dropout, Identity, Linear, Module, ModuleDict, ModuleList, ReLU, Sequential, StateDictError,
-  buffer, isBuffer, isParameter, parameter, type Layer,
+  BatchNorm2d,
+  Conv2d,
+  Dropout,
+  Identity,
+  Linear,
+  Module,
+  ModuleDict,
+  ModuleList,
+  ReLU,
+  Sequential,
+  StateDictError,
+  buffer,
+  isBuffer,
+  isParameter,
+  parameter,
+  type Layer,
 } from '@lad/nn';
 import { expectThrows, vals } from './util/nn-arb.ts';
 
@@ -48,11 +62,20 @@ describe('Module naming', () => {
     const net = new Net();
     expect(names(net.namedParameters())).toEqual([
       'scale',
-      'backbone.stem.weight', 'backbone.stem.bias',
-      'backbone.layer1.0.conv1.weight', 'backbone.layer1.0.bn1.weight', 'backbone.layer1.0.bn1.bias',
-      'backbone.layer1.1.conv1.weight', 'backbone.layer1.1.bn1.weight', 'backbone.layer1.1.bn1.bias',
-      'heads.0.weight', 'heads.0.bias', 'heads.1.1.weight', 'heads.1.1.bias',
-      'extra.proj.weight', 'extra.proj.bias',
+      'backbone.stem.weight',
+      'backbone.stem.bias',
+      'backbone.layer1.0.conv1.weight',
+      'backbone.layer1.0.bn1.weight',
+      'backbone.layer1.0.bn1.bias',
+      'backbone.layer1.1.conv1.weight',
+      'backbone.layer1.1.bn1.weight',
+      'backbone.layer1.1.bn1.bias',
+      'heads.0.weight',
+      'heads.0.bias',
+      'heads.1.1.weight',
+      'heads.1.1.bias',
+      'extra.proj.weight',
+      'extra.proj.bias',
     ]);
     expect(net.parameters()).toHaveLength(15);
     expect(net.parameters().every((p) => p.requiresGrad && p.isLeaf)).toBe(true);
@@ -61,8 +84,12 @@ describe('Module naming', () => {
   it('lists buffers apart from parameters, with PyTorch state keys for BatchNorm2d', () => {
     const net = new Net();
     expect(names(net.namedBuffers())).toEqual([
-      'backbone.layer1.0.bn1.running_mean', 'backbone.layer1.0.bn1.running_var', 'backbone.layer1.0.bn1.num_batches_tracked',
-      'backbone.layer1.1.bn1.running_mean', 'backbone.layer1.1.bn1.running_var', 'backbone.layer1.1.bn1.num_batches_tracked',
+      'backbone.layer1.0.bn1.running_mean',
+      'backbone.layer1.0.bn1.running_var',
+      'backbone.layer1.0.bn1.num_batches_tracked',
+      'backbone.layer1.1.bn1.running_mean',
+      'backbone.layer1.1.bn1.running_var',
+      'backbone.layer1.1.bn1.num_batches_tracked',
     ]);
     const bn = new BatchNorm2d(3);
     expect(isBuffer(bn.runningMean)).toBe(true);
@@ -77,10 +104,25 @@ describe('Module naming', () => {
     const net = new Net();
     expect(names(net.namedChildren())).toEqual(['backbone', 'heads', 'extra']);
     expect(names(net.namedModules())).toEqual([
-      '', 'backbone', 'backbone.stem', 'backbone.layer1',
-      'backbone.layer1.0', 'backbone.layer1.0.conv1', 'backbone.layer1.0.bn1', 'backbone.layer1.0.relu',
-      'backbone.layer1.1', 'backbone.layer1.1.conv1', 'backbone.layer1.1.bn1', 'backbone.layer1.1.relu',
-      'heads', 'heads.0', 'heads.1', 'heads.1.0', 'heads.1.1', 'extra', 'extra.proj',
+      '',
+      'backbone',
+      'backbone.stem',
+      'backbone.layer1',
+      'backbone.layer1.0',
+      'backbone.layer1.0.conv1',
+      'backbone.layer1.0.bn1',
+      'backbone.layer1.0.relu',
+      'backbone.layer1.1',
+      'backbone.layer1.1.conv1',
+      'backbone.layer1.1.bn1',
+      'backbone.layer1.1.relu',
+      'heads',
+      'heads.0',
+      'heads.1',
+      'heads.1.0',
+      'heads.1.1',
+      'extra',
+      'extra.proj',
     ]);
     expect(net.children()[0]).toBe(net.backbone);
   });
@@ -137,7 +179,10 @@ describe('Module modes and traversal', () => {
 
   it('zeroGrad drops the gradients; requiresGrad_ freezes every parameter', () => {
     const lin = new Linear(3, 2);
-    lin.forward(ones([4, 3])).sum().backward();
+    lin
+      .forward(ones([4, 3]))
+      .sum()
+      .backward();
     expect(lin.weight.grad).not.toBeNull();
     lin.zeroGrad();
     expect(lin.parameters().every((p) => p.grad === null)).toBe(true);
@@ -151,15 +196,17 @@ describe('stateDict / loadStateDict', () => {
   /** conv (2 tensors) + bn (5 tensors). */
   const small = () => new Sequential(new Conv2d(1, 2, 3), new BatchNorm2d(2));
 
-  it('round-trips: a fresh module loads another one\'s state and computes the same', () => {
-    const a = small(), b = small();
+  it("round-trips: a fresh module loads another one's state and computes the same", () => {
+    const a = small(),
+      b = small();
     a.forward(randn([2, 1, 5, 5])); // moves a's running stats
     const res = b.loadStateDict(a.stateDict());
     expect(res).toEqual({ missingKeys: [], unexpectedKeys: [] });
     for (const [k, t] of Object.entries(a.stateDict())) expect(arr(b.stateDict()[k]), k).toEqual(arr(t));
     expect(b.stateDict()['1.num_batches_tracked'].item()).toBe(1);
     const x = randn([2, 1, 5, 5]);
-    a.eval(); b.eval();
+    a.eval();
+    b.eval();
     expect(arr(b.forward(x))).toEqual(arr(a.forward(x)));
     // the loaded values are copies: b's tensors are still its own leaves
     expect(b.stateDict()['0.weight'].storage).not.toBe(a.stateDict()['0.weight'].storage);
@@ -182,7 +229,11 @@ describe('stateDict / loadStateDict', () => {
     sd['0.weight'] = zeros([2, 1, 5, 5]);
     sd['2.weight'] = zeros([3]);
     let err: unknown;
-    try { m.loadStateDict(sd); } catch (e) { err = e; }
+    try {
+      m.loadStateDict(sd);
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(StateDictError);
     expect(err).toBeInstanceOf(ShapeError);
     const e = err as StateDictError;
@@ -202,7 +253,11 @@ describe('stateDict / loadStateDict', () => {
       const sd = JSON.parse(`{"${key}": 1}`) as Record<string, Tensor>; // JSON makes even __proto__ an own key
       Object.assign(sd, m.stateDict());
       let err: unknown = null;
-      try { m.loadStateDict(sd); } catch (e) { err = e; }
+      try {
+        m.loadStateDict(sd);
+      } catch (e) {
+        err = e;
+      }
       expect(err, key).toBeInstanceOf(StateDictError);
       expect((err as StateDictError).unexpectedKeys).toEqual([key]);
       expect(m.loadStateDict(sd, { strict: false }).unexpectedKeys).toEqual([key]);
@@ -251,18 +306,20 @@ describe('repr', () => {
       new Sequential(new Conv2d(8, 8, 3, { stride: 2, dilation: 2, groups: 4, bias: false }), new Dropout(0.25)),
       new Linear(8, 2),
     );
-    expect(String(net)).toBe([
-      'Sequential(',
-      '  (0): Conv2d(3, 8, kernelSize=[3, 3], stride=[1, 1], padding=[1, 1])',
-      '  (1): BatchNorm2d(8, eps=1e-5, momentum=0.1, affine=true, trackRunningStats=true)',
-      '  (2): ReLU()',
-      '  (3): Sequential(',
-      '    (0): Conv2d(8, 8, kernelSize=[3, 3], stride=[2, 2], dilation=[2, 2], groups=4, bias=false)',
-      '    (1): Dropout(p=0.25)',
-      '  )',
-      '  (4): Linear(inFeatures=8, outFeatures=2, bias=true)',
-      ')',
-    ].join('\n'));
+    expect(String(net)).toBe(
+      [
+        'Sequential(',
+        '  (0): Conv2d(3, 8, kernelSize=[3, 3], stride=[1, 1], padding=[1, 1])',
+        '  (1): BatchNorm2d(8, eps=1e-5, momentum=0.1, affine=true, trackRunningStats=true)',
+        '  (2): ReLU()',
+        '  (3): Sequential(',
+        '    (0): Conv2d(8, 8, kernelSize=[3, 3], stride=[2, 2], dilation=[2, 2], groups=4, bias=false)',
+        '    (1): Dropout(p=0.25)',
+        '  )',
+        '  (4): Linear(inFeatures=8, outFeatures=2, bias=true)',
+        ')',
+      ].join('\n'),
+    );
   });
 
   it('prints a custom module with named fields and a ModuleDict', () => {
@@ -270,7 +327,9 @@ describe('repr', () => {
       convs = new ModuleDict({ a: new Conv2d(2, 2, 1), b: new Identity() });
       act = new ReLU();
     }
-    expect(new Head().toString()).toBe('Head(\n  (convs): ModuleDict(\n    (a): Conv2d(2, 2, kernelSize=[1, 1], stride=[1, 1])\n    (b): Identity()\n  )\n  (act): ReLU()\n)');
+    expect(new Head().toString()).toBe(
+      'Head(\n  (convs): ModuleDict(\n    (a): Conv2d(2, 2, kernelSize=[1, 1], stride=[1, 1])\n    (b): Identity()\n  )\n  (act): ReLU()\n)',
+    );
   });
 });
 

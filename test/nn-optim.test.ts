@@ -14,7 +14,15 @@ type Opt = SGD | Adam | AdamW;
 
 /** Fresh float64 leaves with seeded values in [-1, 1). */
 const makeParams = (seed = 1): Tensor[] =>
-  SHAPES.map((s, k) => Tensor.fromData(seededValues(s.reduce((a, b) => a * b, 1), seed + k), s).requiresGrad_());
+  SHAPES.map((s, k) =>
+    Tensor.fromData(
+      seededValues(
+        s.reduce((a, b) => a * b, 1),
+        seed + k,
+      ),
+      s,
+    ).requiresGrad_(),
+  );
 
 /**
  * The gradient of parameter k at step t, a function of its current values: a quadratic bowl plus
@@ -28,7 +36,9 @@ function gradAt(theta: Float64Array, k: number, t: number): Float64Array {
 /** Runs `steps` steps, setting every grad from gradAt (t counted from `t0`). */
 function run(opt: Opt, ps: Tensor[], steps: number, t0 = 1): void {
   for (let t = t0; t < t0 + steps; t++) {
-    ps.forEach((p, k) => { p.grad = tensor(gradAt(vals(p), k, t), { shape: p.shape }); });
+    ps.forEach((p, k) => {
+      p.grad = tensor(gradAt(vals(p), k, t), { shape: p.shape });
+    });
     opt.step();
   }
 }
@@ -37,7 +47,8 @@ function run(opt: Opt, ps: Tensor[], steps: number, t0 = 1): void {
 
 /** torch.optim.SGD: (maximize negates g first, as torch's code does). */
 function refSGD(theta0: Float64Array, k: number, steps: number, o: SGDOptions): Float64Array {
-  const th = theta0.slice(), b = new Float64Array(th.length);
+  const th = theta0.slice(),
+    b = new Float64Array(th.length);
   for (let t = 1; t <= steps; t++) {
     const g0 = gradAt(th, k, t);
     for (let i = 0; i < th.length; i++) {
@@ -55,8 +66,11 @@ function refSGD(theta0: Float64Array, k: number, steps: number, o: SGDOptions): 
 
 /** torch.optim.Adam / AdamW (decoupled), AMSGrad as corrected in pytorch#142351. */
 function refAdam(theta0: Float64Array, k: number, steps: number, o: AdamOptions, decoupled: boolean): Float64Array {
-  const n = theta0.length, th = theta0.slice();
-  const m = new Float64Array(n), v = new Float64Array(n), vmax = new Float64Array(n);
+  const n = theta0.length,
+    th = theta0.slice();
+  const m = new Float64Array(n),
+    v = new Float64Array(n),
+    vmax = new Float64Array(n);
   const [b1, b2] = o.betas;
   for (let t = 1; t <= steps; t++) {
     const g0 = gradAt(th, k, t);
@@ -101,7 +115,10 @@ describe('SGD vs the torch.optim.SGD algorithm', () => {
   for (const [name, o] of cases) {
     it(name, () => {
       const opts = { ...SGD_BASE, ...o };
-      checkAgainst((ps) => new SGD(ps, opts), (th, k, n) => refSGD(th, k, n, opts));
+      checkAgainst(
+        (ps) => new SGD(ps, opts),
+        (th, k, n) => refSGD(th, k, n, opts),
+      );
     });
   }
 
@@ -109,7 +126,10 @@ describe('SGD vs the torch.optim.SGD algorithm', () => {
     const ps = makeParams(7);
     const start = ps.map(vals);
     const opt = new SGD([{ params: [ps[0]] }, { params: [ps[1]], lr: 0.2, momentum: 0.5 }], { lr: 0.01, momentum: 0.9, weightDecay: 0.01 });
-    expect(opt.paramGroups.map((g) => [g.lr, g.momentum, g.weightDecay])).toEqual([[0.01, 0.9, 0.01], [0.2, 0.5, 0.01]]);
+    expect(opt.paramGroups.map((g) => [g.lr, g.momentum, g.weightDecay])).toEqual([
+      [0.01, 0.9, 0.01],
+      [0.2, 0.5, 0.01],
+    ]);
     run(opt, ps, 5);
     expectClose(vals(ps[0]), refSGD(start[0], 0, 5, { ...SGD_BASE, lr: 0.01, momentum: 0.9, weightDecay: 0.01 }), TOL, TOL, 'group 0');
     expectClose(vals(ps[1]), refSGD(start[1], 1, 5, { ...SGD_BASE, lr: 0.2, momentum: 0.5, weightDecay: 0.01 }), TOL, TOL, 'group 1');
@@ -117,13 +137,24 @@ describe('SGD vs the torch.optim.SGD algorithm', () => {
 
   it('follows a real backward pass (loss = Σ w·(θ − c)²)', () => {
     const p = tensor([0.5, -1, 2], { dtype: 'float64', requiresGrad: true });
-    const w = tensor([1, 2, 0.5], { dtype: 'float64' }), c = tensor([0.1, 0.2, 0.3], { dtype: 'float64' });
+    const w = tensor([1, 2, 0.5], { dtype: 'float64' }),
+      c = tensor([0.1, 0.2, 0.3], { dtype: 'float64' });
     const opt = new SGD([p], { lr: 0.1, momentum: 0.9, nesterov: true });
-    const th = [0.5, -1, 2], b = [0, 0, 0], wv = [1, 2, 0.5], cv = [0.1, 0.2, 0.3];
+    const th = [0.5, -1, 2],
+      b = [0, 0, 0],
+      wv = [1, 2, 0.5],
+      cv = [0.1, 0.2, 0.3];
     for (let t = 1; t <= 4; t++) {
       opt.zeroGrad();
-      const loss = opt.step(() => { const l = p.sub(c).square().mul(w).sum(); l.backward(); return l.item(); });
-      expect(loss).toBeCloseTo(th.reduce((s, x, i) => s + wv[i] * (x - cv[i]) ** 2, 0), 12);
+      const loss = opt.step(() => {
+        const l = p.sub(c).square().mul(w).sum();
+        l.backward();
+        return l.item();
+      });
+      expect(loss).toBeCloseTo(
+        th.reduce((s, x, i) => s + wv[i] * (x - cv[i]) ** 2, 0),
+        12,
+      );
       th.forEach((x, i) => {
         const g = 2 * wv[i] * (x - cv[i]);
         b[i] = t > 1 ? 0.9 * b[i] + g : g;
@@ -145,18 +176,25 @@ describe('Adam and AdamW vs the torch.optim algorithms', () => {
   for (const [name, o] of cases) {
     it(`Adam: ${name}`, () => {
       const opts = { ...ADAM_BASE, ...o };
-      checkAgainst((ps) => new Adam(ps, opts), (th, k, n) => refAdam(th, k, n, opts, false));
+      checkAgainst(
+        (ps) => new Adam(ps, opts),
+        (th, k, n) => refAdam(th, k, n, opts, false),
+      );
     });
     it(`AdamW: ${name}`, () => {
       const opts = { ...ADAM_BASE, weightDecay: 0.01, ...o };
-      checkAgainst((ps) => new AdamW(ps, opts), (th, k, n) => refAdam(th, k, n, opts, true));
+      checkAgainst(
+        (ps) => new AdamW(ps, opts),
+        (th, k, n) => refAdam(th, k, n, opts, true),
+      );
     });
   }
 
   it('AdamW defaults to weightDecay 0.01, Adam to 0; amsgrad changes the result', () => {
     expect(new AdamW(makeParams()).paramGroups[0].weightDecay).toBe(0.01);
     expect(new Adam(makeParams()).paramGroups[0].weightDecay).toBe(0);
-    const a = makeParams(), b = makeParams();
+    const a = makeParams(),
+      b = makeParams();
     run(new Adam(a, { lr: 0.1 }), a, 4);
     run(new Adam(b, { lr: 0.1, amsgrad: true }), b, 4);
     expect(vals(a[0])).not.toEqual(vals(b[0]));
@@ -165,7 +203,13 @@ describe('Adam and AdamW vs the torch.optim algorithms', () => {
   it('two param groups with their own lr and betas', () => {
     const ps = makeParams(3);
     const start = ps.map(vals);
-    const opt = new AdamW([{ params: [ps[0]], lr: 0.05 }, { params: [ps[1]], betas: [0.5, 0.9] }], { lr: 0.01 });
+    const opt = new AdamW(
+      [
+        { params: [ps[0]], lr: 0.05 },
+        { params: [ps[1]], betas: [0.5, 0.9] },
+      ],
+      { lr: 0.01 },
+    );
     run(opt, ps, 5);
     expectClose(vals(ps[0]), refAdam(start[0], 0, 5, { ...ADAM_BASE, lr: 0.05, weightDecay: 0.01 }, true), TOL, TOL, 'group 0');
     expectClose(vals(ps[1]), refAdam(start[1], 1, 5, { ...ADAM_BASE, lr: 0.01, weightDecay: 0.01, betas: [0.5, 0.9] }, true), TOL, TOL, 'group 1');
@@ -184,7 +228,7 @@ describe('step, zeroGrad and in-place updates', () => {
     expect(opt.stateDict().state[0].step).toBe(1);
   });
 
-  it('rejects a grad whose shape is not the parameter\'s', () => {
+  it("rejects a grad whose shape is not the parameter's", () => {
     const ps = makeParams();
     ps[1].grad = tensor([1], { dtype: 'float64' });
     expectThrows(() => new SGD(ps).step(), ShapeError, ['SGD.step', 'parameter 1', 'got shape [1], expected [4]']);
@@ -192,14 +236,17 @@ describe('step, zeroGrad and in-place updates', () => {
 
   it('zeroGrad sets every grad to null', () => {
     const ps = makeParams();
-    ps.forEach((p) => { p.grad = tensor(vals(p), { shape: p.shape }); });
+    ps.forEach((p) => {
+      p.grad = tensor(vals(p), { shape: p.shape });
+    });
     new SGD(ps).zeroGrad();
     expect(ps.map((p) => p.grad)).toEqual([null, null]);
   });
 
   it('writes into the parameter storage, so other references see the update', () => {
     const ps = makeParams();
-    const storage = ps[0].storage, alias = ps[0].detach();
+    const storage = ps[0].storage,
+      alias = ps[0].detach();
     run(new SGD(ps, { lr: 0.1, momentum: 0.9 }), ps, 2);
     expect(ps[0].storage).toBe(storage);
     expect(vals(alias)).toEqual(vals(ps[0]));
@@ -233,14 +280,17 @@ describe('stateDict / loadStateDict', () => {
       const opt1 = make(first);
       run(opt1, first, 3);
       const sd = opt1.stateDict();
-      const snapshot = (): string => JSON.stringify(Object.values(sd.state).map((st) => Object.values(st).map((v) => (v instanceof Tensor ? [...vals(v)] : v))));
+      const snapshot = (): string =>
+        JSON.stringify(Object.values(sd.state).map((st) => Object.values(st).map((v) => (v instanceof Tensor ? [...vals(v)] : v))));
       const saved = snapshot();
       const second = makeParams(); // new parameters holding the values after 3 steps
       noGrad(() => second.forEach((p, k) => p.copy_(first[k])));
       run(opt1, first, 2, 4); // the original goes on: the saved dict must not change
 
       const opt2 = make(second);
-      opt2.paramGroups.forEach((g) => { g.lr = 123; });
+      opt2.paramGroups.forEach((g) => {
+        g.lr = 123;
+      });
       opt2.loadStateDict(sd);
       expect(opt2.paramGroups.map((g) => g.lr)).toEqual(opt1.paramGroups.map((g) => g.lr));
       run(opt2, second, 3, 4);
@@ -281,12 +331,18 @@ describe('stateDict / loadStateDict', () => {
     run(opt, ps, 1);
     const sd = opt.stateDict();
     expectThrows(() => opt.loadStateDict({ ...sd, paramGroups: [sd.paramGroups[0]] }), ValueError, ['Adam.loadStateDict', 'got 1 groups, expected 2']);
-    const twoInFirst = [{ ...sd.paramGroups[0], params: [0, 1] }, { ...sd.paramGroups[1], params: [] }];
+    const twoInFirst = [
+      { ...sd.paramGroups[0], params: [0, 1] },
+      { ...sd.paramGroups[1], params: [] },
+    ];
     expectThrows(() => opt.loadStateDict({ ...sd, paramGroups: twoInFirst }), ValueError, ['paramGroups[0].params', 'got 2 parameters, expected 1']);
     const badShape = { ...sd, state: { ...sd.state, 1: { ...sd.state[1], exp_avg: tensor([1, 2], { dtype: 'float64' }) } } };
     expectThrows(() => opt.loadStateDict(badShape), ShapeError, ['state[1].exp_avg', 'got shape [2], expected [4]']);
     expectThrows(() => opt.loadStateDict({ ...sd, state: { 5: sd.state[0] } }), ValueError, ['state[5]']);
-    expectThrows(() => opt.loadStateDict({ ...sd, state: { 0: { ...sd.state[0], momentum_buffer: sd.state[0].exp_avg } } }), ValueError, ['state[0].momentum_buffer', 'unknown']);
+    expectThrows(() => opt.loadStateDict({ ...sd, state: { 0: { ...sd.state[0], momentum_buffer: sd.state[0].exp_avg } } }), ValueError, [
+      'state[0].momentum_buffer',
+      'unknown',
+    ]);
     expectThrows(() => opt.loadStateDict({ ...sd, paramGroups: [{ ...sd.paramGroups[0], lr: -1 }, sd.paramGroups[1]] }), ValueError, ['Adam: lr', 'got -1']);
     expect(opt.paramGroups[0].lr).toBe(1e-3); // nothing changed by the failed loads
   });
@@ -316,14 +372,19 @@ describe('validation', () => {
 
   it('rejects a parameter in two groups', () => {
     const shared = p();
-    expectThrows(() => new SGD([{ params: [p(), shared] }, { params: [shared] }]), ValueError, ['parameter 2 (param group 1)', 'parameter 1 (param group 0)', 'one group']);
+    expectThrows(() => new SGD([{ params: [p(), shared] }, { params: [shared] }]), ValueError, [
+      'parameter 2 (param group 1)',
+      'parameter 1 (param group 0)',
+      'one group',
+    ]);
   });
 });
 
 describe('clipGradNorm vs hand-computed norms', () => {
   /** Two leaves with grads [3, 4] and [12] (2-norm 13, 1-norm 19, ∞-norm 12) and one without. */
   function setup(): Tensor[] {
-    const a = tensor([0, 0], { dtype: 'float64', requiresGrad: true }), b = tensor([0], { dtype: 'float64', requiresGrad: true });
+    const a = tensor([0, 0], { dtype: 'float64', requiresGrad: true }),
+      b = tensor([0], { dtype: 'float64', requiresGrad: true });
     a.grad = tensor([3, -4], { dtype: 'float64' });
     b.grad = tensor([12], { dtype: 'float64' });
     return [a, b, tensor([0], { dtype: 'float64', requiresGrad: true })];
@@ -339,12 +400,22 @@ describe('clipGradNorm vs hand-computed norms', () => {
   it('1-, 3- and ∞-norms', () => {
     let ps = setup();
     expect(clipGradNorm(ps, 1, 1)).toBe(19);
-    expectClose(grads(ps), [3, -4, 12].map((g) => g / (19 + 1e-6)), 1e-15, 1e-15);
+    expectClose(
+      grads(ps),
+      [3, -4, 12].map((g) => g / (19 + 1e-6)),
+      1e-15,
+      1e-15,
+    );
     ps = setup();
     expect(clipGradNorm(ps, 100, 3)).toBeCloseTo((27 + 64 + 1728) ** (1 / 3), 12);
     ps = setup();
     expect(clipGradNorm(ps, 6, Infinity)).toBe(12);
-    expectClose(grads(ps), [3, -4, 12].map((g) => (g * 6) / (12 + 1e-6)), 1e-15, 1e-15);
+    expectClose(
+      grads(ps),
+      [3, -4, 12].map((g) => (g * 6) / (12 + 1e-6)),
+      1e-15,
+      1e-15,
+    );
   });
   it('leaves grads alone when the norm is within maxNorm, and returns 0 without grads', () => {
     const ps = setup();
@@ -353,8 +424,12 @@ describe('clipGradNorm vs hand-computed norms', () => {
     expect(clipGradNorm([tensor([1], { requiresGrad: true })], 1)).toBe(0);
   });
   it('scales grads that share storage once each', () => {
-    const a = tensor([3], { dtype: 'float64', requiresGrad: true }), b = tensor([4], { dtype: 'float64', requiresGrad: true });
-    a.add(b).mul(tensor([2], { dtype: 'float64' })).sum().backward(); // both grads are [2]
+    const a = tensor([3], { dtype: 'float64', requiresGrad: true }),
+      b = tensor([4], { dtype: 'float64', requiresGrad: true });
+    a.add(b)
+      .mul(tensor([2], { dtype: 'float64' }))
+      .sum()
+      .backward(); // both grads are [2]
     expect(a.grad!.storage.data).toBe(b.grad!.storage.data); // the premise: one buffer
     expect(clipGradNorm([a, b], 1)).toBeCloseTo(Math.SQRT2 * 2, 14);
     expectClose([...vals(a.grad!), ...vals(b.grad!)], [2 / (2 * Math.SQRT2 + 1e-6), 2 / (2 * Math.SQRT2 + 1e-6)], 1e-15, 1e-15);
@@ -376,13 +451,14 @@ describe('optimizer steps and autograd version checks', () => {
     for (const opt of mk()) {
       const ps = opt.paramGroups.flatMap((g) => g.params);
       const before = ps.map((p) => p.version.n);
-      let first = 0, last = 0;
+      let first = 0,
+        last = 0;
       for (let t = 0; t < 5; t++) {
         opt.zeroGrad();
         const l = loss(ps);
         l.backward();
         opt.step();
-        (t === 0 ? (first = l.item()) : (last = l.item()));
+        t === 0 ? (first = l.item()) : (last = l.item());
       }
       expect(last).toBeLessThan(first);
       ps.forEach((p, k) => expect(p.version.n).toBeGreaterThan(before[k])); // the steps were in-place writes

@@ -15,7 +15,10 @@ const leaf = (): Tensor => tensor([1, 2], { dtype: 'float64', requiresGrad: true
 
 describe('schedules vs closed forms', () => {
   it('poly: base·(1 − it/max)^power, and with minLr, held after maxIters', () => {
-    close(lrs(poly({ power: 0.9, maxIters: 10 }), 13), [...Array(13).keys()].map((i) => 0.1 * (1 - Math.min(i, 10) / 10) ** 0.9));
+    close(
+      lrs(poly({ power: 0.9, maxIters: 10 }), 13),
+      [...Array(13).keys()].map((i) => 0.1 * (1 - Math.min(i, 10) / 10) ** 0.9),
+    );
     close(lrs(poly({ power: 1, maxIters: 4, minLr: 0.01 }), 6), [0.1, 0.0775, 0.055, 0.0325, 0.01, 0.01]);
   });
   it('stepDecay: base·γ^⌊it/stepSize⌋', () => {
@@ -95,7 +98,10 @@ describe('LRScheduler', () => {
     const [optA, schedA] = make();
     const a = schedA();
     const seqA: number[][] = [];
-    for (let k = 0; k < 12; k++) { seqA.push(optA.paramGroups.map((g) => g.lr)); a.step(); }
+    for (let k = 0; k < 12; k++) {
+      seqA.push(optA.paramGroups.map((g) => g.lr));
+      a.step();
+    }
 
     const [optB, schedB] = make();
     const b = schedB();
@@ -110,7 +116,10 @@ describe('LRScheduler', () => {
     const c = schedC();
     c.loadStateDict(saved.sched);
     const seqC: number[][] = [];
-    for (let k = 7; k < 12; k++) { seqC.push(optC.paramGroups.map((g) => g.lr)); c.step(); }
+    for (let k = 7; k < 12; k++) {
+      seqC.push(optC.paramGroups.map((g) => g.lr));
+      c.step();
+    }
     expect(seqC).toEqual(seqA.slice(7));
     expectThrows(() => c.loadStateDict({ iter: 2, baseLrs: [0.1] }), ValueError, ['baseLrs', 'got 1 values, expected 2']);
     expectThrows(() => c.loadStateDict({ iter: -1, baseLrs: [0.1, 0.3] }), ValueError, ['iter', 'got -1']);

@@ -6,7 +6,14 @@ import fc from 'fast-check';
 import { Generator, type Tensor, noGrad, randn, sgdUpdate_, tensor } from '@lad/tensor';
 import { SGD } from '@lad/nn';
 
-interface Opts { lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean; maximize: boolean }
+interface Opts {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  maximize: boolean;
+}
 
 /** The unfused update of @lad/nn's SGD (its op sequence), returning the new p and buffer. */
 function reference(p: Tensor, grad: Tensor, b: Tensor | null, o: Opts): [Tensor, Tensor | null] {
@@ -22,28 +29,49 @@ function reference(p: Tensor, grad: Tensor, b: Tensor | null, o: Opts): [Tensor,
   });
 }
 
-const bits = (t: Tensor) => Array.from(t.dtype === 'float32' ? new Uint32Array(new Float32Array(t.data()).buffer) : new Uint32Array(new Float64Array(t.data()).buffer));
+const bits = (t: Tensor) =>
+  Array.from(t.dtype === 'float32' ? new Uint32Array(new Float32Array(t.data()).buffer) : new Uint32Array(new Float64Array(t.data()).buffer));
 
-const opts = fc.record({
-  lr: fc.double({ min: 1e-4, max: 1, noNaN: true }), momentum: fc.constantFrom(0, 0.9, 0.37), dampening: fc.constantFrom(0, 0.1),
-  weightDecay: fc.constantFrom(0, 1e-4, 0.03), nesterov: fc.boolean(), maximize: fc.boolean(),
-}).map((o) => ({ ...o, nesterov: o.nesterov && o.momentum > 0 && o.dampening === 0 }));
+const opts = fc
+  .record({
+    lr: fc.double({ min: 1e-4, max: 1, noNaN: true }),
+    momentum: fc.constantFrom(0, 0.9, 0.37),
+    dampening: fc.constantFrom(0, 0.1),
+    weightDecay: fc.constantFrom(0, 1e-4, 0.03),
+    nesterov: fc.boolean(),
+    maximize: fc.boolean(),
+  })
+  .map((o) => ({ ...o, nesterov: o.nesterov && o.momentum > 0 && o.dampening === 0 }));
 
 describe('sgdUpdate_', () => {
   it('gives the bits of the op-by-op update (float32 and float64)', () => {
-    fc.assert(fc.property(opts, fc.constantFrom('float32', 'float64' as const), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 1e6 }), (o, dtype, n, seed) => {
-      const g = new Generator(seed);
-      const p = randn([n], { dtype, generator: g }), grad = randn([n], { dtype, generator: g }), b = o.momentum !== 0 ? randn([n], { dtype, generator: g }) : null;
-      const [wantP, wantB] = reference(p, grad, b, o);
-      expect(sgdUpdate_(p, grad, b, o)).toBe(true);
-      expect(bits(p)).toEqual(bits(wantP));
-      if (b) expect(bits(b)).toEqual(bits(wantB!));
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(
+        opts,
+        fc.constantFrom('float32', 'float64' as const),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 0, max: 1e6 }),
+        (o, dtype, n, seed) => {
+          const g = new Generator(seed);
+          const p = randn([n], { dtype, generator: g }),
+            grad = randn([n], { dtype, generator: g }),
+            b = o.momentum !== 0 ? randn([n], { dtype, generator: g }) : null;
+          const [wantP, wantB] = reference(p, grad, b, o);
+          expect(sgdUpdate_(p, grad, b, o)).toBe(true);
+          expect(bits(p)).toEqual(bits(wantP));
+          if (b) expect(bits(b)).toEqual(bits(wantB!));
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('works on a row-major view at an offset and declines strided views, int32 and a missing buffer', () => {
-    const g = new Generator(1), o = { lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 1e-4, nesterov: false, maximize: false };
-    const big = randn([3, 4], { generator: g }), grad = randn([4], { generator: g }), b = randn([4], { generator: g });
+    const g = new Generator(1),
+      o = { lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 1e-4, nesterov: false, maximize: false };
+    const big = randn([3, 4], { generator: g }),
+      grad = randn([4], { generator: g }),
+      b = randn([4], { generator: g });
     const row = big.select(0, 1);
     const [wantP] = reference(row.clone(), grad, b.clone(), o);
     expect(sgdUpdate_(row, grad, b, o)).toBe(true);
@@ -54,9 +82,11 @@ describe('sgdUpdate_', () => {
   });
 
   it('SGD with momentum trains the same bits over several steps as the op-by-op rule', () => {
-    const g = new Generator(5), o = { lr: 0.05, momentum: 0.9, dampening: 0, weightDecay: 1e-4, nesterov: true, maximize: false };
+    const g = new Generator(5),
+      o = { lr: 0.05, momentum: 0.9, dampening: 0, weightDecay: 1e-4, nesterov: true, maximize: false };
     const w = randn([16], { generator: g }).requiresGrad_();
-    let refP = w.detach().clone(), refB: Tensor | null = null;
+    let refP = w.detach().clone(),
+      refB: Tensor | null = null;
     const opt = new SGD([w], o);
     for (let step = 0; step < 4; step++) {
       const x = randn([16], { generator: g });
@@ -64,9 +94,17 @@ describe('sgdUpdate_', () => {
       const grad = w.grad!.clone();
       opt.step();
       opt.zeroGrad();
-      if (refB === null) { // the first step makes the buffer from the gradient
+      if (refB === null) {
+        // the first step makes the buffer from the gradient
         refB = noGrad(() => grad.add(refP.mul(o.weightDecay)));
-        refP = noGrad(() => refP.sub(refB!.mul(o.momentum).add(grad.add(refP.mul(o.weightDecay))).mul(o.lr)));
+        refP = noGrad(() =>
+          refP.sub(
+            refB!
+              .mul(o.momentum)
+              .add(grad.add(refP.mul(o.weightDecay)))
+              .mul(o.lr),
+          ),
+        );
       } else [refP, refB] = reference(refP, grad, refB, o);
       expect(bits(w.detach())).toEqual(bits(refP));
     }

@@ -4,7 +4,21 @@
 // exceed it only by the profiler's own start/stop (< 5 ms + 5%); the rows' self times never exceed the total.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Generator, Tensor, TensorError, batchNorm, conv2d, crossEntropy, disposeBackend, initBackend, matmul, profile, profileSteps, randint, randn } from '@lad/tensor';
+import {
+  Generator,
+  Tensor,
+  TensorError,
+  batchNorm,
+  conv2d,
+  crossEntropy,
+  disposeBackend,
+  initBackend,
+  matmul,
+  profile,
+  profileSteps,
+  randint,
+  randn,
+} from '@lad/tensor';
 
 const gen = () => new Generator(3);
 
@@ -30,9 +44,12 @@ describe('profile on the CPU', () => {
     const run = step();
     run(); // warm
     const t0 = performance.now();
-    const p = profile(() => {
-      for (let i = 0; i < 5; i++) run();
-    }, { print: false });
+    const p = profile(
+      () => {
+        for (let i = 0; i < 5; i++) run();
+      },
+      { print: false },
+    );
     const wall = performance.now() - t0;
     expect(p.totalMs).toBeLessThanOrEqual(wall);
     expect(wall - p.totalMs).toBeLessThanOrEqual(5 + 0.05 * wall);
@@ -46,7 +63,8 @@ describe('profile on the CPU', () => {
     const run = step();
     const p = profile(() => run(), { print: false });
     const ops = (phase: string) => new Set(p.rows.filter((r) => r.phase === phase).map((r) => r.op));
-    const fwd = ops('forward'), bwd = ops('backward');
+    const fwd = ops('forward'),
+      bwd = ops('backward');
     for (const op of ['conv2d', 'batchNormStats', 'batchNorm', 'unary.relu']) expect(fwd).toContain(op);
     for (const op of ['conv2dBackwardWeight', 'batchNormBackward', 'binary.reluBackward']) expect(bwd).toContain(op);
     expect(fwd).not.toContain('conv2dBackwardWeight');
@@ -59,7 +77,9 @@ describe('profile on the CPU', () => {
   });
 
   it('attributes a large matmul to bmm and counts its output bytes', () => {
-    const g = gen(), a = randn([256, 256], { generator: g }), b = randn([256, 256], { generator: g });
+    const g = gen(),
+      a = randn([256, 256], { generator: g }),
+      b = randn([256, 256], { generator: g });
     matmul(a, b);
     const p = profile(() => matmul(a, b), { print: false });
     const row = p.rows.find((r) => r.op === 'bmm')!;
@@ -79,13 +99,25 @@ describe('profile on the CPU', () => {
 
   it('refuses to nest, and stops on a throw', () => {
     expect(() => profile(() => profile(() => 1, { print: false }), { print: false })).toThrow(TensorError);
-    expect(() => profile(() => { throw new RangeError('boom'); }, { print: false })).toThrow(RangeError);
+    expect(() =>
+      profile(
+        () => {
+          throw new RangeError('boom');
+        },
+        { print: false },
+      ),
+    ).toThrow(RangeError);
     expect(profile(() => 2, { print: false }).value).toBe(2); // no profile left running
   });
 
   it('profileSteps profiles the intervals between calls after the skipped ones', () => {
     const got: number[] = [];
-    const f = profileSteps((x: Tensor) => x.mul(2), { skip: 1, steps: 2, print: false, onProfile: (p, k) => got.push(k, p.rows.filter((r) => r.op === 'binary.mul').length) });
+    const f = profileSteps((x: Tensor) => x.mul(2), {
+      skip: 1,
+      steps: 2,
+      print: false,
+      onProfile: (p, k) => got.push(k, p.rows.filter((r) => r.op === 'binary.mul').length),
+    });
     const x = randn([8]);
     for (let i = 0; i < 5; i++) f(x);
     expect(got).toEqual([2, 1, 3, 1]); // printed when calls 2 and 3 start: each interval saw one mul

@@ -6,13 +6,61 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  Tensor, abs, add, clamp, div, eq, exp, full, ge, grad, gradcheck, gt, le, log, logSoftmax, logsumexp, lt, maximum,
-  minimum, mul, ne, neg, pow, relu, rsqrt, sigmoid, sign, softmax, sqrt, sub, tanh, tensor, where, withGradMode,
-  DTypeError, type TensorLike,
+  Tensor,
+  abs,
+  add,
+  clamp,
+  div,
+  eq,
+  exp,
+  full,
+  ge,
+  grad,
+  gradcheck,
+  gt,
+  le,
+  log,
+  logSoftmax,
+  logsumexp,
+  lt,
+  maximum,
+  minimum,
+  mul,
+  ne,
+  neg,
+  pow,
+  relu,
+  rsqrt,
+  sigmoid,
+  sign,
+  softmax,
+  sqrt,
+  sub,
+  tanh,
+  tensor,
+  where,
+  withGradMode,
+  DTypeError,
+  type TensorLike,
 } from '@lad/tensor';
 import {
-  F64, arrArb, awayFromZero, broadcastShapesArb, expectArr, expectSameTensor, refMap, refZip, shapeArb, smallIntArb,
-  stridedArb, toStrided, toTensor, valueArb, valuesArb, numel, type Arr,
+  F64,
+  arrArb,
+  awayFromZero,
+  broadcastShapesArb,
+  expectArr,
+  expectSameTensor,
+  refMap,
+  refZip,
+  shapeArb,
+  smallIntArb,
+  stridedArb,
+  toStrided,
+  toTensor,
+  valueArb,
+  valuesArb,
+  numel,
+  type Arr,
 } from './util/arb.ts';
 
 const RUNS = 30;
@@ -68,7 +116,11 @@ describe.each(UNARY)('unary $name', (spec) => {
         expectArr(y, refMap(a, spec.ref), F64);
         const y32 = spec.f(toTensor(a, 'float32'));
         expect(y32.dtype).toBe('float32');
-        expectArr(y32, refMap(a, (v) => f32(spec.ref(f32(v)))), F32);
+        expectArr(
+          y32,
+          refMap(a, (v) => f32(spec.ref(f32(v)))),
+          F32,
+        );
       }),
       { numRuns: RUNS },
     );
@@ -84,7 +136,11 @@ describe.each(UNARY)('unary $name', (spec) => {
         }
         const y = spec.f(x);
         expect(y.dtype).toBe(spec.int);
-        expectArr(y, refMap(a, (v) => (spec.int === 'float32' ? f32(spec.ref(v)) : spec.ref(v))), spec.int === 'float32' ? F32 : 'exact');
+        expectArr(
+          y,
+          refMap(a, (v) => (spec.int === 'float32' ? f32(spec.ref(v)) : spec.ref(v))),
+          spec.int === 'float32' ? F32 : 'exact',
+        );
       }),
       { numRuns: 10 },
     );
@@ -163,10 +219,18 @@ describe('clamp', () => {
         expectArr(clamp(toStrided(s), lo, hi), want, 'exact');
         const y32 = clamp(toTensor(s, 'float32'), lo, hi);
         expect(y32.dtype).toBe('float32');
-        expectArr(y32, refMap(s, (v) => clampRef(lo, hi)(f32(v))), 'exact');
+        expectArr(
+          y32,
+          refMap(s, (v) => clampRef(lo, hi)(f32(v))),
+          'exact',
+        );
         const yi = clamp(toTensor(refMap(s, Math.round), 'int32'), lo, hi);
         expect(yi.dtype).toBe('int32');
-        expectArr(yi, refMap(s, (v) => clampRef(lo, hi)(Math.round(v))), 'exact');
+        expectArr(
+          yi,
+          refMap(s, (v) => clampRef(lo, hi)(Math.round(v))),
+          'exact',
+        );
       }),
       { numRuns: RUNS },
     );
@@ -211,7 +275,10 @@ interface BinarySpec {
 const nearInt = fc.tuple(smallIntArb(-2, 2), fc.double({ min: -0.2, max: 0.2, noNaN: true })).map(([k, j]) => k + j);
 const nearHalf = fc.tuple(smallIntArb(-3, 2), fc.double({ min: -0.2, max: 0.2, noNaN: true })).map(([k, j]) => k + 0.5 + j);
 const cmpVals = fc.oneof(smallIntArb(-2, 2), valueArb(-2, 2), fc.constant(NaN));
-const nanOr = (f: (a: number, b: number) => number) => (a: number, b: number): number => (a !== a || b !== b ? NaN : f(a, b));
+const nanOr =
+  (f: (a: number, b: number) => number) =>
+  (a: number, b: number): number =>
+    a !== a || b !== b ? NaN : f(a, b);
 const b01 = (x: boolean): number => (x ? 1 : 0);
 
 const BINARY: BinarySpec[] = [
@@ -219,7 +286,15 @@ const BINARY: BinarySpec[] = [
   { name: 'sub', f: sub, ref: (a, b) => a - b, fwdA: valueArb(), fwdB: valueArb(), dom: [valueArb(), valueArb()], intDtype: 'int32' },
   { name: 'mul', f: mul, ref: (a, b) => a * b, fwdA: valueArb(), fwdB: valueArb(), dom: [valueArb(), valueArb()], intDtype: 'int32' },
   { name: 'div', f: div, ref: (a, b) => a / b, fwdA: valueArb(), fwdB: valueArb(), dom: [valueArb(), awayFromZero(0.3)], intDtype: 'float32' },
-  { name: 'pow', f: pow, ref: (a, b) => Math.exp(b * Math.log(a)), fwdA: valueArb(0.01, 4), fwdB: valueArb(-3, 3), dom: [valueArb(0.3, 2), valueArb(-2, 2)], intDtype: 'float32' },
+  {
+    name: 'pow',
+    f: pow,
+    ref: (a, b) => Math.exp(b * Math.log(a)),
+    fwdA: valueArb(0.01, 4),
+    fwdB: valueArb(-3, 3),
+    dom: [valueArb(0.3, 2), valueArb(-2, 2)],
+    intDtype: 'float32',
+  },
   { name: 'maximum', f: maximum, ref: nanOr((a, b) => (a >= b ? a : b)), fwdA: cmpVals, fwdB: cmpVals, dom: [nearInt, nearHalf], intDtype: 'int32' },
   { name: 'minimum', f: minimum, ref: nanOr((a, b) => (a <= b ? a : b)), fwdA: cmpVals, fwdB: cmpVals, dom: [nearHalf, nearInt], intDtype: 'int32' },
   { name: 'eq', f: eq, ref: (a, b) => b01(a === b), fwdA: cmpVals, fwdB: cmpVals, dom: null, intDtype: 'int32' },
@@ -232,9 +307,7 @@ const BINARY: BinarySpec[] = [
 
 /** Two reference arrays of broadcast-compatible shapes, values from the given domains. */
 const pairArb = (va: fc.Arbitrary<number>, vb: fc.Arbitrary<number>, maxRank = 3) =>
-  broadcastShapesArb(2, { maxRank, maxDim: 3 }).chain(({ shapes: [sa, sb], out }) =>
-    fc.tuple(arrArb(sa, va), arrArb(sb, vb)).map(([a, b]) => ({ a, b, out })),
-  );
+  broadcastShapesArb(2, { maxRank, maxDim: 3 }).chain(({ shapes: [sa, sb], out }) => fc.tuple(arrArb(sa, va), arrArb(sb, vb)).map(([a, b]) => ({ a, b, out })));
 
 describe.each(BINARY)('binary $name', (spec) => {
   const isCmp = spec.dom === null;
@@ -277,7 +350,7 @@ describe.each(BINARY)('binary $name', (spec) => {
     );
   });
 
-  it('a number operand acts as a 0-d tensor of the other operand\'s dtype', () => {
+  it("a number operand acts as a 0-d tensor of the other operand's dtype", () => {
     fc.assert(
       fc.property(arrArb(small, spec.fwdA), spec.fwdB, fc.constantFrom('float64' as const, 'float32' as const), (a, s, dtype) => {
         const x = toTensor(a, dtype);
@@ -285,7 +358,11 @@ describe.each(BINARY)('binary $name', (spec) => {
         const s32 = dtype === 'float32' ? f32(s) : s;
         expectSameTensor(spec.f(x, s), spec.f(x, sT));
         expectSameTensor(spec.f(s, x), spec.f(sT, x));
-        expectArr(spec.f(x, s), refMap(a, (v) => (dtype === 'float32' && !isCmp ? f32(spec.ref(f32(v), s32)) : spec.ref(dtype === 'float32' ? f32(v) : v, s32))), tol === 'exact' ? 'exact' : F32);
+        expectArr(
+          spec.f(x, s),
+          refMap(a, (v) => (dtype === 'float32' && !isCmp ? f32(spec.ref(f32(v), s32)) : spec.ref(dtype === 'float32' ? f32(v) : v, s32))),
+          tol === 'exact' ? 'exact' : F32,
+        );
       }),
       { numRuns: RUNS },
     );
@@ -296,7 +373,12 @@ describe.each(BINARY)('binary $name', (spec) => {
       fc.property(pairArb(smallIntArb(1, 4), smallIntArb(-2, 3)), ({ a, b }) => {
         const yi = spec.f(toTensor(a, 'int32'), toTensor(b, 'int32'));
         expect(yi.dtype).toBe(isCmp ? 'int32' : spec.intDtype);
-        if (spec.name !== 'pow') expectArr(yi, refZip([a, b], (u, v) => (spec.intDtype === 'float32' ? f32(spec.ref(u, v)) : spec.ref(u, v))), 'exact');
+        if (spec.name !== 'pow')
+          expectArr(
+            yi,
+            refZip([a, b], (u, v) => (spec.intDtype === 'float32' ? f32(spec.ref(u, v)) : spec.ref(u, v))),
+            'exact',
+          );
         expect(spec.f(toTensor(a, 'float32'), toTensor(b, 'float64')).dtype).toBe(isCmp ? 'int32' : 'float64');
         expect(spec.f(toTensor(a, 'int32'), toTensor(b, 'float32')).dtype).toBe(isCmp ? 'int32' : 'float32');
       }),
@@ -383,7 +465,9 @@ describe('empty tensors', () => {
 
 const whereArb = (va: fc.Arbitrary<number>, maxRank = 3) =>
   broadcastShapesArb(3, { maxRank, maxDim: 3 }).chain(({ shapes: [sc, sa, sb], out }) =>
-    fc.tuple(arrArb(sc, smallIntArb(-1, 2)), arrArb(sa, va), arrArb(sb, va), fc.constantFrom('int32' as const, 'float64' as const)).map(([c, a, b, cdt]) => ({ c, a, b, out, cdt })),
+    fc
+      .tuple(arrArb(sc, smallIntArb(-1, 2)), arrArb(sa, va), arrArb(sb, va), fc.constantFrom('int32' as const, 'float64' as const))
+      .map(([c, a, b, cdt]) => ({ c, a, b, out, cdt })),
   );
 const whereRef = (c: Arr, a: Arr, b: Arr) => refZip([c, a, b], (cv, av, bv) => (cv !== 0 ? av : bv));
 
@@ -467,11 +551,18 @@ const SECOND: SecondSpec[] = [
   { name: 'pow 2.5', f: (x) => pow(x, 2.5), d1: (x) => 2.5 * x ** 1.5, d2: (x) => 3.75 * x ** 0.5, dom: valueArb(0.2, 3) },
   { name: 'x·x', f: (x) => mul(x, x), d1: (x) => 2 * x, d2: () => 2, dom: valueArb() },
   { name: '1/x (div)', f: (x) => div(1, x), d1: (x) => -1 / (x * x), d2: (x) => 2 / (x * x * x), dom: awayFromZero(0.3) },
-  { name: 'sigmoid∘tanh', f: (x) => sigmoid(tanh(x)), d1: (x) => sig(Math.tanh(x)) * (1 - sig(Math.tanh(x))) * (1 - Math.tanh(x) ** 2),
+  {
+    name: 'sigmoid∘tanh',
+    f: (x) => sigmoid(tanh(x)),
+    d1: (x) => sig(Math.tanh(x)) * (1 - sig(Math.tanh(x))) * (1 - Math.tanh(x) ** 2),
     d2: (x) => {
-      const t = Math.tanh(x), s = sig(t), dt = 1 - t * t;
+      const t = Math.tanh(x),
+        s = sig(t),
+        dt = 1 - t * t;
       return s * (1 - s) * (1 - 2 * s) * dt * dt + s * (1 - s) * (-2 * t * dt);
-    }, dom: valueArb() },
+    },
+    dom: valueArb(),
+  },
 ];
 const D2 = { rtol: 1e-10, atol: 1e-12 };
 
@@ -493,14 +584,31 @@ describe('second derivatives', () => {
     const arb = tiny.chain((s) => fc.tuple(arrArb(s, valueArb(0.3, 2)), arrArb(s, awayFromZero(0.01, 2))));
     fc.assert(
       fc.property(arb, ([a, b]) => {
-        const x = toTensor(a).requiresGrad_(), y = toTensor(b).requiresGrad_();
+        const x = toTensor(a).requiresGrad_(),
+          y = toTensor(b).requiresGrad_();
         const [gx, gy] = grad([pow(x, y).sum()], [x, y], { createGraph: true });
         const [hxx, hxy] = grad([gx!.sum()], [x, y], { retainGraph: true });
         const [hyx, hyy] = grad([gy!.sum()], [x, y]);
-        expectArr(hxx!, refZip([a, b], (u, v) => v * (v - 1) * u ** (v - 2)), D2);
-        expectArr(hxy!, refZip([a, b], (u, v) => u ** (v - 1) * (1 + v * Math.log(u))), D2);
-        expectArr(hyx!, refZip([a, b], (u, v) => u ** (v - 1) * (1 + v * Math.log(u))), D2);
-        expectArr(hyy!, refZip([a, b], (u, v) => u ** v * Math.log(u) ** 2), D2);
+        expectArr(
+          hxx!,
+          refZip([a, b], (u, v) => v * (v - 1) * u ** (v - 2)),
+          D2,
+        );
+        expectArr(
+          hxy!,
+          refZip([a, b], (u, v) => u ** (v - 1) * (1 + v * Math.log(u))),
+          D2,
+        );
+        expectArr(
+          hyx!,
+          refZip([a, b], (u, v) => u ** (v - 1) * (1 + v * Math.log(u))),
+          D2,
+        );
+        expectArr(
+          hyy!,
+          refZip([a, b], (u, v) => u ** v * Math.log(u) ** 2),
+          D2,
+        );
       }),
       { numRuns: GRAD_RUNS },
     );
@@ -510,19 +618,46 @@ describe('second derivatives', () => {
     const arb = tiny.chain((s) => fc.tuple(arrArb(s, valueArb()), arrArb(s, awayFromZero(0.3))));
     fc.assert(
       fc.property(arb, ([a, b]) => {
-        const x = toTensor(a).requiresGrad_(), y = toTensor(b).requiresGrad_();
+        const x = toTensor(a).requiresGrad_(),
+          y = toTensor(b).requiresGrad_();
         const [gx, gy] = grad([div(x, y).sum()], [x, y], { createGraph: true });
         const [hxx, hxy] = grad([gx!.sum()], [x, y], { retainGraph: true, allowUnused: true });
         const [hyx, hyy] = grad([gy!.sum()], [x, y]);
-        if (hxx) expectArr(hxx, refMap(a, () => 0), 'exact'); // d²(a/b)/da² = 0
-        expectArr(hxy!, refMap(b, (v) => -1 / (v * v)), D2);
-        expectArr(hyx!, refMap(b, (v) => -1 / (v * v)), D2);
-        expectArr(hyy!, refZip([a, b], (u, v) => (2 * u) / (v * v * v)), D2);
+        if (hxx)
+          expectArr(
+            hxx,
+            refMap(a, () => 0),
+            'exact',
+          ); // d²(a/b)/da² = 0
+        expectArr(
+          hxy!,
+          refMap(b, (v) => -1 / (v * v)),
+          D2,
+        );
+        expectArr(
+          hyx!,
+          refMap(b, (v) => -1 / (v * v)),
+          D2,
+        );
+        expectArr(
+          hyy!,
+          refZip([a, b], (u, v) => (2 * u) / (v * v * v)),
+          D2,
+        );
 
         const [mx, my] = grad([mul(x, y).sum()], [x, y], { createGraph: true });
         const [mxx, mxy] = grad([mx!.sum()], [x, y], { allowUnused: true });
-        if (mxx) expectArr(mxx, refMap(a, () => 0), 'exact');
-        expectArr(mxy!, refMap(a, () => 1), 'exact');
+        if (mxx)
+          expectArr(
+            mxx,
+            refMap(a, () => 0),
+            'exact',
+          );
+        expectArr(
+          mxy!,
+          refMap(a, () => 1),
+          'exact',
+        );
         expect(my!.requiresGrad).toBe(true);
       }),
       { numRuns: GRAD_RUNS },
@@ -560,8 +695,29 @@ describe('second derivatives', () => {
 
   it('gradients of compositions are themselves differentiable (gradcheck of the gradient)', () => {
     const comps: [string, (x: Tensor) => Tensor][] = [
-      ['softmax·w', (x) => softmax(x, -1).mul(tensor([[1, -2, 0.5]], { dtype: 'float64' })).sum()],
-      ['logSoftmax·t (cross-entropy)', (x) => logSoftmax(x, 1).mul(tensor([[0, 1, 0], [1, 0, 0]], { dtype: 'float64' })).sum().neg()],
+      [
+        'softmax·w',
+        (x) =>
+          softmax(x, -1)
+            .mul(tensor([[1, -2, 0.5]], { dtype: 'float64' }))
+            .sum(),
+      ],
+      [
+        'logSoftmax·t (cross-entropy)',
+        (x) =>
+          logSoftmax(x, 1)
+            .mul(
+              tensor(
+                [
+                  [0, 1, 0],
+                  [1, 0, 0],
+                ],
+                { dtype: 'float64' },
+              ),
+            )
+            .sum()
+            .neg(),
+      ],
       ['log sigmoid(x²)', (x) => sigmoid(mul(x, x)).log().sum()],
       ['tanh(x)²/(1+x²)', (x) => div(pow(tanh(x), 2), add(mul(x, x), 1)).sum()],
       ['exp(x)·x − sqrt(x²+1)', (x) => sub(mul(exp(x), x), sqrt(add(mul(x, x), 1))).sum()],

@@ -6,13 +6,56 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  Tensor, cat, chunk, contiguous, exp, expand, flatten, flip, gather, gradcheck, indexSelect, oneHot, pad, permute,
-  reshape, scatterAdd, select, slice, split, squeeze, stack, sum, tensor, transpose, unsqueeze, view, ShapeError,
+  Tensor,
+  cat,
+  chunk,
+  contiguous,
+  exp,
+  expand,
+  flatten,
+  flip,
+  gather,
+  gradcheck,
+  indexSelect,
+  oneHot,
+  pad,
+  permute,
+  reshape,
+  scatterAdd,
+  select,
+  slice,
+  split,
+  squeeze,
+  stack,
+  sum,
+  tensor,
+  transpose,
+  unsqueeze,
+  view,
+  ShapeError,
   type DType,
 } from '@lad/tensor';
 import {
-  arrArb, at, dimArb, dimsArb, expectArr, expectSameTensor, numel, refBroadcastTo, resolveDim, shapeArb, smallIntArb,
-  stridedArb, tabulate, toStrided, toTensor, valueArb, valuesArb, type Arr, type Shape, type Strided,
+  arrArb,
+  at,
+  dimArb,
+  dimsArb,
+  expectArr,
+  expectSameTensor,
+  numel,
+  refBroadcastTo,
+  resolveDim,
+  shapeArb,
+  smallIntArb,
+  stridedArb,
+  tabulate,
+  toStrided,
+  toTensor,
+  valueArb,
+  valuesArb,
+  type Arr,
+  type Shape,
+  type Strided,
 } from './util/arb.ts';
 
 const RUNS = 30;
@@ -22,7 +65,9 @@ const ranked = shapeArb({ minRank: 1, maxRank: 3, maxDim: 3 });
 
 /** A dense and a strided tensor with the same values; the op must not tell them apart. */
 function expectViewInvariant(s: Strided, f: (x: Tensor) => Tensor | Tensor[]): void {
-  const got = f(toStrided(s)), want = f(toTensor(s)), dense = f(toStrided(s).contiguous());
+  const got = f(toStrided(s)),
+    want = f(toTensor(s)),
+    dense = f(toStrided(s).contiguous());
   const [g, w, d] = [got, want, dense].map((r) => (Array.isArray(r) ? r : [r]));
   expect(g.length).toBe(w.length);
   g.forEach((t, i) => {
@@ -34,11 +79,14 @@ function expectViewInvariant(s: Strided, f: (x: Tensor) => Tensor | Tensor[]): v
 // ---- references -----------------------------------------------------------------------------
 
 const refPermute = (a: Arr, p: readonly number[]): Arr =>
-  tabulate(p.map((d) => a.shape[d]), (idx) => {
-    const src = new Array<number>(p.length);
-    p.forEach((d, i) => (src[d] = idx[i]));
-    return at(a, src);
-  });
+  tabulate(
+    p.map((d) => a.shape[d]),
+    (idx) => {
+      const src = new Array<number>(p.length);
+      p.forEach((d, i) => (src[d] = idx[i]));
+      return at(a, src);
+    },
+  );
 
 /** Python's slice(start, end, step).indices(n) for step > 0. */
 function pyRange(n: number, start: number | null, end: number | null, step: number): number[] {
@@ -49,10 +97,22 @@ function pyRange(n: number, start: number | null, end: number | null, step: numb
 }
 const refSlice = (a: Arr, d: number, start: number | null, end: number | null, step: number): Arr => {
   const pos = pyRange(a.shape[d], start, end, step);
-  return tabulate(a.shape.map((s, k) => (k === d ? pos.length : s)), (idx) => at(a, idx.map((v, k) => (k === d ? pos[v] : v))));
+  return tabulate(
+    a.shape.map((s, k) => (k === d ? pos.length : s)),
+    (idx) =>
+      at(
+        a,
+        idx.map((v, k) => (k === d ? pos[v] : v)),
+      ),
+  );
 };
 const refFlip = (a: Arr, dims: readonly number[]): Arr =>
-  tabulate(a.shape, (idx) => at(a, idx.map((v, k) => (dims.includes(k) ? a.shape[k] - 1 - v : v))));
+  tabulate(a.shape, (idx) =>
+    at(
+      a,
+      idx.map((v, k) => (dims.includes(k) ? a.shape[k] - 1 - v : v)),
+    ),
+  );
 const refReshape = (a: Arr, shape: Shape): Arr => ({ shape, data: [...a.data] });
 const refSelect = (a: Arr, d: number, i: number): Arr => {
   const r = refSlice(a, d, i, i + 1, 1);
@@ -62,15 +122,19 @@ const refCat = (xs: readonly Arr[], d: number): Arr => {
   const shape = [...xs[0].shape];
   shape[d] = xs.reduce((n, x) => n + x.shape[d], 0);
   return tabulate(shape, (idx) => {
-    let j = idx[d], k = 0;
+    let j = idx[d],
+      k = 0;
     while (j >= xs[k].shape[d]) j -= xs[k++].shape[d];
-    return at(xs[k], idx.map((v, m) => (m === d ? j : v)));
+    return at(
+      xs[k],
+      idx.map((v, m) => (m === d ? j : v)),
+    );
   });
 };
 
 function primeFactors(n: number): number[] {
   const ps: number[] = [];
-  for (let p = 2; n > 1; p++) while (n % p === 0) (ps.push(p), (n /= p));
+  for (let p = 2; n > 1; p++) while (n % p === 0) ps.push(p), (n /= p);
   return ps;
 }
 /** A shape with `n` elements (1 to 4 dims), possibly with one -1. */
@@ -156,11 +220,14 @@ describe('reshape / view / flatten', () => {
 
   it('gradients match finite differences', () => {
     fc.assert(
-      fc.property(small.chain((s) => fc.tuple(arrArb(s), reshapeTargetArb(numel(s)))), ([a, target]) => {
-        expect(gradcheck((x) => reshape(x, target), [toTensor(a)])).toBe(true);
-        expect(gradcheck((x) => view(x, target), [toTensor(a)])).toBe(true);
-        expect(gradcheck((x) => flatten(x), [toTensor(a)])).toBe(true);
-      }),
+      fc.property(
+        small.chain((s) => fc.tuple(arrArb(s), reshapeTargetArb(numel(s)))),
+        ([a, target]) => {
+          expect(gradcheck((x) => reshape(x, target), [toTensor(a)])).toBe(true);
+          expect(gradcheck((x) => view(x, target), [toTensor(a)])).toBe(true);
+          expect(gradcheck((x) => flatten(x), [toTensor(a)])).toBe(true);
+        },
+      ),
       { numRuns: GRAD_RUNS },
     );
   });
@@ -257,10 +324,15 @@ describe('slice / select / narrow', () => {
     );
   });
   it('select takes one index (negative counts from the end) and drops the dim; narrow is a slice', () => {
-    const selArb = ranked.chain((s) => dimArb(s.length).chain((dim) => fc.tuple(stridedArb(s), fc.constant(dim), fc.integer({ min: -s[resolveDim(dim, s.length)], max: s[resolveDim(dim, s.length)] - 1 }))));
+    const selArb = ranked.chain((s) =>
+      dimArb(s.length).chain((dim) =>
+        fc.tuple(stridedArb(s), fc.constant(dim), fc.integer({ min: -s[resolveDim(dim, s.length)], max: s[resolveDim(dim, s.length)] - 1 })),
+      ),
+    );
     fc.assert(
       fc.property(selArb, ([s, dim, i]) => {
-        const d = resolveDim(dim, s.shape.length), n = s.shape[d];
+        const d = resolveDim(dim, s.shape.length),
+          n = s.shape[d];
         const want = refSelect(s, d, i < 0 ? i + n : i);
         expectArr(select(toTensor(s), dim, i), want, 'exact');
         expectViewInvariant(s, (x) => select(x, dim, i));
@@ -275,13 +347,16 @@ describe('slice / select / narrow', () => {
 
 describe('narrow', () => {
   it('equals slice(start, start + length) inside the dim (start may be negative) and throws a ShapeError past the end', () => {
-    const arb = ranked.chain((s) => dimArb(s.length).chain((dim) => {
-      const n = s[resolveDim(dim, s.length)];
-      return fc.tuple(stridedArb(s), fc.constant(dim), fc.integer({ min: -n - 2, max: n + 2 }), fc.integer({ min: -1, max: n + 2 }));
-    }));
+    const arb = ranked.chain((s) =>
+      dimArb(s.length).chain((dim) => {
+        const n = s[resolveDim(dim, s.length)];
+        return fc.tuple(stridedArb(s), fc.constant(dim), fc.integer({ min: -n - 2, max: n + 2 }), fc.integer({ min: -1, max: n + 2 }));
+      }),
+    );
     fc.assert(
       fc.property(arb, ([s, dim, start, length]) => {
-        const d = resolveDim(dim, s.shape.length), n = s.shape[d];
+        const d = resolveDim(dim, s.shape.length),
+          n = s.shape[d];
         const from = start < 0 ? start + n : start;
         const x = toTensor(s);
         if (from >= 0 && from <= n && length >= 0 && from + length <= n) {
@@ -318,19 +393,31 @@ describe('reshape with -1 on empty tensors', () => {
 describe('flip / squeeze / unsqueeze / contiguous', () => {
   it('flip reverses the given dims, as a view', () => {
     fc.assert(
-      fc.property(small.chain((s) => fc.tuple(stridedArb(s), dimsArb(s.length))), ([s, dims]) => {
-        const r = s.shape.length;
-        expectArr(flip(toTensor(s), dims), refFlip(s, dims.map((d) => resolveDim(d, r))), 'exact');
-        expectViewInvariant(s, (x) => flip(x, dims));
-        expect(gradcheck((x) => flip(x, dims), [toTensor(s)])).toBe(true);
-      }),
+      fc.property(
+        small.chain((s) => fc.tuple(stridedArb(s), dimsArb(s.length))),
+        ([s, dims]) => {
+          const r = s.shape.length;
+          expectArr(
+            flip(toTensor(s), dims),
+            refFlip(
+              s,
+              dims.map((d) => resolveDim(d, r)),
+            ),
+            'exact',
+          );
+          expectViewInvariant(s, (x) => flip(x, dims));
+          expect(gradcheck((x) => flip(x, dims), [toTensor(s)])).toBe(true);
+        },
+      ),
       { numRuns: GRAD_RUNS },
     );
   });
 
   const ones = shapeArb({ maxRank: 4, minDim: 1, maxDim: 2 });
   it('squeeze drops size-1 dims (all, one, or a list; others are left alone, like torch)', () => {
-    const sqArb = ones.chain((s) => fc.tuple(stridedArb(s), fc.oneof(fc.constant(undefined), s.length ? dimArb(s.length) : fc.constant(undefined), dimsArb(s.length))));
+    const sqArb = ones.chain((s) =>
+      fc.tuple(stridedArb(s), fc.oneof(fc.constant(undefined), s.length ? dimArb(s.length) : fc.constant(undefined), dimsArb(s.length))),
+    );
     fc.assert(
       fc.property(sqArb, ([s, dim]) => {
         const r = s.shape.length;
@@ -376,7 +463,10 @@ describe('flip / squeeze / unsqueeze / contiguous', () => {
 // ---- random chains of views -----------------------------------------------------------------
 
 type StepKind = 'permute' | 'slice' | 'flip' | 'expand' | 'transpose' | 'select' | 'unsqueeze' | 'squeeze';
-interface Step { kind: StepKind; r: number[] }
+interface Step {
+  kind: StepKind;
+  r: number[];
+}
 const stepArb: fc.Arbitrary<Step> = fc.record({
   kind: fc.constantFrom<StepKind>('permute', 'slice', 'flip', 'expand', 'transpose', 'select', 'unsqueeze', 'squeeze'),
   r: valuesArb(5, fc.double({ min: 0, max: 0.999, noNaN: true })),
@@ -385,7 +475,8 @@ const pickI = (u: number, n: number): number => Math.floor(u * n);
 
 /** Applies one view step to a tensor and (independently) to its reference. */
 function applyStep(st: Step, x: Tensor, a: Arr): [Tensor, Arr] {
-  const r = a.shape.length, { r: u } = st;
+  const r = a.shape.length,
+    { r: u } = st;
   switch (st.kind) {
     case 'permute': {
       const p = [...Array(r).keys()].sort((i, j) => u[i] - u[j] || i - j);
@@ -400,7 +491,9 @@ function applyStep(st: Step, x: Tensor, a: Arr): [Tensor, Arr] {
     }
     case 'slice': {
       if (r === 0) return [x, a];
-      const d = pickI(u[0], r), n = a.shape[d], step = 1 + pickI(u[1], 3);
+      const d = pickI(u[0], r),
+        n = a.shape[d],
+        step = 1 + pickI(u[1], 3);
       const start = pickI(u[2], n + 1) - (u[3] < 0.5 ? n : 0);
       const end = u[4] < 0.3 ? null : pickI(u[4], n + 2) - 1;
       return [slice(x, d, start, end, step), refSlice(a, d, start, end, step)];
@@ -415,7 +508,8 @@ function applyStep(st: Step, x: Tensor, a: Arr): [Tensor, Arr] {
       return [x.expand(shape), refBroadcastTo(a, shape)];
     }
     case 'select': {
-      const d = pickI(u[0], r), i = pickI(u[1], a.shape[d]);
+      const d = pickI(u[0], r),
+        i = pickI(u[1], a.shape[d]);
       if (r < 2 || a.shape[d] === 0) return [x, a];
       return [select(x, d, i), refSelect(a, d, i)];
     }
@@ -425,7 +519,13 @@ function applyStep(st: Step, x: Tensor, a: Arr): [Tensor, Arr] {
       return [unsqueeze(x, d), refReshape(a, [...a.shape.slice(0, d), 1, ...a.shape.slice(d)])];
     }
     case 'squeeze':
-      return [squeeze(x), refReshape(a, a.shape.filter((n) => n !== 1))];
+      return [
+        squeeze(x),
+        refReshape(
+          a,
+          a.shape.filter((n) => n !== 1),
+        ),
+      ];
   }
 }
 const runChain = (steps: readonly Step[], x: Tensor, a: Arr): [Tensor, Arr] => steps.reduce(([t, b], st) => applyStep(st, t, b), [x, a] as [Tensor, Arr]);
@@ -462,7 +562,18 @@ describe('chains of views (views of views)', () => {
 const catArb = ranked.chain((s) =>
   fc.tuple(dimArb(s.length), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 4 })).chain(([dim, sizes]) => {
     const d = resolveDim(dim, s.length);
-    return fc.tuple(fc.constant(dim), fc.tuple(...sizes.map((n) => stridedArb(s.map((v, k) => (k === d ? n : v)), valueArb(), false))));
+    return fc.tuple(
+      fc.constant(dim),
+      fc.tuple(
+        ...sizes.map((n) =>
+          stridedArb(
+            s.map((v, k) => (k === d ? n : v)),
+            valueArb(),
+            false,
+          ),
+        ),
+      ),
+    );
   }),
 );
 
@@ -471,8 +582,24 @@ describe('cat / stack', () => {
     fc.assert(
       fc.property(catArb, ([dim, parts]) => {
         const d = resolveDim(dim, parts[0].shape.length);
-        expectArr(cat(parts.map((p) => toTensor(p)), dim), refCat(parts, d), 'exact');
-        expectSameTensor(cat(parts.map((p) => toStrided(p)), dim), cat(parts.map((p) => toTensor(p)), dim));
+        expectArr(
+          cat(
+            parts.map((p) => toTensor(p)),
+            dim,
+          ),
+          refCat(parts, d),
+          'exact',
+        );
+        expectSameTensor(
+          cat(
+            parts.map((p) => toStrided(p)),
+            dim,
+          ),
+          cat(
+            parts.map((p) => toTensor(p)),
+            dim,
+          ),
+        );
       }),
       { numRuns: RUNS },
     );
@@ -486,22 +613,47 @@ describe('cat / stack', () => {
   it('cat gradient w.r.t. every piece matches finite differences', () => {
     fc.assert(
       fc.property(catArb, ([dim, parts]) => {
-        expect(gradcheck((...xs) => cat(xs, dim), parts.map((p) => toTensor(p)))).toBe(true);
+        expect(
+          gradcheck(
+            (...xs) => cat(xs, dim),
+            parts.map((p) => toTensor(p)),
+          ),
+        ).toBe(true);
       }),
       { numRuns: GRAD_RUNS },
     );
   });
   it('stack inserts a new dim at any position in [-rank-1, rank]', () => {
-    const stArb = small.chain((s) =>
-      fc.tuple(fc.integer({ min: -s.length - 1, max: s.length }), fc.array(stridedArb(s), { minLength: 1, maxLength: 3 })),
-    );
+    const stArb = small.chain((s) => fc.tuple(fc.integer({ min: -s.length - 1, max: s.length }), fc.array(stridedArb(s), { minLength: 1, maxLength: 3 })));
     fc.assert(
       fc.property(stArb, ([dim, parts]) => {
-        const r = parts[0].shape.length, d = dim < 0 ? dim + r + 1 : dim;
+        const r = parts[0].shape.length,
+          d = dim < 0 ? dim + r + 1 : dim;
         const up = parts.map((p) => refReshape(p, [...p.shape.slice(0, d), 1, ...p.shape.slice(d)]));
-        expectArr(stack(parts.map((p) => toTensor(p)), dim), refCat(up, d), 'exact');
-        expectSameTensor(stack(parts.map((p) => toStrided(p)), dim), stack(parts.map((p) => toTensor(p)), dim));
-        expect(gradcheck((...xs) => stack(xs, dim), parts.map((p) => toTensor(p)))).toBe(true);
+        expectArr(
+          stack(
+            parts.map((p) => toTensor(p)),
+            dim,
+          ),
+          refCat(up, d),
+          'exact',
+        );
+        expectSameTensor(
+          stack(
+            parts.map((p) => toStrided(p)),
+            dim,
+          ),
+          stack(
+            parts.map((p) => toTensor(p)),
+            dim,
+          ),
+        );
+        expect(
+          gradcheck(
+            (...xs) => stack(xs, dim),
+            parts.map((p) => toTensor(p)),
+          ),
+        ).toBe(true);
       }),
       { numRuns: GRAD_RUNS },
     );
@@ -520,7 +672,8 @@ describe('split / chunk', () => {
   it('split by size and by sections, and chunk, match torch', () => {
     fc.assert(
       fc.property(spArb, fc.array(fc.nat(3), { minLength: 1, maxLength: 3 }), ([s, dim, k], cuts) => {
-        const d = resolveDim(dim, s.shape.length), n = s.shape[d];
+        const d = resolveDim(dim, s.shape.length),
+          n = s.shape[d];
         const bySize = split(toTensor(s), k, dim);
         const want = pieces(s, d, splitSizes(n, k));
         expect(bySize.length).toBe(want.length);
@@ -529,7 +682,7 @@ describe('split / chunk', () => {
         // sections: random cut points summing to n
         const sections = [...cuts.map((c) => Math.min(c, n)), 0];
         let left = n;
-        for (let i = 0; i < sections.length; i++) left -= (sections[i] = Math.min(sections[i], left));
+        for (let i = 0; i < sections.length; i++) left -= sections[i] = Math.min(sections[i], left);
         sections[sections.length - 1] += left;
         const bySec = split(toTensor(s), sections, dim);
         pieces(s, d, sections).forEach((w, i) => expectArr(bySec[i], w, 'exact'));
@@ -545,8 +698,26 @@ describe('split / chunk', () => {
   it('gradients through the pieces match finite differences', () => {
     fc.assert(
       fc.property(spArb, ([s, dim, k]) => {
-        expect(gradcheck((x) => cat(split(x, k, dim).map((p, i) => p.mul(i + 1)), dim), [toTensor(s)])).toBe(true);
-        expect(gradcheck((x) => cat(chunk(x, k, dim).map((p, i) => p.mul(i - 1)), dim), [toTensor(s)])).toBe(true);
+        expect(
+          gradcheck(
+            (x) =>
+              cat(
+                split(x, k, dim).map((p, i) => p.mul(i + 1)),
+                dim,
+              ),
+            [toTensor(s)],
+          ),
+        ).toBe(true);
+        expect(
+          gradcheck(
+            (x) =>
+              cat(
+                chunk(x, k, dim).map((p, i) => p.mul(i - 1)),
+                dim,
+              ),
+            [toTensor(s)],
+          ),
+        ).toBe(true);
       }),
       { numRuns: GRAD_RUNS },
     );
@@ -559,21 +730,29 @@ describe('pad', () => {
     fc.integer({ min: 1, max: s.length }).chain((m) =>
       fc.tuple(
         stridedArb(s),
-        fc.tuple(...Array.from({ length: m }, (_, k) => {
-          const n = s[s.length - 1 - k];
-          return fc.integer({ min: -n, max: 2 }).chain((b) => fc.tuple(fc.constant(b), fc.integer({ min: -(n + Math.min(b, 0)), max: 2 })));
-        })).map((pairs) => pairs.flat()),
+        fc
+          .tuple(
+            ...Array.from({ length: m }, (_, k) => {
+              const n = s[s.length - 1 - k];
+              return fc.integer({ min: -n, max: 2 }).chain((b) => fc.tuple(fc.constant(b), fc.integer({ min: -(n + Math.min(b, 0)), max: 2 })));
+            }),
+          )
+          .map((pairs) => pairs.flat()),
         fc.oneof(fc.constant(0), valueArb()),
       ),
     ),
   );
   const refPad = (a: Arr, p: number[], value: number): Arr => {
     const r = a.shape.length;
-    const before = a.shape.map((_, d) => p[2 * (r - 1 - d)] ?? 0), after = a.shape.map((_, d) => p[2 * (r - 1 - d) + 1] ?? 0);
-    return tabulate(a.shape.map((n, d) => n + before[d] + after[d]), (idx) => {
-      const src = idx.map((v, d) => v - before[d]);
-      return src.every((v, d) => v >= 0 && v < a.shape[d]) ? at(a, src) : value;
-    });
+    const before = a.shape.map((_, d) => p[2 * (r - 1 - d)] ?? 0),
+      after = a.shape.map((_, d) => p[2 * (r - 1 - d) + 1] ?? 0);
+    return tabulate(
+      a.shape.map((n, d) => n + before[d] + after[d]),
+      (idx) => {
+        const src = idx.map((v, d) => v - before[d]);
+        return src.every((v, d) => v >= 0 && v < a.shape[d]) ? at(a, src) : value;
+      },
+    );
   };
   it('pads with a constant and crops with negative amounts (F.pad)', () => {
     fc.assert(
@@ -604,10 +783,20 @@ const gatherArb = ranked.chain((s) =>
   dimArb(s.length).chain((dim) => {
     const d = resolveDim(dim, s.length);
     const ishape = fc.tuple(...s.map((n, k) => fc.integer({ min: k === d ? 0 : 1, max: k === d ? 3 : n })));
-    return fc.tuple(stridedArb(s), fc.constant(dim), ishape.chain((is) => stridedArb(is, fc.integer({ min: 0, max: s[d] - 1 }))));
+    return fc.tuple(
+      stridedArb(s),
+      fc.constant(dim),
+      ishape.chain((is) => stridedArb(is, fc.integer({ min: 0, max: s[d] - 1 }))),
+    );
   }),
 );
-const refGather = (a: Arr, d: number, idx: Arr): Arr => tabulate(idx.shape, (i) => at(a, i.map((v, k) => (k === d ? at(idx, i) : v))));
+const refGather = (a: Arr, d: number, idx: Arr): Arr =>
+  tabulate(idx.shape, (i) =>
+    at(
+      a,
+      i.map((v, k) => (k === d ? at(idx, i) : v)),
+    ),
+  );
 const refScatterAdd = (shape: Shape, d: number, idx: Arr, src: Arr): Arr => {
   const out = tabulate(shape, () => 0);
   tabulate(idx.shape, (i) => {
@@ -647,7 +836,11 @@ describe('gather / scatterAdd / indexSelect / oneHot', () => {
     dimArb(s.length).chain((dim) => {
       const d = resolveDim(dim, s.length);
       const ishape = fc.tuple(...s.map((n, k) => fc.integer({ min: 1, max: k === d ? 3 : n })));
-      return fc.tuple(fc.constant(s), fc.constant(dim), ishape.chain((is) => fc.tuple(stridedArb(is, fc.integer({ min: 0, max: s[d] - 1 })), stridedArb(is))));
+      return fc.tuple(
+        fc.constant(s),
+        fc.constant(dim),
+        ishape.chain((is) => fc.tuple(stridedArb(is, fc.integer({ min: 0, max: s[d] - 1 })), stridedArb(is))),
+      );
     }),
   );
   it('scatterAdd adds src into zeros at index along dim (repeats accumulate), like torch.scatter_add', () => {
@@ -666,13 +859,22 @@ describe('gather / scatterAdd / indexSelect / oneHot', () => {
 
   it('indexSelect takes whole slices at the given positions (repeats allowed)', () => {
     const isArb = ranked.chain((s) =>
-      dimArb(s.length).chain((dim) => fc.tuple(stridedArb(s), fc.constant(dim), fc.array(fc.integer({ min: 0, max: s[resolveDim(dim, s.length)] - 1 }), { maxLength: 4 }))),
+      dimArb(s.length).chain((dim) =>
+        fc.tuple(stridedArb(s), fc.constant(dim), fc.array(fc.integer({ min: 0, max: s[resolveDim(dim, s.length)] - 1 }), { maxLength: 4 })),
+      ),
     );
     fc.assert(
       fc.property(isArb, ([s, dim, pos]) => {
         const d = resolveDim(dim, s.shape.length);
         const it = tensor(pos, { dtype: 'int32' });
-        const want = tabulate(s.shape.map((n, k) => (k === d ? pos.length : n)), (i) => at(s, i.map((v, k) => (k === d ? pos[v] : v))));
+        const want = tabulate(
+          s.shape.map((n, k) => (k === d ? pos.length : n)),
+          (i) =>
+            at(
+              s,
+              i.map((v, k) => (k === d ? pos[v] : v)),
+            ),
+        );
         expectArr(indexSelect(toTensor(s), dim, it), want, 'exact');
         expectViewInvariant(s, (x) => indexSelect(x, dim, it));
         expect(gradcheck((x) => indexSelect(x, dim, it), [toTensor(s)])).toBe(true);
@@ -682,12 +884,18 @@ describe('gather / scatterAdd / indexSelect / oneHot', () => {
   });
 
   it('oneHot gives [..., numClasses] int32 rows', () => {
-    const ohArb = fc.integer({ min: 1, max: 4 }).chain((c) => fc.tuple(fc.constant(c), stridedArb(shapeArb({ maxRank: 2, maxDim: 3 }), fc.integer({ min: 0, max: c - 1 }))));
+    const ohArb = fc
+      .integer({ min: 1, max: 4 })
+      .chain((c) => fc.tuple(fc.constant(c), stridedArb(shapeArb({ maxRank: 2, maxDim: 3 }), fc.integer({ min: 0, max: c - 1 }))));
     fc.assert(
       fc.property(ohArb, ([c, labels]) => {
         const y = oneHot(toTensor(labels, 'int32'), c);
         expect(y.dtype).toBe('int32');
-        expectArr(y, tabulate([...labels.shape, c], (i) => +(at(labels, i.slice(0, -1)) === i[i.length - 1])), 'exact');
+        expectArr(
+          y,
+          tabulate([...labels.shape, c], (i) => +(at(labels, i.slice(0, -1)) === i[i.length - 1])),
+          'exact',
+        );
         expectSameTensor(oneHot(toStrided(labels, 'int32'), c), y);
       }),
       { numRuns: RUNS },
@@ -719,7 +927,10 @@ describe('to(dtype)', () => {
         const x = toTensor(a).requiresGrad_();
         const y = x.to('float32');
         expect(y.requiresGrad).toBe(true);
-        const gy = toTensor({ shape: a.shape, data: g.data.slice(0, numel(a.shape)).concat(new Array(Math.max(0, numel(a.shape) - g.data.length)).fill(1)) }, 'float32');
+        const gy = toTensor(
+          { shape: a.shape, data: g.data.slice(0, numel(a.shape)).concat(new Array(Math.max(0, numel(a.shape) - g.data.length)).fill(1)) },
+          'float32',
+        );
         y.backward(gy);
         expect(x.grad!.dtype).toBe('float64');
         expectArr(x.grad!, { shape: a.shape, data: [...gy.data()] }, 'exact');
@@ -736,12 +947,22 @@ describe('to(dtype)', () => {
 
 describe('copy_', () => {
   it('from a view of its own storage (flip, permute, slice) gives what a copy from a clone gives', () => {
-    const sqArb = fc.integer({ min: 1, max: 4 }).chain((n) => fc.tuple(valuesArb(n * n, valueArb()), fc.constant(n), fc.constantFrom<(t: Tensor) => Tensor>(
-      (t) => t.flip([0, 1]), (t) => t.T, (t) => t.flip(1).T, (t) => t.slice(0, 0, 1).expand(t.shape),
-    )));
+    const sqArb = fc.integer({ min: 1, max: 4 }).chain((n) =>
+      fc.tuple(
+        valuesArb(n * n, valueArb()),
+        fc.constant(n),
+        fc.constantFrom<(t: Tensor) => Tensor>(
+          (t) => t.flip([0, 1]),
+          (t) => t.T,
+          (t) => t.flip(1).T,
+          (t) => t.slice(0, 0, 1).expand(t.shape),
+        ),
+      ),
+    );
     fc.assert(
       fc.property(sqArb, ([data, n, f]) => {
-        const x = tensor(data, { shape: [n, n], dtype: 'float64' }), ref = x.clone();
+        const x = tensor(data, { shape: [n, n], dtype: 'float64' }),
+          ref = x.clone();
         x.copy_(f(x));
         ref.copy_(f(ref).clone());
         expectSameTensor(x, ref);

@@ -5,8 +5,27 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  Tensor, tensor, softmax, logSoftmax, crossEntropy, nllLoss, klDiv, mseLoss, binaryCrossEntropyWithLogits,
-  batchNorm, dropout, logsumexp, gradcheck, grad, Generator, manualSeed, ones, zeros, ShapeError, ValueError, DTypeError,
+  Tensor,
+  tensor,
+  softmax,
+  logSoftmax,
+  crossEntropy,
+  nllLoss,
+  klDiv,
+  mseLoss,
+  binaryCrossEntropyWithLogits,
+  batchNorm,
+  dropout,
+  logsumexp,
+  gradcheck,
+  grad,
+  Generator,
+  manualSeed,
+  ones,
+  zeros,
+  ShapeError,
+  ValueError,
+  DTypeError,
 } from '@lad/tensor';
 import { expectClose, expectThrows, numel, randT, seedArb, seededValues, vals } from './util/nn-arb.ts';
 
@@ -19,14 +38,16 @@ function splitAt(shape: readonly number[], d: number): [number, number, number] 
 
 /** log-softmax along `d` in float64 by definition (max-shifted). */
 function refLogSoftmax(x: Float64Array, shape: readonly number[], d: number): Float64Array {
-  const [outer, n, inner] = splitAt(shape, d), out = new Float64Array(x.length);
-  for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) {
-    let m = -Infinity;
-    for (let k = 0; k < n; k++) m = Math.max(m, x[lineIdx(o, k, i, n, inner)]);
-    let s = 0;
-    for (let k = 0; k < n; k++) s += Math.exp(x[lineIdx(o, k, i, n, inner)] - m);
-    for (let k = 0; k < n; k++) out[lineIdx(o, k, i, n, inner)] = x[lineIdx(o, k, i, n, inner)] - m - Math.log(s);
-  }
+  const [outer, n, inner] = splitAt(shape, d),
+    out = new Float64Array(x.length);
+  for (let o = 0; o < outer; o++)
+    for (let i = 0; i < inner; i++) {
+      let m = -Infinity;
+      for (let k = 0; k < n; k++) m = Math.max(m, x[lineIdx(o, k, i, n, inner)]);
+      let s = 0;
+      for (let k = 0; k < n; k++) s += Math.exp(x[lineIdx(o, k, i, n, inner)] - m);
+      for (let k = 0; k < n; k++) out[lineIdx(o, k, i, n, inner)] = x[lineIdx(o, k, i, n, inner)] - m - Math.log(s);
+    }
   return out;
 }
 
@@ -37,23 +58,31 @@ const shapeDimArb = fc
 
 describe('softmax / logSoftmax', () => {
   it('sum to 1 along any dim and match the reference', () => {
-    fc.assert(fc.property(shapeDimArb, seedArb, ({ shape, dim }, seed) => {
-      const x = randT(shape, seed, 'float64', -5, 5);
-      const d = dim < 0 ? dim + shape.length : dim;
-      const want = refLogSoftmax(vals(x), shape, d);
-      const p = softmax(x, dim), lp = logSoftmax(x, dim);
-      expect(p.shape).toEqual(shape);
-      expectClose(lp, want, 1e-12, 1e-10);
-      expectClose(p, Array.from(want, Math.exp), 1e-12, 1e-10);
-      const s = p.sum(dim);
-      expectClose(s, new Float64Array(s.size).fill(1), 1e-12, 0);
-      expectClose(x.softmax(dim), p, 0, 0); // method sugar agrees
-    }), { numRuns: 40 });
+    fc.assert(
+      fc.property(shapeDimArb, seedArb, ({ shape, dim }, seed) => {
+        const x = randT(shape, seed, 'float64', -5, 5);
+        const d = dim < 0 ? dim + shape.length : dim;
+        const want = refLogSoftmax(vals(x), shape, d);
+        const p = softmax(x, dim),
+          lp = logSoftmax(x, dim);
+        expect(p.shape).toEqual(shape);
+        expectClose(lp, want, 1e-12, 1e-10);
+        expectClose(p, Array.from(want, Math.exp), 1e-12, 1e-10);
+        const s = p.sum(dim);
+        expectClose(s, new Float64Array(s.size).fill(1), 1e-12, 0);
+        expectClose(x.softmax(dim), p, 0, 0); // method sugar agrees
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('stay finite for huge logits (float32)', () => {
-    const x = tensor([[1000, 0, -1000], [-3e38, 3e38, 0]]);
-    const p = vals(softmax(x, 1)), lp = vals(logSoftmax(x, 1));
+    const x = tensor([
+      [1000, 0, -1000],
+      [-3e38, 3e38, 0],
+    ]);
+    const p = vals(softmax(x, 1)),
+      lp = vals(logSoftmax(x, 1));
     expect(p.every(Number.isFinite)).toBe(true);
     expectClose(p, [1, 0, 0, 0, 1, 0], 1e-6, 0);
     expect(lp[0]).toBe(0);
@@ -61,31 +90,50 @@ describe('softmax / logSoftmax', () => {
   });
 
   it('gradcheck in float64 over any dim', () => {
-    fc.assert(fc.property(shapeDimArb, seedArb, ({ shape, dim }, seed) => {
-      const x = randT(shape, seed, 'float64', -3, 3);
-      expect(gradcheck((t) => softmax(t, dim), [x])).toBe(true);
-      expect(gradcheck((t) => logSoftmax(t, dim), [x])).toBe(true);
-    }), { numRuns: 20 });
+    fc.assert(
+      fc.property(shapeDimArb, seedArb, ({ shape, dim }, seed) => {
+        const x = randT(shape, seed, 'float64', -3, 3);
+        expect(gradcheck((t) => softmax(t, dim), [x])).toBe(true);
+        expect(gradcheck((t) => logSoftmax(t, dim), [x])).toBe(true);
+      }),
+      { numRuns: 20 },
+    );
   });
 
   it('fused kernels: forward within float32 rounding of the composed ops, backward equal to the rule in ops (createGraph), double backward', () => {
-    fc.assert(fc.property(shapeDimArb, seedArb, ({ shape, dim }, seed) => {
-      const x = randT(shape, seed, 'float64', -4, 4), x32 = x.to('float32');
-      const composed = x32.sub(logsumexp(x32, dim, true)); // what logSoftmax ran before the fused kernel
-      expectClose(logSoftmax(x32, dim), vals(composed), 1e-5, 1e-5);
-      const w = randT(shape, seed + 1, 'float64', -1, 1);
-      const xg = x.detach().requiresGrad_();
-      const [fused] = grad([logSoftmax(xg, dim).mul(w).sum()], [xg]);
-      const [inOps] = grad([logSoftmax(xg, dim).mul(w).sum()], [xg], { createGraph: true });
-      expectClose(fused!, vals(inOps!), 1e-14, 1e-12);
-      // the first derivative is differentiable again (finite differences in float64)
-      expect(gradcheck((t) => grad([logSoftmax(t, dim).mul(w).sum()], [t], { createGraph: true })[0]!, [x])).toBe(true);
-    }), { numRuns: 15 });
+    fc.assert(
+      fc.property(shapeDimArb, seedArb, ({ shape, dim }, seed) => {
+        const x = randT(shape, seed, 'float64', -4, 4),
+          x32 = x.to('float32');
+        const composed = x32.sub(logsumexp(x32, dim, true)); // what logSoftmax ran before the fused kernel
+        expectClose(logSoftmax(x32, dim), vals(composed), 1e-5, 1e-5);
+        const w = randT(shape, seed + 1, 'float64', -1, 1);
+        const xg = x.detach().requiresGrad_();
+        const [fused] = grad([logSoftmax(xg, dim).mul(w).sum()], [xg]);
+        const [inOps] = grad([logSoftmax(xg, dim).mul(w).sum()], [xg], { createGraph: true });
+        expectClose(fused!, vals(inOps!), 1e-14, 1e-12);
+        // the first derivative is differentiable again (finite differences in float64)
+        expect(gradcheck((t) => grad([logSoftmax(t, dim).mul(w).sum()], [t], { createGraph: true })[0]!, [x])).toBe(true);
+      }),
+      { numRuns: 15 },
+    );
   });
 
   it('non-finite logits: a NaN spoils its line, +∞ gives NaN there and −∞ elsewhere, as torch', () => {
     for (const dtype of ['float32', 'float64'] as const) {
-      const lp = [...logSoftmax(tensor([[NaN, 0, 1], [Infinity, 0, 1], [-Infinity, 0, 0]], { dtype }), 1).data()];
+      const lp = [
+        ...logSoftmax(
+          tensor(
+            [
+              [NaN, 0, 1],
+              [Infinity, 0, 1],
+              [-Infinity, 0, 0],
+            ],
+            { dtype },
+          ),
+          1,
+        ).data(),
+      ];
       expect(lp.slice(0, 3).every(Number.isNaN)).toBe(true);
       expect(Number.isNaN(lp[3])).toBe(true);
       expect(lp.slice(4, 6)).toEqual([-Infinity, -Infinity]);
@@ -103,15 +151,24 @@ describe('softmax / logSoftmax', () => {
 
 // ---- cross-entropy and NLL -----------------------------------------------------------------------
 
-interface CeCase { shape: number[]; targets: number[]; weight: number[] | null; ignoreIndex: number; reduction: 'mean' | 'sum' | 'none' }
+interface CeCase {
+  shape: number[];
+  targets: number[];
+  weight: number[] | null;
+  ignoreIndex: number;
+  reduction: 'mean' | 'sum' | 'none';
+}
 
 /** (N, C) or (N, C, H, W) logits, targets in range or equal to ignoreIndex, optional class weights. */
 const ceArb: fc.Arbitrary<CeCase> = fc
   .record({
-    N: fc.integer({ min: 1, max: 3 }), C: fc.integer({ min: 1, max: 4 }),
+    N: fc.integer({ min: 1, max: 3 }),
+    C: fc.integer({ min: 1, max: 4 }),
     spatial: fc.constantFrom<number[]>([], [1, 1], [2, 3]),
     ignoreIndex: fc.constantFrom(-100, 255, -1, 0),
-    weighted: fc.boolean(), reduction: fc.constantFrom<'mean' | 'sum' | 'none'>('mean', 'sum', 'none'), seed: seedArb,
+    weighted: fc.boolean(),
+    reduction: fc.constantFrom<'mean' | 'sum' | 'none'>('mean', 'sum', 'none'),
+    seed: seedArb,
   })
   .map(({ N, C, spatial, ignoreIndex: ii, weighted, reduction, seed }) => {
     const ignoreIndex = ii === 0 && C === 1 ? -100 : ii; // keep one valid class
@@ -127,16 +184,18 @@ const ceArb: fc.Arbitrary<CeCase> = fc
 
 /** F.nll_loss over log-probabilities lp (N, C, S...): −w[t]·lp[n, t, s]; mean divides by Σ w[t]. */
 function refNll(lp: Float64Array, c: CeCase): Float64Array {
-  const [N, C] = c.shape, S = numel(c.shape.slice(2));
+  const [N, C] = c.shape,
+    S = numel(c.shape.slice(2));
   const loss = new Float64Array(N * S);
   let wsum = 0;
-  for (let n = 0; n < N; n++) for (let s = 0; s < S; s++) {
-    const t = c.targets[n * S + s];
-    if (t === c.ignoreIndex) continue;
-    const w = c.weight ? c.weight[t] : 1;
-    loss[n * S + s] = -w * lp[(n * C + t) * S + s];
-    wsum += w;
-  }
+  for (let n = 0; n < N; n++)
+    for (let s = 0; s < S; s++) {
+      const t = c.targets[n * S + s];
+      if (t === c.ignoreIndex) continue;
+      const w = c.weight ? c.weight[t] : 1;
+      loss[n * S + s] = -w * lp[(n * C + t) * S + s];
+      wsum += w;
+    }
   if (c.reduction === 'none') return loss;
   const total = loss.reduce((a, b) => a + b, 0);
   return Float64Array.of(c.reduction === 'sum' ? total : total / wsum);
@@ -147,34 +206,44 @@ const ceOpts = (c: CeCase) => ({ ignoreIndex: c.ignoreIndex, reduction: c.reduct
 
 describe('crossEntropy / nllLoss', () => {
   it('match the reference over (N, C) and (N, C, H, W), weights, ignoreIndex and reductions', () => {
-    fc.assert(fc.property(ceArb, seedArb, (c, seed) => {
-      const x = randT(c.shape, seed, 'float64', -3, 3);
-      const lp = refLogSoftmax(vals(x), c.shape, 1);
-      const want = refNll(lp, c);
-      const ce = crossEntropy(x, targetT(c), ceOpts(c));
-      expect(ce.shape).toEqual(c.reduction === 'none' ? [c.shape[0], ...c.shape.slice(2)] : []);
-      expectClose(ce, want, 1e-12, 1e-10);
-      expectClose(nllLoss(logSoftmax(x, 1), targetT(c), ceOpts(c)), want, 1e-12, 1e-10);
-      // float32 logits give the same within float32 rounding
-      const ce32 = crossEntropy(x.to('float32'), targetT(c), { ...ceOpts(c), weight: c.weight && tensor(c.weight) });
-      expect(ce32.dtype).toBe('float32');
-      expectClose(ce32, want, 1e-5, 1e-4);
-    }), { numRuns: 40 });
+    fc.assert(
+      fc.property(ceArb, seedArb, (c, seed) => {
+        const x = randT(c.shape, seed, 'float64', -3, 3);
+        const lp = refLogSoftmax(vals(x), c.shape, 1);
+        const want = refNll(lp, c);
+        const ce = crossEntropy(x, targetT(c), ceOpts(c));
+        expect(ce.shape).toEqual(c.reduction === 'none' ? [c.shape[0], ...c.shape.slice(2)] : []);
+        expectClose(ce, want, 1e-12, 1e-10);
+        expectClose(nllLoss(logSoftmax(x, 1), targetT(c), ceOpts(c)), want, 1e-12, 1e-10);
+        // float32 logits give the same within float32 rounding
+        const ce32 = crossEntropy(x.to('float32'), targetT(c), { ...ceOpts(c), weight: c.weight && tensor(c.weight) });
+        expect(ce32.dtype).toBe('float32');
+        expectClose(ce32, want, 1e-5, 1e-4);
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('gradcheck in float64 (input; ignored positions get zero gradient)', () => {
-    fc.assert(fc.property(ceArb, seedArb, (c, seed) => {
-      const x = randT(c.shape, seed, 'float64', -2, 2);
-      const t = targetT(c), o = ceOpts(c);
-      expect(gradcheck((z) => crossEntropy(z, t, o), [x])).toBe(true);
-      const xl = x.detach().requiresGrad_();
-      crossEntropy(xl, t, { ...o, reduction: 'sum' }).backward();
-      const [N, C] = c.shape, S = numel(c.shape.slice(2)), g = vals(xl.grad!);
-      for (let n = 0; n < N; n++) for (let s = 0; s < S; s++) {
-        if (c.targets[n * S + s] !== c.ignoreIndex) continue;
-        for (let k = 0; k < C; k++) expect(g[(n * C + k) * S + s]).toBe(0);
-      }
-    }), { numRuns: 25 });
+    fc.assert(
+      fc.property(ceArb, seedArb, (c, seed) => {
+        const x = randT(c.shape, seed, 'float64', -2, 2);
+        const t = targetT(c),
+          o = ceOpts(c);
+        expect(gradcheck((z) => crossEntropy(z, t, o), [x])).toBe(true);
+        const xl = x.detach().requiresGrad_();
+        crossEntropy(xl, t, { ...o, reduction: 'sum' }).backward();
+        const [N, C] = c.shape,
+          S = numel(c.shape.slice(2)),
+          g = vals(xl.grad!);
+        for (let n = 0; n < N; n++)
+          for (let s = 0; s < S; s++) {
+            if (c.targets[n * S + s] !== c.ignoreIndex) continue;
+            for (let k = 0; k < C; k++) expect(g[(n * C + k) * S + s]).toBe(0);
+          }
+      }),
+      { numRuns: 25 },
+    );
   });
 
   it('hand example: uniform logits give log C; all targets ignored with mean gives NaN (PyTorch)', () => {
@@ -218,19 +287,23 @@ function reduceRef(l: Float64Array, reduction: string, batch: number): number[] 
 const klArb = fc.record({
   shape: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 }),
   reduction: fc.constantFrom('none', 'sum', 'mean', 'batchmean') as fc.Arbitrary<'none' | 'sum' | 'mean' | 'batchmean'>,
-  logTarget: fc.boolean(), seed: seedArb,
+  logTarget: fc.boolean(),
+  seed: seedArb,
 });
 
 describe('klDiv', () => {
   it('matches the reference for every reduction, with and without logTarget', () => {
-    fc.assert(fc.property(klArb, ({ shape, reduction, logTarget, seed }) => {
-      const x = logSoftmax(randT(shape, seed, 'float64', -2, 2), -1);
-      // probabilities with some exact zeros, or log-probabilities
-      const raw = vals(randT(shape, seed + 1, 'float64', -0.5, 1)).map((v) => Math.max(v, 0));
-      const t = tensor(logTarget ? raw.map((v) => Math.log(v + 0.1)) : raw, { shape });
-      const got = klDiv(x, t, { reduction, logTarget });
-      expectClose(got, reduceRef(refKl(vals(x), vals(t), logTarget), reduction, shape[0]), 1e-12, 1e-10);
-    }), { numRuns: 40 });
+    fc.assert(
+      fc.property(klArb, ({ shape, reduction, logTarget, seed }) => {
+        const x = logSoftmax(randT(shape, seed, 'float64', -2, 2), -1);
+        // probabilities with some exact zeros, or log-probabilities
+        const raw = vals(randT(shape, seed + 1, 'float64', -0.5, 1)).map((v) => Math.max(v, 0));
+        const t = tensor(logTarget ? raw.map((v) => Math.log(v + 0.1)) : raw, { shape });
+        const got = klDiv(x, t, { reduction, logTarget });
+        expectClose(got, reduceRef(refKl(vals(x), vals(t), logTarget), reduction, shape[0]), 1e-12, 1e-10);
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('zero targets give 0 (not NaN) and a finite input gradient', () => {
@@ -244,23 +317,30 @@ describe('klDiv', () => {
   });
 
   it('gradcheck in float64 for input and target', () => {
-    fc.assert(fc.property(klArb, ({ shape, reduction, logTarget, seed }) => {
-      const x = randT(shape, seed, 'float64', -2, 0);
-      const t = randT(shape, seed + 1, 'float64', logTarget ? -2 : 0.1, logTarget ? 0 : 1); // targets away from 0
-      expect(gradcheck((a, b) => klDiv(a, b, { reduction, logTarget }), [x, t])).toBe(true);
-    }), { numRuns: 20 });
+    fc.assert(
+      fc.property(klArb, ({ shape, reduction, logTarget, seed }) => {
+        const x = randT(shape, seed, 'float64', -2, 0);
+        const t = randT(shape, seed + 1, 'float64', logTarget ? -2 : 0.1, logTarget ? 0 : 1); // targets away from 0
+        expect(gradcheck((a, b) => klDiv(a, b, { reduction, logTarget }), [x, t])).toBe(true);
+      }),
+      { numRuns: 20 },
+    );
   });
 });
 
 describe('mseLoss', () => {
   it('matches the reference and gradcheck', () => {
-    fc.assert(fc.property(klArb, ({ shape, reduction, seed }) => {
-      const r = reduction === 'batchmean' ? 'mean' : reduction;
-      const x = randT(shape, seed), y = randT(shape, seed + 1);
-      const d = vals(x).map((v, i) => (v - vals(y)[i]) ** 2);
-      expectClose(mseLoss(x, y, { reduction: r }), reduceRef(d, r, shape[0]), 1e-12, 1e-10);
-      expect(gradcheck((a, b) => mseLoss(a, b, { reduction: r }), [x, y])).toBe(true);
-    }), { numRuns: 20 });
+    fc.assert(
+      fc.property(klArb, ({ shape, reduction, seed }) => {
+        const r = reduction === 'batchmean' ? 'mean' : reduction;
+        const x = randT(shape, seed),
+          y = randT(shape, seed + 1);
+        const d = vals(x).map((v, i) => (v - vals(y)[i]) ** 2);
+        expectClose(mseLoss(x, y, { reduction: r }), reduceRef(d, r, shape[0]), 1e-12, 1e-10);
+        expect(gradcheck((a, b) => mseLoss(a, b, { reduction: r }), [x, y])).toBe(true);
+      }),
+      { numRuns: 20 },
+    );
     expect(mseLoss(tensor([1, 2, 3]), tensor([1, 2, 5])).item()).toBeCloseTo(4 / 3, 6);
   });
 });
@@ -272,15 +352,19 @@ describe('binaryCrossEntropyWithLogits', () => {
   const ref = (x: number, t: number, pw = 1) => (1 - t) * x + (1 + (pw - 1) * t) * softplus(-x);
 
   it('matches the reference (with and without posWeight) and gradcheck', () => {
-    fc.assert(fc.property(seedArb, fc.integer({ min: 1, max: 6 }), fc.boolean(), (seed, n, withPw) => {
-      const x = randT([2, n], seed, 'float64', -6, 6), t = randT([2, n], seed + 1, 'float64', 0, 1);
-      const pw = withPw ? randT([n], seed + 2, 'float64', 0.5, 3) : null;
-      const pwv = pw ? vals(pw) : null;
-      const want = vals(x).map((v, i) => ref(v, vals(t)[i], pwv ? pwv[i % n] : 1));
-      expectClose(binaryCrossEntropyWithLogits(x, t, { reduction: 'none', posWeight: pw }), want, 1e-12, 1e-10);
-      expectClose(binaryCrossEntropyWithLogits(x, t, { posWeight: pw }), [want.reduce((a, b) => a + b, 0) / want.length], 1e-12, 1e-10);
-      expect(gradcheck((a, b) => binaryCrossEntropyWithLogits(a, b, { posWeight: pw }), [x, t])).toBe(true);
-    }), { numRuns: 20 });
+    fc.assert(
+      fc.property(seedArb, fc.integer({ min: 1, max: 6 }), fc.boolean(), (seed, n, withPw) => {
+        const x = randT([2, n], seed, 'float64', -6, 6),
+          t = randT([2, n], seed + 1, 'float64', 0, 1);
+        const pw = withPw ? randT([n], seed + 2, 'float64', 0.5, 3) : null;
+        const pwv = pw ? vals(pw) : null;
+        const want = vals(x).map((v, i) => ref(v, vals(t)[i], pwv ? pwv[i % n] : 1));
+        expectClose(binaryCrossEntropyWithLogits(x, t, { reduction: 'none', posWeight: pw }), want, 1e-12, 1e-10);
+        expectClose(binaryCrossEntropyWithLogits(x, t, { posWeight: pw }), [want.reduce((a, b) => a + b, 0) / want.length], 1e-12, 1e-10);
+        expect(gradcheck((a, b) => binaryCrossEntropyWithLogits(a, b, { posWeight: pw }), [x, t])).toBe(true);
+      }),
+      { numRuns: 20 },
+    );
   });
 
   it('is stable at large |x| (values and gradients)', () => {
@@ -299,15 +383,25 @@ describe('binaryCrossEntropyWithLogits', () => {
 
 // ---- batch norm --------------------------------------------------------------------------------
 
-const bnArb = fc.record({
-  N: fc.integer({ min: 1, max: 3 }), C: fc.integer({ min: 1, max: 3 }),
-  spatial: fc.constantFrom<number[]>([], [2], [2, 3]), momentum: fc.constantFrom(0.1, 0.5, 1), affine: fc.boolean(), seed: seedArb,
-}).filter(({ N, spatial }) => N * numel(spatial) > 1);
+const bnArb = fc
+  .record({
+    N: fc.integer({ min: 1, max: 3 }),
+    C: fc.integer({ min: 1, max: 3 }),
+    spatial: fc.constantFrom<number[]>([], [2], [2, 3]),
+    momentum: fc.constantFrom(0.1, 0.5, 1),
+    affine: fc.boolean(),
+    seed: seedArb,
+  })
+  .filter(({ N, spatial }) => N * numel(spatial) > 1);
 
 /** Per-channel batch stats of x (N, C, S...): mean, biased var, unbiased var. */
 function channelStats(x: Float64Array, shape: readonly number[]) {
-  const [N, C] = shape, S = numel(shape.slice(2)), m = N * S;
-  const mean = new Float64Array(C), vb = new Float64Array(C), vu = new Float64Array(C);
+  const [N, C] = shape,
+    S = numel(shape.slice(2)),
+    m = N * S;
+  const mean = new Float64Array(C),
+    vb = new Float64Array(C),
+    vu = new Float64Array(C);
   for (let c = 0; c < C; c++) {
     let s = 0;
     for (let n = 0; n < N; n++) for (let k = 0; k < S; k++) s += x[(n * C + c) * S + k];
@@ -322,111 +416,163 @@ function channelStats(x: Float64Array, shape: readonly number[]) {
 
 describe('batchNorm', () => {
   it('training: normalises with batch stats, updates running stats with unbiased var and momentum', () => {
-    fc.assert(fc.property(bnArb, ({ N, C, spatial, momentum, affine, seed }) => {
-      const shape = [N, C, ...spatial], eps = 1e-5;
-      const x = randT(shape, seed, 'float64', -2, 3);
-      const w = affine ? randT([C], seed + 1, 'float64', 0.5, 2) : null, b = affine ? randT([C], seed + 2) : null;
-      const rm0 = randT([C], seed + 3), rv0 = randT([C], seed + 4, 'float64', 0.5, 2);
-      const rm = rm0.clone(), rv = rv0.clone();
-      const y = batchNorm(x, rm, rv, w, b, { training: true, momentum, eps });
-      const { mean, vb, vu, S } = channelStats(vals(x), shape);
-      const xv = vals(x), want = new Float64Array(xv.length);
-      for (let i = 0; i < xv.length; i++) {
-        const c = Math.floor(i / S) % C;
-        want[i] = ((xv[i] - mean[c]) / Math.sqrt(vb[c] + eps)) * (w ? vals(w)[c] : 1) + (b ? vals(b)[c] : 0);
-      }
-      expectClose(y, want, 1e-10, 1e-9);
-      expectClose(rm, vals(rm0).map((v, c) => (1 - momentum) * v + momentum * mean[c]), 1e-12, 1e-10);
-      expectClose(rv, vals(rv0).map((v, c) => (1 - momentum) * v + momentum * vu[c]), 1e-12, 1e-10);
-      expect(rm.requiresGrad).toBe(false);
-      // float32 input and running stats agree within float32 rounding
-      const rm32 = rm0.to('float32'), rv32 = rv0.to('float32');
-      const y32 = batchNorm(x.to('float32'), rm32, rv32, w && w.to('float32'), b && b.to('float32'), { training: true, momentum, eps });
-      expect(y32.dtype).toBe('float32');
-      expectClose(y32, want, 1e-4, 1e-4);
-      expectClose(rm32, vals(rm), 1e-5, 1e-5);
-      expectClose(rv32, vals(rv), 1e-4, 1e-4);
-    }), { numRuns: 30 });
+    fc.assert(
+      fc.property(bnArb, ({ N, C, spatial, momentum, affine, seed }) => {
+        const shape = [N, C, ...spatial],
+          eps = 1e-5;
+        const x = randT(shape, seed, 'float64', -2, 3);
+        const w = affine ? randT([C], seed + 1, 'float64', 0.5, 2) : null,
+          b = affine ? randT([C], seed + 2) : null;
+        const rm0 = randT([C], seed + 3),
+          rv0 = randT([C], seed + 4, 'float64', 0.5, 2);
+        const rm = rm0.clone(),
+          rv = rv0.clone();
+        const y = batchNorm(x, rm, rv, w, b, { training: true, momentum, eps });
+        const { mean, vb, vu, S } = channelStats(vals(x), shape);
+        const xv = vals(x),
+          want = new Float64Array(xv.length);
+        for (let i = 0; i < xv.length; i++) {
+          const c = Math.floor(i / S) % C;
+          want[i] = ((xv[i] - mean[c]) / Math.sqrt(vb[c] + eps)) * (w ? vals(w)[c] : 1) + (b ? vals(b)[c] : 0);
+        }
+        expectClose(y, want, 1e-10, 1e-9);
+        expectClose(
+          rm,
+          vals(rm0).map((v, c) => (1 - momentum) * v + momentum * mean[c]),
+          1e-12,
+          1e-10,
+        );
+        expectClose(
+          rv,
+          vals(rv0).map((v, c) => (1 - momentum) * v + momentum * vu[c]),
+          1e-12,
+          1e-10,
+        );
+        expect(rm.requiresGrad).toBe(false);
+        // float32 input and running stats agree within float32 rounding
+        const rm32 = rm0.to('float32'),
+          rv32 = rv0.to('float32');
+        const y32 = batchNorm(x.to('float32'), rm32, rv32, w && w.to('float32'), b && b.to('float32'), { training: true, momentum, eps });
+        expect(y32.dtype).toBe('float32');
+        expectClose(y32, want, 1e-4, 1e-4);
+        expectClose(rm32, vals(rm), 1e-5, 1e-5);
+        expectClose(rv32, vals(rv), 1e-4, 1e-4);
+      }),
+      { numRuns: 30 },
+    );
   });
 
   it('training: the one-loop running-stat update on dense CPU stats gives the bits of the composed ops (strided stats)', () => {
-    fc.assert(fc.property(bnArb, ({ N, C, spatial, momentum, seed }) => {
-      for (const dtype of ['float32', 'float64'] as const) {
-        const x = randT([N, C, ...spatial], seed, dtype, -2, 3);
-        const rm0 = randT([C], seed + 3, dtype), rv0 = randT([C], seed + 4, dtype, 0.5, 2);
-        const dense = [rm0.clone(), rv0.clone()];
-        // every other element of a [2C] buffer: not dense, so the update runs as ops (copy_)
-        const strided = [rm0, rv0].map((t) => zeros([C, 2], { dtype }).select(1, 0).copy_(t));
-        const ver = strided.map((t) => t.version.n);
-        batchNorm(x, dense[0], dense[1], null, null, { training: true, momentum });
-        batchNorm(x, strided[0], strided[1], null, null, { training: true, momentum });
-        for (let k = 0; k < 2; k++) {
-          expect([...dense[k].data()]).toEqual([...strided[k].data()]);
-          expect(dense[k].version.n).toBe(1);
-          expect(strided[k].version.n).toBe(ver[k] + 1);
+    fc.assert(
+      fc.property(bnArb, ({ N, C, spatial, momentum, seed }) => {
+        for (const dtype of ['float32', 'float64'] as const) {
+          const x = randT([N, C, ...spatial], seed, dtype, -2, 3);
+          const rm0 = randT([C], seed + 3, dtype),
+            rv0 = randT([C], seed + 4, dtype, 0.5, 2);
+          const dense = [rm0.clone(), rv0.clone()];
+          // every other element of a [2C] buffer: not dense, so the update runs as ops (copy_)
+          const strided = [rm0, rv0].map((t) => zeros([C, 2], { dtype }).select(1, 0).copy_(t));
+          const ver = strided.map((t) => t.version.n);
+          batchNorm(x, dense[0], dense[1], null, null, { training: true, momentum });
+          batchNorm(x, strided[0], strided[1], null, null, { training: true, momentum });
+          for (let k = 0; k < 2; k++) {
+            expect([...dense[k].data()]).toEqual([...strided[k].data()]);
+            expect(dense[k].version.n).toBe(1);
+            expect(strided[k].version.n).toBe(ver[k] + 1);
+          }
         }
-      }
-    }), { numRuns: 20 });
+      }),
+      { numRuns: 20 },
+    );
   });
 
   it("activation 'relu': the fused kernels give the bits of batchNorm then relu, forward and backward, in training and eval", () => {
-    fc.assert(fc.property(bnArb, ({ N, C, spatial, momentum, affine, seed }) => {
-      for (const dtype of ['float32', 'float64'] as const) for (const training of [true, false]) {
-        const x = randT([N, C, ...spatial], seed, dtype, -2, 3), gy = randT([N, C, ...spatial], seed + 5, dtype);
-        const w = affine ? randT([C], seed + 1, dtype, -1, 2) : null, b = affine ? randT([C], seed + 2, dtype) : null;
-        const run = (fused: boolean) => {
-          const rm = randT([C], seed + 3, dtype), rv = randT([C], seed + 4, dtype, 0.5, 2);
-          const [xx, ww, bb] = [x, w, b].map((t) => t && t.detach().requiresGrad_());
-          const o = { training, momentum, eps: 1e-5 };
-          const y = fused ? batchNorm(xx!, rm, rv, ww, bb, { ...o, activation: 'relu' }) : batchNorm(xx!, rm, rv, ww, bb, o).relu();
-          y.backward(gy);
-          return [y, rm, rv, xx!.grad!, ...(affine ? [ww!.grad!, bb!.grad!] : [])].map((t) => [...t.data()]);
-        };
-        const [fused, plain] = [run(true), run(false)];
-        fused.forEach((got, i) => expect(got).toEqual(plain[i]));
-      }
-    }), { numRuns: 20 });
+    fc.assert(
+      fc.property(bnArb, ({ N, C, spatial, momentum, affine, seed }) => {
+        for (const dtype of ['float32', 'float64'] as const)
+          for (const training of [true, false]) {
+            const x = randT([N, C, ...spatial], seed, dtype, -2, 3),
+              gy = randT([N, C, ...spatial], seed + 5, dtype);
+            const w = affine ? randT([C], seed + 1, dtype, -1, 2) : null,
+              b = affine ? randT([C], seed + 2, dtype) : null;
+            const run = (fused: boolean) => {
+              const rm = randT([C], seed + 3, dtype),
+                rv = randT([C], seed + 4, dtype, 0.5, 2);
+              const [xx, ww, bb] = [x, w, b].map((t) => t && t.detach().requiresGrad_());
+              const o = { training, momentum, eps: 1e-5 };
+              const y = fused ? batchNorm(xx!, rm, rv, ww, bb, { ...o, activation: 'relu' }) : batchNorm(xx!, rm, rv, ww, bb, o).relu();
+              y.backward(gy);
+              return [y, rm, rv, xx!.grad!, ...(affine ? [ww!.grad!, bb!.grad!] : [])].map((t) => [...t.data()]);
+            };
+            const [fused, plain] = [run(true), run(false)];
+            fused.forEach((got, i) => expect(got).toEqual(plain[i]));
+          }
+      }),
+      { numRuns: 20 },
+    );
   });
 
   it("activation 'relu': gradcheck in float64; double backward through the composed reference, with a frozen weight and bias", () => {
-    fc.assert(fc.property(bnArb, ({ N, C, spatial, seed }) => {
-      const shape = [N, C, ...spatial];
-      const x = randT(shape, seed, 'float64', -2, 2), w = randT([C], seed + 1, 'float64', 0.5, 2), b = randT([C], seed + 2);
-      const f = (a: Tensor, ww: Tensor, bb: Tensor) => batchNorm(a, null, null, ww, bb, { training: true, activation: 'relu' });
-      expect(gradcheck(f, [x, w, b], { atol: 1e-5, rtol: 1e-3 })).toBe(true);
-      const gy = randT(shape, seed + 3);
-      for (const activation of [null, 'relu'] as const) { // w and b do not require grad here
-        const g = (a: Tensor) => grad([batchNorm(a, null, null, w, b, { training: true, activation })], [a], { gradOutputs: [gy], createGraph: true })[0]!;
-        expect(gradcheck(g, [x], { atol: 1e-5, rtol: 1e-3 })).toBe(true);
-      }
-    }), { numRuns: 10 });
-    expectThrows(() => batchNorm(randT([2, 3], 1), null, null, null, null, { training: true, activation: 'gelu' as 'relu' }), ValueError, ['activation', 'gelu']);
+    fc.assert(
+      fc.property(bnArb, ({ N, C, spatial, seed }) => {
+        const shape = [N, C, ...spatial];
+        const x = randT(shape, seed, 'float64', -2, 2),
+          w = randT([C], seed + 1, 'float64', 0.5, 2),
+          b = randT([C], seed + 2);
+        const f = (a: Tensor, ww: Tensor, bb: Tensor) => batchNorm(a, null, null, ww, bb, { training: true, activation: 'relu' });
+        expect(gradcheck(f, [x, w, b], { atol: 1e-5, rtol: 1e-3 })).toBe(true);
+        const gy = randT(shape, seed + 3);
+        for (const activation of [null, 'relu'] as const) {
+          // w and b do not require grad here
+          const g = (a: Tensor) => grad([batchNorm(a, null, null, w, b, { training: true, activation })], [a], { gradOutputs: [gy], createGraph: true })[0]!;
+          expect(gradcheck(g, [x], { atol: 1e-5, rtol: 1e-3 })).toBe(true);
+        }
+      }),
+      { numRuns: 10 },
+    );
+    expectThrows(() => batchNorm(randT([2, 3], 1), null, null, null, null, { training: true, activation: 'gelu' as 'relu' }), ValueError, [
+      'activation',
+      'gelu',
+    ]);
   });
 
   it('eval: uses the running stats and leaves them unchanged', () => {
-    fc.assert(fc.property(bnArb, ({ N, C, spatial, affine, seed }) => {
-      const shape = [N, C, ...spatial], eps = 1e-3;
-      const x = randT(shape, seed), rm = randT([C], seed + 1), rv = randT([C], seed + 2, 'float64', 0.5, 2);
-      const w = affine ? randT([C], seed + 3) : null, b = affine ? randT([C], seed + 4) : null;
-      const before = [vals(rm), vals(rv)];
-      const y = batchNorm(x, rm, rv, w, b, { training: false, eps });
-      const S = numel(spatial), xv = vals(x);
-      const want = xv.map((v, i) => {
-        const c = Math.floor(i / S) % C;
-        return ((v - before[0][c]) / Math.sqrt(before[1][c] + eps)) * (w ? vals(w)[c] : 1) + (b ? vals(b)[c] : 0);
-      });
-      expectClose(y, want, 1e-12, 1e-10);
-      expectClose(rm, before[0], 0, 0);
-      expectClose(rv, before[1], 0, 0);
-    }), { numRuns: 20 });
+    fc.assert(
+      fc.property(bnArb, ({ N, C, spatial, affine, seed }) => {
+        const shape = [N, C, ...spatial],
+          eps = 1e-3;
+        const x = randT(shape, seed),
+          rm = randT([C], seed + 1),
+          rv = randT([C], seed + 2, 'float64', 0.5, 2);
+        const w = affine ? randT([C], seed + 3) : null,
+          b = affine ? randT([C], seed + 4) : null;
+        const before = [vals(rm), vals(rv)];
+        const y = batchNorm(x, rm, rv, w, b, { training: false, eps });
+        const S = numel(spatial),
+          xv = vals(x);
+        const want = xv.map((v, i) => {
+          const c = Math.floor(i / S) % C;
+          return ((v - before[0][c]) / Math.sqrt(before[1][c] + eps)) * (w ? vals(w)[c] : 1) + (b ? vals(b)[c] : 0);
+        });
+        expectClose(y, want, 1e-12, 1e-10);
+        expectClose(rm, before[0], 0, 0);
+        expectClose(rv, before[1], 0, 0);
+      }),
+      { numRuns: 20 },
+    );
   });
 
   it('gradcheck in training mode for input, weight and bias', () => {
-    fc.assert(fc.property(bnArb, ({ N, C, spatial, seed }) => {
-      const shape = [N, C, ...spatial];
-      const x = randT(shape, seed, 'float64', -2, 2), w = randT([C], seed + 1, 'float64', 0.5, 2), b = randT([C], seed + 2);
-      expect(gradcheck((a, ww, bb) => batchNorm(a, null, null, ww, bb, { training: true }), [x, w, b], { atol: 1e-5, rtol: 1e-3 })).toBe(true);
-    }), { numRuns: 15 });
+    fc.assert(
+      fc.property(bnArb, ({ N, C, spatial, seed }) => {
+        const shape = [N, C, ...spatial];
+        const x = randT(shape, seed, 'float64', -2, 2),
+          w = randT([C], seed + 1, 'float64', 0.5, 2),
+          b = randT([C], seed + 2);
+        expect(gradcheck((a, ww, bb) => batchNorm(a, null, null, ww, bb, { training: true }), [x, w, b], { atol: 1e-5, rtol: 1e-3 })).toBe(true);
+      }),
+      { numRuns: 15 },
+    );
   });
 
   it('errors: one value per channel in training, missing running stats in eval, bad shapes', () => {
@@ -441,21 +587,26 @@ describe('batchNorm', () => {
 
 describe('dropout', () => {
   it('same seed, same mask; different seeds differ; kept values are scaled by 1/(1−p)', () => {
-    fc.assert(fc.property(seedArb, fc.constantFrom(0.1, 0.5, 0.8), (seed, p) => {
-      const x = randT([64], seed, 'float64', 1, 2);
-      const a = vals(dropout(x, p, true, new Generator(seed)));
-      const b = vals(dropout(x, p, true, new Generator(seed)));
-      expect(Array.from(a)).toEqual(Array.from(b));
-      const c = vals(dropout(x, p, true, new Generator(seed + 1)));
-      expect(Array.from(c)).not.toEqual(Array.from(a));
-      const xv = vals(x);
-      a.forEach((v, i) => { if (v !== 0) expect(v).toBeCloseTo(xv[i] / (1 - p), 12); });
-      // the default generator follows manualSeed
-      manualSeed(seed);
-      const d = vals(dropout(x, p));
-      manualSeed(seed);
-      expect(Array.from(vals(dropout(x, p)))).toEqual(Array.from(d));
-    }), { numRuns: 20 });
+    fc.assert(
+      fc.property(seedArb, fc.constantFrom(0.1, 0.5, 0.8), (seed, p) => {
+        const x = randT([64], seed, 'float64', 1, 2);
+        const a = vals(dropout(x, p, true, new Generator(seed)));
+        const b = vals(dropout(x, p, true, new Generator(seed)));
+        expect(Array.from(a)).toEqual(Array.from(b));
+        const c = vals(dropout(x, p, true, new Generator(seed + 1)));
+        expect(Array.from(c)).not.toEqual(Array.from(a));
+        const xv = vals(x);
+        a.forEach((v, i) => {
+          if (v !== 0) expect(v).toBeCloseTo(xv[i] / (1 - p), 12);
+        });
+        // the default generator follows manualSeed
+        manualSeed(seed);
+        const d = vals(dropout(x, p));
+        manualSeed(seed);
+        expect(Array.from(vals(dropout(x, p)))).toEqual(Array.from(d));
+      }),
+      { numRuns: 20 },
+    );
   });
 
   it('drops about a fraction p and keeps the mean', () => {
@@ -477,7 +628,12 @@ describe('dropout', () => {
     const y = dropout(xl, 0.5, true, new Generator(3));
     y.sum().backward();
     const yv = vals(y);
-    expectClose(xl.grad!, yv.map((v) => (v !== 0 ? 2 : 0)), 0, 0);
+    expectClose(
+      xl.grad!,
+      yv.map((v) => (v !== 0 ? 2 : 0)),
+      0,
+      0,
+    );
   });
 
   it('p outside [0, 1] is a ValueError', () => {
@@ -489,14 +645,17 @@ describe('dropout', () => {
 
 describe('softmax / logSoftmax / logsumexp on empty inputs', () => {
   it('give an empty output (softmax) or -inf (logsumexp over an empty dim), as torch does, never an amax error', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.boolean(), (m, n, keepdim) => {
-      fc.pre(m * n === 0);
-      const x = zeros([m, n]);
-      expect(softmax(x, 1).shape).toEqual([m, n]);
-      expect(logSoftmax(x, 0).shape).toEqual([m, n]);
-      const l = logsumexp(x, 1, keepdim);
-      expect(l.shape).toEqual(keepdim ? [m, 1] : [m]);
-      expect([...l.data()].every((v) => v === -Infinity)).toBe(n === 0 || m === 0);
-    }), { numRuns: 30 });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.boolean(), (m, n, keepdim) => {
+        fc.pre(m * n === 0);
+        const x = zeros([m, n]);
+        expect(softmax(x, 1).shape).toEqual([m, n]);
+        expect(logSoftmax(x, 0).shape).toEqual([m, n]);
+        const l = logsumexp(x, 1, keepdim);
+        expect(l.shape).toEqual(keepdim ? [m, 1] : [m]);
+        expect([...l.data()].every((v) => v === -Infinity)).toBe(n === 0 || m === 0);
+      }),
+      { numRuns: 30 },
+    );
   });
 });

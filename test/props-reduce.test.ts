@@ -7,8 +7,24 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Tensor, amax, amin, argmax, argmin, gradcheck, logsumexp, max, mean, min, sum, tensor, variance, DTypeError } from '@lad/tensor';
 import {
-  F64, arrArb, dimArb, dimsArb, distinctValuesArb, expectArr, expectSameTensor, numel, refReduce, resolveDim, shapeArb,
-  smallIntArb, stridedArb, toStrided, toTensor, valueArb, type Arr, type Strided,
+  F64,
+  arrArb,
+  dimArb,
+  dimsArb,
+  distinctValuesArb,
+  expectArr,
+  expectSameTensor,
+  numel,
+  refReduce,
+  resolveDim,
+  shapeArb,
+  smallIntArb,
+  stridedArb,
+  toStrided,
+  toTensor,
+  valueArb,
+  type Arr,
+  type Strided,
 } from './util/arb.ts';
 
 const RUNS = 30;
@@ -16,7 +32,11 @@ const GRAD_RUNS = 15;
 const f32 = Math.fround;
 
 type Dims = number[] | null;
-interface Case { a: Arr; dims: Dims; keepdim: boolean }
+interface Case {
+  a: Arr;
+  dims: Dims;
+  keepdim: boolean;
+}
 
 /** A tensor, a set of dims to reduce (null = all; never an empty list) and keepdim. */
 function caseArb(value: fc.Arbitrary<number> = valueArb(), o: { maxRank?: number; strided?: boolean } = {}): fc.Arbitrary<Case> {
@@ -38,20 +58,24 @@ function dimCaseArb(value: fc.Arbitrary<number> = valueArb(), strided = false) {
 const resolved = (dims: Dims, rank: number): number[] => (dims === null ? [...Array(rank).keys()] : dims.map((d) => resolveDim(d, rank)));
 
 const addAll = (v: number[]): number => v.reduce((s, x) => s + x, 0);
-const varRef = (c: number) => (v: number[]): number => {
-  const m = addAll(v) / v.length;
-  return addAll(v.map((x) => (x - m) ** 2)) / Math.max(0, v.length - c);
-};
+const varRef =
+  (c: number) =>
+  (v: number[]): number => {
+    const m = addAll(v) / v.length;
+    return addAll(v.map((x) => (x - m) ** 2)) / Math.max(0, v.length - c);
+  };
 const lseRef = (v: number[]): number => {
   const m = Math.max(...v);
   return m + Math.log(addAll(v.map((x) => Math.exp(x - m))));
 };
 /** torch.max(dim) semantics: the first maximal value's index; a NaN wins at its first index. */
-const argBest = (sign: 1 | -1) => (v: number[]): number => {
-  let bi = 0;
-  for (let i = 1; i < v.length && v[bi] === v[bi]; i++) if (v[i] !== v[i] || sign * v[i] > sign * v[bi]) bi = i;
-  return bi;
-};
+const argBest =
+  (sign: 1 | -1) =>
+  (v: number[]): number => {
+    let bi = 0;
+    for (let i = 1; i < v.length && v[bi] === v[bi]; i++) if (v[i] !== v[i] || sign * v[i] > sign * v[bi]) bi = i;
+    return bi;
+  };
 
 interface ReduceSpec {
   name: string;
@@ -69,7 +93,14 @@ const REDUCE: ReduceSpec[] = [
   { name: 'sum', f: (x, d, k) => sum(x, d, k), ref: addAll, exact: false, intOk: true, gradValues: valueArb() },
   { name: 'mean', f: (x, d, k) => mean(x, d, k), ref: (v) => addAll(v) / v.length, exact: false, intOk: false, gradValues: valueArb() },
   { name: 'var (correction 1)', f: (x, d, k) => variance(x, d, { keepdim: k }), ref: varRef(1), exact: false, intOk: false, gradValues: null },
-  { name: 'var (correction 0)', f: (x, d, k) => variance(x, d, { correction: 0, keepdim: k }), ref: varRef(0), exact: false, intOk: false, gradValues: valueArb() },
+  {
+    name: 'var (correction 0)',
+    f: (x, d, k) => variance(x, d, { correction: 0, keepdim: k }),
+    ref: varRef(0),
+    exact: false,
+    intOk: false,
+    gradValues: valueArb(),
+  },
   { name: 'amax', f: (x, d, k) => amax(x, d, k), ref: (v) => Math.max(...v), exact: true, intOk: true, gradValues: null },
   { name: 'amin', f: (x, d, k) => amin(x, d, k), ref: (v) => Math.min(...v), exact: true, intOk: true, gradValues: null },
   { name: 'logsumexp', f: (x, d, k) => logsumexp(x, d ?? [...Array(x.ndim).keys()], k), ref: lseRef, exact: false, intOk: false, gradValues: valueArb() },
@@ -198,7 +229,8 @@ describe.each([
     fc.assert(
       fc.property(dimCaseArb(fc.oneof(smallIntArb(-1, 1), valueArb()), true), ({ a, dim, keepdim }) => {
         const x = toStrided(a as Strided);
-        const got = f(x, dim, keepdim), want = f(toTensor(a), dim, keepdim);
+        const got = f(x, dim, keepdim),
+          want = f(toTensor(a), dim, keepdim);
         expectSameTensor(got.values, want.values);
         expectSameTensor(got.indices, want.indices);
         const ri = f(toStrided({ ...(a as Strided), data: a.data.map(Math.round) }, 'int32'), dim, keepdim);
@@ -209,7 +241,7 @@ describe.each([
     );
   });
 
-  it('the values\' gradient matches finite differences and goes to the chosen index', () => {
+  it("the values' gradient matches finite differences and goes to the chosen index", () => {
     const arb = shapeArb({ minRank: 1, maxRank: 3, maxDim: 3 }).chain((s) =>
       fc.record({ a: distinctValuesArb(numel(s)).map((data) => ({ shape: s, data })), dim: dimArb(s.length), keepdim: fc.boolean() }),
     );
@@ -220,9 +252,25 @@ describe.each([
       { numRuns: GRAD_RUNS },
     );
     // with ties, the whole gradient goes to the returned (first) index, as in torch
-    const x = tensor([[1, 3, 3], [2, 2, 0]], { dtype: 'float64', requiresGrad: true });
+    const x = tensor(
+      [
+        [1, 3, 3],
+        [2, 2, 0],
+      ],
+      { dtype: 'float64', requiresGrad: true },
+    );
     f(x, 1).values.sum().backward();
-    expect(x.grad!.toArray()).toEqual(sign === 1 ? [[0, 1, 0], [1, 0, 0]] : [[1, 0, 0], [0, 0, 1]]);
+    expect(x.grad!.toArray()).toEqual(
+      sign === 1
+        ? [
+            [0, 1, 0],
+            [1, 0, 0],
+          ]
+        : [
+            [1, 0, 0],
+            [0, 0, 1],
+          ],
+    );
   });
 });
 
@@ -248,7 +296,13 @@ describe.each([
 
 describe('reductions: hand-checked PyTorch semantics', () => {
   it('NaN wins max/min/amax with its index; sum propagates it', () => {
-    const x = tensor([[1, NaN, 5], [7, 2, NaN]], { dtype: 'float64' });
+    const x = tensor(
+      [
+        [1, NaN, 5],
+        [7, 2, NaN],
+      ],
+      { dtype: 'float64' },
+    );
     const m = max(x, 1);
     expectArr(m.values, { shape: [2], data: [NaN, NaN] });
     expect([...m.indices.data()]).toEqual([1, 2]);
@@ -258,8 +312,34 @@ describe('reductions: hand-checked PyTorch semantics', () => {
     expectArr(sum(x, 0), { shape: [3], data: [8, NaN, NaN] });
   });
   it('logsumexp is stable for large values and handles infinite rows', () => {
-    expectArr(logsumexp(tensor([[1000, 1000], [-1000, -1000]], { dtype: 'float64' }), 1), { shape: [2], data: [1000 + Math.LN2, -1000 + Math.LN2] }, F64);
-    expectArr(logsumexp(tensor([[-Infinity, -Infinity], [Infinity, 1], [Infinity, -Infinity]], { dtype: 'float64' }), 1), { shape: [3], data: [-Infinity, Infinity, Infinity] });
+    expectArr(
+      logsumexp(
+        tensor(
+          [
+            [1000, 1000],
+            [-1000, -1000],
+          ],
+          { dtype: 'float64' },
+        ),
+        1,
+      ),
+      { shape: [2], data: [1000 + Math.LN2, -1000 + Math.LN2] },
+      F64,
+    );
+    expectArr(
+      logsumexp(
+        tensor(
+          [
+            [-Infinity, -Infinity],
+            [Infinity, 1],
+            [Infinity, -Infinity],
+          ],
+          { dtype: 'float64' },
+        ),
+        1,
+      ),
+      { shape: [3], data: [-Infinity, Infinity, Infinity] },
+    );
   });
   it('var of a single element with correction 1 is NaN (0/0), like torch', () => {
     expect(variance(tensor([3], { dtype: 'float64' })).item()).toBeNaN();
@@ -288,21 +368,33 @@ describe('reductions: hand-checked PyTorch semantics', () => {
 describe('int32 sums', () => {
   const LIM = 2 ** 31;
   it('are exact while they fit, and a ValueError naming sum and the value when one overflows (never wraps)', () => {
-    const big = fc.oneof(fc.integer({ min: -LIM, max: LIM - 1 }), fc.integer({ min: LIM - 4, max: LIM - 1 }), fc.integer({ min: -LIM, max: -LIM + 4 }), fc.integer({ min: -5, max: 5 }));
-    fc.assert(fc.property(fc.array(big, { minLength: 1, maxLength: 8 }), fc.boolean(), (vs, rows) => {
-      const x = tensor(vs, { dtype: 'int32' });
-      const want = vs.reduce((a, b) => a + b, 0); // exact: |sum| < 2^34
-      const f = rows ? () => sum(x.reshape([1, vs.length]), 1) : () => sum(x);
-      if (want >= -LIM && want <= LIM - 1) {
-        const got = f();
-        expect(got.dtype).toBe('int32');
-        expect(Array.from(got.data())).toEqual([want]);
-      } else {
-        let err: unknown = null;
-        try { f(); } catch (e) { err = e; }
-        expect(String(err)).toMatch(/^ValueError: sum: /);
-        expect(String(err)).toContain(String(want));
-      }
-    }), { numRuns: 100 });
+    const big = fc.oneof(
+      fc.integer({ min: -LIM, max: LIM - 1 }),
+      fc.integer({ min: LIM - 4, max: LIM - 1 }),
+      fc.integer({ min: -LIM, max: -LIM + 4 }),
+      fc.integer({ min: -5, max: 5 }),
+    );
+    fc.assert(
+      fc.property(fc.array(big, { minLength: 1, maxLength: 8 }), fc.boolean(), (vs, rows) => {
+        const x = tensor(vs, { dtype: 'int32' });
+        const want = vs.reduce((a, b) => a + b, 0); // exact: |sum| < 2^34
+        const f = rows ? () => sum(x.reshape([1, vs.length]), 1) : () => sum(x);
+        if (want >= -LIM && want <= LIM - 1) {
+          const got = f();
+          expect(got.dtype).toBe('int32');
+          expect(Array.from(got.data())).toEqual([want]);
+        } else {
+          let err: unknown = null;
+          try {
+            f();
+          } catch (e) {
+            err = e;
+          }
+          expect(String(err)).toMatch(/^ValueError: sum: /);
+          expect(String(err)).toContain(String(want));
+        }
+      }),
+      { numRuns: 100 },
+    );
   });
 });

@@ -10,14 +10,31 @@ import { DigitsSeg, mnistDigit, parseMnistDigits, setMnistDigit } from '@lad/lad
 describe('browser bundle', () => {
   it('bundles web/lad.ts for the browser with no node: import', async () => {
     // a node: import would fail the build (esbuild cannot resolve it for the browser) or stay as an external import
-    const r = await build({ entryPoints: ['web/lad.ts'], bundle: true, write: false, format: 'esm', platform: 'browser', target: 'chrome120', logLevel: 'silent', metafile: true });
+    const r = await build({
+      entryPoints: ['web/lad.ts'],
+      bundle: true,
+      write: false,
+      format: 'esm',
+      platform: 'browser',
+      target: 'chrome120',
+      logLevel: 'silent',
+      metafile: true,
+    });
     const [out] = Object.values(r.metafile.outputs);
     expect(out.imports).toEqual([]);
-    expect(Object.keys(r.metafile.inputs)).toEqual(expect.arrayContaining(['packages/tensor/src/backend/cpu/threads.ts', 'packages/nn/src/io/checkpoint.ts', 'packages/lad/src/data/digits-seg.ts']));
+    expect(Object.keys(r.metafile.inputs)).toEqual(
+      expect.arrayContaining(['packages/tensor/src/backend/cpu/threads.ts', 'packages/nn/src/io/checkpoint.ts', 'packages/lad/src/data/digits-seg.ts']),
+    );
   });
 
   it('fails to bundle a module that imports node:fs at the top (the check above can fail)', async () => {
-    const bad = build({ stdin: { contents: "import { readFileSync } from 'node:fs'; console.log(readFileSync);", loader: 'ts' }, bundle: true, write: false, platform: 'browser', logLevel: 'silent' });
+    const bad = build({
+      stdin: { contents: "import { readFileSync } from 'node:fs'; console.log(readFileSync);", loader: 'ts' },
+      bundle: true,
+      write: false,
+      platform: 'browser',
+      logLevel: 'silent',
+    });
     await expect(bad).rejects.toThrow(/node:fs/);
   });
 });

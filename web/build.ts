@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build, context } from 'esbuild';
 import { QUICK } from '../packages/lad/src/presets.ts';
 
-const web = dirname(fileURLToPath(import.meta.url)), root = dirname(web);
+const web = dirname(fileURLToPath(import.meta.url)),
+  root = dirname(web);
 const args = process.argv.slice(2);
 const opt = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const out = opt('--out') ?? join(web, 'dist');
@@ -27,10 +28,24 @@ for (const d of classes) copyFileSync(join(mnist, 'src', 'digits', `${d}.json`),
 
 // ---- code.json: where the functions live --------------------------------------------------------
 const FUNCTIONS = [
-  'DigitsSeg', 'codeTable', 'fixedGrid', 'encodeLabels', 'teacherLoss', 'segLoss', 'consistencyLoss', 'channelWiseDistillation',
-  'studentLoss', 'baselineLoss', 'evaluate', 'encodingAgreement', 'teacherVerdict', 'runUnit', 'renderReportMd',
+  'DigitsSeg',
+  'codeTable',
+  'fixedGrid',
+  'encodeLabels',
+  'teacherLoss',
+  'segLoss',
+  'consistencyLoss',
+  'channelWiseDistillation',
+  'studentLoss',
+  'baselineLoss',
+  'evaluate',
+  'encodingAgreement',
+  'teacherVerdict',
+  'runUnit',
+  'renderReportMd',
 ];
-const sources = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? sources(join(dir, f)) : f.endsWith('.ts') ? [join(dir, f)] : []));
+const sources = (dir: string): string[] =>
+  readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? sources(join(dir, f)) : f.endsWith('.ts') ? [join(dir, f)] : []));
 const files = sources(join(root, 'packages/lad/src')).map((f) => ({ file: relative(root, f), lines: readFileSync(f, 'utf8').split('\n') }));
 const base = process.env.LAD_REPO_URL?.replace(/\/$/, '') ?? null;
 const index: Record<string, { file: string; line: number; lines: string[]; url: string | null }> = {};
@@ -39,7 +54,12 @@ for (const name of FUNCTIONS) {
   const hit = files.flatMap(({ file, lines }) => lines.map((l, i) => (re.test(l) ? { file, lines, i } : null))).find((h) => h !== null);
   if (!hit) throw new Error(`web/build.ts: no 'export function|class ${name}' in packages/lad/src: update FUNCTIONS`);
   const end = hit.lines.findIndex((l, j) => j > hit.i && l.startsWith('}'));
-  index[name] = { file: hit.file, line: hit.i + 1, lines: hit.lines.slice(hit.i, Math.min(end + 1, hit.i + 40)), url: base ? `${base}/${hit.file}#L${hit.i + 1}` : null };
+  index[name] = {
+    file: hit.file,
+    line: hit.i + 1,
+    lines: hit.lines.slice(hit.i, Math.min(end + 1, hit.i + 40)),
+    url: base ? `${base}/${hit.file}#L${hit.i + 1}` : null,
+  };
 }
 writeFileSync(join(out, 'code.json'), JSON.stringify(index, null, 1));
 

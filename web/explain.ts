@@ -3,8 +3,24 @@
 // terms (segLoss, consistencyLoss) as numbers and per-pixel maps. Legend: N batch, K classes, H×W image, h×w logits.
 
 import {
-  type DigitsSeg, Generator, type LadConfig, type LabelEncoding, type SegModel, type Tensor, codeTable, consistencyLoss, crossEntropy, encodeLabels,
-  fixedGrid, logSoftmax, noGrad, segLoss, softmax, stack, upsampleTo, withLabelChannel,
+  type DigitsSeg,
+  Generator,
+  type LadConfig,
+  type LabelEncoding,
+  type SegModel,
+  type Tensor,
+  codeTable,
+  consistencyLoss,
+  crossEntropy,
+  encodeLabels,
+  fixedGrid,
+  logSoftmax,
+  noGrad,
+  segLoss,
+  softmax,
+  stack,
+  upsampleTo,
+  withLabelChannel,
 } from './lad.ts';
 import { drawHeat, drawImage, drawLabels, drawSigned } from './draw.ts';
 
@@ -13,7 +29,8 @@ const canvas = (id: string) => $<HTMLCanvasElement>(id);
 
 /** Section 1: val sample `i` (image, label map with its ignore band). */
 export function showSample(val: DigitsSeg, i: number): void {
-  const s = val.get(i), [, H, W] = s.image.shape;
+  const s = val.get(i),
+    [, H, W] = s.image.shape;
   drawImage(canvas('data-image'), s.image.data() as Float32Array, W, H);
   drawLabels(canvas('data-label'), s.label.data() as Int32Array, W, H, val.numClasses);
 }
@@ -30,7 +47,9 @@ export function sliderEncoding(base: LabelEncoding): LabelEncoding {
  * fixed distillation code, on one colour range (±3 s); the codes in a table. Returns the random channel's values.
  */
 export function showNoising(val: DigitsSeg, i: number, enc: LabelEncoding, fixed: LabelEncoding, gen: Generator): Float32Array {
-  const s = val.get(i), [, H, W] = s.image.shape, K = val.numClasses;
+  const s = val.get(i),
+    [, H, W] = s.image.shape,
+    K = val.numClasses;
   const y = s.label.reshape([1, H, W]);
   const codes = codeTable(1, K, enc, new Generator().setState(gen.getState())); // the draw encodeLabels makes first
   const random = encodeLabels(y, K, enc, gen).data() as Float32Array; // (1, 1, H, W)
@@ -38,10 +57,12 @@ export function showNoising(val: DigitsSeg, i: number, enc: LabelEncoding, fixed
   const range = 1.5 * (enc.scale as number); // codes are N(0, 1) (mostly within ±1.5) or the fixed grid in [−1.1, 1]
   drawSigned(canvas('enc-random'), random, W, H, range);
   drawSigned(canvas('enc-fixed'), fixedCh, W, H, range);
-  const grid = fixedGrid(K), names = [...val.classNames, 'ignore'];
-  $('enc-codes').innerHTML = `<tr><th>class k</th>${names.map((n) => `<th>${n}</th>`).join('')}</tr>`
-    + `<tr><td>random code c<sub>k</sub> (this draw)</td>${[...codes].map((c) => `<td>${c.toFixed(2)}</td>`).join('')}</tr>`
-    + `<tr><td>fixed code −1.1 + 2.1·k/K</td>${[...grid].map((c) => `<td>${c.toFixed(2)}</td>`).join('')}</tr>`;
+  const grid = fixedGrid(K),
+    names = [...val.classNames, 'ignore'];
+  $('enc-codes').innerHTML =
+    `<tr><th>class k</th>${names.map((n) => `<th>${n}</th>`).join('')}</tr>` +
+    `<tr><td>random code c<sub>k</sub> (this draw)</td>${[...codes].map((c) => `<td>${c.toFixed(2)}</td>`).join('')}</tr>` +
+    `<tr><td>fixed code −1.1 + 2.1·k/K</td>${[...grid].map((c) => `<td>${c.toFixed(2)}</td>`).join('')}</tr>`;
   return random;
 }
 
@@ -54,22 +75,32 @@ function consistencyMap(z1: Tensor, z2: Tensor, T: number): Float32Array {
   const [N, K, h, w] = z1.shape;
   const dir = (s: Tensor, t: Tensor) => {
     const [ls, lt] = [logSoftmax(s.reshape([N * K, h * w]).div(T), 1), logSoftmax(t.reshape([N * K, h * w]).div(T), 1)]; // (N·K, h·w)
-    return softmax(t.reshape([N * K, h * w]).div(T), 1).mul(lt.sub(ls)).reshape([N, K, h * w]).sum(1); // (N, h·w)
+    return softmax(t.reshape([N * K, h * w]).div(T), 1)
+      .mul(lt.sub(ls))
+      .reshape([N, K, h * w])
+      .sum(1); // (N, h·w)
   };
-  return noGrad(() => dir(z1, z2).add(dir(z2, z1)).mul((T * T) / (N * K))).data() as Float32Array;
+  return noGrad(() =>
+    dir(z1, z2)
+      .add(dir(z2, z1))
+      .mul((T * T) / (N * K)),
+  ).data() as Float32Array;
 }
 
 /** Section 3: one batch of `n` val images through both paths of `teacher` (train mode, as teacherLoss runs them). */
 export function showPaths(teacher: SegModel, val: DigitsSeg, n: number, lad: LadConfig, gen: Generator): Record<string, number> {
   const samples = Array.from({ length: n }, (_, i) => val.get(i));
-  const x = stack(samples.map((s) => s.image)), y = stack(samples.map((s) => s.label)); // (N, 3, H, W), (N, H, W)
-  const [N, , H, W] = x.shape, K = val.numClasses;
+  const x = stack(samples.map((s) => s.image)),
+    y = stack(samples.map((s) => s.label)); // (N, 3, H, W), (N, H, W)
+  const [N, , H, W] = x.shape,
+    K = val.numClasses;
   teacher.train();
   const terms: Record<string, number> = {};
   const grid = $('paths-grid');
   grid.innerHTML = '';
   const cell = (title: string) => {
-    const f = document.createElement('figure'), c = document.createElement('canvas');
+    const f = document.createElement('figure'),
+      c = document.createElement('canvas');
     f.append(c, Object.assign(document.createElement('figcaption'), { textContent: title }));
     grid.append(f);
     return c;
@@ -78,7 +109,8 @@ export function showPaths(teacher: SegModel, val: DigitsSeg, n: number, lad: Lad
   noGrad(() => {
     for (const path of [1, 2]) {
       const ch = encodeLabels(y, K, lad.encodeTrain, gen); // (N, 1, H, W): path `path`'s own code and noise
-      const out = teacher.forward(withLabelChannel(x, ch)), logits = out.logits; // (N, K, h, w)
+      const out = teacher.forward(withLabelChannel(x, ch)),
+        logits = out.logits; // (N, K, h, w)
       const seg = segLoss(out, y, lad.auxWeightTeacher); // CE (+ the aux head's), as teacherLoss takes it
       [terms[`ce${path}`], terms[`aux${path}`], terms[`seg${path}`]] = [seg.ce.item(), seg.aux?.item() ?? 0, seg.loss.item()];
       const ce = crossEntropy(upsampleTo(logits, y), y, { ignoreIndex: -1, reduction: 'none' }); // (N, H, W): the CE per pixel
@@ -98,11 +130,16 @@ export function showPaths(teacher: SegModel, val: DigitsSeg, n: number, lad: Lad
   }
   terms.total = terms.seg1 + terms.seg2 + lad.consWeight * terms.cons; // teacherLoss's total
   const row = (name: string, v: number, what: string) => `<tr><td>${name}</td><td>${v.toFixed(4)}</td><td>${what}</td></tr>`;
-  $('paths-terms').innerHTML = '<tr><th>term</th><th>value</th><th>what</th></tr>'
-    + row('CE(z¹, y)', terms.ce1, 'path 1 against the ground truth')
-    + row('CE(z², y)', terms.ce2, 'path 2 against the ground truth')
-    + row(`aux CE, both paths`, terms.aux1 + terms.aux2, `the aux head's CE, weighted ${lad.auxWeightTeacher}`)
-    + row(`cons(z¹, z²)`, terms.cons, `${lad.consLoss}, T = ${lad.consT}${terms.consMapSum === undefined ? '' : `, symmetric; the per-pixel map sums to ${terms.consMapSum.toFixed(4)}`}`)
-    + row(`total (λ = ${lad.consWeight})`, terms.total, `CE + aux + CE + aux + λ·cons, batch of ${N}: teacherLoss's total`);
+  $('paths-terms').innerHTML =
+    '<tr><th>term</th><th>value</th><th>what</th></tr>' +
+    row('CE(z¹, y)', terms.ce1, 'path 1 against the ground truth') +
+    row('CE(z², y)', terms.ce2, 'path 2 against the ground truth') +
+    row(`aux CE, both paths`, terms.aux1 + terms.aux2, `the aux head's CE, weighted ${lad.auxWeightTeacher}`) +
+    row(
+      `cons(z¹, z²)`,
+      terms.cons,
+      `${lad.consLoss}, T = ${lad.consT}${terms.consMapSum === undefined ? '' : `, symmetric; the per-pixel map sums to ${terms.consMapSum.toFixed(4)}`}`,
+    ) +
+    row(`total (λ = ${lad.consWeight})`, terms.total, `CE + aux + CE + aux + λ·cons, batch of ${N}: teacherLoss's total`);
   return terms;
 }

@@ -21,7 +21,8 @@ async function showCode(): Promise<void> {
   };
   for (const p of document.querySelectorAll<HTMLElement>('.code[data-fn]')) p.innerHTML = `Code: <code>${p.dataset.fn}</code> in ${link(p.dataset.fn!)}`;
   $('code-list').innerHTML = Object.entries(index)
-    .map(([name, c]) => `<details><summary><code>${name}</code>, ${link(name)}</summary><pre>${c.lines.join('\n').replace(/</g, '&lt;')}</pre></details>`).join('');
+    .map(([name, c]) => `<details><summary><code>${name}</code>, ${link(name)}</summary><pre>${c.lines.join('\n').replace(/</g, '&lt;')}</pre></details>`)
+    .join('');
 }
 
 async function main(): Promise<void> {

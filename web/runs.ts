@@ -7,7 +7,11 @@ import { type ExperimentReport, renderReportMd } from './lad.ts';
 import { plotCurves } from './draw.ts';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const inline = (s: string) => esc(s).replace(/\*\*(.+?)\*\*/g, '<b>$1</b>').replace(/`([^`]+)`/g, '<code>$1</code>').replace(/\[([^\]]+)\]\([^)]+\)/g, '$1');
+const inline = (s: string) =>
+  esc(s)
+    .replace(/\*\*(.+?)\*\*/g, '<b>$1</b>')
+    .replace(/`([^`]+)`/g, '<code>$1</code>')
+    .replace(/\[([^\]]+)\]\([^)]+\)/g, '$1');
 
 /** The markdown of report.md (headings, tables, lists, paragraphs) as HTML. */
 export function markdownToHtml(md: string): string {
@@ -19,10 +23,18 @@ export function markdownToHtml(md: string): string {
     if (h) out.push(`<h${h[1].length + 2}>${inline(h[2])}</h${h[1].length + 2}>`);
     else if (l.startsWith('|')) {
       const rows: string[][] = [];
-      for (; i < lines.length && lines[i].startsWith('|'); i++) rows.push(lines[i].slice(1, -1).split(' | ').map((c) => c.trim()));
+      for (; i < lines.length && lines[i].startsWith('|'); i++)
+        rows.push(
+          lines[i]
+            .slice(1, -1)
+            .split(' | ')
+            .map((c) => c.trim()),
+        );
       i--;
       const [head, , ...body] = rows;
-      out.push(`<table><tr>${head.map((c) => `<th>${inline(c)}</th>`).join('')}</tr>${body.map((r) => `<tr>${r.map((c) => `<td>${inline(c)}</td>`).join('')}</tr>`).join('')}</table>`);
+      out.push(
+        `<table><tr>${head.map((c) => `<th>${inline(c)}</th>`).join('')}</tr>${body.map((r) => `<tr>${r.map((c) => `<td>${inline(c)}</td>`).join('')}</tr>`).join('')}</table>`,
+      );
     } else if (l.startsWith('- ')) out.push(`<li>${inline(l.slice(2))}</li>`);
     else if (l.trim()) out.push(`<p>${inline(l)}</p>`);
   }
@@ -37,7 +49,10 @@ export function showReport(text: string, where: HTMLElement): ExperimentReport {
   if (r.version !== 2 || !Array.isArray(r.points)) throw new Error(`not a report.json of lad experiment (version ${String(r.version)}, expected 2)`);
   where.innerHTML = '<canvas width="520" height="220"></canvas>' + markdownToHtml(renderReportMd(r));
   const arms = Object.entries(r.points[0].arms);
-  plotCurves(where.querySelector('canvas')!, arms.map(([name, a], i) => ({ name, color: COLORS[i % COLORS.length], points: a!.perSeed[0].curve })));
+  plotCurves(
+    where.querySelector('canvas')!,
+    arms.map(([name, a], i) => ({ name, color: COLORS[i % COLORS.length], points: a!.perSeed[0].curve })),
+  );
   return r;
 }
 

@@ -10,31 +10,53 @@ const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) 
 const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : '…');
 const COLORS: Record<string, string> = { 'baseline-start': '#555', 'teacher-lad': '#b2182b', 'student-lad': '#2166ac', control: '#1b7837' };
 
-export interface TrainView { worker: Worker | null; curves: Map<string, Curve>; stages: Map<string, { iterations: number; stepsPerSec: number; mIoU: number | null; finalLoss: number | null }> }
+export interface TrainView {
+  worker: Worker | null;
+  curves: Map<string, Curve>;
+  stages: Map<string, { iterations: number; stepsPerSec: number; mIoU: number | null; finalLoss: number | null }>;
+}
 
 /** The mean loss of the first and the last 5 steps of a curve (one step's loss is noisy). */
-const ends = (c: Curve): [number, number] => [c.points.slice(0, 5), c.points.slice(-5)].map((ps) => ps.reduce((a, p) => a + p[1], 0) / ps.length) as [number, number];
+const ends = (c: Curve): [number, number] =>
+  [c.points.slice(0, 5), c.points.slice(-5)].map((ps) => ps.reduce((a, p) => a + p[1], 0) / ps.length) as [number, number];
 
 /** The diagnostics table of render.ts (report.md's "Teacher diagnostics"), for one seed. */
 export function diagnosticsTable(rows: DiagRow[]): string {
   const s = (v: number) => fmtStat(stat([v]));
   const word = (r: DiagRow) => (r.verdict.ignoresLabels ? '<b>ignores its labels</b>' : r.verdict.usesLabels ? 'uses its labels' : 'no gain from its labels');
-  return '<table><tr><th>teacher</th><th>own labels</th><th>zeros</th><th>another image\'s</th><th>fixed code</th><th>agreement (%)</th><th>verdict</th></tr>'
-    + rows.map((r) => `<tr><td>${r.teacher}</td><td>${s(r.encoded)}</td><td>${s(r.zeros)}</td><td>${s(r.otherImage)}</td><td>${s(r.fixedCode)}</td><td>${s(r.agreement)}</td><td>${word(r)}</td></tr>`).join('')
-    + '</table>' + rows.map((r) => `<p><b>${r.teacher}</b>: ${r.verdict.text}</p>`).join('');
+  return (
+    "<table><tr><th>teacher</th><th>own labels</th><th>zeros</th><th>another image's</th><th>fixed code</th><th>agreement (%)</th><th>verdict</th></tr>" +
+    rows
+      .map(
+        (r) =>
+          `<tr><td>${r.teacher}</td><td>${s(r.encoded)}</td><td>${s(r.zeros)}</td><td>${s(r.otherImage)}</td><td>${s(r.fixedCode)}</td><td>${s(r.agreement)}</td><td>${word(r)}</td></tr>`,
+      )
+      .join('') +
+    '</table>' +
+    rows.map((r) => `<p><b>${r.teacher}</b>: ${r.verdict.text}</p>`).join('')
+  );
 }
 
 /** `onTeacher`: called with the trained LAD teacher's weights when its stage ends. */
 export function setupTraining(onTeacher: (m: Extract<FromWorker, { type: 'teacher' }>) => void): TrainView {
   const view: TrainView = { worker: null, curves: new Map(), stages: new Map() };
-  let K = 0, H = 0, W = 0, offset = 0, paused = false;
-  const start = $<HTMLButtonElement>('train-start'), pause = $<HTMLButtonElement>('train-pause'), status = $('train-status');
+  let K = 0,
+    H = 0,
+    W = 0,
+    offset = 0,
+    paused = false;
+  const start = $<HTMLButtonElement>('train-start'),
+    pause = $<HTMLButtonElement>('train-pause'),
+    status = $('train-status');
   const stagesTable = () => {
-    $('train-stages').innerHTML = '<tr><th>stage</th><th>iterations</th><th>loss, first 5 steps</th><th>loss, last 5 steps</th><th>steps/s</th><th>val mIoU</th></tr>'
-      + [...view.stages].map(([n, s]) => {
-        const [first, last] = ends(view.curves.get(n)!);
-        return `<tr data-stage="${n}" data-miou="${s.mIoU}" data-final-loss="${s.finalLoss}"><td>${n}</td><td>${s.iterations}</td><td class="first">${fmt(first)}</td><td class="last">${fmt(last)}</td><td>${s.stepsPerSec.toFixed(1)}</td><td class="miou">${s.mIoU === null ? '…' : s.mIoU.toFixed(1)}</td></tr>`;
-      }).join('');
+    $('train-stages').innerHTML =
+      '<tr><th>stage</th><th>iterations</th><th>loss, first 5 steps</th><th>loss, last 5 steps</th><th>steps/s</th><th>val mIoU</th></tr>' +
+      [...view.stages]
+        .map(([n, s]) => {
+          const [first, last] = ends(view.curves.get(n)!);
+          return `<tr data-stage="${n}" data-miou="${s.mIoU}" data-final-loss="${s.finalLoss}"><td>${n}</td><td>${s.iterations}</td><td class="first">${fmt(first)}</td><td class="last">${fmt(last)}</td><td>${s.stepsPerSec.toFixed(1)}</td><td class="miou">${s.mIoU === null ? '…' : s.mIoU.toFixed(1)}</td></tr>`;
+        })
+        .join('');
   };
   const onMessage = (m: FromWorker) => {
     switch (m.type) {
@@ -67,7 +89,8 @@ export function setupTraining(onTeacher: (m: Extract<FromWorker, { type: 'teache
         stagesTable();
         break;
       case 'diagnostics':
-        $('train-diag').innerHTML = `<h3>Teacher diagnostics</h3><p>Val mIoU of the teacher with its own labels (random codes), zeros, another image's labels, and the fixed code the student sees; agreement: % of labelled pixels on which two random encodings give the same prediction.</p>${diagnosticsTable(m.rows)}`;
+        $('train-diag').innerHTML =
+          `<h3>Teacher diagnostics</h3><p>Val mIoU of the teacher with its own labels (random codes), zeros, another image's labels, and the fixed code the student sees; agreement: % of labelled pixels on which two random encodings give the same prediction.</p>${diagnosticsTable(m.rows)}`;
         break;
       case 'teacher':
         onTeacher(m);

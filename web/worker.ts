@@ -7,16 +7,56 @@
 // the library's (baselineLoss, teacherLoss, studentLoss); this file only runs the loop and reports.
 
 import {
-  Conv2d, type Device, type ExperimentConfig, Generator, defaultGenerator, hashName, QUICK, type SegModel, SGD, STREAM, Tensor, type TrainConfig, applySettings, armSpec,
-  baselineLoss, buildModel, encodeLabels, encodingAgreement, evaluate, imageStd, initBackend, initExtraInputChannels_, loadBatch, mixSeed, noGrad, pct, poly,
-  readParts, resolveLabelScale, studentLoss, teacherLoss, teacherVerdict, upsampleTo, withLabelChannel, zeros,
+  Conv2d,
+  type Device,
+  type ExperimentConfig,
+  Generator,
+  defaultGenerator,
+  hashName,
+  QUICK,
+  type SegModel,
+  SGD,
+  STREAM,
+  Tensor,
+  type TrainConfig,
+  applySettings,
+  armSpec,
+  baselineLoss,
+  buildModel,
+  encodeLabels,
+  encodingAgreement,
+  evaluate,
+  imageStd,
+  initBackend,
+  initExtraInputChannels_,
+  loadBatch,
+  mixSeed,
+  noGrad,
+  pct,
+  poly,
+  readParts,
+  resolveLabelScale,
+  studentLoss,
+  teacherLoss,
+  teacherVerdict,
+  upsampleTo,
+  withLabelChannel,
+  zeros,
 } from './lad.ts';
 import { loadDigits, makeData } from './data.ts';
 
 /** 'cpu', or a GPU mode for initBackend('gpu', { mode }) ('auto': webgpu if an adapter answers, else webgl2, ...). */
 export type Backend = 'cpu' | 'auto' | 'webgpu' | 'webgl2';
 export type ToWorker = { type: 'start'; settings: string[]; seed: number; backend: Backend } | { type: 'pause' } | { type: 'resume' };
-export interface DiagRow { teacher: string; encoded: number; zeros: number; otherImage: number; fixedCode: number; agreement: number; verdict: ReturnType<typeof teacherVerdict> }
+export interface DiagRow {
+  teacher: string;
+  encoded: number;
+  zeros: number;
+  otherImage: number;
+  fixedCode: number;
+  agreement: number;
+  verdict: ReturnType<typeof teacherVerdict>;
+}
 export type FromWorker =
   | { type: 'config'; text: string; device: string; H: number; W: number; K: number; image: Float32Array; label: Int32Array }
   | { type: 'stage'; stage: string; iterations: number }
@@ -31,13 +71,17 @@ export type FromWorker =
 
 const scope = self as unknown as { postMessage(m: FromWorker): void; onmessage: ((e: MessageEvent<ToWorker>) => void) | null };
 const post = (m: FromWorker): void => scope.postMessage(m);
-let paused = false, wake: (() => void) | null = null;
+let paused = false,
+  wake: (() => void) | null = null;
 
 scope.onmessage = (e) => {
   const m = e.data;
   if (m.type === 'pause') paused = true;
   else if (m.type === 'resume') [paused, wake] = [false, (wake?.(), null)];
-  else run(applySettings(QUICK, m.settings), m.seed, m.backend).catch((err: unknown) => post({ type: 'error', msg: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }));
+  else
+    run(applySettings(QUICK, m.settings), m.seed, m.backend).catch((err: unknown) =>
+      post({ type: 'error', msg: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }),
+    );
 };
 
 /** Lets messages in between steps, and waits while paused. */
@@ -48,18 +92,43 @@ async function checkpoint(): Promise<void> {
 
 async function run(cfg0: ExperimentConfig, seed: number, backend: Backend): Promise<void> {
   const t0 = performance.now();
-  let device: Device = 'cpu', deviceText = 'cpu (one thread)';
+  let device: Device = 'cpu',
+    deviceText = 'cpu (one thread)';
   if (backend !== 'cpu') {
     const info = await initBackend('gpu', { mode: backend });
-    [device, deviceText] = ['gpu', `gpu, ${info.mode} (${info.tried.filter((t) => !t.ok).map((t) => `${t.mode}: ${t.why}`).join('; ') || 'first choice'})`];
+    [device, deviceText] = [
+      'gpu',
+      `gpu, ${info.mode} (${
+        info.tried
+          .filter((t) => !t.ok)
+          .map((t) => `${t.mode}: ${t.why}`)
+          .join('; ') || 'first choice'
+      })`,
+    ];
   }
   await loadDigits(cfg0.data, '');
   const data = makeData(cfg0.data);
   const lad = resolveLabelScale(cfg0.lad, imageStd(data.train)); // scale 'auto' → 1.7 × image std, as the CLI
   const cfg = { ...cfg0, lad };
-  const K = data.train.numClasses, shown = data.val.get(0);
+  const K = data.train.numClasses,
+    shown = data.val.get(0);
   const [, H, W] = shown.image.shape;
-  post({ type: 'config', device: deviceText, text: JSON.stringify({ data: cfg.data, baseline: cfg.baseline.iterations, teacher: cfg.teacher.iterations, student: cfg.student.iterations, labelScale: lad.encodeTrain.scale }), H, W, K, image: shown.image.data() as Float32Array, label: shown.label.data() as Int32Array });
+  post({
+    type: 'config',
+    device: deviceText,
+    text: JSON.stringify({
+      data: cfg.data,
+      baseline: cfg.baseline.iterations,
+      teacher: cfg.teacher.iterations,
+      student: cfg.student.iterations,
+      labelScale: lad.encodeTrain.scale,
+    }),
+    H,
+    W,
+    K,
+    image: shown.image.data() as Float32Array,
+    label: shown.label.data() as Int32Array,
+  });
   const modelCfg = { ...cfg.model, inChannels: 4, numClasses: K };
   const fresh = (stream: number) => buildModel(modelCfg, { generator: new Generator(mixSeed(seed, stream)) }).to(device); // init drawn on the CPU
   const copyOf = (src: SegModel, stream: number) => {
@@ -74,19 +143,33 @@ async function run(cfg0: ExperimentConfig, seed: number, backend: Backend): Prom
    * prediction. The random streams are trainModel's and runUnit's (data order as DataLoader.plan with
    * dropLast, loss generator, defaultGenerator per arm), so on the CPU its numbers are the CLI's.
    */
-  async function stage(name: string, model: SegModel, tc: TrainConfig, lossFn: (b: { images: Tensor; labels: Tensor }, g: Generator) => { loss: Tensor; terms: Record<string, Tensor | number> }, labelled = false) {
+  async function stage(
+    name: string,
+    model: SegModel,
+    tc: TrainConfig,
+    lossFn: (b: { images: Tensor; labels: Tensor }, g: Generator) => { loss: Tensor; terms: Record<string, Tensor | number> },
+    labelled = false,
+  ) {
     post({ type: 'stage', stage: name, iterations: tc.iterations });
     defaultGenerator.manualSeed(mixSeed(seed, STREAM.default, hashName(name)));
     const opt = new SGD(model.parameters(), { lr: tc.lr, momentum: tc.momentum, weightDecay: tc.weightDecay });
     const lrAt = poly({ power: tc.polyPower, maxIters: tc.iterations });
-    const gen = new Generator(mixSeed(STREAM.loss, tc.seed)), n = data.train.length, B = tc.batchSize, perEpoch = Math.floor(n / B);
-    let t = performance.now(), loss = NaN;
+    const gen = new Generator(mixSeed(STREAM.loss, tc.seed)),
+      n = data.train.length,
+      B = tc.batchSize,
+      perEpoch = Math.floor(n / B);
+    let t = performance.now(),
+      loss = NaN;
     for (let step = 0; step < tc.iterations; step++) {
       await checkpoint();
-      const epoch = Math.floor(step / perEpoch), b = step % perEpoch;
+      const epoch = Math.floor(step / perEpoch),
+        b = step % perEpoch;
       const order = new Generator(mixSeed(STREAM.shuffle, tc.seed, epoch)).shuffle(Array.from({ length: n }, (_, i) => i));
       const raw = loadBatch(data.train, order.slice(b * B, (b + 1) * B), epoch, tc.seed);
-      const batch = { images: Tensor.fromData(raw.images, [B, 3, ...raw.shape.slice(1)]).to(device), labels: Tensor.fromData(raw.labels, raw.shape).to(device) }; // (B, 3, H, W), (B, H, W)
+      const batch = {
+        images: Tensor.fromData(raw.images, [B, 3, ...raw.shape.slice(1)]).to(device),
+        labels: Tensor.fromData(raw.labels, raw.shape).to(device),
+      }; // (B, 3, H, W), (B, H, W)
       for (const g of opt.paramGroups) g.lr = lrAt(step, tc.lr);
       const out = lossFn(batch, gen);
       out.loss.backward();
@@ -136,7 +219,8 @@ async function run(cfg0: ExperimentConfig, seed: number, backend: Backend): Prom
 
   const student = copyOf(start, armSpec('student-lad').stream);
   await stage('student-lad', student, tune(cfg.student), (b, g) => studentLoss(student, teacher, b, K, lad, g));
-  const control = copyOf(start, armSpec('control').stream), controlLad = armSpec('control').lad(lad); // KD off
+  const control = copyOf(start, armSpec('control').stream),
+    controlLad = armSpec('control').lad(lad); // KD off
   await stage('control', control, tune(cfg.student), (b, g) => studentLoss(control, null, b, K, controlLad, g));
   post({ type: 'done', seconds: (performance.now() - t0) / 1000 });
 }

@@ -22,7 +22,10 @@ export function chromiumPath(args: string[], test: string): string {
 }
 
 /** Serves `route` (return false for a 404) and hands each POST /event body, parsed, to `onEvent`. */
-export async function eventServer(route: (req: IncomingMessage, res: ServerResponse) => boolean, onEvent: (e: unknown) => void): Promise<{ url: string; close(): void }> {
+export async function eventServer(
+  route: (req: IncomingMessage, res: ServerResponse) => boolean,
+  onEvent: (e: unknown) => void,
+): Promise<{ url: string; close(): void }> {
   const server = createServer((req, res) => {
     if (req.method === 'POST' && req.url === '/event') {
       let body = '';
@@ -58,11 +61,20 @@ export function launchChromium(chromium: string, url: string, opts: { verbose?: 
     '--no-sandbox', // root in a container
     `--user-data-dir=${profile}`,
     // no network here: keep Chromium from trying
-    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
-    '--disable-default-apps', '--disable-extensions', '--no-default-browser-check', '--disable-dev-shm-usage',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    '--disable-quic',
+    '--disable-default-apps',
+    '--disable-extensions',
+    '--no-default-browser-check',
+    '--disable-dev-shm-usage',
     // WebGL2 on ANGLE's SwiftShader (Vulkan on the CPU); WebGPU (off by default on Linux) on Dawn's
     // SwiftShader adapter. (--enable-features=Vulkan is not needed and only logs vkCreateInstance failures.)
-    '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--enable-unsafe-webgpu',
+    '--use-angle=swiftshader',
+    '--enable-unsafe-swiftshader',
+    '--enable-unsafe-webgpu',
     ...(opts.flags ?? []),
     url,
   ];

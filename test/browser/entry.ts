@@ -5,11 +5,30 @@
 // Written against the ES2022 lib (the repo's tsconfig has no DOM types): browser globals are typed here.
 
 import {
-  Tensor, avgPool2d, conv2d, crossEntropy, disposeBackend, exp, initBackend, interpolate, manualSeed, matmul, maxPool2d, pad, randint, randn, relu,
-  softmax, type GpuInfo, type GpuMode,
+  Tensor,
+  avgPool2d,
+  conv2d,
+  crossEntropy,
+  disposeBackend,
+  exp,
+  initBackend,
+  interpolate,
+  manualSeed,
+  matmul,
+  maxPool2d,
+  pad,
+  randint,
+  randn,
+  relu,
+  softmax,
+  type GpuInfo,
+  type GpuMode,
 } from '@lad/tensor';
 
-interface GpuAdapterLike { info?: Record<string, unknown>; isFallbackAdapter?: boolean }
+interface GpuAdapterLike {
+  info?: Record<string, unknown>;
+  isFallbackAdapter?: boolean;
+}
 interface Browser {
   fetch(url: string, init: { method: string; body: string; keepalive?: boolean }): Promise<unknown>;
   navigator: { userAgent: string; gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } };
@@ -34,15 +53,19 @@ const errText = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.me
 win.addEventListener('error', (e) => void send({ type: 'error', msg: `uncaught: ${e.message ?? errText(e.error)}` }));
 win.addEventListener('unhandledrejection', (e) => void send({ type: 'error', msg: `unhandled rejection: ${errText(e.reason)}` }));
 
-const RTOL = 1e-4, ATOL = 1e-4;
+const RTOL = 1e-4,
+  ATOL = 1e-4;
 
 /** null when `got` (a GPU tensor) matches `want` (a CPU tensor) in shape, dtype and values, else why not. */
 async function compare(label: string, got: Tensor, want: Tensor): Promise<string | null> {
   if (got.device !== 'gpu') return `${label}: result is on ${got.device}, not gpu`;
   if (got.dtype !== want.dtype) return `${label}: dtype ${got.dtype} vs cpu ${want.dtype}`;
   if (got.shape.join(',') !== want.shape.join(',')) return `${label}: shape [${got.shape.join(', ')}] vs cpu [${want.shape.join(', ')}]`;
-  const g = await got.dataAsync(), w = want.data();
-  let worst = -1, worstErr = 0, bad = 0;
+  const g = await got.dataAsync(),
+    w = want.data();
+  let worst = -1,
+    worstErr = 0,
+    bad = 0;
   for (let i = 0; i < w.length; i++) {
     const err = Math.abs(g[i] - w[i]);
     if (!(err <= ATOL + RTOL * Math.abs(w[i]))) {
@@ -58,10 +81,20 @@ async function compare(label: string, got: Tensor, want: Tensor): Promise<string
 function inputs(): Record<string, Tensor> {
   manualSeed(1234);
   return {
-    a: randn([2, 3, 4]), b: randn([3, 1]), c: randn([4, 1, 5]),
-    m1: randn([5, 7]), m2: randn([7, 3]), mb: randn([2, 5, 7]), g1: randn([33, 65]), g2: randn([65, 17]),
-    x: randn([2, 3, 8, 8]), w: randn([4, 3, 3, 3]), bias: randn([4]),
-    img: randn([2, 3, 6, 5]), logits: randn([4, 6]), target: randint(0, 6, [4]),
+    a: randn([2, 3, 4]),
+    b: randn([3, 1]),
+    c: randn([4, 1, 5]),
+    m1: randn([5, 7]),
+    m2: randn([7, 3]),
+    mb: randn([2, 5, 7]),
+    g1: randn([33, 65]),
+    g2: randn([65, 17]),
+    x: randn([2, 3, 8, 8]),
+    w: randn([4, 3, 3, 3]),
+    bias: randn([4]),
+    img: randn([2, 3, 6, 5]),
+    logits: randn([4, 6]),
+    target: randint(0, 6, [4]),
   };
 }
 
@@ -89,8 +122,22 @@ const FORWARD: [string, Fn][] = [
 const BACKWARD: [string, string[], Fn][] = [
   ['backward mean(relu(conv2d pad 1)) -> x, w, b', ['x', 'w', 'bias'], (t) => relu(conv2d(t.x, t.w, t.bias, { padding: 1 })).mean()],
   ['backward conv2d stride 2 pad 2 -> x, w', ['x', 'w'], (t) => conv2d(t.x, t.w, null, { stride: 2, padding: 2 }).square().mean()],
-  ['backward maxPool2d 3x3 s2 pad 1 -> x', ['x'], (t) => maxPool2d(t.x, 3, { stride: 2, padding: 1 }).mul(t.b.reshape([1, 3, 1, 1])).sum()],
-  ['backward bilinear [13,11] -> img', ['img'], (t) => interpolate(t.img, { size: [13, 11], mode: 'bilinear' }).square().mean()],
+  [
+    'backward maxPool2d 3x3 s2 pad 1 -> x',
+    ['x'],
+    (t) =>
+      maxPool2d(t.x, 3, { stride: 2, padding: 1 })
+        .mul(t.b.reshape([1, 3, 1, 1]))
+        .sum(),
+  ],
+  [
+    'backward bilinear [13,11] -> img',
+    ['img'],
+    (t) =>
+      interpolate(t.img, { size: [13, 11], mode: 'bilinear' })
+        .square()
+        .mean(),
+  ],
 ];
 
 /** The loss and the gradients of `fn` at copies of the named inputs (leaves on `to`'s device). */
@@ -109,10 +156,18 @@ async function runMode(mode: GpuMode): Promise<void> {
     if (!gpu) return void (await send({ type: 'mode', mode, ok: false, msg: 'skipped: navigator.gpu is undefined in this browser' }));
     const adapter = await gpu.requestAdapter().catch((e: unknown) => errText(e));
     if (!adapter || typeof adapter === 'string') {
-      return void (await send({ type: 'mode', mode, ok: false, msg: `skipped: navigator.gpu.requestAdapter() answered ${adapter === null ? 'null' : adapter}` }));
+      return void (await send({
+        type: 'mode',
+        mode,
+        ok: false,
+        msg: `skipped: navigator.gpu.requestAdapter() answered ${adapter === null ? 'null' : adapter}`,
+      }));
     }
     const info = adapter.info ?? {};
-    await send({ type: 'info', msg: `webgpu adapter: ${['vendor', 'architecture', 'device', 'description'].map((k) => `${k}=${String(info[k] ?? '')}`).join(' ')} fallback=${String(adapter.isFallbackAdapter ?? '?')}` });
+    await send({
+      type: 'info',
+      msg: `webgpu adapter: ${['vendor', 'architecture', 'device', 'description'].map((k) => `${k}=${String(info[k] ?? '')}`).join(' ')} fallback=${String(adapter.isFallbackAdapter ?? '?')}`,
+    });
   }
   let gpuInfo: GpuInfo;
   try {

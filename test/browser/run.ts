@@ -72,13 +72,16 @@ function onEvent(e: Event): void {
   }
 }
 
-const server = await eventServer((req, res) => {
-  if (req.url !== '/' && req.url !== '/entry.js') return false;
-  const isPage = req.url === '/';
-  res.writeHead(200, { 'Content-Type': isPage ? 'text/html' : 'text/javascript', 'Cache-Control': 'no-store', ...ISOLATED });
-  res.end(isPage ? PAGE : js);
-  return true;
-}, (e) => onEvent(e as Event));
+const server = await eventServer(
+  (req, res) => {
+    if (req.url !== '/' && req.url !== '/entry.js') return false;
+    const isPage = req.url === '/';
+    res.writeHead(200, { 'Content-Type': isPage ? 'text/html' : 'text/javascript', 'Cache-Control': 'no-store', ...ISOLATED });
+    res.end(isPage ? PAGE : js);
+    return true;
+  },
+  (e) => onEvent(e as Event),
+);
 const url = server.url;
 
 // ---- browser -----------------------------------------------------------------------------------
@@ -98,7 +101,8 @@ server.close();
 const checks = events.filter((e) => e.type === 'check');
 const modeFails = events.filter((e) => e.type === 'mode' && !e.ok && !(e.mode === 'webgpu' && !requireWebgpu && e.msg.startsWith('skipped')));
 const errors = events.filter((e) => e.type === 'error');
-const passed = checks.filter((c) => c.ok).length, failed = checks.length - passed;
+const passed = checks.filter((c) => c.ok).length,
+  failed = checks.length - passed;
 const skipped = events.filter((e) => e.type === 'mode' && !e.ok).length - modeFails.length;
 if (abort) {
   console.log(`ERROR ${abort}`);

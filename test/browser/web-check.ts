@@ -7,7 +7,8 @@ import type { Event } from './entry.ts';
 
 const MODE = 'page';
 let sending: Promise<unknown> = Promise.resolve();
-const send = (e: Event): Promise<unknown> => (sending = sending.then(() => fetch('/event', { method: 'POST', body: JSON.stringify(e), keepalive: true }).catch(() => undefined)));
+const send = (e: Event): Promise<unknown> =>
+  (sending = sending.then(() => fetch('/event', { method: 'POST', body: JSON.stringify(e), keepalive: true }).catch(() => undefined)));
 const text = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
 
 // ---- console errors, from the first line on ----------------------------------------------------
@@ -44,7 +45,8 @@ const pixels = (sel: string): Uint8ClampedArray => {
   assert(c.width > 0 && c.height > 0, `${sel} is not drawn (${c.width}×${c.height})`);
   return c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
 };
-const distinctColours = (d: Uint8ClampedArray) => new Set(Array.from({ length: d.length / 4 }, (_, i) => (d[4 * i] << 16) | (d[4 * i + 1] << 8) | d[4 * i + 2])).size;
+const distinctColours = (d: Uint8ClampedArray) =>
+  new Set(Array.from({ length: d.length / 4 }, (_, i) => (d[4 * i] << 16) | (d[4 * i + 1] << 8) | d[4 * i + 2])).size;
 const same = (a: Uint8ClampedArray, b: Uint8ClampedArray) => a.length === b.length && a.every((v, i) => v === b[i]);
 const cells = (sel: string) => [...document.querySelectorAll(`${sel} td`)].map((td) => td.textContent ?? '');
 
@@ -61,18 +63,25 @@ async function check(name: string, fn: () => Promise<string | undefined> | strin
 // ---- the checks --------------------------------------------------------------------------------
 /** The tiny run's settings (`?settings=` overrides them, e.g. to time the page's default run). */
 /** The settings of the fixture's run (`lad experiment --preset quick --seeds 2 --set size=24,data.train=96,...`). */
-const TINY = new URLSearchParams(location.search).get('settings') ?? 'size=24 data.train=96 data.val=24 eval.limit=24 baseline.iterations=80 teacher.iterations=12 student.iterations=12';
+const TINY =
+  new URLSearchParams(location.search).get('settings') ??
+  'size=24 data.train=96 data.val=24 eval.limit=24 baseline.iterations=80 teacher.iterations=12 student.iterations=12';
 const FIXTURE_SETTINGS = !new URLSearchParams(location.search).has('settings');
 
 /** GPU modes whose absence fails instead of skipping (`?require=webgpu`). */
 const REQUIRE = (new URLSearchParams(location.search).get('require') ?? '').split(',');
 
 async function main(): Promise<void> {
-  await until('the page to be ready (body[data-ready])', () => document.body?.dataset.ready === '1' || /error/.test(document.getElementById('status')?.innerHTML ?? ''), 60_000);
+  await until(
+    'the page to be ready (body[data-ready])',
+    () => document.body?.dataset.ready === '1' || /error/.test(document.getElementById('status')?.innerHTML ?? ''),
+    60_000,
+  );
   assert(document.body.dataset.ready === '1', `the page failed: ${$('#status').textContent}`);
 
   await check('1. data: image and label map drawn', () => {
-    const img = pixels('#data-image'), lab = pixels('#data-label');
+    const img = pixels('#data-image'),
+      lab = pixels('#data-label');
     assert(distinctColours(img) > 50, `the image has ${distinctColours(img)} colours`);
     assert(distinctColours(lab) >= 3, `the label map has ${distinctColours(lab)} colours (background, a digit, ignore expected)`);
     return `${$<HTMLCanvasElement>('#data-image').width}px wide`;
@@ -123,7 +132,13 @@ async function main(): Promise<void> {
     const arms = Object.entries(report.points[0].arms);
     // each arm's row of "Every arm": its name, then (after what it is and its input) mIoU mean ± std, then the per-seed values
     const rows = [...document.querySelectorAll('#runs-view tr')].map((tr) => [...tr.children].map((td) => td.textContent ?? ''));
-    const wrong = arms.filter(([name, a]) => !rows.some((r) => r[0] === name && r[3] === `${a.mIoU.mean.toFixed(1)} ± ${a.mIoU.std.toFixed(1)}` && r[5] === a.perSeed.map((s) => s.mIoU.toFixed(1)).join(', ')));
+    const wrong = arms.filter(
+      ([name, a]) =>
+        !rows.some(
+          (r) =>
+            r[0] === name && r[3] === `${a.mIoU.mean.toFixed(1)} ± ${a.mIoU.std.toFixed(1)}` && r[5] === a.perSeed.map((s) => s.mIoU.toFixed(1)).join(', '),
+        ),
+    );
     assert(wrong.length === 0, `no row with the mIoU and per-seed values of ${wrong.map(([n]) => n).join(', ')}`);
     assert(/Teacher diagnostics/.test(shown) && /Label usage/.test(shown), 'no label-usage or diagnostics section');
     return `${document.querySelectorAll('#runs-view table').length} tables, ${arms.length} arms`;
@@ -138,7 +153,10 @@ async function main(): Promise<void> {
   };
   await check('5. run viewer: a run folder shows its example grid', async () => {
     const dt = new DataTransfer();
-    for (const [name, type] of [['report.json', 'application/json'], ['examples.png', 'image/png']]) {
+    for (const [name, type] of [
+      ['report.json', 'application/json'],
+      ['examples.png', 'image/png'],
+    ]) {
       dt.items.add(new File([await (await fetch(`/fixtures/${name}`)).blob()], name, { type }));
     }
     const input = $<HTMLInputElement>('#runs-dir');
@@ -165,12 +183,18 @@ async function main(): Promise<void> {
     await until('the run to finish', () => $('#train').dataset.done === '1' || /error/.test($('#train-status').innerHTML), 300_000, status);
     assert($('#train').dataset.done === '1', `the run failed: ${status()}`);
     const stages = [...document.querySelectorAll('#train-stages tr[data-stage]')].map((tr) => ({
-      name: (tr as HTMLElement).dataset.stage, first: Number(tr.querySelector('.first')!.textContent), last: Number(tr.querySelector('.last')!.textContent), mIoU: Number(tr.querySelector('.miou')!.textContent),
+      name: (tr as HTMLElement).dataset.stage,
+      first: Number(tr.querySelector('.first')!.textContent),
+      last: Number(tr.querySelector('.last')!.textContent),
+      mIoU: Number(tr.querySelector('.miou')!.textContent),
     }));
     assert(stages.map((s) => s.name).join() === 'baseline-start,teacher-lad,student-lad,control', `stages: ${stages.map((s) => s.name).join()}`);
     const b = stages[0];
     assert(b.last < b.first, `baseline loss did not go down: first 5 steps ${b.first}, last 5 ${b.last}`);
-    assert(stages.every((s) => s.mIoU >= 0 && s.mIoU <= 100), `mIoU: ${stages.map((s) => s.mIoU).join(', ')}`);
+    assert(
+      stages.every((s) => s.mIoU >= 0 && s.mIoU <= 100),
+      `mIoU: ${stages.map((s) => s.mIoU).join(', ')}`,
+    );
     const head = [...document.querySelectorAll('#train-diag th')].map((th) => th.textContent).join('|');
     assert(head === "teacher|own labels|zeros|another image's|fixed code|agreement (%)|verdict", `diagnostics columns: ${head}`);
     const row = cells('#train-diag');
@@ -178,18 +202,26 @@ async function main(): Promise<void> {
     assert(distinctColours(pixels('#train-pred')) >= 1, 'no prediction drawn');
     assert(/trained in section 4/.test($('#paths-teacher').textContent ?? ''), `section 3's teacher: ${$('#paths-teacher').textContent}`);
     const ce = [...document.querySelectorAll('#paths-terms tr')].slice(1, 3).map((tr) => Number(tr.children[1].textContent));
-    assert(ce.every((v) => v < 1.3), `section 3 with the trained teacher: CE ${ce.join(', ')}, expected below the untrained ln 4 = 1.386`);
+    assert(
+      ce.every((v) => v < 1.3),
+      `section 3 with the trained teacher: CE ${ce.join(', ')}, expected below the untrained ln 4 = 1.386`,
+    );
     return `section 3's CE with the trained teacher ${ce.join(', ')}; baseline loss ${b.first.toFixed(3)} → ${b.last.toFixed(3)}; mIoU ${stages.map((s) => `${s.name} ${s.mIoU}`).join(', ')}; ${status()}`;
   });
-  await check('4. train (cpu): the same numbers as the CLI (the fixture\'s seed 0: final loss and val mIoU of each arm)', async () => {
+  await check("4. train (cpu): the same numbers as the CLI (the fixture's seed 0: final loss and val mIoU of each arm)", async () => {
     if (!FIXTURE_SETTINGS) return 'SKIP: ?settings= differs from the fixture run';
-    const report = (await (await fetch('/fixtures/report.json')).json()) as { points: { arms: Record<string, { perSeed: { seed: number; finalLoss: number; mIoU: number }[] }> }[] };
+    const report = (await (await fetch('/fixtures/report.json')).json()) as {
+      points: { arms: Record<string, { perSeed: { seed: number; finalLoss: number; mIoU: number }[] }> }[];
+    };
     const diffs = [...document.querySelectorAll<HTMLElement>('#train-stages tr[data-stage]')].map((tr) => {
       const cli = report.points[0].arms[tr.dataset.stage!]!.perSeed.find((p) => p.seed === 0)!;
       return { name: tr.dataset.stage!, loss: [Number(tr.dataset.finalLoss), cli.finalLoss], mIoU: [Number(tr.dataset.miou), cli.mIoU] };
     });
     const off = diffs.filter((d) => d.loss[0] !== d.loss[1] || d.mIoU[0] !== d.mIoU[1]);
-    assert(off.length === 0, off.map((d) => `${d.name}: final loss page ${d.loss[0]} vs CLI ${d.loss[1]}, mIoU page ${d.mIoU[0]} vs CLI ${d.mIoU[1]}`).join('; '));
+    assert(
+      off.length === 0,
+      off.map((d) => `${d.name}: final loss page ${d.loss[0]} vs CLI ${d.loss[1]}, mIoU page ${d.mIoU[0]} vs CLI ${d.mIoU[1]}`).join('; '),
+    );
     return `bit-identical: ${diffs.map((d) => `${d.name} ${d.loss[0].toFixed(6)} / ${d.mIoU[0].toFixed(2)}`).join(', ')}`;
   });
   // The GPU backend on SwiftShader compiles its shaders on the CPU: the first training step of the tiny
@@ -197,7 +229,12 @@ async function main(): Promise<void> {
   for (const backend of ['webgl2', 'webgpu']) {
     await check(`4. train (${backend}): the worker starts the run on the GPU backend`, async () => {
       start(backend);
-      await until(`the worker's device`, () => new RegExp(`^gpu, ${backend}`).test($('#train-device').textContent ?? '') || /error/.test($('#train-status').innerHTML), 60_000, status);
+      await until(
+        `the worker's device`,
+        () => new RegExp(`^gpu, ${backend}`).test($('#train-device').textContent ?? '') || /error/.test($('#train-status').innerHTML),
+        60_000,
+        status,
+      );
       if (/no adapter|no navigator\.gpu|has no WebGL2/.test(status()) && !REQUIRE.includes(backend)) return `SKIP: ${status()}`;
       assert(new RegExp(`^gpu, ${backend}`).test($('#train-device').textContent ?? ''), `the run failed: ${status()}`);
       return `${$('#train-device').textContent}; ${status()}`;

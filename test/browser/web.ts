@@ -15,44 +15,61 @@ import { build } from 'esbuild';
 import { chromiumPath, eventServer, launchChromium } from './chromium.ts';
 import type { Event } from './entry.ts';
 
-const here = dirname(fileURLToPath(import.meta.url)), root = join(here, '..', '..');
+const here = dirname(fileURLToPath(import.meta.url)),
+  root = join(here, '..', '..');
 const args = process.argv.slice(2);
 const chromium = chromiumPath(args, 'test:web');
 const timeoutS = Number(args.includes('--timeout') ? args[args.indexOf('--timeout') + 1] : 400);
 const verbose = args.includes('--verbose');
 const started = performance.now();
-const out = join(here, 'out'), site = join(out, 'site');
+const out = join(here, 'out'),
+  site = join(out, 'site');
 mkdirSync(out, { recursive: true });
 
 // ---- build the page and the checks --------------------------------------------------------------
 execFileSync(process.execPath, ['--import', 'tsx', join(root, 'web', 'build.ts'), '--out', site], { stdio: 'inherit' });
-const check = (await build({ entryPoints: [join(here, 'web-check.ts')], bundle: true, write: false, format: 'iife', platform: 'browser', target: 'chrome120', logLevel: 'warning' })).outputFiles[0].text;
+const check = (
+  await build({
+    entryPoints: [join(here, 'web-check.ts')],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    platform: 'browser',
+    target: 'chrome120',
+    logLevel: 'warning',
+  })
+).outputFiles[0].text;
 
 // ---- serve ---------------------------------------------------------------------------------------
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json', '.map': 'application/json' };
 const events: Event[] = [];
 let finish!: (why: string | null) => void;
 const finished = new Promise<string | null>((r) => (finish = r));
-const server = await eventServer((req, res) => {
-  const path = new URL(req.url ?? '/', 'http://x').pathname;
-  const send = (body: string | Buffer, type: string) => res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-store' }).end(body);
-  if (path === '/web-check.js') send(check, 'text/javascript');
-  else if (path === '/fixtures/report.json') send(readFileSync(join(here, 'fixtures', 'report.json')), 'application/json');
-  else if (path === '/fixtures/examples.png') send(readFileSync(join(here, 'fixtures', 'examples.png')), 'image/png');
-  else if (path === '/' && req.url?.includes('check=1')) send(readFileSync(join(site, 'index.html'), 'utf8').replace('<head>', '<head><script src="/web-check.js"></script>'), 'text/html');
-  else {
-    const file = join(site, normalize(path === '/' ? '/index.html' : path));
-    if (!file.startsWith(site) || !existsSync(file) || !statSync(file).isFile()) return false;
-    send(readFileSync(file), TYPES[extname(file)] ?? 'application/octet-stream');
-  }
-  return true;
-}, (raw) => {
-  const e = raw as Event;
-  events.push(e);
-  if (e.type === 'check') console.log(`${e.ok ? (e.msg.startsWith('SKIP') ? 'SKIP' : 'PASS') : 'FAIL'}  ${e.name.padEnd(80)} ${(e.ms / 1000).toFixed(1).padStart(6)} s  ${e.msg}`);
-  else if (e.type === 'error') console.log(`ERROR ${e.msg}`);
-  else if (e.type === 'done') finish(null);
-});
+const server = await eventServer(
+  (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const send = (body: string | Buffer, type: string) => res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-store' }).end(body);
+    if (path === '/web-check.js') send(check, 'text/javascript');
+    else if (path === '/fixtures/report.json') send(readFileSync(join(here, 'fixtures', 'report.json')), 'application/json');
+    else if (path === '/fixtures/examples.png') send(readFileSync(join(here, 'fixtures', 'examples.png')), 'image/png');
+    else if (path === '/' && req.url?.includes('check=1'))
+      send(readFileSync(join(site, 'index.html'), 'utf8').replace('<head>', '<head><script src="/web-check.js"></script>'), 'text/html');
+    else {
+      const file = join(site, normalize(path === '/' ? '/index.html' : path));
+      if (!file.startsWith(site) || !existsSync(file) || !statSync(file).isFile()) return false;
+      send(readFileSync(file), TYPES[extname(file)] ?? 'application/octet-stream');
+    }
+    return true;
+  },
+  (raw) => {
+    const e = raw as Event;
+    events.push(e);
+    if (e.type === 'check')
+      console.log(`${e.ok ? (e.msg.startsWith('SKIP') ? 'SKIP' : 'PASS') : 'FAIL'}  ${e.name.padEnd(80)} ${(e.ms / 1000).toFixed(1).padStart(6)} s  ${e.msg}`);
+    else if (e.type === 'error') console.log(`ERROR ${e.msg}`);
+    else if (e.type === 'done') finish(null);
+  },
+);
 
 // ---- the checks ----------------------------------------------------------------------------------
 console.log(`test:web: ${chromium}, ${server.url}`);
@@ -71,7 +88,10 @@ if (abort) {
 
 // ---- a screenshot with the fixture open ----------------------------------------------------------
 const shot = join(out, 'web.png');
-const snap = launchChromium(chromium, `${server.url}?report=fixtures/report.json`, { verbose, flags: [`--screenshot=${shot}`, '--window-size=1040,5000', '--virtual-time-budget=30000', '--hide-scrollbars'] });
+const snap = launchChromium(chromium, `${server.url}?report=fixtures/report.json`, {
+  verbose,
+  flags: [`--screenshot=${shot}`, '--window-size=1040,5000', '--virtual-time-budget=30000', '--hide-scrollbars'],
+});
 await Promise.race([snap.exited, new Promise((r) => setTimeout(r, 60_000))]);
 await snap.close();
 server.close();
@@ -80,7 +100,8 @@ console.log(`${shotOk ? 'PASS' : 'FAIL'}  screenshot ${shot}${shotOk ? ` (${(sta
 
 // ---- summary -------------------------------------------------------------------------------------
 const checks = events.filter((e) => e.type === 'check');
-const passed = checks.filter((c) => c.ok).length + (shotOk ? 1 : 0), failed = checks.length - checks.filter((c) => c.ok).length + (shotOk ? 0 : 1);
+const passed = checks.filter((c) => c.ok).length + (shotOk ? 1 : 0),
+  failed = checks.length - checks.filter((c) => c.ok).length + (shotOk ? 0 : 1);
 const errors = events.filter((e) => e.type === 'error').length + (abort ? 1 : 0);
 console.log(`  wall time ${((performance.now() - started) / 1000).toFixed(1)} s`);
 console.log(`web: ${passed} passed, ${failed} failed${errors ? `, ${errors} errors` : ''}`);

@@ -33,7 +33,8 @@ for (let step = 0; step < 150; step++) {
   losses.push(loss.item());
 }
 const mean = (a) => a.reduce((s, v) => s + v, 0) / a.length;
-const first = mean(losses.slice(0, 10)), last = mean(losses.slice(-10));
+const first = mean(losses.slice(0, 10)),
+  last = mean(losses.slice(-10));
 console.log(`loss: first 10 steps ${first.toFixed(4)}, last 10 steps ${last.toFixed(4)}`);
 assert.ok(Number.isFinite(last), 'the loss is finite');
 assert.ok(last < 0.6 * first, `the loss goes down: ${first} -> ${last}`);
@@ -55,7 +56,8 @@ try {
 // the CPU thread pool from dist/: a matmul past the parallel threshold, on 2 threads and on 1
 const warnings = [];
 console.warn = (...args) => warnings.push(args.join(' '));
-const a = randn([256, 256], { generator: gen }), b = randn([256, 256], { generator: gen });
+const a = randn([256, 256], { generator: gen }),
+  b = randn([256, 256], { generator: gen });
 setNumThreads(2);
 const par = matmul(a, b).toArray();
 setNumThreads(1);

@@ -71,7 +71,10 @@ export function refBroadcastShape(...shapes: (readonly number[])[]): Shape | nul
 /** The element of `a` that broadcasting maps to output index `idx`. */
 export const atBroadcast = (a: Arr, idx: readonly number[]): number => {
   const lead = idx.length - a.shape.length;
-  return at(a, a.shape.map((s, d) => (s === 1 ? 0 : idx[d + lead])));
+  return at(
+    a,
+    a.shape.map((s, d) => (s === 1 ? 0 : idx[d + lead])),
+  );
 };
 
 export function refBroadcastTo(a: Arr, shape: readonly number[]): Arr {
@@ -206,7 +209,11 @@ export function layoutArb(rank: number, allowBroadcast = true): fc.Arbitrary<Lay
 }
 
 /** A logical array of `shape` with a random memory layout (values constant along bcast dims). */
-export function stridedArb(shape: Shape | fc.Arbitrary<Shape> = shapeArb(), value: fc.Arbitrary<number> = valueArb(), allowBroadcast = true): fc.Arbitrary<Strided> {
+export function stridedArb(
+  shape: Shape | fc.Arbitrary<Shape> = shapeArb(),
+  value: fc.Arbitrary<number> = valueArb(),
+  allowBroadcast = true,
+): fc.Arbitrary<Strided> {
   const s = Array.isArray(shape) ? fc.constant(shape) : (shape as fc.Arbitrary<Shape>);
   return s.chain((sh) =>
     layoutArb(sh.length, allowBroadcast).chain((layout) => {
@@ -240,7 +247,8 @@ export function toStrided(a: Strided, dtype: DType = 'float64'): Tensor {
       stride[d] = -st;
     }
   });
-  const buf = dtype === 'int32' ? new Int32Array(offset + acc + 2).fill(-7777) : new (dtype === 'float32' ? Float32Array : Float64Array)(offset + acc + 2).fill(NaN);
+  const buf =
+    dtype === 'int32' ? new Int32Array(offset + acc + 2).fill(-7777) : new (dtype === 'float32' ? Float32Array : Float64Array)(offset + acc + 2).fill(NaN);
   for (let i = 0; i < a.data.length; i++) {
     const idx = unravel(i, a.shape);
     buf[start + idx.reduce((p, v, d) => p + v * stride[d], 0)] = a.data[i];
@@ -259,7 +267,8 @@ export function expectArr(t: Tensor, want: Arr, tol: { rtol?: number; atol?: num
   const got = t.data();
   expect(got.length).toBe(want.data.length);
   for (let i = 0; i < got.length; i++) {
-    const g = got[i], w = want.data[i];
+    const g = got[i],
+      w = want.data[i];
     const ok = tol === 'exact' ? same(g, w) : same(g, w) || Math.abs(g - w) <= (tol.atol ?? 0) + (tol.rtol ?? 0) * Math.abs(w);
     if (!ok) expect.fail(`element ${i} (index ${JSON.stringify(unravel(i, want.shape))}) of shape ${JSON.stringify(want.shape)}: got ${g}, want ${w}`);
   }

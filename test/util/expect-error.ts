@@ -23,4 +23,3 @@ export function expectError(f: () => unknown, cls: ErrClass, op: string, ...has:
   for (const h of has) expect(msg, `message should mention ${h}`).toContain(h);
   return msg;
 }
-

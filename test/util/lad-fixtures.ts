@@ -8,7 +8,9 @@ import { dirname } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { encodePng } from '../../packages/lad/src/data/image-io.ts';
 
-interface JpegJs { encode(img: { data: Uint8Array; width: number; height: number }, quality?: number): { data: Uint8Array } }
+interface JpegJs {
+  encode(img: { data: Uint8Array; width: number; height: number }, quality?: number): { data: Uint8Array };
+}
 // jpeg-js is a dependency of @lad/lad only, so resolve it from there.
 const jpeg = createRequire(new URL('../../packages/lad/package.json', import.meta.url))('jpeg-js') as JpegJs;
 
@@ -21,7 +23,8 @@ function put(file: string, bytes: Uint8Array): void {
 export function pattern(w: number, h: number, seed = 0): Uint8Array {
   const out = new Uint8Array(w * h * 3);
   for (let i = 0; i < w * h; i++) {
-    const x = i % w, y = Math.floor(i / w);
+    const x = i % w,
+      y = Math.floor(i / w);
     for (let c = 0; c < 3; c++) out[3 * i + c] = (40 + 25 * c + 9 * x + 13 * y + 31 * seed) % 256;
   }
   return out;
@@ -66,7 +69,10 @@ export function writePalettePng(file: string, w: number, h: number, indices: Uin
   const rows = Buffer.alloc(h * (w + 1));
   for (let y = 0; y < h; y++) rows.set(indices.subarray(y * w, (y + 1) * w), y * (w + 1) + 1); // filter byte 0
   const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  put(file, Buffer.concat([sig, chunk('IHDR', ihdr), chunk('PLTE', Buffer.from(colors.flat())), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]));
+  put(
+    file,
+    Buffer.concat([sig, chunk('IHDR', ihdr), chunk('PLTE', Buffer.from(colors.flat())), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]),
+  );
 }
 
 export function writeText(file: string, text: string): void {

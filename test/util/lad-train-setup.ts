@@ -15,7 +15,14 @@ export const TINY_VAL = new DigitsSeg('val', { val: 4, size: 48 });
 export const TINY_CFG: TrainConfig = { ...DEFAULT_TRAIN, iterations: 6, batchSize: 2, lr: 0.05, cropSize: 40, evalEvery: 0, checkpointEvery: 3, seed: 7 };
 
 export function tinyModel(initSeed = 1, inChannels = 4): SegModel {
-  const cfg = { ...TINY_MODEL, arch: 'fcn' as const, backbone: { ...TINY_MODEL.backbone, width: 4 }, headChannels: 8, numClasses: TINY_TRAIN.numClasses, inChannels };
+  const cfg = {
+    ...TINY_MODEL,
+    arch: 'fcn' as const,
+    backbone: { ...TINY_MODEL.backbone, width: 4 },
+    headChannels: 8,
+    numClasses: TINY_TRAIN.numClasses,
+    inChannels,
+  };
   return buildModel(cfg, { generator: new Generator(initSeed) });
 }
 
@@ -24,11 +31,21 @@ export function tinyRun(outDir: string, o: Partial<TrainOptions> & { initSeed?: 
   const model = o.model ?? tinyModel(o.initSeed);
   const K = TINY_TRAIN.numClasses;
   return trainModel({
-    name: 'run', train: TINY_TRAIN, val: null, numClasses: K, cfg: TINY_CFG, outDir, quiet: true, ...o, model,
-    lossFn: o.lossFn ?? ((batch, step, gen) => {
-      if (o.slowAfter !== undefined && step >= o.slowAfter) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000); // give the parent time to kill us
-      return teacherLoss(model, batch, K, DEFAULT_LAD, gen);
-    }),
+    name: 'run',
+    train: TINY_TRAIN,
+    val: null,
+    numClasses: K,
+    cfg: TINY_CFG,
+    outDir,
+    quiet: true,
+    ...o,
+    model,
+    lossFn:
+      o.lossFn ??
+      ((batch, step, gen) => {
+        if (o.slowAfter !== undefined && step >= o.slowAfter) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000); // give the parent time to kill us
+        return teacherLoss(model, batch, K, DEFAULT_LAD, gen);
+      }),
   });
 }
 

@@ -11,7 +11,11 @@ export function seededValues(n: number, seed: number, lo = -1, hi = 1): Float64A
   const a = new Float64Array(n);
   let s = (seed >>> 0) ^ 0x9e3779b9 || 1;
   for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     a[i] = lo + ((hi - lo) * s) / 2 ** 32;
   }
   return a;
@@ -22,7 +26,9 @@ export function distinctValues(n: number, seed: number, gap = 0.1): Float64Array
   const keys = seededValues(n, seed);
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => keys[a] - keys[b]);
   const out = new Float64Array(n);
-  order.forEach((idx, rank) => { out[idx] = (rank - n / 2) * gap; });
+  order.forEach((idx, rank) => {
+    out[idx] = (rank - n / 2) * gap;
+  });
   return out;
 }
 
@@ -45,10 +51,12 @@ export const vals = (t: Tensor): Float64Array => Float64Array.from(t.data());
 
 /** |got − want| <= atol + rtol·|want| elementwise (NaN must match NaN), naming the first bad element. */
 export function expectClose(got: ArrayLike<number> | Tensor, want: ArrayLike<number> | Tensor, atol = 1e-9, rtol = 1e-9, what = ''): void {
-  const g = got instanceof Tensor ? vals(got) : got, w = want instanceof Tensor ? vals(want) : want;
+  const g = got instanceof Tensor ? vals(got) : got,
+    w = want instanceof Tensor ? vals(want) : want;
   expect(g.length, `${what} length`).toBe(w.length);
   for (let i = 0; i < w.length; i++) {
-    const a = g[i], b = w[i];
+    const a = g[i],
+      b = w[i];
     if (Number.isNaN(b) && Number.isNaN(a)) continue;
     if (!(Math.abs(a - b) <= atol + rtol * Math.abs(b))) expect.fail(`${what}[${i}]: got ${a}, want ${b} (atol ${atol}, rtol ${rtol})`);
   }
@@ -57,7 +65,11 @@ export function expectClose(got: ArrayLike<number> | Tensor, want: ArrayLike<num
 /** Expects `fn` to throw an instance of `cls` whose message contains every string in `parts`. */
 export function expectThrows(fn: () => unknown, cls: abstract new (...a: never[]) => Error, parts: readonly string[] = []): void {
   let caught: unknown = null;
-  try { fn(); } catch (e) { caught = e; }
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
   if (caught === null) expect.fail(`expected ${cls.name} to be thrown, nothing was`);
   expect(caught, String(caught)).toBeInstanceOf(cls);
   for (const p of parts) expect((caught as Error).message).toContain(p);
@@ -70,7 +82,10 @@ export const seedArb = fc.integer({ min: 1, max: 2 ** 31 - 1 });
 export function strides(shape: readonly number[]): number[] {
   const st = new Array<number>(shape.length);
   let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) { st[i] = acc; acc *= shape[i]; }
+  for (let i = shape.length - 1; i >= 0; i--) {
+    st[i] = acc;
+    acc *= shape[i];
+  }
   return st;
 }
 
@@ -84,7 +99,8 @@ export function nonContiguous(x: Tensor, kind: 0 | 1): Tensor {
     const v = x.permute(0, 2, 3, 1).contiguous().detach(); // (N, H, W, C) dense
     return v.permute(0, 3, 1, 2); // (N, C, H, W) view
   }
-  const src = vals(x), wide = new Float64Array(N * C * H * W * 2).fill(Number.NaN);
+  const src = vals(x),
+    wide = new Float64Array(N * C * H * W * 2).fill(Number.NaN);
   for (let i = 0; i < src.length; i++) wide[2 * i] = src[i];
   return fromF64(wide, [N, C, H, W * 2], x.dtype).slice(3, 0, null, 2);
 }

@@ -10,13 +10,18 @@ const [name = 'digits-seg', out = `/tmp/${name}.png`, countArg = '8'] = process.
 if (name !== 'digits-seg' && name !== 'textured-blobs') throw new Error(`render-samples: unknown dataset '${name}': use digits-seg or textured-blobs.`);
 const ds = name === 'digits-seg' ? new DigitsSeg('train') : new TexturedBlobs('train');
 const count = Number(countArg);
-const SCALE = 3, GAP = 4;
+const SCALE = 3,
+  GAP = 4;
 
 /** A distinct colour per class id (golden-angle hues); 0 black, -1 white. */
 function classColour(k: number): [number, number, number] {
   if (k < 0) return [255, 255, 255];
   if (k === 0) return [0, 0, 0];
-  const h = (k * 137.5) % 360, f = (n: number) => { const q = (n + h / 60) % 6; return Math.round(255 * (1 - Math.max(0, Math.min(q, 4 - q, 1)))); };
+  const h = (k * 137.5) % 360,
+    f = (n: number) => {
+      const q = (n + h / 60) % 6;
+      return Math.round(255 * (1 - Math.max(0, Math.min(q, 4 - q, 1))));
+    };
   return [f(5), f(3), f(1)];
 }
 

@@ -19,13 +19,33 @@ export interface Command {
 
 /** The subcommands, in help order. train, train-teacher, distill, eval and experiment join here. */
 export const COMMANDS: readonly Command[] = [
-  { name: 'data', summary: 'dataset utilities: lad data export <digits-seg|textured-blobs> --out DIR', load: async () => (await import('./cli/data.ts')).runData },
-  { name: 'experiment', summary: 'the LAD experiment, all controls side by side over seeds: lad experiment --preset quick', load: async () => (await import('./cli/experiment.ts')).runExperimentCommand },
-  { name: 'report', summary: 'merge the finished units of sharded experiment runs: lad report DIR', load: async () => (await import('./cli/experiment.ts')).runReportCommand },
+  {
+    name: 'data',
+    summary: 'dataset utilities: lad data export <digits-seg|textured-blobs> --out DIR',
+    load: async () => (await import('./cli/data.ts')).runData,
+  },
+  {
+    name: 'experiment',
+    summary: 'the LAD experiment, all controls side by side over seeds: lad experiment --preset quick',
+    load: async () => (await import('./cli/experiment.ts')).runExperimentCommand,
+  },
+  {
+    name: 'report',
+    summary: 'merge the finished units of sharded experiment runs: lad report DIR',
+    load: async () => (await import('./cli/experiment.ts')).runReportCommand,
+  },
   { name: 'train', summary: 'train the baseline segmenter (cross-entropy, no label channel)', load: async () => (await import('./cli/train.ts')).runTrain },
-  { name: 'train-teacher', summary: 'train the LAD teacher on image + encoded labels (--init-from CKPT)', load: async () => (await import('./cli/train.ts')).runTrainTeacher },
+  {
+    name: 'train-teacher',
+    summary: 'train the LAD teacher on image + encoded labels (--init-from CKPT)',
+    load: async () => (await import('./cli/train.ts')).runTrainTeacher,
+  },
   { name: 'distill', summary: 'distil a teacher into a student: lad distill --teacher CKPT', load: async () => (await import('./cli/train.ts')).runDistill },
-  { name: 'eval', summary: 'evaluate a checkpoint: lad eval --checkpoint CKPT [--label-mode zeros|encoded|otherImage]', load: async () => (await import('./cli/eval.ts')).runEval },
+  {
+    name: 'eval',
+    summary: 'evaluate a checkpoint: lad eval --checkpoint CKPT [--label-mode zeros|encoded|otherImage]',
+    load: async () => (await import('./cli/eval.ts')).runEval,
+  },
 ];
 
 export function usage(): string {
@@ -49,16 +69,21 @@ export async function main(argv: readonly string[], io: CliIO = STDIO): Promise<
   const [name, ...rest] = argv;
   try {
     if (name === undefined) throw new UsageError(`lad: give a command.\n${usage()}`);
-    if (name === '--help' || name === '-h' || name === 'help') return io.out(usage()), 0;
+    if (name === '--help' || name === '-h' || name === 'help') return (io.out(usage()), 0);
     const cmd = COMMANDS.find((c) => c.name === name);
     if (!cmd) {
-      const guess = suggest(name, COMMANDS.map((c) => c.name));
+      const guess = suggest(
+        name,
+        COMMANDS.map((c) => c.name),
+      );
       const what = name.startsWith('-') ? `unknown flag '${name}' before the command` : `unknown command '${name}'`;
-      throw new UsageError(`lad: ${what}${guess ? `; did you mean '${guess}'?` : '.'} The commands are ${COMMANDS.map((c) => c.name).join(', ')} (lad --help).`);
+      throw new UsageError(
+        `lad: ${what}${guess ? `; did you mean '${guess}'?` : '.'} The commands are ${COMMANDS.map((c) => c.name).join(', ')} (lad --help).`,
+      );
     }
     return await (await cmd.load())(rest, io);
   } catch (e) {
-    if (e instanceof UsageError) return io.err(e.message), 2;
+    if (e instanceof UsageError) return (io.err(e.message), 2);
     io.err(`lad ${name}: ${(e as Error).message}`);
     if (process.env.LAD_DEBUG) io.err((e as Error).stack ?? '');
     return 1;

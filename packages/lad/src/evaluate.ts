@@ -102,7 +102,8 @@ export async function encodingAgreement(teacher: SegModel, ds: SegDataset, opts:
   if (teacher.inChannels !== 4) return 1;
   const device = opts.device ?? modelDevice(teacher);
   const gen = new Generator(seed);
-  let same = 0, total = 0;
+  let same = 0,
+    total = 0;
   await forEachBatch('encodingAgreement', teacher, ds, opts, 'encoded', async (images, labels) => {
     const [pa, pb] = noGrad(() => {
       const [x, y] = [images.to(device), labels.to(device)];
@@ -122,7 +123,8 @@ export async function encodingAgreement(teacher: SegModel, ds: SegDataset, opts:
 
 function checkModel(op: string, model: SegModel, numClasses: number): void {
   if (model.numClasses !== numClasses) throw new ValueError(`${op}: the model predicts ${model.numClasses} classes but numClasses is ${numClasses}.`);
-  if (model.inChannels !== 3 && model.inChannels !== 4) throw new ValueError(`${op}: the model takes ${model.inChannels} input channels; expected 3 (image) or 4 (image + label channel).`);
+  if (model.inChannels !== 3 && model.inChannels !== 4)
+    throw new ValueError(`${op}: the model takes ${model.inChannels} input channels; expected 3 (image) or 4 (image + label channel).`);
 }
 
 /** The model's input: images (N, 3, H, W) plus the label channel of `mode` built from `labels` (N, H, W). */
@@ -144,14 +146,19 @@ function predict(model: SegModel, x: Tensor, labels: Tensor): Tensor {
  * ignore) to sample i's size.
  */
 async function forEachBatch(
-  op: string, model: SegModel, ds: SegDataset, opts: { batchSize?: number; limit?: number }, mode: LabelMode,
+  op: string,
+  model: SegModel,
+  ds: SegDataset,
+  opts: { batchSize?: number; limit?: number },
+  mode: LabelMode,
   fn: (images: Tensor, labels: Tensor, others: Tensor) => Promise<void>,
 ): Promise<void> {
   const n = Math.min(ds.length, opts.limit ?? ds.length);
   const batchSize = opts.batchSize ?? 8;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValueError(`${op}: batchSize must be a positive integer: got ${batchSize}.`);
   if (n < 1) throw new ValueError(`${op}: nothing to evaluate: dataset '${ds.name}' has ${ds.length} samples, limit ${opts.limit}.`);
-  if (mode === 'otherImage' && model.inChannels === 4 && n < 2) throw new ValueError(`${op}: labelMode 'otherImage' needs at least 2 samples (each image gets another image's labels): got ${n}.`);
+  if (mode === 'otherImage' && model.inChannels === 4 && n < 2)
+    throw new ValueError(`${op}: labelMode 'otherImage' needs at least 2 samples (each image gets another image's labels): got ${n}.`);
   const wasTraining = model.training;
   model.eval();
   try {
@@ -178,7 +185,8 @@ async function forEachBatch(
 function fitLabel(label: Tensor, H: number, W: number): Tensor {
   const [h, w] = label.shape;
   if (h === H && w === W) return label;
-  const src = label.data(), out = new Int32Array(H * W).fill(-1);
+  const src = label.data(),
+    out = new Int32Array(H * W).fill(-1);
   for (let y = 0; y < Math.min(h, H); y++) for (let x = 0; x < Math.min(w, W); x++) out[y * W + x] = src[y * w + x];
   return Tensor.fromData(out, [H, W]);
 }

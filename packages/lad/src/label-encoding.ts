@@ -27,9 +27,14 @@ export function codeTable(n: number, numClasses: number, enc: LabelEncoding, gen
   const slots = numClasses + 1;
   const out = new Float64Array(n * slots); // (n, K+1)
   switch (enc.codeDist) {
-    case 'normal': gen.fillNormal(out); break;
-    case 'uniform': gen.fillUniform(out, -1, 1); break;
-    case 'zeros': break;
+    case 'normal':
+      gen.fillNormal(out);
+      break;
+    case 'uniform':
+      gen.fillUniform(out, -1, 1);
+      break;
+    case 'zeros':
+      break;
     case 'fixedGrid': {
       const grid = fixedGrid(numClasses);
       for (let b = 0; b < n; b++) out.set(grid, b * slots);
@@ -40,7 +45,8 @@ export function codeTable(n: number, numClasses: number, enc: LabelEncoding, gen
       for (let b = 0; b < n; b++) gen.randperm(slots).forEach((j, k) => (out[b * slots + k] = grid[j]));
       break;
     }
-    default: throw new ValueError(`codeTable: enc.codeDist: got '${String(enc.codeDist)}', expected normal | uniform | fixedGrid | permutedGrid | zeros.`);
+    default:
+      throw new ValueError(`codeTable: enc.codeDist: got '${String(enc.codeDist)}', expected normal | uniform | fixedGrid | permutedGrid | zeros.`);
   }
   return out;
 }
@@ -50,13 +56,17 @@ function boxBlur(plane: Float64Array, H: number, W: number): void {
   const src = plane.slice();
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
-      let s = 0, c = 0;
+      let s = 0,
+        c = 0;
       for (let dy = -1; dy <= 1; dy++) {
         const yy = y + dy;
         if (yy < 0 || yy >= H) continue;
         for (let dx = -1; dx <= 1; dx++) {
           const xx = x + dx;
-          if (xx >= 0 && xx < W) { s += src[yy * W + xx]; c++; }
+          if (xx >= 0 && xx < W) {
+            s += src[yy * W + xx];
+            c++;
+          }
         }
       }
       plane[y * W + x] = s / c;
@@ -81,8 +91,10 @@ function labelValues(op: string, labels: Tensor, numClasses: number): Int32Array
 
 function checkEncoding(op: string, enc: LabelEncoding): asserts enc is LabelEncoding & { scale: number } {
   if (enc.scale === 'auto') throw new ValueError(`${op}: enc.scale is 'auto': resolve it for the data first (resolveLabelScale).`);
-  if (typeof enc.scale !== 'number' || !Number.isFinite(enc.scale)) throw new ValueError(`${op}: enc.scale: got ${String(enc.scale)}, expected a finite number.`);
-  if (!(enc.smoothPasses >= 0) || !Number.isInteger(enc.smoothPasses)) throw new ValueError(`${op}: enc.smoothPasses: got ${enc.smoothPasses}, expected an integer >= 0.`);
+  if (typeof enc.scale !== 'number' || !Number.isFinite(enc.scale))
+    throw new ValueError(`${op}: enc.scale: got ${String(enc.scale)}, expected a finite number.`);
+  if (!(enc.smoothPasses >= 0) || !Number.isInteger(enc.smoothPasses))
+    throw new ValueError(`${op}: enc.smoothPasses: got ${enc.smoothPasses}, expected an integer >= 0.`);
   if (!(enc.sigma >= 0)) throw new ValueError(`${op}: enc.sigma: got ${enc.sigma}, expected a number >= 0.`);
 }
 
@@ -105,7 +117,8 @@ export function encodeLabels(labels: Tensor, numClasses: number, enc: LabelEncod
   const y = labelValues('encodeLabels', labels, numClasses);
   if (enc.codeDist === 'zeros') return zeros([N, 1, H, W]);
   checkEncoding('encodeLabels', enc);
-  const slots = numClasses + 1, P = H * W;
+  const slots = numClasses + 1,
+    P = H * W;
   const codes = codeTable(N, numClasses, enc, gen); // (N, K+1)
   const map = new Float64Array(N * P); // (N, H·W) pre-noise code map
   for (let b = 0; b < N; b++) {
@@ -125,7 +138,8 @@ export function encodeLabels(labels: Tensor, numClasses: number, enc: LabelEncod
 /** encodeLabels on a device: the same draws as the CPU path, the lookup as a gather of the code table. */
 function encodeOnDevice(labels: Tensor, numClasses: number, enc: LabelEncoding & { scale: number }, gen: Generator): Tensor {
   const [N, H, W] = labels.shape;
-  const device = labels.device, P = H * W;
+  const device = labels.device,
+    P = H * W;
   const codes = Tensor.fromData(Float32Array.from(codeTable(N, numClasses, enc, gen)), [N, numClasses + 1]).to(device); // (N, K+1)
   const slot = where(labels.eq(-1), numClasses, labels).reshape([N, P]); // (N, H·W) int32, ignore → slot K
   let map = gather(codes, 1, slot).reshape([N, 1, H, W]); // (N, 1, H, W) pre-noise code map
@@ -144,7 +158,9 @@ export function withLabelChannel(images: Tensor, channel: Tensor): Tensor {
   if (images.ndim !== 4 || C !== 3) throw new ShapeError(`withLabelChannel: images must be (N, 3, H, W): got shape ${fmtShape(images.shape)}.`);
   const want = [N, 1, H, W];
   if (channel.ndim !== 4 || channel.shape.some((s, i) => s !== want[i])) {
-    throw new ShapeError(`withLabelChannel: channel: got shape ${fmtShape(channel.shape)}, expected ${fmtShape(want)} to match images ${fmtShape(images.shape)}.`);
+    throw new ShapeError(
+      `withLabelChannel: channel: got shape ${fmtShape(channel.shape)}, expected ${fmtShape(want)} to match images ${fmtShape(images.shape)}.`,
+    );
   }
   return cat([images, channel.to(images.dtype)], 1); // (N, 4, H, W)
 }
@@ -158,7 +174,9 @@ export function zeroChannel(images: Tensor): Tensor {
 
 /** The std of the normalised pixels of the first `n` images of `ds` (all channels pooled), in float64. */
 export function imageStd(ds: SegDataset, n = 32): number {
-  let sum = 0, sq = 0, count = 0;
+  let sum = 0,
+    sq = 0,
+    count = 0;
   for (let i = 0; i < Math.min(n, ds.length); i++) {
     const x = ds.get(i).image.data();
     for (let j = 0; j < x.length; j++) (sum += x[j]), (sq += x[j] * x[j]);

@@ -19,7 +19,9 @@ export interface CwdOptions {
 export function channelWiseDistillation(student: Tensor, teacher: Tensor, opts: CwdOptions = {}): Tensor {
   const T = temperature('channelWiseDistillation', opts.temperature);
   if (student.ndim !== 4 || student.shape.some((s, i) => s !== teacher.shape[i]) || teacher.ndim !== 4) {
-    throw new ShapeError(`channelWiseDistillation: student ${fmtShape(student.shape)} and teacher ${fmtShape(teacher.shape)} must both be (N, C, H, W) of one shape.`);
+    throw new ShapeError(
+      `channelWiseDistillation: student ${fmtShape(student.shape)} and teacher ${fmtShape(teacher.shape)} must both be (N, C, H, W) of one shape.`,
+    );
   }
   const [N, C, H, W] = student.shape;
   const s = student.reshape([N * C, H * W]).div(T); // (N·C, H·W)
@@ -68,10 +70,14 @@ function checkSameLogits(op: string, a: Tensor, b: Tensor): void {
 function pull(z: Tensor, target: Tensor, cfg: LadConfig): Tensor {
   const t = target.detach();
   switch (cfg.consLoss) {
-    case 'cwd': return channelWiseDistillation(z, t, { temperature: cfg.consT });
-    case 'pixelKL': return pixelKD(z, t, { temperature: cfg.consT });
-    case 'mse': return mseLoss(z, t);
-    case 'none': return zeros([], { device: z.device });
+    case 'cwd':
+      return channelWiseDistillation(z, t, { temperature: cfg.consT });
+    case 'pixelKL':
+      return pixelKD(z, t, { temperature: cfg.consT });
+    case 'mse':
+      return mseLoss(z, t);
+    case 'none':
+      return zeros([], { device: z.device });
   }
 }
 
@@ -82,7 +88,8 @@ function pull(z: Tensor, target: Tensor, cfg: LadConfig): Tensor {
  */
 export function consistencyLoss(z1: Tensor, z2: Tensor, cfg: LadConfig): Tensor {
   checkSameLogits('consistencyLoss', z1, z2);
-  if (!CONS_LOSSES.includes(cfg.consLoss)) throw new ValueError(`consistencyLoss: cfg.consLoss: got ${JSON.stringify(cfg.consLoss)}, expected one of ${CONS_LOSSES.join(', ')}.`);
+  if (!CONS_LOSSES.includes(cfg.consLoss))
+    throw new ValueError(`consistencyLoss: cfg.consLoss: got ${JSON.stringify(cfg.consLoss)}, expected one of ${CONS_LOSSES.join(', ')}.`);
   if (cfg.consLoss === 'cwd' || cfg.consLoss === 'pixelKL') temperature('consistencyLoss', cfg.consT, 'cfg.consT');
   if (cfg.consLoss === 'none') return zeros([], { device: z1.device });
   const forward = pull(z1, z2, cfg);

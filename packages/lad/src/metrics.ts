@@ -23,9 +23,12 @@ export class ConfusionMatrix {
   }
 
   private checkPair(op: string, pred: Tensor, target: Tensor): void {
-    if (pred.dtype !== 'int32' || target.dtype !== 'int32') throw new DTypeError(`${op}: pred and target must be int32: got ${pred.dtype} and ${target.dtype} (take argmax of the logits over dim 1).`);
+    if (pred.dtype !== 'int32' || target.dtype !== 'int32')
+      throw new DTypeError(`${op}: pred and target must be int32: got ${pred.dtype} and ${target.dtype} (take argmax of the logits over dim 1).`);
     if (pred.ndim < 2 || pred.ndim > 3 || fmtShape(pred.shape) !== fmtShape(target.shape)) {
-      throw new ShapeError(`${op}: pred and target must have the same shape, (N, H, W) or (H, W): got pred ${fmtShape(pred.shape)} and target ${fmtShape(target.shape)}.`);
+      throw new ShapeError(
+        `${op}: pred and target must have the same shape, (N, H, W) or (H, W): got pred ${fmtShape(pred.shape)} and target ${fmtShape(target.shape)}.`,
+      );
     }
   }
 
@@ -44,8 +47,10 @@ export class ConfusionMatrix {
       const t = target[i];
       if (t < 0) continue;
       const p = pred[i];
-      if (t >= K || !Number.isInteger(t)) throw new ValueError(`ConfusionMatrix.update: target value ${t} at flat index ${i} is not a class id in [0, ${K}) or negative (ignore).`);
-      if (p < 0 || p >= K || !Number.isInteger(p)) throw new ValueError(`ConfusionMatrix.update: pred value ${p} at flat index ${i} is not a class id in [0, ${K}).`);
+      if (t >= K || !Number.isInteger(t))
+        throw new ValueError(`ConfusionMatrix.update: target value ${t} at flat index ${i} is not a class id in [0, ${K}) or negative (ignore).`);
+      if (p < 0 || p >= K || !Number.isInteger(p))
+        throw new ValueError(`ConfusionMatrix.update: pred value ${p} at flat index ${i} is not a class id in [0, ${K}).`);
       this.matrix[t * K + p]++;
     }
     return this;
@@ -113,10 +118,13 @@ export class ConfusionMatrix {
 
   /** A markdown table: per-class IoU, accuracy and pixel share, then mIoU, pixAcc and mAcc (percent). */
   formatTable(classNames: readonly string[]): string {
-    if (classNames.length !== this.numClasses) throw new ValueError(`ConfusionMatrix.formatTable: got ${classNames.length} class names for ${this.numClasses} classes.`);
+    if (classNames.length !== this.numClasses)
+      throw new ValueError(`ConfusionMatrix.formatTable: got ${classNames.length} class names for ${this.numClasses} classes.`);
     const pct = (v: number) => (Number.isNaN(v) ? '-' : (100 * v).toFixed(2));
     const [ious, accs, total] = [this.iou(), this.classAccuracy(), this.total];
-    const rows = this.classes().map((k) => `| ${k} | ${classNames[k]} | ${pct(ious[k])} | ${pct(accs[k])} | ${total > 0 ? pct(this.rowSum(k) / total) : '-'} |`);
+    const rows = this.classes().map(
+      (k) => `| ${k} | ${classNames[k]} | ${pct(ious[k])} | ${pct(accs[k])} | ${total > 0 ? pct(this.rowSum(k) / total) : '-'} |`,
+    );
     return [
       '| id | class | IoU % | acc % | GT pixels % |',
       '| ---: | --- | ---: | ---: | ---: |',

@@ -94,7 +94,11 @@ const train = (over: Partial<TrainConfig>): TrainConfig => ({ ...DEFAULT_TRAIN, 
 export const QUICK: ExperimentConfig = {
   preset: 'quick',
   data: {
-    kind: 'digits-seg', train: 1000, val: 120, seed: 0, size: 48,
+    kind: 'digits-seg',
+    train: 1000,
+    val: 120,
+    seed: 0,
+    size: 48,
     options: { classes: [0, 1, 2], digits: [1, 2], digitSize: [32, 44], thickenProb: 1, thickenPasses: 2 },
   },
   model: modelPreset('tiny', 'deeplabv3', { inChannels: 4 }),

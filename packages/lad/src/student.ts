@@ -23,7 +23,9 @@ function alignTeacher(t: Tensor, s: Tensor, cfg: LadConfig): Tensor {
   }
   if (t.shape[2] === s.shape[2] && t.shape[3] === s.shape[3]) return t;
   if (!cfg.resizeTeacherLogits) {
-    throw new ShapeError(`studentLoss: teacher logits ${fmtShape(t.shape)} and student logits ${fmtShape(s.shape)} differ in size: set resizeTeacherLogits: true to resize the teacher's bilinearly.`);
+    throw new ShapeError(
+      `studentLoss: teacher logits ${fmtShape(t.shape)} and student logits ${fmtShape(s.shape)} differ in size: set resizeTeacherLogits: true to resize the teacher's bilinearly.`,
+    );
   }
   return noGrad(() => interpolate(t, { size: [s.shape[2], s.shape[3]], mode: 'bilinear', alignCorners: true }));
 }
@@ -46,7 +48,10 @@ export function studentLoss(student: SegModel, teacher: SegModel | null, batch: 
   checkBatch('studentLoss', batch);
   checkModel('studentLoss', 'student', student, numClasses);
   const useKd = cfg.kdLoss !== 'none' && cfg.kdWeight !== 0;
-  if (useKd && !teacher) throw new ValueError(`studentLoss: teacher is null but the KD term is on (kdLoss '${cfg.kdLoss}', kdWeight ${cfg.kdWeight}); pass a teacher or set kdLoss 'none'.`);
+  if (useKd && !teacher)
+    throw new ValueError(
+      `studentLoss: teacher is null but the KD term is on (kdLoss '${cfg.kdLoss}', kdWeight ${cfg.kdWeight}); pass a teacher or set kdLoss 'none'.`,
+    );
   if (teacher) checkModel('studentLoss', 'teacher', teacher, numClasses);
   if (teacher === student) throw new ValueError('studentLoss: the teacher is the student itself; pass another model, or null with the KD term off.');
   student.train();

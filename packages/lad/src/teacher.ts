@@ -71,15 +71,21 @@ export function checkBatch(op: string, batch: Batch): void {
   const [N, C, H, W] = images.shape;
   if (images.ndim !== 4 || C !== 3) throw new ShapeError(`${op}: batch.images must be (N, 3, H, W): got shape ${fmtShape(images.shape)}.`);
   if (labels.ndim !== 3 || labels.shape[0] !== N || labels.shape[1] !== H || labels.shape[2] !== W) {
-    throw new ShapeError(`${op}: batch.labels: got shape ${fmtShape(labels.shape)}, expected ${fmtShape([N, H, W])} to match images ${fmtShape(images.shape)}.`);
+    throw new ShapeError(
+      `${op}: batch.labels: got shape ${fmtShape(labels.shape)}, expected ${fmtShape([N, H, W])} to match images ${fmtShape(images.shape)}.`,
+    );
   }
-  if (labels.device !== images.device) throw new DeviceError(`${op}: batch.images are on ${images.device} but batch.labels on ${labels.device}; move both to the model's device (.to('${images.device}')).`);
+  if (labels.device !== images.device)
+    throw new DeviceError(
+      `${op}: batch.images are on ${images.device} but batch.labels on ${labels.device}; move both to the model's device (.to('${images.device}')).`,
+    );
 }
 
 /** Checks that the model predicts `numClasses` classes and takes 3 or 4 input channels. */
 export function checkModel(op: string, name: string, model: SegModel, numClasses: number): void {
   if (model.numClasses !== numClasses) throw new ValueError(`${op}: ${name}.numClasses: got ${model.numClasses}, expected numClasses = ${numClasses}.`);
-  if (model.inChannels !== 3 && model.inChannels !== 4) throw new ValueError(`${op}: ${name}.inChannels: got ${model.inChannels}, expected 3 (image) or 4 (image + label channel).`);
+  if (model.inChannels !== 3 && model.inChannels !== 4)
+    throw new ValueError(`${op}: ${name}.inChannels: got ${model.inChannels}, expected 3 (image) or 4 (image + label channel).`);
 }
 
 /** The teacher's input: the image plus the label channel of `enc`, (N, 4, H, W). */

@@ -69,7 +69,13 @@ export interface TrainOptions {
 }
 
 /** One logged training step: loss, its parts, learning rate and throughput. */
-export interface HistoryEntry { step: number; loss: number; parts: Record<string, number>; lr: number; imgsPerSec: number }
+export interface HistoryEntry {
+  step: number;
+  loss: number;
+  parts: Record<string, number>;
+  lr: number;
+  imgsPerSec: number;
+}
 
 /** What trainModel returns: the history, evaluations, the final scores and the last checkpoint. */
 export interface TrainResult {
@@ -93,7 +99,9 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const runDir = join(outDir, name);
   const held = runFiles(runDir);
   if (held.length > 0 && !opts.resume && !opts.overwrite) {
-    throw new ValueError(`trainModel: ${runDir} already holds a run (${held.join(', ')}): pass resume: true to continue it, overwrite: true to replace it, or choose another name or outDir.`);
+    throw new ValueError(
+      `trainModel: ${runDir} already holds a run (${held.join(', ')}): pass resume: true to continue it, overwrite: true to replace it, or choose another name or outDir.`,
+    );
   }
   model.to(device); // before the optimizer: it holds the (moved) parameters
   mkdirSync(runDir, { recursive: true });
@@ -130,7 +138,13 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const save = async (step: number) => {
     const path = checkpointPath(runDir, step);
     const [sd, osd] = [await cpuStateDict(model.stateDict()), await cpuOptimizerState(optimizer.stateDict())];
-    saveCheckpoint(path, { model: { stateDict: () => sd }, optimizer: { stateDict: () => osd }, step, generators, extra: { name, train: JSON.stringify(cfg), ...opts.extra } });
+    saveCheckpoint(path, {
+      model: { stateDict: () => sd },
+      optimizer: { stateDict: () => osd },
+      step,
+      generators,
+      extra: { name, train: JSON.stringify(cfg), ...opts.extra },
+    });
     checkpoint = path;
   };
   const runEval = async (step: number): Promise<EvalResult | null> => {
@@ -143,8 +157,12 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
 
   // -- the loop -----------------------------------------------------------------------------------
   const loader = new DataLoader(train, {
-    batchSize: cfg.batchSize, shuffle: true, dropLast: true, seed: cfg.seed,
-    augment: cfg.cropSize ? { cropSize: cfg.cropSize } : undefined, prefetch: opts.prefetch ?? false,
+    batchSize: cfg.batchSize,
+    shuffle: true,
+    dropLast: true,
+    seed: cfg.seed,
+    augment: cfg.cropSize ? { cropSize: cfg.cropSize } : undefined,
+    prefetch: opts.prefetch ?? false,
   });
   const progress = quiet ? null : new Progress(name, cfg.iterations, start, opts.print ?? printErr);
   model.train();
@@ -190,7 +208,8 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   if (step === cfg.iterations) {
     final = start === cfg.iterations ? (evals.at(-1)?.result ?? (await runEval(step))) : await runEval(step);
     if (start < cfg.iterations || !checkpoint) await save(step);
-    if (!quiet && final) (opts.print ?? printErr)(`${name}: step ${step} mIoU ${pct(final.mIoU)} (present classes ${pct(final.mIoUPresent)}) pixAcc ${pct(final.pixAcc)}\n`);
+    if (!quiet && final)
+      (opts.print ?? printErr)(`${name}: step ${step} mIoU ${pct(final.mIoU)} (present classes ${pct(final.mIoUPresent)}) pixAcc ${pct(final.pixAcc)}\n`);
   }
   return { name, history, evals, final, checkpoint, seconds: (performance.now() - t0) / 1000 };
 }
@@ -227,13 +246,18 @@ async function cpuOptimizerState(sd: OptimizerStateDict): Promise<OptimizerState
 /** Fails fast on a config the loop cannot run, saying what to change. */
 function checkConfig(cfg: TrainConfig, train: SegDataset): void {
   validateTrainConfig(cfg, 'cfg', 'trainModel');
-  if (train.length < cfg.batchSize) throw new ValueError(`trainModel: the train set '${train.name}' has ${train.length} samples, fewer than one batch of ${cfg.batchSize}; lower train.batchSize or use more samples.`);
+  if (train.length < cfg.batchSize)
+    throw new ValueError(
+      `trainModel: the train set '${train.name}' has ${train.length} samples, fewer than one batch of ${cfg.batchSize}; lower train.batchSize or use more samples.`,
+    );
 }
 
 /** What makes `dir` hold a run: its checkpoints and a non-empty log.jsonl (empty when there are none). */
 export function runFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  const files = readdirSync(dir).filter((f) => /^ckpt-\d+\.safetensors$/.test(f)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => /^ckpt-\d+\.safetensors$/.test(f))
+    .sort();
   const log = join(dir, 'log.jsonl');
   return existsSync(log) && statSync(log).size > 0 ? ['log.jsonl', ...files] : files;
 }
@@ -248,9 +272,14 @@ function nonFiniteLoss(name: string, step: number, loss: number, parts: Record<s
   const bad = terms.filter(([, v]) => !Number.isFinite(v));
   const shown = JSON.stringify(Object.fromEntries(terms.map(([k, v]) => [k, Number.isFinite(v) ? v : String(v)])));
   const why =
-    bad.length === 0 ? `every logged term is finite (${shown}), so the combination overflowed; lower the learning rate (lr ${lr}) or the loss weights`
-    : bad.length === terms.length ? `every term is non-finite, the first being '${bad[0][0]}' (${shown}): the run diverged; lower the learning rate (lr ${lr})`
-    : `the first non-finite term is '${bad[0][0]}' (${bad[0][1]}) while ${terms.filter(([, v]) => Number.isFinite(v)).map(([k]) => `'${k}'`).join(', ')} stayed finite (${shown}); check what '${bad[0][0]}' computes and its settings`;
+    bad.length === 0
+      ? `every logged term is finite (${shown}), so the combination overflowed; lower the learning rate (lr ${lr}) or the loss weights`
+      : bad.length === terms.length
+        ? `every term is non-finite, the first being '${bad[0][0]}' (${shown}): the run diverged; lower the learning rate (lr ${lr})`
+        : `the first non-finite term is '${bad[0][0]}' (${bad[0][1]}) while ${terms
+            .filter(([, v]) => Number.isFinite(v))
+            .map(([k]) => `'${k}'`)
+            .join(', ')} stayed finite (${shown}); check what '${bad[0][0]}' computes and its settings`;
   return new ValueError(`${name}: the loss is ${loss} at step ${step}: ${why}.`);
 }
 
@@ -284,8 +313,16 @@ export function readLog(path: string): LogLine[] {
 
 const printErr = (text: string) => void process.stderr.write(text);
 const pct = (v: number) => (100 * v).toFixed(2);
-const fmtParts = (parts: Record<string, number>) => Object.entries(parts).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' ');
-const fmtTime = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`);
+const fmtParts = (parts: Record<string, number>) =>
+  Object.entries(parts)
+    .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+    .join(' ');
+const fmtTime = (s: number) =>
+  s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : s >= 60
+      ? `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, '0')}s`
+      : `${s.toFixed(0)}s`;
 
 /** On a TTY, one line redrawn with \r (bar, ETA, losses); otherwise a plain line every `every` steps. */
 class Progress {
@@ -293,7 +330,12 @@ class Progress {
   private readonly every: number;
   private readonly t0 = performance.now();
 
-  constructor(private readonly name: string, private readonly total: number, private readonly start: number, private readonly print: (text: string) => void) {
+  constructor(
+    private readonly name: string,
+    private readonly total: number,
+    private readonly start: number,
+    private readonly print: (text: string) => void,
+  ) {
     this.every = Math.max(1, Math.round(total / 20));
   }
 
@@ -303,7 +345,8 @@ class Progress {
     const eta = (elapsed / done) * (this.total - e.step);
     const text = `${this.name} ${e.step}/${this.total} loss ${e.loss.toFixed(4)} (${fmtParts(e.parts)}) lr ${e.lr.toExponential(2)} ${e.imgsPerSec.toFixed(1)} img/s ETA ${fmtTime(eta)}`;
     if (this.tty) {
-      const width = 20, filled = Math.round((width * e.step) / this.total);
+      const width = 20,
+        filled = Math.round((width * e.step) / this.total);
       this.print(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}`.slice(0, (process.stderr.columns ?? 160) - 1) + '\x1b[K');
     } else if (e.step % this.every === 0 || e.step === this.total) this.print(text + '\n');
   }

@@ -22,18 +22,25 @@ import { suggest } from './suggest.ts';
 
 /** A config value out of its domain; `path` is the dotted key path (`lad.kdLoss`, `seeds[1]`). */
 export class ConfigError extends ValueError {
-  constructor(readonly path: string, message: string) {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
     super(message);
   }
 }
 
 /** A leaf rule: a test and what it expects (for the message). */
-interface Rule { ok(v: unknown): boolean; expected: string | ((v: unknown) => string) }
+interface Rule {
+  ok(v: unknown): boolean;
+  expected: string | ((v: unknown) => string);
+}
 /** Throws a ConfigError unless `v` is valid at `path`. */
 type Check = (v: unknown, path: string) => void;
 type Schema<T> = { [K in keyof T]-?: Rule | Check };
 
-const show = (v: unknown): string => (v === undefined ? 'nothing (the key is missing)' : typeof v === 'string' ? `'${v}'` : typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? String(v)));
+const show = (v: unknown): string =>
+  v === undefined ? 'nothing (the key is missing)' : typeof v === 'string' ? `'${v}'` : typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? String(v));
 const fail = (path: string, v: unknown, expected: string): never => {
   throw new ConfigError(path, `config: ${path}: got ${show(v)}, expected ${expected}.`);
 };
@@ -66,7 +73,10 @@ const oneOf = (list: readonly (string | number)[]): Rule => ({
   },
 });
 const nullable = (r: Rule, what: string): Rule => ({ ok: (v) => v === null || r.ok(v), expected: `null (${what}) or ${r.expected as string}` });
-const optional = (r: Rule | Check): Check => (v, p) => void (v !== undefined && check(r, v, p));
+const optional =
+  (r: Rule | Check): Check =>
+  (v, p) =>
+    void (v !== undefined && check(r, v, p));
 /** [min, max] of numbers (integers when `integers`) with min <= max. */
 const range = (integers: boolean): Rule => ({
   ok: (v) => Array.isArray(v) && v.length === 2 && v.every((x) => (integers ? Number.isSafeInteger(x) : finite(x))) && v[0] <= v[1],
@@ -82,7 +92,10 @@ function object<T>(schema: Schema<T>, cross?: (v: T, path: string) => void): Che
     for (const k of Object.keys(o)) {
       if (Object.hasOwn(schema, k)) continue;
       const guess = suggest(k, keys);
-      throw new ConfigError(join(p, k), `config: ${join(p, k)}: unknown key${guess ? ` (did you mean '${guess}'?)` : ''}; the keys of ${p || 'the config'} are ${keys.join(', ')}.`);
+      throw new ConfigError(
+        join(p, k),
+        `config: ${join(p, k)}: unknown key${guess ? ` (did you mean '${guess}'?)` : ''}; the keys of ${p || 'the config'} are ${keys.join(', ')}.`,
+      );
     }
     for (const [k, r] of Object.entries(schema) as [string, Rule | Check][]) check(r, o[k], join(p, k));
     cross?.(o as T, p);
@@ -96,25 +109,52 @@ const LABEL_ENCODING: Schema<LabelEncoding> = { codeDist: oneOf(CODE_DISTS), sig
 const encoding = object(LABEL_ENCODING);
 
 const LAD: Schema<LadConfig> = {
-  encodeTrain: encoding, encodeDistill: encoding, encodeTeacherEval: encoding,
-  dualPath: bool, consLoss: oneOf(CONS_LOSSES), consWeight: nonNegative, consT: positive, consSymmetric: bool,
-  auxWeightTeacher: nonNegative, auxWeightStudent: nonNegative, auxWeightBaseline: nonNegative,
-  kdLoss: oneOf(KD_LOSSES), kdWeight: nonNegative, kdT: positive, resizeTeacherLogits: bool, labelChannelInitStd: nonNegative,
+  encodeTrain: encoding,
+  encodeDistill: encoding,
+  encodeTeacherEval: encoding,
+  dualPath: bool,
+  consLoss: oneOf(CONS_LOSSES),
+  consWeight: nonNegative,
+  consT: positive,
+  consSymmetric: bool,
+  auxWeightTeacher: nonNegative,
+  auxWeightStudent: nonNegative,
+  auxWeightBaseline: nonNegative,
+  kdLoss: oneOf(KD_LOSSES),
+  kdWeight: nonNegative,
+  kdT: positive,
+  resizeTeacherLogits: bool,
+  labelChannelInitStd: nonNegative,
 };
 const lad = object(LAD);
 
 const TRAIN: Schema<TrainConfig> = {
-  iterations: int(1), batchSize: int(1), lr: positive, momentum: probability, weightDecay: nonNegative, polyPower: nonNegative,
-  cropSize: nullable(int(1), 'whole images'), evalEvery: int(0), checkpointEvery: int(0), seed,
+  iterations: int(1),
+  batchSize: int(1),
+  lr: positive,
+  momentum: probability,
+  weightDecay: nonNegative,
+  polyPower: nonNegative,
+  cropSize: nullable(int(1), 'whole images'),
+  evalEvery: int(0),
+  checkpointEvery: int(0),
+  seed,
 };
 const train = object(TRAIN);
 
 const BACKBONE: Schema<BackboneConfig> = { depth: oneOf(RESNET_DEPTHS), width: int(1), outputStride: oneOf(OUTPUT_STRIDES), labelChannelStd: nonNegative };
 
 const MODEL: Schema<ModelConfig> = {
-  arch: oneOf(ARCHS), backbone: object(BACKBONE), inChannels: oneOf([3, 4]), numClasses: int(1), aux: bool,
-  headChannels: int(1), auxChannels: nullable(int(1), 'c3 channels / 4'), keyChannels: nullable(int(1), 'headChannels / 2'),
-  dropout: nullable(probability, 'the per-arch default'), auxDropout: nullable(probability, 'the per-arch default'),
+  arch: oneOf(ARCHS),
+  backbone: object(BACKBONE),
+  inChannels: oneOf([3, 4]),
+  numClasses: int(1),
+  aux: bool,
+  headChannels: int(1),
+  auxChannels: nullable(int(1), 'c3 channels / 4'),
+  keyChannels: nullable(int(1), 'headChannels / 2'),
+  dropout: nullable(probability, 'the per-arch default'),
+  auxDropout: nullable(probability, 'the per-arch default'),
 };
 const model = object(MODEL, (m, p) => {
   if (m.arch === 'ocr' && !m.aux) fail(join(p, 'aux'), m.aux, "true with arch 'ocr' (its aux logits are the soft object regions)");
@@ -132,11 +172,19 @@ void _kinds, void _inits;
 
 type DataOf<K extends ExperimentData['kind']> = Extract<ExperimentData, { kind: K }>;
 const DIGITS_OPTIONS: Schema<Omit<DigitsSegOptions, keyof SyntheticOptions>> = {
-  digits: optional(range(true)), digitSize: optional(range(true)), thickenProb: optional(unitInterval), thickenPasses: optional(int(1)),
-  noise: optional(nonNegative), classes: optional({ ok: (v) => Array.isArray(v) && v.every((c) => Number.isSafeInteger(c)), expected: 'a list of digits 0-9' }),
+  digits: optional(range(true)),
+  digitSize: optional(range(true)),
+  thickenProb: optional(unitInterval),
+  thickenPasses: optional(int(1)),
+  noise: optional(nonNegative),
+  classes: optional({ ok: (v) => Array.isArray(v) && v.every((c) => Number.isSafeInteger(c)), expected: 'a list of digits 0-9' }),
 };
 const BLOBS_OPTIONS: Schema<Omit<TexturedBlobsOptions, keyof SyntheticOptions>> = {
-  objects: optional(range(true)), radius: optional(range(false)), period: optional(range(false)), ignoreBand: optional(nonNegative), noise: optional(nonNegative),
+  objects: optional(range(true)),
+  radius: optional(range(false)),
+  period: optional(range(false)),
+  ignoreBand: optional(nonNegative),
+  noise: optional(nonNegative),
 };
 const DATA: { [K in ExperimentData['kind']]: Check } = {
   'digits-seg': object<DataOf<'digits-seg'>>({ kind: str, train: int(1), val: int(1), seed, size: int(1), options: optional(object(DIGITS_OPTIONS)) }),
@@ -179,9 +227,19 @@ const arms: Check = (v, p) => {
 };
 
 const EXPERIMENT: Schema<ExperimentConfig> = {
-  preset: str, data, model, lad, init: oneOf(INIT_MODES),
-  backboneFrom: nullable({ ok: (v) => typeof v === 'string' && v !== '', expected: 'a safetensors file (lad experiment --backbone-from FILE)' }, 'a random init'),
-  baseline: train, teacher: train, student: train, seeds,
+  preset: str,
+  data,
+  model,
+  lad,
+  init: oneOf(INIT_MODES),
+  backboneFrom: nullable(
+    { ok: (v) => typeof v === 'string' && v !== '', expected: 'a safetensors file (lad experiment --backbone-from FILE)' },
+    'a random init',
+  ),
+  baseline: train,
+  teacher: train,
+  student: train,
+  seeds,
   eval: object<ExperimentConfig['eval']>({ limit: nullable(int(1), 'the whole val split'), batchSize: int(1), examples: int(0) }),
   arms,
   sweep,

@@ -5,18 +5,43 @@
 import { Tensor, ShapeError, ValueError, defaultGenerator, fmtShape, rand, type Generator } from '@lad/tensor';
 
 export {
-  conv2d, batchNorm, relu, sigmoid, tanh, softmax, logSoftmax, crossEntropy, nllLoss, klDiv, mseLoss,
-  binaryCrossEntropyWithLogits, interpolate, maxPool2d, avgPool2d, adaptiveAvgPool2d, dropout, pad,
+  conv2d,
+  batchNorm,
+  relu,
+  sigmoid,
+  tanh,
+  softmax,
+  logSoftmax,
+  crossEntropy,
+  nllLoss,
+  klDiv,
+  mseLoss,
+  binaryCrossEntropyWithLogits,
+  interpolate,
+  maxPool2d,
+  avgPool2d,
+  adaptiveAvgPool2d,
+  dropout,
+  pad,
 } from '@lad/tensor';
 export type {
-  Conv2dOptions, BatchNormOptions, InterpolateOptions, Pool2dOptions, AvgPool2dOptions, NllOptions, KlDivOptions, Reduction,
+  Conv2dOptions,
+  BatchNormOptions,
+  InterpolateOptions,
+  Pool2dOptions,
+  AvgPool2dOptions,
+  NllOptions,
+  KlDivOptions,
+  Reduction,
 } from '@lad/tensor';
 
 /** y = x·Wᵀ + b: (..., in) × (out, in) → (..., out). */
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
   if (weight.ndim !== 2) throw new ShapeError(`linear: weight must be 2-D (out, in): got shape ${fmtShape(weight.shape)}.`);
   if (x.ndim < 1 || x.shape[x.ndim - 1] !== weight.shape[1]) {
-    throw new ShapeError(`linear: input ${fmtShape(x.shape)} has ${x.shape[x.ndim - 1] ?? 0} features: expected ${weight.shape[1]} (weight ${fmtShape(weight.shape)}).`);
+    throw new ShapeError(
+      `linear: input ${fmtShape(x.shape)} has ${x.shape[x.ndim - 1] ?? 0} features: expected ${weight.shape[1]} (weight ${fmtShape(weight.shape)}).`,
+    );
   }
   const y = x.matmul(weight.T); // (..., out)
   return bias ? y.add(bias) : y;

@@ -28,16 +28,25 @@ export interface XavierOptions extends InitOptions {
 /** The recommended gain for a nonlinearity (torch.nn.init.calculate_gain). */
 export function calculateGain(nonlinearity: Nonlinearity, param?: number): number {
   switch (nonlinearity) {
-    case 'linear': case 'conv1d': case 'conv2d': case 'conv3d': case 'sigmoid': return 1;
-    case 'tanh': return 5 / 3;
-    case 'relu': return Math.SQRT2;
+    case 'linear':
+    case 'conv1d':
+    case 'conv2d':
+    case 'conv3d':
+    case 'sigmoid':
+      return 1;
+    case 'tanh':
+      return 5 / 3;
+    case 'relu':
+      return Math.SQRT2;
     case 'leakyRelu': {
       const slope = param ?? 0.01;
       if (!Number.isFinite(slope)) throw new ValueError(`calculateGain: negative slope must be a finite number: got ${slope}.`);
       return Math.sqrt(2 / (1 + slope * slope));
     }
-    case 'selu': return 3 / 4;
-    default: throw new ValueError(`calculateGain: unsupported nonlinearity '${String(nonlinearity)}'.`);
+    case 'selu':
+      return 3 / 4;
+    default:
+      throw new ValueError(`calculateGain: unsupported nonlinearity '${String(nonlinearity)}'.`);
   }
 }
 

@@ -87,7 +87,8 @@ export class BCEWithLogitsLoss extends Module {
     this.weight = opts.weight ? buffer(opts.weight) : null;
     this.posWeight = opts.posWeight ? buffer(opts.posWeight) : null;
     this.reduction = opts.reduction ?? 'mean';
-    if (!['mean', 'sum', 'none'].includes(this.reduction)) throw new ValueError(`BCEWithLogitsLoss: reduction must be 'mean', 'sum' or 'none': got '${String(this.reduction)}'.`);
+    if (!['mean', 'sum', 'none'].includes(this.reduction))
+      throw new ValueError(`BCEWithLogitsLoss: reduction must be 'mean', 'sum' or 'none': got '${String(this.reduction)}'.`);
   }
 
   forward(input: Tensor, target: Tensor): Tensor {

@@ -66,7 +66,9 @@ export class Module {
     for (const [k, v] of Object.entries(this)) {
       if (v instanceof Module) out.push([k, v]);
       else if (Array.isArray(v) && v.some((x) => x instanceof Module)) {
-        throw new ShapeError(`${this.constructor.name}: field '${k}' is an array of modules: got Module[], expected a ModuleList (or Sequential) so that its parameters are found.`);
+        throw new ShapeError(
+          `${this.constructor.name}: field '${k}' is an array of modules: got Module[], expected a ModuleList (or Sequential) so that its parameters are found.`,
+        );
       }
     }
     return out;
@@ -111,7 +113,8 @@ export class Module {
   }
 
   private namedTensors(kind: 'parameter' | 'buffer'): [string, Tensor][] {
-    const seen = new Set<Tensor>(), out: [string, Tensor][] = [];
+    const seen = new Set<Tensor>(),
+      out: [string, Tensor][] = [];
     for (const [prefix, m] of this.namedModules()) {
       for (const [k, t] of m.ownTensors(kind)) {
         if (!seen.has(t)) out.push([join(prefix, k), t]);
@@ -194,7 +197,12 @@ export class Module {
         strict && unexpectedKeys.length > 0 ? `unexpected keys ${unexpectedKeys.join(', ')}` : '',
         mismatched.length > 0 ? `wrong shapes ${mismatched.map((k) => `${k}: got ${describe(sd[k])}, expected ${fmtShape(own[k].shape)}`).join('; ')}` : '',
       ].filter((s) => s);
-      throw new StateDictError(`loadStateDict: state dict does not fit ${this.constructor.name}: ${problems.join('; ')}. Nothing was loaded.`, strict ? missingKeys : [], strict ? unexpectedKeys : [], mismatched);
+      throw new StateDictError(
+        `loadStateDict: state dict does not fit ${this.constructor.name}: ${problems.join('; ')}. Nothing was loaded.`,
+        strict ? missingKeys : [],
+        strict ? unexpectedKeys : [],
+        mismatched,
+      );
     }
     return { missingKeys, unexpectedKeys };
   }
@@ -236,7 +244,6 @@ export type Layer = Module & { forward(x: Tensor): Tensor };
 
 const join = (prefix: string, name: string): string => (prefix ? `${prefix}.${name}` : name);
 
-const sameShape = (a: unknown, b: Tensor): boolean =>
-  a instanceof Tensor && a.ndim === b.ndim && a.shape.every((s, i) => s === b.shape[i]);
+const sameShape = (a: unknown, b: Tensor): boolean => a instanceof Tensor && a.ndim === b.ndim && a.shape.every((s, i) => s === b.shape[i]);
 
 const describe = (v: unknown): string => (v instanceof Tensor ? fmtShape(v.shape) : `a ${typeof v}, not a Tensor`);

@@ -14,7 +14,9 @@ function batch(): { x: Tensor; y: Tensor } {
   const y = new Int32Array(N * S * S);
   const xd = x.storage.data as Float32Array; // a fresh CPU tensor
   for (let n = 0; n < N; n++) {
-    const k = gen.nextInt(4, 10), r0 = gen.nextInt(0, S - k), c0 = gen.nextInt(0, S - k);
+    const k = gen.nextInt(4, 10),
+      r0 = gen.nextInt(0, S - k),
+      c0 = gen.nextInt(0, S - k);
     for (let r = r0; r < r0 + k; r++)
       for (let c = c0; c < c0 + k; c++) {
         xd[(n * S + r) * S + c] += 1;
@@ -24,11 +26,19 @@ function batch(): { x: Tensor; y: Tensor } {
   return { x, y: Tensor.fromData(y, [N, S, S]) };
 }
 
-const kaiming = (o: number, i: number, k: number) => randn([o, i, k, k]).mul(Math.sqrt(2 / (i * k * k))).requiresGrad_();
+const kaiming = (o: number, i: number, k: number) =>
+  randn([o, i, k, k])
+    .mul(Math.sqrt(2 / (i * k * k)))
+    .requiresGrad_();
 const params = {
-  w1: kaiming(C, 1, 3), g1: ones([C], { requiresGrad: true }), b1: zeros([C], { requiresGrad: true }),
-  w2: kaiming(C, C, 3), g2: ones([C], { requiresGrad: true }), b2: zeros([C], { requiresGrad: true }),
-  w3: kaiming(2, C, 1), b3: zeros([2], { requiresGrad: true }),
+  w1: kaiming(C, 1, 3),
+  g1: ones([C], { requiresGrad: true }),
+  b1: zeros([C], { requiresGrad: true }),
+  w2: kaiming(C, C, 3),
+  g2: ones([C], { requiresGrad: true }),
+  b2: zeros([C], { requiresGrad: true }),
+  w3: kaiming(2, C, 1),
+  b3: zeros([2], { requiresGrad: true }),
 };
 const stats = [zeros([C]), ones([C]), zeros([C]), ones([C])];
 
@@ -41,7 +51,8 @@ function forward(x: Tensor, training: boolean): Tensor {
   return conv2d(h, p.w3, p.b3); // (N, 2, S, S)
 }
 
-const lr = 0.1, momentum = 0.9;
+const lr = 0.1,
+  momentum = 0.9;
 const velocity = new Map<Tensor, Tensor>();
 const t0 = performance.now();
 for (let step = 0; step <= 150; step++) {

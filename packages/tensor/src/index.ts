@@ -13,9 +13,60 @@ registerBackend('cpu', cpuBackend);
 
 export { Tensor, type Device, type DType, type NestedArray, type TensorLike } from './tensor.ts';
 export * from './ops/create.ts';
-export { neg, exp, log, sqrt, rsqrt, abs, sign, relu, sigmoid, tanh, pow, clamp, add, sub, mul, div, maximum, minimum, eq, ne, lt, le, gt, ge, where } from './ops/elementwise.ts';
+export {
+  neg,
+  exp,
+  log,
+  sqrt,
+  rsqrt,
+  abs,
+  sign,
+  relu,
+  sigmoid,
+  tanh,
+  pow,
+  clamp,
+  add,
+  sub,
+  mul,
+  div,
+  maximum,
+  minimum,
+  eq,
+  ne,
+  lt,
+  le,
+  gt,
+  ge,
+  where,
+} from './ops/elementwise.ts';
 export { sum, mean, variance, amax, amin, max, min, argmax, argmin, logsumexp, type ValuesIndices, type VarOptions } from './ops/reduce.ts';
-export { reshape, view, flatten, permute, transpose, expand, sumTo, slice, narrow, select, flip, squeeze, unsqueeze, contiguous, clone, cat, stack, split, chunk, pad, gather, scatterAdd, indexSelect, oneHot } from './ops/movement.ts';
+export {
+  reshape,
+  view,
+  flatten,
+  permute,
+  transpose,
+  expand,
+  sumTo,
+  slice,
+  narrow,
+  select,
+  flip,
+  squeeze,
+  unsqueeze,
+  contiguous,
+  clone,
+  cat,
+  stack,
+  split,
+  chunk,
+  pad,
+  gather,
+  scatterAdd,
+  indexSelect,
+  oneHot,
+} from './ops/movement.ts';
 export { matmul } from './ops/linalg.ts';
 export { conv2d, conv2dBackwardInput, conv2dBackwardWeight, type Conv2dOptions } from './ops/conv.ts';
 export { maxPool2d, maxPool2dWithIndices, avgPool2d, adaptiveAvgPool2d, type Pool2dOptions, type AvgPool2dOptions } from './ops/pool.ts';

@@ -91,7 +91,7 @@ class Session {
   private add(phase: Phase, op: string, kind: RowKind, ms: number, bytes: number): void {
     const key = `${phase}\u0000${op}`;
     const row = this.rows.get(key);
-    if (row) (row.calls++, (row.selfMs += ms), (row.bytes += bytes));
+    if (row) row.calls++, (row.selfMs += ms), (row.bytes += bytes);
     else this.rows.set(key, { phase, op, kind, calls: 1, selfMs: ms, share: 0, bytes });
   }
 
@@ -115,10 +115,19 @@ class Session {
   };
 
   private timed(target: Backend, name: string, fn: (...a: unknown[]) => unknown, isDevice: boolean) {
-    const kind: RowKind = !isDevice ? 'kernel' : FLUSH_METHODS.has(name) ? 'flush' : name === 'upload' ? 'transfer' : name === 'deferCheck' ? 'other' : 'queued';
+    const kind: RowKind = !isDevice
+      ? 'kernel'
+      : FLUSH_METHODS.has(name)
+        ? 'flush'
+        : name === 'upload'
+          ? 'transfer'
+          : name === 'deferCheck'
+            ? 'other'
+            : 'queued';
     return (...args: unknown[]): unknown => {
       const op = typeof args[0] === 'string' ? `${name}.${args[0]}` : name;
-      const phase = this.phase(), saved = this.childMs;
+      const phase = this.phase(),
+        saved = this.childMs;
       this.childMs = 0;
       const start = performance.now();
       let r: unknown;
@@ -126,7 +135,8 @@ class Session {
         r = fn.apply(target, args);
       } finally {
         const elapsed = performance.now() - start;
-        if (r instanceof Promise) this.childMs = saved; // timed when it settles
+        if (r instanceof Promise)
+          this.childMs = saved; // timed when it settles
         else {
           this.add(phase, op, kind, elapsed - this.childMs, bytesOf(r));
           this.childMs = saved + elapsed;
@@ -149,7 +159,8 @@ class Session {
       if (r.kind === 'flush') gpu.flushedMs += r.selfMs;
     }
     for (const p of ['forward', 'backward'] as const) {
-      if (phases[p].wallMs > 0) rows.push({ phase: p, op: OUTSIDE, kind: 'other', calls: 0, selfMs: Math.max(0, phases[p].wallMs - phases[p].dispatchMs), share: 0, bytes: 0 });
+      if (phases[p].wallMs > 0)
+        rows.push({ phase: p, op: OUTSIDE, kind: 'other', calls: 0, selfMs: Math.max(0, phases[p].wallMs - phases[p].dispatchMs), share: 0, bytes: 0 });
     }
     for (const r of rows) r.share = totalMs > 0 ? r.selfMs / totalMs : 0;
     rows.sort((a, b) => (a.phase === b.phase ? b.selfMs - a.selfMs : a.phase === 'forward' ? -1 : 1));
@@ -158,13 +169,18 @@ class Session {
   }
 }
 
-const fmtBytes = (n: number): string => (n === 0 ? '-' : n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / (1 << 20)).toFixed(1)} MiB`);
+const fmtBytes = (n: number): string =>
+  n === 0 ? '-' : n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / (1 << 20)).toFixed(1)} MiB`;
 
 function formatTable(p: Profile<unknown>, label?: string): string {
   const { forward: f, backward: b } = p.phases;
   const head = `profile${label ? ` ${label}` : ''}: ${p.totalMs.toFixed(1)} ms (forward ${f.wallMs.toFixed(1)} ms, backward ${b.wallMs.toFixed(1)} ms; inside primitives ${(f.dispatchMs + b.dispatchMs).toFixed(1)} ms)`;
-  const gpu = p.gpu.queuedMs + p.gpu.flushedMs > 0 ? [`gpu: queued ${p.gpu.queuedMs.toFixed(1)} ms, flushed (flush/read) ${p.gpu.flushedMs.toFixed(1)} ms`] : [];
-  const cells = [['phase', 'op', 'kind', 'calls', 'self ms', 'share', 'bytes'], ...p.rows.map((r) => [r.phase, r.op, r.kind, r.calls ? String(r.calls) : '-', r.selfMs.toFixed(2), `${(100 * r.share).toFixed(1)}%`, fmtBytes(r.bytes)])];
+  const gpu =
+    p.gpu.queuedMs + p.gpu.flushedMs > 0 ? [`gpu: queued ${p.gpu.queuedMs.toFixed(1)} ms, flushed (flush/read) ${p.gpu.flushedMs.toFixed(1)} ms`] : [];
+  const cells = [
+    ['phase', 'op', 'kind', 'calls', 'self ms', 'share', 'bytes'],
+    ...p.rows.map((r) => [r.phase, r.op, r.kind, r.calls ? String(r.calls) : '-', r.selfMs.toFixed(2), `${(100 * r.share).toFixed(1)}%`, fmtBytes(r.bytes)]),
+  ];
   const widths = cells[0].map((_, i) => Math.max(...cells.map((c) => c[i].length)));
   const lines = cells.map((c) => c.map((s, i) => (i < 3 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join('  '));
   return [head, ...gpu, ...lines].join('\n');
@@ -229,8 +245,10 @@ export interface ProfileStepsOptions extends ProfileOptions {
  * iterations (loss, backward, update, read-back, next batch).
  */
 export function profileSteps<A extends unknown[], R>(fn: (...args: A) => R, opts: ProfileStepsOptions = {}): (...args: A) => R {
-  const skip = opts.skip ?? 1, steps = opts.steps ?? 3;
-  let calls = 0, session: Session | null = null;
+  const skip = opts.skip ?? 1,
+    steps = opts.steps ?? 3;
+  let calls = 0,
+    session: Session | null = null;
   return (...args: A): R => {
     if (session) {
       const p = stop(session, undefined, { ...opts, label: `${opts.label ?? 'step'} ${calls}` });

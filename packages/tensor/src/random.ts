@@ -97,7 +97,8 @@ export class Generator {
   }
 
   setState(state: readonly number[]): this {
-    if (state.length !== 4 || state.every((v) => v === 0)) throw new ValueError(`Generator.setState: expected 4 uint32 words, not all zero: got ${JSON.stringify(state)}.`);
+    if (state.length !== 4 || state.every((v) => v === 0))
+      throw new ValueError(`Generator.setState: expected 4 uint32 words, not all zero: got ${JSON.stringify(state)}.`);
     this.s.set(state);
     return this;
   }

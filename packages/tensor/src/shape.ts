@@ -26,8 +26,7 @@ export function checkNumel(op: string, s: Shape, what = 'shape'): number {
   return n;
 }
 
-export const sameShape = (a: Shape, b: Shape): boolean =>
-  a.length === b.length && a.every((d, i) => d === b[i]);
+export const sameShape = (a: Shape, b: Shape): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** Contiguous (row-major) strides of a shape. */
 export function contiguousStrides(s: Shape): number[] {

@@ -63,7 +63,10 @@ export function isRowMajor(s: AnyStorage): boolean {
  * dims with smaller strides.
  */
 export function hasInternalOverlap(s: AnyStorage): boolean {
-  const dims = s.shape.map((n, d) => [n, Math.abs(s.stride[d])]).filter(([n]) => n > 1).sort((a, b) => a[1] - b[1]);
+  const dims = s.shape
+    .map((n, d) => [n, Math.abs(s.stride[d])])
+    .filter(([n]) => n > 1)
+    .sort((a, b) => a[1] - b[1]);
   let span = 0;
   for (const [n, st] of dims) {
     if (st <= span) return true;
@@ -97,10 +100,15 @@ export function assign(dst: Storage, src: Storage): void {
     dst.data[dst.offset] = src.data[src.offset];
     return;
   }
-  const shape = src.shape, n = shape[rank - 1];
-  const ds = dst.stride, ss = src.stride, dI = ds[rank - 1], sI = ss[rank - 1];
+  const shape = src.shape,
+    n = shape[rank - 1];
+  const ds = dst.stride,
+    ss = src.stride,
+    dI = ds[rank - 1],
+    sI = ss[rank - 1];
   const idx = new Array<number>(rank).fill(0);
-  let dp = dst.offset, sp = src.offset;
+  let dp = dst.offset,
+    sp = src.offset;
   for (let r = 0, rows = src.size / n; r < rows; r++) {
     for (let i = 0, a = dp, b = sp; i < n; i++, a += dI, b += sI) dst.data[a] = src.data[b];
     for (let d = rank - 2; d >= 0; d--) {
@@ -118,7 +126,8 @@ export const permute = <S extends AnyStorage>(s: S, dims: readonly number[]): S 
 
 /** Elements start, start+step, ... < end (step > 0) along dim. */
 export function slice<S extends AnyStorage>(s: S, dim: number, start: number, end: number, step: number): S {
-  const shape = [...s.shape], stride = [...s.stride];
+  const shape = [...s.shape],
+    stride = [...s.stride];
   shape[dim] = Math.max(0, Math.ceil((end - start) / step));
   const offset = s.offset + start * stride[dim];
   stride[dim] *= step;
@@ -147,4 +156,3 @@ export const reshapeView = <S extends AnyStorage>(s: S, shape: Shape): S => view
 
 /** Whether `reshape` can be a view (PyTorch's `view` requires it). */
 export const canView = (s: AnyStorage): boolean => isRowMajor(s);
-

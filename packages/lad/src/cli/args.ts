@@ -44,14 +44,17 @@ export function parseFlags(command: string, args: string[], spec: FlagSpec): Par
 }
 
 function explainParseError(e: Error & { code?: string }, spec: FlagSpec): string {
-  const known = Object.keys(spec).map((k) => `--${k}`).join(', ');
+  const known = Object.keys(spec)
+    .map((k) => `--${k}`)
+    .join(', ');
   const flag = /'(-{1,2}[^' ]+)/.exec(e.message)?.[1] ?? '';
   if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     const guess = suggest(flag.replace(/^-+/, ''), Object.keys(spec));
     return `unknown flag ${flag}${guess ? ` (did you mean --${guess}?)` : ''}; the flags are ${known}`;
   }
   if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && /argument missing/.test(e.message)) return `flag ${flag} needs a value`;
-  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && /ambiguous/.test(e.message)) return `flag ${flag} needs a value (for one that starts with '-', write ${flag}=-X)`;
+  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && /ambiguous/.test(e.message))
+    return `flag ${flag} needs a value (for one that starts with '-', write ${flag}=-X)`;
   if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && /does not take/.test(e.message)) return `flag ${flag} takes no value`;
   return e.message.split('. ')[0];
 }
@@ -73,4 +76,3 @@ export function intFlag(command: string, flags: Parsed['flags'], name: string, f
   }
   return n;
 }
-

@@ -35,14 +35,24 @@ const EXPORT_USAGE = [
 /** Exports this large report progress on stderr every 10%. */
 const PROGRESS_MIN = 500;
 
-const DATA_USAGE = ['usage: lad data <subcommand>', '', 'subcommands:', '  export   write a synthetic dataset in the folder layout', '', 'Run lad data <subcommand> --help for its flags.'].join('\n');
+const DATA_USAGE = [
+  'usage: lad data <subcommand>',
+  '',
+  'subcommands:',
+  '  export   write a synthetic dataset in the folder layout',
+  '',
+  'Run lad data <subcommand> --help for its flags.',
+].join('\n');
 
 function runExport(args: string[], io: CliIO): number {
   const cmd = 'lad data export';
   const { flags, positionals } = parseFlags(cmd, args, EXPORT_FLAGS);
-  if (flags.help) return io.out(EXPORT_USAGE), 0;
+  if (flags.help) return (io.out(EXPORT_USAGE), 0);
   const names = Object.keys(SYNTHETIC);
-  if (positionals.length !== 1) throw new UsageError(`${cmd}: give exactly one dataset name (${names.join(' or ')}): got ${positionals.length ? positionals.join(' ') : 'none'}.\n${EXPORT_USAGE.split('\n')[0]}`);
+  if (positionals.length !== 1)
+    throw new UsageError(
+      `${cmd}: give exactly one dataset name (${names.join(' or ')}): got ${positionals.length ? positionals.join(' ') : 'none'}.\n${EXPORT_USAGE.split('\n')[0]}`,
+    );
   const name = positionals[0];
   const make = SYNTHETIC[name];
   if (!make) {
@@ -51,9 +61,14 @@ function runExport(args: string[], io: CliIO): number {
   }
   const out = flags.out;
   if (typeof out !== 'string' || out === '') throw new UsageError(`${cmd}: --out DIR is required (the directory to write).`);
-  const opts = { train: intFlag(cmd, flags, 'train', undefined), val: intFlag(cmd, flags, 'val', undefined), seed: intFlag(cmd, flags, 'seed', undefined, Number.MIN_SAFE_INTEGER) };
+  const opts = {
+    train: intFlag(cmd, flags, 'train', undefined),
+    val: intFlag(cmd, flags, 'val', undefined),
+    seed: intFlag(cmd, flags, 'seed', undefined, Number.MIN_SAFE_INTEGER),
+  };
   const dir = resolve(out);
-  if (existsSync(dir) && readdirSync(dir).length > 0 && !flags.force) throw new UsageError(`${cmd}: ${dir} is not empty; choose a new --out directory or pass --force.`);
+  if (existsSync(dir) && readdirSync(dir).length > 0 && !flags.force)
+    throw new UsageError(`${cmd}: ${dir} is not empty; choose a new --out directory or pass --force.`);
   const ds = make(opts);
   const t0 = performance.now();
   let nextReport = 0.1;
@@ -64,7 +79,9 @@ function runExport(args: string[], io: CliIO): number {
     },
   });
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
-  io.out(`${name}: wrote ${ds.train.length} train + ${ds.val.length} val samples (${ds.train.width}x${ds.train.height}, ${ds.train.numClasses} classes, seed ${ds.train.seed}) to ${dir} in ${secs} s`);
+  io.out(
+    `${name}: wrote ${ds.train.length} train + ${ds.val.length} val samples (${ds.train.width}x${ds.train.height}, ${ds.train.numClasses} classes, seed ${ds.train.seed}) to ${dir} in ${secs} s`,
+  );
   return 0;
 }
 
@@ -74,11 +91,13 @@ const SUBCOMMANDS: Record<string, CommandRun> = { export: runExport };
 export const runData: CommandRun = (args, io) => {
   const [sub, ...rest] = args;
   if (sub === undefined) throw new UsageError(`lad data: give a subcommand.\n${DATA_USAGE}`);
-  if (sub === '--help' || sub === '-h' || sub === 'help') return io.out(DATA_USAGE), 0;
+  if (sub === '--help' || sub === '-h' || sub === 'help') return (io.out(DATA_USAGE), 0);
   const run = SUBCOMMANDS[sub];
   if (!run) {
     const guess = suggest(sub, Object.keys(SUBCOMMANDS));
-    throw new UsageError(`lad data: unknown subcommand '${sub}'${guess ? `; did you mean '${guess}'?` : '.'} The subcommands are ${Object.keys(SUBCOMMANDS).join(', ')}.`);
+    throw new UsageError(
+      `lad data: unknown subcommand '${sub}'${guess ? `; did you mean '${guess}'?` : '.'} The subcommands are ${Object.keys(SUBCOMMANDS).join(', ')}.`,
+    );
   }
   return run(rest, io);
 };

@@ -16,10 +16,15 @@ const GPU_MODE_FLAGS: readonly GpuModeFlag[] = ['auto', 'webgpu', 'webgl2', 'web
 export const DEVICE_FLAGS: FlagSpec = {
   device: { type: 'string', value: 'cpu|gpu', help: "where to train and evaluate: cpu (default) or gpu (@lad/tensor's gpu.js backend; see --gpu-mode)" },
   'gpu-mode': {
-    type: 'string', value: 'MODE',
+    type: 'string',
+    value: 'MODE',
     help: 'with --device gpu: auto (default: the first of webgpu, webgl2, webasm, cpu that starts), webgpu, webgl2, webasm (gpu.js kernels as WebAssembly on the CPU) or cpu (gpu.js kernels as plain JS, for checks)',
   },
-  dawn: { type: 'string', value: 'FILE', help: "with --device gpu in Node: Dawn's WebGPU bindings for webgpu mode (e.g. linux-x64.dawn.node of npm webgpu@0.4.0); default: the npm package webgpu when it is installed" },
+  dawn: {
+    type: 'string',
+    value: 'FILE',
+    help: "with --device gpu in Node: Dawn's WebGPU bindings for webgpu mode (e.g. linux-x64.dawn.node of npm webgpu@0.4.0); default: the npm package webgpu when it is installed",
+  },
 };
 
 export interface DeviceChoice {
@@ -59,7 +64,9 @@ function loadDawn(cmd: string, choice: DeviceChoice): InitOptions['webgpu'] {
 /** What to try instead when the GPU backend does not start in `mode`. */
 function remedy(mode: GpuModeFlag): string {
   const options = [
-    mode === 'webgpu' || mode === 'auto' ? "for webgpu in Node, install Dawn's bindings (npm install webgpu@0.4.0) or pass them with --dawn FILE, on a machine with a GPU driver" : '',
+    mode === 'webgpu' || mode === 'auto'
+      ? "for webgpu in Node, install Dawn's bindings (npm install webgpu@0.4.0) or pass them with --dawn FILE, on a machine with a GPU driver"
+      : '',
     mode !== 'webasm' && mode !== 'auto' ? 'use --gpu-mode webasm (gpu.js on the CPU through WebAssembly) or --gpu-mode auto (the first mode that starts)' : '',
     'run on the CPU backend with --device cpu (the default)',
   ].filter(Boolean);
@@ -83,8 +90,11 @@ export async function withDevice<T>(cmd: string, choice: DeviceChoice, io: CliIO
   }
   try {
     const skipped = info.tried.filter((t) => !t.ok);
-    const slow = info.mode === 'cpu' || info.mode === 'webasm' ? ` (gpu.js runs its ${info.mode} kernels on the CPU: a check of the GPU code path, not a speed-up)` : '';
-    io.err(`${cmd}: device gpu, gpu.js mode ${info.mode}${slow}${skipped.length ? `; not available: ${skipped.map((t) => `${t.mode}: ${t.why}`).join('; ')}` : ''}`);
+    const slow =
+      info.mode === 'cpu' || info.mode === 'webasm' ? ` (gpu.js runs its ${info.mode} kernels on the CPU: a check of the GPU code path, not a speed-up)` : '';
+    io.err(
+      `${cmd}: device gpu, gpu.js mode ${info.mode}${slow}${skipped.length ? `; not available: ${skipped.map((t) => `${t.mode}: ${t.why}`).join('; ')}` : ''}`,
+    );
     return await fn('gpu', `gpu (${info.mode})`);
   } finally {
     await disposeBackend('gpu');

@@ -14,7 +14,11 @@ const MODES: readonly LabelMode[] = ['zeros', 'encoded', 'otherImage'];
 
 const FLAGS: FlagSpec = {
   checkpoint: { type: 'string', value: 'CKPT', help: 'checkpoint written by lad train / train-teacher / distill (required)' },
-  'label-mode': { type: 'string', value: 'MODE', help: "4-channel models: zeros (default), encoded (the image's own labels, lad.encodeTeacherEval) or otherImage (another image's labels)" },
+  'label-mode': {
+    type: 'string',
+    value: 'MODE',
+    help: "4-channel models: zeros (default), encoded (the image's own labels, lad.encodeTeacherEval) or otherImage (another image's labels)",
+  },
   dataset: { type: 'string', value: 'NAME', help: "digits-seg, textured-blobs or folder:<dir> (default: the checkpoint's)" },
   split: { type: 'string', value: 'train|val', help: 'split to evaluate (default val)' },
   limit: { type: 'string', value: 'N', help: 'only the first N samples' },
@@ -25,12 +29,18 @@ const FLAGS: FlagSpec = {
   help: { type: 'boolean', help: 'show this help' },
 };
 
-const USAGE = ['usage: lad eval --checkpoint CKPT [--label-mode zeros|encoded|otherImage] [flags]', '', 'Evaluates a checkpoint on a whole split: mIoU (present classes and all K), pixAcc, per-class IoU.', '', ...formatFlags(FLAGS)].join('\n');
+const USAGE = [
+  'usage: lad eval --checkpoint CKPT [--label-mode zeros|encoded|otherImage] [flags]',
+  '',
+  'Evaluates a checkpoint on a whole split: mIoU (present classes and all K), pixAcc, per-class IoU.',
+  '',
+  ...formatFlags(FLAGS),
+].join('\n');
 
 export const runEval: CommandRun = async (args, io) => {
   const cmd = 'lad eval';
   const { flags, positionals } = parseFlags(cmd, args, FLAGS);
-  if (flags.help) return io.out(USAGE), 0;
+  if (flags.help) return (io.out(USAGE), 0);
   if (positionals.length > 0) throw new UsageError(`${cmd}: unexpected argument '${positionals[0]}'; give the checkpoint as --checkpoint CKPT.`);
   const choice = checkDevice(cmd, flags);
   if (typeof flags.checkpoint !== 'string' || flags.checkpoint === '') throw new UsageError(`${cmd}: --checkpoint CKPT is required.`);
@@ -39,7 +49,10 @@ export const runEval: CommandRun = async (args, io) => {
   const split = flags.split ?? 'val';
   if (split !== 'train' && split !== 'val') throw new UsageError(`${cmd}: --split must be train or val: got '${String(split)}'.`);
   const { ck, config } = readCheckpoint(cmd, '--checkpoint', flags.checkpoint);
-  if (!config) throw new UsageError(`${cmd}: ${flags.checkpoint} holds no run config (extra.config); evaluate checkpoints written by lad train, train-teacher or distill.`);
+  if (!config)
+    throw new UsageError(
+      `${cmd}: ${flags.checkpoint} holds no run config (extra.config); evaluate checkpoints written by lad train, train-teacher or distill.`,
+    );
   const data = { ...config.data, ...(typeof flags.dataset === 'string' ? { dataset: flags.dataset } : {}) };
   const ds = loadDatasets(cmd, data)[split];
   checkModelConfig(cmd, config.model, ds.numClasses);
@@ -47,13 +60,22 @@ export const runEval: CommandRun = async (args, io) => {
   const model = buildModel(config.model);
   loadWeights(cmd, `--checkpoint ${flags.checkpoint}`, model, ck, config.model);
   const evalOpts = {
-    numClasses: ds.numClasses, labelMode: mode, encoding: config.lad.encodeTeacherEval,
-    batchSize: intFlag(cmd, flags, 'batch-size', 8, 1), seed: intFlag(cmd, flags, 'seed', 0, Number.MIN_SAFE_INTEGER), limit: intFlag(cmd, flags, 'limit', undefined, 1),
+    numClasses: ds.numClasses,
+    labelMode: mode,
+    encoding: config.lad.encodeTeacherEval,
+    batchSize: intFlag(cmd, flags, 'batch-size', 8, 1),
+    seed: intFlag(cmd, flags, 'seed', 0, Number.MIN_SAFE_INTEGER),
+    limit: intFlag(cmd, flags, 'limit', undefined, 1),
   };
   const r = await withDevice(cmd, choice, io, (device) => evaluate(model.to(device), ds, { ...evalOpts, device }));
-  if (flags.json) return io.out(JSON.stringify({ checkpoint: flags.checkpoint, step: ck.step, dataset: data.dataset, split, labelMode: mode, device: choice.device, ...r })), 0;
+  if (flags.json)
+    return (
+      io.out(JSON.stringify({ checkpoint: flags.checkpoint, step: ck.step, dataset: data.dataset, split, labelMode: mode, device: choice.device, ...r })), 0
+    );
   const pct = (v: number) => (Number.isNaN(v) ? '-' : (100 * v).toFixed(2));
   io.out(['| id | class | IoU % |', '| ---: | --- | ---: |', ...r.iou.map((v, k) => `| ${k} | ${ds.classNames[k] ?? k} | ${pct(v)} |`)].join('\n'));
-  io.out(`${flags.checkpoint} (step ${ck.step}) on ${data.dataset} ${split}, label channel ${model.inChannels === 4 ? mode : 'none'}: mIoU ${pct(r.mIoU)} (over all ${ds.numClasses} classes; present classes only: ${pct(r.mIoUPresent)}), pixAcc ${pct(r.pixAcc)}`);
+  io.out(
+    `${flags.checkpoint} (step ${ck.step}) on ${data.dataset} ${split}, label channel ${model.inChannels === 4 ? mode : 'none'}: mIoU ${pct(r.mIoU)} (over all ${ds.numClasses} classes; present classes only: ${pct(r.mIoUPresent)}), pixAcc ${pct(r.pixAcc)}`,
+  );
   return 0;
 };

@@ -55,11 +55,19 @@ export const RUN_FLAGS: FlagSpec = {
   iterations: { type: 'string', value: 'N', help: 'training iterations (default 2000 on synthetic data)' },
   'batch-size': { type: 'string', value: 'N', help: 'images per step (default 8 on synthetic data)' },
   lr: { type: 'string', value: 'X', help: 'initial learning rate of the poly schedule (default 0.02)' },
-  'crop-size': { type: 'string', value: 'N|none', help: 'random scale/crop/flip augmentation to N×N; none trains on whole images (default none on synthetic data)' },
+  'crop-size': {
+    type: 'string',
+    value: 'N|none',
+    help: 'random scale/crop/flip augmentation to N×N; none trains on whole images (default none on synthetic data)',
+  },
   'eval-every': { type: 'string', value: 'N', help: 'validate every N iterations (0: only at the end)' },
   'checkpoint-every': { type: 'string', value: 'N', help: 'checkpoint every N iterations (0: only at the end)' },
   seed: { type: 'string', value: 'S', help: 'seed of the model init, data order, augmentation and label codes (default 0)' },
-  'backbone-from': { type: 'string', value: 'FILE', help: "ImageNet ResNet weights (safetensors, CIRKD's or torchvision's names) for the backbone; a 4-channel stem gets the label channel drawn N(0, 0.1²) as the official code does. Needs paper width (--config model.backbone.width 64)" },
+  'backbone-from': {
+    type: 'string',
+    value: 'FILE',
+    help: "ImageNet ResNet weights (safetensors, CIRKD's or torchvision's names) for the backbone; a 4-channel stem gets the label channel drawn N(0, 0.1²) as the official code does. Needs paper width (--config model.backbone.width 64)",
+  },
   ...DEVICE_FLAGS,
   out: { type: 'string', value: 'DIR', help: 'output directory; the run writes DIR/<name>/ (default runs)' },
   name: { type: 'string', value: 'NAME', help: 'run name (default: the command, e.g. baseline, teacher, student)' },
@@ -103,24 +111,42 @@ export function mergeConfig<T>(cmd: string, base: T, patch: unknown, where: stri
     const key = where ? `${where}.${k}` : k;
     if (!Object.hasOwn(out, k)) {
       const guess = suggest(k, Object.keys(out));
-      throw new UsageError(`${cmd}: unknown config key '${key}'${guess ? ` (did you mean '${guess}'?)` : ''}; the keys of '${where || 'the config'}' are ${Object.keys(out).join(', ')}.`);
+      throw new UsageError(
+        `${cmd}: unknown config key '${key}'${guess ? ` (did you mean '${guess}'?)` : ''}; the keys of '${where || 'the config'}' are ${Object.keys(out).join(', ')}.`,
+      );
     }
     const b = out[k];
     if (isPlain(b)) out[k] = mergeConfig(cmd, b, v, key, nullable);
     else if (v === null && (b === null || nullable.includes(key))) out[k] = null;
-    else if (b !== null && typeof v !== typeof b && !key.endsWith('.scale')) throw new UsageError(`${cmd}: config '${key}' must be a ${typeof b}: got ${JSON.stringify(v)}.`);
+    else if (b !== null && typeof v !== typeof b && !key.endsWith('.scale'))
+      throw new UsageError(`${cmd}: config '${key}' must be a ${typeof b}: got ${JSON.stringify(v)}.`);
     else out[k] = v;
   }
   return out as T;
 }
 
-const NULLABLE = ['train.cropSize', 'data.trainSamples', 'data.valSamples', 'data.size', 'model.auxChannels', 'model.keyChannels', 'model.dropout', 'model.auxDropout'];
+const NULLABLE = [
+  'train.cropSize',
+  'data.trainSamples',
+  'data.valSamples',
+  'data.size',
+  'model.auxChannels',
+  'model.keyChannels',
+  'model.dropout',
+  'model.auxDropout',
+];
 
 /** defaults < file < flags, with the model's class count taken from the dataset. */
-export function runConfig(cmd: string, flags: Parsed['flags'], inChannels: number): { cfg: RunConfig; train: SegDataset; val: SegDataset; device: DeviceChoice; imageStd: number } {
+export function runConfig(
+  cmd: string,
+  flags: Parsed['flags'],
+  inChannels: number,
+): { cfg: RunConfig; train: SegDataset; val: SegDataset; device: DeviceChoice; imageStd: number } {
   const device = checkDevice(cmd, flags);
   const file = typeof flags.config === 'string' ? readConfigFile(cmd, flags.config) : {};
-  for (const k of Object.keys(file)) if (!['data', 'model', 'lad', 'train'].includes(k)) throw new UsageError(`${cmd}: unknown config key '${k}' in ${String(flags.config)}; the sections are data, model, lad, train.`);
+  for (const k of Object.keys(file))
+    if (!['data', 'model', 'lad', 'train'].includes(k))
+      throw new UsageError(`${cmd}: unknown config key '${k}' in ${String(flags.config)}; the sections are data, model, lad, train.`);
   const data = mergeConfig(cmd, DEFAULT_DATA, { ...(file.data as object), ...defined({ dataset: flags.dataset }) }, 'data', NULLABLE);
   if (flags['train-samples'] !== undefined) data.trainSamples = intFlag(cmd, flags, 'train-samples', undefined, 1)!;
   if (flags['val-samples'] !== undefined) data.valSamples = intFlag(cmd, flags, 'val-samples', undefined, 1)!;
@@ -164,7 +190,10 @@ export function asUsage(cmd: string, f: () => void): void {
 /** Every value of the model config (validate.ts), and its class count against the dataset's. */
 export function checkModelConfig(cmd: string, model: ModelConfig, numClasses: number): void {
   asUsage(cmd, () => validateModelConfig(model));
-  if (model.numClasses !== numClasses) throw new UsageError(`${cmd}: model.numClasses is ${model.numClasses} but the dataset has ${numClasses} classes; remove model.numClasses from the config (it is taken from the dataset).`);
+  if (model.numClasses !== numClasses)
+    throw new UsageError(
+      `${cmd}: model.numClasses is ${model.numClasses} but the dataset has ${numClasses} classes; remove model.numClasses from the config (it is taken from the dataset).`,
+    );
 }
 
 /** The train and val splits of `data.dataset`, with specs attached so the loader can prefetch them. */
@@ -182,7 +211,10 @@ export function loadDatasets(cmd: string, data: DataConfig): { train: SegDataset
     };
     return { train: split('train'), val: split('val') };
   }
-  const classes = { 'digits-seg': { cls: DigitsSeg, file: `../data/digits-seg${EXT}`, export: 'DigitsSeg' }, 'textured-blobs': { cls: TexturedBlobs, file: `../data/textured-blobs${EXT}`, export: 'TexturedBlobs' } } as const;
+  const classes = {
+    'digits-seg': { cls: DigitsSeg, file: `../data/digits-seg${EXT}`, export: 'DigitsSeg' },
+    'textured-blobs': { cls: TexturedBlobs, file: `../data/textured-blobs${EXT}`, export: 'TexturedBlobs' },
+  } as const;
   const entry = classes[name as keyof typeof classes];
   if (!entry) {
     const guess = suggest(name, SYNTHETIC);

@@ -23,23 +23,53 @@ import { withDevice } from './device.ts';
 type Kind = 'baseline' | 'teacher' | 'student';
 
 const TEACHER_FLAGS: FlagSpec = {
-  'init-from': { type: 'string', value: 'CKPT', help: 'start from a (baseline) checkpoint; the label-channel weights of the first conv are redrawn N(0, lad.labelChannelInitStd²)' },
+  'init-from': {
+    type: 'string',
+    value: 'CKPT',
+    help: 'start from a (baseline) checkpoint; the label-channel weights of the first conv are redrawn N(0, lad.labelChannelInitStd²)',
+  },
 };
 const DISTILL_FLAGS: FlagSpec = {
-  'init-from': { type: 'string', value: 'CKPT', help: 'start the student from a trained (baseline) checkpoint, as the released recipe fine-tunes a trained student (with --lr 0.001); default: a fresh init' },
+  'init-from': {
+    type: 'string',
+    value: 'CKPT',
+    help: 'start the student from a trained (baseline) checkpoint, as the released recipe fine-tunes a trained student (with --lr 0.001); default: a fresh init',
+  },
   teacher: { type: 'string', value: 'CKPT', help: 'the teacher checkpoint (required; written by lad train-teacher)' },
-  'teacher-arch': { type: 'string', value: 'ARCH', help: 'the teacher architecture when the checkpoint does not record it (default: the student\'s)' },
+  'teacher-arch': { type: 'string', value: 'ARCH', help: "the teacher architecture when the checkpoint does not record it (default: the student's)" },
 };
 
 const HELP: Record<Kind, { cmd: string; line: string; about: string; flags: FlagSpec }> = {
-  baseline: { cmd: 'lad train', line: 'lad train [--dataset NAME] [--config FILE] [flags]', about: 'Trains the baseline segmenter with cross-entropy (+ aux CE), no label channel.', flags: RUN_FLAGS },
-  teacher: { cmd: 'lad train-teacher', line: 'lad train-teacher [--init-from CKPT] [flags]', about: 'Trains the LAD teacher: a 4-channel model that sees its encoded labels, two paths tied by a consistency loss.', flags: { ...TEACHER_FLAGS, ...RUN_FLAGS } },
-  student: { cmd: 'lad distill', line: 'lad distill --teacher CKPT [flags]', about: 'Distils a frozen teacher (on grid-encoded labels) into a student that sees a zero label channel.', flags: { ...DISTILL_FLAGS, ...RUN_FLAGS } },
+  baseline: {
+    cmd: 'lad train',
+    line: 'lad train [--dataset NAME] [--config FILE] [flags]',
+    about: 'Trains the baseline segmenter with cross-entropy (+ aux CE), no label channel.',
+    flags: RUN_FLAGS,
+  },
+  teacher: {
+    cmd: 'lad train-teacher',
+    line: 'lad train-teacher [--init-from CKPT] [flags]',
+    about: 'Trains the LAD teacher: a 4-channel model that sees its encoded labels, two paths tied by a consistency loss.',
+    flags: { ...TEACHER_FLAGS, ...RUN_FLAGS },
+  },
+  student: {
+    cmd: 'lad distill',
+    line: 'lad distill --teacher CKPT [flags]',
+    about: 'Distils a frozen teacher (on grid-encoded labels) into a student that sees a zero label channel.',
+    flags: { ...DISTILL_FLAGS, ...RUN_FLAGS },
+  },
 };
 
 function helpText(kind: Kind): string {
   const h = HELP[kind];
-  return [`usage: ${h.line}`, '', h.about, `Writes <out>/<name>/config.json, log.jsonl and ckpt-*.safetensors. Flags override --config, which overrides the defaults.`, '', ...formatFlags(h.flags)].join('\n');
+  return [
+    `usage: ${h.line}`,
+    '',
+    h.about,
+    `Writes <out>/<name>/config.json, log.jsonl and ckpt-*.safetensors. Flags override --config, which overrides the defaults.`,
+    '',
+    ...formatFlags(h.flags),
+  ].join('\n');
 }
 
 /** Reads a checkpoint given on the command line, failing with a UsageError when it cannot. */
@@ -65,7 +95,9 @@ export function loadWeights(cmd: string, what: string, model: SegModel, ck: Chec
   try {
     model.loadStateDict(ck.model, { strict: true });
   } catch (e) {
-    throw new UsageError(`${cmd}: ${what} does not fit a ${cfg.arch} model (${cfg.inChannels} input channels, ${cfg.numClasses} classes, width ${cfg.backbone.width}): ${(e as Error).message.split('\n')[0]}; give the matching model config (--arch / --config).`);
+    throw new UsageError(
+      `${cmd}: ${what} does not fit a ${cfg.arch} model (${cfg.inChannels} input channels, ${cfg.numClasses} classes, width ${cfg.backbone.width}): ${(e as Error).message.split('\n')[0]}; give the matching model config (--arch / --config).`,
+    );
   }
 }
 
@@ -86,11 +118,21 @@ function initFrom(cmd: string, file: string, model: SegModel, cfg: RunConfig): v
   const name = stemWeightName(model);
   const saved = ck.model[name];
   const want = model.stateDict()[name].shape;
-  if (!saved || saved.ndim !== 4 || saved.shape[0] !== want[0] || saved.shape[2] !== want[2] || saved.shape[3] !== want[3] || (saved.shape[1] !== 3 && saved.shape[1] !== 4)) {
-    throw new UsageError(`${cmd}: --init-from ${file}: its '${name}' is ${saved ? `[${saved.shape.join(', ')}]` : 'missing'}, expected [${want[0]}, 3 or 4, ${want[2]}, ${want[3]}]; train the baseline with the same model config (--arch / --config).`);
+  if (
+    !saved ||
+    saved.ndim !== 4 ||
+    saved.shape[0] !== want[0] ||
+    saved.shape[2] !== want[2] ||
+    saved.shape[3] !== want[3] ||
+    (saved.shape[1] !== 3 && saved.shape[1] !== 4)
+  ) {
+    throw new UsageError(
+      `${cmd}: --init-from ${file}: its '${name}' is ${saved ? `[${saved.shape.join(', ')}]` : 'missing'}, expected [${want[0]}, 3 or 4, ${want[2]}, ${want[3]}]; train the baseline with the same model config (--arch / --config).`,
+    );
   }
   const [O, C, kh, kw] = saved.shape;
-  const src = saved.data(), plane = kh * kw;
+  const src = saved.data(),
+    plane = kh * kw;
   const noise = new Float32Array(O * plane); // (O, 1, kh, kw)
   new Generator(mixSeed(STREAM.cliLabelRedraw, cfg.train.seed)).fillNormal(noise, 0, cfg.lad.labelChannelInitStd);
   const out = new Float32Array(O * 4 * plane);
@@ -109,7 +151,8 @@ function backboneFrom(cmd: string, file: string, model: SegModel, cfg: RunConfig
     const opts = { source: file, labelChannelStd: cfg.model.backbone.labelChannelStd, generator: new Generator(mixSeed(STREAM.pretrained, cfg.train.seed)) };
     io.err(`${cmd}: ${describePretrainedLoad(loadPretrainedBackbone_(model, loadSafetensors(file).tensors, opts), file)}`);
   } catch (e) {
-    if (e instanceof TensorError || e instanceof SafetensorsError) throw new UsageError(`${cmd}: --${e.message.replace(/^backbone-from: /, 'backbone-from: ')}`);
+    if (e instanceof TensorError || e instanceof SafetensorsError)
+      throw new UsageError(`${cmd}: --${e.message.replace(/^backbone-from: /, 'backbone-from: ')}`);
     throw e;
   }
 }
@@ -122,12 +165,17 @@ function loadTeacher(cmd: string, flags: Parsed['flags'], student: RunConfig): S
   const arch = flags['teacher-arch'];
   if (arch !== undefined && !ARCHS.includes(arch as ModelConfig['arch'])) {
     const guess = suggest(String(arch), ARCHS);
-    throw new UsageError(`${cmd}: --teacher-arch: unknown architecture '${String(arch)}'${guess ? ` (did you mean '${guess}'?)` : ''}; choose one of ${ARCHS.join(', ')}.`);
+    throw new UsageError(
+      `${cmd}: --teacher-arch: unknown architecture '${String(arch)}'${guess ? ` (did you mean '${guess}'?)` : ''}; choose one of ${ARCHS.join(', ')}.`,
+    );
   }
-  if (config && arch !== undefined && arch !== config.model.arch) throw new UsageError(`${cmd}: --teacher-arch ${String(arch)}, but ${file} holds a ${config.model.arch} teacher; drop --teacher-arch.`);
+  if (config && arch !== undefined && arch !== config.model.arch)
+    throw new UsageError(`${cmd}: --teacher-arch ${String(arch)}, but ${file} holds a ${config.model.arch} teacher; drop --teacher-arch.`);
   const model: ModelConfig = config ? config.model : { ...student.model, inChannels: 4, ...(arch ? { arch: arch as ModelConfig['arch'] } : {}) };
   if (model.numClasses !== student.model.numClasses) {
-    throw new UsageError(`${cmd}: the teacher ${file} predicts ${model.numClasses} classes but the student's dataset has ${student.model.numClasses}; distil on the teacher's dataset (${config?.data.dataset ?? 'unknown'}).`);
+    throw new UsageError(
+      `${cmd}: the teacher ${file} predicts ${model.numClasses} classes but the student's dataset has ${student.model.numClasses}; distil on the teacher's dataset (${config?.data.dataset ?? 'unknown'}).`,
+    );
   }
   checkModelConfig(cmd, model, student.model.numClasses);
   const teacher = buildModel(model);
@@ -139,17 +187,20 @@ function loadTeacher(cmd: string, flags: Parsed['flags'], student: RunConfig): S
 
 /** Refuses to start afresh in a folder that holds a run, unless --overwrite; --resume continues it. */
 function checkRunFolder(cmd: string, runDir: string, flags: Parsed['flags']): void {
-  if (flags.resume && flags.overwrite) throw new UsageError(`${cmd}: --resume and --overwrite contradict each other: --resume continues the run in ${runDir}, --overwrite deletes it.`);
+  if (flags.resume && flags.overwrite)
+    throw new UsageError(`${cmd}: --resume and --overwrite contradict each other: --resume continues the run in ${runDir}, --overwrite deletes it.`);
   const held = runFiles(runDir);
   if (held.length > 0 && !flags.resume && !flags.overwrite) {
-    throw new UsageError(`${cmd}: ${runDir} already holds a run (${held.join(', ')}); pass --resume to continue it, choose a new --out or --name, or pass --overwrite to replace it.`);
+    throw new UsageError(
+      `${cmd}: ${runDir} already holds a run (${held.join(', ')}); pass --resume to continue it, choose a new --out or --name, or pass --overwrite to replace it.`,
+    );
   }
 }
 
 async function runKind(kind: Kind, args: string[], io: CliIO): Promise<number> {
   const { cmd, flags: spec } = HELP[kind];
   const { flags, positionals } = parseFlags(cmd, args, spec);
-  if (flags.help) return io.out(helpText(kind)), 0;
+  if (flags.help) return (io.out(helpText(kind)), 0);
   if (positionals.length > 0) throw new UsageError(`${cmd}: unexpected argument '${positionals[0]}'; every option is a flag (see ${cmd} --help).`);
   if (flags.out === '' || flags.name === '') throw new UsageError(`${cmd}: --${flags.out === '' ? 'out' : 'name'} needs a value.`);
   const name = typeof flags.name === 'string' ? flags.name : kind;
@@ -157,9 +208,13 @@ async function runKind(kind: Kind, args: string[], io: CliIO): Promise<number> {
   checkRunFolder(cmd, join(outDir, name), flags);
   const inChannels = kind === 'baseline' ? 3 : 4;
   const { cfg, train, val, device: choice, imageStd } = runConfig(cmd, flags, inChannels);
-  if (kind === 'teacher' && cfg.model.inChannels !== 4) throw new UsageError(`${cmd}: a teacher needs model.inChannels 4 (image + label channel): got ${cfg.model.inChannels}.`);
+  if (kind === 'teacher' && cfg.model.inChannels !== 4)
+    throw new UsageError(`${cmd}: a teacher needs model.inChannels 4 (image + label channel): got ${cfg.model.inChannels}.`);
   const K = cfg.model.numClasses;
-  if (kind !== 'baseline') io.err(`${cmd}: label scale ${cfg.lad.encodeTrain.scale} (training), ${cfg.lad.encodeDistill.scale} (distillation code); 'auto' is ${autoLabelScale(imageStd)}: 1.7 × the training images' std ${imageStd.toFixed(3)}`);
+  if (kind !== 'baseline')
+    io.err(
+      `${cmd}: label scale ${cfg.lad.encodeTrain.scale} (training), ${cfg.lad.encodeDistill.scale} (distillation code); 'auto' is ${autoLabelScale(imageStd)}: 1.7 × the training images' std ${imageStd.toFixed(3)}`,
+    );
   // built and loaded on the CPU (the init draws, checkpoints); trainModel moves the model to the device
   const model = buildModel(cfg.model, { generator: new Generator(cfg.train.seed) });
   let teacher: SegModel | null = null;
@@ -179,17 +234,41 @@ async function runKind(kind: Kind, args: string[], io: CliIO): Promise<number> {
     else lossFn = (batch, _step, gen) => studentLoss(model, teacher!, batch, K, cfg.lad, gen);
     if (flags.profile) lossFn = profileSteps(lossFn, { print: io.out, label: 'iteration' }); // iterations 2-4, each to the next loss call
     // the teacher is validated with its labels (the privileged score), the others with a zero channel
-    const evalFn = (m: SegModel) => evaluate(m, val, kind === 'teacher' ? { numClasses: K, labelMode: 'encoded', encoding: cfg.lad.encodeTeacherEval, seed: cfg.train.seed } : { numClasses: K, seed: cfg.train.seed });
+    const evalFn = (m: SegModel) =>
+      evaluate(
+        m,
+        val,
+        kind === 'teacher'
+          ? { numClasses: K, labelMode: 'encoded', encoding: cfg.lad.encodeTeacherEval, seed: cfg.train.seed }
+          : { numClasses: K, seed: cfg.train.seed },
+      );
 
     mkdirSync(join(outDir, name), { recursive: true });
-    writeFileSync(join(outDir, name, 'config.json'), JSON.stringify({ kind, ...cfg, backboneFrom: typeof pretrained === 'string' ? resolve(pretrained) : null }, null, 2) + '\n');
+    writeFileSync(
+      join(outDir, name, 'config.json'),
+      JSON.stringify({ kind, ...cfg, backboneFrom: typeof pretrained === 'string' ? resolve(pretrained) : null }, null, 2) + '\n',
+    );
     const r = await trainModel({
-      name, model, lossFn, train, val, numClasses: K, cfg: cfg.train, outDir, evalFn, device,
-      resume: Boolean(flags.resume), overwrite: Boolean(flags.overwrite), quiet: Boolean(flags.quiet), prefetch: Boolean(flags.prefetch),
+      name,
+      model,
+      lossFn,
+      train,
+      val,
+      numClasses: K,
+      cfg: cfg.train,
+      outDir,
+      evalFn,
+      device,
+      resume: Boolean(flags.resume),
+      overwrite: Boolean(flags.overwrite),
+      quiet: Boolean(flags.quiet),
+      prefetch: Boolean(flags.prefetch),
       extra: { kind, config: JSON.stringify(cfg) },
     });
     const f = r.final;
-    io.out(`${name}: ${cfg.train.iterations} iterations in ${r.seconds.toFixed(1)} s on ${device}${f ? `; val mIoU ${(100 * f.mIoU).toFixed(2)} (present classes ${(100 * f.mIoUPresent).toFixed(2)}), pixAcc ${(100 * f.pixAcc).toFixed(2)}` : ''}; checkpoint ${r.checkpoint}`);
+    io.out(
+      `${name}: ${cfg.train.iterations} iterations in ${r.seconds.toFixed(1)} s on ${device}${f ? `; val mIoU ${(100 * f.mIoU).toFixed(2)} (present classes ${(100 * f.mIoUPresent).toFixed(2)}), pixAcc ${(100 * f.pixAcc).toFixed(2)}` : ''}; checkpoint ${r.checkpoint}`,
+    );
     return 0;
   });
 }

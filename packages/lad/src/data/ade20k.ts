@@ -45,7 +45,11 @@ export function ade20kDataset(opts: Ade20kOptions): PairedDataset {
   return new PairedDataset({
     name: `ade20k-${split}`,
     classNames: ADE20K_CLASSES,
-    entries: entriesFor(ids, (id) => join(images, `${id}.jpg`), (id) => join(annotations, `${id}.png`)),
+    entries: entriesFor(
+      ids,
+      (id) => join(images, `${id}.jpg`),
+      (id) => join(annotations, `${id}.png`),
+    ),
     table: ADE20K_TABLE,
     normalization: opts.normalization,
     spec: { kind: 'ade20k', args: { ...opts, split } },

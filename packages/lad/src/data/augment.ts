@@ -24,7 +24,8 @@ export interface AugmentOptions {
 export function scaleChoices(opts: AugmentOptions): number[] {
   const [lo, hi] = opts.scaleRange ?? [0.5, 2.0];
   const step = opts.scaleStep ?? 0.1;
-  if (!(lo > 0 && hi >= lo && step > 0)) throw new ValueError(`augment: need 0 < scaleRange[0] <= scaleRange[1] and scaleStep > 0: got scaleRange [${lo}, ${hi}], scaleStep ${step}.`);
+  if (!(lo > 0 && hi >= lo && step > 0))
+    throw new ValueError(`augment: need 0 < scaleRange[0] <= scaleRange[1] and scaleStep > 0: got scaleRange [${lo}, ${hi}], scaleStep ${step}.`);
   const n = Math.floor((hi - lo) / step + 1e-9) + 1;
   // NOTE: rounded to 1e-9 so that 0.5 + 3·0.1 is 0.8, as the released code's 0.5 + randint(0, 15) / 10.
   return Array.from({ length: n }, (_, k) => Math.round((lo + k * step) * 1e9) / 1e9);
@@ -49,7 +50,9 @@ export function rescale(s: Sample, f: number): Sample {
   const [SH, SW] = [Math.max(1, roundHalfEven(H * f)), Math.max(1, roundHalfEven(W * f))];
   if (SH === H && SW === W) return s;
   const image = interpolate(s.image.reshape([1, 3, H, W]), { size: [SH, SW], mode: 'bilinear', alignCorners: false }).reshape([3, SH, SW]);
-  const label = interpolate(s.label.to('float32').reshape([1, 1, H, W]), { size: [SH, SW], mode: 'nearest' }).reshape([SH, SW]).to('int32');
+  const label = interpolate(s.label.to('float32').reshape([1, 1, H, W]), { size: [SH, SW], mode: 'nearest' })
+    .reshape([SH, SW])
+    .to('int32');
   return { id: s.id, image, label };
 }
 
@@ -60,15 +63,18 @@ export function rescale(s: Sample, f: number): Sample {
 export function padCropFlip(s: Sample, crop: [number, number], top: number, left: number, flip: boolean): Sample {
   const [CH, CW] = crop;
   const [, H, W] = s.image.shape;
-  const img = s.image.data(), lab = s.label.data();
-  const outImg = new Float32Array(3 * CH * CW), outLab = new Int32Array(CH * CW).fill(-1);
+  const img = s.image.data(),
+    lab = s.label.data();
+  const outImg = new Float32Array(3 * CH * CW),
+    outLab = new Int32Array(CH * CW).fill(-1);
   for (let y = 0; y < CH; y++) {
     const sy = top + y;
     if (sy >= H) break;
     for (let x = 0; x < CW; x++) {
       const sx = left + (flip ? CW - 1 - x : x);
       if (sx >= W) continue;
-      const o = y * CW + x, i = sy * W + sx;
+      const o = y * CW + x,
+        i = sy * W + sx;
       outLab[o] = lab[i];
       for (let c = 0; c < 3; c++) outImg[c * CH * CW + o] = img[c * H * W + i];
     }
@@ -92,6 +98,8 @@ export function augment(s: Sample, gen: Generator, opts: AugmentOptions): Sample
 function checkSample(s: Sample): void {
   const [C, H, W] = s.image.shape;
   if (s.image.ndim !== 3 || C !== 3 || s.label.ndim !== 2 || s.label.shape[0] !== H || s.label.shape[1] !== W) {
-    throw new ShapeError(`augment: sample '${s.id}' needs image [3, H, W] and label [H, W]: got [${s.image.shape.join(', ')}] and [${s.label.shape.join(', ')}].`);
+    throw new ShapeError(
+      `augment: sample '${s.id}' needs image [3, H, W] and label [H, W]: got [${s.image.shape.join(', ')}] and [${s.label.shape.join(', ')}].`,
+    );
   }
 }

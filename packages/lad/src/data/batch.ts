@@ -16,7 +16,6 @@ export interface RawBatch {
   indices: number[];
 }
 
-
 /** Sample `index` of `epoch`, augmented with its own generator when `aug` is given. */
 export function loadSample(ds: SegDataset, index: number, epoch: number, seed: number, aug?: AugmentOptions): Sample {
   const s = ds.get(index);
@@ -27,7 +26,8 @@ export function loadSample(ds: SegDataset, index: number, epoch: number, seed: n
 export function collate(samples: readonly Sample[], indices: number[]): RawBatch {
   const [, H, W] = samples[0].image.shape;
   const plane = H * W;
-  const images = new Float32Array(samples.length * 3 * plane), labels = new Int32Array(samples.length * plane);
+  const images = new Float32Array(samples.length * 3 * plane),
+    labels = new Int32Array(samples.length * plane);
   samples.forEach((s, n) => {
     const [, h, w] = s.image.shape;
     if (h !== H || w !== W) {
@@ -41,5 +41,8 @@ export function collate(samples: readonly Sample[], indices: number[]): RawBatch
 
 /** The batch of `indices` in `epoch`. */
 export function loadBatch(ds: SegDataset, indices: number[], epoch: number, seed: number, aug?: AugmentOptions): RawBatch {
-  return collate(indices.map((i) => loadSample(ds, i, epoch, seed, aug)), indices);
+  return collate(
+    indices.map((i) => loadSample(ds, i, epoch, seed, aug)),
+    indices,
+  );
 }

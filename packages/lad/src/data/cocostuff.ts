@@ -51,13 +51,19 @@ function cocoTable(encoding: CocoStuffEncoding) {
 
 /** COCO-Stuff 164K or 10K; lazy, labels mapped to 171 classes. */
 export function cocoStuffDataset(opts: CocoStuffOptions): PairedDataset {
-  const variant = opts.variant ?? '164k', split = opts.split ?? 'train', encoding = opts.encoding ?? 'zero-based';
+  const variant = opts.variant ?? '164k',
+    split = opts.split ?? 'train',
+    encoding = opts.encoding ?? 'zero-based';
   requireDir(opts.root, 'COCO-Stuff root');
   const { images, labels, ids } = variant === '10k' ? layout10k(opts.root, split) : layout164k(opts.root, split);
   return new PairedDataset({
     name: `cocostuff${variant}-${split}`,
     classNames: COCO_STUFF_CLASSES,
-    entries: entriesFor(ids, (id) => join(images, `${id}.jpg`), (id) => join(labels, `${id}.png`)),
+    entries: entriesFor(
+      ids,
+      (id) => join(images, `${id}.jpg`),
+      (id) => join(labels, `${id}.png`),
+    ),
     table: cocoTable(encoding),
     normalization: opts.normalization,
     spec: { kind: 'cocostuff', args: { ...opts, variant, split, encoding } },

@@ -23,13 +23,22 @@ const BUILTIN = {
 /** Builds the dataset a spec describes. */
 export async function datasetFromSpec(spec: DatasetSpec): Promise<SegDataset> {
   switch (spec.kind) {
-    case 'voc': return BUILTIN.voc(spec.args);
-    case 'cityscapes': return BUILTIN.cityscapes(spec.args);
-    case 'ade20k': return BUILTIN.ade20k(spec.args);
-    case 'cocostuff': return BUILTIN.cocostuff(spec.args);
-    case 'folder': return BUILTIN.folder(spec.args);
-    case 'module': return fromModule(spec);
-    default: throw new ValueError(`datasetFromSpec: unknown kind '${(spec as { kind: unknown }).kind}': expected voc, cityscapes, ade20k, cocostuff, folder or module.`);
+    case 'voc':
+      return BUILTIN.voc(spec.args);
+    case 'cityscapes':
+      return BUILTIN.cityscapes(spec.args);
+    case 'ade20k':
+      return BUILTIN.ade20k(spec.args);
+    case 'cocostuff':
+      return BUILTIN.cocostuff(spec.args);
+    case 'folder':
+      return BUILTIN.folder(spec.args);
+    case 'module':
+      return fromModule(spec);
+    default:
+      throw new ValueError(
+        `datasetFromSpec: unknown kind '${(spec as { kind: unknown }).kind}': expected voc, cityscapes, ade20k, cocostuff, folder or module.`,
+      );
   }
 }
 

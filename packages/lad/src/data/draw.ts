@@ -6,7 +6,10 @@ import type { Generator } from '@lad/tensor';
 /** A float RGB canvas in [0, 1], interleaved (H, W, 3). */
 export class Canvas {
   readonly data: Float32Array;
-  constructor(readonly height: number, readonly width: number) {
+  constructor(
+    readonly height: number,
+    readonly width: number,
+  ) {
     this.data = new Float32Array(height * width * 3);
   }
 

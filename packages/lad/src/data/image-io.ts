@@ -6,13 +6,24 @@ import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 
 /** An 8-bit RGB image. */
-export interface RgbImage { width: number; height: number; /** interleaved RGB, row-major */ data: Uint8Array }
+export interface RgbImage {
+  width: number;
+  height: number /** interleaved RGB, row-major */;
+  data: Uint8Array;
+}
 /** An 8-bit single-channel image (e.g. a label map). */
-export interface GrayImage { width: number; height: number; data: Uint8Array }
+export interface GrayImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
 
 /** An image file that cannot be read or decoded; the message names the file. */
 export class ImageFileError extends Error {
-  constructor(readonly file: string, detail: string) {
+  constructor(
+    readonly file: string,
+    detail: string,
+  ) {
     super(`image: ${file}: ${detail}`);
     this.name = 'ImageFileError';
   }
@@ -69,7 +80,11 @@ export function decodeLabel(bytes: Uint8Array, file = '<bytes>', palette?: Reado
   for (let i = 0, j = 0; i < width * height; i++, j += 4) {
     if (palette) {
       const id = palette.get((rgba[j] << 16) | (rgba[j + 1] << 8) | rgba[j + 2]);
-      if (id === undefined) throw new ImageFileError(file, `pixel ${i % width},${Math.floor(i / width)} has colour (${rgba[j]}, ${rgba[j + 1]}, ${rgba[j + 2]}), which is not in the palette`);
+      if (id === undefined)
+        throw new ImageFileError(
+          file,
+          `pixel ${i % width},${Math.floor(i / width)} has colour (${rgba[j]}, ${rgba[j + 1]}, ${rgba[j + 2]}), which is not in the palette`,
+        );
       data[i] = id;
     } else data[i] = rgba[j];
   }

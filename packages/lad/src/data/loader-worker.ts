@@ -14,7 +14,10 @@ export type ToWorker =
   | { type: 'init'; spec: DatasetSpec; seed: number; augment?: AugmentOptions }
   | { type: 'batch'; id: number; epoch: number; indices: number[] };
 
-export interface WireError { name: string; message: string }
+export interface WireError {
+  name: string;
+  message: string;
+}
 
 const errorOf = (e: unknown): WireError => (e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) });
 
@@ -24,8 +27,10 @@ if (parentPort) {
   port.on('message', async (msg: ToWorker) => {
     if (msg.type === 'init') {
       setup = datasetFromSpec(msg.spec).then((ds) => ({ ds, seed: msg.seed, augment: msg.augment }));
-      setup.then(({ ds }) => port.postMessage({ type: 'ready', name: ds.name, length: ds.length }),
-        (e) => port.postMessage({ type: 'init-error', error: errorOf(e) }));
+      setup.then(
+        ({ ds }) => port.postMessage({ type: 'ready', name: ds.name, length: ds.length }),
+        (e) => port.postMessage({ type: 'init-error', error: errorOf(e) }),
+      );
       return;
     }
     try {

@@ -44,7 +44,10 @@ export interface Batch {
   epoch: number;
 }
 
-interface Step { epoch: number; indices: number[] }
+interface Step {
+  epoch: number;
+  indices: number[];
+}
 
 /** Batches of a SegDataset in dataset or seeded shuffled order, with optional augmentation, built in a worker thread when prefetching. */
 export class DataLoader implements AsyncIterable<Batch> {
@@ -54,7 +57,10 @@ export class DataLoader implements AsyncIterable<Batch> {
   private prefetchChecked = false;
   private epochCounter = 0;
 
-  constructor(readonly dataset: SegDataset, readonly opts: LoaderOptions) {
+  constructor(
+    readonly dataset: SegDataset,
+    readonly opts: LoaderOptions,
+  ) {
     const { batchSize, seed = 0 } = opts;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValueError(`DataLoader: batchSize must be a positive integer: got ${batchSize}.`);
     if (!Number.isInteger(seed)) throw new ValueError(`DataLoader: seed must be an integer: got ${seed}.`);
@@ -131,9 +137,12 @@ export class DataLoader implements AsyncIterable<Batch> {
   }
 
   private *iterationSteps(n: number, start: number): IterableIterator<Step> {
-    if (!Number.isInteger(n) || n < 0 || !Number.isInteger(start) || start < 0) throw new ValueError(`DataLoader.iterations: n and start must be non-negative integers: got ${n}, ${start}.`);
-    if (n > 0 && this.length === 0) throw new ValueError(`DataLoader.iterations: an epoch has no batch (${this.dataset.length} samples, batchSize ${this.batchSize}, dropLast).`);
-    let plan: number[][] = [], planEpoch = -1;
+    if (!Number.isInteger(n) || n < 0 || !Number.isInteger(start) || start < 0)
+      throw new ValueError(`DataLoader.iterations: n and start must be non-negative integers: got ${n}, ${start}.`);
+    if (n > 0 && this.length === 0)
+      throw new ValueError(`DataLoader.iterations: an epoch has no batch (${this.dataset.length} samples, batchSize ${this.batchSize}, dropLast).`);
+    let plan: number[][] = [],
+      planEpoch = -1;
     for (let i = start; i < start + n; i++) {
       const epoch = Math.floor(i / this.length);
       if (epoch !== planEpoch) [plan, planEpoch] = [this.plan(epoch), epoch];
@@ -173,13 +182,17 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.prefetchChecked = true;
     const spec = this.opts.spec ?? specOf(this.dataset);
     if (!spec) {
-      (this.opts.warn ?? console.warn)(`DataLoader: dataset '${this.dataset.name}' has no DatasetSpec (give options.spec or use withSpec), so it cannot be rebuilt in a worker; loading synchronously.`);
+      (this.opts.warn ?? console.warn)(
+        `DataLoader: dataset '${this.dataset.name}' has no DatasetSpec (give options.spec or use withSpec), so it cannot be rebuilt in a worker; loading synchronously.`,
+      );
       return undefined;
     }
     try {
       structuredClone({ spec, augment: this.opts.augment });
     } catch (e) {
-      (this.opts.warn ?? console.warn)(`DataLoader: the DatasetSpec of '${this.dataset.name}' cannot be sent to a worker (${(e as Error).message}); loading synchronously.`);
+      (this.opts.warn ?? console.warn)(
+        `DataLoader: the DatasetSpec of '${this.dataset.name}' cannot be sent to a worker (${(e as Error).message}); loading synchronously.`,
+      );
       return undefined;
     }
     this.prefetcher = new Prefetcher(spec, this.seed, this.opts.augment, { name: this.dataset.name, length: this.dataset.length });

@@ -11,7 +11,11 @@ import { checkNormalization, rawToSample, type RawSample, type RawSource } from 
 import { DatasetFileError } from './folder.ts';
 import type { DatasetSpec } from './spec-types.ts';
 
-export interface PairEntry { id: string; image: string; label: string }
+export interface PairEntry {
+  id: string;
+  image: string;
+  label: string;
+}
 
 /** Raw label value → class id; -1 = ignore, INVALID = a value the dataset never uses (an error). */
 export const INVALID = -2;
@@ -80,7 +84,8 @@ export function mapLabel(raw: Uint8Array, width: number, table: LabelTable, file
   const out = new Int32Array(raw.length);
   for (let i = 0; i < raw.length; i++) {
     const id = table[raw[i]];
-    if (id === INVALID) throw new DatasetFileError(file, `pixel ${i % width},${Math.floor(i / width)} has label value ${raw[i]}, which is not a class of this dataset`);
+    if (id === INVALID)
+      throw new DatasetFileError(file, `pixel ${i % width},${Math.floor(i / width)} has label value ${raw[i]}, which is not a class of this dataset`);
     out[i] = id;
   }
   return out;
@@ -103,7 +108,8 @@ export function requireFile(file: string, what: string): string {
 /** The first of `candidates` that is a directory, or an error naming the first (the documented one). */
 export function findDir(candidates: readonly string[], what: string): string {
   const hit = candidates.find((d) => existsSync(d) && statSync(d).isDirectory());
-  if (hit === undefined) throw new DatasetFileError(candidates[0], `${what} not found${candidates.length > 1 ? ` (also tried ${candidates.slice(1).join(', ')})` : ''}`);
+  if (hit === undefined)
+    throw new DatasetFileError(candidates[0], `${what} not found${candidates.length > 1 ? ` (also tried ${candidates.slice(1).join(', ')})` : ''}`);
   return hit;
 }
 
@@ -113,7 +119,10 @@ export function findDir(candidates: readonly string[], what: string): string {
  */
 export function readList(file: string): string[] {
   requireFile(file, 'split list');
-  const ids = readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0)
+  const ids = readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0)
     .map((l) => stem(l.split(/\s+/)[0]));
   if (ids.length === 0) throw new DatasetFileError(file, 'split list is empty');
   return ids;
@@ -129,7 +138,9 @@ export function stem(path: string): string {
 /** Sorted names in `dir` ending with `suffix` (checked to exist first). */
 export function listFiles(dir: string, suffix: string, what: string): string[] {
   requireDir(dir, what);
-  return readdirSync(dir).filter((f) => f.endsWith(suffix)).sort();
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(suffix))
+    .sort();
 }
 
 /** Entries for `ids`, with every image and label file checked to exist up front. */

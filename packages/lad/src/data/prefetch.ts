@@ -23,13 +23,17 @@ type FromWorker =
   | { type: 'batch'; id: number; batch: RawBatch }
   | { type: 'error'; id: number; error: WireError };
 
-interface Pending { resolve: (v: unknown) => void; reject: (e: Error) => void }
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
 
 const INIT = -1;
 
 /** The parent's execArgv without tsx's loader flags (the boot code registers tsx in the worker itself). */
 export function workerExecArgv(): string[] {
-  const argv = process.execArgv, out: string[] = [];
+  const argv = process.execArgv,
+    out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const isLoader = ['--import', '--require', '-r', '--loader', '--experimental-loader'].includes(flag);
@@ -140,7 +144,12 @@ export class Prefetcher {
       const ok = m.length === expect.length;
       const init = this.settle(INIT);
       if (ok) init?.resolve(undefined);
-      else this.fail(new ValueError(`DataLoader prefetch: the worker rebuilt '${m.name}' with ${m.length} samples, but the loader's dataset '${expect.name}' has ${expect.length}; check its spec.`));
+      else
+        this.fail(
+          new ValueError(
+            `DataLoader prefetch: the worker rebuilt '${m.name}' with ${m.length} samples, but the loader's dataset '${expect.name}' has ${expect.length}; check its spec.`,
+          ),
+        );
     } else if (m.type === 'init-error') this.fail(wireToError(m.error));
     else if (m.type === 'batch') this.settle(m.id)?.resolve(m.batch);
     else this.settle(m.id)?.reject(wireToError(m.error));

@@ -29,7 +29,8 @@ export function normalizeRgb(rgb: Uint8Array, height: number, width: number, nor
   const plane = height * width;
   const out = new Float32Array(3 * plane);
   for (let c = 0; c < 3; c++) {
-    const m = norm.mean[c], s = norm.std[c];
+    const m = norm.mean[c],
+      s = norm.std[c];
     for (let p = 0; p < plane; p++) out[c * plane + p] = (rgb[3 * p + c] - m) / s;
   }
   return out;

@@ -65,7 +65,11 @@ export interface ModuleSpec {
 }
 
 /** FolderDataset's constructor arguments (folder.ts). */
-export interface FolderSpecArgs { dir: string; split: Split; normalization?: Normalization }
+export interface FolderSpecArgs {
+  dir: string;
+  split: Split;
+  normalization?: Normalization;
+}
 
 /** A serialisable description of a dataset, from which a worker thread rebuilds it (the loader's prefetch). */
 export type DatasetSpec =

@@ -70,12 +70,18 @@ export abstract class SyntheticDataset<D extends Drawn = Drawn> implements SegDa
   readonly normalization: Normalization;
   private readonly rawCache: (RawSample | undefined)[] | null;
 
-  constructor(readonly split: Split, opts: SyntheticOptions, defaults: { train: number; val: number }, where: string) {
+  constructor(
+    readonly split: Split,
+    opts: SyntheticOptions,
+    defaults: { train: number; val: number },
+    where: string,
+  ) {
     if (split !== 'train' && split !== 'val') throw new ValueError(`${where}: split must be 'train' or 'val': got '${String(split)}'.`);
     this.length = checkCount(where, split, opts[split] ?? defaults[split]);
     const size = opts.size ?? 64;
     [this.height, this.width] = typeof size === 'number' ? [size, size] : [size[0], size[1]];
-    if (![this.height, this.width].every((v) => Number.isInteger(v) && v > 0)) throw new ValueError(`${where}: option size must be a positive integer or [height, width]: got ${JSON.stringify(size)}.`);
+    if (![this.height, this.width].every((v) => Number.isInteger(v) && v > 0))
+      throw new ValueError(`${where}: option size must be a positive integer or [height, width]: got ${JSON.stringify(size)}.`);
     this.seed = opts.seed ?? 0;
     if (!Number.isSafeInteger(this.seed)) throw new ValueError(`${where}: option seed must be a safe integer: got ${this.seed}.`);
     this.normalization = opts.normalization ?? UNIT_NORMALIZATION;
@@ -88,7 +94,8 @@ export abstract class SyntheticDataset<D extends Drawn = Drawn> implements SegDa
 
   /** The canvas of sample i with whatever extra record the generator keeps (for tests and figures). */
   inspect(i: number): D {
-    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new ShapeError(`${this.name}: index ${i} out of range for the ${this.split} split of length ${this.length}.`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.length)
+      throw new ShapeError(`${this.name}: index ${i} out of range for the ${this.split} split of length ${this.length}.`);
     return this.draw(sampleGenerator(this.name, this.seed, this.split, i));
   }
 

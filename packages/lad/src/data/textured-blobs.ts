@@ -52,7 +52,8 @@ const MIN_GRATING_CONTRAST = 0.35;
 
 function checkRange(name: string, r: readonly [number, number], lo: number, integer: boolean): void {
   const ok = Array.isArray(r) && r.length === 2 && r.every((v) => Number.isFinite(v) && (!integer || Number.isInteger(v))) && lo <= r[0] && r[0] <= r[1];
-  if (!ok) throw new ValueError(`TexturedBlobs: option ${name} must be [min, max]${integer ? ' integers' : ''} with ${lo} <= min <= max: got ${JSON.stringify(r)}.`);
+  if (!ok)
+    throw new ValueError(`TexturedBlobs: option ${name} must be [min, max]${integer ? ' integers' : ''} with ${lo} <= min <= max: got ${JSON.stringify(r)}.`);
 }
 
 /** textured-blobs: ellipses filled with stripes of five orientations on smooth colour noise; the class is the orientation. */

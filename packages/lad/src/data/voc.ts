@@ -11,13 +11,34 @@ import type { VocOptions } from './spec-types.ts';
 
 /** The 21 PASCAL VOC classes (background first), in label-id order. */
 export const VOC_CLASSES = [
-  'background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
-  'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor',
+  'background',
+  'aeroplane',
+  'bicycle',
+  'bird',
+  'boat',
+  'bottle',
+  'bus',
+  'car',
+  'cat',
+  'chair',
+  'cow',
+  'diningtable',
+  'dog',
+  'horse',
+  'motorbike',
+  'person',
+  'pottedplant',
+  'sheep',
+  'sofa',
+  'train',
+  'tvmonitor',
 ] as const;
 
 /** The VOC colour of palette index i: the bits of i spread over R, G, B from the high bit down. */
 export function vocColor(i: number): [number, number, number] {
-  let r = 0, g = 0, b = 0;
+  let r = 0,
+    g = 0,
+    b = 0;
   for (let j = 0, c = i; j < 8; j++, c >>= 3) {
     r |= ((c >> 0) & 1) << (7 - j);
     g |= ((c >> 1) & 1) << (7 - j);
@@ -55,7 +76,11 @@ export function vocDataset(opts: VocOptions): PairedDataset {
   return new PairedDataset({
     name: `voc-${split}`,
     classNames: VOC_CLASSES,
-    entries: entriesFor(ids, (id) => join(images, `${id}.jpg`), (id) => join(labels, `${id}.png`)),
+    entries: entriesFor(
+      ids,
+      (id) => join(images, `${id}.jpg`),
+      (id) => join(labels, `${id}.png`),
+    ),
     table: VOC_TABLE,
     palette: aug ? undefined : VOC_PALETTE,
     normalization: opts.normalization,

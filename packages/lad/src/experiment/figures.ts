@@ -17,7 +17,11 @@ import type { ArmName } from './arms.ts';
 import { pct } from './report.ts';
 
 /** An arm's logged curves: loss per step, validation results per step. */
-export interface ArmLog { name: string; history: HistoryEntry[]; evals: { step: number; result: EvalResult }[] }
+export interface ArmLog {
+  name: string;
+  history: HistoryEntry[];
+  evals: { step: number; result: EvalResult }[];
+}
 
 /** The curves of an arm's run folder. */
 export function readArmLog(name: string, runDir: string): ArmLog {
@@ -41,32 +45,70 @@ export function writePlots(outDir: string, logs: ArmLog[], seed: number): string
   const write = (file: string, png: Uint8Array) => (writeFileSync(join(outDir, file), png), files.push(file));
   const base = logs.find((l) => l.name === 'baseline-start');
   const offset = (l: ArmLog) => (l.name === 'baseline-start' || !base ? 0 : (base.history.at(-1)?.step ?? 0)); // fine-tuning starts where the baseline ends
-  write('losses.png', linePlotPng({
-    title: `training loss, seed ${seed} (mean of 10 steps)`, xLabel: 'step (fine-tuning after the baseline stage)', yLabel: 'loss', logY: true,
-    series: logs.map((l) => ({ name: l.name, points: smooth(l.history.map((h) => [offset(l) + h.step, h.loss]), 10) })),
-  }));
-  write('val-miou.png', linePlotPng({
-    title: `val mIoU, seed ${seed} (teachers with labels)`, xLabel: 'step (fine-tuning after the baseline stage)', yLabel: 'mIoU (%)',
-    series: logs.map((l) => ({ name: l.name, points: l.evals.map((e) => [offset(l) + e.step, pct(e.result.mIoU)]) })),
-  }));
+  write(
+    'losses.png',
+    linePlotPng({
+      title: `training loss, seed ${seed} (mean of 10 steps)`,
+      xLabel: 'step (fine-tuning after the baseline stage)',
+      yLabel: 'loss',
+      logY: true,
+      series: logs.map((l) => ({
+        name: l.name,
+        points: smooth(
+          l.history.map((h) => [offset(l) + h.step, h.loss]),
+          10,
+        ),
+      })),
+    }),
+  );
+  write(
+    'val-miou.png',
+    linePlotPng({
+      title: `val mIoU, seed ${seed} (teachers with labels)`,
+      xLabel: 'step (fine-tuning after the baseline stage)',
+      yLabel: 'mIoU (%)',
+      series: logs.map((l) => ({ name: l.name, points: l.evals.map((e) => [offset(l) + e.step, pct(e.result.mIoU)]) })),
+    }),
+  );
   for (const l of logs) {
     const keys = [...new Set(l.history.flatMap((e) => Object.keys(e.parts)))].filter((k) => k !== 'total');
-    write(`loss-${l.name}.png`, linePlotPng({
-      title: `${l.name}: loss and its parts, seed ${seed}`, xLabel: 'step', yLabel: 'loss',
-      series: [{ name: 'total', points: l.history.map((e) => [e.step, e.loss]) }, ...keys.map((k) => ({ name: k, points: l.history.map((e): [number, number] => [e.step, e.parts[k] ?? NaN]) }))],
-    }));
+    write(
+      `loss-${l.name}.png`,
+      linePlotPng({
+        title: `${l.name}: loss and its parts, seed ${seed}`,
+        xLabel: 'step',
+        yLabel: 'loss',
+        series: [
+          { name: 'total', points: l.history.map((e) => [e.step, e.loss]) },
+          ...keys.map((k) => ({ name: k, points: l.history.map((e): [number, number] => [e.step, e.parts[k] ?? NaN]) })),
+        ],
+      }),
+    );
   }
   return files;
 }
 
 /** Example columns after image, ground truth and the label channel: the arms that ran, in this order. */
-const EXAMPLE_ARMS: [ArmName, string][] = [['teacher-lad', 'LAD teacher'], ['control', 'control'], ['control-compute', 'control (FLOPs)'], ['student-kd', 'KD student'], ['student-lad', 'LAD student']];
+const EXAMPLE_ARMS: [ArmName, string][] = [
+  ['teacher-lad', 'LAD teacher'],
+  ['control', 'control'],
+  ['control-compute', 'control (FLOPs)'],
+  ['student-kd', 'KD student'],
+  ['student-lad', 'LAD student'],
+];
 
 /**
  * Rows: the first val images. Columns: image, ground truth, the LAD teacher's label channel, then the
  * predictions of the arms in `models`. Inputs are built on the CPU and moved to `device`.
  */
-export async function examplesGrid(val: SegDataset, normalization: Normalization, models: Partial<Record<string, SegModel>>, cfg: ExperimentConfig, seed: number, device: Device): Promise<Uint8Array> {
+export async function examplesGrid(
+  val: SegDataset,
+  normalization: Normalization,
+  models: Partial<Record<string, SegModel>>,
+  cfg: ExperimentConfig,
+  seed: number,
+  device: Device,
+): Promise<Uint8Array> {
   const K = val.numClasses;
   const n = Math.min(cfg.eval.examples, val.length);
   const palette = classPalette(K);

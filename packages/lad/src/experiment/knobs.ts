@@ -9,7 +9,8 @@ import type { LabelEncoding } from '../config.ts';
 import { ValueError } from '@lad/tensor';
 
 const encodings = (c: ExperimentConfig, f: (e: LabelEncoding) => LabelEncoding): ExperimentConfig => ({
-  ...c, lad: { ...c.lad, encodeTrain: f(c.lad.encodeTrain), encodeDistill: f(c.lad.encodeDistill), encodeTeacherEval: f(c.lad.encodeTeacherEval) },
+  ...c,
+  lad: { ...c.lad, encodeTrain: f(c.lad.encodeTrain), encodeDistill: f(c.lad.encodeDistill), encodeTeacherEval: f(c.lad.encodeTeacherEval) },
 });
 
 interface NamedKnob {
@@ -19,20 +20,30 @@ interface NamedKnob {
   set: (c: ExperimentConfig, v: number | 'auto') => ExperimentConfig;
 }
 
-const num = (name: string) => (t: string): number => {
-  const n = Number(t);
-  if (t.trim() === '' || !Number.isFinite(n)) throw new ValueError(`${name} takes a number: got '${t}'.`);
-  return n;
-};
-const numOrAuto = (name: string) => (t: string): number | 'auto' => (t.trim() === 'auto' ? 'auto' : num(name)(t));
+const num =
+  (name: string) =>
+  (t: string): number => {
+    const n = Number(t);
+    if (t.trim() === '' || !Number.isFinite(n)) throw new ValueError(`${name} takes a number: got '${t}'.`);
+    return n;
+  };
+const numOrAuto =
+  (name: string) =>
+  (t: string): number | 'auto' =>
+    t.trim() === 'auto' ? 'auto' : num(name)(t);
 const asNum = (v: number | 'auto'): number => v as number;
 
 /** A synthetic dataset at `size` px; digits-seg's digits and strokes keep their size relative to the canvas. */
 function resize(c: ExperimentConfig, size: number): ExperimentConfig {
   if (c.data.kind === 'folder') return c;
   if (c.data.kind === 'textured-blobs') return { ...c, data: { ...c.data, size } };
-  const o = c.data.options ?? {}, r = size / c.data.size;
-  const options = { ...o, ...(o.digitSize ? { digitSize: [Math.round(o.digitSize[0] * r), Math.round(o.digitSize[1] * r)] as [number, number] } : {}), ...(o.thickenPasses ? { thickenPasses: Math.max(1, Math.round(o.thickenPasses * r)) } : {}) };
+  const o = c.data.options ?? {},
+    r = size / c.data.size;
+  const options = {
+    ...o,
+    ...(o.digitSize ? { digitSize: [Math.round(o.digitSize[0] * r), Math.round(o.digitSize[1] * r)] as [number, number] } : {}),
+    ...(o.thickenPasses ? { thickenPasses: Math.max(1, Math.round(o.thickenPasses * r)) } : {}),
+  };
   return { ...c, data: { ...c.data, size, options } };
 }
 
@@ -59,7 +70,9 @@ export function resolveKnob(cfg: ExperimentConfig, knob: string): string | null 
     return o === null || typeof o !== 'object';
   };
   for (const p of [knob, `lad.${knob}`]) if (has(p)) return p;
-  throw new ValueError(`unknown knob '${knob}': give a dotted path to a number, string or boolean of the experiment config (e.g. lad.consWeight, teacher.iterations, lad.encodeTrain.sigma) or one of ${Object.keys(NAMED_KNOBS).join(', ')}.`);
+  throw new ValueError(
+    `unknown knob '${knob}': give a dotted path to a number, string or boolean of the experiment config (e.g. lad.consWeight, teacher.iterations, lad.encodeTrain.sigma) or one of ${Object.keys(NAMED_KNOBS).join(', ')}.`,
+  );
 }
 
 function getPath(cfg: ExperimentConfig, path: string): unknown {
@@ -102,7 +115,10 @@ export function parseSweep(cfg: ExperimentConfig, text: string): SweepSpec {
   const eq = text.indexOf('=');
   if (eq <= 0) throw new ValueError(`a sweep is KNOB=V1,V2,... (e.g. labelScale=1,10,100 or lad.consWeight=0,5): got '${text}'.`);
   const path = text.slice(0, eq).trim();
-  const parts = text.slice(eq + 1).split(',').filter((s) => s.trim() !== '');
+  const parts = text
+    .slice(eq + 1)
+    .split(',')
+    .filter((s) => s.trim() !== '');
   if (parts.length === 0) throw new ValueError(`the sweep '${text}' lists no values after '='.`);
   return { path, values: parts.map((p) => parseKnobValue(cfg, path, p)) };
 }
@@ -141,10 +157,20 @@ const safe = (s: string) => s.replace(/[^A-Za-z0-9.+=,-]+/g, '_');
 export function gridPoints(cfg: ExperimentConfig): GridPoint[] {
   let points: GridPoint[] = [{ values: {}, name: '', cfg: { ...cfg, sweep: [] } }];
   for (const axis of cfg.sweep) {
-    points = points.flatMap((p) => axis.values.map((v) => {
-      const values = { ...p.values, [axis.path]: v };
-      return { values, name: safe(Object.entries(values).map(([k, x]) => `${k}=${String(x)}`).join(',')), cfg: withKnob(p.cfg, axis.path, v) };
-    }));
+    points = points.flatMap((p) =>
+      axis.values.map((v) => {
+        const values = { ...p.values, [axis.path]: v };
+        return {
+          values,
+          name: safe(
+            Object.entries(values)
+              .map(([k, x]) => `${k}=${String(x)}`)
+              .join(','),
+          ),
+          cfg: withKnob(p.cfg, axis.path, v),
+        };
+      }),
+    );
   }
   return points;
 }

@@ -6,7 +6,13 @@
 import type { ExperimentConfig, KnobValue } from '../presets.ts';
 import { ARMS, type ArmName } from './arms.ts';
 
-export interface Stat { mean: number; std: number; min: number; max: number; n: number }
+export interface Stat {
+  mean: number;
+  std: number;
+  min: number;
+  max: number;
+  n: number;
+}
 
 /** Mean, sample std (0 for one value), min and max. */
 export function stat(xs: readonly number[]): Stat {
@@ -43,7 +49,11 @@ export interface TeacherDiagnostics {
 }
 
 /** The class a model predicts most often, and on what share (%) of the labelled pixels. */
-export interface TopClass { classId: number; className: string; share: number }
+export interface TopClass {
+  classId: number;
+  className: string;
+  share: number;
+}
 
 export interface ArmSeedMetrics {
   seed: number;
@@ -106,7 +116,11 @@ export interface ArmReport {
   diagnostics?: DiagnosticsSummary;
 }
 
-export interface Delta { name: string; perSeed: number[]; stat: Stat }
+export interface Delta {
+  name: string;
+  perSeed: number[];
+  stat: Stat;
+}
 
 /** The study's question for one grid point: is the LAD teacher helped by its labels? */
 export interface LabelUsage {
@@ -175,14 +189,25 @@ export function teacherVerdict(m: { encoded: number; zeros: number; otherImage: 
   const spread = Math.max(...vals) - Math.min(...vals);
   const scores = `its own labels ${f(m.encoded)}, zeros ${f(m.zeros)}, another image's labels ${f(m.otherImage)} mIoU`;
   if (spread <= tolerance) {
-    return { ignoresLabels: true, usesLabels: false, text: `The teacher is ignoring its labels: its mIoU is the same within ${tolerance} point with ${scores}. Its label channel adds nothing, so distilling from it is conventional KD.` };
+    return {
+      ignoresLabels: true,
+      usesLabels: false,
+      text: `The teacher is ignoring its labels: its mIoU is the same within ${tolerance} point with ${scores}. Its label channel adds nothing, so distilling from it is conventional KD.`,
+    };
   }
   const gain = m.encoded - m.zeros;
   if (gain > tolerance) {
-    const wrong = m.otherImage < m.zeros - tolerance ? ` Another image's labels pull it below zeros, so it follows the channel rather than the image where they disagree.` : '';
+    const wrong =
+      m.otherImage < m.zeros - tolerance
+        ? ` Another image's labels pull it below zeros, so it follows the channel rather than the image where they disagree.`
+        : '';
     return { ignoresLabels: false, usesLabels: true, text: `The teacher uses its labels: ${f(gain)} points above zeros (${scores}).${wrong}` };
   }
-  return { ignoresLabels: false, usesLabels: false, text: `The teacher does not gain from its own labels (${scores}); its scores differ by ${f(spread)} points, but its labels do not raise them above zeros.` };
+  return {
+    ignoresLabels: false,
+    usesLabels: false,
+    text: `The teacher does not gain from its own labels (${scores}); its scores differ by ${f(spread)} points, but its labels do not raise them above zeros.`,
+  };
 }
 
 /** The study's criterion (issue 10 §3-4): own labels beat the no-label teacher and zeros by ≥ `margin` points. */
@@ -191,10 +216,18 @@ export const HELPED_MARGIN = 3;
 export function labelUsageVerdict(overNoLabel: Delta | null, overZeros: Delta, fixedOverNoLabel: Delta | null): LabelUsage {
   const f = (d: Delta) => `${d.stat.mean >= 0 ? '+' : ''}${d.stat.mean.toFixed(1)}`;
   if (!overNoLabel) {
-    return { overNoLabel, overZeros, fixedOverNoLabel, helped: false, text: `Own labels − zeros ${f(overZeros)} points; run teacher-nolabel to tell whether the labels help (--arms).` };
+    return {
+      overNoLabel,
+      overZeros,
+      fixedOverNoLabel,
+      helped: false,
+      text: `Own labels − zeros ${f(overZeros)} points; run teacher-nolabel to tell whether the labels help (--arms).`,
+    };
   }
   const helped = overNoLabel.stat.mean >= HELPED_MARGIN && overZeros.stat.mean >= HELPED_MARGIN;
-  const fixed = fixedOverNoLabel ? ` Under the fixed distillation code it scores ${f(fixedOverNoLabel)} against the no-label teacher: ${fixedOverNoLabel.stat.mean >= HELPED_MARGIN ? 'the student is distilled from a better teacher' : 'what the student is distilled from is no better than a teacher without labels'}.` : '';
+  const fixed = fixedOverNoLabel
+    ? ` Under the fixed distillation code it scores ${f(fixedOverNoLabel)} against the no-label teacher: ${fixedOverNoLabel.stat.mean >= HELPED_MARGIN ? 'the student is distilled from a better teacher' : 'what the student is distilled from is no better than a teacher without labels'}.`
+    : '';
   const text = helped
     ? `The LAD teacher is helped by its labels: ${f(overNoLabel)} points over the no-label teacher of the same recipe and ${f(overZeros)} over itself with zeros.${fixed}`
     : `The LAD teacher is NOT helped by its labels: ${f(overNoLabel)} points over the no-label teacher of the same recipe, ${f(overZeros)} over itself with zeros (the criterion is ≥ ${HELPED_MARGIN} on both).${fixed}`;
@@ -230,7 +263,12 @@ export function singleClassVerdict(perSeed: readonly { seed: number; topClass: T
   const names = [...new Set(hit.map((p) => p.topClass.className))];
   const cls = names.map((n) => `'${n}'`).join(' or ');
   const shares = hit.map((p) => `${p.topClass.share.toFixed(1)}%`).join(', ');
-  const where = perSeed.length === 1 ? '' : hit.length === perSeed.length ? `In every seed (${hit.map((p) => p.seed).join(', ')}) it ` : `In seed${hit.length > 1 ? 's' : ''} ${hit.map((p) => p.seed).join(', ')} of ${perSeed.length} it `;
+  const where =
+    perSeed.length === 1
+      ? ''
+      : hit.length === perSeed.length
+        ? `In every seed (${hit.map((p) => p.seed).join(', ')}) it `
+        : `In seed${hit.length > 1 ? 's' : ''} ${hit.map((p) => p.seed).join(', ')} of ${perSeed.length} it `;
   const text = `${where ? where : 'It '}predicts class ${cls} almost everywhere: it has not learnt the task at this budget (${shares} of the predicted labelled val pixels).`;
   return { seeds: hit.map((p) => p.seed), text };
 }
@@ -246,7 +284,14 @@ const ARM_TITLES: Record<string, { title: string; input: string }> = {
 function summariseDiagnostics(ds: TeacherDiagnostics[]): DiagnosticsSummary {
   const s = (k: keyof TeacherDiagnostics) => stat(ds.map((d) => d[k]));
   const [encoded, zeros, otherImage, fixedCode, agreement] = [s('encoded'), s('zeros'), s('otherImage'), s('fixedCode'), s('agreement')];
-  return { encoded, zeros, otherImage, fixedCode, agreement, verdict: teacherVerdict({ encoded: encoded.mean, zeros: zeros.mean, otherImage: otherImage.mean }) };
+  return {
+    encoded,
+    zeros,
+    otherImage,
+    fixedCode,
+    agreement,
+    verdict: teacherVerdict({ encoded: encoded.mean, zeros: zeros.mean, otherImage: otherImage.mean }),
+  };
 }
 
 /** The seeds of one grid point (units sorted by seed) aggregated into its report. */
@@ -258,8 +303,11 @@ export function aggregatePoint(units: readonly UnitResult[]): PointReport {
   for (const name of names) {
     const rows = units.map((u) => u.arms[name]!);
     arms[name] = {
-      ...ARM_TITLES[name], perSeed: rows,
-      mIoU: stat(rows.map((r) => r.mIoU)), mIoUPresent: stat(rows.map((r) => r.mIoUPresent)), pixAcc: stat(rows.map((r) => r.pixAcc)),
+      ...ARM_TITLES[name],
+      perSeed: rows,
+      mIoU: stat(rows.map((r) => r.mIoU)),
+      mIoUPresent: stat(rows.map((r) => r.mIoUPresent)),
+      pixAcc: stat(rows.map((r) => r.pixAcc)),
       trainFlops: rows[0].trainFlops,
       iou: Array.from({ length: K }, (_, k) => {
         const xs = rows.map((r) => r.iou[k]).filter((v): v is number => v !== null);
@@ -278,11 +326,20 @@ export function aggregatePoint(units: readonly UnitResult[]): PointReport {
   const d = (f: keyof TeacherDiagnostics) => (u: UnitResult) => u.arms['teacher-lad']?.diagnostics?.[f];
   const overZeros = delta('teacher-lad own labels − zeros', d('encoded'), d('zeros'));
   const labelUsage = overZeros
-    ? labelUsageVerdict(delta('teacher-lad own labels − teacher-nolabel', d('encoded'), m('teacher-nolabel')), overZeros, delta('teacher-lad fixed code − teacher-nolabel', d('fixedCode'), m('teacher-nolabel')))
+    ? labelUsageVerdict(
+        delta('teacher-lad own labels − teacher-nolabel', d('encoded'), m('teacher-nolabel')),
+        overZeros,
+        delta('teacher-lad fixed code − teacher-nolabel', d('fixedCode'), m('teacher-nolabel')),
+      )
     : null;
   const pairs: [ArmName, ArmName][] = [
-    ['student-lad', 'student-kd'], ['student-lad', 'control-compute'], ['student-lad', 'control'],
-    ['student-kd', 'control-compute'], ['student-kd', 'control'], ['control-compute', 'control'], ['teacher-lad', 'teacher-nocons'],
+    ['student-lad', 'student-kd'],
+    ['student-lad', 'control-compute'],
+    ['student-lad', 'control'],
+    ['student-kd', 'control-compute'],
+    ['student-kd', 'control'],
+    ['control-compute', 'control'],
+    ['teacher-lad', 'teacher-nocons'],
   ];
   const deltas = pairs.map(([a, b]) => delta(`${a} − ${b}`, m(a), m(b))).filter((x): x is Delta => x !== null);
   return { point: units[0].point, name: units[0].pointName, config: units[0].config, dataset: units[0].dataset, seeds, arms, labelUsage, deltas };

@@ -27,14 +27,20 @@ import { baselineKey, jsonNumbers, readUnit, runUnit, type UnitRun } from './uni
 import { examplesGrid, readArmLog, writePlots } from './figures.ts';
 import { renderReportMd } from './render.ts';
 
-export interface ExperimentDataSets { train: SegDataset; val: SegDataset; normalization: Normalization }
+export interface ExperimentDataSets {
+  train: SegDataset;
+  val: SegDataset;
+  normalization: Normalization;
+}
 
 /** The datasets of `spec`; a folder is checked to exist up front. */
 export function loadExperimentData(spec: ExperimentData): ExperimentDataSets {
   if (spec.kind === 'folder') {
-    if (!spec.dir) throw new ValueError(`the dataset folder is not set: give one (--data DIR) written in the folder layout (lad data export, or a converted real dataset).`);
+    if (!spec.dir)
+      throw new ValueError(`the dataset folder is not set: give one (--data DIR) written in the folder layout (lad data export, or a converted real dataset).`);
     if (!existsSync(spec.dir)) throw new ValueError(`the dataset folder ${spec.dir} does not exist.`);
-    const train = new FolderDataset(spec.dir, 'train'), val = new FolderDataset(spec.dir, 'val');
+    const train = new FolderDataset(spec.dir, 'train'),
+      val = new FolderDataset(spec.dir, 'val');
     return { train, val, normalization: train.normalization };
   }
   // cached: every arm of every seed reads the same few hundred samples many times
@@ -72,7 +78,8 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunExperimentOp
   const { outDir } = opts;
   const device = opts.device ?? 'cpu';
   const shard = opts.shard ?? { index: 0, count: 1 };
-  if (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) throw new ValueError(`experiment: shard: got ${shard.index}/${shard.count}, expected I/N with 0 <= I < N.`);
+  if (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count)
+    throw new ValueError(`experiment: shard: got ${shard.index}/${shard.count}, expected I/N with 0 <= I < N.`);
   validateExperimentConfig(cfg); // every stage of every grid point, before anything trains
   // each grid point's data (a knob like size changes it), loaded once per distinct spec
   const cache = new Map<string, { data: ExperimentDataSets; dataset: UnitResult['dataset'] }>();
@@ -80,10 +87,18 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunExperimentOp
     const key = JSON.stringify(c.data);
     if (!cache.has(key)) {
       const data = loadExperimentData(c.data);
-      cache.set(key, { data, dataset: {
-        name: data.val.name, numClasses: data.train.numClasses, classNames: [...data.val.classNames], train: data.train.length, val: data.val.length,
-        evalImages: Math.min(c.eval.limit ?? data.val.length, data.val.length), imageStd: imageStd(data.train),
-      } });
+      cache.set(key, {
+        data,
+        dataset: {
+          name: data.val.name,
+          numClasses: data.train.numClasses,
+          classNames: [...data.val.classNames],
+          train: data.train.length,
+          val: data.val.length,
+          evalImages: Math.min(c.eval.limit ?? data.val.length, data.val.length),
+          imageStd: imageStd(data.train),
+        },
+      });
     }
     return cache.get(key)!;
   };
@@ -107,14 +122,27 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunExperimentOp
   const units = points.flatMap((p) => cfg.seeds.map((seed) => ({ p, seed })));
   const mine = units.filter((_, i) => i % shard.count === shard.index);
   const owner = shard.count === 1 ? 'main' : `${shard.index}-of-${shard.count}`;
-  log(`[experiment] ${mine.length} of ${units.length} units (seeds × grid points); label scale ${[...new Set(points.map((p) => `${p.cfg.lad.encodeTrain.scale} (image std ${dataOf(p.cfg).dataset.imageStd.toFixed(3)})`))].join(', ')}`);
+  log(
+    `[experiment] ${mine.length} of ${units.length} units (seeds × grid points); label scale ${[...new Set(points.map((p) => `${p.cfg.lad.encodeTrain.scale} (image std ${dataOf(p.cfg).dataset.imageStd.toFixed(3)})`))].join(', ')}`,
+  );
   let first: UnitRun | null = null;
   let firstData: ExperimentDataSets | null = null;
   for (const [i, { p, seed }] of mine.entries()) {
     const done = readUnit(outDir, p.name, seed);
     if (done && i > 0) continue; // the first unit is loaded (not retrained) for the examples grid
     const { data, dataset } = dataOf(p.cfg);
-    const run = await runUnit(p.cfg, p.values, p.name, seed, { outDir, data, dataset, device, resume: opts.resume === true || done !== null, quiet: opts.quiet ?? false, owner, log, print: opts.print, pretrained });
+    const run = await runUnit(p.cfg, p.values, p.name, seed, {
+      outDir,
+      data,
+      dataset,
+      device,
+      resume: opts.resume === true || done !== null,
+      quiet: opts.quiet ?? false,
+      owner,
+      log,
+      print: opts.print,
+      pretrained,
+    });
     if (!first) [first, firstData] = [run, data];
   }
   const finished = units.map(({ p, seed }) => readUnit(outDir, p.name, seed));
@@ -123,8 +151,12 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunExperimentOp
     return null;
   }
   return reportExperiment(outDir, {
-    totalSeconds: (performance.now() - t0) / 1000, device: opts.deviceLabel ?? device,
-    examples: first && firstData && first.result.pointName === points[0].name && first.result.seed === cfg.seeds[0] ? { models: first.models, data: firstData, device } : null,
+    totalSeconds: (performance.now() - t0) / 1000,
+    device: opts.deviceLabel ?? device,
+    examples:
+      first && firstData && first.result.pointName === points[0].name && first.result.seed === cfg.seeds[0]
+        ? { models: first.models, data: firstData, device }
+        : null,
   });
 }
 
@@ -149,41 +181,64 @@ export async function reportExperiment(outDir: string, opts: ReportOptions = {})
   const dirs = [outDir, ...(opts.from ?? [])];
   for (const d of opts.from ?? []) {
     const other = join(d, 'config.json');
-    if (!existsSync(other) || readFileSync(other, 'utf8') !== readFileSync(cfgPath, 'utf8')) throw new ValueError(`report: ${d}/config.json is missing or differs from ${cfgPath}; only shards of one experiment can be merged.`);
+    if (!existsSync(other) || readFileSync(other, 'utf8') !== readFileSync(cfgPath, 'utf8'))
+      throw new ValueError(`report: ${d}/config.json is missing or differs from ${cfgPath}; only shards of one experiment can be merged.`);
   }
   const missing: string[] = [];
   const where = new Map<UnitResult, string>();
-  const byPoint = points.map((p) => cfg.seeds.map((seed) => {
-    for (const d of dirs) {
-      const u = readUnit(d, p.name, seed);
-      if (u) return where.set(u, d), u;
-    }
-    missing.push(`${p.name || '(the only point)'} seed ${seed}`);
-    return null!;
-  }));
-  if (missing.length) throw new ValueError(`report: ${missing.length} unit(s) of ${outDir} are not finished: ${missing.slice(0, 5).join('; ')}${missing.length > 5 ? '; …' : ''}. Run the missing shards (or lad experiment --resume).`);
+  const byPoint = points.map((p) =>
+    cfg.seeds.map((seed) => {
+      for (const d of dirs) {
+        const u = readUnit(d, p.name, seed);
+        if (u) return (where.set(u, d), u);
+      }
+      missing.push(`${p.name || '(the only point)'} seed ${seed}`);
+      return null!;
+    }),
+  );
+  if (missing.length)
+    throw new ValueError(
+      `report: ${missing.length} unit(s) of ${outDir} are not finished: ${missing.slice(0, 5).join('; ')}${missing.length > 5 ? '; …' : ''}. Run the missing shards (or lad experiment --resume).`,
+    );
   const reports = byPoint.map((units) => aggregatePoint(units));
   const u0 = byPoint[0][0];
   const d0 = where.get(u0)!;
-  const dirOf = (arm: string) => (arm === 'baseline-start' ? join(d0, `baseline-${baselineKey(u0.config)}`, `seed-${u0.seed}`, arm) : join(d0, u0.pointName, `seed-${u0.seed}`, arm));
-  const logs = Object.keys(u0.arms).map((arm) => readArmLog(arm, dirOf(arm))).filter((l) => l.history.length > 0);
+  const dirOf = (arm: string) =>
+    arm === 'baseline-start' ? join(d0, `baseline-${baselineKey(u0.config)}`, `seed-${u0.seed}`, arm) : join(d0, u0.pointName, `seed-${u0.seed}`, arm);
+  const logs = Object.keys(u0.arms)
+    .map((arm) => readArmLog(arm, dirOf(arm)))
+    .filter((l) => l.history.length > 0);
   const plots = logs.length ? writePlots(outDir, logs, u0.seed) : [];
   let examples: string | null = null;
   if (opts.examples && cfg.eval.examples > 0) {
     examples = 'examples.png';
-    writeFileSync(join(outDir, examples), await examplesGrid(opts.examples.data.val, opts.examples.data.normalization, opts.examples.models, u0.config, u0.seed, opts.examples.device));
+    writeFileSync(
+      join(outDir, examples),
+      await examplesGrid(opts.examples.data.val, opts.examples.data.normalization, opts.examples.models, u0.config, u0.seed, opts.examples.device),
+    );
   }
   const report: ExperimentReport = {
-    version: 2, preset: cfg.preset, dataset: u0.dataset, points: reports, sweep: cfg.sweep,
+    version: 2,
+    preset: cfg.preset,
+    dataset: u0.dataset,
+    points: reports,
+    sweep: cfg.sweep,
     files: { reportMd: 'report.md', plots, examples },
     timing: {
       totalSeconds: opts.totalSeconds ?? 0,
       units: byPoint.flat().map((u) => ({ point: u.pointName, seed: u.seed, arms: u.timing })),
-      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', threads: getNumThreads(), memGiB: Math.round(totalmem() / 2 ** 30), platform: `${platform()}-${osArch()}`, node: process.version, device: opts.device ?? 'cpu' },
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model ?? 'unknown',
+        threads: getNumThreads(),
+        memGiB: Math.round(totalmem() / 2 ** 30),
+        platform: `${platform()}-${osArch()}`,
+        node: process.version,
+        device: opts.device ?? 'cpu',
+      },
     },
   };
   writeFileSync(join(outDir, 'report.json'), JSON.stringify(report, jsonNumbers, 2) + '\n');
   writeFileSync(join(outDir, 'report.md'), renderReportMd(report));
   return report;
 }
-

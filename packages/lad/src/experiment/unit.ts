@@ -41,7 +41,10 @@ export interface UnitContext {
 }
 
 /** What a finished unit hands back besides unit.json: the trained models (for the examples grid). */
-export interface UnitRun { result: UnitResult; models: Partial<Record<ArmName | 'baseline-start', SegModel>> }
+export interface UnitRun {
+  result: UnitResult;
+  models: Partial<Record<ArmName | 'baseline-start', SegModel>>;
+}
 
 /** Forward passes (in units of one forward) per image per step: a backward counts as two forwards. */
 export function forwardsPerStep(arm: Pick<ArmSpec, 'loss'>, lad: LadConfig): number {
@@ -55,13 +58,17 @@ export const trainFlops = (macs: number, iterations: number, batchSize: number, 
 /** The compute-matched control's iterations: the FLOPs of teacher-lad + student-lad at the control's cost per step. */
 export function computeMatchedIterations(cfg: ExperimentConfig, lad: LadConfig): number {
   const arm = (n: ArmName) => ARMS.find((a) => a.name === n)!;
-  const spent = cfg.teacher.iterations * cfg.teacher.batchSize * forwardsPerStep(arm('teacher-lad'), lad) + cfg.student.iterations * cfg.student.batchSize * forwardsPerStep(arm('student-lad'), lad);
+  const spent =
+    cfg.teacher.iterations * cfg.teacher.batchSize * forwardsPerStep(arm('teacher-lad'), lad) +
+    cfg.student.iterations * cfg.student.batchSize * forwardsPerStep(arm('student-lad'), lad);
   return Math.max(1, Math.round(spent / (cfg.student.batchSize * forwardsPerStep(arm('control'), arm('control').lad(lad)))));
 }
 
 /** A short key of what the baseline stage depends on. */
 export const baselineKey = (cfg: ExperimentConfig): string =>
-  (hashName(JSON.stringify([cfg.data, cfg.model, cfg.baseline, cfg.lad.auxWeightBaseline, cfg.init, ...(cfg.backboneFrom ? [cfg.backboneFrom] : [])])) >>> 0).toString(16).padStart(8, '0');
+  (hashName(JSON.stringify([cfg.data, cfg.model, cfg.baseline, cfg.lad.auxWeightBaseline, cfg.init, ...(cfg.backboneFrom ? [cfg.backboneFrom] : [])])) >>> 0)
+    .toString(16)
+    .padStart(8, '0');
 
 function writeAtomic(path: string, text: string): void {
   writeFileSync(path + '.tmp', text);
@@ -75,7 +82,10 @@ function firstConv(model: SegModel): Conv2d {
 }
 
 function meanImgsPerSec(r: TrainResult): number | null {
-  const xs = r.history.slice(1).map((h) => h.imgsPerSec).filter(Number.isFinite);
+  const xs = r.history
+    .slice(1)
+    .map((h) => h.imgsPerSec)
+    .filter(Number.isFinite);
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
 }
 
@@ -101,24 +111,48 @@ export async function runUnit(cfg: ExperimentConfig, point: Record<string, KnobV
   const timing: UnitResult['timing'] = {};
   const models: UnitRun['models'] = {};
 
-  const train = async (name: ArmName | 'baseline-start', dir: string, model: SegModel, tc: TrainConfig, lossFn: LossFn, evalFn: (m: SegModel) => Promise<EvalResult>, resume = ctx.resume) => {
+  const train = async (
+    name: ArmName | 'baseline-start',
+    dir: string,
+    model: SegModel,
+    tc: TrainConfig,
+    lossFn: LossFn,
+    evalFn: (m: SegModel) => Promise<EvalResult>,
+    resume = ctx.resume,
+  ) => {
     ctx.log(`[experiment] ${pointName ? `${pointName} ` : ''}seed ${seed}: ${name} (${tc.iterations} iterations)`);
     defaultGenerator.manualSeed(mixSeed(seed, STREAM.default, hashName(name)));
     const result = await trainModel({
-      name, model, lossFn, train: data.train, val: data.val, numClasses: K, cfg: tc, outDir: dir, evalFn,
-      resume, quiet: ctx.quiet, print: ctx.print, device, extra: { model: JSON.stringify(modelCfg), arm: name },
+      name,
+      model,
+      lossFn,
+      train: data.train,
+      val: data.val,
+      numClasses: K,
+      cfg: tc,
+      outDir: dir,
+      evalFn,
+      resume,
+      quiet: ctx.quiet,
+      print: ctx.print,
+      device,
+      extra: { model: JSON.stringify(modelCfg), arm: name },
     });
     timing[name] = { seconds: result.seconds, imgsPerSec: meanImgsPerSec(result) };
     models[name] = model;
     return { result, final: result.final ?? (await evalFn(model)) };
   };
   const metrics = (run: { result: TrainResult; final: EvalResult }, tc: TrainConfig, forwards: number, diagnostics?: TeacherDiagnostics): ArmSeedMetrics => ({
-    seed, mIoU: pct(run.final.mIoU), mIoUPresent: pct(run.final.mIoUPresent), pixAcc: pct(run.final.pixAcc),
+    seed,
+    mIoU: pct(run.final.mIoU),
+    mIoUPresent: pct(run.final.mIoUPresent),
+    pixAcc: pct(run.final.pixAcc),
     iou: run.final.iou.map((v) => (Number.isFinite(v) ? pct(v) : null)),
     curve: run.result.evals.map((e) => [e.step, pct(e.result.mIoU)]),
     finalLoss: run.result.history.at(-1)?.loss ?? null,
     topClass: topPredictedClass(run.final.confusion, data.val.classNames),
-    iterations: tc.iterations, trainFlops: trainFlops(macs, tc.iterations, tc.batchSize, forwards),
+    iterations: tc.iterations,
+    trainFlops: trainFlops(macs, tc.iterations, tc.batchSize, forwards),
     ...(diagnostics ? { diagnostics } : {}),
   });
 
@@ -133,7 +167,8 @@ export async function runUnit(cfg: ExperimentConfig, point: Record<string, KnobV
     const tc = { ...cfg.baseline, seed: mixSeed(seed, STREAM.baseline) };
     const lossFn: LossFn = (b) => baselineLoss(start, b, cfg.lad);
     let run: Awaited<ReturnType<typeof train>>;
-    if (existsSync(join(shared, 'done'))) run = await train('baseline-start', shared, start, tc, lossFn, zerosEval, true); // loads
+    if (existsSync(join(shared, 'done')))
+      run = await train('baseline-start', shared, start, tc, lossFn, zerosEval, true); // loads
     else {
       const mine = `${shared}.${ctx.owner}.tmp`; // resumable by the same owner
       run = await train('baseline-start', mine, start, tc, lossFn, zerosEval);
@@ -152,7 +187,8 @@ export async function runUnit(cfg: ExperimentConfig, point: Record<string, KnobV
   const finetune = (tc: TrainConfig): TrainConfig => ({ ...tc, seed: mixSeed(seed, STREAM.finetune) });
   for (const arm of armsToRun(cfg.arms)) {
     const lad = arm.lad(cfg.lad);
-    const recipe = arm.recipe === 'teacher' ? cfg.teacher : arm.recipe === 'student' ? cfg.student : { ...cfg.student, iterations: computeMatchedIterations(cfg, cfg.lad) };
+    const recipe =
+      arm.recipe === 'teacher' ? cfg.teacher : arm.recipe === 'student' ? cfg.student : { ...cfg.student, iterations: computeMatchedIterations(cfg, cfg.lad) };
     const tc = finetune(recipe);
     const model = copyOf(start, arm.stream);
     if (arm.loss === 'teacher') initExtraInputChannels_(firstConv(model), 3, cfg.lad.labelChannelInitStd, new Generator(mixSeed(seed, STREAM.redraw)));

@@ -94,13 +94,24 @@ export function buildBackbone(cfg: ModelConfig, generator?: Generator): ResNetV1
 /** The decode head of a ResNet-based arch on c4 (features[3]). */
 export function buildDecodeHead(cfg: ModelConfig, backbone: ResNetV1s, generator?: Generator): DecodeHead {
   checkArch('buildDecodeHead', cfg.arch);
-  const base = { inChannels: backbone.channels[3], numClasses: cfg.numClasses, channels: cfg.headChannels, dropout: cfg.dropout ?? archDropout(cfg.arch), generator };
+  const base = {
+    inChannels: backbone.channels[3],
+    numClasses: cfg.numClasses,
+    channels: cfg.headChannels,
+    dropout: cfg.dropout ?? archDropout(cfg.arch),
+    generator,
+  };
   switch (cfg.arch) {
-    case 'fcn': return new FCNHead(base);
-    case 'psp': return new PSPHead(base);
-    case 'deeplabv3': return new ASPPHead({ ...base, outputStride: backbone.strides[3] });
-    case 'ocr': return new OCRHead({ ...base, keyChannels: cfg.keyChannels ?? Math.max(1, cfg.headChannels >> 1) });
-    case 'stdc': throw new ValueError('buildDecodeHead: stdc is a whole model, not a ResNet head: use buildModel.');
+    case 'fcn':
+      return new FCNHead(base);
+    case 'psp':
+      return new PSPHead(base);
+    case 'deeplabv3':
+      return new ASPPHead({ ...base, outputStride: backbone.strides[3] });
+    case 'ocr':
+      return new OCRHead({ ...base, keyChannels: cfg.keyChannels ?? Math.max(1, cfg.headChannels >> 1) });
+    case 'stdc':
+      throw new ValueError('buildDecodeHead: stdc is a whole model, not a ResNet head: use buildModel.');
   }
 }
 
@@ -108,8 +119,14 @@ export function buildDecodeHead(cfg: ModelConfig, backbone: ResNetV1s, generator
 export function buildAuxHead(cfg: ModelConfig, backbone: ResNetV1s, generator?: Generator): FCNHead {
   const c3 = backbone.channels[2];
   return new FCNHead({
-    inChannels: c3, numClasses: cfg.numClasses, channels: cfg.auxChannels ?? Math.max(1, c3 >> 2), inIndex: 2,
-    numConvs: 1, concatInput: false, dropout: cfg.auxDropout ?? archDropout(cfg.arch), generator,
+    inChannels: c3,
+    numClasses: cfg.numClasses,
+    channels: cfg.auxChannels ?? Math.max(1, c3 >> 2),
+    inIndex: 2,
+    numConvs: 1,
+    concatInput: false,
+    dropout: cfg.auxDropout ?? archDropout(cfg.arch),
+    generator,
   });
 }
 
@@ -120,7 +137,15 @@ export function buildModel(cfg: ModelConfig, opts: { generator?: Generator } = {
   if (cfg.arch === 'ocr' && !cfg.aux) throw new ValueError('buildModel: arch ocr needs aux: true (the aux logits are its soft object regions).');
   if (cfg.arch === 'stdc') {
     const { width, labelChannelStd } = cfg.backbone;
-    return new StdcSeg({ inChannels: cfg.inChannels, numClasses: cfg.numClasses, width, aux: cfg.aux, dropout: cfg.dropout ?? 0.1, labelChannelStd, generator: g });
+    return new StdcSeg({
+      inChannels: cfg.inChannels,
+      numClasses: cfg.numClasses,
+      width,
+      aux: cfg.aux,
+      dropout: cfg.dropout ?? 0.1,
+      labelChannelStd,
+      generator: g,
+    });
   }
   const backbone = buildBackbone(cfg, g);
   const decodeHead = buildDecodeHead(cfg, backbone, g);

@@ -23,7 +23,8 @@ type Counted = Conv2d | Linear;
 function measure(m: Counted, x: Tensor): { macs: number; out: Tensor } {
   if (m instanceof Conv2d) {
     if (x.ndim !== 4) throw new ShapeError(`countMacs: Conv2d input must be 4-D: got ${fmtShape(x.shape)}.`);
-    const [N, , H, W] = x.shape, [OH, OW] = convOutSize(m, H, W);
+    const [N, , H, W] = x.shape,
+      [OH, OW] = convOutSize(m, H, W);
     const macs = N * m.outChannels * OH * OW * (m.inChannels / m.groups) * m.kernelSize[0] * m.kernelSize[1];
     return { macs, out: zeros([N, m.outChannels, OH, OW], { dtype: x.dtype }) };
   }
@@ -76,7 +77,11 @@ export interface ModelSummary {
 }
 
 /** Params and GMACs per top-level child and in total; printed unless `print: false`. */
-export function summary(model: Module & { forward(x: Tensor): unknown }, inputShape: readonly number[], opts: MacsOptions & { print?: boolean } = {}): ModelSummary {
+export function summary(
+  model: Module & { forward(x: Tensor): unknown },
+  inputShape: readonly number[],
+  opts: MacsOptions & { print?: boolean } = {},
+): ModelSummary {
   const top = (name: string) => name.split('.')[0] || '(self)';
   const byTop = new Map<string, [number, number]>(model.namedChildren().map(([n]) => [n, [0, 0]]));
   const add = (name: string, i: 0 | 1, v: number) => {
@@ -87,7 +92,8 @@ export function summary(model: Module & { forward(x: Tensor): unknown }, inputSh
   for (const [n, p] of model.namedParameters()) add(n, 0, p.size);
   for (const [n, v] of macsByModule(model, inputShape, opts)) add(n, 1, v);
   const rows = [...byTop].map(([n, [p, m]]) => [n, p, m] as [string, number, number]);
-  const params = rows.reduce((s, r) => s + r[1], 0), macs = rows.reduce((s, r) => s + r[2], 0);
+  const params = rows.reduce((s, r) => s + r[1], 0),
+    macs = rows.reduce((s, r) => s + r[2], 0);
   const line = (n: string, p: number, m: number) => `  ${n.padEnd(16)}${(p / 1e6).toFixed(3).padStart(10)} M${(m / 1e9).toFixed(3).padStart(12)} GMACs`;
   const text = [`${model.constructor.name} on ${fmtShape(inputShape)}`, ...rows.map((r) => line(...r)), line('total', params, macs)].join('\n');
   if (opts.print ?? true) console.log(text);

@@ -31,7 +31,14 @@ export class ConvBNReLU extends Module {
     super();
     const dilation = opts.dilation ?? 1;
     const padding = opts.padding ?? Math.floor((dilation * (k - 1)) / 2);
-    this.conv = new Conv2d(inC, outC, k, { stride: opts.stride ?? 1, padding, dilation, groups: opts.groups ?? 1, bias: opts.bias ?? false, generator: opts.generator });
+    this.conv = new Conv2d(inC, outC, k, {
+      stride: opts.stride ?? 1,
+      padding,
+      dilation,
+      groups: opts.groups ?? 1,
+      bias: opts.bias ?? false,
+      generator: opts.generator,
+    });
     this.bn = new BatchNorm2d(outC);
     this.relu = opts.relu ?? true;
   }

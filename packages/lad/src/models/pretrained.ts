@@ -66,11 +66,15 @@ export function loadPretrainedBackbone_(
 ): PretrainedLoad {
   const source = opts.source ?? 'the state dict';
   const backbone = model instanceof ResNetV1s ? model : (model as { backbone?: unknown }).backbone;
-  if (!(backbone instanceof ResNetV1s)) throw new ValueError(`backbone-from: only ResNet backbones load ImageNet weights: got a ${model.constructor.name}${backbone ? ` with a ${(backbone as object).constructor.name} backbone` : ''}.`);
+  if (!(backbone instanceof ResNetV1s))
+    throw new ValueError(
+      `backbone-from: only ResNet backbones load ImageNet weights: got a ${model.constructor.name}${backbone ? ` with a ${(backbone as object).constructor.name} backbone` : ''}.`,
+    );
   const format = pretrainedFormat(file, source);
   const ours = backbone.stateDict();
   const next: StateDict = { ...ours };
-  const loaded: string[] = [], ignored: string[] = [];
+  const loaded: string[] = [],
+    ignored: string[] = [];
   for (const [name, t] of Object.entries(file)) {
     const mine = ourName(format, name);
     const want = mine === null ? undefined : ours[mine];

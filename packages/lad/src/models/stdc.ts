@@ -41,7 +41,12 @@ export class StdcModule extends Module {
   convs: ModuleList<ConvBNReLU>;
   downsample: ConvBNReLU | null;
 
-  constructor(inC: number, outC: number, readonly stride: 1 | 2, g: G = {}) {
+  constructor(
+    inC: number,
+    outC: number,
+    readonly stride: 1 | 2,
+    g: G = {},
+  ) {
     super();
     const half = outC / 2;
     const outs = [half, outC / 4, outC / 8, outC / 8];
@@ -153,7 +158,8 @@ export class StdcSeg extends Module implements SegModel {
     this.inChannels = inChannels;
     this.numClasses = numClasses;
     this.width = w;
-    const g = { generator: opts.generator }, p = opts.dropout ?? 0.1;
+    const g = { generator: opts.generator },
+      p = opts.dropout ?? 0.1;
     this.stem = new Sequential(new ConvBNReLU(inChannels, w / 2, 3, { ...g, stride: 2 }), new ConvBNReLU(w / 2, w, 3, { ...g, stride: 2 }));
     this.stages = new ModuleList([stage(w, 4 * w, depths[0], g), stage(4 * w, 8 * w, depths[1], g), stage(8 * w, 16 * w, depths[2], g)]);
     this.globalConv = new ConvBNReLU(16 * w, 2 * w, 1, g);
@@ -187,7 +193,8 @@ export class StdcSeg extends Module implements SegModel {
 
   /** (N, C, H, W) → logits (N, K, H/8, W/8), auxLogits (N, K, H/16, W/16) or null. */
   forward(x: Tensor): SegOutputs {
-    if (x.ndim !== 4 || x.shape[1] !== this.inChannels) throw new ValueError(`StdcSeg: input must be (N, ${this.inChannels}, H, W): got [${x.shape.join(', ')}].`);
+    if (x.ndim !== 4 || x.shape[1] !== this.inChannels)
+      throw new ValueError(`StdcSeg: input must be (N, ${this.inChannels}, H, W): got [${x.shape.join(', ')}].`);
     const [s8, s16, s32] = this.features(x);
     const [c16, c8] = this.contextPath(s16, s32, s8);
     const logits = this.head.forward(this.ffm.forward(s8, c8)); // (N, K, H/8, W/8)

@@ -55,7 +55,8 @@ function diverging(v: number, range: number): Rgb {
 /** A normalised image [3, H, W] back to interleaved 8-bit RGB: rgb = x · std + mean, clamped. */
 export function imageToRgb(image: Float32Array, w: number, h: number, mean: ArrayLike<number>, std: ArrayLike<number>): Uint8Array {
   checkSize('imageToRgb', image.length, 3 * w * h);
-  const plane = w * h, out = new Uint8Array(3 * plane);
+  const plane = w * h,
+    out = new Uint8Array(3 * plane);
   for (let c = 0; c < 3; c++) {
     for (let p = 0; p < plane; p++) out[3 * p + c] = Math.max(0, Math.min(255, Math.round(image[c * plane + p] * std[c] + mean[c])));
   }

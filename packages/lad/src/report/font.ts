@@ -7,7 +7,9 @@
 export type Rgb = readonly [number, number, number];
 
 /** Anything text can be drawn onto: the Canvas satisfies it. */
-export interface PixelSink { setPixel(x: number, y: number, color: Rgb): void }
+export interface PixelSink {
+  setPixel(x: number, y: number, color: Rgb): void;
+}
 
 /** Glyph width of the built-in font (px at scale 1). */
 export const GLYPH_W = 5;

@@ -7,11 +7,26 @@ import { Canvas } from './canvas.ts';
 import { textHeight, textWidth } from './font.ts';
 
 /** One image of a segmentation grid: interleaved RGB and its size. */
-export interface GridCell { rgb: Uint8Array; width: number; height: number }
+export interface GridCell {
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+}
 /** A segmentation grid: column titles and rows of cells (null leaves a cell empty), drawn at `scale`. */
-export interface SegGridOptions { columns: string[]; rows: { cells: (GridCell | null)[] }[]; scale?: number }
+export interface SegGridOptions {
+  columns: string[];
+  rows: { cells: (GridCell | null)[] }[];
+  scale?: number;
+}
 /** The geometry of a segmentation grid (for tests and callers that draw on it). */
-export interface SegGridLayout { width: number; height: number; colWidth: number; rowHeight: number; cellX(col: number): number; cellY(row: number): number }
+export interface SegGridLayout {
+  width: number;
+  height: number;
+  colWidth: number;
+  rowHeight: number;
+  cellX(col: number): number;
+  cellY(row: number): number;
+}
 
 /** Margin around a segmentation grid (px). */
 export const GRID_MARGIN = 8;
@@ -26,7 +41,8 @@ export function segGridLayout(opts: SegGridOptions): SegGridLayout {
   const cells = opts.rows.flatMap((r) => r.cells).filter((c): c is GridCell => c !== null);
   const colWidth = Math.max(16, ...cells.map((c) => c.width * scale), ...opts.columns.map((t) => textWidth(t)));
   const rowHeight = Math.max(16, ...cells.map((c) => c.height * scale));
-  const n = Math.max(1, opts.columns.length), m = opts.rows.length;
+  const n = Math.max(1, opts.columns.length),
+    m = opts.rows.length;
   return {
     width: 2 * GRID_MARGIN + n * colWidth + (n - 1) * GRID_GAP,
     height: 2 * GRID_MARGIN + GRID_HEADER + m * rowHeight + Math.max(0, m - 1) * GRID_GAP,
@@ -39,7 +55,8 @@ export function segGridLayout(opts: SegGridOptions): SegGridLayout {
 
 /** The grid as a PNG: titles centred over columns, each cell upscaled (nearest) and centred. */
 export function segGridPng(opts: SegGridOptions): Uint8Array {
-  const L = segGridLayout(opts), scale = opts.scale ?? 2;
+  const L = segGridLayout(opts),
+    scale = opts.scale ?? 2;
   const c = new Canvas(L.width, L.height);
   opts.columns.forEach((title, j) => c.drawText(L.cellX(j) + Math.floor((L.colWidth - textWidth(title)) / 2), GRID_MARGIN, title, [20, 20, 20]));
   opts.rows.forEach((row, i) => {
@@ -54,7 +71,8 @@ function drawCell(c: Canvas, L: SegGridLayout, cell: GridCell | null, x: number,
     c.fillRect(x, y, L.colWidth, L.rowHeight, [240, 240, 240]);
     return;
   }
-  const ox = x + Math.floor((L.colWidth - cell.width * scale) / 2), oy = y + Math.floor((L.rowHeight - cell.height * scale) / 2);
+  const ox = x + Math.floor((L.colWidth - cell.width * scale) / 2),
+    oy = y + Math.floor((L.rowHeight - cell.height * scale) / 2);
   c.strokeRect(ox - 1, oy - 1, cell.width * scale + 2, cell.height * scale + 2, [200, 200, 200]);
   c.blit(cell.rgb, cell.width, cell.height, ox, oy, scale);
 }

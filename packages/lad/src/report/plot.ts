@@ -9,7 +9,10 @@ import { drawTextVertical, textHeight, textWidth } from './font.ts';
 import { formatNumber, formatTick, linearTicks, logTicks, type Ticks } from './ticks.ts';
 
 /** One line of a line plot: its name and (x, y) points. */
-export interface Series { name: string; points: [number, number][] }
+export interface Series {
+  name: string;
+  points: [number, number][];
+}
 /** Options of linePlot: titles, series, size and axes. */
 export interface LinePlotOptions {
   title: string;
@@ -22,7 +25,12 @@ export interface LinePlotOptions {
   logY?: boolean;
 }
 /** A rectangle (px). */
-export interface Rect { x: number; y: number; w: number; h: number }
+export interface Rect {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
 /** The geometry of a line plot (for tests and callers that draw on it). */
 export interface PlotLayout {
   width: number;
@@ -41,14 +49,29 @@ export interface PlotLayout {
 
 /** tab10, darkened where needed to read on white. */
 export const SERIES_COLORS: Rgb[] = [
-  [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
-  [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
+  [31, 119, 180],
+  [255, 127, 14],
+  [44, 160, 44],
+  [214, 39, 40],
+  [148, 103, 189],
+  [140, 86, 75],
+  [227, 119, 194],
+  [127, 127, 127],
+  [188, 189, 34],
+  [23, 190, 207],
 ];
 /** The colour of the i-th series of a plot. */
 export const seriesColor = (i: number): Rgb => SERIES_COLORS[i % SERIES_COLORS.length];
 
-const PAD = 10, TICK = 4, TITLE_SCALE = 2, LEGEND_ROW = 14, SWATCH = 16, MAX_NAME = 28;
-const AXIS: Rgb = [60, 60, 60], GRID: Rgb = [228, 228, 228], TEXT: Rgb = [20, 20, 20];
+const PAD = 10,
+  TICK = 4,
+  TITLE_SCALE = 2,
+  LEGEND_ROW = 14,
+  SWATCH = 16,
+  MAX_NAME = 28;
+const AXIS: Rgb = [60, 60, 60],
+  GRID: Rgb = [228, 228, 228],
+  TEXT: Rgb = [20, 20, 20];
 
 const legendName = (name: string): string => (name.length > MAX_NAME ? `${name.slice(0, MAX_NAME - 2)}..` : name);
 const transformY = (y: number, logY: boolean): number => (logY ? (y > 0 ? Math.log10(y) : NaN) : y);
@@ -71,7 +94,8 @@ function yTicksFor(opts: LinePlotOptions, plotH: number): Ticks {
   const target = Math.max(2, Math.floor(plotH / 45));
   if (opts.yRange) {
     const [a, b] = widen([transformY(opts.yRange[0], logY), transformY(opts.yRange[1], logY)]);
-    if (!Number.isFinite(a) || !Number.isFinite(b)) throw new ValueError(`linePlotPng: yRange ${JSON.stringify(opts.yRange)} is not usable${logY ? ' on a log axis (both ends must be positive)' : ''}.`);
+    if (!Number.isFinite(a) || !Number.isFinite(b))
+      throw new ValueError(`linePlotPng: yRange ${JSON.stringify(opts.yRange)} is not usable${logY ? ' on a log axis (both ends must be positive)' : ''}.`);
     return logY ? logTicks(a, b) : linearTicks(a, b, target, false);
   }
   const ys = opts.series.flatMap((s) => s.points.map((p) => transformY(p[1], logY)));
@@ -95,7 +119,8 @@ const xTickLabel = (t: Ticks, v: number): string => formatTick(v, tickStep(t));
 
 /** The plot's geometry: margins sized to the title, tick labels, axis labels and legend. */
 export function plotLayout(opts: LinePlotOptions): PlotLayout {
-  const height = opts.height ?? 400, logY = opts.logY ?? false;
+  const height = opts.height ?? 400,
+    logY = opts.logY ?? false;
   const titleScale = textWidth(opts.title, TITLE_SCALE) <= (opts.width ?? 640) - 2 * PAD ? TITLE_SCALE : 1;
   const width = Math.max(opts.width ?? 640, textWidth(opts.title, titleScale) + 2 * PAD); // a title is never cut
   const fh = textHeight();
@@ -119,7 +144,8 @@ export function plotLayout(opts: LinePlotOptions): PlotLayout {
 }
 
 function drawAxes(c: Canvas, L: PlotLayout, opts: LinePlotOptions): void {
-  const { plot, xTicks, yTicks } = L, logY = opts.logY ?? false;
+  const { plot, xTicks, yTicks } = L,
+    logY = opts.logY ?? false;
   for (const v of yTicks.values) {
     const py = Math.round(plot.y + plot.h - 1 - ((v - yTicks.lo) / (yTicks.hi - yTicks.lo)) * (plot.h - 1));
     c.fillRect(plot.x, py, plot.w, 1, GRID);
@@ -150,22 +176,37 @@ function drawLabels(c: Canvas, L: PlotLayout, opts: LinePlotOptions): void {
 
 /** Clips segment a→b to the rectangle (Liang–Barsky); null when nothing is inside. */
 export function clipSegment(a: [number, number], b: [number, number], r: Rect): [[number, number], [number, number]] | null {
-  const dx = b[0] - a[0], dy = b[1] - a[1];
-  let t0 = 0, t1 = 1;
-  const edges: [number, number][] = [[-dx, a[0] - r.x], [dx, r.x + r.w - 1 - a[0]], [-dy, a[1] - r.y], [dy, r.y + r.h - 1 - a[1]]];
+  const dx = b[0] - a[0],
+    dy = b[1] - a[1];
+  let t0 = 0,
+    t1 = 1;
+  const edges: [number, number][] = [
+    [-dx, a[0] - r.x],
+    [dx, r.x + r.w - 1 - a[0]],
+    [-dy, a[1] - r.y],
+    [dy, r.y + r.h - 1 - a[1]],
+  ];
   for (const [p, q] of edges) {
-    if (p === 0) { if (q < 0) return null; continue; }
+    if (p === 0) {
+      if (q < 0) return null;
+      continue;
+    }
     const t = q / p;
-    if (p < 0) t0 = Math.max(t0, t); else t1 = Math.min(t1, t);
+    if (p < 0) t0 = Math.max(t0, t);
+    else t1 = Math.min(t1, t);
     if (t0 > t1) return null;
   }
-  return [[a[0] + t0 * dx, a[1] + t0 * dy], [a[0] + t1 * dx, a[1] + t1 * dy]];
+  return [
+    [a[0] + t0 * dx, a[1] + t0 * dy],
+    [a[0] + t1 * dx, a[1] + t1 * dy],
+  ];
 }
 
 function drawSeries(c: Canvas, L: PlotLayout, s: Series, color: Rgb, logY: boolean): void {
   const px = s.points.map(([x, y]) => (Number.isFinite(x) && Number.isFinite(transformY(y, logY)) ? L.toPixel(x, y) : null));
   for (let i = 0; i < px.length; i++) {
-    const p = px[i], q = px[i + 1];
+    const p = px[i],
+      q = px[i + 1];
     if (p && q) {
       const seg = clipSegment(p, q, L.plot);
       if (seg) c.drawLine(seg[0][0], seg[0][1], seg[1][0], seg[1][1], color, 2);

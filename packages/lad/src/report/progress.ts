@@ -38,7 +38,9 @@ export function progressLine(opts: ProgressOptions): string {
   const eta = step > 0 ? (elapsed / step) * Math.max(0, total - step) : NaN;
   const head = `${(100 * frac).toFixed(1).padStart(5)}%`;
   const tail = ` ${step}/${total} ${formatDuration(elapsed)} ETA ${formatDuration(eta)}`;
-  const losses = Object.entries(opts.parts).map(([k, v]) => `${k} ${formatLoss(v)}`).join(' ');
+  const losses = Object.entries(opts.parts)
+    .map(([k, v]) => `${k} ${formatLoss(v)}`)
+    .join(' ');
   const text = tail + (losses ? ` | ${losses}` : '');
   const barW = Math.max(10, Math.min(40, width - head.length - text.length - 3));
   const filled = Math.round(frac * barW);

@@ -2,7 +2,11 @@
 // log axes, and compact number formatting that keeps tick labels short and distinct.
 
 /** Axis ticks: the axis range and the tick values. */
-export interface Ticks { lo: number; hi: number; values: number[] }
+export interface Ticks {
+  lo: number;
+  hi: number;
+  values: number[];
+}
 
 /** A nice step for covering `span` in about `target` intervals. */
 export function niceStep(span: number, target: number): number {

@@ -6,7 +6,8 @@ import { nodeModule } from './node.ts';
 
 /** The temp-file name for `path`: hidden, in the same directory, unique per process and call. */
 export function tempPathFor(path: string): string {
-  const { basename, dirname, join, resolve } = nodeModule('tempPathFor', 'node:path'), { randomBytes } = nodeModule('tempPathFor', 'node:crypto');
+  const { basename, dirname, join, resolve } = nodeModule('tempPathFor', 'node:path'),
+    { randomBytes } = nodeModule('tempPathFor', 'node:crypto');
   const abs = resolve(path);
   return join(dirname(abs), `.${basename(abs)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
 }
@@ -16,7 +17,8 @@ export function tempPathFor(path: string): string {
  * the temp file is removed and `path` is left as it was.
  */
 export function writeFileAtomic(path: string, produce: (sink: (chunk: Uint8Array) => void) => void): void {
-  const { closeSync, fsyncSync, openSync, renameSync, rmSync } = nodeModule('writeFileAtomic', 'node:fs'), { dirname, resolve } = nodeModule('writeFileAtomic', 'node:path');
+  const { closeSync, fsyncSync, openSync, renameSync, rmSync } = nodeModule('writeFileAtomic', 'node:fs'),
+    { dirname, resolve } = nodeModule('writeFileAtomic', 'node:path');
   const tmp = tempPathFor(path);
   let fd: number | null = openSync(tmp, 'wx');
   try {

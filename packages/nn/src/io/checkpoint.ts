@@ -12,17 +12,32 @@ import { nodeModule } from './node.ts';
 import { loadSafetensors, saveSafetensors } from './safetensors.ts';
 
 /** Anything with a state dict: a Module, or a hand-written model. */
-export interface StateDictSource { stateDict(): StateDict }
+export interface StateDictSource {
+  stateDict(): StateDict;
+}
 /** `checkStateDict`, when present (Module has it), throws what loadStateDict would, changing nothing. */
-export interface StateDictTarget { loadStateDict(sd: StateDict, opts?: LoadStateDictOptions): unknown; checkStateDict?(sd: StateDict, opts?: LoadStateDictOptions): unknown }
+export interface StateDictTarget {
+  loadStateDict(sd: StateDict, opts?: LoadStateDictOptions): unknown;
+  checkStateDict?(sd: StateDict, opts?: LoadStateDictOptions): unknown;
+}
 /** Anything with an optimizer's `stateDict()` (an Optimizer, or a snapshot of its state). */
-export interface OptimizerSource { stateDict(): OptimizerStateDict }
+export interface OptimizerSource {
+  stateDict(): OptimizerStateDict;
+}
 /** `checkStateDict`, when present (Optimizer has it), throws what loadStateDict would, changing nothing. */
-export interface OptimizerTarget { loadStateDict(sd: OptimizerStateDict): unknown; checkStateDict?(sd: OptimizerStateDict): unknown }
+export interface OptimizerTarget {
+  loadStateDict(sd: OptimizerStateDict): unknown;
+  checkStateDict?(sd: OptimizerStateDict): unknown;
+}
 /** A Generator from @lad/tensor, or anything with the same state methods. */
-export interface GeneratorSource { getState(): number[] }
+export interface GeneratorSource {
+  getState(): number[];
+}
 /** With `getState` (a Generator has it), a state is tried and undone before anything is restored. */
-export interface GeneratorTarget { setState(state: readonly number[]): unknown; getState?(): number[] }
+export interface GeneratorTarget {
+  setState(state: readonly number[]): unknown;
+  getState?(): number[];
+}
 
 /** What saveCheckpoint writes: the model's (and optionally the optimizer's) state, the step, generator states and free-form strings. */
 export interface CheckpointInput {
@@ -56,11 +71,19 @@ export interface RestoreTargets {
 /** Format version written to every checkpoint's metadata (`lad.checkpoint`). */
 export const CHECKPOINT_VERSION = '1';
 const KEY = { version: 'lad.checkpoint', step: 'lad.step', optim: 'lad.optimizer', gens: 'lad.generators' } as const;
-const MODEL = 'model.', OPTIM = 'optim.state.', EXTRA = 'extra.';
+const MODEL = 'model.',
+  OPTIM = 'optim.state.',
+  EXTRA = 'extra.';
 
 /** How one parameter's optimizer state is recorded in the metadata: its numbers, and the names of its tensors. */
-interface ParamStateJson { numbers: Record<string, number>; tensors: string[] }
-interface OptimizerJson { paramGroups: ParamGroupState[]; state: Record<string, ParamStateJson> }
+interface ParamStateJson {
+  numbers: Record<string, number>;
+  tensors: string[];
+}
+interface OptimizerJson {
+  paramGroups: ParamGroupState[];
+  state: Record<string, ParamStateJson>;
+}
 
 /** Writes a checkpoint atomically (temp file, fsync, rename, fsync of the directory). */
 export function saveCheckpoint(path: string, input: CheckpointInput): void {
@@ -88,7 +111,8 @@ export function restoreCheckpoint(path: string, targets: RestoreTargets): Checkp
   if (optimizer && !ck.optimizer) throw new CheckpointError(path, 'an optimizer was given, but the checkpoint holds no optimizer state');
   const gens = Object.entries(targets.generators ?? {});
   for (const [name] of gens) {
-    if (!Object.hasOwn(ck.generatorStates, name)) throw new CheckpointError(path, `no state for generator ${JSON.stringify(name)}: got ${JSON.stringify(Object.keys(ck.generatorStates))}`);
+    if (!Object.hasOwn(ck.generatorStates, name))
+      throw new CheckpointError(path, `no state for generator ${JSON.stringify(name)}: got ${JSON.stringify(Object.keys(ck.generatorStates))}`);
   }
   const part = (what: string, f: () => unknown) => {
     try {
@@ -118,7 +142,8 @@ export function checkpointPath(dir: string, step: number, prefix = 'ckpt'): stri
 
 /** The checkpoint in `dir` named by checkpointPath with the highest step, or null if there is none. */
 export function latestCheckpoint(dir: string, prefix = 'ckpt'): string | null {
-  const { readdirSync } = nodeModule('latestCheckpoint', 'node:fs'), { join } = nodeModule('latestCheckpoint', 'node:path');
+  const { readdirSync } = nodeModule('latestCheckpoint', 'node:fs'),
+    { join } = nodeModule('latestCheckpoint', 'node:path');
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -165,7 +190,8 @@ function encodeOptimizer(sd: OptimizerStateDict, tensors: StateDict, file: strin
     setOwn(state, idx, entry);
   }
   return JSON.stringify({ paramGroups: sd.paramGroups, state } satisfies OptimizerJson, (key, v: unknown) => {
-    if (typeof v === 'number' && !Number.isFinite(v)) throw new CheckpointError(file, `optimizer state ${JSON.stringify(key)} is ${v}: only finite numbers can be stored`);
+    if (typeof v === 'number' && !Number.isFinite(v))
+      throw new CheckpointError(file, `optimizer state ${JSON.stringify(key)} is ${v}: only finite numbers can be stored`);
     return v;
   });
 }
@@ -179,7 +205,8 @@ export function decodeCheckpoint(tensors: StateDict, metadata: Record<string, st
   if (!Object.hasOwn(metadata, KEY.version)) fail(`not a checkpoint: no "${KEY.version}" metadata (was it written by saveCheckpoint?)`);
   if (version !== CHECKPOINT_VERSION) fail(`unsupported checkpoint version: got ${JSON.stringify(version)}, expected "${CHECKPOINT_VERSION}"`);
   const step = Number(metadata[KEY.step]);
-  if (!/^\d+$/.test(metadata[KEY.step] ?? '') || !Number.isSafeInteger(step)) fail(`"${KEY.step}" must be a non-negative integer: got ${JSON.stringify(metadata[KEY.step])}`);
+  if (!/^\d+$/.test(metadata[KEY.step] ?? '') || !Number.isSafeInteger(step))
+    fail(`"${KEY.step}" must be a non-negative integer: got ${JSON.stringify(metadata[KEY.step])}`);
   const used = new Set<string>();
   const model: StateDict = {};
   for (const [k, t] of Object.entries(tensors)) {
@@ -212,7 +239,8 @@ function decodeGenerators(text: string | undefined, fail: (why: string) => never
   if (!isObject(json)) return fail(`metadata "${KEY.gens}" must be an object of generator states: got ${text}`);
   const out: Record<string, number[]> = {};
   for (const [name, s] of Object.entries(json)) {
-    if (!Array.isArray(s) || !s.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff)) fail(`generator ${JSON.stringify(name)} state must be an array of uint32 words: got ${JSON.stringify(s)}`);
+    if (!Array.isArray(s) || !s.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff))
+      fail(`generator ${JSON.stringify(name)} state must be an array of uint32 words: got ${JSON.stringify(s)}`);
     setOwn(out, name, s as number[]);
   }
   return out;
@@ -220,8 +248,10 @@ function decodeGenerators(text: string | undefined, fail: (why: string) => never
 
 function decodeOptimizer(text: string, tensors: StateDict, used: Set<string>, fail: (why: string) => never): OptimizerStateDict {
   const json = parseJson(KEY.optim, text, fail);
-  if (!isObject(json) || !Array.isArray(json.paramGroups) || !isObject(json.state)) return fail(`metadata "${KEY.optim}" must be { paramGroups: [...], state: {...} }: got ${text.slice(0, 200)}`);
-  for (const g of json.paramGroups) if (!isObject(g) || !isIndexArray(g.params)) fail(`optimizer param group has no valid "params" index list: got ${JSON.stringify(g)}`);
+  if (!isObject(json) || !Array.isArray(json.paramGroups) || !isObject(json.state))
+    return fail(`metadata "${KEY.optim}" must be { paramGroups: [...], state: {...} }: got ${text.slice(0, 200)}`);
+  for (const g of json.paramGroups)
+    if (!isObject(g) || !isIndexArray(g.params)) fail(`optimizer param group has no valid "params" index list: got ${JSON.stringify(g)}`);
   const state: Record<number, OptimizerParamState> = {};
   for (const [idx, entry] of Object.entries(json.state)) {
     if (!/^\d+$/.test(idx)) fail(`optimizer state key must be a parameter index: got ${JSON.stringify(idx)}`);
@@ -231,7 +261,8 @@ function decodeOptimizer(text: string, tensors: StateDict, used: Set<string>, fa
 }
 
 function decodeParamState(idx: string, entry: unknown, tensors: StateDict, used: Set<string>, fail: (why: string) => never): OptimizerParamState {
-  if (!isObject(entry) || !isObject(entry.numbers) || !Array.isArray(entry.tensors)) return fail(`optimizer state for parameter ${idx} must be { numbers, tensors }: got ${JSON.stringify(entry)}`);
+  if (!isObject(entry) || !isObject(entry.numbers) || !Array.isArray(entry.tensors))
+    return fail(`optimizer state for parameter ${idx} must be { numbers, tensors }: got ${JSON.stringify(entry)}`);
   const out: OptimizerParamState = {};
   for (const [key, v] of Object.entries(entry.numbers)) {
     if (typeof v !== 'number') fail(`optimizer state ${idx}.${key} must be a number: got ${JSON.stringify(v)}`);

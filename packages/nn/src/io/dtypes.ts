@@ -40,7 +40,8 @@ function toInt32(size: number, get: (dv: DataView, off: number, fail: (why: stri
 /** A 64-bit integer as int32, or a range error naming its value and flat index. */
 function int64(signed: boolean): Reader {
   return toInt32(8, (dv, off, fail, i) => {
-    const lo = dv.getUint32(off, true), hi = signed ? dv.getInt32(off + 4, true) : dv.getUint32(off + 4, true);
+    const lo = dv.getUint32(off, true),
+      hi = signed ? dv.getInt32(off + 4, true) : dv.getUint32(off + 4, true);
     if ((hi === 0 && lo <= INT32_MAX) || (signed && hi === -1 && lo > INT32_MAX)) return lo | 0;
     const v = (signed ? dv.getBigInt64(off, true) : dv.getBigUint64(off, true)).toString();
     return fail(`value ${v} at flat index ${i} does not fit in int32: got ${v}, expected -2147483648..2147483647`);
@@ -49,7 +50,9 @@ function int64(signed: boolean): Reader {
 
 /** IEEE binary16 bits to a number (exact: every half is a float32). */
 function halfToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  const sign = h & 0x8000 ? -1 : 1,
+    e = (h >> 10) & 0x1f,
+    m = h & 0x3ff;
   if (e === 0) return sign * m * 2 ** -24; // zero and subnormals
   if (e === 31) return m ? NaN : sign * Infinity;
   return sign * (1 + m / 1024) * 2 ** (e - 15);
@@ -66,7 +69,8 @@ function float16(): Reader {
 /** bfloat16 is the top half of a float32's bits. */
 function bfloat16(): Reader {
   return (dv, n) => {
-    const out = new Float32Array(n), bits = new Uint32Array(out.buffer);
+    const out = new Float32Array(n),
+      bits = new Uint32Array(out.buffer);
     for (let i = 0; i < n; i++) bits[i] = dv.getUint16(2 * i, true) << 16;
     return out;
   };
@@ -114,7 +118,8 @@ export const WRITE: Record<DType, { name: string; size: number; rank: number }> 
 /** The little-endian bytes of a dense typed array (a view of it on a little-endian host). */
 export function littleEndianBytes(a: TypedArray): Uint8Array {
   if (LITTLE_ENDIAN_HOST) return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  const out = new Uint8Array(a.byteLength), dv = new DataView(out.buffer);
+  const out = new Uint8Array(a.byteLength),
+    dv = new DataView(out.buffer);
   for (let i = 0; i < a.length; i++) {
     if (a instanceof Float64Array) dv.setFloat64(8 * i, a[i], true);
     else if (a instanceof Float32Array) dv.setFloat32(4 * i, a[i], true);

@@ -24,7 +24,7 @@ export interface Header {
 
 type Fail = (why: string) => never;
 
-const show = (v: unknown): string => (v === undefined ? 'undefined' : JSON.stringify(v) ?? String(v));
+const show = (v: unknown): string => (v === undefined ? 'undefined' : (JSON.stringify(v) ?? String(v)));
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
@@ -85,20 +85,23 @@ function parseEntry(name: string, v: unknown, dataLength: number, fail: Fail): H
   if (end - begin !== nbytes) {
     fail(`${where}: shape/offset mismatch: data_offsets [${begin}, ${end}] span ${end - begin} bytes, expected ${nbytes} for ${dtype} of shape ${show(shape)}`);
   }
-  if (end > dataLength) fail(`${where}: data_offsets [${begin}, ${end}] are out of bounds: got end ${end}, expected at most ${dataLength} (the data section's size)`);
+  if (end > dataLength)
+    fail(`${where}: data_offsets [${begin}, ${end}] are out of bounds: got end ${end}, expected at most ${dataLength} (the data section's size)`);
   return { name, dtype, codec, shape: shape as number[], numel, begin, end };
 }
 
 /** Offsets sorted by begin must follow each other with no gap or overlap, up to the end of the data. */
 function checkLayout(entries: readonly HeaderEntry[], dataLength: number, fail: Fail): void {
-  let pos = 0, prev = '';
+  let pos = 0,
+    prev = '';
   for (const e of entries) {
     if (e.begin < pos) fail(`tensor ${show(e.name)}: data_offsets [${e.begin}, ${e.end}] overlap tensor ${show(prev)}, which ends at ${pos}`);
     if (e.begin > pos) fail(`tensor ${show(e.name)}: data_offsets [${e.begin}, ${e.end}] leave a gap: bytes ${pos}..${e.begin} belong to no tensor`);
     pos = e.end;
     prev = e.name;
   }
-  if (pos !== dataLength) fail(`trailing garbage: ${dataLength - pos} bytes after the last tensor's data: got a data section of ${dataLength} bytes, expected ${pos}`);
+  if (pos !== dataLength)
+    fail(`trailing garbage: ${dataLength - pos} bytes after the last tensor's data: got a data section of ${dataLength} bytes, expected ${pos}`);
 }
 
 /**

@@ -8,11 +8,16 @@ import type * as path from 'node:path';
 import type * as crypto from 'node:crypto';
 import { DeviceError } from '@lad/tensor';
 
-interface Builtins { 'node:fs': typeof fs; 'node:path': typeof path; 'node:crypto': typeof crypto }
+interface Builtins {
+  'node:fs': typeof fs;
+  'node:path': typeof path;
+  'node:crypto': typeof crypto;
+}
 
 /** Node's module `id` for the file function `op`; a DeviceError outside Node. */
 export function nodeModule<K extends keyof Builtins>(op: string, id: K): Builtins[K] {
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  if (typeof proc?.getBuiltinModule !== 'function') throw new DeviceError(`${op}: needs Node's file system (${id}, Node >= 20.16); in a browser, use the in-memory forms.`);
+  if (typeof proc?.getBuiltinModule !== 'function')
+    throw new DeviceError(`${op}: needs Node's file system (${id}, Node >= 20.16); in a browser, use the in-memory forms.`);
   return proc.getBuiltinModule(id) as Builtins[K];
 }

@@ -67,7 +67,8 @@ function planFile(tensors: StateDict, metadata: Record<string, string>, fail: (w
   if (Object.keys(metadata).length > 0) parts.push(`"__metadata__":${metadataJson(metadata, fail)}`);
   let offset = 0;
   for (const { name, tensor } of order) {
-    const w = WRITE[tensor.dtype], end = offset + tensor.numel() * w.size;
+    const w = WRITE[tensor.dtype],
+      end = offset + tensor.numel() * w.size;
     parts.push(`${JSON.stringify(name)}:${JSON.stringify({ dtype: w.name, shape: tensor.shape, data_offsets: [offset, end] })}`);
     offset = end;
   }
@@ -103,7 +104,8 @@ export function parseSafetensors(bytes: Uint8Array | ArrayBuffer, sourceName = I
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   if (buf.length < 8) fail(`truncated header length: got ${buf.length} bytes, expected at least 8 (the u64 header length)`);
   const n = dv.getBigUint64(0, true);
-  if (n > BigInt(buf.length - 8)) fail(`header length ${n} goes beyond the end of the file: got ${buf.length - 8} bytes after the length, expected at least ${n}`);
+  if (n > BigInt(buf.length - 8))
+    fail(`header length ${n} goes beyond the end of the file: got ${buf.length - 8} bytes after the length, expected at least ${n}`);
   if (n > BigInt(MAX_HEADER_BYTES)) fail(`header too large: got ${n} bytes, expected at most ${MAX_HEADER_BYTES}`);
   const dataStart = 8 + Number(n);
   let text = '';

@@ -33,16 +33,21 @@ export class BatchNorm2d extends Module {
   readonly affine: boolean;
   readonly trackRunningStats: boolean;
 
-  constructor(readonly numFeatures: number, opts: BatchNormLayerOptions = {}) {
+  constructor(
+    readonly numFeatures: number,
+    opts: BatchNormLayerOptions = {},
+  ) {
     super();
     checkInt('BatchNorm2d', 'numFeatures', numFeatures, 1);
     this.eps = opts.eps ?? 1e-5;
     this.momentum = opts.momentum === undefined ? 0.1 : opts.momentum;
     if (!(this.eps > 0)) throw new ValueError(`BatchNorm2d: eps must be positive: got ${this.eps}.`);
-    if (this.momentum !== null && !(this.momentum >= 0 && this.momentum <= 1)) throw new ValueError(`BatchNorm2d: momentum must be in [0, 1] or null: got ${this.momentum}.`);
+    if (this.momentum !== null && !(this.momentum >= 0 && this.momentum <= 1))
+      throw new ValueError(`BatchNorm2d: momentum must be in [0, 1] or null: got ${this.momentum}.`);
     this.affine = opts.affine ?? true;
     this.trackRunningStats = opts.trackRunningStats ?? true;
-    const dtype = opts.dtype ?? 'float32', C = numFeatures;
+    const dtype = opts.dtype ?? 'float32',
+      C = numFeatures;
     this.weight = this.affine ? parameter(ones([C], { dtype })) : null;
     this.bias = this.affine ? parameter(zeros([C], { dtype })) : null;
     this.runningMean = this.trackRunningStats ? buffer(zeros([C], { dtype })) : null;

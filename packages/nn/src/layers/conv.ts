@@ -28,7 +28,12 @@ export class Conv2d extends Module {
   readonly dilation: [number, number];
   readonly groups: number;
 
-  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: number | readonly number[], opts: Conv2dLayerOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: number | readonly number[],
+    opts: Conv2dLayerOptions = {},
+  ) {
     super();
     const op = 'Conv2d';
     this.kernelSize = intPair(op, 'kernelSize', kernelSize, 1);
@@ -36,9 +41,13 @@ export class Conv2d extends Module {
     this.dilation = intPair(op, 'dilation', opts.dilation ?? 1, 1);
     const p = opts.padding ?? 0;
     this.padding = p === 'same' ? 'same' : intPair(op, 'padding', p === 'valid' ? 0 : p, 0);
-    if (p === 'same' && (this.stride[0] !== 1 || this.stride[1] !== 1)) throw new ValueError(`${op}: padding 'same' needs stride 1: got stride ${fmtPair(this.stride)}.`);
+    if (p === 'same' && (this.stride[0] !== 1 || this.stride[1] !== 1))
+      throw new ValueError(`${op}: padding 'same' needs stride 1: got stride ${fmtPair(this.stride)}.`);
     this.groups = checkInt(op, 'groups', opts.groups ?? 1, 1);
-    for (const [name, v] of [['inChannels', inChannels], ['outChannels', outChannels]] as const) {
+    for (const [name, v] of [
+      ['inChannels', inChannels],
+      ['outChannels', outChannels],
+    ] as const) {
       if (checkInt(op, name, v, 1) % this.groups !== 0) throw new ValueError(`${op}: ${name} must be divisible by groups: got ${v}, groups = ${this.groups}.`);
     }
     const dtype = opts.dtype ?? 'float32';

@@ -14,7 +14,10 @@ export interface DropoutOptions {
 abstract class DropoutBase extends Module {
   readonly generator: Generator;
 
-  constructor(readonly p = 0.5, opts: DropoutOptions = {}) {
+  constructor(
+    readonly p = 0.5,
+    opts: DropoutOptions = {},
+  ) {
     super();
     if (!(p >= 0 && p <= 1)) throw new ValueError(`${new.target.name}: p must be in [0, 1]: got ${p}.`);
     this.generator = opts.generator ?? defaultGenerator;

@@ -17,7 +17,11 @@ export class Linear extends Module {
   weight: Tensor; // (out, in)
   bias: Tensor | null; // (out)
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: LinearOptions = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: LinearOptions = {},
+  ) {
     super();
     checkInt('Linear', 'inFeatures', inFeatures, 0);
     checkInt('Linear', 'outFeatures', outFeatures, 0);

@@ -26,7 +26,14 @@ export type AdamOptions = {
 };
 
 /** Adam's defaults: lr 1e-3, betas [0.9, 0.999], eps 1e-8, no weight decay. */
-export const ADAM_DEFAULTS: Readonly<AdamOptions> = Object.freeze({ lr: 1e-3, betas: Object.freeze([0.9, 0.999] as const), eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false });
+export const ADAM_DEFAULTS: Readonly<AdamOptions> = Object.freeze({
+  lr: 1e-3,
+  betas: Object.freeze([0.9, 0.999] as const),
+  eps: 1e-8,
+  weightDecay: 0,
+  amsgrad: false,
+  maximize: false,
+});
 /** AdamW's defaults: Adam's with weightDecay 0.01 (decoupled). */
 export const ADAMW_DEFAULTS: Readonly<AdamOptions> = Object.freeze({ ...ADAM_DEFAULTS, weightDecay: 1e-2 });
 
@@ -46,7 +53,12 @@ function checkAdam(name: string): (o: AdamOptions, where: string) => void {
 
 /** Adam's update; `decoupled` switches the weight decay to AdamW's. */
 abstract class AdamBase extends Optimizer<AdamOptions> {
-  protected constructor(name: string, private readonly decoupled: boolean, params: ParamsInput<AdamOptions>, defaults: AdamOptions) {
+  protected constructor(
+    name: string,
+    private readonly decoupled: boolean,
+    params: ParamsInput<AdamOptions>,
+    defaults: AdamOptions,
+  ) {
     super(name, params, defaults, checkAdam(name), STATE_KEYS);
   }
 
@@ -54,16 +66,24 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
     let g = o.maximize ? grad.neg() : grad;
     const t = nextStep(s, p, o.amsgrad);
     if (o.weightDecay !== 0) {
-      if (this.decoupled) p.copy_(p.mul(1 - o.lr * o.weightDecay)); // θ_t ← θ_{t-1} − γλθ_{t-1}
+      if (this.decoupled)
+        p.copy_(p.mul(1 - o.lr * o.weightDecay)); // θ_t ← θ_{t-1} − γλθ_{t-1}
       else g = g.add(p.mul(o.weightDecay)); // g_t ← g_t + λθ_{t-1}
     }
     const [b1, b2] = o.betas;
-    const m = stateTensor(s, 'exp_avg').mul(b1).add(g.mul(1 - b1)); // m_t ← β₁m_{t-1} + (1 − β₁)g_t
-    const v = stateTensor(s, 'exp_avg_sq').mul(b2).add(g.mul(1 - b2).mul(g)); // v_t ← β₂v_{t-1} + (1 − β₂)g_t²
+    const m = stateTensor(s, 'exp_avg')
+      .mul(b1)
+      .add(g.mul(1 - b1)); // m_t ← β₁m_{t-1} + (1 − β₁)g_t
+    const v = stateTensor(s, 'exp_avg_sq')
+      .mul(b2)
+      .add(g.mul(1 - b2).mul(g)); // v_t ← β₂v_{t-1} + (1 − β₂)g_t²
     Object.assign(s, { exp_avg: m, exp_avg_sq: v });
     let vmax = v;
     if (o.amsgrad) s.max_exp_avg_sq = vmax = maximum(stateTensor(s, 'max_exp_avg_sq'), v); // v_t^max ← max(v_{t-1}^max, v_t)
-    const denom = vmax.sqrt().div(Math.sqrt(1 - b2 ** t)).add(o.eps); // √v̂_t + ε, v̂_t = v_t/(1 − β₂ᵗ)
+    const denom = vmax
+      .sqrt()
+      .div(Math.sqrt(1 - b2 ** t))
+      .add(o.eps); // √v̂_t + ε, v̂_t = v_t/(1 − β₂ᵗ)
     p.copy_(p.sub(m.div(denom).mul(o.lr / (1 - b1 ** t)))); // θ_t ← θ_t − γ m̂_t/(√v̂_t + ε), m̂_t = m_t/(1 − β₁ᵗ)
   }
 }

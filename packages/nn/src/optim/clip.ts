@@ -31,7 +31,9 @@ export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number,
   // ‖(‖g_1‖, …, ‖g_n‖)‖_p
   const total = normType === Infinity ? Math.max(...norms) : norms.reduce((s, n) => s + n ** normType, 0) ** (1 / normType);
   if (opts.errorIfNonfinite && !Number.isFinite(total)) {
-    throw new ValueError(`clipGradNorm: the total norm of order ${normType} of the gradients: got ${total}, expected a finite number; set errorIfNonfinite: false to clip anyway.`);
+    throw new ValueError(
+      `clipGradNorm: the total norm of order ${normType} of the gradients: got ${total}, expected a finite number; set errorIfNonfinite: false to clip anyway.`,
+    );
   }
   const coef = maxNorm / (total + 1e-6);
   // NOTE: a fresh tensor, not an in-place write: two leaves' grads can share storage (the gradient

@@ -72,7 +72,9 @@ export abstract class Optimizer<O extends OptimizerOptions> {
   private checkGrad(p: Tensor, g: Tensor): Tensor {
     if (!sameShape(g.shape, p.shape)) {
       const i = this.params().indexOf(p);
-      throw new ShapeError(`${this.name}.step: the grad of parameter ${i}: got shape ${fmtShape(g.shape)}, expected ${fmtShape(p.shape)} (the parameter's shape).`);
+      throw new ShapeError(
+        `${this.name}.step: the grad of parameter ${i}: got shape ${fmtShape(g.shape)}, expected ${fmtShape(p.shape)} (the parameter's shape).`,
+      );
     }
     return g;
   }
@@ -139,7 +141,9 @@ export abstract class Optimizer<O extends OptimizerOptions> {
     saved.forEach((g, i) => {
       const mine = this.paramGroups[i].params;
       if (g.params.length !== mine.length) {
-        throw new ValueError(`${op}: paramGroups[${i}].params: got ${g.params.length} parameters, expected ${mine.length} (the size of this optimizer's group ${i}).`);
+        throw new ValueError(
+          `${op}: paramGroups[${i}].params: got ${g.params.length} parameters, expected ${mine.length} (the size of this optimizer's group ${i}).`,
+        );
       }
       g.params.forEach((id, k) => byId.set(id, mine[k]));
     });
@@ -155,7 +159,8 @@ export abstract class Optimizer<O extends OptimizerOptions> {
         if (typeof n !== 'number' || !(n >= 0)) throw new ValueError(`${where}: got ${String(v)}, expected a non-negative number.`);
       } else if (tensors.includes(name)) {
         if (!(v instanceof Tensor)) throw new ValueError(`${where}: got ${typeof v}, expected a Tensor.`);
-        if (!sameShape(v.shape, p.shape)) throw new ShapeError(`${where}: got shape ${fmtShape(v.shape)}, expected ${fmtShape(p.shape)} (the shape of parameter ${key}).`);
+        if (!sameShape(v.shape, p.shape))
+          throw new ShapeError(`${where}: got shape ${fmtShape(v.shape)}, expected ${fmtShape(p.shape)} (the shape of parameter ${key}).`);
         if (!v.isFloat) throw new DTypeError(`${where}: got dtype ${v.dtype}, expected a float tensor.`);
       } else {
         throw new ValueError(`${where}: got an unknown state entry, expected one of ${[...tensors, ...scalars].join(', ')}.`);
@@ -175,7 +180,9 @@ function toGroups<O extends OptimizerOptions>(name: string, params: ParamsInput<
   if (items.every((x) => x instanceof Tensor)) return [{ ...copyArrays(defaults), params: items as Tensor[] }];
   return items.map((x, i) => {
     if (x instanceof Tensor || typeof x !== 'object' || x === null || !('params' in x)) {
-      throw new TypeError(`${name}: params[${i}]: got ${x instanceof Tensor ? 'a Tensor' : typeof x}, expected either all Tensors or all groups { params, ...options }.`);
+      throw new TypeError(
+        `${name}: params[${i}]: got ${x instanceof Tensor ? 'a Tensor' : typeof x}, expected either all Tensors or all groups { params, ...options }.`,
+      );
     }
     const { params: ps, ...opts } = x as ParamGroupInput<O>;
     const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));

@@ -46,10 +46,13 @@ export function linearWarmup(o: { warmupIters: number; startFactor?: number }): 
 /** schedules[i] from milestones[i-1] on, counting its iterations from there (torch SequentialLR). */
 export function sequential(schedules: readonly Schedule[], milestones: readonly number[]): Schedule {
   if (schedules.length === 0 || milestones.length !== schedules.length - 1) {
-    throw new ValueError(`sequential: milestones: got ${milestones.length} milestones for ${schedules.length} schedules, expected one fewer milestone than schedules (at least one schedule).`);
+    throw new ValueError(
+      `sequential: milestones: got ${milestones.length} milestones for ${schedules.length} schedules, expected one fewer milestone than schedules (at least one schedule).`,
+    );
   }
   milestones.forEach((m, i) => {
-    if (!Number.isInteger(m) || m <= (i === 0 ? 0 : milestones[i - 1])) throw new ValueError(`sequential: milestones[${i}]: got ${m}, expected increasing positive integers.`);
+    if (!Number.isInteger(m) || m <= (i === 0 ? 0 : milestones[i - 1]))
+      throw new ValueError(`sequential: milestones[${i}]: got ${m}, expected increasing positive integers.`);
   });
   return (it, base) => {
     let i = 0;
@@ -83,7 +86,10 @@ export class LRScheduler {
   private readonly schedules: Schedule[];
 
   /** One schedule for every group, or one per group. Base lrs are the groups' initialLr or lr. */
-  constructor(readonly optimizer: { paramGroups: LrGroup[] }, schedule: Schedule | readonly Schedule[]) {
+  constructor(
+    readonly optimizer: { paramGroups: LrGroup[] },
+    schedule: Schedule | readonly Schedule[],
+  ) {
     const groups = optimizer.paramGroups;
     this.schedules = typeof schedule === 'function' ? groups.map(() => schedule) : [...schedule];
     if (this.schedules.length !== groups.length) {

@@ -57,9 +57,12 @@ export class SGD extends Optimizer<SGDOptions> {
 
 /** b_t ← μb_{t-1} + (1 − τ)g_t, with b_1 ← g_1; stored back into the state. */
 function momentumBuffer(s: OptimizerParamState, g: Tensor, o: SGDOptions): Tensor {
-  const b = s.momentum_buffer === undefined
-    ? g.clone()
-    : stateTensor(s, 'momentum_buffer').mul(o.momentum).add(o.dampening === 0 ? g : g.mul(1 - o.dampening));
+  const b =
+    s.momentum_buffer === undefined
+      ? g.clone()
+      : stateTensor(s, 'momentum_buffer')
+          .mul(o.momentum)
+          .add(o.dampening === 0 ? g : g.mul(1 - o.dampening));
   s.momentum_buffer = b;
   return b;
 }

@@ -26,9 +26,11 @@ export function grad(outputs: readonly Tensor[], inputs: readonly Tensor[], opts
   inputs.forEach((x, i) => {
     if (!x.requiresGrad) throw new TensorError(`grad: inputs[${i}] does not require grad.`);
   });
-  if (opts.gradOutputs && opts.gradOutputs.length !== outputs.length) throw new ValueError(`grad: ${opts.gradOutputs.length} gradOutputs for ${outputs.length} outputs.`);
+  if (opts.gradOutputs && opts.gradOutputs.length !== outputs.length)
+    throw new ValueError(`grad: ${opts.gradOutputs.length} gradOutputs for ${outputs.length} outputs.`);
   opts.gradOutputs?.forEach((g, i) => {
-    if (!sameShape(g.shape, outputs[i].shape)) throw new ShapeError(`grad: gradOutputs[${i}] has shape ${fmtShape(g.shape)} but outputs[${i}] has shape ${fmtShape(outputs[i].shape)}.`);
+    if (!sameShape(g.shape, outputs[i].shape))
+      throw new ShapeError(`grad: gradOutputs[${i}] has shape ${fmtShape(g.shape)} but outputs[${i}] has shape ${fmtShape(outputs[i].shape)}.`);
   });
   const seeds = opts.gradOutputs ?? outputs.map((o) => onesLike(o));
   const acc = propagate(outputs, seeds, { retainGraph: opts.retainGraph, createGraph: opts.createGraph, targets: new Set(inputs) });

@@ -60,7 +60,9 @@ function checkSaved(node: Node): void {
   for (let k = 0; k < node.saved.length; k++) {
     const now = node.saved[k].version.n;
     if (now !== node.versions[k]) {
-      throw new TensorError(`${node.op} backward: ${node.inputs.includes(node.saved[k]) ? 'an input' : 'its output'} saved for backward was modified in place (version ${node.versions[k]} → ${now}); clone() it before the in-place write, or call backward before it.`);
+      throw new TensorError(
+        `${node.op} backward: ${node.inputs.includes(node.saved[k]) ? 'an input' : 'its output'} saved for backward was modified in place (version ${node.versions[k]} → ${now}); clone() it before the in-place write, or call backward before it.`,
+      );
     }
   }
 }
@@ -139,7 +141,8 @@ class Recycler {
     this.refs.set(g.storage.data, (this.refs.get(g.storage.data) ?? 0) + 1);
   }
   drop(g: Tensor): void {
-    const d = g.storage.data, n = (this.refs.get(d) ?? 0) - 1;
+    const d = g.storage.data,
+      n = (this.refs.get(d) ?? 0) - 1;
     if (n > 0) return void this.refs.set(d, n);
     this.refs.delete(d);
     if (ArrayBuffer.isView(d) && this.fresh.has(d)) recycle(d);
@@ -155,7 +158,8 @@ function propagateGraph(roots: readonly Tensor[], grads: readonly Tensor[], opts
     if (!sameShape(g.shape, t.shape)) {
       throw new InternalError(`backward: gradient of shape ${fmtShape(g.shape)} for a tensor of shape ${fmtShape(t.shape)} (from ${t.gradFn?.op ?? 'a leaf'})`);
     }
-    const prev = acc.get(t), sum = prev ? prev.add(g) : g;
+    const prev = acc.get(t),
+      sum = prev ? prev.add(g) : g;
     acc.set(t, sum);
     rc?.hold(sum);
     if (prev) rc?.drop(prev);
@@ -165,10 +169,13 @@ function propagateGraph(roots: readonly Tensor[], grads: readonly Tensor[], opts
     withGradMode(createGraph, () => {
       roots.forEach((r, i) => add(r, grads[i]));
       for (const t of reverseTopo(roots, opts.targets)) {
-        const node = t.gradFn, gy = acc.get(t);
+        const node = t.gradFn,
+          gy = acc.get(t);
         if (!node || !gy) continue;
         if (!node.rule) {
-          throw new TensorError(`backward: trying to backward through the graph a second time (through ${node.op}); pass { retainGraph: true } to the first backward call.`);
+          throw new TensorError(
+            `backward: trying to backward through the graph a second time (through ${node.op}); pass { retainGraph: true } to the first backward call.`,
+          );
         }
         checkSaved(node);
         const gin = node.rule(gy);
@@ -176,7 +183,8 @@ function propagateGraph(roots: readonly Tensor[], grads: readonly Tensor[], opts
           const g = gin[k];
           if (g && inp.requiresGrad) add(inp, g.dtype === inp.dtype ? g : g.to(inp.dtype));
         });
-        if (rc && !opts.targets?.has(t)) { // consumed: the caller reads only leaves' and targets' gradients
+        if (rc && !opts.targets?.has(t)) {
+          // consumed: the caller reads only leaves' and targets' gradients
           acc.delete(t);
           rc.drop(gy);
         }

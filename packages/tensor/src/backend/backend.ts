@@ -16,7 +16,10 @@ import { DeviceError } from '../errors.ts';
 export type { Conv2dGeom, Pool2dGeom, UnaryOp, BinaryOp, ReduceOp, Data, DeviceData };
 
 /** Per-channel batch mean and 1/sqrt(var + eps), on the device of the input. */
-export interface BnStats { mean: Data; invstd: Data }
+export interface BnStats {
+  mean: Data;
+  invstd: Data;
+}
 
 /** The primitives a device implements (elementwise, reductions, matmul, convolutions, movement); ops dispatch to them. */
 export interface Backend<Storage = AnyStorage> {

@@ -28,20 +28,35 @@ export function conv2dGeom(x: Tensor, w: Tensor, bias: Tensor | null, o: Conv2dO
   checkDevices(op, bias ? [x, w, bias] : [x, w]);
   if (x.ndim !== 4) throw new ShapeError(`${op}: input must be 4-D (N, C, H, W): got shape ${fmtShape(x.shape)}.`);
   if (w.ndim !== 4) throw new ShapeError(`${op}: weight must be 4-D (O, C/groups, kH, kW): got shape ${fmtShape(w.shape)}.`);
-  if (x.dtype !== w.dtype || (bias && bias.dtype !== x.dtype)) throw new DTypeError(`${op}: input, weight and bias must share a dtype: got ${x.dtype}, ${w.dtype}${bias ? `, ${bias.dtype}` : ''}.`);
+  if (x.dtype !== w.dtype || (bias && bias.dtype !== x.dtype))
+    throw new DTypeError(`${op}: input, weight and bias must share a dtype: got ${x.dtype}, ${w.dtype}${bias ? `, ${bias.dtype}` : ''}.`);
   const groups = o.groups ?? 1;
-  const [sH, sW] = pair(op, 'stride', o.stride ?? 1), [pH, pW] = pair(op, 'padding', o.padding ?? 0), [dH, dW] = pair(op, 'dilation', o.dilation ?? 1);
-  for (const [name, v, min] of [['stride', sH, 1], ['stride', sW, 1], ['dilation', dH, 1], ['dilation', dW, 1], ['padding', pH, 0], ['padding', pW, 0], ['groups', groups, 1]] as const) {
+  const [sH, sW] = pair(op, 'stride', o.stride ?? 1),
+    [pH, pW] = pair(op, 'padding', o.padding ?? 0),
+    [dH, dW] = pair(op, 'dilation', o.dilation ?? 1);
+  for (const [name, v, min] of [
+    ['stride', sH, 1],
+    ['stride', sW, 1],
+    ['dilation', dH, 1],
+    ['dilation', dW, 1],
+    ['padding', pH, 0],
+    ['padding', pW, 0],
+    ['groups', groups, 1],
+  ] as const) {
     if (!Number.isInteger(v) || v < min) throw new ValueError(`${op}: ${name} must be an integer >= ${min}: got ${v}.`);
   }
-  const [N, C, H, W] = x.shape, [O, Cg, kH, kW] = w.shape;
+  const [N, C, H, W] = x.shape,
+    [O, Cg, kH, kW] = w.shape;
   if (C !== Cg * groups) throw new ShapeError(`${op}: input has ${C} channels but weight ${fmtShape(w.shape)} expects ${Cg * groups} (groups = ${groups}).`);
   if (O % groups !== 0) throw new ShapeError(`${op}: weight ${fmtShape(w.shape)} has ${O} output channels, not divisible by groups = ${groups}.`);
-  if (bias && (bias.ndim !== 1 || bias.shape[0] !== O)) throw new ShapeError(`${op}: bias must have shape [${O}] for weight ${fmtShape(w.shape)}: got ${fmtShape(bias.shape)}.`);
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== O))
+    throw new ShapeError(`${op}: bias must have shape [${O}] for weight ${fmtShape(w.shape)}: got ${fmtShape(bias.shape)}.`);
   const OH = Math.floor((H + 2 * pH - dH * (kH - 1) - 1) / sH) + 1;
   const OW = Math.floor((W + 2 * pW - dW * (kW - 1) - 1) / sW) + 1;
   if (OH <= 0 || OW <= 0 || kH === 0 || kW === 0) {
-    throw new ShapeError(`${op}: input ${fmtShape(x.shape)} (padded ${H + 2 * pH}x${W + 2 * pW}) is smaller than the dilated kernel ${dH * (kH - 1) + 1}x${dW * (kW - 1) + 1}.`);
+    throw new ShapeError(
+      `${op}: input ${fmtShape(x.shape)} (padded ${H + 2 * pH}x${W + 2 * pW}) is smaller than the dilated kernel ${dH * (kH - 1) + 1}x${dW * (kW - 1) + 1}.`,
+    );
   }
   checkNumel(op, [N, O, OH, OW], 'the output shape');
   return { N, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, groups, OH, OW };
@@ -52,11 +67,17 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   const g = conv2dGeom(x, weight, bias, opts);
   const out = wrap(be(x).conv2d(x.storage, weight.storage, bias?.storage ?? null, g), [g.N, g.O, g.OH, g.OW]);
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return record(out, 'conv2d', inputs, (gy) => [
-    x.requiresGrad ? conv2dBackwardInput(gy, weight, g) : null,
-    weight.requiresGrad ? conv2dBackwardWeight(x, gy, g) : null,
-    bias?.requiresGrad ? sum(gy, [0, 2, 3]) : null,
-  ], [x, weight]);
+  return record(
+    out,
+    'conv2d',
+    inputs,
+    (gy) => [
+      x.requiresGrad ? conv2dBackwardInput(gy, weight, g) : null,
+      weight.requiresGrad ? conv2dBackwardWeight(x, gy, g) : null,
+      bias?.requiresGrad ? sum(gy, [0, 2, 3]) : null,
+    ],
+    [x, weight],
+  );
 }
 
 /** dL/dx from dL/dy: (N, O, OH, OW) → (N, C, H, W), a transposed convolution. */

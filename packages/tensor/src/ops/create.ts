@@ -34,7 +34,8 @@ function finish(t: Tensor, o: CreateOptions): Tensor {
 }
 
 function checkDType(op: string, dtype: DType): DType {
-  if (dtype !== 'float32' && dtype !== 'float64' && dtype !== 'int32') throw new DTypeError(`${op}: unknown dtype '${String(dtype)}': expected float32, float64 or int32.`);
+  if (dtype !== 'float32' && dtype !== 'float64' && dtype !== 'int32')
+    throw new DTypeError(`${op}: unknown dtype '${String(dtype)}': expected float32, float64 or int32.`);
   return dtype;
 }
 
@@ -48,10 +49,12 @@ function nestedShape(data: NestedArray): number[] {
   }
   const check = (x: NestedArray, d: number): void => {
     if (d === shape.length) {
-      if (typeof x !== 'number') throw new ShapeError(`tensor: ragged nested array: expected a number at depth ${d}, got ${Array.isArray(x) ? 'an array' : typeof x}.`);
+      if (typeof x !== 'number')
+        throw new ShapeError(`tensor: ragged nested array: expected a number at depth ${d}, got ${Array.isArray(x) ? 'an array' : typeof x}.`);
       return;
     }
-    if (!Array.isArray(x) || x.length !== shape[d]) throw new ShapeError(`tensor: ragged nested array: expected length ${shape[d]} at depth ${d} (shape ${fmtShape(shape)}).`);
+    if (!Array.isArray(x) || x.length !== shape[d])
+      throw new ShapeError(`tensor: ragged nested array: expected length ${shape[d]} at depth ${d} (shape ${fmtShape(shape)}).`);
     for (const y of x) check(y, d + 1);
   };
   check(data, 0);
@@ -104,7 +107,8 @@ export const fullLike = (x: Tensor, v: number, opts: CreateOptions = {}) => full
 /** [start, end) by step; `arange(n)` is 0..n-1. int32 when all arguments are integers. */
 export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {
   if (end === undefined) [start, end] = [0, start];
-  if (step === 0 || !Number.isFinite(step) || !Number.isFinite(start) || !Number.isFinite(end)) throw new ValueError(`arange: start, end and a non-zero step must be finite: got ${start}, ${end}, ${step}.`);
+  if (step === 0 || !Number.isFinite(step) || !Number.isFinite(start) || !Number.isFinite(end))
+    throw new ValueError(`arange: start, end and a non-zero step must be finite: got ${start}, ${end}, ${step}.`);
   const n = Math.max(0, Math.ceil((end - start) / step));
   checkNumel('arange', [n], 'the range');
   const dtype = opts.dtype ?? ([start, end, step].every(Number.isInteger) ? 'int32' : 'float32');

@@ -39,7 +39,14 @@ export const sign = (x: Tensor) => unaryOp('sign', x); // gradient 0 almost ever
 /** max(x, 0), elementwise. */
 export const relu = (x: Tensor) => unaryOp('relu', x, (g) => reluBackward(g, x));
 /** g where x > 0, else 0: relu's gradient, linear in g (its own gradient masks the same way). */
-const reluBackward = (g: Tensor, x: Tensor): Tensor => binaryOp('reluBackward', g, x, (gg) => [reluBackward(gg, x), null], (_, m) => [m]);
+const reluBackward = (g: Tensor, x: Tensor): Tensor =>
+  binaryOp(
+    'reluBackward',
+    g,
+    x,
+    (gg) => [reluBackward(gg, x), null],
+    (_, m) => [m],
+  );
 /** Logistic sigmoid 1 / (1 + e^(−x)), elementwise. */
 export const sigmoid = (x: Tensor) => unaryOp('sigmoid', x, (g, y) => g.mul(y.mul(y.neg().add(1))), 'y'); // σ' = σ(1-σ)
 /** Hyperbolic tangent, elementwise. */
@@ -59,7 +66,13 @@ function broadcastPair(op: string, a: TensorLike, b: TensorLike): [Tensor, Tenso
 
 type Saves = (x: Tensor, y: Tensor, out: Tensor) => Tensor[];
 /** `saves`: the tensors the rule reads (both operands unless given), version-checked at backward. */
-function binaryOp(op: BinaryOp, a: TensorLike, b: TensorLike, rule?: (gy: Tensor, x: Tensor, y: Tensor, out: Tensor) => [Tensor | null, Tensor | null], saves: Saves = (x, y) => [x, y]): Tensor {
+function binaryOp(
+  op: BinaryOp,
+  a: TensorLike,
+  b: TensorLike,
+  rule?: (gy: Tensor, x: Tensor, y: Tensor, out: Tensor) => [Tensor | null, Tensor | null],
+  saves: Saves = (x, y) => [x, y],
+): Tensor {
   const [x, y] = broadcastPair(op, a, b);
   let dtype: DType = promote(x.dtype, y.dtype);
   if (COMPARE_OPS.has(op)) dtype = 'int32';
@@ -77,15 +90,25 @@ export const sub = (a: TensorLike, b: TensorLike) => binaryOp('sub', a, b, (g) =
 export const mul = (a: TensorLike, b: TensorLike) => binaryOp('mul', a, b, (g, x, y) => [g.mul(y), g.mul(x)]);
 // d(a/b)/da = 1/b, d(a/b)/db = -a/b²
 /** a / b, broadcast. */
-export const div = (a: TensorLike, b: TensorLike) => binaryOp('div', a, b, (g, _x, y, out) => [g.div(y), y.requiresGrad ? g.mul(out).div(y).neg() : null], (_x, y, out) => [y, out]);
+export const div = (a: TensorLike, b: TensorLike) =>
+  binaryOp(
+    'div',
+    a,
+    b,
+    (g, _x, y, out) => [g.div(y), y.requiresGrad ? g.mul(out).div(y).neg() : null],
+    (_x, y, out) => [y, out],
+  );
 // d(a^b)/da = b·a^(b-1), d(a^b)/db = a^b·ln a. NOTE: as in torch, the first is 0 where b = 0 and
 // the second is 0 where a = 0 and b >= 0 (not 0·∞ = NaN).
 /** a to the power b, broadcast. */
 export const pow = (a: TensorLike, b: TensorLike) =>
-  binaryOp('pow', a, b, (g, x, y, out) => [
-    where(y.eq(0), 0, g.mul(y).mul(x.pow(y.sub(1)))),
-    y.requiresGrad ? where(x.eq(0).mul(y.ge(0)), 0, g.mul(out).mul(log(x))) : null,
-  ], (x, y, out) => [x, y, out]);
+  binaryOp(
+    'pow',
+    a,
+    b,
+    (g, x, y, out) => [where(y.eq(0), 0, g.mul(y).mul(x.pow(y.sub(1)))), y.requiresGrad ? where(x.eq(0).mul(y.ge(0)), 0, g.mul(out).mul(log(x))) : null],
+    (x, y, out) => [x, y, out],
+  );
 // Ties split the gradient evenly, as in torch.maximum.
 const tieSplit = (g: Tensor, win: Tensor, tie: Tensor): Tensor => g.mul(win.add(tie.mul(0.5)));
 /** The larger of a and b, broadcast (a tie splits the gradient equally). */
@@ -121,7 +144,10 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
 export function clamp(x: Tensor, min: number | null, max: number | null = null): Tensor {
   checkTensor('clamp', 'input', x);
   if (min === null && max === null) throw new ValueError('clamp: at least one of min and max must be given.');
-  for (const [arg, v] of [['min', min], ['max', max]] as const) {
+  for (const [arg, v] of [
+    ['min', min],
+    ['max', max],
+  ] as const) {
     if (v !== null && typeof v !== 'number') throw new ValueError(`clamp: ${arg} must be a number or null: got ${typeof v}.`);
     if (v !== null && x.dtype === 'int32' && Number.isInteger(v)) checkInt32('clamp', arg, v);
   }

@@ -11,7 +11,8 @@ import { expand, reshape, squeeze, transpose, unsqueeze } from './movement.ts';
 
 /** [B, M, K] @ [B, K, N] → [B, M, N]. */
 function bmm(a: Tensor, b: Tensor): Tensor {
-  const [B, M] = a.shape, N = b.shape[2];
+  const [B, M] = a.shape,
+    N = b.shape[2];
   const out = wrap(be(a).bmm(a.storage, b.storage, a.dtype), [B, M, N]);
   // dA = G Bᵀ, dB = Aᵀ G
   return record(out, 'bmm', [a, b], (g) => [bmm(g, transpose(b, 1, 2)), bmm(transpose(a, 1, 2), g)]);
@@ -38,10 +39,12 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   }
   const a2 = a.ndim === 1 ? unsqueeze(a, 0) : a; // (1, K)
   const b2 = b.ndim === 1 ? unsqueeze(b, 1) : b; // (K, 1)
-  const [M, K] = a2.shape.slice(-2), [K2, N] = b2.shape.slice(-2);
+  const [M, K] = a2.shape.slice(-2),
+    [K2, N] = b2.shape.slice(-2);
   if (K !== K2) throw new ShapeError(`matmul: shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} cannot be multiplied: ${K} columns vs ${K2} rows.`);
   const [ba, bb] = [a2.shape.slice(0, -2), b2.shape.slice(0, -2)];
-  if (refuses(ba, bb)) throw new ShapeError(`matmul: the batch dims ${fmtShape(ba)} of ${fmtShape(a.shape)} and ${fmtShape(bb)} of ${fmtShape(b.shape)} cannot be broadcast.`);
+  if (refuses(ba, bb))
+    throw new ShapeError(`matmul: the batch dims ${fmtShape(ba)} of ${fmtShape(a.shape)} and ${fmtShape(bb)} of ${fmtShape(b.shape)} cannot be broadcast.`);
   const batch = broadcastShapes('matmul', ba, bb);
   checkNumel('matmul', [...batch, M, N], 'the output shape');
   let out: Tensor;
@@ -59,4 +62,3 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (b.ndim === 1) out = squeeze(out, -1);
   return out;
 }
-

@@ -23,7 +23,9 @@ function inferShape(op: string, x: Tensor, shape: readonly number[]): number[] {
   }
   const known = shape.reduce((a, d) => (d === -1 ? a : a * d), 1);
   if (free === 1 && known === 0 && x.size === 0) {
-    throw new ShapeError(`${op}: cannot infer the -1 in ${fmtShape(shape)} for an input of shape ${fmtShape(x.shape)} (0 elements): with a 0 among the other sizes, any size fits.`);
+    throw new ShapeError(
+      `${op}: cannot infer the -1 in ${fmtShape(shape)} for an input of shape ${fmtShape(x.shape)} (0 elements): with a 0 among the other sizes, any size fits.`,
+    );
   }
   const out = shape.map((d) => (d === -1 ? (known === 0 ? 0 : x.size / known) : d));
   if (numel(out) !== x.size || !out.every(Number.isInteger)) {
@@ -53,7 +55,8 @@ export function view(x: Tensor, shape: readonly number[]): Tensor {
 /** Dims startDim..endDim merged into one. */
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   if (x.ndim === 0) return reshape(x, [1]);
-  const a = normalizeDim('flatten', startDim, x.ndim, 'startDim'), b = normalizeDim('flatten', endDim, x.ndim, 'endDim');
+  const a = normalizeDim('flatten', startDim, x.ndim, 'startDim'),
+    b = normalizeDim('flatten', endDim, x.ndim, 'endDim');
   if (a > b) throw new ShapeError(`flatten: startDim ${startDim} (= ${a}) comes after endDim ${endDim} (= ${b}).`);
   return reshape(x, [...x.shape.slice(0, a), numel(x.shape.slice(a, b + 1)), ...x.shape.slice(b + 1)]);
 }
@@ -61,7 +64,8 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
 /** x with its dims reordered (a view). */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
   checkTensor('permute', 'input', x);
-  if (dims.length !== x.ndim) throw new ShapeError(`permute: dims ${fmtShape(dims)} has ${dims.length} entries but the input has rank ${x.ndim} (shape ${fmtShape(x.shape)}).`);
+  if (dims.length !== x.ndim)
+    throw new ShapeError(`permute: dims ${fmtShape(dims)} has ${dims.length} entries but the input has rank ${x.ndim} (shape ${fmtShape(x.shape)}).`);
   const d = dims.map((v) => normalizeDim('permute', v, x.ndim));
   if (new Set(d).size !== d.length) throw new ShapeError(`permute: dims ${fmtShape(dims)} is not a permutation of the input's ${x.ndim} dims.`);
   const inv = d.map((_, i) => d.indexOf(i));
@@ -71,7 +75,8 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
 /** x with dims d0 and d1 swapped (a view). */
 export function transpose(x: Tensor, d0: number, d1: number): Tensor {
   const p = [...Array(x.ndim).keys()];
-  const a = normalizeDim('transpose', d0, x.ndim, 'dim0'), b = normalizeDim('transpose', d1, x.ndim, 'dim1');
+  const a = normalizeDim('transpose', d0, x.ndim, 'dim0'),
+    b = normalizeDim('transpose', d1, x.ndim, 'dim1');
   [p[a], p[b]] = [p[b], p[a]];
   return permute(x, p);
 }
@@ -105,7 +110,8 @@ export function slice(x: Tensor, dim: number, start?: number | null, end?: numbe
   checkPositiveInt('slice', 'step', step);
   const n = x.shape[d];
   const clampIdx = (v: number) => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
-  const lo = clampIdx(start ?? 0), hi = Math.max(lo, clampIdx(end ?? n));
+  const lo = clampIdx(start ?? 0),
+    hi = Math.max(lo, clampIdx(end ?? n));
   if (lo === 0 && hi === n && step === 1) return x;
   const out = viewOf(S.slice(x.storage, d, lo, hi, step), x);
   return record(out, 'slice', [x], (g) => [unslice(g, d, lo, step, n)], []);
@@ -114,11 +120,15 @@ export function slice(x: Tensor, dim: number, start?: number | null, end?: numbe
 /** x[start : start + length] along dim (torch.narrow): start may count from the end; the range must lie inside the dim. */
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
   checkTensor('narrow', 'input', x);
-  const d = normalizeDim('narrow', dim, x.ndim), n = x.shape[d];
-  if (!Number.isInteger(start) || start < -n || start > n) throw new ShapeError(`narrow: start ${start} is out of range for dim ${dim} of size ${n}: expected an integer in [${-n}, ${n}].`);
+  const d = normalizeDim('narrow', dim, x.ndim),
+    n = x.shape[d];
+  if (!Number.isInteger(start) || start < -n || start > n)
+    throw new ShapeError(`narrow: start ${start} is out of range for dim ${dim} of size ${n}: expected an integer in [${-n}, ${n}].`);
   const s = start < 0 ? start + n : start;
   if (!Number.isInteger(length) || length < 0 || s + length > n) {
-    throw new ShapeError(`narrow: start ${start} and length ${length} run past the end of dim ${dim} of size ${n} (input shape ${fmtShape(x.shape)}): expected 0 <= length <= ${n - s}.`);
+    throw new ShapeError(
+      `narrow: start ${start} and length ${length} run past the end of dim ${dim} of size ${n} (input shape ${fmtShape(x.shape)}): expected 0 <= length <= ${n - s}.`,
+    );
   }
   return slice(x, d, s, s + length);
 }
@@ -128,7 +138,10 @@ function unslice(g: Tensor, dim: number, lo: number, step: number, n: number): T
   let t = g;
   if (step > 1) {
     const spread = pad(unsqueeze(g, dim + 1), padSpec(g.ndim + 1, dim + 1, 0, step - 1)); // (..., k, step, ...)
-    t = reshape(spread, g.shape.map((s, i) => (i === dim ? s * step : s)));
+    t = reshape(
+      spread,
+      g.shape.map((s, i) => (i === dim ? s * step : s)),
+    );
   }
   return pad(t, padSpec(t.ndim, dim, lo, n - lo - t.shape[dim]));
 }
@@ -159,7 +172,10 @@ export function flip(x: Tensor, dims: number | readonly number[]): Tensor {
 /** x without its size-1 dims (all, or those in `dim`) (a view). */
 export function squeeze(x: Tensor, dim?: number | readonly number[]): Tensor {
   const dims = dim === undefined ? x.shape.map((_, i) => i).filter((i) => x.shape[i] === 1) : normalizeDims('squeeze', dim, x.ndim);
-  return reshape(x, x.shape.filter((s, i) => !(dims.includes(i) && s === 1)));
+  return reshape(
+    x,
+    x.shape.filter((s, i) => !(dims.includes(i) && s === 1)),
+  );
 }
 
 /** x with a size-1 dim inserted at `dim` (a view). */
@@ -210,7 +226,9 @@ export function cat(xs: readonly Tensor[], dim = 0): Tensor {
   const d = normalizeDim('cat', dim, xs[0].ndim);
   xs.forEach((x, i) => {
     if (x.ndim !== xs[0].ndim || x.shape.some((s, k) => k !== d && s !== xs[0].shape[k])) {
-      throw new ShapeError(`cat: tensors[${i}] has shape ${fmtShape(x.shape)} but tensors[0] has ${fmtShape(xs[0].shape)}: all dims but dim ${dim} must match.`);
+      throw new ShapeError(
+        `cat: tensors[${i}] has shape ${fmtShape(x.shape)} but tensors[0] has ${fmtShape(xs[0].shape)}: all dims but dim ${dim} must match.`,
+      );
     }
   });
   const dtype = xs.map((x) => x.dtype).reduce(promote);
@@ -218,7 +236,14 @@ export function cat(xs: readonly Tensor[], dim = 0): Tensor {
   const shape = [...xs[0].shape];
   shape[d] = parts.reduce((a, x) => a + x.shape[d], 0);
   checkNumel('cat', shape, 'the joined shape');
-  const out = wrap(be(parts[0]).cat(parts.map((x) => x.storage), d, dtype), shape);
+  const out = wrap(
+    be(parts[0]).cat(
+      parts.map((x) => x.storage),
+      d,
+      dtype,
+    ),
+    shape,
+  );
   const starts = parts.map((_, i) => parts.slice(0, i).reduce((a, x) => a + x.shape[d], 0));
   return record(out, 'cat', parts, (g) => parts.map((x, i) => slice(g, d, starts[i], starts[i] + x.shape[d])), []);
 }
@@ -228,14 +253,19 @@ export function stack(xs: readonly Tensor[], dim = 0): Tensor {
   if (!Array.isArray(xs as unknown) || xs.length === 0) throw new ValueError('stack: expected a non-empty list of tensors.');
   const d = normalizeDim('stack', dim, xs[0].ndim + 1);
   xs.forEach((x, i) => {
-    if (!sameShape(x.shape, xs[0].shape)) throw new ShapeError(`stack: tensors[${i}] has shape ${fmtShape(x.shape)} but tensors[0] has ${fmtShape(xs[0].shape)}: all must be equal.`);
+    if (!sameShape(x.shape, xs[0].shape))
+      throw new ShapeError(`stack: tensors[${i}] has shape ${fmtShape(x.shape)} but tensors[0] has ${fmtShape(xs[0].shape)}: all must be equal.`);
   });
-  return cat(xs.map((x) => unsqueeze(x, d)), d);
+  return cat(
+    xs.map((x) => unsqueeze(x, d)),
+    d,
+  );
 }
 
 /** Splits into chunks of `size` (the last may be smaller) or into the given section sizes. */
 export function split(x: Tensor, sizeOrSections: number | readonly number[], dim = 0): Tensor[] {
-  const d = normalizeDim('split', dim, x.ndim), n = x.shape[d];
+  const d = normalizeDim('split', dim, x.ndim),
+    n = x.shape[d];
   let sizes: number[];
   if (typeof sizeOrSections === 'number') {
     checkPositiveInt('split', 'splitSize', sizeOrSections);
@@ -243,7 +273,8 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], dim
   } else {
     sizes = [...sizeOrSections];
     sizes.forEach((s) => checkNonNegInt('split', 'section size', s));
-    if (sizes.reduce((a, b) => a + b, 0) !== n) throw new ShapeError(`split: sections ${fmtShape(sizes)} sum to ${sizes.reduce((a, b) => a + b, 0)} but dim ${dim} has size ${n}.`);
+    if (sizes.reduce((a, b) => a + b, 0) !== n)
+      throw new ShapeError(`split: sections ${fmtShape(sizes)} sum to ${sizes.reduce((a, b) => a + b, 0)} but dim ${dim} has size ${n}.`);
   }
   let at = 0;
   return sizes.map((s) => slice(x, d, at, (at += s)));
@@ -273,7 +304,18 @@ export function pad(x: Tensor, padding: readonly number[], value = 0): Tensor {
   if (typeof value !== 'number') throw new ValueError(`pad: value must be a number: got ${typeof value}.`);
   if (x.dtype === 'int32') checkInt32('pad', 'value', value);
   const out = wrap(be(x).pad(x.storage, pads, value), shape);
-  return record(out, 'pad', [x], (g) => [pad(g, padding.map((p) => -p))], []);
+  return record(
+    out,
+    'pad',
+    [x],
+    (g) => [
+      pad(
+        g,
+        padding.map((p) => -p),
+      ),
+    ],
+    [],
+  );
 }
 
 /** Checks an index tensor: int32, in range along `dim` of size n. */
@@ -297,7 +339,9 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   checkTensor('gather', 'index', index);
   const d = normalizeDim('gather', dim, x.ndim);
   if (index.ndim !== x.ndim || index.shape.some((s, k) => k !== d && s > x.shape[k])) {
-    throw new ShapeError(`gather: index shape ${fmtShape(index.shape)} does not fit input shape ${fmtShape(x.shape)} (dim ${dim}): same rank, and no larger off dim.`);
+    throw new ShapeError(
+      `gather: index shape ${fmtShape(index.shape)} does not fit input shape ${fmtShape(x.shape)} (dim ${dim}): same rank, and no larger off dim.`,
+    );
   }
   checkIndex('gather', index, x.shape[d]);
   let src = x;
@@ -317,13 +361,20 @@ export function scatterAdd(shape: readonly number[], dim: number, index: Tensor,
   checkTensor('scatterAdd', 'src', src);
   const d = normalizeDim('scatterAdd', dim, shape.length);
   if (index.ndim !== shape.length || !sameShape(index.shape, src.shape) || index.shape.some((s, k) => k !== d && s > shape[k])) {
-    throw new ShapeError(`scatterAdd: index shape ${fmtShape(index.shape)} and src shape ${fmtShape(src.shape)} do not fit output shape ${fmtShape(shape)} (dim ${dim}): index and src must match, with the output's rank and no larger off dim.`);
+    throw new ShapeError(
+      `scatterAdd: index shape ${fmtShape(index.shape)} and src shape ${fmtShape(src.shape)} do not fit output shape ${fmtShape(shape)} (dim ${dim}): index and src must match, with the output's rank and no larger off dim.`,
+    );
   }
   checkNumel('scatterAdd', shape);
   checkIndex('scatterAdd', index, shape[d]);
   const sub = index.shape.map((s, k) => (k === d ? shape[d] : s)); // the kernel needs index = out off dim
   const out = record(wrap(be(src).scatterAdd(sub, d, index.storage, src.storage), sub), 'scatterAdd', [src], (g) => [gather(g, d, index)], [index]);
-  return sameShape(sub, shape) ? out : pad(out, [...shape.keys()].reverse().flatMap((k) => [0, shape[k] - sub[k]]));
+  return sameShape(sub, shape)
+    ? out
+    : pad(
+        out,
+        [...shape.keys()].reverse().flatMap((k) => [0, shape[k] - sub[k]]),
+      );
 }
 
 /** x restricted to the given positions along dim (index: 1-D int32). */
@@ -333,7 +384,13 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   if (index.ndim !== 1) throw new ShapeError(`indexSelect: index must be 1-D: got shape ${fmtShape(index.shape)}.`);
   checkIndex('indexSelect', index, x.shape[d]);
   const shape = x.shape.map((s, k) => (k === d ? index.size : s));
-  const idx = expand(reshape(index, x.shape.map((_, k) => (k === d ? index.size : 1))), shape);
+  const idx = expand(
+    reshape(
+      index,
+      x.shape.map((_, k) => (k === d ? index.size : 1)),
+    ),
+    shape,
+  );
   return gather(x, d, idx);
 }
 
@@ -344,7 +401,9 @@ export function oneHot(labels: Tensor, numClasses: number): Tensor {
   checkPositiveInt('oneHot', 'numClasses', numClasses);
   checkNumel('oneHot', [...labels.shape, numClasses], 'the one-hot shape');
   checkIndex('oneHot', labels, numClasses);
-  const classes = wrap(Int32Array.from({ length: numClasses }, (_, i) => i), [numClasses]).to(labels.device); // made here, compared there
+  const classes = wrap(
+    Int32Array.from({ length: numClasses }, (_, i) => i),
+    [numClasses],
+  ).to(labels.device); // made here, compared there
   return unsqueeze(labels, -1).eq(classes);
 }
-

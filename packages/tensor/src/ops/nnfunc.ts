@@ -35,11 +35,18 @@ export function logSoftmax(x: Tensor, dim: number): Tensor {
   const d = normalizeDim('logSoftmax', dim, x.ndim);
   if (x.ndim === 0 || x.size === 0) return x.sub(logsumexp(x, d, true)); // scalars and empty inputs: the composed ops
   const r = be(x).logSoftmax(x.storage, d, x.requiresGrad && isGradEnabled()); // the probabilities only for a backward
-  const y = wrap(r.y, x.shape), p = r.p && wrap(r.p, x.shape);
-  return record(y, 'logSoftmax', [x], (gy) => {
-    if (isGradEnabled() || !p) return [gy.sub(y.exp().mul(sum(gy, d, true)))]; // createGraph: in ops, differentiable again
-    return [wrap(be(y).logSoftmaxBackward(gy.storage, p.storage, d), x.shape)];
-  }, [y]);
+  const y = wrap(r.y, x.shape),
+    p = r.p && wrap(r.p, x.shape);
+  return record(
+    y,
+    'logSoftmax',
+    [x],
+    (gy) => {
+      if (isGradEnabled() || !p) return [gy.sub(y.exp().mul(sum(gy, d, true)))]; // createGraph: in ops, differentiable again
+      return [wrap(be(y).logSoftmaxBackward(gy.storage, p.storage, d), x.shape)];
+    },
+    [y],
+  );
 }
 
 function reduce(op: string, loss: Tensor, reduction: Reduction): Tensor {
@@ -173,7 +180,8 @@ function checkBatchNorm(x: Tensor, stats: readonly (readonly [string, Tensor | n
   checkFloat(op, 'input', x);
   if (x.ndim < 2) throw new ShapeError(`${op}: input must be (N, C, ...): got shape ${fmtShape(x.shape)}.`);
   for (const [name, t] of stats) {
-    if (t && (t.ndim !== 1 || t.shape[0] !== x.shape[1])) throw new ShapeError(`${op}: ${name} must have shape [${x.shape[1]}] for input ${fmtShape(x.shape)}: got ${fmtShape(t.shape)}.`);
+    if (t && (t.ndim !== 1 || t.shape[0] !== x.shape[1]))
+      throw new ShapeError(`${op}: ${name} must have shape [${x.shape[1]}] for input ${fmtShape(x.shape)}: got ${fmtShape(t.shape)}.`);
   }
   if (!(eps > 0)) throw new ValueError(`${op}: eps must be positive: got ${eps}.`);
 }
@@ -185,11 +193,28 @@ function checkBatchNorm(x: Tensor, stats: readonly (readonly [string, Tensor | n
  * Runs fused kernels (with activation 'relu', the ReLU too); double backward differentiates
  * `batchNormComposed` instead.
  */
-export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null, bias: Tensor | null, opts: BatchNormOptions = {}): Tensor {
+export function batchNorm(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  opts: BatchNormOptions = {},
+): Tensor {
   const { training = false, momentum = 0.1, eps = 1e-5, activation = null } = opts;
   if (activation !== null && activation !== 'relu') throw new ValueError(`batchNorm: activation must be 'relu' or null: got '${String(activation)}'.`);
-  checkBatchNorm(x, [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]], eps);
-  const C = x.shape[1], M = x.size / C;
+  checkBatchNorm(
+    x,
+    [
+      ['runningMean', runningMean],
+      ['runningVar', runningVar],
+      ['weight', weight],
+      ['bias', bias],
+    ],
+    eps,
+  );
+  const C = x.shape[1],
+    M = x.size / C;
   let stats: BnStats;
   if (training) {
     if (M <= 1) throw new ValueError(`batchNorm: expected more than 1 value per channel when training: got input ${fmtShape(x.shape)}.`);
@@ -203,20 +228,27 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   const relu = activation === 'relu';
   const y = wrap(be(x).batchNorm(x.storage, stats, weight?.storage ?? null, bias?.storage ?? null, relu), x.shape);
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
-  return record(y, relu ? 'batchNormRelu' : 'batchNorm', inputs, (gy) => {
-    if (isGradEnabled()) {
-      // createGraph: differentiate the composed reference so the gradient is differentiable too
-      const fixed: [Tensor, Tensor] | null = training ? null : [runningMean!, runningVar!];
-      const ref = batchNormComposed(x, fixed, weight, bias, eps);
-      const wanted = inputs.filter((t) => t.requiresGrad); // a weight may be frozen: grad() takes only what requires grad
-      const gs = grad([relu ? ref.relu() : ref], wanted, { gradOutputs: [gy], createGraph: true, allowUnused: true });
-      return inputs.map((t) => (t.requiresGrad ? gs[wanted.indexOf(t)] : null));
-    }
-    const r = be(x).batchNormBackward(gy.storage, x.storage, stats, weight?.storage ?? null, training, relu ? y.storage : null);
-    const gx = wrap(r.gx, x.shape);
-    const gw = Tensor.fromData(r.gw, [C]).to(x.dtype), gb = Tensor.fromData(r.gb, [C]).to(x.dtype);
-    return [gx, weight ? gw : null, bias ? gb : null].filter((_, i) => [x, weight, bias][i] !== null);
-  }, [x, weight, ...(training ? [] : [runningMean, runningVar]), ...(relu ? [y] : [])].filter((t): t is Tensor => t !== null));
+  return record(
+    y,
+    relu ? 'batchNormRelu' : 'batchNorm',
+    inputs,
+    (gy) => {
+      if (isGradEnabled()) {
+        // createGraph: differentiate the composed reference so the gradient is differentiable too
+        const fixed: [Tensor, Tensor] | null = training ? null : [runningMean!, runningVar!];
+        const ref = batchNormComposed(x, fixed, weight, bias, eps);
+        const wanted = inputs.filter((t) => t.requiresGrad); // a weight may be frozen: grad() takes only what requires grad
+        const gs = grad([relu ? ref.relu() : ref], wanted, { gradOutputs: [gy], createGraph: true, allowUnused: true });
+        return inputs.map((t) => (t.requiresGrad ? gs[wanted.indexOf(t)] : null));
+      }
+      const r = be(x).batchNormBackward(gy.storage, x.storage, stats, weight?.storage ?? null, training, relu ? y.storage : null);
+      const gx = wrap(r.gx, x.shape);
+      const gw = Tensor.fromData(r.gw, [C]).to(x.dtype),
+        gb = Tensor.fromData(r.gb, [C]).to(x.dtype);
+      return [gx, weight ? gw : null, bias ? gb : null].filter((_, i) => [x, weight, bias][i] !== null);
+    },
+    [x, weight, ...(training ? [] : [runningMean, runningVar]), ...(relu ? [y] : [])].filter((t): t is Tensor => t !== null),
+  );
 }
 
 /**
@@ -225,10 +257,24 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
  * roundings, same bits); anything else runs the ops.
  */
 function updateRunningStats(runningMean: Tensor, runningVar: Tensor, stats: BnStats, eps: number, M: number, momentum: number): void {
-  const C = runningMean.size, rm = runningMean.storage, rv = runningVar.storage, { mean, invstd } = stats;
-  if (runningMean.dtype === runningVar.dtype && mean instanceof Float64Array && invstd instanceof Float64Array && ArrayBuffer.isView(rm.data) && ArrayBuffer.isView(rv.data) && isDense(rm) && isDense(rv) && rm.data !== rv.data) {
+  const C = runningMean.size,
+    rm = runningMean.storage,
+    rv = runningVar.storage,
+    { mean, invstd } = stats;
+  if (
+    runningMean.dtype === runningVar.dtype &&
+    mean instanceof Float64Array &&
+    invstd instanceof Float64Array &&
+    ArrayBuffer.isView(rm.data) &&
+    ArrayBuffer.isView(rv.data) &&
+    isDense(rm) &&
+    isDense(rv) &&
+    rm.data !== rv.data
+  ) {
     const round = runningMean.dtype === 'float32' ? Math.fround : (v: number) => v;
-    const keep = round(1 - momentum), md = rm.data, vd = rv.data;
+    const keep = round(1 - momentum),
+      md = rm.data,
+      vd = rv.data;
     for (let c = 0; c < C; c++) {
       const unbiased = ((invstd[c] * invstd[c]) ** -1 - eps) * (M / (M - 1)); // ** is Math.pow, as binary pow
       md[c] = round(md[c] * keep) + mean[c] * momentum;
@@ -239,8 +285,13 @@ function updateRunningStats(runningMean: Tensor, runningVar: Tensor, stats: BnSt
     return;
   }
   noGrad(() => {
-    const m = Tensor.fromData(mean, [C]), is = Tensor.fromData(invstd, [C]);
-    const unbiased = is.square().pow(-1).sub(eps).mul(M / (M - 1)); // back from 1/sqrt(var + eps)
+    const m = Tensor.fromData(mean, [C]),
+      is = Tensor.fromData(invstd, [C]);
+    const unbiased = is
+      .square()
+      .pow(-1)
+      .sub(eps)
+      .mul(M / (M - 1)); // back from 1/sqrt(var + eps)
     runningMean.copy_(runningMean.mul(1 - momentum).add(m.mul(momentum)));
     runningVar.copy_(runningVar.mul(1 - momentum).add(unbiased.mul(momentum)));
   });

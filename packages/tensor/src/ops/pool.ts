@@ -23,13 +23,22 @@ function poolGeom(op: string, x: Tensor, kernelSize: number | readonly number[],
   const [kH, kW] = pair(op, 'kernelSize', kernelSize);
   const [sH, sW] = pair(op, 'stride', o.stride ?? [kH, kW]);
   const [pH, pW] = pair(op, 'padding', o.padding ?? 0);
-  for (const [name, v, min] of [['kernelSize', kH, 1], ['kernelSize', kW, 1], ['stride', sH, 1], ['stride', sW, 1], ['padding', pH, 0], ['padding', pW, 0]] as const) {
+  for (const [name, v, min] of [
+    ['kernelSize', kH, 1],
+    ['kernelSize', kW, 1],
+    ['stride', sH, 1],
+    ['stride', sW, 1],
+    ['padding', pH, 0],
+    ['padding', pW, 0],
+  ] as const) {
     if (!Number.isInteger(v) || v < min) throw new ValueError(`${op}: ${name} must be an integer >= ${min}: got ${v}.`);
   }
   if (2 * pH > kH || 2 * pW > kW) throw new ValueError(`${op}: padding [${pH}, ${pW}] must be at most half of the kernel size [${kH}, ${kW}].`);
   const [N, C, H, W] = x.shape;
-  const OH = Math.floor((H + 2 * pH - kH) / sH) + 1, OW = Math.floor((W + 2 * pW - kW) / sW) + 1;
-  if (OH <= 0 || OW <= 0) throw new ShapeError(`${op}: input ${fmtShape(x.shape)} (padded ${H + 2 * pH}x${W + 2 * pW}) is smaller than the kernel ${kH}x${kW}.`);
+  const OH = Math.floor((H + 2 * pH - kH) / sH) + 1,
+    OW = Math.floor((W + 2 * pW - kW) / sW) + 1;
+  if (OH <= 0 || OW <= 0)
+    throw new ShapeError(`${op}: input ${fmtShape(x.shape)} (padded ${H + 2 * pH}x${W + 2 * pW}) is smaller than the kernel ${kH}x${kW}.`);
   checkNumel(op, [N, C, OH, OW], 'the output shape');
   return { N, C, H, W, kH, kW, sH, sW, pH, pW, OH, OW };
 }
@@ -50,10 +59,16 @@ export const maxPool2d = (x: Tensor, kernelSize: number | readonly number[], opt
 /** Scatters gy to the argmax positions; its own gradient gathers from them. */
 function maxPool2dBackward(gy: Tensor, indices: Tensor, g: Pool2dGeom): Tensor {
   const out = wrap(be(gy).maxPool2dBackward(gy.storage, indices.storage, g), [g.N, g.C, g.H, g.W]);
-  return record(out, 'maxPool2dBackward', [gy], (gg) => {
-    const planes = reshape(gg, [g.N, g.C, g.H * g.W]); // (N, C, H·W)
-    return [reshape(gather(planes, 2, reshape(indices, [g.N, g.C, -1])), gy.shape)];
-  }, [indices]);
+  return record(
+    out,
+    'maxPool2dBackward',
+    [gy],
+    (gg) => {
+      const planes = reshape(gg, [g.N, g.C, g.H * g.W]); // (N, C, H·W)
+      return [reshape(gather(planes, 2, reshape(indices, [g.N, g.C, -1])), gy.shape)];
+    },
+    [indices],
+  );
 }
 
 /** Options of avgPool2d: the pool options, and whether the padding counts in the divisor (default true). */
@@ -81,7 +96,8 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly numbe
   checkFloat('adaptiveAvgPool2d', 'input', x);
   if (x.ndim !== 4) throw new ShapeError(`adaptiveAvgPool2d: input must be 4-D (N, C, H, W): got shape ${fmtShape(x.shape)}.`);
   const [oh, ow] = pair('adaptiveAvgPool2d', 'outputSize', outputSize);
-  if (![oh, ow].every((v) => Number.isInteger(v) && v > 0)) throw new ValueError(`adaptiveAvgPool2d: outputSize must be positive integers: got [${oh}, ${ow}].`);
+  if (![oh, ow].every((v) => Number.isInteger(v) && v > 0))
+    throw new ValueError(`adaptiveAvgPool2d: outputSize must be positive integers: got [${oh}, ${ow}].`);
   if (x.shape[2] === 0 || x.shape[3] === 0) throw new ShapeError(`adaptiveAvgPool2d: input ${fmtShape(x.shape)} has an empty spatial dim.`);
   checkNumel('adaptiveAvgPool2d', [x.shape[0], x.shape[1], oh, ow], 'the output shape');
   return adaptivePair(x, x.shape[2], x.shape[3], oh, ow, true);
@@ -89,8 +105,6 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly numbe
 
 function adaptivePair(t: Tensor, h: number, w: number, oh: number, ow: number, forward: boolean): Tensor {
   const [N, C] = t.shape;
-  const out = forward
-    ? wrap(be(t).adaptiveAvgPool2d(t.storage, oh, ow), [N, C, oh, ow])
-    : wrap(be(t).adaptiveAvgPool2dBackward(t.storage, h, w), [N, C, h, w]);
+  const out = forward ? wrap(be(t).adaptiveAvgPool2d(t.storage, oh, ow), [N, C, oh, ow]) : wrap(be(t).adaptiveAvgPool2dBackward(t.storage, h, w), [N, C, h, w]);
   return record(out, forward ? 'adaptiveAvgPool2d' : 'adaptiveAvgPool2dBackward', [t], (gy) => [adaptivePair(gy, h, w, oh, ow, !forward)], []);
 }

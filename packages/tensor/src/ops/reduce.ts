@@ -15,9 +15,15 @@ import { zeros } from './create.ts';
 
 export type Dims = number | readonly number[] | null | undefined;
 /** A reduction that also returns where its values came from (max, min along a dim). */
-export interface ValuesIndices { values: Tensor; indices: Tensor }
+export interface ValuesIndices {
+  values: Tensor;
+  indices: Tensor;
+}
 /** Options of variance: the correction (default 1, Bessel's) and keepdim. */
-export interface VarOptions { correction?: number; keepdim?: boolean }
+export interface VarOptions {
+  correction?: number;
+  keepdim?: boolean;
+}
 
 /** The shape with the reduced dims set to 1 (keepdim) or removed. */
 const reducedShape = (shape: readonly number[], dims: readonly number[], keepdim: boolean): number[] =>
@@ -46,7 +52,10 @@ export function sum(x: Tensor, dim?: Dims, keepdim = false): Tensor {
 function int32Sums(acc: Data, x: Tensor): Int32Array {
   const v = acc as Float64Array;
   for (let i = 0; i < v.length; i++) {
-    if (!fitsInt32(v[i])) throw new ValueError(`sum: a sum of int32 input ${fmtShape(x.shape)} is ${v[i]}, which overflows int32 (max ${INT32_MAX}); cast the input to float64 first.`);
+    if (!fitsInt32(v[i]))
+      throw new ValueError(
+        `sum: a sum of int32 input ${fmtShape(x.shape)} is ${v[i]}, which overflows int32 (max ${INT32_MAX}); cast the input to float64 first.`,
+      );
   }
   return Int32Array.from(v);
 }
@@ -57,8 +66,19 @@ function int32Sums(acc: Data, x: Tensor): Int32Array {
  */
 function checkExactOnDevice(x: Tensor, dims: readonly number[]): void {
   if (x.size === 0) return;
-  const bad = x.to('float32').abs().sum(dims).amax().ge(2 ** 23); // float32 all the way: no int32 sum here
-  deviceBackend(x.device).deferCheck(bad.storage, () => new ValueError(`sum: an int32 sum over input ${fmtShape(x.shape)} on the ${x.device} reaches 2^23 in magnitude, beyond what its float32 accumulation holds exactly; sum on the CPU (.to('cpu')).`));
+  const bad = x
+    .to('float32')
+    .abs()
+    .sum(dims)
+    .amax()
+    .ge(2 ** 23); // float32 all the way: no int32 sum here
+  deviceBackend(x.device).deferCheck(
+    bad.storage,
+    () =>
+      new ValueError(
+        `sum: an int32 sum over input ${fmtShape(x.shape)} on the ${x.device} reaches 2^23 in magnitude, beyond what its float32 accumulation holds exactly; sum on the CPU (.to('cpu')).`,
+      ),
+  );
 }
 
 /** Mean over `dim` (a dim or a list of them; all when omitted). */
@@ -87,11 +107,17 @@ function extremum(op: 'amax' | 'amin', x: Tensor, dim: Dims, keepdim: boolean): 
   const { values } = be(x).reduce(op === 'amax' ? 'max' : 'min', x.storage, dims, x.dtype);
   const out = wrap(values, reducedShape(x.shape, dims, keepdim));
   // Ties share the gradient evenly, as in torch.amax.
-  return record(out, op, [x], (g) => {
-    const hit = noGrad(() => x.eq(spread(out, x, dims)));
-    const count = sum(hit, dims, true);
-    return [spread(g, x, dims).mul(hit).div(count)];
-  }, [x, out]);
+  return record(
+    out,
+    op,
+    [x],
+    (g) => {
+      const hit = noGrad(() => x.eq(spread(out, x, dims)));
+      const count = sum(hit, dims, true);
+      return [spread(g, x, dims).mul(hit).div(count)];
+    },
+    [x, out],
+  );
 }
 /** Largest value over `dim` (all when omitted); a tie splits the gradient equally. */
 export const amax = (x: Tensor, dim?: Dims, keepdim = false) => extremum('amax', x, dim, keepdim);
@@ -106,10 +132,16 @@ function extremumWithIndex(op: 'max' | 'min', x: Tensor, dim: number, keepdim: b
   const r = be(x).reduce(op, x.storage, [d], x.dtype);
   const shape = reducedShape(x.shape, [d], keepdim);
   const indices = wrap(r.indices!, shape);
-  const values = record(wrap(r.values, shape), op, [x], (g) => {
-    const k = keepdim ? indices : unsqueeze(indices, d);
-    return [scatterAdd(x.shape, d, k, keepdim ? g : unsqueeze(g, d))];
-  }, [indices]);
+  const values = record(
+    wrap(r.values, shape),
+    op,
+    [x],
+    (g) => {
+      const k = keepdim ? indices : unsqueeze(indices, d);
+      return [scatterAdd(x.shape, d, k, keepdim ? g : unsqueeze(g, d))];
+    },
+    [indices],
+  );
   return { values, indices };
 }
 /** Largest value along `dim` and its index. */

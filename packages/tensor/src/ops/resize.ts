@@ -35,7 +35,8 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
     if (!(fh > 0 && fw > 0)) throw new ValueError(`${op}: scaleFactor must be positive: got [${fh}, ${fw}].`);
     [oh, ow] = [Math.floor(H * fh), Math.floor(W * fw)];
   }
-  if (![oh, ow].every((v) => Number.isInteger(v) && v > 0)) throw new ValueError(`${op}: output size must be positive integers: got [${oh}, ${ow}] for input ${fmtShape(x.shape)}.`);
+  if (![oh, ow].every((v) => Number.isInteger(v) && v > 0))
+    throw new ValueError(`${op}: output size must be positive integers: got [${oh}, ${ow}] for input ${fmtShape(x.shape)}.`);
   if (H === 0 || W === 0) throw new ShapeError(`${op}: input ${fmtShape(x.shape)} has an empty spatial dim.`);
   checkNumel(op, [x.shape[0], x.shape[1], oh, ow], 'the output shape');
   return resizePair(x, H, W, oh, ow, mode, opts.alignCorners ?? false, true);
@@ -43,8 +44,6 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
 
 function resizePair(t: Tensor, h: number, w: number, oh: number, ow: number, mode: 'bilinear' | 'nearest', ac: boolean, forward: boolean): Tensor {
   const [N, C] = t.shape;
-  const out = forward
-    ? wrap(be(t).resize(t.storage, oh, ow, mode, ac), [N, C, oh, ow])
-    : wrap(be(t).resizeBackward(t.storage, h, w, mode, ac), [N, C, h, w]);
+  const out = forward ? wrap(be(t).resize(t.storage, oh, ow, mode, ac), [N, C, oh, ow]) : wrap(be(t).resizeBackward(t.storage, h, w, mode, ac), [N, C, h, w]);
   return record(out, forward ? 'interpolate' : 'interpolateBackward', [t], (gy) => [resizePair(gy, h, w, oh, ow, mode, ac, !forward)], []);
 }

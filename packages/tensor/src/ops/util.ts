@@ -36,7 +36,8 @@ export function promote(a: DType, b: DType): DType {
 }
 
 /** What an int32 tensor holds. Numbers going in are truncated toward zero, as in torch. */
-export const INT32_MIN = -(2 ** 31), INT32_MAX = 2 ** 31 - 1;
+export const INT32_MIN = -(2 ** 31),
+  INT32_MAX = 2 ** 31 - 1;
 /** Whether v truncates to an int32 (NaN and ±Infinity do not). */
 export const fitsInt32 = (v: number): boolean => v > INT32_MIN - 1 && v < INT32_MAX + 1;
 const int32Msg = (op: string, what: string) => `${op}: ${what} does not fit in int32 (an integer in [${INT32_MIN}, ${INT32_MAX}]); use a float dtype.`;
@@ -57,7 +58,11 @@ export function checkFitsInt32(op: string, x: Tensor): void {
     checkAllInt32(op, 'input', contiguousData(cpuView(x.storage)));
     return;
   }
-  const bad = x.ne(x).add(x.le(INT32_MIN - 1)).add(x.ge(INT32_MAX + 1)).sum();
+  const bad = x
+    .ne(x)
+    .add(x.le(INT32_MIN - 1))
+    .add(x.ge(INT32_MAX + 1))
+    .sum();
   deviceBackend(x.device).deferCheck(bad.storage, () => new ValueError(int32Msg(op, 'an input value (NaN, infinite or too large)')));
 }
 
@@ -66,7 +71,9 @@ export function scalarLike(op: string, x: TensorLike, like: Tensor): Tensor {
   if (x instanceof Tensor) return x;
   if (typeof x !== 'number') {
     const v = x as unknown;
-    throw new ValueError(`${op}: an operand must be a Tensor or a number: got ${v === null ? 'null' : typeof v === 'string' ? `the string '${v.slice(0, 40)}'` : `a value of type ${typeof v}`}.`);
+    throw new ValueError(
+      `${op}: an operand must be a Tensor or a number: got ${v === null ? 'null' : typeof v === 'string' ? `the string '${v.slice(0, 40)}'` : `a value of type ${typeof v}`}.`,
+    );
   }
   if (like.dtype === 'int32' && Number.isInteger(x)) checkInt32(op, 'the scalar operand', x);
   const dtype = like.dtype === 'int32' && !Number.isInteger(x) ? 'float32' : like.dtype;

@@ -150,15 +150,18 @@ export class ResNetV1s extends Module implements Backbone {
     this.width = opts.width ?? 64;
     this.inChannels = opts.inChannels ?? 3;
     this.outputStride = opts.outputStride ?? 8;
-    const layout = LAYOUTS[this.depth], stages = STAGES[this.outputStride];
+    const layout = LAYOUTS[this.depth],
+      stages = STAGES[this.outputStride];
     if (!layout) throw new ValueError(`ResNetV1s: depth must be 18, 34, 50 or 101: got ${String(opts.depth)}.`);
     if (!stages) throw new ValueError(`ResNetV1s: outputStride must be 4, 8 or 16: got ${String(opts.outputStride)}.`);
     if (!Number.isInteger(this.width) || this.width < 1) throw new ValueError(`ResNetV1s: width must be a positive integer: got ${this.width}.`);
-    const B = this.width, e = layout.bottleneck ? 4 : 1;
+    const B = this.width,
+      e = layout.bottleneck ? 4 : 1;
     const stem0 = conv(g, this.inChannels, B, 3, 2);
     this.conv1 = new Sequential(stem0, new BatchNorm2d(B), new ReLU(), conv(g, B, B, 3), new BatchNorm2d(B), new ReLU(), conv(g, B, 2 * B, 3));
     this.bn1 = new BatchNorm2d(2 * B);
-    const planes = [B, 2 * B, 4 * B, 8 * B], ins = [2 * B, B * e, 2 * B * e, 4 * B * e];
+    const planes = [B, 2 * B, 4 * B, 8 * B],
+      ins = [2 * B, B * e, 2 * B * e, 4 * B * e];
     const [l1, l2, l3, l4] = planes.map((p, i) => makeStage(layout.bottleneck, ins[i], p, layout.blocks[i], stages.strides[i], stages.dilations[i], g));
     [this.layer1, this.layer2, this.layer3, this.layer4] = [l1, l2, l3, l4];
     this.channels = planes.map((p) => p * e);

@@ -63,7 +63,10 @@ export class ASPPHead extends Module implements DecodeHead {
 
   constructor(o: ASPPHeadOptions) {
     super();
-    const g = o.generator ?? defaultGenerator, C = o.inChannels, D = o.channels, p = o.dropout ?? 0.1;
+    const g = o.generator ?? defaultGenerator,
+      C = o.inChannels,
+      D = o.channels,
+      p = o.dropout ?? 0.1;
     this.inIndex = o.inIndex ?? 3;
     this.inChannels = C;
     this.dilations = o.dilations ?? asppRates(o.outputStride ?? 8);

@@ -39,7 +39,9 @@ export class FCNHead extends Module implements DecodeHead {
 
   constructor(o: FCNHeadOptions) {
     super();
-    const g = o.generator ?? defaultGenerator, d = o.dilation ?? 1, n = o.numConvs ?? 2;
+    const g = o.generator ?? defaultGenerator,
+      d = o.dilation ?? 1,
+      n = o.numConvs ?? 2;
     this.inIndex = o.inIndex ?? 3;
     this.inChannels = o.inChannels;
     const convs: ConvBNReLU[] = [];

@@ -101,7 +101,7 @@ export class OCRHead extends Module implements DecodeHead {
 
   /** features[3] (N, C, H, W) + auxLogits (N, K, h, w) → logits (N, K, H, W). */
   forward(features: Tensor[], auxLogits: Tensor | null): Tensor {
-    if (auxLogits === null) throw new ValueError('OCRHead needs the auxiliary head\'s logits as soft object regions: build the model with aux: true.');
+    if (auxLogits === null) throw new ValueError("OCRHead needs the auxiliary head's logits as soft object regions: build the model with aux: true.");
     const c4 = features[3];
     if (c4 === undefined || c4.ndim !== 4 || c4.shape[1] !== this.inChannels) {
       throw new ShapeError(`OCRHead: features[3] must be (N, ${this.inChannels}, H, W): got ${c4 ? fmtShape(c4.shape) : `${features.length} features`}.`);
@@ -110,7 +110,8 @@ export class OCRHead extends Module implements DecodeHead {
       throw new ShapeError(`OCRHead: auxLogits must be (N, ${this.numClasses}, h, w): got ${fmtShape(auxLogits.shape)}.`);
     }
     const [H, W] = c4.shape.slice(2);
-    const regionLogits = auxLogits.shape[2] === H && auxLogits.shape[3] === W ? auxLogits : interpolate(auxLogits, { size: [H, W], mode: 'bilinear', alignCorners: false }); // (N, K, H, W)
+    const regionLogits =
+      auxLogits.shape[2] === H && auxLogits.shape[3] === W ? auxLogits : interpolate(auxLogits, { size: [H, W], mode: 'bilinear', alignCorners: false }); // (N, K, H, W)
     const pixels = this.pixel.forward(c4); // (N, D, H, W)
     const regions = gatherObjectRegions(pixels, regionLogits); // (N, D, K, 1)
     const context = this.objectAttention.forward(pixels, regions); // (N, D, H, W)

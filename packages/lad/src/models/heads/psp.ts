@@ -30,7 +30,12 @@ export interface PSPHeadOptions {
 class PoolBranch extends Module {
   block: ConvBNReLU;
 
-  constructor(readonly scale: number, inC: number, outC: number, g: Generator) {
+  constructor(
+    readonly scale: number,
+    inC: number,
+    outC: number,
+    g: Generator,
+  ) {
     super();
     this.block = new ConvBNReLU(inC, outC, 1, { generator: g });
   }
@@ -53,7 +58,8 @@ export class PSPHead extends Module implements DecodeHead {
 
   constructor(o: PSPHeadOptions) {
     super();
-    const g = o.generator ?? defaultGenerator, scales = o.poolScales ?? [1, 2, 3, 6];
+    const g = o.generator ?? defaultGenerator,
+      scales = o.poolScales ?? [1, 2, 3, 6];
     const P = o.poolChannels ?? Math.max(1, Math.floor(o.inChannels / 4));
     this.inIndex = o.inIndex ?? 3;
     this.inChannels = o.inChannels;

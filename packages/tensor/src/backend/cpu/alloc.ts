@@ -11,7 +11,6 @@ export type DType = 'float32' | 'float64' | 'int32';
 export type FloatArray = Float32Array | Float64Array;
 export type TypedArray = Float32Array | Float64Array | Int32Array;
 
-
 const CTOR = { float32: Float32Array, float64: Float64Array, int32: Int32Array } as const;
 const BYTES = { float32: 4, float64: 8, int32: 4 } as const;
 

@@ -9,14 +9,19 @@ import type { FloatArray } from './alloc.ts';
 
 /** The live window along one axis: [k0, k1) of taps whose row (column) is in [0, size) for some output. */
 function liveRange(k: number, s: number, p: number, d: number, size: number, out: number): [number, number] {
-  let k0 = 0, k1 = k;
+  let k0 = 0,
+    k1 = k;
   const dead = (t: number) => t * d - p + (out - 1) * s < 0 || t * d - p >= size; // every output reads padding
   while (k0 < k1 && dead(k0)) k0++;
   while (k1 > k0 && dead(k1 - 1)) k1--;
   return [k0, k1];
 }
 
-export interface TapWindow { kh0: number; kw0: number; g: Conv2dGeom }
+export interface TapWindow {
+  kh0: number;
+  kw0: number;
+  g: Conv2dGeom;
+}
 
 /** The live window and the geometry of the conv restricted to it; null when every tap is live or none is. */
 export function liveTaps(g: Conv2dGeom): TapWindow | null {
@@ -29,19 +34,25 @@ export function liveTaps(g: Conv2dGeom): TapWindow | null {
 
 /** w (O, Cg, kH, kW) → its live window (O, Cg, kH', kW'), dense. */
 export function windowWeight(w: FloatArray, g: Conv2dGeom, t: TapWindow): FloatArray {
-  const { kH, kW } = t.g, rows = g.O * (g.C / g.groups);
+  const { kH, kW } = t.g,
+    rows = g.O * (g.C / g.groups);
   const out = new (w.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(rows * kH * kW); // (O, Cg, kH', kW')
-  for (let r = 0; r < rows; r++) for (let i = 0; i < kH; i++) for (let j = 0; j < kW; j++) {
-    out[(r * kH + i) * kW + j] = w[(r * g.kH + t.kh0 + i) * g.kW + t.kw0 + j];
-  }
+  for (let r = 0; r < rows; r++)
+    for (let i = 0; i < kH; i++)
+      for (let j = 0; j < kW; j++) {
+        out[(r * kH + i) * kW + j] = w[(r * g.kH + t.kh0 + i) * g.kW + t.kw0 + j];
+      }
   return out;
 }
 
 /** gw (O, Cg, kH, kW) ← the window's gradient gwWin (O, Cg, kH', kW') in place, zeros at the dead taps. */
 export function scatterWindow(gwWin: FloatArray, g: Conv2dGeom, t: TapWindow, gw: FloatArray): void {
-  const { kH, kW } = t.g, rows = g.O * (g.C / g.groups);
+  const { kH, kW } = t.g,
+    rows = g.O * (g.C / g.groups);
   gw.fill(0);
-  for (let r = 0; r < rows; r++) for (let i = 0; i < kH; i++) for (let j = 0; j < kW; j++) {
-    gw[(r * g.kH + t.kh0 + i) * g.kW + t.kw0 + j] = gwWin[(r * kH + i) * kW + j];
-  }
+  for (let r = 0; r < rows; r++)
+    for (let i = 0; i < kH; i++)
+      for (let j = 0; j < kW; j++) {
+        gw[(r * g.kH + t.kh0 + i) * g.kW + t.kw0 + j] = gwWin[(r * kH + i) * kW + j];
+      }
 }

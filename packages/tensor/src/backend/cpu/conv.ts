@@ -15,11 +15,29 @@ import { runGemm, type ViewSrc } from './gemm.ts';
 import { registerKernels, runKernel, sharedFloat, type KernelTable } from './threads.ts';
 import { liveTaps, scatterWindow, windowWeight } from './conv-taps.ts';
 
-export interface Conv2dGeom { N: number; C: number; H: number; W: number; O: number; kH: number; kW: number;
-  sH: number; sW: number; pH: number; pW: number; dH: number; dW: number; groups: number; OH: number; OW: number }
+export interface Conv2dGeom {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  kH: number;
+  kW: number;
+  sH: number;
+  sW: number;
+  pH: number;
+  pW: number;
+  dH: number;
+  dW: number;
+  groups: number;
+  OH: number;
+  OW: number;
+}
 
 /** Where an im2col packer reads: the image x and the geometry. */
-interface Im2colSrc extends Conv2dGeom { x: FloatArray }
+interface Im2colSrc extends Conv2dGeom {
+  x: FloatArray;
+}
 
 /** Knobs, exposed for tests: colChunk = elements of the column buffer of the input gradient. */
 export const convTuning = { colChunk: 1 << 22 };
@@ -32,25 +50,45 @@ export const convTuning = { colChunk: 1 << 22 };
  */
 function packBIm2col(v: Im2colSrc, b: number, _s: number, k0: number, kB: number, j0: number, nB: number, dst: Float64Array, at: number): void {
   const { x, C, H, W, kH, kW, sH, sW, pH, pW, dH, dW, OW, groups } = v;
-  const Cg = C / groups, n = Math.floor(b / groups), g = b - n * groups, kk = kH * kW, kB4 = 4 * kB;
-  const nP = (nB + 3) & ~3, oh0 = Math.floor(j0 / OW), ow0 = j0 - oh0 * OW;
+  const Cg = C / groups,
+    n = Math.floor(b / groups),
+    g = b - n * groups,
+    kk = kH * kW,
+    kB4 = 4 * kB;
+  const nP = (nB + 3) & ~3,
+    oh0 = Math.floor(j0 / OW),
+    ow0 = j0 - oh0 * OW;
   for (let k = 0; k < kB; k++) {
-    const ck = k0 + k, c = Math.floor(ck / kk), t = ck - c * kk, kh = Math.floor(t / kW), kw = t - kh * kW;
-    const plane = ((n * C + g * Cg + c) * H) * W, ihOff = kh * dH - pH, iwOff = kw * dW - pW, dk = at + k * 4;
-    for (let jj = 0, oh = oh0, ow = ow0; jj < nB; oh++, ow = 0) { // one output row (oh) at a time
-      const end = Math.min(nB, jj + OW - ow), ih = oh * sH + ihOff;
+    const ck = k0 + k,
+      c = Math.floor(ck / kk),
+      t = ck - c * kk,
+      kh = Math.floor(t / kW),
+      kw = t - kh * kW;
+    const plane = (n * C + g * Cg + c) * H * W,
+      ihOff = kh * dH - pH,
+      iwOff = kw * dW - pW,
+      dk = at + k * 4;
+    for (let jj = 0, oh = oh0, ow = ow0; jj < nB; oh++, ow = 0) {
+      // one output row (oh) at a time
+      const end = Math.min(nB, jj + OW - ow),
+        ih = oh * sH + ihOff;
       if (ih < 0 || ih >= H) {
         for (; jj < end; jj++) dst[(jj >> 2) * kB4 + dk + (jj & 3)] = 0;
         continue;
       }
-      const row = plane + ih * W, iw0 = ow * sW + iwOff; // column jj + t reads iw0 + t*sW
+      const row = plane + ih * W,
+        iw0 = ow * sW + iwOff; // column jj + t reads iw0 + t*sW
       const lo = Math.min(end, jj + (iw0 >= 0 ? 0 : Math.ceil(-iw0 / sW)));
       const hi = Math.max(lo, Math.min(end, jj + Math.floor((W - 1 - iw0) / sW) + 1));
       let i = row + iw0 + (lo - jj) * sW;
       for (; jj < lo; jj++) dst[(jj >> 2) * kB4 + dk + (jj & 3)] = 0; // left padding
       for (; jj < hi && (jj & 3) !== 0; jj++, i += sW) dst[(jj >> 2) * kB4 + dk + (jj & 3)] = x[i]!;
-      for (let d = (jj >> 2) * kB4 + dk; jj + 4 <= hi; jj += 4, i += 4 * sW, d += kB4) { // whole panel rows
-        dst[d] = x[i]!; dst[d + 1] = x[i + sW]!; dst[d + 2] = x[i + 2 * sW]!; dst[d + 3] = x[i + 3 * sW]!;
+      for (let d = (jj >> 2) * kB4 + dk; jj + 4 <= hi; jj += 4, i += 4 * sW, d += kB4) {
+        // whole panel rows
+        dst[d] = x[i]!;
+        dst[d + 1] = x[i + sW]!;
+        dst[d + 2] = x[i + 2 * sW]!;
+        dst[d + 3] = x[i + 3 * sW]!;
       }
       for (; jj < hi; jj++, i += sW) dst[(jj >> 2) * kB4 + dk + (jj & 3)] = x[i]!;
       for (; jj < end; jj++) dst[(jj >> 2) * kB4 + dk + (jj & 3)] = 0; // right padding
@@ -64,22 +102,52 @@ function packBIm2col(v: Im2colSrc, b: number, _s: number, k0: number, kB: number
  * at + k*nP), described as runs: per (k, output row), the in-bounds pixels are one run of an input
  * row (x at sa in module memory); padding stays zero.
  */
-function packBIm2colF32(v: Im2colSrc, b: number, _s: number, k0: number, kB: number, j0: number, nB: number,
-  R: Int32Array, rAt: number, at: number, _ld: number, sa: number): number {
+function packBIm2colF32(
+  v: Im2colSrc,
+  b: number,
+  _s: number,
+  k0: number,
+  kB: number,
+  j0: number,
+  nB: number,
+  R: Int32Array,
+  rAt: number,
+  at: number,
+  _ld: number,
+  sa: number,
+): number {
   const { C, H, W, kH, kW, sH, sW, pH, pW, dH, dW, OW, groups } = v;
-  const Cg = C / groups, n = Math.floor(b / groups), g = b - n * groups, kk = kH * kW;
-  const nP = (nB + 3) & ~3, oh0 = Math.floor(j0 / OW), ow0 = j0 - oh0 * OW;
+  const Cg = C / groups,
+    n = Math.floor(b / groups),
+    g = b - n * groups,
+    kk = kH * kW;
+  const nP = (nB + 3) & ~3,
+    oh0 = Math.floor(j0 / OW),
+    ow0 = j0 - oh0 * OW;
   let q = rAt;
   for (let k = 0; k < kB; k++) {
-    const ck = k0 + k, c = Math.floor(ck / kk), t = ck - c * kk, kh = Math.floor(t / kW), kw = t - kh * kW;
-    const plane = sa + ((n * C + g * Cg + c) * H) * W, ihOff = kh * dH - pH, iwOff = kw * dW - pW, d = at + k * nP;
-    for (let jj = 0, oh = oh0, ow = ow0; jj < nB; oh++, ow = 0) { // one output row (oh) at a time
-      const end = Math.min(nB, jj + OW - ow), ih = oh * sH + ihOff, iw0 = ow * sW + iwOff; // column jj + t reads iw0 + t*sW
+    const ck = k0 + k,
+      c = Math.floor(ck / kk),
+      t = ck - c * kk,
+      kh = Math.floor(t / kW),
+      kw = t - kh * kW;
+    const plane = sa + (n * C + g * Cg + c) * H * W,
+      ihOff = kh * dH - pH,
+      iwOff = kw * dW - pW,
+      d = at + k * nP;
+    for (let jj = 0, oh = oh0, ow = ow0; jj < nB; oh++, ow = 0) {
+      // one output row (oh) at a time
+      const end = Math.min(nB, jj + OW - ow),
+        ih = oh * sH + ihOff,
+        iw0 = ow * sW + iwOff; // column jj + t reads iw0 + t*sW
       if (ih >= 0 && ih < H) {
         const lo = Math.min(end, jj + (iw0 >= 0 ? 0 : Math.ceil(-iw0 / sW)));
         const hi = Math.max(lo, Math.min(end, jj + Math.floor((W - 1 - iw0) / sW) + 1));
         if (hi > lo) {
-          R[q] = d + lo; R[q + 1] = plane + ih * W + iw0 + (lo - jj) * sW; R[q + 2] = hi - lo; R[q + 3] = sW;
+          R[q] = d + lo;
+          R[q + 1] = plane + ih * W + iw0 + (lo - jj) * sW;
+          R[q + 2] = hi - lo;
+          R[q + 3] = sW;
           q += 4;
         }
       }
@@ -96,18 +164,31 @@ function packBIm2colF32(v: Im2colSrc, b: number, _s: number, k0: number, kB: num
  */
 function packBIm2colT(v: Im2colSrc, b: number, s: number, k0: number, kB: number, j0: number, nB: number, dst: Float64Array, at: number): void {
   const { x, C, H, W, kH, kW, sH, sW, pH, pW, dH, dW, OW, groups } = v;
-  const Cg = C / groups, kk = kH * kW, base = (s * C + b * Cg) * H * W, nP = (nB + 3) & ~3, kB4 = 4 * kB;
-  const oh0 = Math.floor(k0 / OW), ow0 = k0 - oh0 * OW;
+  const Cg = C / groups,
+    kk = kH * kW,
+    base = (s * C + b * Cg) * H * W,
+    nP = (nB + 3) & ~3,
+    kB4 = 4 * kB;
+  const oh0 = Math.floor(k0 / OW),
+    ow0 = k0 - oh0 * OW;
   for (let jj = 0; jj < nP; jj++) {
     const dj = at + (jj >> 2) * kB4 + (jj & 3); // (k, jj) -> dj + 4k
     if (jj >= nB) {
       for (let k = 0; k < kB; k++) dst[dj + 4 * k] = 0;
       continue;
     }
-    const ck = j0 + jj, c = Math.floor(ck / kk), t = ck - c * kk, kh = Math.floor(t / kW), kw = t - kh * kW;
-    const plane = base + c * H * W, ihOff = kh * dH - pH, iwOff = kw * dW - pW;
-    for (let k = 0, oh = oh0, ow = ow0; k < kB; oh++, ow = 0) { // one output row (oh) at a time
-      const end = Math.min(kB, k + OW - ow), ih = oh * sH + ihOff;
+    const ck = j0 + jj,
+      c = Math.floor(ck / kk),
+      t = ck - c * kk,
+      kh = Math.floor(t / kW),
+      kw = t - kh * kW;
+    const plane = base + c * H * W,
+      ihOff = kh * dH - pH,
+      iwOff = kw * dW - pW;
+    for (let k = 0, oh = oh0, ow = ow0; k < kB; oh++, ow = 0) {
+      // one output row (oh) at a time
+      const end = Math.min(kB, k + OW - ow),
+        ih = oh * sH + ihOff;
       if (ih < 0 || ih >= H) {
         for (; k < end; k++) dst[dj + 4 * k] = 0;
         continue;
@@ -127,23 +208,50 @@ function packBIm2colT(v: Im2colSrc, b: number, s: number, k0: number, kB: number
  * packBIm2colT for the float32 SIMD path (see wasm/gemm-simd.ts): the same block as lines, one per
  * column (tap) at at + jj*ld, described as runs: per (tap, output row), one run of an input row.
  */
-function packBIm2colTF32(v: Im2colSrc, b: number, s: number, k0: number, kB: number, j0: number, nB: number,
-  R: Int32Array, rAt: number, at: number, ld: number, sa: number): number {
+function packBIm2colTF32(
+  v: Im2colSrc,
+  b: number,
+  s: number,
+  k0: number,
+  kB: number,
+  j0: number,
+  nB: number,
+  R: Int32Array,
+  rAt: number,
+  at: number,
+  ld: number,
+  sa: number,
+): number {
   const { C, H, W, kH, kW, sH, sW, pH, pW, dH, dW, OW, groups } = v;
-  const Cg = C / groups, kk = kH * kW, base = sa + (s * C + b * Cg) * H * W;
-  const oh0 = Math.floor(k0 / OW), ow0 = k0 - oh0 * OW;
+  const Cg = C / groups,
+    kk = kH * kW,
+    base = sa + (s * C + b * Cg) * H * W;
+  const oh0 = Math.floor(k0 / OW),
+    ow0 = k0 - oh0 * OW;
   let q = rAt;
   for (let jj = 0; jj < nB; jj++) {
     const d = at + jj * ld;
-    const ck = j0 + jj, c = Math.floor(ck / kk), t = ck - c * kk, kh = Math.floor(t / kW), kw = t - kh * kW;
-    const plane = base + c * H * W, ihOff = kh * dH - pH, iwOff = kw * dW - pW;
-    for (let k = 0, oh = oh0, ow = ow0; k < kB; oh++, ow = 0) { // one output row (oh) at a time
-      const end = Math.min(kB, k + OW - ow), ih = oh * sH + ihOff, iw0 = ow * sW + iwOff; // row k + t reads iw0 + t*sW
+    const ck = j0 + jj,
+      c = Math.floor(ck / kk),
+      t = ck - c * kk,
+      kh = Math.floor(t / kW),
+      kw = t - kh * kW;
+    const plane = base + c * H * W,
+      ihOff = kh * dH - pH,
+      iwOff = kw * dW - pW;
+    for (let k = 0, oh = oh0, ow = ow0; k < kB; oh++, ow = 0) {
+      // one output row (oh) at a time
+      const end = Math.min(kB, k + OW - ow),
+        ih = oh * sH + ihOff,
+        iw0 = ow * sW + iwOff; // row k + t reads iw0 + t*sW
       if (ih >= 0 && ih < H) {
         const lo = Math.min(end, k + (iw0 >= 0 ? 0 : Math.ceil(-iw0 / sW)));
         const hi = Math.max(lo, Math.min(end, k + Math.floor((W - 1 - iw0) / sW) + 1));
         if (hi > lo) {
-          R[q] = d + lo; R[q + 1] = plane + ih * W + iw0 + (lo - k) * sW; R[q + 2] = hi - lo; R[q + 3] = sW;
+          R[q] = d + lo;
+          R[q + 1] = plane + ih * W + iw0 + (lo - k) * sW;
+          R[q + 2] = hi - lo;
+          R[q + 3] = sW;
           q += 4;
         }
       }
@@ -156,19 +264,28 @@ function packBIm2colTF32(v: Im2colSrc, b: number, s: number, k0: number, kB: num
 /** col2im for units u = (image nl of the chunk, channel c): gx[n0+nl, c] = sum of its column rows, in float64. */
 function col2im(K: KernelTable, j: Conv2dGeom & { gcol: FloatArray; gx: FloatArray; n0: number }, u0: number, u1: number): void {
   const { gcol, gx, n0, C, H, W, kH, kW, sH, sW, pH, pW, dH, dW, OH, OW, groups } = j;
-  const HW = H * W, P = OH * OW, Cg = C / groups, Ck = Cg * kH * kW, acc = K.buf('col2im', HW);
+  const HW = H * W,
+    P = OH * OW,
+    Cg = C / groups,
+    Ck = Cg * kH * kW,
+    acc = K.buf('col2im', HW);
   for (let u = u0; u < u1; u++) {
-    const nl = Math.floor(u / C), c = u - nl * C, g = Math.floor(c / Cg), cg = c - g * Cg;
+    const nl = Math.floor(u / C),
+      c = u - nl * C,
+      g = Math.floor(c / Cg),
+      cg = c - g * Cg;
     acc.fill(0, 0, HW);
     let row = ((nl * groups + g) * Ck + cg * kH * kW) * P; // (kh, kw) row of the column buffer
     for (let kh = 0; kh < kH; kh++) {
       for (let kw = 0; kw < kW; kw++, row += P) {
         const iwOff = kw * dW - pW; // iw = ow*sW + iwOff, kept in [0, W)
-        const owLo = Math.max(0, Math.ceil(-iwOff / sW)), owHi = Math.min(OW, Math.floor((W - 1 - iwOff) / sW) + 1);
+        const owLo = Math.max(0, Math.ceil(-iwOff / sW)),
+          owHi = Math.min(OW, Math.floor((W - 1 - iwOff) / sW) + 1);
         for (let oh = 0; oh < OH; oh++) {
           const ih = oh * sH - pH + kh * dH;
           if (ih < 0 || ih >= H) continue;
-          const r = row + oh * OW, a = ih * W + iwOff;
+          const r = row + oh * OW,
+            a = ih * W + iwOff;
           for (let ow = owLo; ow < owHi; ow++) acc[a + ow * sW] += gcol[r + ow]!;
         }
       }
@@ -183,7 +300,8 @@ registerKernels({ packBIm2col, packBIm2colF32, packBIm2colT, packBIm2colTF32, co
 // ============ main-thread drivers ============
 
 function dims(g: Conv2dGeom) {
-  const Cg = g.C / g.groups, Og = g.O / g.groups;
+  const Cg = g.C / g.groups,
+    Og = g.O / g.groups;
   const is1x1 = g.kH === 1 && g.kW === 1 && g.sH === 1 && g.sW === 1 && g.pH === 0 && g.pW === 0;
   return { Cg, Og, Ck: Cg * g.kH * g.kW, P: g.OH * g.OW, HW: g.H * g.W, is1x1 };
 }
@@ -199,10 +317,26 @@ export function conv2dForward(x: FloatArray, w: FloatArray, bias: FloatArray | n
   // out[n, g] (Og, P) = w[g] (Og, Ck) @ im2col(x[n, g]) (Ck, P)
   const A: ViewSrc = { data: w, off: 0, G: g.groups, bs1: 0, bs2: Og * Ck, ss: 0, rs: Ck, cs: 1 };
   const B = is1x1 ? { data: x, off: 0, G: g.groups, bs1: g.C * HW, bs2: Cg * HW, ss: 0, rs: HW, cs: 1 } : { ...g, x };
-  runGemm({
-    M: Og, N: P, Kd: Ck, nSeg: 1, packA: 'packAView', A, packB: is1x1 ? 'packBView' : 'packBIm2col', B,
-    out, oOff: 0, oG: g.groups, oB1: g.O * P, oB2: Og * P, oRs: P, bias,
-  }, g.N * g.groups);
+  runGemm(
+    {
+      M: Og,
+      N: P,
+      Kd: Ck,
+      nSeg: 1,
+      packA: 'packAView',
+      A,
+      packB: is1x1 ? 'packBView' : 'packBIm2col',
+      B,
+      out,
+      oOff: 0,
+      oG: g.groups,
+      oB1: g.O * P,
+      oB2: Og * P,
+      oRs: P,
+      bias,
+    },
+    g.N * g.groups,
+  );
 }
 
 /** gy [N,O,OH,OW] -> gx [N,C,H,W] overwritten. */
@@ -221,11 +355,13 @@ export function conv2dBackwardInput(gy: FloatArray, w: FloatArray, g: Conv2dGeom
   const A: ViewSrc = { data: w, off: 0, G: g.groups, bs1: 0, bs2: Og * Ck, ss: 0, rs: 1, cs: Ck };
   const B: ViewSrc = { data: gy, off: 0, G: g.groups, bs1: g.O * P, bs2: Og * P, ss: 0, rs: P, cs: 1 };
   const job = { M: Ck, N: P, Kd: Og, nSeg: 1, packA: 'packAView', A, packB: 'packBView', B, bias: null };
-  if (is1x1) { // gx[n, g] (Cg, HW) = w[g]ᵀ @ gy[n, g]
+  if (is1x1) {
+    // gx[n, g] (Cg, HW) = w[g]ᵀ @ gy[n, g]
     runGemm({ ...job, out: gx, oOff: 0, oG: g.groups, oB1: g.C * HW, oB2: Cg * HW, oRs: HW }, g.N * g.groups);
     return;
   }
-  const per = g.groups * Ck * P, chunk = Math.max(1, Math.min(g.N, Math.floor(convTuning.colChunk / per)));
+  const per = g.groups * Ck * P,
+    chunk = Math.max(1, Math.min(g.N, Math.floor(convTuning.colChunk / per)));
   const f32 = gy instanceof Float32Array && w instanceof Float32Array && gx instanceof Float32Array;
   const gcol = sharedFloat('conv.gcol', f32 ? 'float32' : 'float64', chunk * per);
   // Each col2im job writes one chunk of gx: run them on shared memory, copy back once.
@@ -245,15 +381,34 @@ export function conv2dBackwardInput(gy: FloatArray, w: FloatArray, g: Conv2dGeom
  * kernel and padding (k-1)*d - p per axis: gx[c, ih] = sum over (o, kh) of w[o, c, kh] gy[o, ih + p - kh*d].
  */
 function backwardInputFlipped(gy: FloatArray, w: FloatArray, g: Conv2dGeom, gx: FloatArray): void {
-  const { Cg, Og } = dims(g), { kH, kW, groups } = g, kk = kH * kW;
+  const { Cg, Og } = dims(g),
+    { kH, kW, groups } = g,
+    kk = kH * kW;
   const wf = sharedFloat('conv.wflip', w instanceof Float32Array ? 'float32' : 'float64', w.length);
-  for (let gi = 0; gi < groups; gi++) for (let c = 0; c < Cg; c++) for (let o = 0; o < Og; o++) {
-    const src = ((gi * Og + o) * Cg + c) * kk, dst = ((gi * Cg + c) * Og + o) * kk; // wf (C, Og, kH, kW)
-    for (let t = 0; t < kk; t++) wf[dst + t] = w[src + kk - 1 - t]!;
-  }
+  for (let gi = 0; gi < groups; gi++)
+    for (let c = 0; c < Cg; c++)
+      for (let o = 0; o < Og; o++) {
+        const src = ((gi * Og + o) * Cg + c) * kk,
+          dst = ((gi * Cg + c) * Og + o) * kk; // wf (C, Og, kH, kW)
+        for (let t = 0; t < kk; t++) wf[dst + t] = w[src + kk - 1 - t]!;
+      }
   const gf: Conv2dGeom = {
-    N: g.N, C: g.O, H: g.OH, W: g.OW, O: g.C, kH, kW, sH: 1, sW: 1, dH: g.dH, dW: g.dW, groups,
-    pH: (kH - 1) * g.dH - g.pH, pW: (kW - 1) * g.dW - g.pW, OH: g.H, OW: g.W,
+    N: g.N,
+    C: g.O,
+    H: g.OH,
+    W: g.OW,
+    O: g.C,
+    kH,
+    kW,
+    sH: 1,
+    sW: 1,
+    dH: g.dH,
+    dW: g.dW,
+    groups,
+    pH: (kH - 1) * g.dH - g.pH,
+    pW: (kW - 1) * g.dW - g.pW,
+    OH: g.H,
+    OW: g.W,
   };
   conv2dForward(gy, wf, null, gf, gx);
 }
@@ -262,7 +417,7 @@ function backwardInputFlipped(gy: FloatArray, w: FloatArray, g: Conv2dGeom, gx: 
 export function conv2dBackwardWeight(x: FloatArray, gy: FloatArray, g: Conv2dGeom, gw: FloatArray): void {
   const live = liveTaps(g);
   if (live) {
-    const win = alloc(dtypeOf(gw) as 'float32' | 'float64', gw.length / (g.kH * g.kW) * live.g.kH * live.g.kW) as FloatArray;
+    const win = alloc(dtypeOf(gw) as 'float32' | 'float64', (gw.length / (g.kH * g.kW)) * live.g.kH * live.g.kW) as FloatArray;
     conv2dBackwardWeight(x, gy, live.g, win);
     scatterWindow(win, g, live, gw);
     return;
@@ -271,10 +426,26 @@ export function conv2dBackwardWeight(x: FloatArray, gy: FloatArray, g: Conv2dGeo
   // gw[g] (Og, Ck) = sum over n of gy[n, g] (Og, P) @ im2col(x[n, g])ᵀ (P, Ck); segment s = n
   const A: ViewSrc = { data: gy, off: 0, G: 1, bs1: Og * P, bs2: 0, ss: g.O * P, rs: P, cs: 1 };
   const B = is1x1 ? { data: x, off: 0, G: 1, bs1: Cg * HW, bs2: 0, ss: g.C * HW, rs: 1, cs: HW } : { ...g, x };
-  runGemm({
-    M: Og, N: Ck, Kd: P, nSeg: g.N, packA: 'packAView', A, packB: is1x1 ? 'packBView' : 'packBIm2colT', B,
-    out: gw, oOff: 0, oG: 1, oB1: Og * Ck, oB2: 0, oRs: Ck, bias: null,
-  }, g.groups);
+  runGemm(
+    {
+      M: Og,
+      N: Ck,
+      Kd: P,
+      nSeg: g.N,
+      packA: 'packAView',
+      A,
+      packB: is1x1 ? 'packBView' : 'packBIm2colT',
+      B,
+      out: gw,
+      oOff: 0,
+      oG: 1,
+      oB1: Og * Ck,
+      oB2: 0,
+      oRs: Ck,
+      bias: null,
+    },
+    g.groups,
+  );
 }
 
 // ============ naive references ============
@@ -282,46 +453,69 @@ export function conv2dBackwardWeight(x: FloatArray, gy: FloatArray, g: Conv2dGeo
 /** x [N,C,H,W] contiguous, out [N,O,OH,OW] overwritten: out = bias + sum over (c, kh, kw) of x * w. */
 export function conv2dForwardNaive(x: FloatArray, w: FloatArray, bias: FloatArray | null, g: Conv2dGeom, out: FloatArray): void {
   const { N, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, groups, OH, OW } = g;
-  const Cg = C / groups, Og = O / groups;
-  for (let n = 0; n < N; n++) for (let o = 0; o < O; o++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
-    const gi = Math.floor(o / Og);
-    let acc = 0;
-    for (let c = 0; c < Cg; c++) for (let kh = 0; kh < kH; kh++) for (let kw = 0; kw < kW; kw++) {
-      const ih = oh * sH - pH + kh * dH, iw = ow * sW - pW + kw * dW;
-      if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-      acc += x[((n * C + gi * Cg + c) * H + ih) * W + iw]! * w[((o * Cg + c) * kH + kh) * kW + kw]!;
-    }
-    out[((n * O + o) * OH + oh) * OW + ow] = acc + (bias === null ? 0 : bias[o]!); // (N, O, OH, OW)
-  }
+  const Cg = C / groups,
+    Og = O / groups;
+  for (let n = 0; n < N; n++)
+    for (let o = 0; o < O; o++)
+      for (let oh = 0; oh < OH; oh++)
+        for (let ow = 0; ow < OW; ow++) {
+          const gi = Math.floor(o / Og);
+          let acc = 0;
+          for (let c = 0; c < Cg; c++)
+            for (let kh = 0; kh < kH; kh++)
+              for (let kw = 0; kw < kW; kw++) {
+                const ih = oh * sH - pH + kh * dH,
+                  iw = ow * sW - pW + kw * dW;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                acc += x[((n * C + gi * Cg + c) * H + ih) * W + iw]! * w[((o * Cg + c) * kH + kh) * kW + kw]!;
+              }
+          out[((n * O + o) * OH + oh) * OW + ow] = acc + (bias === null ? 0 : bias[o]!); // (N, O, OH, OW)
+        }
 }
 
 /** gy [N,O,OH,OW] -> gx [N,C,H,W] overwritten: every tap scatters gy * w back to its input pixel. */
 export function conv2dBackwardInputNaive(gy: FloatArray, w: FloatArray, g: Conv2dGeom, gx: FloatArray): void {
   const { N, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, groups, OH, OW } = g;
-  const Cg = C / groups, Og = O / groups, acc = alloc('float64', N * C * H * W); // (N, C, H, W)
-  for (let n = 0; n < N; n++) for (let o = 0; o < O; o++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
-    const gi = Math.floor(o / Og), dy = gy[((n * O + o) * OH + oh) * OW + ow]!;
-    for (let c = 0; c < Cg; c++) for (let kh = 0; kh < kH; kh++) for (let kw = 0; kw < kW; kw++) {
-      const ih = oh * sH - pH + kh * dH, iw = ow * sW - pW + kw * dW;
-      if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-      acc[((n * C + gi * Cg + c) * H + ih) * W + iw] += dy * w[((o * Cg + c) * kH + kh) * kW + kw]!;
-    }
-  }
+  const Cg = C / groups,
+    Og = O / groups,
+    acc = alloc('float64', N * C * H * W); // (N, C, H, W)
+  for (let n = 0; n < N; n++)
+    for (let o = 0; o < O; o++)
+      for (let oh = 0; oh < OH; oh++)
+        for (let ow = 0; ow < OW; ow++) {
+          const gi = Math.floor(o / Og),
+            dy = gy[((n * O + o) * OH + oh) * OW + ow]!;
+          for (let c = 0; c < Cg; c++)
+            for (let kh = 0; kh < kH; kh++)
+              for (let kw = 0; kw < kW; kw++) {
+                const ih = oh * sH - pH + kh * dH,
+                  iw = ow * sW - pW + kw * dW;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                acc[((n * C + gi * Cg + c) * H + ih) * W + iw] += dy * w[((o * Cg + c) * kH + kh) * kW + kw]!;
+              }
+        }
   gx.set(acc);
 }
 
 /** x [N,C,H,W], gy [N,O,OH,OW] -> gw [O,C/groups,kH,kW] overwritten: sum over (n, oh, ow) of gy * x. */
 export function conv2dBackwardWeightNaive(x: FloatArray, gy: FloatArray, g: Conv2dGeom, gw: FloatArray): void {
   const { N, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, groups, OH, OW } = g;
-  const Cg = C / groups, Og = O / groups;
-  for (let o = 0; o < O; o++) for (let c = 0; c < Cg; c++) for (let kh = 0; kh < kH; kh++) for (let kw = 0; kw < kW; kw++) {
-    const gi = Math.floor(o / Og);
-    let acc = 0;
-    for (let n = 0; n < N; n++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) {
-      const ih = oh * sH - pH + kh * dH, iw = ow * sW - pW + kw * dW;
-      if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-      acc += gy[((n * O + o) * OH + oh) * OW + ow]! * x[((n * C + gi * Cg + c) * H + ih) * W + iw]!;
-    }
-    gw[((o * Cg + c) * kH + kh) * kW + kw] = acc; // (O, Cg, kH, kW)
-  }
+  const Cg = C / groups,
+    Og = O / groups;
+  for (let o = 0; o < O; o++)
+    for (let c = 0; c < Cg; c++)
+      for (let kh = 0; kh < kH; kh++)
+        for (let kw = 0; kw < kW; kw++) {
+          const gi = Math.floor(o / Og);
+          let acc = 0;
+          for (let n = 0; n < N; n++)
+            for (let oh = 0; oh < OH; oh++)
+              for (let ow = 0; ow < OW; ow++) {
+                const ih = oh * sH - pH + kh * dH,
+                  iw = ow * sW - pW + kw * dW;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                acc += gy[((n * O + o) * OH + oh) * OW + ow]! * x[((n * C + gi * Cg + c) * H + ih) * W + iw]!;
+              }
+          gw[((o * Cg + c) * kH + kh) * kW + kw] = acc; // (O, Cg, kH, kW)
+        }
 }

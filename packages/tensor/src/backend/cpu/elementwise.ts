@@ -136,8 +136,10 @@ export function mapExpr(expr: string, operands: Storage[], dtype: DType): TypedA
   // loop seeing Float32Array, Float64Array and Int32Array runs several times slower).
   let sig = CODE[dtype];
   for (const s of operands) sig = sig * 3 + ctorCode(s.data);
-  const data = operands.map((s) => s.data), offs = operands.map((s) => s.offset);
-  let consts = 0, flat = true;
+  const data = operands.map((s) => s.data),
+    offs = operands.map((s) => s.offset);
+  let consts = 0,
+    flat = true;
   for (let k = 0; k < operands.length && flat; k++) {
     if (isConstant(operands[k]) && n > 1) consts |= 1 << k;
     else flat = isRowMajor(operands[k]);
@@ -152,7 +154,10 @@ export function mapExpr(expr: string, operands: Storage[], dtype: DType): TypedA
   let kernels = cache.get(expr);
   if (!kernels) cache.set(expr, (kernels = []));
   const kernel = kernels[sig] ?? (kernels[sig] = compileMap(operands.length, expr));
-  const c = coalesce(operands[0].shape, operands.map((s) => s.stride));
+  const c = coalesce(
+    operands[0].shape,
+    operands.map((s) => s.stride),
+  );
   kernel(out, c.shape, data, offs, c.strides);
   return out;
 }

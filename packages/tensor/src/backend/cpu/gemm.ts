@@ -15,33 +15,73 @@ import { registerKernels, runKernel, threadsFor, type KernelTable } from './thre
 import { gemmSimdModule } from './wasm/gemm-simd.ts';
 
 /** A strided batch of matrices inside a typed array: element (b, i, j) is at offset + b*batchStride + i*rowStride + j*colStride. Strides may be 0 (broadcast) and need not be contiguous (a transposed view is rowStride=1, colStride=M). */
-export interface MatView { data: FloatArray; offset: number; batchStride: number; rowStride: number; colStride: number }
+export interface MatView {
+  data: FloatArray;
+  offset: number;
+  batchStride: number;
+  rowStride: number;
+  colStride: number;
+}
 
 /**
  * Where a packer reads operand element (b, s, r, c) — batch b, reduction segment s, row r, column c:
  * data[off + floor(b/G)*bs1 + (b%G)*bs2 + s*ss + r*rs + c*cs]. G splits the batch in two (conv: n, group).
  */
-export interface ViewSrc { data: FloatArray; off: number; G: number; bs1: number; bs2: number; ss: number; rs: number; cs: number }
+export interface ViewSrc {
+  data: FloatArray;
+  off: number;
+  G: number;
+  bs1: number;
+  bs2: number;
+  ss: number;
+  rs: number;
+  cs: number;
+}
 
 /** One GEMM job, split in tiles (b, jb, ib) of mc x nc elements of C. The packers are kernel names. */
 export interface GemmJob {
-  M: number; N: number; Kd: number; nSeg: number; mc: number; nc: number; kc: number; tilesI: number; tilesJ: number;
-  packA: string; A: object; packB: string; B: object;
+  M: number;
+  N: number;
+  Kd: number;
+  nSeg: number;
+  mc: number;
+  nc: number;
+  kc: number;
+  tilesI: number;
+  tilesJ: number;
+  packA: string;
+  A: object;
+  packB: string;
+  B: object;
   /** C element (b, i, j) goes to out[oOff + floor(b/oG)*oB1 + (b%oG)*oB2 + i*oRs + j] (+ bias[(b%oG)*M + i]). */
-  out: FloatArray; oOff: number; oG: number; oB1: number; oB2: number; oRs: number; bias: FloatArray | null;
+  out: FloatArray;
+  oOff: number;
+  oG: number;
+  oB1: number;
+  oB2: number;
+  oRs: number;
+  bias: FloatArray | null;
 }
 
 /** Register block of the micro-kernel (packed panels are padded with zeros to these). */
-export const MR = 4, NR = 4;
-const MC = 64, NC = 256, KC = 320;
+export const MR = 4,
+  NR = 4;
+const MC = 64,
+  NC = 256,
+  KC = 320;
 /** Blocking of the SIMD path (float32 panels: A block MC_S x KC_S, B block KC_S x NC_S; B tiles are 8 wide). */
-const MC_S = 64, NC_S = 256, KC_S = 320, NR_S = 8, STRIP_ROWS = 1024;
+const MC_S = 64,
+  NC_S = 256,
+  KC_S = 320,
+  NR_S = 8,
+  STRIP_ROWS = 1024;
 /**
  * The SIMD path copies its operands' arrays into module memory: at most STAGE_MAX floats each, and
  * not much more than the job reads (a small view of a big array goes the JS way). A thread keeps
  * its module memory between jobs up to KEEP_BYTES; a bigger job gets a fresh instance, dropped after.
  */
-const STAGE_MAX = 1 << 25, KEEP_BYTES = 64 << 20;
+const STAGE_MAX = 1 << 25,
+  KEEP_BYTES = 64 << 20;
 
 /** Switch, for tests and benchmarks: simd = false sends float32 through the JS kernel too. */
 export const gemmOptions = { simd: true };
@@ -60,23 +100,68 @@ const SMALL_MACS = 1 << 13;
  * jobs run wasm/gemm-simd.ts's f32x4 kernel instead).
  */
 function micro4x4(kc: number, P: Float64Array, ai: number, bi: number, C: Float64Array, ci: number, ldc: number): void {
-  const c1 = ci + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
-  let c00 = C[ci]!, c01 = C[ci + 1]!, c02 = C[ci + 2]!, c03 = C[ci + 3]!;
-  let c10 = C[c1]!, c11 = C[c1 + 1]!, c12 = C[c1 + 2]!, c13 = C[c1 + 3]!;
-  let c20 = C[c2]!, c21 = C[c2 + 1]!, c22 = C[c2 + 2]!, c23 = C[c2 + 3]!;
-  let c30 = C[c3]!, c31 = C[c3 + 1]!, c32 = C[c3 + 2]!, c33 = C[c3 + 3]!;
-  for (let k = 0; k < kc; k++, ai = (ai + 4) | 0, bi = (bi + 4) | 0) { // `| 0`: int32 index math, no overflow checks
-    const a0 = P[ai]!, a1 = P[(ai + 1) | 0]!, a2 = P[(ai + 2) | 0]!, a3 = P[(ai + 3) | 0]!;
-    const b0 = P[bi]!, b1 = P[(bi + 1) | 0]!, b2 = P[(bi + 2) | 0]!, b3 = P[(bi + 3) | 0]!;
-    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
-    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
-    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
-    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+  const c1 = ci + ldc,
+    c2 = c1 + ldc,
+    c3 = c2 + ldc;
+  let c00 = C[ci]!,
+    c01 = C[ci + 1]!,
+    c02 = C[ci + 2]!,
+    c03 = C[ci + 3]!;
+  let c10 = C[c1]!,
+    c11 = C[c1 + 1]!,
+    c12 = C[c1 + 2]!,
+    c13 = C[c1 + 3]!;
+  let c20 = C[c2]!,
+    c21 = C[c2 + 1]!,
+    c22 = C[c2 + 2]!,
+    c23 = C[c2 + 3]!;
+  let c30 = C[c3]!,
+    c31 = C[c3 + 1]!,
+    c32 = C[c3 + 2]!,
+    c33 = C[c3 + 3]!;
+  for (let k = 0; k < kc; k++, ai = (ai + 4) | 0, bi = (bi + 4) | 0) {
+    // `| 0`: int32 index math, no overflow checks
+    const a0 = P[ai]!,
+      a1 = P[(ai + 1) | 0]!,
+      a2 = P[(ai + 2) | 0]!,
+      a3 = P[(ai + 3) | 0]!;
+    const b0 = P[bi]!,
+      b1 = P[(bi + 1) | 0]!,
+      b2 = P[(bi + 2) | 0]!,
+      b3 = P[(bi + 3) | 0]!;
+    c00 += a0 * b0;
+    c01 += a0 * b1;
+    c02 += a0 * b2;
+    c03 += a0 * b3;
+    c10 += a1 * b0;
+    c11 += a1 * b1;
+    c12 += a1 * b2;
+    c13 += a1 * b3;
+    c20 += a2 * b0;
+    c21 += a2 * b1;
+    c22 += a2 * b2;
+    c23 += a2 * b3;
+    c30 += a3 * b0;
+    c31 += a3 * b1;
+    c32 += a3 * b2;
+    c33 += a3 * b3;
   }
-  C[ci] = c00; C[ci + 1] = c01; C[ci + 2] = c02; C[ci + 3] = c03;
-  C[c1] = c10; C[c1 + 1] = c11; C[c1 + 2] = c12; C[c1 + 3] = c13;
-  C[c2] = c20; C[c2 + 1] = c21; C[c2 + 2] = c22; C[c2 + 3] = c23;
-  C[c3] = c30; C[c3 + 1] = c31; C[c3 + 2] = c32; C[c3 + 3] = c33;
+  C[ci] = c00;
+  C[ci + 1] = c01;
+  C[ci + 2] = c02;
+  C[ci + 3] = c03;
+  C[c1] = c10;
+  C[c1 + 1] = c11;
+  C[c1 + 2] = c12;
+  C[c1 + 3] = c13;
+  C[c2] = c20;
+  C[c2 + 1] = c21;
+  C[c2 + 2] = c22;
+  C[c2 + 3] = c23;
+  C[c3] = c30;
+  C[c3 + 1] = c31;
+  C[c3 + 2] = c32;
+  C[c3 + 3] = c33;
 }
 
 /** Packs A rows [i0, i0+mB) x cols [k0, k0+kB) as 4-row panels: (r, k) -> dst[(r>>2)*4*kB + k*4 + (r&3)]. */
@@ -101,7 +186,8 @@ function packBView(v: ViewSrc, b: number, s: number, k0: number, kB: number, j0:
   const base = v.off + Math.floor(b / v.G) * v.bs1 + (b % v.G) * v.bs2 + s * v.ss + j0 * cs;
   const nP = (nB + 3) & ~3;
   for (let k = 0; k < kB; k++) {
-    const src = base + (k0 + k) * rs, dk = at + k * 4;
+    const src = base + (k0 + k) * rs,
+      dk = at + k * 4;
     for (let c = 0; c < nP; c++) dst[(c >> 2) * 4 * kB + dk + (c & 3)] = c < nB ? data[src + c * cs]! : 0;
   }
 }
@@ -109,15 +195,28 @@ function packBView(v: ViewSrc, b: number, s: number, k0: number, kB: number, j0:
 /** Computes tiles [u0, u1) of a GemmJob; tile u = (b, jb, ib) with ib fastest. */
 function gemmTiles(K: KernelTable, j: GemmJob, u0: number, u1: number): void {
   const { M, N, Kd, nSeg, mc, nc, kc, tilesI, tilesJ, out, oRs, bias } = j;
-  const packA = K[j.packA]!, packB = K[j.packB]!, micro = K.micro4x4!;
-  const mcP = (mc + 3) & ~3, ncP = (nc + 3) & ~3;
-  const Pk = K.buf('gemm.P', (mcP + ncP) * kc), Cc = K.buf('gemm.C', mcP * ncP), bAt = mcP * kc; // packed A, then B
-  const per = tilesI * tilesJ, oneBlock = nSeg === 1 && Kd <= kc;
+  const packA = K[j.packA]!,
+    packB = K[j.packB]!,
+    micro = K.micro4x4!;
+  const mcP = (mc + 3) & ~3,
+    ncP = (nc + 3) & ~3;
+  const Pk = K.buf('gemm.P', (mcP + ncP) * kc),
+    Cc = K.buf('gemm.C', mcP * ncP),
+    bAt = mcP * kc; // packed A, then B
+  const per = tilesI * tilesJ,
+    oneBlock = nSeg === 1 && Kd <= kc;
   let packedB = -1; // tile key (b, jb) whose B block is in Pk, when K fits one block
   for (let u = u0; u < u1; u++) {
-    const b = Math.floor(u / per), r = u - b * per, jb = Math.floor(r / tilesI), ib = r - jb * tilesI;
-    const i0 = ib * mc, j0 = jb * nc, mB = Math.min(mc, M - i0), nB = Math.min(nc, N - j0);
-    const mP = (mB + 3) & ~3, nP = (nB + 3) & ~3;
+    const b = Math.floor(u / per),
+      r = u - b * per,
+      jb = Math.floor(r / tilesI),
+      ib = r - jb * tilesI;
+    const i0 = ib * mc,
+      j0 = jb * nc,
+      mB = Math.min(mc, M - i0),
+      nB = Math.min(nc, N - j0);
+    const mP = (mB + 3) & ~3,
+      nP = (nB + 3) & ~3;
     Cc.fill(0, 0, mP * nP);
     for (let s = 0; s < nSeg; s++) {
       for (let k0 = 0; k0 < Kd; k0 += kc) {
@@ -130,9 +229,12 @@ function gemmTiles(K: KernelTable, j: GemmJob, u0: number, u1: number): void {
         }
       }
     }
-    const b2 = b % j.oG, base = j.oOff + Math.floor(b / j.oG) * j.oB1 + b2 * j.oB2 + j0;
+    const b2 = b % j.oG,
+      base = j.oOff + Math.floor(b / j.oG) * j.oB1 + b2 * j.oB2 + j0;
     for (let i = 0; i < mB; i++) {
-      const o = base + (i0 + i) * oRs, c = i * nP, bi = bias === null ? 0 : bias[b2 * M + i0 + i]!;
+      const o = base + (i0 + i) * oRs,
+        c = i * nP,
+        bi = bias === null ? 0 : bias[b2 * M + i0 + i]!;
       if (bias === null) for (let jj = 0; jj < nB; jj++) out[o + jj] = Cc[c + jj]!;
       else for (let jj = 0; jj < nB; jj++) out[o + jj] = Cc[c + jj]! + bi;
     }
@@ -166,14 +268,23 @@ function stageable(src: object, reads: number): boolean {
 export function runGemm(job: Omit<GemmJob, 'mc' | 'nc' | 'kc' | 'tilesI' | 'tilesJ'>, batch: number): void {
   const { M, N, Kd, nSeg } = job;
   if (batch === 0 || M === 0 || N === 0) return;
-  const simd = gemmOptions.simd && simdAvailable && job.out instanceof Float32Array && (job.bias === null || job.bias instanceof Float32Array)
-    && stageable(job.A, batch * M * Kd * nSeg) && stageable(job.B, batch * N * Kd * nSeg);
+  const simd =
+    gemmOptions.simd &&
+    simdAvailable &&
+    job.out instanceof Float32Array &&
+    (job.bias === null || job.bias instanceof Float32Array) &&
+    stageable(job.A, batch * M * Kd * nSeg) &&
+    stageable(job.B, batch * N * Kd * nSeg);
   const [MCx, NCx, KCx, NRx] = simd ? [MC_S, NC_S, KC_S, NR_S] : [MC, NC, KC, NR];
-  const macs = batch * M * N * Kd * nSeg, T = threadsFor(Number.MAX_SAFE_INTEGER, macs);
-  const mc = Math.min(MCx, roundUp(M, MR)), tilesI = Math.ceil(M / mc);
-  const nc = balancedWidth(batch * tilesI, N, T, NCx, NRx), tilesJ = Math.ceil(N / nc);
+  const macs = batch * M * N * Kd * nSeg,
+    T = threadsFor(Number.MAX_SAFE_INTEGER, macs);
+  const mc = Math.min(MCx, roundUp(M, MR)),
+    tilesI = Math.ceil(M / mc);
+  const nc = balancedWidth(batch * tilesI, N, T, NCx, NRx),
+    tilesJ = Math.ceil(N / nc);
   const kc = Math.max(1, Math.ceil(Kd / Math.max(1, Math.ceil(Kd / KCx)))); // equal K blocks (1 if Kd = 0)
-  const tiled: GemmJob = { ...job, mc, nc, kc, tilesI, tilesJ }, units = batch * tilesI * tilesJ;
+  const tiled: GemmJob = { ...job, mc, nc, kc, tilesI, tilesJ },
+    units = batch * tilesI * tilesJ;
   if (simd) {
     gemmStats.simdJobs++;
     runKernel('gemmTilesSimd', { ...tiled, maxStrip: Math.max(1, Math.floor(STRIP_ROWS / mc)), keepBytes: KEEP_BYTES }, units, macs, ['out']);
@@ -204,16 +315,33 @@ export function viewOf(v: MatView): ViewSrc {
  * least SMALL_MACS multiply-adds accumulate in float32 (SIMD path); anything else in double.
  */
 export function bmm(batch: number, M: number, N: number, K: number, a: MatView, b: MatView, out: FloatArray): void {
-  if (batch * M * N * K < SMALL_MACS) bmmNaive(batch, M, N, K, a, b, out); // no packing (float64 sums, like the JS path)
+  if (batch * M * N * K < SMALL_MACS)
+    bmmNaive(batch, M, N, K, a, b, out); // no packing (float64 sums, like the JS path)
   else bmmPacked(batch, M, N, K, a, b, out);
 }
 
 /** bmm through the packed kernel at every size (bmm loops naively below SMALL_MACS). */
 export function bmmPacked(batch: number, M: number, N: number, K: number, a: MatView, b: MatView, out: FloatArray): void {
-  runGemm({
-    M, N, Kd: K, nSeg: 1, packA: 'packAView', A: viewOf(a), packB: 'packBView', B: viewOf(b),
-    out, oOff: 0, oG: 1, oB1: M * N, oB2: 0, oRs: N, bias: null,
-  }, batch);
+  runGemm(
+    {
+      M,
+      N,
+      Kd: K,
+      nSeg: 1,
+      packA: 'packAView',
+      A: viewOf(a),
+      packB: 'packBView',
+      B: viewOf(b),
+      out,
+      oOff: 0,
+      oG: 1,
+      oB1: M * N,
+      oB2: 0,
+      oRs: N,
+      bias: null,
+    },
+    batch,
+  );
 }
 
 /** Reference: the same contract as bmm, as a plain triple loop with a float64 accumulator. */
@@ -223,8 +351,9 @@ export function bmmNaive(batch: number, M: number, N: number, K: number, a: MatV
       for (let j = 0; j < N; j++) {
         let acc = 0;
         for (let k = 0; k < K; k++) {
-          acc += a.data[a.offset + bt * a.batchStride + i * a.rowStride + k * a.colStride]!
-            * b.data[b.offset + bt * b.batchStride + k * b.rowStride + j * b.colStride]!;
+          acc +=
+            a.data[a.offset + bt * a.batchStride + i * a.rowStride + k * a.colStride]! *
+            b.data[b.offset + bt * b.batchStride + k * b.rowStride + j * b.colStride]!;
         }
         out[(bt * M + i) * N + j] = acc; // (batch, M, N)
       }

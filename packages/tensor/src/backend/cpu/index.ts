@@ -19,11 +19,18 @@ const ncl = (s: Storage): [number, number, number] => [s.shape[0], s.shape[1], s
 
 /** The shape as [outer, n, inner] around dim (n = shape[dim]). */
 const around = (s: Storage, dim: number): [number, number, number] => {
-  const n = s.shape[dim], outer = s.shape.slice(0, dim).reduce((a, b) => a * b, 1);
+  const n = s.shape[dim],
+    outer = s.shape.slice(0, dim).reduce((a, b) => a * b, 1);
   return [outer, n, s.size / (outer * n || 1)];
 };
 const f = (s: Storage): FloatArray => dense(s) as FloatArray;
-const mat = (s: Storage): MatView => ({ data: s.data as FloatArray, offset: s.offset, batchStride: s.stride[0], rowStride: s.stride[1], colStride: s.stride[2] });
+const mat = (s: Storage): MatView => ({
+  data: s.data as FloatArray,
+  offset: s.offset,
+  batchStride: s.stride[0],
+  rowStride: s.stride[1],
+  colStride: s.stride[2],
+});
 /** A zeroed float array of n elements with the dtype of `like`. */
 const falloc = (like: Storage, n: number): FloatArray => (like.data instanceof Float64Array ? alloc('float64', n) : alloc('float32', n));
 
@@ -39,7 +46,8 @@ export const cpuBackend: Backend<Storage> = {
   assign,
   reduce,
   bmm(a, b, dtype) {
-    const [B, M, K] = a.shape, N = b.shape[2];
+    const [B, M, K] = a.shape,
+      N = b.shape[2];
     const out = alloc(dtype, B * M * N) as FloatArray;
     bmm(B, M, N, K, mat(a), mat(b), out);
     return out;
@@ -61,7 +69,8 @@ export const cpuBackend: Backend<Storage> = {
   },
   maxPool2d(x, g) {
     const n = g.N * g.C * g.OH * g.OW;
-    const values = falloc(x, n), indices = alloc('int32', n);
+    const values = falloc(x, n),
+      indices = alloc('int32', n);
     pool.maxPool2d(f(x), g, values, indices);
     return { values, indices };
   },
@@ -110,12 +119,15 @@ export const cpuBackend: Backend<Storage> = {
   batchNorm: (x, stats, w, b, relu) => bn.bnForward(f(x), ...ncl(x), st(stats), w && f(w), b && f(b), relu),
   batchNormBackward: (gy, x, stats, w, training, y) => bn.bnBackward(f(gy), f(x), ...ncl(x), st(stats), w && f(w), training, y && f(y)),
   logSoftmax(x, dim, probs) {
-    const [outer, n, inner] = around(x, dim), y = falloc(x, x.size), p = probs ? falloc(x, x.size) : null;
+    const [outer, n, inner] = around(x, dim),
+      y = falloc(x, x.size),
+      p = probs ? falloc(x, x.size) : null;
     sm.logSoftmax(f(x), outer, n, inner, y, p);
     return { y, p };
   },
   logSoftmaxBackward(gy, p, dim) {
-    const [outer, n, inner] = around(gy, dim), gx = falloc(gy, gy.size);
+    const [outer, n, inner] = around(gy, dim),
+      gx = falloc(gy, gy.size);
     sm.logSoftmaxBackward(f(gy), f(p), outer, n, inner, gx);
     return gx;
   },

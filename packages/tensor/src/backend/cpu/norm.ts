@@ -5,11 +5,16 @@
 import { alloc, type FloatArray } from './alloc.ts';
 
 /** Per-channel statistics: float64 when computed here, the running stats' dtype in eval mode. */
-export interface BnStats { mean: FloatArray; invstd: FloatArray }
+export interface BnStats {
+  mean: FloatArray;
+  invstd: FloatArray;
+}
 
 /** Per-channel batch mean and 1/sqrt(biased var + eps) of x (N, C, L); two-pass for accuracy. */
 export function bnStats(x: FloatArray, N: number, C: number, L: number, eps: number): BnStats {
-  const mean = new Float64Array(C), invstd = new Float64Array(C), M = N * L;
+  const mean = new Float64Array(C),
+    invstd = new Float64Array(C),
+    M = N * L;
   for (let c = 0; c < C; c++) {
     let s = 0;
     for (let n = 0; n < N; n++) for (let i = (n * C + c) * L, e = i + L; i < e; i++) s += x[i];
@@ -30,14 +35,16 @@ export function bnStats(x: FloatArray, N: number, C: number, L: number, eps: num
 export function bnForward(x: FloatArray, N: number, C: number, L: number, s: BnStats, w: FloatArray | null, b: FloatArray | null, relu = false): FloatArray {
   const y: FloatArray = x instanceof Float64Array ? alloc('float64', x.length) : alloc('float32', x.length);
   for (let c = 0; c < C; c++) {
-    const scale = s.invstd[c] * (w ? w[c] : 1), shift = (b ? b[c] : 0) - s.mean[c] * scale;
+    const scale = s.invstd[c] * (w ? w[c] : 1),
+      shift = (b ? b[c] : 0) - s.mean[c] * scale;
     if (!relu) for (let n = 0; n < N; n++) for (let i = (n * C + c) * L, e = i + L; i < e; i++) y[i] = x[i] * scale + shift;
     else {
-      for (let n = 0; n < N; n++) for (let i = (n * C + c) * L, e = i + L; i < e; i++) {
-        const v = x[i] * scale + shift; // then relu branch-free, as cpu/elementwise.ts's (the test only fires for −∞ and NaN)
-        const t = v * +(v > 0) + 0;
-        y[i] = t === t ? t : v === v ? 0 : v;
-      }
+      for (let n = 0; n < N; n++)
+        for (let i = (n * C + c) * L, e = i + L; i < e; i++) {
+          const v = x[i] * scale + shift; // then relu branch-free, as cpu/elementwise.ts's (the test only fires for −∞ and NaN)
+          const t = v * +(v > 0) + 0;
+          y[i] = t === t ? t : v === v ? 0 : v;
+        }
     }
   }
   return y;
@@ -46,7 +53,8 @@ export function bnForward(x: FloatArray, N: number, C: number, L: number, s: BnS
 /** out = g where y > 0, else 0 (relu's backward, branch-free as cpu/elementwise.ts's reluBackward); returns out. */
 function reluMask(g: FloatArray, y: FloatArray, out: FloatArray): FloatArray {
   for (let i = 0; i < g.length; i++) {
-    const a = g[i], t = a * +(y[i] > 0) + 0;
+    const a = g[i],
+      t = a * +(y[i] > 0) + 0;
     out[i] = t === t ? t : y[i] > 0 ? a : 0;
   }
   return out;
@@ -57,13 +65,27 @@ function reluMask(g: FloatArray, y: FloatArray, out: FloatArray): FloatArray {
  *   gx = w·invstd/M · (M·g − Σg − x̂·Σ(g·x̂)),  x̂ = (x − mean)·invstd;
  * with fixed statistics (eval): gx = g·w·invstd. Always gw = Σ(g·x̂), gb = Σg.
  */
-export function bnBackward(g: FloatArray, x: FloatArray, N: number, C: number, L: number, s: BnStats, w: FloatArray | null, training: boolean, reluOut: FloatArray | null = null) {
+export function bnBackward(
+  g: FloatArray,
+  x: FloatArray,
+  N: number,
+  C: number,
+  L: number,
+  s: BnStats,
+  w: FloatArray | null,
+  training: boolean,
+  reluOut: FloatArray | null = null,
+) {
   const gx: FloatArray = x instanceof Float64Array ? alloc('float64', x.length) : alloc('float32', x.length);
   if (reluOut) g = reluMask(g, reluOut, gx); // the fused ReLU's gradient first, into gx (overwritten below)
-  const gw = new Float64Array(C), gb = new Float64Array(C), M = N * L;
+  const gw = new Float64Array(C),
+    gb = new Float64Array(C),
+    M = N * L;
   for (let c = 0; c < C; c++) {
-    const m = s.mean[c], is = s.invstd[c];
-    let sg = 0, sgx = 0;
+    const m = s.mean[c],
+      is = s.invstd[c];
+    let sg = 0,
+      sgx = 0;
     for (let n = 0; n < N; n++)
       for (let i = (n * C + c) * L, e = i + L; i < e; i++) {
         sg += g[i];
@@ -73,7 +95,8 @@ export function bnBackward(g: FloatArray, x: FloatArray, N: number, C: number, L
     gw[c] = sgx;
     const k = (w ? w[c] : 1) * is;
     if (training) {
-      const a = sg / M, bq = sgx / M;
+      const a = sg / M,
+        bq = sgx / M;
       for (let n = 0; n < N; n++) for (let i = (n * C + c) * L, e = i + L; i < e; i++) gx[i] = k * (g[i] - a - (x[i] - m) * is * bq);
     } else for (let n = 0; n < N; n++) for (let i = (n * C + c) * L, e = i + L; i < e; i++) gx[i] = k * g[i];
   }

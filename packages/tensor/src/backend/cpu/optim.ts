@@ -4,17 +4,39 @@
 
 import type { FloatArray } from './alloc.ts';
 
-export interface SgdKernelOptions { lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean; maximize: boolean }
+export interface SgdKernelOptions {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  maximize: boolean;
+}
 
 /**
  * torch.optim.SGD's update after the first step (the momentum buffer b exists), in place on p and b:
  * g ← ±grad + λp; b ← μb + (1 − τ)g; g ← nesterov ? g + μb : b; p ← p − γg. Offsets index each array.
  */
-export function sgdUpdate(p: FloatArray, pOff: number, grad: FloatArray, gOff: number, b: FloatArray | null, bOff: number, n: number, o: SgdKernelOptions): void {
+export function sgdUpdate(
+  p: FloatArray,
+  pOff: number,
+  grad: FloatArray,
+  gOff: number,
+  b: FloatArray | null,
+  bOff: number,
+  n: number,
+  o: SgdKernelOptions,
+): void {
   const f32 = p instanceof Float32Array;
   const r = f32 ? Math.fround : (x: number) => x;
-  const lr = r(o.lr), wd = r(o.weightDecay), mu = r(o.momentum), damp = r(1 - o.dampening);
-  const useWd = o.weightDecay !== 0, useMom = o.momentum !== 0 && b !== null, useDamp = o.dampening !== 0, sign = o.maximize ? -1 : 1;
+  const lr = r(o.lr),
+    wd = r(o.weightDecay),
+    mu = r(o.momentum),
+    damp = r(1 - o.dampening);
+  const useWd = o.weightDecay !== 0,
+    useMom = o.momentum !== 0 && b !== null,
+    useDamp = o.dampening !== 0,
+    sign = o.maximize ? -1 : 1;
   if (f32) {
     const fr = Math.fround;
     for (let i = 0; i < n; i++) {

@@ -12,14 +12,24 @@
 import { alloc, type FloatArray } from './alloc.ts';
 
 export interface Pool2dGeom {
-  N: number; C: number; H: number; W: number;
-  kH: number; kW: number; sH: number; sW: number; pH: number; pW: number;
-  OH: number; OW: number;
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  kH: number;
+  kW: number;
+  sH: number;
+  sW: number;
+  pH: number;
+  pW: number;
+  OH: number;
+  OW: number;
 }
 
 /** Clipped window bounds per output index along one axis: [start, end) in input coordinates. */
 function windows(O: number, k: number, s: number, p: number, size: number): { lo: Int32Array; hi: Int32Array } {
-  const lo = alloc('int32', O), hi = alloc('int32', O);
+  const lo = alloc('int32', O),
+    hi = alloc('int32', O);
   for (let o = 0; o < O; o++) {
     const start = o * s - p;
     lo[o] = Math.max(start, 0);
@@ -35,21 +45,28 @@ function windows(O: number, k: number, s: number, p: number, size: number): { lo
  */
 export function maxPool2d(x: FloatArray, g: Pool2dGeom, out: FloatArray, indices: Int32Array): void {
   const { N, C, H, W, OH, OW } = g;
-  const rows = windows(OH, g.kH, g.sH, g.pH, H), cols = windows(OW, g.kW, g.sW, g.pW, W);
+  const rows = windows(OH, g.kH, g.sH, g.pH, H),
+    cols = windows(OW, g.kW, g.sW, g.pW, W);
   const HW = H * W;
   let o = 0;
   for (let plane = 0; plane < N * C; plane++) {
     const base = plane * HW;
     for (let oh = 0; oh < OH; oh++) {
-      const h0 = rows.lo[oh], h1 = rows.hi[oh];
+      const h0 = rows.lo[oh],
+        h1 = rows.hi[oh];
       for (let ow = 0; ow < OW; ow++, o++) {
-        const w0 = cols.lo[ow], w1 = cols.hi[ow];
-        let best = -Infinity, arg = h0 * W + w0;
+        const w0 = cols.lo[ow],
+          w1 = cols.hi[ow];
+        let best = -Infinity,
+          arg = h0 * W + w0;
         for (let h = h0; h < h1; h++) {
           const row = h * W;
           for (let w = w0; w < w1; w++) {
             const v = x[base + row + w];
-            if (v > best || v !== v) { best = v; arg = row + w; }
+            if (v > best || v !== v) {
+              best = v;
+              arg = row + w;
+            }
           }
         }
         out[o] = best;
@@ -62,10 +79,12 @@ export function maxPool2d(x: FloatArray, g: Pool2dGeom, out: FloatArray, indices
 /** gx: (N, C, H, W) ← gy, indices: (N, C, OH, OW). Scatter-adds each gy to its argmax. */
 export function maxPool2dBackward(gy: FloatArray, indices: Int32Array, g: Pool2dGeom, gx: FloatArray): void {
   const { N, C, H, W, OH, OW } = g;
-  const HW = H * W, OHW = OH * OW;
+  const HW = H * W,
+    OHW = OH * OW;
   gx.fill(0);
   for (let plane = 0; plane < N * C; plane++) {
-    const base = plane * HW, obase = plane * OHW;
+    const base = plane * HW,
+      obase = plane * OHW;
     for (let i = 0; i < OHW; i++) gx[base + indices[obase + i]] += gy[obase + i];
   }
 }
@@ -78,9 +97,7 @@ function avgDivisors(g: Pool2dGeom, countIncludePad: boolean, rows: ReturnType<t
   const inv = alloc('float64', g.OH * g.OW);
   for (let oh = 0; oh < g.OH; oh++) {
     for (let ow = 0; ow < g.OW; ow++) {
-      const n = countIncludePad
-        ? g.kH * g.kW
-        : (rows.hi[oh] - rows.lo[oh]) * (cols.hi[ow] - cols.lo[ow]);
+      const n = countIncludePad ? g.kH * g.kW : (rows.hi[oh] - rows.lo[oh]) * (cols.hi[ow] - cols.lo[ow]);
       inv[oh * g.OW + ow] = 1 / n;
     }
   }
@@ -90,16 +107,19 @@ function avgDivisors(g: Pool2dGeom, countIncludePad: boolean, rows: ReturnType<t
 /** out: (N, C, OH, OW) ← x: (N, C, H, W). Mean over each window (zero padding). */
 export function avgPool2d(x: FloatArray, g: Pool2dGeom, countIncludePad: boolean, out: FloatArray): void {
   const { N, C, H, W, OH, OW } = g;
-  const rows = windows(OH, g.kH, g.sH, g.pH, H), cols = windows(OW, g.kW, g.sW, g.pW, W);
+  const rows = windows(OH, g.kH, g.sH, g.pH, H),
+    cols = windows(OW, g.kW, g.sW, g.pW, W);
   const inv = avgDivisors(g, countIncludePad, rows, cols);
   const HW = H * W;
   let o = 0;
   for (let plane = 0; plane < N * C; plane++) {
     const base = plane * HW;
     for (let oh = 0; oh < OH; oh++) {
-      const h0 = rows.lo[oh], h1 = rows.hi[oh];
+      const h0 = rows.lo[oh],
+        h1 = rows.hi[oh];
       for (let ow = 0; ow < OW; ow++, o++) {
-        const w0 = cols.lo[ow], w1 = cols.hi[ow];
+        const w0 = cols.lo[ow],
+          w1 = cols.hi[ow];
         let s = 0;
         for (let h = h0; h < h1; h++) {
           const row = base + h * W;
@@ -114,7 +134,8 @@ export function avgPool2d(x: FloatArray, g: Pool2dGeom, countIncludePad: boolean
 /** gx: (N, C, H, W) ← gy: (N, C, OH, OW). Each gy spreads gy/divisor over its window. */
 export function avgPool2dBackward(gy: FloatArray, g: Pool2dGeom, countIncludePad: boolean, gx: FloatArray): void {
   const { N, C, H, W, OH, OW } = g;
-  const rows = windows(OH, g.kH, g.sH, g.pH, H), cols = windows(OW, g.kW, g.sW, g.pW, W);
+  const rows = windows(OH, g.kH, g.sH, g.pH, H),
+    cols = windows(OW, g.kW, g.sW, g.pW, W);
   const inv = avgDivisors(g, countIncludePad, rows, cols);
   const HW = H * W;
   gx.fill(0);
@@ -122,9 +143,11 @@ export function avgPool2dBackward(gy: FloatArray, g: Pool2dGeom, countIncludePad
   for (let plane = 0; plane < N * C; plane++) {
     const base = plane * HW;
     for (let oh = 0; oh < OH; oh++) {
-      const h0 = rows.lo[oh], h1 = rows.hi[oh];
+      const h0 = rows.lo[oh],
+        h1 = rows.hi[oh];
       for (let ow = 0; ow < OW; ow++, o++) {
-        const w0 = cols.lo[ow], w1 = cols.hi[ow];
+        const w0 = cols.lo[ow],
+          w1 = cols.hi[ow];
         const v = gy[o] * inv[oh * OW + ow];
         for (let h = h0; h < h1; h++) {
           const row = base + h * W;
@@ -137,7 +160,8 @@ export function avgPool2dBackward(gy: FloatArray, g: Pool2dGeom, countIncludePad
 
 /** Adaptive bins along one axis: start = floor(i*size/O), end = ceil((i+1)*size/O). */
 function adaptiveBins(O: number, size: number): { lo: Int32Array; hi: Int32Array } {
-  const lo = alloc('int32', O), hi = alloc('int32', O);
+  const lo = alloc('int32', O),
+    hi = alloc('int32', O);
   for (let i = 0; i < O; i++) {
     lo[i] = Math.floor((i * size) / O);
     hi[i] = Math.floor(((i + 1) * size + O - 1) / O);
@@ -147,15 +171,18 @@ function adaptiveBins(O: number, size: number): { lo: Int32Array; hi: Int32Array
 
 /** out: (N, C, OH, OW) ← x: (N, C, H, W). Mean over each adaptive bin (bins may overlap). */
 export function adaptiveAvgPool2d(x: FloatArray, N: number, C: number, H: number, W: number, OH: number, OW: number, out: FloatArray): void {
-  const rows = adaptiveBins(OH, H), cols = adaptiveBins(OW, W);
+  const rows = adaptiveBins(OH, H),
+    cols = adaptiveBins(OW, W);
   const HW = H * W;
   let o = 0;
   for (let plane = 0; plane < N * C; plane++) {
     const base = plane * HW;
     for (let oh = 0; oh < OH; oh++) {
-      const h0 = rows.lo[oh], h1 = rows.hi[oh];
+      const h0 = rows.lo[oh],
+        h1 = rows.hi[oh];
       for (let ow = 0; ow < OW; ow++, o++) {
-        const w0 = cols.lo[ow], w1 = cols.hi[ow];
+        const w0 = cols.lo[ow],
+          w1 = cols.hi[ow];
         let s = 0;
         for (let h = h0; h < h1; h++) {
           const row = base + h * W;
@@ -169,16 +196,19 @@ export function adaptiveAvgPool2d(x: FloatArray, N: number, C: number, H: number
 
 /** gx: (N, C, H, W) ← gy: (N, C, OH, OW). Each gy spreads gy/binSize over its bin. */
 export function adaptiveAvgPool2dBackward(gy: FloatArray, N: number, C: number, H: number, W: number, OH: number, OW: number, gx: FloatArray): void {
-  const rows = adaptiveBins(OH, H), cols = adaptiveBins(OW, W);
+  const rows = adaptiveBins(OH, H),
+    cols = adaptiveBins(OW, W);
   const HW = H * W;
   gx.fill(0);
   let o = 0;
   for (let plane = 0; plane < N * C; plane++) {
     const base = plane * HW;
     for (let oh = 0; oh < OH; oh++) {
-      const h0 = rows.lo[oh], h1 = rows.hi[oh];
+      const h0 = rows.lo[oh],
+        h1 = rows.hi[oh];
       for (let ow = 0; ow < OW; ow++, o++) {
-        const w0 = cols.lo[ow], w1 = cols.hi[ow];
+        const w0 = cols.lo[ow],
+          w1 = cols.hi[ow];
         const v = gy[o] / ((h1 - h0) * (w1 - w0));
         for (let h = h0; h < h1; h++) {
           const row = base + h * W;

@@ -25,10 +25,15 @@ function sumDims(x: Storage, dims: readonly number[], dtype: DType): TypedArray 
   }
   const ostride = new Array<number>(rank).fill(0);
   for (let k = kept.length - 1, s = 1; k >= 0; k--) (ostride[kept[k]] = s), (s *= x.shape[kept[k]]);
-  const { shape, stride } = x, src = x.data, last = rank - 1;
-  const n = shape[last], xs = stride[last], os = ostride[last];
+  const { shape, stride } = x,
+    src = x.data,
+    last = rank - 1;
+  const n = shape[last],
+    xs = stride[last],
+    os = ostride[last];
   const idx = new Array<number>(rank).fill(0);
-  let p = x.offset, o = 0;
+  let p = x.offset,
+    o = 0;
   for (let r = 0, rows = x.size / n; r < rows; r++) {
     if (os === 0) {
       let s = 0;
@@ -60,11 +65,13 @@ function extremum(op: 'max' | 'min', x: Storage, dims: readonly number[], dtype:
   const src = contiguousData(permute(x, [...kept, ...dims]));
   const inner = dims.reduce((a, d) => a * x.shape[d], 1);
   const outer = kept.reduce((a, d) => a * x.shape[d], 1);
-  const values = alloc(dtype, outer), indices = alloc('int32', outer);
+  const values = alloc(dtype, outer),
+    indices = alloc('int32', outer);
   const sign = op === 'max' ? 1 : -1;
   for (let o = 0; o < outer; o++) {
     const base = o * inner;
-    let best = src[base], bi = 0;
+    let best = src[base],
+      bi = 0;
     for (let i = 1; i < inner && best === best; i++) {
       const v = src[base + i];
       if (sign * v > sign * best || v !== v) (best = v), (bi = i); // NaN wins and stops the scan

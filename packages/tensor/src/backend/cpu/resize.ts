@@ -30,12 +30,19 @@ export function nearestSource(d: number, size: number, O: number): number {
   return Math.min(Math.floor(Math.fround(d * scale)), size - 1);
 }
 
-interface LinearAxis { i0: Int32Array; i1: Int32Array; l0: Float64Array; l1: Float64Array }
+interface LinearAxis {
+  i0: Int32Array;
+  i1: Int32Array;
+  l0: Float64Array;
+  l1: Float64Array;
+}
 
 /** Per output index along one axis: the two source indices and their weights (l0 + l1 = 1). */
 function linearAxis(O: number, size: number, alignCorners: boolean): LinearAxis {
-  const i0 = alloc('int32', O), i1 = alloc('int32', O);
-  const l0 = alloc('float64', O), l1 = alloc('float64', O);
+  const i0 = alloc('int32', O),
+    i1 = alloc('int32', O);
+  const l0 = alloc('float64', O),
+    l1 = alloc('float64', O);
   for (let d = 0; d < O; d++) {
     const real = linearSource(d, size, O, alignCorners);
     const lo = Math.min(Math.floor(real), size - 1);
@@ -54,7 +61,8 @@ function linearAxis(O: number, size: number, alignCorners: boolean): LinearAxis 
  * arithmetic as blending the four neighbours per output pixel (b0·top + b1·bottom).
  */
 export function bilinear(x: FloatArray, N: number, C: number, H: number, W: number, OH: number, OW: number, alignCorners: boolean, out: FloatArray): void {
-  const ry = linearAxis(OH, H, alignCorners), rx = linearAxis(OW, W, alignCorners);
+  const ry = linearAxis(OH, H, alignCorners),
+    rx = linearAxis(OW, W, alignCorners);
   const { i0: c0, i1: c1, l0: a0, l1: a1 } = rx;
   const rows = new Float64Array(H * OW); // (H, OW): the plane interpolated along W
   for (let plane = 0, o = 0; plane < N * C; plane++) {
@@ -63,7 +71,10 @@ export function bilinear(x: FloatArray, N: number, C: number, H: number, W: numb
       for (let ow = 0; ow < OW; ow++, r++) rows[r] = a0[ow] * x[xr + c0[ow]] + a1[ow] * x[xr + c1[ow]];
     }
     for (let oh = 0; oh < OH; oh++) {
-      const r0 = ry.i0[oh] * OW, r1 = ry.i1[oh] * OW, b0 = ry.l0[oh], b1 = ry.l1[oh];
+      const r0 = ry.i0[oh] * OW,
+        r1 = ry.i1[oh] * OW,
+        b0 = ry.l0[oh],
+        b1 = ry.l1[oh];
       for (let ow = 0; ow < OW; ow++, o++) out[o] = b0 * rows[r0 + ow] + b1 * rows[r1 + ow];
     }
   }
@@ -73,14 +84,29 @@ export function bilinear(x: FloatArray, N: number, C: number, H: number, W: numb
  * gx: (N, C, H, W) ← gy: (N, C, OH, OW). Adjoint of bilinear, separable as it: each output row's
  * gradient goes to its two source rows (float64 `rows`, (H, OW)), then each row to its columns.
  */
-export function bilinearBackward(gy: FloatArray, N: number, C: number, H: number, W: number, OH: number, OW: number, alignCorners: boolean, gx: FloatArray): void {
-  const ry = linearAxis(OH, H, alignCorners), rx = linearAxis(OW, W, alignCorners);
+export function bilinearBackward(
+  gy: FloatArray,
+  N: number,
+  C: number,
+  H: number,
+  W: number,
+  OH: number,
+  OW: number,
+  alignCorners: boolean,
+  gx: FloatArray,
+): void {
+  const ry = linearAxis(OH, H, alignCorners),
+    rx = linearAxis(OW, W, alignCorners);
   const { i0: c0, i1: c1, l0: a0, l1: a1 } = rx;
-  const rows = new Float64Array(H * OW), acc = new Float64Array(W);
+  const rows = new Float64Array(H * OW),
+    acc = new Float64Array(W);
   for (let plane = 0, o = 0; plane < N * C; plane++) {
     rows.fill(0);
     for (let oh = 0; oh < OH; oh++) {
-      const r0 = ry.i0[oh] * OW, r1 = ry.i1[oh] * OW, b0 = ry.l0[oh], b1 = ry.l1[oh];
+      const r0 = ry.i0[oh] * OW,
+        r1 = ry.i1[oh] * OW,
+        b0 = ry.l0[oh],
+        b1 = ry.l1[oh];
       for (let ow = 0; ow < OW; ow++, o++) {
         rows[r0 + ow] += b0 * gy[o];
         rows[r1 + ow] += b1 * gy[o];
@@ -103,13 +129,16 @@ export function bilinearRef(x: FloatArray, N: number, C: number, H: number, W: n
   for (let p = 0; p < N * C; p++) {
     for (let oh = 0; oh < OH; oh++) {
       for (let ow = 0; ow < OW; ow++) {
-        const sy = linearSource(oh, H, OH, alignCorners), sx = linearSource(ow, W, OW, alignCorners);
-        const y0 = Math.min(Math.floor(sy), H - 1), x0 = Math.min(Math.floor(sx), W - 1);
-        const y1 = Math.min(y0 + 1, H - 1), x1 = Math.min(x0 + 1, W - 1);
-        const fy = Math.min(sy - y0, 1), fx = Math.min(sx - x0, 1);
+        const sy = linearSource(oh, H, OH, alignCorners),
+          sx = linearSource(ow, W, OW, alignCorners);
+        const y0 = Math.min(Math.floor(sy), H - 1),
+          x0 = Math.min(Math.floor(sx), W - 1);
+        const y1 = Math.min(y0 + 1, H - 1),
+          x1 = Math.min(x0 + 1, W - 1);
+        const fy = Math.min(sy - y0, 1),
+          fx = Math.min(sx - x0, 1);
         const at = (h: number, w: number): number => x[(p * H + h) * W + w];
-        out[(p * OH + oh) * OW + ow] =
-          (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x1)) + fy * ((1 - fx) * at(y1, x0) + fx * at(y1, x1));
+        out[(p * OH + oh) * OW + ow] = (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x1)) + fy * ((1 - fx) * at(y1, x0) + fx * at(y1, x1));
       }
     }
   }
@@ -124,7 +153,8 @@ function nearestAxis(O: number, size: number): Int32Array {
 
 /** out: (N, C, OH, OW) ← x: (N, C, H, W). Nearest-neighbour gather. */
 export function nearest(x: FloatArray, N: number, C: number, H: number, W: number, OH: number, OW: number, out: FloatArray): void {
-  const sy = nearestAxis(OH, H), sx = nearestAxis(OW, W);
+  const sy = nearestAxis(OH, H),
+    sx = nearestAxis(OW, W);
   const HW = H * W;
   let o = 0;
   for (let plane = 0; plane < N * C; plane++) {
@@ -138,7 +168,8 @@ export function nearest(x: FloatArray, N: number, C: number, H: number, W: numbe
 
 /** gx: (N, C, H, W) ← gy: (N, C, OH, OW). Adjoint of nearest: scatter-add to each source. */
 export function nearestBackward(gy: FloatArray, N: number, C: number, H: number, W: number, OH: number, OW: number, gx: FloatArray): void {
-  const sy = nearestAxis(OH, H), sx = nearestAxis(OW, W);
+  const sy = nearestAxis(OH, H),
+    sx = nearestAxis(OW, W);
   const HW = H * W;
   gx.fill(0);
   let o = 0;
@@ -156,7 +187,8 @@ export function nearestRef(x: FloatArray, N: number, C: number, H: number, W: nu
   for (let p = 0; p < N * C; p++) {
     for (let oh = 0; oh < OH; oh++) {
       for (let ow = 0; ow < OW; ow++) {
-        const h = nearestSource(oh, H, OH), w = nearestSource(ow, W, OW);
+        const h = nearestSource(oh, H, OH),
+          w = nearestSource(ow, W, OW);
         out[(p * OH + oh) * OW + ow] = x[(p * H + h) * W + w];
       }
     }

@@ -12,7 +12,8 @@ export function logSoftmax(x: FloatArray, outer: number, n: number, inner: numbe
     logSoftmaxLines(x, outer, n, y, p);
     return;
   }
-  const m = new Float64Array(inner), s = new Float64Array(inner);
+  const m = new Float64Array(inner),
+    s = new Float64Array(inner);
   for (let o = 0; o < outer; o++) {
     const base = o * n * inner;
     m.fill(-Infinity);
@@ -30,7 +31,8 @@ export function logSoftmax(x: FloatArray, outer: number, n: number, inner: numbe
 /** logSoftmax when the softmax dim is the last (inner = 1): one contiguous line of n per outer index. */
 function logSoftmaxLines(x: FloatArray, outer: number, n: number, y: FloatArray, p: FloatArray | null): void {
   for (let o = 0, base = 0; o < outer; o++, base += n) {
-    let m = -Infinity, s = 0;
+    let m = -Infinity,
+      s = 0;
     for (let q = base; q < base + n; q++) m = Math.max(m, x[q]);
     if (m === Infinity || m === -Infinity) m = 0;
     if (p) for (let q = base; q < base + n; q++) s += p[q] = Math.exp(x[q] - m);

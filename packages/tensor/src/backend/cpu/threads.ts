@@ -54,7 +54,10 @@ function makeLocal(): <T>(slot: string, make: () => T) => T {
 }
 
 // Control words, one Int32Array per worker.
-const SEQ = 0, DONE = 1, ERR = 2, READY = 3;
+const SEQ = 0,
+  DONE = 1,
+  ERR = 2,
+  READY = 3;
 
 const WORKER_MAIN = `
 var __name = (f) => f; // esbuild's keepNames helper (tsx transpiles with keepNames)
@@ -117,10 +120,18 @@ const node: NodeThreads | null = (() => {
   return { os: proc.getBuiltinModule('node:os'), wt: proc.getBuiltinModule('node:worker_threads') };
 })();
 
-interface PoolWorker { worker: Worker; port: MessagePort; ctrl: Int32Array; seq: number; loaded: number; loadedValues: number }
+interface PoolWorker {
+  worker: Worker;
+  port: MessagePort;
+  ctrl: Int32Array;
+  seq: number;
+  loaded: number;
+  loadedValues: number;
+}
 
 let numThreads = node ? Math.max(1, Math.min(2, node.os.availableParallelism())) : 1;
-let disabled = false, parallelJobs = 0;
+let disabled = false,
+  parallelJobs = 0;
 const pool: PoolWorker[] = [];
 
 /** Threads the kernels may use (the main thread included). Tests set 1 to compare against. */
@@ -142,7 +153,10 @@ function startWorker(): PoolWorker | null {
   const ctrl = new Int32Array(new SharedArrayBuffer(16));
   const { port1, port2 } = new node.wt.MessageChannel();
   const worker = new node.wt.Worker(WORKER_MAIN, {
-    eval: true, execArgv: [], workerData: { ctrl: ctrl.buffer, port: port2 }, transferList: [port2],
+    eval: true,
+    execArgv: [],
+    workerData: { ctrl: ctrl.buffer, port: port2 },
+    transferList: [port2],
   });
   worker.unref();
   port1.unref();
@@ -182,7 +196,8 @@ function isTyped(v: unknown): v is TypedArray {
 /** A shared scratch array of `like`'s dtype and length n, reused per slot and dtype (grown by 1/4 steps). */
 const sharedSlots = new Map<string, TypedArray>();
 function sharedScratch(slot: string, like: TypedArray, n: number): TypedArray {
-  const dtype = dtypeOf(like), key = `${slot}:${dtype}`;
+  const dtype = dtypeOf(like),
+    key = `${slot}:${dtype}`;
   let s = sharedSlots.get(key);
   if (s === undefined || s.length < n) {
     s = allocShared(dtype, s === undefined ? n : Math.max(n, Math.ceil(s.length * 1.25)));
@@ -191,7 +206,8 @@ function sharedScratch(slot: string, like: TypedArray, n: number): TypedArray {
   return s.subarray(0, n);
 }
 
-const F32 = new Float32Array(0), F64 = new Float64Array(0);
+const F32 = new Float32Array(0),
+  F64 = new Float64Array(0);
 /** A float scratch array on a SharedArrayBuffer (reused per slot), for intermediates of multi-kernel ops. */
 export function sharedFloat(slot: string, dtype: 'float32' | 'float64', n: number): FloatArray {
   return sharedScratch('user:' + slot, dtype === 'float32' ? F32 : F64, n) as FloatArray;
@@ -224,7 +240,8 @@ function shareJob(name: string, job: Job, outKeys: readonly string[], path = '')
  * are not copied in but are copied back after. Blocks until done.
  */
 export function runKernel(name: string, jobIn: object, units: number, macs: number, outKeys: readonly string[]): void {
-  const job = jobIn as Job, kernel = K[name];
+  const job = jobIn as Job,
+    kernel = K[name];
   if (kernel === undefined) throw new Error(`runKernel: unknown kernel '${name}' (a library bug)`);
   const T = threadsFor(units, macs);
   if (T <= 1 || !ensurePool(T - 1)) {
@@ -254,7 +271,8 @@ export function runKernel(name: string, jobIn: object, units: number, macs: numb
 }
 
 function post(w: PoolWorker, name: string, args: Job, u0: number, u1: number): void {
-  const load = sources.slice(w.loaded), values = valueList.slice(w.loadedValues);
+  const load = sources.slice(w.loaded),
+    values = valueList.slice(w.loadedValues);
   w.loaded = sources.length;
   w.loadedValues = valueList.length;
   w.port.postMessage({ name, args, u0, u1, load, values });

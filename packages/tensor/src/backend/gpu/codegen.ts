@@ -143,7 +143,10 @@ export const THREAD = 'this.thread.x';
 
 /** Reads of several same-shape views at output position THREAD: declares v0, v1, … and returns their names. */
 export function stridedReads(src: Src, views: readonly AnyStorage[], args: readonly string[]): string[] {
-  const c = coalesce(views[0].shape, views.map((v) => v.stride));
+  const c = coalesce(
+    views[0].shape,
+    views.map((v) => v.stride),
+  );
   const idx = src.unravel(THREAD, c.shape);
   return views.map((v, k) => {
     const name = `v${k}`;

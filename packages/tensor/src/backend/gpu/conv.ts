@@ -16,7 +16,8 @@ const I = asInt; // a small float local read back as an Integer (codegen.ts)
 
 export function conv2d(x: AnyStorage, w: AnyStorage, bias: AnyStorage | null, g: Conv2dGeom): GpuBuffer {
   const { N, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, groups, OH, OW } = g;
-  const Cg = C / groups, Og = O / groups;
+  const Cg = C / groups,
+    Og = O / groups;
   const s = new Src();
   const [n, o, oh, ow] = s.unravel(THREAD, [N, O, OH, OW]);
   const grp = s.local('grp', s.div(o, Og));
@@ -33,12 +34,22 @@ export function conv2d(x: AnyStorage, w: AnyStorage, bias: AnyStorage | null, g:
   s.line(`acc += x0[${xAt}] * x1[${wAt}];`);
   s.line('}').line('}').line('}').line('}').line('}');
   const args = bias ? [x, w, bias] : [x, w];
-  return launch(s.spec('conv2d', N * O * OH * OW, args.map((_, k) => `x${k}`), 'acc'), args.map(asGpu), storageDType(x));
+  return launch(
+    s.spec(
+      'conv2d',
+      N * O * OH * OW,
+      args.map((_, k) => `x${k}`),
+      'acc',
+    ),
+    args.map(asGpu),
+    storageDType(x),
+  );
 }
 
 export function conv2dBackwardInput(gy: AnyStorage, w: AnyStorage, g: Conv2dGeom): GpuBuffer {
   const { N, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, groups, OH, OW } = g;
-  const Cg = C / groups, Og = O / groups;
+  const Cg = C / groups,
+    Og = O / groups;
   const s = new Src();
   const [n, c, h, wi] = s.unravel(THREAD, [N, C, H, W]);
   const grp = s.local('grp', s.div(c, Cg));
@@ -63,7 +74,8 @@ export function conv2dBackwardInput(gy: AnyStorage, w: AnyStorage, g: Conv2dGeom
 
 export function conv2dBackwardWeight(x: AnyStorage, gy: AnyStorage, g: Conv2dGeom): GpuBuffer {
   const { N, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, groups, OH, OW } = g;
-  const Cg = C / groups, Og = O / groups;
+  const Cg = C / groups,
+    Og = O / groups;
   const s = new Src();
   const [o, c, kh, kw] = s.unravel(THREAD, [O, Cg, kH, kW]);
   const grp = s.local('grp', s.div(o, Og));

@@ -53,4 +53,5 @@ export const unary = (op: UnaryOp, x: AnyStorage, dtype: DType): GpuBuffer => ma
 export const binary = (op: BinaryOp, a: AnyStorage, b: AnyStorage, dtype: DType): GpuBuffer => mapKernel(op, BINARY[op], [a, b], dtype);
 export const where = (c: AnyStorage, a: AnyStorage, b: AnyStorage, dtype: DType): GpuBuffer => mapKernel('where', 'a !== 0.0 ? b : c', [c, a, b], dtype);
 /** Dense copy with conversion (truncation toward zero into int32). */
-export const cast = (x: AnyStorage, dtype: DType): GpuBuffer => mapKernel('cast', dtype === 'int32' ? '(a < 0.0 ? Math.ceil(a) : Math.floor(a))' : 'a', [x], dtype);
+export const cast = (x: AnyStorage, dtype: DType): GpuBuffer =>
+  mapKernel('cast', dtype === 'int32' ? '(a < 0.0 ? Math.ceil(a) : Math.floor(a))' : 'a', [x], dtype);

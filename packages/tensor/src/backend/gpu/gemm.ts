@@ -9,7 +9,8 @@ import { Src, THREAD } from './codegen.ts';
 
 /** [B, M, K] @ [B, K, N] → dense [B, M, N]. */
 export function bmm(a: AnyStorage, b: AnyStorage, dtype: DType): GpuBuffer {
-  const [B, M, K] = a.shape, N = b.shape[2];
+  const [B, M, K] = a.shape,
+    N = b.shape[2];
   const src = new Src();
   const [bb, m, n] = src.unravel(THREAD, [B, M, N]);
   src.line('let s = 0.0;');

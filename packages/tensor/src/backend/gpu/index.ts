@@ -19,8 +19,6 @@ import * as sm from './softmax.ts';
 /** A dense view of the same elements (a copy kernel only when the view is strided). */
 const dense = (s: AnyStorage): AnyStorage => (isDense(s) ? s : view(ew.cast(s, storageDType(s)), s.shape));
 
-
-
 export const gpuBackend: Backend & DeviceBackend = {
   name: 'gpu',
   unary: ew.unary,
@@ -43,7 +41,8 @@ export const gpuBackend: Backend & DeviceBackend = {
   resizeBackward: (gy, h, w, mode, ac) => rs.resizeBackward(dense(gy), h, w, mode, ac),
   batchNormStats: (x, eps) => norm.batchNormStats(dense(x), eps),
   batchNorm: (x, stats, w, b, relu) => norm.batchNorm(dense(x), stats, w && dense(w), b && dense(b), relu),
-  batchNormBackward: (gy, x, stats, w, training, y) => norm.batchNormBackward(y ? view(ew.binary('reluBackward', gy, y, storageDType(gy)), gy.shape) : dense(gy), dense(x), stats, w && dense(w), training),
+  batchNormBackward: (gy, x, stats, w, training, y) =>
+    norm.batchNormBackward(y ? view(ew.binary('reluBackward', gy, y, storageDType(gy)), gy.shape) : dense(gy), dense(x), stats, w && dense(w), training),
   logSoftmax: (x, dim, probs) => sm.logSoftmax(x, dim, probs),
   logSoftmaxBackward: (gy, p, dim) => sm.logSoftmaxBackward(gy, p, dim),
   pad: mv.pad,

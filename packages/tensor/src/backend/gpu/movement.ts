@@ -44,7 +44,16 @@ export function cat(xs: readonly AnyStorage[], dim: number, dtype: DType): GpuBu
     start += x.shape[dim];
   });
   s.line('}');
-  return launch(s.spec('cat', numel(shape), xs.map((_, k) => `x${k}`), 'v'), xs.map(asGpu), dtype);
+  return launch(
+    s.spec(
+      'cat',
+      numel(shape),
+      xs.map((_, k) => `x${k}`),
+      'v',
+    ),
+    xs.map(asGpu),
+    dtype,
+  );
 }
 
 /** out[…, j, …] = x[…, index[…, j, …], …] along `dim` (index in range: checked by the op). */
@@ -81,7 +90,8 @@ export function assign(dst: AnyStorage, src: AnyStorage): void {
   const dims: { size: number; stride: number; srcStride: number }[] = [];
   dst.shape.forEach((size, d) => {
     if (size === 1) return;
-    let stride = dst.stride[d], srcStride = src.stride[d];
+    let stride = dst.stride[d],
+      srcStride = src.stride[d];
     if (stride < 0) {
       // walk a flipped dim forwards: dst from its lowest address, src from its last element
       off += (size - 1) * stride;
@@ -96,7 +106,8 @@ export function assign(dst: AnyStorage, src: AnyStorage): void {
   // each dim's stride must exceed the span of the dims inside it: then dividing by the strides in
   // turn recovers the multi-index of every element of the view (and rejects every other position)
   for (let k = dims.length - 1, span = 0; k >= 0; k--) {
-    if (dims[k].stride <= span) throw new InternalError('assign: a self-overlapping destination reached the kernel; copy_ refuses it first, and no view op makes an interleaved one.');
+    if (dims[k].stride <= span)
+      throw new InternalError('assign: a self-overlapping destination reached the kernel; copy_ refuses it first, and no view op makes an interleaved one.');
     span += dims[k].stride * (dims[k].size - 1);
   }
   // position p: rel = p − off; j_k = floor(rest_k / stride_k) with rest_k = rel − Σ_{m<k} j_m·stride_m
@@ -111,7 +122,13 @@ export function assign(dst: AnyStorage, src: AnyStorage): void {
   });
   s.line(`if (${rest} !== 0) { inside = 0; }`);
   s.line(`let v = x0[${THREAD}];`);
-  s.line(`if (inside === 1) { v = x1[${s.offset(srcBase, js, dims.map((d) => d.srcStride))}]; }`);
+  s.line(
+    `if (inside === 1) { v = x1[${s.offset(
+      srcBase,
+      js,
+      dims.map((d) => d.srcStride),
+    )}]; }`,
+  );
   const spec = s.spec('assign', buf.length, ['x0', 'x1'], 'v');
   const from = asGpu(src);
   // computed after every kernel queued so far, swapped in before any queued later

@@ -29,7 +29,16 @@ function channelSum(name: string, x: AnyStorage, args: GpuBuffer[], term: Term, 
   s.line('}').line('}');
   if (post.includes('M')) s.line(`const M = ${s.float(N * L)};`);
   if (post.includes('eps')) s.line(`const eps = ${s.float(eps)};`);
-  return launch(s.spec(name, C, args.map((_, k) => `x${k}`), post), args, 'float32');
+  return launch(
+    s.spec(
+      name,
+      C,
+      args.map((_, k) => `x${k}`),
+      post,
+    ),
+    args,
+    'float32',
+  );
 }
 
 export function batchNormStats(x: AnyStorage, eps: number): BnStats {
@@ -45,12 +54,22 @@ function perElement(name: string, x: AnyStorage, args: GpuBuffer[], body: (s: Sr
   const s = new Src();
   const [, c] = s.unravel(THREAD, [N, C, L]);
   body(s, THREAD, c);
-  return launch(s.spec(name, x.size, args.map((_, k) => `x${k}`), 'out'), args, storageDType(x));
+  return launch(
+    s.spec(
+      name,
+      x.size,
+      args.map((_, k) => `x${k}`),
+      'out',
+    ),
+    args,
+    storageDType(x),
+  );
 }
 
 export function batchNorm(x: AnyStorage, stats: BnStats, w: AnyStorage | null, b: AnyStorage | null, relu = false): GpuBuffer {
   const args = [asGpu(x), stats.mean as GpuBuffer, stats.invstd as GpuBuffer, ...(w ? [asGpu(w)] : []), ...(b ? [asGpu(b)] : [])];
-  const wi = 3, bi = w ? 4 : 3;
+  const wi = 3,
+    bi = w ? 4 : 3;
   return perElement('bn-forward', x, args, (s, p, c) => {
     s.line(`let out = (x0[${p}] - x1[${c}]) * x2[${c}];`);
     if (w) s.line(`out = out * x${wi}[${c}];`);
@@ -59,9 +78,18 @@ export function batchNorm(x: AnyStorage, stats: BnStats, w: AnyStorage | null, b
   });
 }
 
-export function batchNormBackward(gy: AnyStorage, x: AnyStorage, stats: BnStats, w: AnyStorage | null, training: boolean): { gx: GpuBuffer; gw: GpuBuffer; gb: GpuBuffer } {
+export function batchNormBackward(
+  gy: AnyStorage,
+  x: AnyStorage,
+  stats: BnStats,
+  w: AnyStorage | null,
+  training: boolean,
+): { gx: GpuBuffer; gw: GpuBuffer; gb: GpuBuffer } {
   const [N, , L] = ncl(x);
-  const g = asGpu(gy), xb = asGpu(x), mean = stats.mean as GpuBuffer, invstd = stats.invstd as GpuBuffer;
+  const g = asGpu(gy),
+    xb = asGpu(x),
+    mean = stats.mean as GpuBuffer,
+    invstd = stats.invstd as GpuBuffer;
   const gb = channelSum('bn-sum-g', x, [g], (p) => `x0[${p}]`);
   const gw = channelSum('bn-sum-gxhat', x, [g, xb, mean, invstd], (p, c) => `x0[${p}] * (x1[${p}] - x2[${c}]) * x3[${c}]`);
   const args = [g, xb, mean, invstd, gb, gw, ...(w ? [asGpu(w)] : [])];

@@ -156,7 +156,8 @@ function bin(s: Src, v: string, o: string, size: number, O: number): void {
 
 /** The host's adaptive bins along an axis (as backend/cpu/pool.ts): [lo, hi) per output index. */
 function bins(O: number, size: number): { lo: number[]; hi: number[] } {
-  const lo: number[] = [], hi: number[] = [];
+  const lo: number[] = [],
+    hi: number[] = [];
   for (let i = 0; i < O; i++) {
     lo.push(Math.floor((i * size) / O));
     hi.push(Math.floor(((i + 1) * size + O - 1) / O));

@@ -13,10 +13,16 @@ function reduceKernel(op: ReduceOp, x: AnyStorage, dims: readonly number[], dtyp
   const kept = [...Array(rank).keys()].filter((d) => !dims.includes(d));
   const n = kept.reduce((a, d) => a * x.shape[d], 1);
   const src = new Src();
-  const k = coalesce(kept.map((d) => x.shape[d]), [kept.map((d) => x.stride[d])]);
+  const k = coalesce(
+    kept.map((d) => x.shape[d]),
+    [kept.map((d) => x.stride[d])],
+  );
   const idx = src.unravel(THREAD, k.shape);
   const base = src.offset(x.offset, idx, k.strides[0]); // an expression, written out at each read
-  const r = coalesce(dims.map((d) => x.shape[d]), [dims.map((d) => x.stride[d])]);
+  const r = coalesce(
+    dims.map((d) => x.shape[d]),
+    [dims.map((d) => x.stride[d])],
+  );
   const R = dims.reduce((a, d) => a * x.shape[d], 1);
   // nested loops over the reduced dims; `j` counts the flat reduced index for argmax/argmin
   src.line(op === 'sum' ? 'let acc = 0.0;' : `let acc = x0[${base}];`);
@@ -29,7 +35,8 @@ function reduceKernel(op: ReduceOp, x: AnyStorage, dims: readonly number[], dtyp
       close++;
       return `(l${d} | 0)`;
     }
-    const inner = 4096, at = `((m${d} | 0) * ${src.int(inner)} + (l${d} | 0))`;
+    const inner = 4096,
+      at = `((m${d} | 0) * ${src.int(inner)} + (l${d} | 0))`;
     src.line(`for (let m${d} = 0; m${d} < ${src.bound(Math.ceil(size / inner))}; m${d}++) {`);
     src.line(`for (let l${d} = 0; l${d} < ${src.bound(inner)}; l${d}++) {`);
     src.line(`if (${at} < ${src.int(size)}) {`);

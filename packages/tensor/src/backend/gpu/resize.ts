@@ -78,7 +78,8 @@ function lower(s: Src, v: string, i: string, size: number, O: number, ac: boolea
  * one reading input index i. The source indices are backend/cpu/resize.ts's.
  */
 function linearSpan(size: number, O: number, ac: boolean): number {
-  const first = new Array<number>(size).fill(-1), last = new Array<number>(size).fill(-1);
+  const first = new Array<number>(size).fill(-1),
+    last = new Array<number>(size).fill(-1);
   const touch = (i: number, d: number): void => {
     if (first[i] < 0) first[i] = d;
     last[i] = d;
@@ -176,7 +177,8 @@ function nearest(x: AnyStorage, OH: number, OW: number): GpuBuffer {
 
 function nearestBackward(gy: AnyStorage, H: number, W: number): GpuBuffer {
   const [N, C, OH, OW] = gy.shape;
-  const rows = nearestStarts(H, OH), cols = nearestStarts(W, OW);
+  const rows = nearestStarts(H, OH),
+    cols = nearestStarts(W, OW);
   const s = new Src();
   const [p, h, w] = s.unravel(THREAD, [N * C, H, W]);
   s.line(`const h0 = x1[${h}];`).line(`const h1 = x1[${h} + 1];`);

@@ -68,7 +68,10 @@ const state = {
 // ---- device buffers ----------------------------------------------------------------------------
 
 /** What a buffer's kernel produced: a Float32Array (cpu, webasm), a gpu.js Texture (webgl2) or WebGPUBufferResult (webgpu). */
-interface Cell { value: unknown; bytes: number }
+interface Cell {
+  value: unknown;
+  bytes: number;
+}
 
 const counts = { live: 0, created: 0, liveBytes: 0, bytesAtLastGc: 0, collections: 0 };
 const finalizer = new FinalizationRegistry<Cell>((cell) => {
@@ -91,7 +94,10 @@ function release(v: unknown): void {
 export class GpuBuffer implements DeviceData {
   readonly device = 'gpu';
   readonly cell: Cell;
-  constructor(readonly length: number, readonly dtype: DType) {
+  constructor(
+    readonly length: number,
+    readonly dtype: DType,
+  ) {
     this.cell = { value: null, bytes: 4 * length };
     counts.live++;
     counts.created++;
@@ -134,7 +140,9 @@ export const isAsync = (): boolean => state.mode === 'webgpu' || state.asyncKern
 export function flushSync(op: string): void {
   if (isAsync()) {
     // always, not only with work queued: webgpu values cannot be read synchronously at all
-    throw new DeviceError(`${op}: ${state.mode} kernels run asynchronously; read with await t.dataAsync(), t.itemAsync(), t.toArrayAsync() or t.cpuAsync(), or await flush() first.`);
+    throw new DeviceError(
+      `${op}: ${state.mode} kernels run asynchronously; read with await t.dataAsync(), t.itemAsync(), t.toArrayAsync() or t.cpuAsync(), or await flush() first.`,
+    );
   }
   if (running) throw new DeviceError(`${op}: an asynchronous flush is running; await it before reading synchronously.`);
   runJobs((r) => {
@@ -337,7 +345,9 @@ export function launch(spec: KernelSpec, args: readonly GpuBuffer[], dtype: DTyp
 // ---- init --------------------------------------------------------------------------------------
 
 interface GpuJsModule {
-  GPU: (new (settings: Record<string, unknown>) => GpuJs) & {
+  GPU: (new (
+    settings: Record<string, unknown>,
+  ) => GpuJs) & {
     isWebGL2Supported: boolean;
     isWebGPUSupported: boolean;
     isWebGPUAvailable(): Promise<boolean>;
@@ -363,7 +373,9 @@ export async function findWebGpu(from?: readonly string[]): Promise<{ module?: W
   // Node built-ins through a non-literal import: bundlers building for a browser leave it alone.
   const node = <T>(name: string): Promise<T> => import(/* @vite-ignore */ `node:${name}`) as Promise<T>;
   const [{ dirname, join }, { fileURLToPath, pathToFileURL }, { existsSync, readFileSync }] = await Promise.all([
-    node<typeof import('node:path')>('path'), node<typeof import('node:url')>('url'), node<typeof import('node:fs')>('fs'),
+    node<typeof import('node:path')>('path'),
+    node<typeof import('node:url')>('url'),
+    node<typeof import('node:fs')>('fs'),
   ]);
   let why = 'the npm package webgpu is not installed';
   for (const start of from ?? [process.cwd(), dirname(fileURLToPath(import.meta.url))]) {
@@ -398,17 +410,27 @@ async function probe(lib: GpuJsModule, mode: GpuMode, opts: InitOptions): Promis
         missing = found.why;
         if (found.module) {
           Object.assign(globalThis, found.module.globals ?? {});
-          Object.defineProperty(globalThis, 'navigator', { value: { ...(nav.navigator ?? {}), gpu: found.module.create([]) }, configurable: true, writable: true });
+          Object.defineProperty(globalThis, 'navigator', {
+            value: { ...(nav.navigator ?? {}), gpu: found.module.create([]) },
+            configurable: true,
+            writable: true,
+          });
           state.ownsNavigator = true;
         }
       }
       if (!nav.navigator?.gpu) {
-        return inNode ? `Node has no navigator.gpu: ${missing}; install Dawn's bindings in your project (npm install webgpu@0.4.0) or pass them, initBackend('gpu', { webgpu: await import('webgpu') })` : 'this browser has no navigator.gpu';
+        return inNode
+          ? `Node has no navigator.gpu: ${missing}; install Dawn's bindings in your project (npm install webgpu@0.4.0) or pass them, initBackend('gpu', { webgpu: await import('webgpu') })`
+          : 'this browser has no navigator.gpu';
       }
       return (await GPU.isWebGPUAvailable()) ? null : 'navigator.gpu answered no adapter';
     }
     case 'webgl2':
-      return GPU.isWebGL2Supported ? null : inNode ? 'no WebGL2 context in Node (headless gl is not used: it renders on the CPU and needs an X server)' : 'this browser has no WebGL2';
+      return GPU.isWebGL2Supported
+        ? null
+        : inNode
+          ? 'no WebGL2 context in Node (headless gl is not used: it renders on the CPU and needs an X server)'
+          : 'this browser has no WebGL2';
     case 'webasm':
       return GPU.isWebAssemblySupported ? null : 'no WebAssembly here';
     case 'cpu':
@@ -419,7 +441,8 @@ async function probe(lib: GpuJsModule, mode: GpuMode, opts: InitOptions): Promis
 export async function initGpu(opts: InitOptions = {}): Promise<GpuInfo> {
   const lib = await loadGpuJs();
   const want = opts.mode ?? 'auto';
-  if (want !== 'auto' && !GPU_MODES.includes(want)) throw new DeviceError(`initBackend: unknown gpu mode '${String(want)}': expected auto, ${GPU_MODES.join(', ')}.`);
+  if (want !== 'auto' && !GPU_MODES.includes(want))
+    throw new DeviceError(`initBackend: unknown gpu mode '${String(want)}': expected auto, ${GPU_MODES.join(', ')}.`);
   disposeGpu();
   const tried: GpuInfo['tried'] = [];
   for (const mode of want === 'auto' ? GPU_MODES : [want]) {
@@ -453,4 +476,11 @@ export function disposeGpu(): void {
 }
 
 /** Live device buffers (not yet garbage-collected), buffers ever made, compiled kernels. */
-export const gpuStats = () => ({ liveBuffers: counts.live, liveBytes: counts.liveBytes, createdBuffers: counts.created, collections: counts.collections, cachedKernels: cache.size, ...kernelStats });
+export const gpuStats = () => ({
+  liveBuffers: counts.live,
+  liveBytes: counts.liveBytes,
+  createdBuffers: counts.created,
+  collections: counts.collections,
+  cachedKernels: cache.size,
+  ...kernelStats,
+});

@@ -9,7 +9,13 @@ import type { GpuBuffer } from './runtime.ts';
 
 /** A per-line buffer (x's shape without `dim`) seen with x's shape: stride 0 along dim. */
 function alongDim(b: GpuBuffer, x: AnyStorage, dim: number): AnyStorage {
-  return expand(view(b, x.shape.map((s, i) => (i === dim ? 1 : s))), x.shape);
+  return expand(
+    view(
+      b,
+      x.shape.map((s, i) => (i === dim ? 1 : s)),
+    ),
+    x.shape,
+  );
 }
 
 export function logSoftmax(x: AnyStorage, dim: number, probs: boolean): { y: GpuBuffer; p: GpuBuffer | null } {

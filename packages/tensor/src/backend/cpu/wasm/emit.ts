@@ -91,18 +91,40 @@ export class Code {
     this.bytes.push(...ops);
     return this;
   }
-  get(local: number): this { return this.op(Op.local_get, ...uleb(local)); }
-  set(local: number): this { return this.op(Op.local_set, ...uleb(local)); }
-  tee(local: number): this { return this.op(Op.local_tee, ...uleb(local)); }
-  i32(n: number): this { return this.op(Op.i32_const, ...sleb(n)); }
+  get(local: number): this {
+    return this.op(Op.local_get, ...uleb(local));
+  }
+  set(local: number): this {
+    return this.op(Op.local_set, ...uleb(local));
+  }
+  tee(local: number): this {
+    return this.op(Op.local_tee, ...uleb(local));
+  }
+  i32(n: number): this {
+    return this.op(Op.i32_const, ...sleb(n));
+  }
   /** block / loop / if with no parameters or results; close with end(). */
-  block(): this { return this.op(Op.block, VOID); }
-  loop(): this { return this.op(Op.loop, VOID); }
-  if(): this { return this.op(Op.if, VOID); }
-  end(): this { return this.op(Op.end); }
-  br(depth: number): this { return this.op(Op.br, ...uleb(depth)); }
-  brIf(depth: number): this { return this.op(Op.br_if, ...uleb(depth)); }
-  call(func: number): this { return this.op(Op.call, ...uleb(func)); }
+  block(): this {
+    return this.op(Op.block, VOID);
+  }
+  loop(): this {
+    return this.op(Op.loop, VOID);
+  }
+  if(): this {
+    return this.op(Op.if, VOID);
+  }
+  end(): this {
+    return this.op(Op.end);
+  }
+  br(depth: number): this {
+    return this.op(Op.br, ...uleb(depth));
+  }
+  brIf(depth: number): this {
+    return this.op(Op.br_if, ...uleb(depth));
+  }
+  call(func: number): this {
+    return this.op(Op.call, ...uleb(func));
+  }
   /** A SIMD instruction; memory ones take a memarg (alignment as log2 bytes, constant byte offset). */
   simd(op: number, mem?: { align: number; offset: number }): this {
     this.op(SIMD_PREFIX, ...uleb(op));
@@ -147,7 +169,7 @@ export function wasmModule(m: { funcs: FuncDef[]; memory: { minPages: number; ex
   const bodies = m.funcs.map((f) => {
     // Locals are declared as runs of (count, type).
     const runs: number[][] = [];
-    for (let i = 0; i < f.locals.length;) {
+    for (let i = 0; i < f.locals.length; ) {
       let j = i;
       while (j < f.locals.length && f.locals[j] === f.locals[i]) j++;
       runs.push([...uleb(j - i), f.locals[i]!]);
@@ -157,7 +179,14 @@ export function wasmModule(m: { funcs: FuncDef[]; memory: { minPages: number; ex
     return [...uleb(body.length), ...body];
   });
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00, // "\0asm", version 1
     ...section(SEC_TYPE, vec(types)),
     ...section(SEC_FUNCTION, vec(funcs)),
     ...section(SEC_MEMORY, vec(memory)),

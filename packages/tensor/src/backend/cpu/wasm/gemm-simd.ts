@@ -17,7 +17,10 @@ import { registerKernels, registerValues, type KernelTable } from '../threads.ts
 import { Code, I32, Op, Simd, V128, wasmModule, type FuncDef } from './emit.ts';
 
 /** Shape of the register tile: MR = 4*mPanels rows (4-row A panels), NR = 4*nVecs columns. */
-export interface SimdTile { mPanels: number; nVecs: number }
+export interface SimdTile {
+  mPanels: number;
+  nVecs: number;
+}
 /**
  * The tile we ship: 4 x 8, 8 accumulators + 2 B vectors + 1 A splat = 11 v128 registers. Measured
  * in cache on this project's x64 machine (V8 keeps one of the 16 xmm registers as scratch): 4x8
@@ -81,19 +84,28 @@ function microIndex(t: SimdTile, m: number, w: number): number {
 /** The micro-kernel of an (4m) x (4w) tile. Params: k, a, b, c, ldc, pa, bk, bv (see above). */
 function microKernel(m: number, w: number): FuncDef {
   const [k, a, b, c, ldc, pa, bk, bv] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const rows = 4 * m, acc = (r: number, v: number) => 8 + r * w + v; // v128 locals
-  const bvec = (v: number) => 8 + rows * w + v, as = 8 + rows * w + w, crow = as + 1; // crow: i32
+  const rows = 4 * m,
+    acc = (r: number, v: number) => 8 + r * w + v; // v128 locals
+  const bvec = (v: number) => 8 + rows * w + v,
+    as = 8 + rows * w + w,
+    crow = as + 1; // crow: i32
   const body = new Code();
-  const rowAddr = (r: number) => { // c + r*ldc into crow (r = 0, 1, ...: one add per row)
+  const rowAddr = (r: number) => {
+    // c + r*ldc into crow (r = 0, 1, ...: one add per row)
     if (r === 0) body.get(c).set(crow);
     else body.get(crow).get(ldc).op(Op.i32_add).set(crow);
   };
   for (let r = 0; r < rows; r++) {
     rowAddr(r);
-    for (let v = 0; v < w; v++) body.get(crow).simd(Simd.v128_load, at16(16 * v)).set(acc(r, v));
+    for (let v = 0; v < w; v++)
+      body
+        .get(crow)
+        .simd(Simd.v128_load, at16(16 * v))
+        .set(acc(r, v));
   }
   body.loop();
-  for (let v = 0; v < w; v++) { // B[k][4v .. 4v+3] at b + v*bv
+  for (let v = 0; v < w; v++) {
+    // B[k][4v .. 4v+3] at b + v*bv
     body.get(b);
     for (let p = 0; p < v; p++) body.get(bv).op(Op.i32_add);
     body.simd(Simd.v128_load, V16).set(bvec(v));
@@ -112,7 +124,11 @@ function microKernel(m: number, w: number): FuncDef {
   body.end();
   for (let r = 0; r < rows; r++) {
     rowAddr(r);
-    for (let v = 0; v < w; v++) body.get(crow).get(acc(r, v)).simd(Simd.v128_store, at16(16 * v));
+    for (let v = 0; v < w; v++)
+      body
+        .get(crow)
+        .get(acc(r, v))
+        .simd(Simd.v128_store, at16(16 * v));
   }
   return { params: Array<typeof I32>(8).fill(I32), results: [], locals: [...Array<typeof V128>(rows * w + w + 1).fill(V128), I32], body };
 }
@@ -132,20 +148,53 @@ function gebpKernel(t: SimdTile): FuncDef {
   const body = new Code();
   body.i32(0).set(j);
   for (let w = t.nVecs; w >= 1; w--) {
-    whileNot(body, () => body.get(nP).get(j).op(Op.i32_sub).i32(4 * w).op(Op.i32_lt_s), () => {
-      body.i32(0).set(i);
-      for (let m = t.mPanels; m >= 1; m--) {
-        whileNot(body, () => body.get(mP).get(i).op(Op.i32_sub).i32(4 * m).op(Op.i32_lt_s), () => {
-          body.get(kB);
-          body.get(a).get(i).i32(2).op(Op.i32_shr_u).get(pa).op(Op.i32_mul).op(Op.i32_add); // a + (i/4)*pa
-          body.get(b).get(j).get(bj).op(Op.i32_mul).op(Op.i32_add); // b + j*bj
-          body.get(c).get(i).get(ldc).op(Op.i32_mul).op(Op.i32_add).get(j).i32(2).op(Op.i32_shl).op(Op.i32_add);
-          body.get(ldc).get(pa).get(bk).get(bv).call(microIndex(t, m, w));
-          body.get(i).i32(4 * m).op(Op.i32_add).set(i);
-        });
-      }
-      body.get(j).i32(4 * w).op(Op.i32_add).set(j);
-    });
+    whileNot(
+      body,
+      () =>
+        body
+          .get(nP)
+          .get(j)
+          .op(Op.i32_sub)
+          .i32(4 * w)
+          .op(Op.i32_lt_s),
+      () => {
+        body.i32(0).set(i);
+        for (let m = t.mPanels; m >= 1; m--) {
+          whileNot(
+            body,
+            () =>
+              body
+                .get(mP)
+                .get(i)
+                .op(Op.i32_sub)
+                .i32(4 * m)
+                .op(Op.i32_lt_s),
+            () => {
+              body.get(kB);
+              body.get(a).get(i).i32(2).op(Op.i32_shr_u).get(pa).op(Op.i32_mul).op(Op.i32_add); // a + (i/4)*pa
+              body.get(b).get(j).get(bj).op(Op.i32_mul).op(Op.i32_add); // b + j*bj
+              body.get(c).get(i).get(ldc).op(Op.i32_mul).op(Op.i32_add).get(j).i32(2).op(Op.i32_shl).op(Op.i32_add);
+              body
+                .get(ldc)
+                .get(pa)
+                .get(bk)
+                .get(bv)
+                .call(microIndex(t, m, w));
+              body
+                .get(i)
+                .i32(4 * m)
+                .op(Op.i32_add)
+                .set(i);
+            },
+          );
+        }
+        body
+          .get(j)
+          .i32(4 * w)
+          .op(Op.i32_add)
+          .set(j);
+      },
+    );
   }
   return { params: Array<typeof I32>(11).fill(I32), results: [], locals: [I32, I32], body, export: 'gebp' };
 }
@@ -153,60 +202,88 @@ function gebpKernel(t: SimdTile): FuncDef {
 /** panelize(src, ld, lines, dst): 4x4 transposes of lines into 4-line panels (see the WAT sketch above). */
 function panelizeKernel(): FuncDef {
   const [src, ld, lines, dst, ldb, ldb2, ldb3, s, end] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const r = (q: number) => 9 + q, tt = (q: number) => 13 + q; // v128 locals
+  const r = (q: number) => 9 + q,
+    tt = (q: number) => 13 + q; // v128 locals
   const c = new Code();
   c.get(ld).i32(2).op(Op.i32_shl).tee(ldb).i32(1).op(Op.i32_shl).set(ldb2);
   c.get(ldb2).get(ldb).op(Op.i32_add).set(ldb3);
-  whileNot(c, () => c.get(lines).i32(4).op(Op.i32_lt_s), () => {
-    c.get(src).tee(s).get(ldb).op(Op.i32_add).set(end);
-    whileNot(c, () => c.get(s).get(end).op(Op.i32_ge_u), () => {
-      c.get(s).simd(Simd.v128_load, V16).set(r(0));
-      c.get(s).get(ldb).op(Op.i32_add).simd(Simd.v128_load, V16).set(r(1));
-      c.get(s).get(ldb2).op(Op.i32_add).simd(Simd.v128_load, V16).set(r(2));
-      c.get(s).get(ldb3).op(Op.i32_add).simd(Simd.v128_load, V16).set(r(3));
-      c.get(r(0)).get(r(1)).shuffle32([0, 4, 1, 5]).set(tt(0));
-      c.get(r(0)).get(r(1)).shuffle32([2, 6, 3, 7]).set(tt(1));
-      c.get(r(2)).get(r(3)).shuffle32([0, 4, 1, 5]).set(tt(2));
-      c.get(r(2)).get(r(3)).shuffle32([2, 6, 3, 7]).set(tt(3));
-      c.get(dst).get(tt(0)).get(tt(2)).shuffle32([0, 1, 4, 5]).simd(Simd.v128_store, at16(0));
-      c.get(dst).get(tt(0)).get(tt(2)).shuffle32([2, 3, 6, 7]).simd(Simd.v128_store, at16(16));
-      c.get(dst).get(tt(1)).get(tt(3)).shuffle32([0, 1, 4, 5]).simd(Simd.v128_store, at16(32));
-      c.get(dst).get(tt(1)).get(tt(3)).shuffle32([2, 3, 6, 7]).simd(Simd.v128_store, at16(48));
-      c.get(s).i32(16).op(Op.i32_add).set(s);
-      c.get(dst).i32(64).op(Op.i32_add).set(dst);
-    });
-    c.get(src).get(ldb).i32(2).op(Op.i32_shl).op(Op.i32_add).set(src);
-    c.get(lines).i32(4).op(Op.i32_sub).set(lines);
-  });
-  return { params: [I32, I32, I32, I32], results: [], locals: [...Array<typeof I32>(5).fill(I32), ...Array<typeof V128>(8).fill(V128)], body: c, export: 'panelize' };
+  whileNot(
+    c,
+    () => c.get(lines).i32(4).op(Op.i32_lt_s),
+    () => {
+      c.get(src).tee(s).get(ldb).op(Op.i32_add).set(end);
+      whileNot(
+        c,
+        () => c.get(s).get(end).op(Op.i32_ge_u),
+        () => {
+          c.get(s).simd(Simd.v128_load, V16).set(r(0));
+          c.get(s).get(ldb).op(Op.i32_add).simd(Simd.v128_load, V16).set(r(1));
+          c.get(s).get(ldb2).op(Op.i32_add).simd(Simd.v128_load, V16).set(r(2));
+          c.get(s).get(ldb3).op(Op.i32_add).simd(Simd.v128_load, V16).set(r(3));
+          c.get(r(0)).get(r(1)).shuffle32([0, 4, 1, 5]).set(tt(0));
+          c.get(r(0)).get(r(1)).shuffle32([2, 6, 3, 7]).set(tt(1));
+          c.get(r(2)).get(r(3)).shuffle32([0, 4, 1, 5]).set(tt(2));
+          c.get(r(2)).get(r(3)).shuffle32([2, 6, 3, 7]).set(tt(3));
+          c.get(dst).get(tt(0)).get(tt(2)).shuffle32([0, 1, 4, 5]).simd(Simd.v128_store, at16(0));
+          c.get(dst).get(tt(0)).get(tt(2)).shuffle32([2, 3, 6, 7]).simd(Simd.v128_store, at16(16));
+          c.get(dst).get(tt(1)).get(tt(3)).shuffle32([0, 1, 4, 5]).simd(Simd.v128_store, at16(32));
+          c.get(dst).get(tt(1)).get(tt(3)).shuffle32([2, 3, 6, 7]).simd(Simd.v128_store, at16(48));
+          c.get(s).i32(16).op(Op.i32_add).set(s);
+          c.get(dst).i32(64).op(Op.i32_add).set(dst);
+        },
+      );
+      c.get(src).get(ldb).i32(2).op(Op.i32_shl).op(Op.i32_add).set(src);
+      c.get(lines).i32(4).op(Op.i32_sub).set(lines);
+    },
+  );
+  return {
+    params: [I32, I32, I32, I32],
+    results: [],
+    locals: [...Array<typeof I32>(5).fill(I32), ...Array<typeof V128>(8).fill(V128)],
+    body: c,
+    export: 'panelize',
+  };
 }
 
 /** copyRuns(p, n): the n run descriptors at p (see the WAT sketch above). */
 function copyRunsKernel(): FuncDef {
   const [p, n, d, s, len, st] = [0, 1, 2, 3, 4, 5];
   const c = new Code();
-  whileNot(c, () => c.get(n).op(Op.i32_eqz), () => {
-    c.get(p).mem(Op.i32_load, 2, 0).i32(2).op(Op.i32_shl).set(d);
-    c.get(p).mem(Op.i32_load, 2, 4).i32(2).op(Op.i32_shl).set(s);
-    c.get(p).mem(Op.i32_load, 2, 8).set(len);
-    c.get(p).mem(Op.i32_load, 2, 12).i32(2).op(Op.i32_shl).set(st);
-    c.get(st).i32(4).op(Op.i32_eq).if(); // unit stride: 4 floats at a time
-    whileNot(c, () => c.get(len).i32(4).op(Op.i32_lt_s), () => {
-      c.get(d).get(s).simd(Simd.v128_load, { align: 2, offset: 0 }).simd(Simd.v128_store, { align: 2, offset: 0 });
-      c.get(d).i32(16).op(Op.i32_add).set(d);
-      c.get(s).i32(16).op(Op.i32_add).set(s);
-      c.get(len).i32(4).op(Op.i32_sub).set(len);
-    });
-    c.end();
-    whileNot(c, () => c.get(len).i32(0).op(Op.i32_le_s), () => { // the rest, any stride (the bits, as i32)
-      c.get(d).get(s).mem(Op.i32_load, 2).mem(Op.i32_store, 2);
-      c.get(d).i32(4).op(Op.i32_add).set(d);
-      c.get(s).get(st).op(Op.i32_add).set(s);
-      c.get(len).i32(1).op(Op.i32_sub).set(len);
-    });
-    c.get(p).i32(16).op(Op.i32_add).set(p);
-    c.get(n).i32(1).op(Op.i32_sub).set(n);
-  });
+  whileNot(
+    c,
+    () => c.get(n).op(Op.i32_eqz),
+    () => {
+      c.get(p).mem(Op.i32_load, 2, 0).i32(2).op(Op.i32_shl).set(d);
+      c.get(p).mem(Op.i32_load, 2, 4).i32(2).op(Op.i32_shl).set(s);
+      c.get(p).mem(Op.i32_load, 2, 8).set(len);
+      c.get(p).mem(Op.i32_load, 2, 12).i32(2).op(Op.i32_shl).set(st);
+      c.get(st).i32(4).op(Op.i32_eq).if(); // unit stride: 4 floats at a time
+      whileNot(
+        c,
+        () => c.get(len).i32(4).op(Op.i32_lt_s),
+        () => {
+          c.get(d).get(s).simd(Simd.v128_load, { align: 2, offset: 0 }).simd(Simd.v128_store, { align: 2, offset: 0 });
+          c.get(d).i32(16).op(Op.i32_add).set(d);
+          c.get(s).i32(16).op(Op.i32_add).set(s);
+          c.get(len).i32(4).op(Op.i32_sub).set(len);
+        },
+      );
+      c.end();
+      whileNot(
+        c,
+        () => c.get(len).i32(0).op(Op.i32_le_s),
+        () => {
+          // the rest, any stride (the bits, as i32)
+          c.get(d).get(s).mem(Op.i32_load, 2).mem(Op.i32_store, 2);
+          c.get(d).i32(4).op(Op.i32_add).set(d);
+          c.get(s).get(st).op(Op.i32_add).set(s);
+          c.get(len).i32(1).op(Op.i32_sub).set(len);
+        },
+      );
+      c.get(p).i32(16).op(Op.i32_add).set(p);
+      c.get(n).i32(1).op(Op.i32_sub).set(n);
+    },
+  );
   return { params: [I32, I32], results: [], locals: [I32, I32, I32, I32], body: c, export: 'copyRuns' };
 }
 
@@ -256,38 +333,100 @@ export const gemmSimdModule: object | null = compile();
  */
 
 /** A or B source of a view job: gemm.ts's ViewSrc over a Float32Array. */
-interface ViewSrcF32 { data: Float32Array; off: number; G: number; bs1: number; bs2: number; ss: number; rs: number; cs: number }
+interface ViewSrcF32 {
+  data: Float32Array;
+  off: number;
+  G: number;
+  bs1: number;
+  bs2: number;
+  ss: number;
+  rs: number;
+  cs: number;
+}
 
-function packAViewF32(v: ViewSrcF32, b: number, s: number, i0: number, mB: number, k0: number, kB: number,
-  R: Int32Array, rAt: number, at: number, ld: number, sa: number): number {
+function packAViewF32(
+  v: ViewSrcF32,
+  b: number,
+  s: number,
+  i0: number,
+  mB: number,
+  k0: number,
+  kB: number,
+  R: Int32Array,
+  rAt: number,
+  at: number,
+  ld: number,
+  sa: number,
+): number {
   const base = sa + v.off + Math.floor(b / v.G) * v.bs1 + (b % v.G) * v.bs2 + s * v.ss + k0 * v.cs + i0 * v.rs;
   for (let r = 0, q = rAt; r < mB; r++, q += 4) {
-    R[q] = at + r * ld; R[q + 1] = base + r * v.rs; R[q + 2] = kB; R[q + 3] = v.cs;
+    R[q] = at + r * ld;
+    R[q + 1] = base + r * v.rs;
+    R[q + 2] = kB;
+    R[q + 3] = v.cs;
   }
   return 2 * mB + 1;
 }
 
-function packBViewF32(v: ViewSrcF32, b: number, s: number, k0: number, kB: number, j0: number, nB: number,
-  R: Int32Array, rAt: number, at: number, ld: number, sa: number): number {
-  const { rs, cs } = v, nP = (nB + 3) & ~3;
+function packBViewF32(
+  v: ViewSrcF32,
+  b: number,
+  s: number,
+  k0: number,
+  kB: number,
+  j0: number,
+  nB: number,
+  R: Int32Array,
+  rAt: number,
+  at: number,
+  ld: number,
+  sa: number,
+): number {
+  const { rs, cs } = v,
+    nP = (nB + 3) & ~3;
   const base = sa + v.off + Math.floor(b / v.G) * v.bs1 + (b % v.G) * v.bs2 + s * v.ss + k0 * rs + j0 * cs;
-  if (Math.abs(cs) <= Math.abs(rs)) { // rows: runs along the columns
+  if (Math.abs(cs) <= Math.abs(rs)) {
+    // rows: runs along the columns
     for (let k = 0, q = rAt; k < kB; k++, q += 4) {
-      R[q] = at + k * nP; R[q + 1] = base + k * rs; R[q + 2] = nB; R[q + 3] = cs;
+      R[q] = at + k * nP;
+      R[q + 1] = base + k * rs;
+      R[q + 2] = nB;
+      R[q + 3] = cs;
     }
     return 2 * kB;
   }
-  for (let c = 0, q = rAt; c < nB; c++, q += 4) { // lines: runs along k
-    R[q] = at + c * ld; R[q + 1] = base + c * cs; R[q + 2] = kB; R[q + 3] = rs;
+  for (let c = 0, q = rAt; c < nB; c++, q += 4) {
+    // lines: runs along k
+    R[q] = at + c * ld;
+    R[q + 1] = base + c * cs;
+    R[q + 2] = kB;
+    R[q + 3] = rs;
   }
   return 2 * nB + 1;
 }
 
 /** What gemmTilesSimd reads of a GemmJob (gemm.ts; out and the operands are float32), plus the strip length. */
 interface SimdJob {
-  M: number; N: number; Kd: number; nSeg: number; mc: number; nc: number; kc: number; tilesI: number; tilesJ: number;
-  packA: string; A: object; packB: string; B: object;
-  out: Float32Array; oOff: number; oG: number; oB1: number; oB2: number; oRs: number; bias: Float32Array | null;
+  M: number;
+  N: number;
+  Kd: number;
+  nSeg: number;
+  mc: number;
+  nc: number;
+  kc: number;
+  tilesI: number;
+  tilesJ: number;
+  packA: string;
+  A: object;
+  packB: string;
+  B: object;
+  out: Float32Array;
+  oOff: number;
+  oG: number;
+  oB1: number;
+  oB2: number;
+  oRs: number;
+  bias: Float32Array | null;
   /** At most this many row tiles share one C strip (bounds the module's memory). */
   maxStrip: number;
   /** A thread keeps its instance (and memory) for later jobs only if the job needed at most this many bytes. */
@@ -312,39 +451,71 @@ interface SimdInstance {
  */
 function gemmTilesSimd(K: KernelTable, j: SimdJob, u0: number, u1: number): void {
   const { M, N, Kd, nSeg, mc, nc, kc, tilesI, tilesJ, out, oRs, bias } = j;
-  const packA = K[j.packA + 'F32']!, packB = K[j.packB + 'F32']!;
-  const arrayOf = (src: object) => { const o = src as { data?: Float32Array; x?: Float32Array }; return (o.data ?? o.x)!; };
-  const aArr = arrayOf(j.A), bArr = arrayOf(j.B), up4 = (n: number) => (n + 3) & ~3;
-  const mcP = up4(mc), ncP = up4(nc), kcP = up4(kc), strip = Math.min(j.maxStrip, tilesI);
-  const sa = 0, sb = bArr === aArr ? sa : up4(aArr.length), aL = sb + (bArr === aArr ? up4(aArr.length) : up4(bArr.length));
-  const aP = aL + mcP * kcP, bS = aP + mcP * kcP, bP = bS + ncP * kcP, cAt = bP + ncP * kcP, rAt = cAt + strip * mcP * ncP;
+  const packA = K[j.packA + 'F32']!,
+    packB = K[j.packB + 'F32']!;
+  const arrayOf = (src: object) => {
+    const o = src as { data?: Float32Array; x?: Float32Array };
+    return (o.data ?? o.x)!;
+  };
+  const aArr = arrayOf(j.A),
+    bArr = arrayOf(j.B),
+    up4 = (n: number) => (n + 3) & ~3;
+  const mcP = up4(mc),
+    ncP = up4(nc),
+    kcP = up4(kc),
+    strip = Math.min(j.maxStrip, tilesI);
+  const sa = 0,
+    sb = bArr === aArr ? sa : up4(aArr.length),
+    aL = sb + (bArr === aArr ? up4(aArr.length) : up4(bArr.length));
+  const aP = aL + mcP * kcP,
+    bS = aP + mcP * kcP,
+    bP = bS + ncP * kcP,
+    cAt = bP + ncP * kcP,
+    rAt = cAt + strip * mcP * ncP;
   const bytes = (rAt + 4 * (ncP * kcP + mcP)) * 4;
   const WA = (globalThis as unknown as { WebAssembly: { Instance: new (m: unknown) => { exports: SimdInstance } } }).WebAssembly;
   const make = () => new WA.Instance(K.value('gemmSimd.module')).exports;
   const w = bytes <= j.keepBytes ? K.local('gemmSimd', make) : make(); // a big job's memory goes with its instance
   if (w.mem.buffer.byteLength < bytes) w.mem.grow(Math.ceil((bytes - w.mem.buffer.byteLength) / 65536));
-  const f = new Float32Array(w.mem.buffer), R = new Int32Array(w.mem.buffer); // after growing (it detaches the old buffer)
+  const f = new Float32Array(w.mem.buffer),
+    R = new Int32Array(w.mem.buffer); // after growing (it detaches the old buffer)
   f.set(aArr, sa);
   if (bArr !== aArr) f.set(bArr, sb);
   const per = tilesI * tilesJ;
-  for (let u = u0; u < u1;) {
-    const b = Math.floor(u / per), r = u - b * per, jb = Math.floor(r / tilesI), ib0 = r - jb * tilesI;
+  for (let u = u0; u < u1; ) {
+    const b = Math.floor(u / per),
+      r = u - b * per,
+      jb = Math.floor(r / tilesI),
+      ib0 = r - jb * tilesI;
     const ib1 = Math.min(tilesI, ib0 + (u1 - u), ib0 + strip);
-    const j0 = jb * nc, nB = Math.min(nc, N - j0), nP = up4(nB), tileC = mcP * nP;
+    const j0 = jb * nc,
+      nB = Math.min(nc, N - j0),
+      nP = up4(nB),
+      tileC = mcP * nP;
     f.fill(0, cAt, cAt + (ib1 - ib0) * tileC); // row tile ib: at cAt + (ib - ib0)*tileC, row stride nP
     for (let s = 0; s < nSeg; s++) {
       for (let k0 = 0; k0 < Kd; k0 += kc) {
-        const kB = Math.min(kc, Kd - k0), ld = up4(kB);
+        const kB = Math.min(kc, Kd - k0),
+          ld = up4(kB);
         f.fill(0, bS, bS + nP * ld);
         const res = packB(j.B, b, s, k0, kB, j0, nB, R, rAt, bS, ld, sb);
         w.copyRuns(rAt * 4, res >> 1);
-        let bAt = bS, bk = 4 * nP, bv = 16, bj = 4; // B as rows
-        if ((res & 1) === 1) { // B as lines: to panels
+        let bAt = bS,
+          bk = 4 * nP,
+          bv = 16,
+          bj = 4; // B as rows
+        if ((res & 1) === 1) {
+          // B as lines: to panels
           w.panelize(bS * 4, ld, nP, bP * 4);
-          bAt = bP; bk = 16; bv = 16 * ld; bj = 4 * ld;
+          bAt = bP;
+          bk = 16;
+          bv = 16 * ld;
+          bj = 4 * ld;
         }
         for (let ib = ib0; ib < ib1; ib++) {
-          const i0 = ib * mc, mB = Math.min(mc, M - i0), mP = up4(mB);
+          const i0 = ib * mc,
+            mB = Math.min(mc, M - i0),
+            mP = up4(mB);
           f.fill(0, aL, aL + mP * ld);
           w.copyRuns(rAt * 4, packA(j.A, b, s, i0, mB, k0, kB, R, rAt, aL, ld, sa) >> 1);
           w.panelize(aL * 4, ld, mP, aP * 4);
@@ -352,11 +523,15 @@ function gemmTilesSimd(K: KernelTable, j: SimdJob, u0: number, u1: number): void
         }
       }
     }
-    const b2 = b % j.oG, base = j.oOff + Math.floor(b / j.oG) * j.oB1 + b2 * j.oB2 + j0;
+    const b2 = b % j.oG,
+      base = j.oOff + Math.floor(b / j.oG) * j.oB1 + b2 * j.oB2 + j0;
     for (let ib = ib0; ib < ib1; ib++) {
-      const i0 = ib * mc, mB = Math.min(mc, M - i0), c0 = cAt + (ib - ib0) * tileC;
+      const i0 = ib * mc,
+        mB = Math.min(mc, M - i0),
+        c0 = cAt + (ib - ib0) * tileC;
       for (let i = 0; i < mB; i++) {
-        const o = base + (i0 + i) * oRs, c = c0 + i * nP;
+        const o = base + (i0 + i) * oRs,
+          c = c0 + i * nP;
         if (bias === null) {
           if (nB >= 64) out.set(f.subarray(c, c + nB), o);
           else for (let jj = 0; jj < nB; jj++) out[o + jj] = f[c + jj]!;
