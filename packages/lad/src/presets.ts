@@ -83,13 +83,13 @@ const train = (over: Partial<TrainConfig>): TrainConfig => ({ ...DEFAULT_TRAIN, 
  * five classes thickened twice 17.3 (14); four classes thickened twice, at 600 its, 30-35 (16-17).
  * Wider models (width 16) learn in fewer iterations but cost 2.6× per iteration; Adam did no better.
  *
- * Measured (`npx --yes pnpm@10.34.9 experiment`, 2 cores shared with two other training processes,
- * Node 20): 932 s. Val mIoU over all K classes, mean ± std over 3 seeds (all background would score
- * about 19): baseline start 47.3 ± 0.9; control 48.8 ± 0.7; control-compute (333 its) 50.5 ± 0.9;
- * teacher-nolabel 48.7 ± 2.3; teacher-nocons 50.3 ± 2.4; teacher-lad 46.2 ± 0.9 (own labels = zeros =
- * another image's: it ignores its channel, label scale auto = 0.826); student-kd 48.5 ± 0.9;
- * student-lad 46.7 ± 1.1 (student-lad − student-kd −1.9 ± 1.9, − control-compute −3.8 ± 2.0).
- * docs/results/label-usage.md: labels help the teacher at 96×96 without consistency, not here.
+ * Measured (`npx --yes pnpm@10.34.9 experiment`, 2 cores shared with other work, Node 20): 278 s.
+ * Val mIoU over all K classes, mean ± std over 3 seeds (all background would score about 19):
+ * baseline start 47.9 ± 6.4; control 49.7 ± 6.5; control-compute (333 its) 51.8 ± 7.6;
+ * teacher-nolabel 49.8 ± 7.2; teacher-nocons 51.7 ± 7.1; teacher-lad 48.2 ± 7.5 (own labels = zeros =
+ * another image's ± 0.1: it ignores its channel, label scale auto = 0.826); student-kd 48.1 ± 6.4;
+ * student-lad 47.9 ± 5.9 (student-lad − student-kd −0.2 ± 0.7, − control-compute −3.9 ± 1.8).
+ * docs/results/label-usage.md: the labels help the teacher at 96×96 from scratch, not here.
  */
 export const QUICK: ExperimentConfig = {
   preset: 'quick',
