@@ -324,6 +324,22 @@ describe.each(MODES)('gpu backend in gpu.js %s mode', (mode) => {
     expect(() => bad.data()).toThrow(/^oneHot: /);
   });
 
+  it('an int32 sum is exact on the device, or reported at the next read when float32 cannot hold it', () => {
+    const small = tensor(
+      [
+        [4_000_000, 4_000_001, -3],
+        [7, 8, 9],
+      ],
+      { dtype: 'int32' },
+    );
+    expect(Array.from(small.to('gpu').sum(1).data())).toEqual([8_000_001 - 3, 24]);
+    const big = tensor([8_000_000, 400_001, 1], { dtype: 'int32' }).to('gpu').sum(); // Σ|x| ≥ 2^23
+    expect(() => big.data()).toThrow(ValueError);
+    const again = tensor([8_000_000, 400_001, 1], { dtype: 'int32' }).to('gpu').sum();
+    expect(() => again.data()).toThrow(/^sum: an int32 sum over input \[3\] on the gpu reaches 2\^23/);
+    expect(tensor([8_000_000, 400_001, 1], { dtype: 'int32' }).sum().item()).toBe(8_400_002); // the CPU is exact
+  });
+
   it('a float → int32 cast of a value int32 cannot hold is reported at the next read, naming to', () => {
     const y = tensor([1, 3e9, -2]).to('gpu').to('int32');
     expect(() => y.data()).toThrow(ValueError);

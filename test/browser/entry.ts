@@ -116,6 +116,8 @@ const FORWARD: [string, Fn][] = [
   ['interpolate bilinear x2 alignCorners', (t) => interpolate(t.img, { scaleFactor: 2, mode: 'bilinear', alignCorners: true })],
   ['softmax dim 1', (t) => softmax(t.logits, 1)],
   ['crossEntropy', (t) => crossEntropy(t.logits, t.target)],
+  ['int32 to float32, int32 sum', (t) => t.target.to('float32').add(t.target.sum())],
+  ['sum and amax of a 0-d value (no dims to reduce)', (t) => t.logits.sum().sum().add(t.logits.sum().amax())],
 ];
 
 /** Scalar losses whose gradients (with respect to the named inputs) are compared. */

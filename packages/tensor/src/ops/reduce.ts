@@ -8,6 +8,7 @@ import { normalizeDim, normalizeDims, fmtShape } from '../shape.ts';
 import { ShapeError, ValueError } from '../errors.ts';
 import { be, checkFloat, checkTensor, fitsInt32, INT32_MAX, wrap } from './util.ts';
 import type { Data } from '../storage.ts';
+import { deviceBackend } from '../backend/backend.ts';
 import { expand, reshape, scatterAdd, unsqueeze } from './movement.ts';
 import { where } from './elementwise.ts';
 import { zeros } from './create.ts';
@@ -41,6 +42,7 @@ const spread = (g: Tensor, x: Tensor, dims: readonly number[]): Tensor => expand
 export function sum(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   checkTensor('sum', 'input', x);
   const dims = reduceDims('sum', dim, x.ndim);
+  if (x.dtype === 'int32' && x.device !== 'cpu') checkExactOnDevice(x, dims);
   const { values } = be(x).reduce('sum', x.storage, dims, x.dtype === 'int32' && x.device === 'cpu' ? 'float64' : x.dtype);
   const out = wrap(x.dtype === 'int32' && x.device === 'cpu' ? int32Sums(values, x) : values, reducedShape(x.shape, dims, keepdim));
   return record(out, 'sum', [x], (g) => [spread(g, x, dims)], []);
@@ -56,6 +58,27 @@ function int32Sums(acc: Data, x: Tensor): Int32Array {
       );
   }
   return Int32Array.from(v);
+}
+
+/**
+ * A device accumulates in float32, exact for integers below 2^24: an int32 sum whose Σ|x| reaches
+ * 2^23 (half that range, leaving room for the check's own rounding) is reported at the next read.
+ */
+function checkExactOnDevice(x: Tensor, dims: readonly number[]): void {
+  if (x.size === 0) return;
+  const bad = x
+    .to('float32')
+    .abs()
+    .sum(dims)
+    .amax()
+    .ge(2 ** 23); // float32 all the way: no int32 sum here
+  deviceBackend(x.device).deferCheck(
+    bad.storage,
+    () =>
+      new ValueError(
+        `sum: an int32 sum over input ${fmtShape(x.shape)} on the ${x.device} reaches 2^23 in magnitude, beyond what its float32 accumulation holds exactly; sum on the CPU (.to('cpu')).`,
+      ),
+  );
 }
 
 /** Mean over `dim` (a dim or a list of them; all when omitted). */

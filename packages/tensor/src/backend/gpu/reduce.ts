@@ -7,6 +7,7 @@ import type { ReduceOp } from '../cpu/reduce.ts';
 import type { AnyStorage } from '../../storage.ts';
 import { asGpu, launch, type GpuBuffer } from './runtime.ts';
 import { coalesce, Src, THREAD } from './codegen.ts';
+import { mapKernel } from './elementwise.ts';
 
 function reduceKernel(op: ReduceOp, x: AnyStorage, dims: readonly number[], dtype: DType, wantIndex: boolean): GpuBuffer {
   const rank = x.shape.length;
@@ -53,6 +54,11 @@ function reduceKernel(op: ReduceOp, x: AnyStorage, dims: readonly number[], dtyp
 }
 
 export function reduce(op: ReduceOp, x: AnyStorage, dims: readonly number[], dtype: DType): { values: GpuBuffer; indices: GpuBuffer | null } {
+  // nothing to reduce (a 0-d input): a copy, and index 0. The loop kernel over no dims reads its
+  // input in a way gpu.js's WebGL2 backend does not compile ('getFloatFromSampler2D': no overload).
+  if (dims.length === 0) {
+    return { values: mapKernel('reduce-none', 'a', [x], dtype), indices: op === 'sum' ? null : mapKernel('reduce-none-index', '0.0', [x], 'int32') };
+  }
   return {
     values: reduceKernel(op, x, dims, dtype, false),
     indices: op === 'sum' ? null : reduceKernel(op, x, dims, dtype, true),
