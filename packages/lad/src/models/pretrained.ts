@@ -9,9 +9,10 @@
 // `fc.*` and every other name the backbone does not have are ignored (as the official loader's
 // `k in model_dict` filter does); a tensor whose shape differs from ours is an error naming both.
 
-import { ShapeError, ValueError, cat, type Generator, defaultGenerator, fmtShape, randn } from '@lad/tensor';
-import type { Module, StateDict } from '@lad/nn';
+import { ShapeError, ValueError, cat, type Generator, defaultGenerator, fmtShape } from '@lad/tensor';
+import type { Conv2d, Module, StateDict } from '@lad/nn';
 import { ResNetV1s } from './backbones/resnet.ts';
+import { initExtraInputChannels_ } from './layers.ts';
 
 /** The naming of an ImageNet ResNet file: CIRKD's deep stem or torchvision's 7×7 stem. */
 export type PretrainedFormat = 'cirkd' | 'torchvision';
@@ -90,14 +91,12 @@ export function loadPretrainedBackbone_(
       );
     }
     const value = t.to(want.device).to(want.dtype);
-    if (widened) {
-      const [O, C, kH, kW] = want.shape;
-      const extra = randn([O, C - 3, kH, kW], { dtype: want.dtype, generator: opts.generator ?? defaultGenerator }).mul(opts.labelChannelStd ?? 0.1);
-      next[mine] = cat([value, extra.to(want.device)], 1); // (O, 3, k, k) ++ (O, C−3, k, k) → (O, C, k, k)
-    } else next[mine] = value;
+    // widened: the file's kernel on channels 0–2, the label channels redrawn below
+    next[mine] = widened ? cat([value, want.slice(1, 3, want.shape[1])], 1) : value; // (O, 3, k, k) ++ (O, C−3, k, k) → (O, C, k, k)
     loaded.push(mine);
   }
-  const kept = Object.keys(ours).filter((k) => !loaded.includes(k));
+  const done = new Set(loaded);
+  const kept = Object.keys(ours).filter((k) => !done.has(k));
   const missing = kept.filter((k) => !(format === 'torchvision' && TORCHVISION_UNFIT.test(k)) && !k.endsWith('num_batches_tracked'));
   if (missing.length > 0) {
     throw new ValueError(
@@ -105,6 +104,8 @@ export function loadPretrainedBackbone_(
     );
   }
   backbone.loadStateDict(next);
+  const stem = backbone.conv1.namedChildren()[0][1] as Conv2d;
+  if (done.has(STEM_CONV)) initExtraInputChannels_(stem, 3, opts.labelChannelStd ?? 0.1, opts.generator ?? defaultGenerator); // N(0, 0.1²), §3.1
   return { format, loaded, kept, ignored };
 }
 

@@ -10,7 +10,7 @@ import { deviceBackend } from '../backend/backend.ts';
 import { checkNonNegInt, checkNumel, checkPositiveInt, fmtShape, normalizeDim, normalizeDims, numel, sameShape } from '../shape.ts';
 import { DTypeError, ShapeError, ValueError } from '../errors.ts';
 import { be, checkDevices, checkFitsInt32, checkInt32, checkTensor, promote, wrap } from './util.ts';
-import { sum } from './reduce.ts';
+import { amax, sum } from './reduce.ts';
 
 /** A view of x's storage: it shares x's version counter (in-place writes through either count). */
 const viewOf = (s: S.AnyStorage, x: Tensor): Tensor => new Tensor(s, x.version);
@@ -322,8 +322,9 @@ export function pad(x: Tensor, padding: readonly number[], value = 0): Tensor {
 function checkIndex(op: string, index: Tensor, n: number): void {
   if (index.dtype !== 'int32') throw new DTypeError(`${op}: index must be an int32 tensor: got ${index.dtype}.`);
   if (index.device !== 'cpu') {
-    // a device index is checked on the device; the count is read at the next flush or read
-    const bad = sum(index.lt(0).add(index.ge(n)));
+    // a device index is checked on the device; the flag (max of the 0/1 marks) is read at the next flush or read
+    if (index.size === 0) return;
+    const bad = amax(index.lt(0).add(index.ge(n)));
     deviceBackend(index.device).deferCheck(bad.storage, () => new ShapeError(`${op}: an index is out of range for a dim of size ${n}.`));
     return;
   }
