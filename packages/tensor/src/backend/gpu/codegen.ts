@@ -62,12 +62,20 @@ export class Src {
     return `${prefix}${this.tmp++}`;
   }
 
-  /** floor(x / d) as an Integer expression, exact for Integer x in (−2^31, 2^31): a float estimate corrected in int32. */
+  /**
+   * floor(x / d) as an Integer expression, exact for Integer x in (−2^31, 2^31) even where the
+   * GPU divides approximately (WGSL allows 2.5 ulp; an NVIDIA GPU gives 110 / 110 < 1): a float
+   * estimate q0, a second one from the int32 remainder (now within ±1), then a ±1 fix-up that
+   * compares the remainder r1 ∈ [−d, 2d) with 0 and d, clamping integers rather than dividing.
+   */
   div(x: string, d: number): string {
     if (d === 1) return x;
     const D = this.int(d);
     const q0 = asInt(`Math.floor((${x}) / ${D})`);
-    return `(${q0} + ${asInt(`Math.floor(((${x}) - ${q0} * ${D}) / ${D})`)})`;
+    const q1 = `(${q0} + ${asInt(`Math.floor(((${x}) - ${q0} * ${D}) / ${D})`)})`;
+    const r1 = `((${x}) - ${q1} * ${D})`;
+    const step = (v: string) => asInt(`Math.min(1, Math.max(0, ${v}))`); // 1 if the integer v ≥ 1, else 0
+    return `(${q1} + ${step(`${r1} - ${D} + 1`)} - ${step(`0 - ${r1}`)})`;
   }
 
   /** Declares locals q = floor(i / d) and r = i − q·d, for results below 2^24 (read them back as `(q | 0)`). */

@@ -59,11 +59,11 @@ export function conv2dBackwardInput(gy: AnyStorage, w: AnyStorage, g: Conv2dGeom
   s.line(`const o = ${grp} * ${s.int(Og)} + ${I('oo')};`);
   s.line(`for (let kh = 0; kh < ${s.bound(kH)}; kh++) {`);
   s.line(`const th = ${h} + ${s.int(pH)} - ${I('kh')} * ${s.int(dH)};`);
-  s.line(`const oh = Math.floor(th / ${s.int(sH)});`); // exact: |th| is far below 2^24
+  s.line(`const oh = ${s.div(I('th'), sH)};`);
   s.line(`if (th >= 0 && ${I('oh')} * ${s.int(sH)} === ${I('th')} && oh < ${s.int(OH)}) {`);
   s.line(`for (let kw = 0; kw < ${s.bound(kW)}; kw++) {`);
   s.line(`const tw = ${wi} + ${s.int(pW)} - ${I('kw')} * ${s.int(dW)};`);
-  s.line(`const ow = Math.floor(tw / ${s.int(sW)});`);
+  s.line(`const ow = ${s.div(I('tw'), sW)};`);
   s.line(`if (tw >= 0 && ${I('ow')} * ${s.int(sW)} === ${I('tw')} && ow < ${s.int(OW)}) {`);
   const gyAt = `((${n} * ${s.int(O)} + ${I('o')}) * ${s.int(OH)} + ${I('oh')}) * ${s.int(OW)} + ${I('ow')}`;
   const wAt = `((${I('o')} * ${s.int(Cg)} + ${cc}) * ${s.int(kH)} + ${I('kh')}) * ${s.int(kW)} + ${I('kw')}`;

@@ -37,12 +37,12 @@ function clip(s: Src, v: string, start: string, k: number, size: number): void {
 
 /**
  * Declares `${v}Lo`, `${v}Hi`: the first and last output index whose window (start o·st − p,
- * length k) holds the Integer input index `i` along an axis of `O` outputs. |i + p| is far below
- * 2^24, so the float division is exact enough for the floor.
+ * length k) holds the Integer input index `i` along an axis of `O` outputs (Src.div: exact even
+ * where the GPU's float division is not).
  */
 function windowRange(s: Src, v: string, i: string, k: number, st: number, p: number, O: number): void {
-  s.line(`let ${v}Lo = Math.floor((${i} + ${s.int(p - k)}) / ${s.int(st)}) + 1;`).line(`if (${v}Lo < 0) { ${v}Lo = 0; }`);
-  s.line(`let ${v}Hi = Math.floor((${i} + ${s.int(p)}) / ${s.int(st)});`).line(`if (${v}Hi > ${s.int(O - 1)}) { ${v}Hi = ${s.int(O - 1)}; }`);
+  s.line(`let ${v}Lo = ${s.div(`${i} + ${s.int(p - k)}`, st)} + 1;`).line(`if (${v}Lo < 0) { ${v}Lo = 0; }`);
+  s.line(`let ${v}Hi = ${s.div(`${i} + ${s.int(p)}`, st)};`).line(`if (${v}Hi > ${s.int(O - 1)}) { ${v}Hi = ${s.int(O - 1)}; }`);
 }
 
 /** Loops over the cells (h, w) of the window at (hs, ws) that lie inside the input; `body` emits what each does. */
