@@ -196,8 +196,13 @@ export async function flush(): Promise<void> {
   await collectIfGrown();
 }
 
-/** Asks for a collection when live device bytes grew by more than gcBytes since the last one, then lets finalizers run. */
+/**
+ * Asks for a collection when live device bytes grew by more than gcBytes over their low point
+ * since the last one, then lets finalizers run. The low point, not the bytes just after the call:
+ * finalizers may run turns later (under load, many), and the bytes they free count as freed.
+ */
 async function collectIfGrown(): Promise<void> {
+  counts.bytesAtLastGc = Math.min(counts.bytesAtLastGc, counts.liveBytes);
   if (!state.gc || counts.liveBytes - counts.bytesAtLastGc <= state.gcBytes) return;
   state.gc();
   counts.collections++;
