@@ -1,11 +1,12 @@
-// Bundles bench/gpu.ts (with @lad/tensor, gpu.js and the conformance runner) into one ESM file that
-// plain Node runs without node_modules: the payload of bench/gpu-check.sh.
-// Usage: `npx tsx bench/gpu-bundle.ts <out.mjs>`.
+// Bundles bench/gpu.ts (with @lad/tensor, gpu.js and the conformance runner), or another entry such
+// as the lad CLI, into one ESM file that plain Node runs without node_modules: the payload of
+// bench/gpu-check.sh. Usage: `npx tsx bench/gpu-bundle.ts <out.mjs> [entry.ts]`.
 
 import * as esbuild from 'esbuild';
 const out = process.argv[2] ?? 'bench/out/gpu-check/gpu.mjs';
+const entry = process.argv[3] ?? new URL('./gpu.ts', import.meta.url).pathname;
 await esbuild.build({
-  entryPoints: [new URL('./gpu.ts', import.meta.url).pathname],
+  entryPoints: [entry],
   outfile: out,
   bundle: true,
   platform: 'node',

@@ -1,9 +1,11 @@
-// The fused SGD update (sgdUpdate_, backend/cpu/optim.ts) against the op-by-op update it replaces: the same
-// bits for float32 and float64, over random options; and it declines (returns false) what it cannot take.
+// The fused SGD update (sgdUpdate_) against the op-by-op update it replaces: on the CPU the same bits for
+// float32 and float64, over random options; on the GPU backend (gpu.js cpu mode: its two kernels keep
+// intermediates unrounded) within float32 rounding, on strided views too; and it declines (returns
+// false) what it cannot take.
 
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Generator, type Tensor, noGrad, randn, sgdUpdate_, tensor } from '@lad/tensor';
+import { Generator, type Tensor, disposeBackend, initBackend, noGrad, randn, sgdUpdate_, tensor } from '@lad/tensor';
 import { SGD } from '@lad/nn';
 
 interface Opts {
@@ -118,5 +120,49 @@ describe('sgdUpdate_ and autograd', () => {
     const grad = tensor([1, 1, 1]);
     expect(sgdUpdate_(p.detach(), grad, null, { lr: 0.1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false })).toBe(true);
     expect(() => y.backward()).toThrow(/mul backward: an input saved for backward was modified in place/);
+  });
+});
+
+describe('sgdUpdate_ on the gpu backend (gpu.js cpu mode)', () => {
+  beforeAll(async () => {
+    await initBackend('gpu', { mode: 'cpu' });
+  });
+  afterAll(async () => {
+    await disposeBackend('gpu');
+  });
+
+  it('matches the op-by-op update on the CPU, on dense and transposed views, and leaves neighbours alone', async () => {
+    const close = (got: Float32Array, want: Tensor) =>
+      want.data().forEach((w, i) => expect(Math.abs(got[i] - w)).toBeLessThanOrEqual(2e-6 * (1 + Math.abs(w))));
+    await fc.assert(
+      fc.asyncProperty(
+        opts,
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 1e6 }),
+        async (o, r, c, strided, seed) => {
+          const g = new Generator(seed);
+          const full = randn([r + 1, c], { generator: g }); // row 0 stays outside the updated view
+          const grad = randn([r, c], { generator: g }),
+            b = o.momentum !== 0 ? randn([r, c], { generator: g }) : null;
+          const [wantP, wantB] = reference(full.slice(0, 1, r + 1), grad, b, o);
+          const dev = full.to('gpu');
+          const pick = (t: Tensor) => (strided ? t.transpose(0, 1).contiguous().transpose(0, 1) : t); // same values, column-major on the device
+          const p = dev.slice(0, 1, r + 1);
+          const gb = b && pick(b.to('gpu'));
+          expect(sgdUpdate_(p, pick(grad.to('gpu')), gb, o)).toBe(true);
+          close((await p.dataAsync()) as Float32Array, wantP);
+          if (gb) close((await gb.dataAsync()) as Float32Array, wantB!);
+          expect(Array.from((await dev.slice(0, 0, 1).dataAsync()) as Float32Array)).toEqual(Array.from(full.slice(0, 0, 1).data()));
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('declines a gradient on another device', () => {
+    const o = { lr: 0.1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false };
+    expect(sgdUpdate_(randn([3]).to('gpu'), randn([3]), null, o)).toBe(false);
   });
 });

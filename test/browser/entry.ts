@@ -20,6 +20,7 @@ import {
   randint,
   randn,
   relu,
+  sgdUpdate_,
   softmax,
   type GpuInfo,
   type GpuMode,
@@ -118,6 +119,16 @@ const FORWARD: [string, Fn][] = [
   ['crossEntropy', (t) => crossEntropy(t.logits, t.target)],
   ['int32 to float32, int32 sum', (t) => t.target.to('float32').add(t.target.sum())],
   ['sum and amax of a 0-d value (no dims to reduce)', (t) => t.logits.sum().sum().add(t.logits.sum().amax())],
+  [
+    'fused SGD update (momentum, nesterov, weight decay)',
+    (t) => {
+      const p = t.m1.clone(),
+        b = t.m1.mul(0.5);
+      if (!sgdUpdate_(p, t.m1.tanh(), b, { lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 1e-2, nesterov: true, maximize: false }))
+        throw new Error('declined');
+      return p.add(b);
+    },
+  ],
 ];
 
 /** Scalar losses whose gradients (with respect to the named inputs) are compared. */

@@ -10,6 +10,7 @@ import type { BinaryOp, UnaryOp } from './cpu/elementwise.ts';
 import type { ReduceOp } from './cpu/reduce.ts';
 import type { Conv2dGeom } from './cpu/conv.ts';
 import type { Pool2dGeom } from './cpu/pool.ts';
+import type { SgdKernelOptions } from './cpu/optim.ts';
 import type { AnyStorage, Data, DeviceData } from '../storage.ts';
 import { DeviceError } from '../errors.ts';
 
@@ -51,6 +52,8 @@ export interface Backend<Storage = AnyStorage> {
   batchNorm(x: Storage, stats: BnStats, w: Storage | null, b: Storage | null, relu: boolean): Data;
   /** `reluOut`: the output of a fused batch norm + ReLU; gy is first masked where it is not > 0. */
   batchNormBackward(gy: Storage, x: Storage, stats: BnStats, w: Storage | null, training: boolean, reluOut: Storage | null): { gx: Data; gw: Data; gb: Data };
+  /** In place on dense, distinct rm and rv: running = (1 − momentum)·running + momentum·batch, the variance unbiased (× M/(M − 1)) from stats.invstd. */
+  batchNormRunningStats(rm: Storage, rv: Storage, stats: BnStats, eps: number, M: number, momentum: number): void;
   /** log_softmax along `dim`: x − max − log Σ exp(x − max) (dense, x's shape); with `probs`, softmax(x) too. */
   logSoftmax(x: Storage, dim: number, probs: boolean): { y: Data; p: Data | null };
   /** The input gradient of logSoftmax from the probabilities p = softmax(x): g − p·Σ_dim g. */
@@ -62,6 +65,8 @@ export interface Backend<Storage = AnyStorage> {
   gather(x: Storage, dim: number, index: Storage): Data;
   /** The adjoint of gather: zeros of `shape`, then out[..index..] += src. */
   scatterAdd(shape: readonly number[], dim: number, index: Storage, src: Storage): Data;
+  /** torch.optim.SGD's update after its first step, in place on p and b (the momentum buffer; null without momentum): same-shape float views, row-major on the CPU. */
+  sgdUpdate(p: Storage, grad: Storage, b: Storage | null, o: SgdKernelOptions): void;
 }
 
 /** A backend whose data lives off the CPU: transfers, reads, and checks deferred to the next read. */

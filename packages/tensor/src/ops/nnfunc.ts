@@ -14,7 +14,7 @@ import { amax, logsumexp, mean, sum } from './reduce.ts';
 import { where } from './elementwise.ts';
 import { gather, reshape, squeeze, unsqueeze } from './movement.ts';
 import { rand } from './create.ts';
-import { contiguousData, cpuView, isDense } from '../storage.ts';
+import { contiguousData, cpuView, isDense, isDeviceData } from '../storage.ts';
 import { deviceBackend } from '../backend/backend.ts';
 
 /** How a loss reduces over elements: their mean, their sum, or none (the per-element losses). */
@@ -254,33 +254,19 @@ export function batchNorm(
 
 /**
  * running = (1 − momentum)·running + momentum·batch, with the unbiased batch variance recovered from
- * invstd = 1/sqrt(var + eps). Dense CPU running stats take one loop (the ops below, fused: same
- * roundings, same bits); anything else runs the ops.
+ * invstd = 1/sqrt(var + eps): the backend's one primitive for dense running stats of one dtype whose
+ * statistics it computed (CPU: one loop with the bits of the ops below; GPU: two kernels); anything
+ * else runs the ops.
  */
 function updateRunningStats(runningMean: Tensor, runningVar: Tensor, stats: BnStats, eps: number, M: number, momentum: number): void {
   const C = runningMean.size,
     rm = runningMean.storage,
     rv = runningVar.storage,
     { mean, invstd } = stats;
-  if (
-    runningMean.dtype === runningVar.dtype &&
-    mean instanceof Float64Array &&
-    invstd instanceof Float64Array &&
-    ArrayBuffer.isView(rm.data) &&
-    ArrayBuffer.isView(rv.data) &&
-    isDense(rm) &&
-    isDense(rv) &&
-    rm.data !== rv.data
-  ) {
-    const round = runningMean.dtype === 'float32' ? Math.fround : (v: number) => v;
-    const keep = round(1 - momentum),
-      md = rm.data,
-      vd = rv.data;
-    for (let c = 0; c < C; c++) {
-      const unbiased = ((invstd[c] * invstd[c]) ** -1 - eps) * (M / (M - 1)); // ** is Math.pow, as binary pow
-      md[c] = round(md[c] * keep) + mean[c] * momentum;
-      vd[c] = round(vd[c] * keep) + unbiased * momentum;
-    }
+  const onDevice = isDeviceData(rm.data);
+  const statsHere = onDevice ? isDeviceData(mean) && isDeviceData(invstd) : mean instanceof Float64Array && invstd instanceof Float64Array;
+  if (runningMean.dtype === runningVar.dtype && statsHere && isDeviceData(rv.data) === onDevice && isDense(rm) && isDense(rv) && rm.data !== rv.data) {
+    be(runningMean).batchNormRunningStats(rm, rv, stats, eps, M, momentum);
     runningMean.version.n++;
     runningVar.version.n++;
     return;

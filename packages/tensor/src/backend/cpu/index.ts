@@ -13,6 +13,7 @@ import * as pool from './pool.ts';
 import * as rs from './resize.ts';
 import * as bn from './norm.ts';
 import * as sm from './softmax.ts';
+import { sgdUpdate } from './optim.ts';
 
 /** (N, C, ...) as [N, C, L]. */
 const ncl = (s: Storage): [number, number, number] => [s.shape[0], s.shape[1], s.size / (s.shape[0] * s.shape[1] || 1)];
@@ -117,6 +118,7 @@ export const cpuBackend: Backend<Storage> = {
   },
   batchNormStats: (x, eps) => bn.bnStats(f(x), ...ncl(x), eps),
   batchNorm: (x, stats, w, b, relu) => bn.bnForward(f(x), ...ncl(x), st(stats), w && f(w), b && f(b), relu),
+  batchNormRunningStats: (rm, rv, stats, eps, M, momentum) => bn.bnRunningStats(rm.data as FloatArray, rv.data as FloatArray, st(stats), eps, M, momentum),
   batchNormBackward: (gy, x, stats, w, training, y) => bn.bnBackward(f(gy), f(x), ...ncl(x), st(stats), w && f(w), training, y && f(y)),
   logSoftmax(x, dim, probs) {
     const [outer, n, inner] = around(x, dim),
@@ -135,4 +137,6 @@ export const cpuBackend: Backend<Storage> = {
   cat: mv.cat,
   gather: mv.gather,
   scatterAdd: mv.scatterAdd,
+  sgdUpdate: (p, g, b, o) =>
+    sgdUpdate(p.data as FloatArray, p.offset, g.data as FloatArray, g.offset, b && (b.data as FloatArray), b ? b.offset : 0, p.size, o),
 };

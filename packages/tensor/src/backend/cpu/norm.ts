@@ -102,3 +102,18 @@ export function bnBackward(
   }
   return { gx, gw, gb };
 }
+
+/**
+ * Running stats in place: running = (1 − momentum)·running + momentum·batch, the unbiased variance
+ * recovered from invstd = 1/sqrt(var + eps) as (invstd⁻² − eps)·M/(M − 1). The rounding of the
+ * composed ops (ops/nnfunc.ts) in one loop: the same bits.
+ */
+export function bnRunningStats(rm: FloatArray, rv: FloatArray, s: BnStats, eps: number, M: number, momentum: number): void {
+  const round = rm instanceof Float32Array ? Math.fround : (v: number) => v;
+  const keep = round(1 - momentum);
+  for (let c = 0; c < rm.length; c++) {
+    const unbiased = ((s.invstd[c] * s.invstd[c]) ** -1 - eps) * (M / (M - 1)); // ** is Math.pow, as binary pow
+    rm[c] = round(rm[c] * keep) + s.mean[c] * momentum;
+    rv[c] = round(rv[c] * keep) + unbiased * momentum;
+  }
+}

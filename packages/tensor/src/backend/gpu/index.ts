@@ -15,6 +15,7 @@ import * as norm from './norm.ts';
 import * as pool from './pool.ts';
 import * as rs from './resize.ts';
 import * as sm from './softmax.ts';
+import { sgdUpdate } from './optim.ts';
 
 /** A dense view of the same elements (a copy kernel only when the view is strided). */
 const dense = (s: AnyStorage): AnyStorage => (isDense(s) ? s : view(ew.cast(s, storageDType(s)), s.shape));
@@ -43,12 +44,14 @@ export const gpuBackend: Backend & DeviceBackend = {
   batchNorm: (x, stats, w, b, relu) => norm.batchNorm(dense(x), stats, w && dense(w), b && dense(b), relu),
   batchNormBackward: (gy, x, stats, w, training, y) =>
     norm.batchNormBackward(y ? view(ew.binary('reluBackward', gy, y, storageDType(gy)), gy.shape) : dense(gy), dense(x), stats, w && dense(w), training),
+  batchNormRunningStats: norm.batchNormRunningStats,
   logSoftmax: (x, dim, probs) => sm.logSoftmax(x, dim, probs),
   logSoftmaxBackward: (gy, p, dim) => sm.logSoftmaxBackward(gy, p, dim),
   pad: mv.pad,
   cat: mv.cat,
   gather: mv.gather,
   scatterAdd: mv.scatterAdd,
+  sgdUpdate,
 
   upload: rt.upload,
   readSync: (x) => rt.readSync(x),

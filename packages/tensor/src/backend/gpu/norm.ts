@@ -8,8 +8,9 @@
 //             gx = w·invstd·(g − gb/M − x̂·gw/M) with batch statistics, w·invstd·g with fixed ones
 
 import type { BnStats } from '../backend.ts';
-import { storageDType, type AnyStorage } from '../../storage.ts';
-import { asGpu, launch, type GpuBuffer } from './runtime.ts';
+import { storageDType, view, type AnyStorage } from '../../storage.ts';
+import { asGpu, launch, upload, type GpuBuffer } from './runtime.ts';
+import { assign } from './movement.ts';
 import { Src, THREAD } from './codegen.ts';
 
 const ncl = (x: AnyStorage): [number, number, number] => [x.shape[0], x.shape[1], x.size / (x.shape[0] * x.shape[1] || 1)];
@@ -101,4 +102,24 @@ export function batchNormBackward(
     } else s.line(`const out = k * x0[${p}];`);
   });
   return { gx, gw, gb };
+}
+
+/**
+ * Running stats in place (dense rm, rv of C elements): running = (1 − momentum)·running +
+ * momentum·batch, the variance unbiased from invstd. Two kernels and two copies; momentum, eps and
+ * M/(M − 1) travel as one uploaded buffer, so no kernel is compiled per layer.
+ */
+export function batchNormRunningStats(rm: AnyStorage, rv: AnyStorage, stats: BnStats, eps: number, M: number, momentum: number): void {
+  const h = upload(new Float32Array([1 - momentum, momentum, eps, M / (M - 1)]));
+  const c = THREAD; // rm and rv are dense: the thread is the channel
+  const update = (name: string, run: AnyStorage, batch: string) =>
+    launch(
+      new Src().spec(name, run.size, ['x0', 'x1', 'x2', 'h'], `x0[${c}] * h[0] + ${batch} * h[1]`),
+      [asGpu(run), stats.mean as GpuBuffer, stats.invstd as GpuBuffer, h],
+      storageDType(run),
+    );
+  const newMean = update('bn-running-mean', rm, `x1[${c}]`);
+  const newVar = update('bn-running-var', rv, `(1.0 / (x2[${c}] * x2[${c}]) - h[2]) * h[3]`);
+  assign(rm, view(newMean, rm.shape));
+  assign(rv, view(newVar, rv.shape));
 }
