@@ -2,26 +2,20 @@
 // fixed code (codeTable, encodeLabels), and one batch through the teacher's two paths with the loss
 // terms (segLoss, consistencyLoss) as numbers and per-pixel maps. Legend: N batch, K classes, H×W image, h×w logits.
 
+import { Generator, type Tensor, crossEntropy, logSoftmax, noGrad, softmax, stack } from '@lad/tensor';
 import {
   type DigitsSeg,
-  Generator,
   type LadConfig,
   type LabelEncoding,
   type SegModel,
-  type Tensor,
   codeTable,
   consistencyLoss,
-  crossEntropy,
   encodeLabels,
   fixedGrid,
-  logSoftmax,
-  noGrad,
   segLoss,
-  softmax,
-  stack,
   upsampleTo,
   withLabelChannel,
-} from './lad.ts';
+} from '@lad/lad';
 import { drawHeat, drawImage, drawLabels, drawSigned } from './draw.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;

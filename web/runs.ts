@@ -3,7 +3,7 @@
 // HTML here, with the val mIoU curves of each arm's first seed and, from a folder, the run's example
 // grid and plots.
 
-import { type ExperimentReport, renderReportMd } from './lad.ts';
+import { type ExperimentReport, renderReportMd } from '@lad/lad';
 import { plotCurves } from './draw.ts';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

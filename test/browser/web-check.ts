@@ -188,7 +188,7 @@ async function main(): Promise<void> {
       last: Number(tr.querySelector('.last')!.textContent),
       mIoU: Number(tr.querySelector('.miou')!.textContent),
     }));
-    assert(stages.map((s) => s.name).join() === 'baseline-start,teacher-lad,student-lad,control', `stages: ${stages.map((s) => s.name).join()}`);
+    assert(stages.map((s) => s.name).join() === 'baseline-start,control,teacher-lad,student-lad', `stages: ${stages.map((s) => s.name).join()}`);
     const b = stages[0];
     assert(b.last < b.first, `baseline loss did not go down: first 5 steps ${b.first}, last 5 ${b.last}`);
     assert(
