@@ -37,6 +37,8 @@ export * from './experiment/report.ts';
 export { renderReportMd } from './experiment/render.ts';
 export {
   runUnit,
+  unitEvalOptions,
+  armEvaluation,
   datasetInfo,
   forwardsPerStep,
   trainFlops,

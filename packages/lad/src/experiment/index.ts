@@ -10,6 +10,8 @@ export * from './report.ts';
 export { renderReportMd } from './render.ts';
 export {
   runUnit,
+  unitEvalOptions,
+  armEvaluation,
   datasetInfo,
   forwardsPerStep,
   trainFlops,

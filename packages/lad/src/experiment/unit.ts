@@ -23,7 +23,7 @@ import { studentLoss, baselineLoss } from '../student.ts';
 import { trainModel, type HistoryEntry, type LossFn, type TrainResult } from '../train.ts';
 import { evaluate, encodingAgreement, type EvalResult } from '../evaluate.ts';
 import type { SegDataset } from '../data/types.ts';
-import { ARMS, armsToRun, type ArmName, type ArmSpec } from './arms.ts';
+import { ARMS, armSpec, armsToRun, type ArmName, type ArmSpec } from './arms.ts';
 import { pct, topPredictedClass, type ArmSeedMetrics, type TeacherDiagnostics, type UnitResult } from './report.ts';
 import { nodeModule } from '../node.ts';
 
@@ -119,6 +119,28 @@ export function datasetInfo(data: { train: SegDataset; val: SegDataset }, evalLi
   };
 }
 
+/** The options of a unit's val evaluations: the images, the batch size, the seed of their label codes. */
+export const unitEvalOptions = (cfg: ExperimentConfig, seed: number, dataset: UnitResult['dataset']) => ({
+  numClasses: dataset.numClasses,
+  limit: dataset.evalImages,
+  batchSize: cfg.eval.batchSize,
+  seed: mixSeed(seed, STREAM.eval),
+});
+
+/**
+ * How a unit measures an arm's model for its report row: zeros in the label channel, or for a
+ * teacher measured with labels (evalInput 'labels') its labels under encodeTeacherEval. `cfg` is the
+ * unit's config (label scale resolved), as report.json's points[i].config holds it.
+ */
+export function armEvaluation(cfg: ExperimentConfig, arm: ArmName | 'baseline-start', seed: number, val: SegDataset, dataset: UnitResult['dataset']) {
+  const opts = unitEvalOptions(cfg, seed, dataset);
+  const spec = arm === 'baseline-start' ? null : armSpec(arm);
+  return (m: SegModel): Promise<EvalResult> =>
+    spec?.evalInput === 'labels'
+      ? evaluate(m, val, { ...opts, labelMode: 'encoded', encoding: spec.lad(cfg.lad).encodeTeacherEval })
+      : evaluate(m, val, { ...opts, labelMode: 'zeros' });
+}
+
 /** Runs (or resumes) one seed of one grid point; `cfg` is the point's config with its label scale resolved. */
 export async function runUnit(cfg: ExperimentConfig, point: Record<string, KnobValue>, pointName: string, seed: number, ctx: UnitContext): Promise<UnitRun> {
   const { data, device } = ctx;
@@ -128,9 +150,8 @@ export async function runUnit(cfg: ExperimentConfig, point: Record<string, KnobV
   const modelCfg: ModelConfig = { ...cfg.model, inChannels: 4, numClasses: K };
   const imageSize = cfg.student.cropSize ?? data.train.get(0).label.shape[0];
   const macs = countMacs(buildModel(modelCfg, { generator: new Generator(0) }), [1, 4, imageSize, imageSize]);
-  const evalOpts = { numClasses: K, limit: ctx.dataset.evalImages, batchSize: cfg.eval.batchSize, seed: mixSeed(seed, STREAM.eval) };
-  const zerosEval = (m: SegModel) => evaluate(m, data.val, { ...evalOpts, labelMode: 'zeros' });
-  const labelsEval = (lad: LadConfig) => (m: SegModel) => evaluate(m, data.val, { ...evalOpts, labelMode: 'encoded', encoding: lad.encodeTeacherEval });
+  const evalOpts = unitEvalOptions(cfg, seed, ctx.dataset);
+  const zerosEval = armEvaluation(cfg, 'baseline-start', seed, data.val, ctx.dataset);
   const fresh = (stream: number) => buildModel(modelCfg, { generator: new Generator(mixSeed(seed, stream)) }).to(device); // init drawn on the CPU
   const copyOf = (src: SegModel, stream: number) => {
     const m = fresh(stream);
@@ -167,7 +188,7 @@ export async function runUnit(cfg: ExperimentConfig, point: Record<string, KnobV
       quiet: ctx.quiet,
       print: ctx.print,
       device,
-      extra: { model: JSON.stringify(modelCfg), arm: name },
+      extra: { model: JSON.stringify(modelCfg), arm: name, seed: String(seed), point: pointName },
       onStep: ctx.watch?.step && ((entry, m) => ctx.watch!.step!(name, entry, m)),
     });
     timing[name] = { seconds: result.seconds, imgsPerSec: meanImgsPerSec(result) };
@@ -228,7 +249,7 @@ export async function runUnit(cfg: ExperimentConfig, point: Record<string, KnobV
     if (arm.loss === 'teacher') initExtraInputChannels_(firstConv(model), 3, cfg.lad.labelChannelInitStd, new Generator(mixSeed(seed, STREAM.redraw)));
     const teacher = arm.teacher ? models[arm.teacher]! : null;
     const lossFn: LossFn = arm.loss === 'teacher' ? (b, _s, g) => teacherLoss(model, b, K, lad, g) : (b, _s, g) => studentLoss(model, teacher, b, K, lad, g);
-    const evalFn = arm.evalInput === 'labels' ? labelsEval(lad) : zerosEval;
+    const evalFn = armEvaluation(cfg, arm.name, seed, data.val, ctx.dataset);
     const run = await train(arm.name, unitDir, model, tc, lossFn, evalFn);
     const diagnostics = arm.evalInput === 'labels' ? await diagnose(model, lad, run.final) : undefined;
     arms[arm.name] = metrics(run, tc, forwardsPerStep(arm, lad), diagnostics);
