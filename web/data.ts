@@ -3,7 +3,7 @@
 // experiment's, built from an ExperimentConfig's `data` as `lad experiment` builds them (run.ts's
 // loadExperimentData, which also reads folders from disk and so is not in the browser entry).
 
-import { type ExperimentData, digitsSeg, parseMnistDigits, setMnistDigit } from '@lad/lad';
+import { type ExperimentData, digitsSeg, parseMnistDigits, setMnistDigit, texturedBlobs } from '@lad/lad';
 
 /** Fetches and registers the digit classes that `data` draws (a relative URL: works from any static host). */
 export async function loadDigits(data: ExperimentData, base = ''): Promise<void> {
@@ -18,8 +18,9 @@ export async function loadDigits(data: ExperimentData, base = ''): Promise<void>
   );
 }
 
-/** The train and val splits of a digits-seg config (cached: every stage reads the same samples many times). */
-export function makeData(data: ExperimentData): ReturnType<typeof digitsSeg> {
-  if (data.kind !== 'digits-seg') throw new Error(`makeData: the page draws digits-seg only, got '${data.kind}'`);
-  return digitsSeg({ ...data.options, train: data.train, val: data.val, seed: data.seed, size: data.size, cache: true });
+/** The train and val splits of a synthetic config (cached: every stage reads the same samples many times). */
+export function makeData(data: ExperimentData): ReturnType<typeof digitsSeg> | ReturnType<typeof texturedBlobs> {
+  if (data.kind === 'folder') throw new Error(`makeData: the page draws the synthetic datasets only, not a folder (${data.dir})`);
+  const base = { train: data.train, val: data.val, seed: data.seed, size: data.size, cache: true };
+  return data.kind === 'digits-seg' ? digitsSeg({ ...data.options, ...base }) : texturedBlobs({ ...data.options, ...base });
 }

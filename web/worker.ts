@@ -5,24 +5,21 @@
 // (no outDir); this file only watches it (a loss per step, a live prediction, each arm's numbers)
 // and holds it while the page has it stopped.
 
-import { type Device, Generator, Tensor, initBackend, noGrad, zeros } from '@lad/tensor';
+import { type Device, type Tensor, initBackend } from '@lad/tensor';
 import {
   type ArmSeedMetrics,
   type ExperimentConfig,
   QUICK,
   type SegModel,
   applySettings,
-  armSpec,
   datasetInfo,
-  encodeLabels,
   resolveLabelScale,
   runUnit,
   teacherVerdict,
-  upsampleTo,
   validateExperimentConfig,
-  withLabelChannel,
 } from '@lad/lad';
 import { loadDigits, makeData } from './data.ts';
+import { predictIds, seesLabels } from './predict.ts';
 
 /** 'cpu', or a GPU mode for initBackend('gpu', { mode }) ('auto': webgpu if an adapter answers, else webgl2, ...). */
 export type Backend = 'cpu' | 'auto' | 'webgpu' | 'webgl2';
@@ -83,16 +80,7 @@ async function run(cfg0: ExperimentConfig, seed: number, backend: Backend): Prom
   post({ type: 'config', device: deviceText, text, H, W, K, image: shown.image.data() as Float32Array, label: shown.label.data() as Int32Array });
 
   /** Class ids (H, W) of the shown val image: a teacher sees its labels under the fixed code, a student zeros. */
-  async function predict(model: SegModel, labelled: boolean): Promise<Int32Array> {
-    const y = shown.label.reshape([1, H, W]).to(device);
-    const ch = labelled ? encodeLabels(y, K, cfg.lad.encodeDistill, new Generator(0)) : zeros([1, 1, H, W], { device }); // (1, 1, H, W)
-    const wasTraining = model.training;
-    model.eval();
-    const x = withLabelChannel(shown.image.reshape([1, 3, H, W]).to(device), ch); // (1, 4, H, W)
-    const ids = noGrad(() => upsampleTo(model.forward(x).logits, y).argmax(1)); // (1, H, W)
-    model.train(wasTraining);
-    return Int32Array.from(await ids.dataAsync());
-  }
+  const predict = (model: SegModel, stage: string) => predictIds(model, shown.image, shown.label, K, seesLabels(stage) ? cfg.lad.encodeDistill : null, device);
 
   let t = performance.now();
   await runUnit(cfg, {}, '', seed, {
@@ -110,11 +98,11 @@ async function run(cfg0: ExperimentConfig, seed: number, backend: Backend): Prom
         const now = performance.now();
         post({ type: 'step', stage, step: e.step, loss: e.loss, parts: e.parts, stepsPerSec: 1000 / (now - t) });
         t = now;
-        if (e.step % 5 === 0) post({ type: 'pred', stage, step: e.step, pred: await predict(model, labelled(stage)) });
+        if (e.step % 5 === 0) post({ type: 'pred', stage, step: e.step, pred: await predict(model, stage) });
         if (paused) await new Promise<void>((r) => (wake = r)); // stopped: trainModel waits for this step to return
       },
       done: async (stage, metrics, model) => {
-        post({ type: 'pred', stage, step: metrics.iterations, pred: await predict(model, labelled(stage)) });
+        post({ type: 'pred', stage, step: metrics.iterations, pred: await predict(model, stage) });
         post({ type: 'eval', stage, mIoU: metrics.mIoU, finalLoss: metrics.finalLoss });
         if (metrics.diagnostics)
           post({ type: 'diagnostics', rows: [{ teacher: stage, ...metrics.diagnostics, verdict: teacherVerdict(metrics.diagnostics) }] });
@@ -124,9 +112,6 @@ async function run(cfg0: ExperimentConfig, seed: number, backend: Backend): Prom
   });
   post({ type: 'done', seconds: (performance.now() - t0) / 1000 });
 }
-
-/** Does the stage's model see labels (a teacher measured with its labels)? */
-const labelled = (stage: string) => stage !== 'baseline-start' && armSpec(stage as Parameters<typeof armSpec>[0]).evalInput === 'labels';
 
 /** A model's state dict as arrays that a message can carry. */
 async function weights(model: SegModel): Promise<Record<string, { data: Float32Array | Int32Array; shape: number[] }>> {
