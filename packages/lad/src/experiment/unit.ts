@@ -51,6 +51,7 @@ export interface UnitContext {
   print?: (text: string) => void;
   /** The tensors of cfg.backboneFrom, read once by the runner; null without one. */
   pretrained?: StateDict | null;
+  /** A live view of the unit's arms (the teaching page's); none for the CLI. */
   watch?: UnitWatch;
 }
 
