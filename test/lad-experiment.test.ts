@@ -13,6 +13,12 @@ import {
   ARMS,
   ARM_NAMES,
   HELPED_MARGIN,
+  armEvaluation,
+  datasetInfo,
+  loadExperimentData,
+  pct,
+  runUnit,
+  type UnitResult,
   SINGLE_CLASS_SHARE,
   armsToRun,
   computeMatchedIterations,
@@ -32,6 +38,8 @@ import { buildModel, modelPreset } from '../packages/lad/src/models/build.ts';
 import { evaluate } from '../packages/lad/src/evaluate.ts';
 import { DigitsSeg } from '../packages/lad/src/data/digits-seg.ts';
 import { experimentConfigFromFlags } from '../packages/lad/src/cli/experiment.ts';
+import { resolveLabelScale } from '../packages/lad/src/label-encoding.ts';
+import { loadCheckpoint } from '@lad/nn';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'lad-exp-'));
 
@@ -131,6 +139,55 @@ describe('runExperiment (reduced quick preset)', () => {
     } finally {
       rmSync(a, { recursive: true, force: true });
       rmSync(b, { recursive: true, force: true });
+    }
+  });
+
+  it("runs a unit in memory (no outDir) as on disk, watched; a checkpoint names its arm, seed and point and scores the unit's mIoU", {
+    timeout: 120_000,
+  }, async () => {
+    const cfg: ExperimentConfig = { ...tiny(), seeds: [0], arms: ['student-lad', 'control'] };
+    const out = tmp();
+    try {
+      await runExperiment(cfg, { outDir: out, quiet: true, log: () => {} });
+      const onDisk = JSON.parse(readFileSync(join(out, 'seed-0', 'unit.json'), 'utf8')) as UnitResult;
+      const data = loadExperimentData(cfg.data);
+      const dataset = datasetInfo(data, cfg.eval.limit);
+      const events: string[] = [];
+      const cwd = readdirSync('.').sort();
+      const unit = { ...cfg, lad: resolveLabelScale(cfg.lad, dataset.imageStd) };
+      const { result } = await runUnit(unit, {}, '', 0, {
+        outDir: null,
+        data,
+        dataset,
+        device: 'cpu',
+        resume: false,
+        quiet: true,
+        owner: 'test',
+        log: () => {},
+        watch: {
+          start: (arm, n) => void events.push(`${arm} start ${n}`),
+          step: (arm, e) => void (e.step === 1 && events.push(`${arm} step 1`)),
+          done: (arm, m) => void events.push(`${arm} done ${m.mIoU}`),
+        },
+      });
+      expect(readdirSync('.').sort()).toEqual(cwd);
+      expect(JSON.parse(JSON.stringify(result.arms))).toEqual(onDisk.arms); // every metric, bit for bit (timing aside)
+      expect(events).toEqual(
+        ['baseline-start', 'control', 'teacher-lad', 'student-lad'].flatMap((a) => [
+          `${a} start 3`,
+          `${a} step 1`,
+          `${a} done ${onDisk.arms[a as 'control']!.mIoU}`,
+        ]),
+      );
+
+      const ck = loadCheckpoint(join(out, 'seed-0', 'teacher-lad', 'ckpt-00000003.safetensors'));
+      expect([ck.extra.arm, ck.extra.seed, ck.extra.point]).toEqual(['teacher-lad', '0', '']);
+      const model = buildModel(JSON.parse(ck.extra.model), { generator: new Generator(5) });
+      model.loadStateDict(ck.model, { strict: true });
+      const r = await armEvaluation(onDisk.config, 'teacher-lad', 0, data.val, onDisk.dataset)(model);
+      expect(pct(r.mIoU)).toBe(onDisk.arms['teacher-lad']!.mIoU);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
     }
   });
 

@@ -75,6 +75,27 @@ describe('trainModel', () => {
     expect(readLog(c).map((l) => l.loss)).toEqual(readLog(a).map((l) => l.loss));
   });
 
+  it('in memory (outDir null) writes nothing, calls onStep after each step, and gives the same bits', async () => {
+    const [onDisk, inMemory] = [tinyModel(), tinyModel()];
+    const ref = await tinyRun(tmp(), { model: onDisk });
+    const cwd = readdirSync('.').sort();
+    const seen: number[] = [];
+    const r = await tinyRun(null, {
+      model: inMemory,
+      onStep: async (e, m) => {
+        expect(m).toBe(inMemory);
+        await new Promise((res) => setTimeout(res, 1)); // a slow watcher holds the run, it does not race it
+        seen.push(e.step);
+      },
+    });
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(r.checkpoint).toBe('');
+    expect(r.history.map((h) => h.loss)).toEqual(ref.history.map((h) => h.loss));
+    expect(stateBytes(inMemory).equals(stateBytes(onDisk))).toBe(true);
+    expect(readdirSync('.').sort()).toEqual(cwd);
+    await expect(tinyRun(null, { resume: true, stopAfter: 1 })).resolves.toMatchObject({ checkpoint: '' }); // nothing to resume from: a fresh run
+  });
+
   it('resumes after a real SIGKILL of the training process, bit for bit', async () => {
     const [a, c] = [tmp(), tmp()];
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/util/lad-train-child.ts', c], { cwd: ROOT, stdio: 'ignore' });

@@ -20,6 +20,7 @@ import {
   latestCheckpoint,
   loadCheckpoint,
   loadSafetensors,
+  parseCheckpoint,
   parseSafetensors,
   restoreCheckpoint,
   saveCheckpoint,
@@ -548,6 +549,24 @@ describe('checkpoints', () => {
       expect(() => loadCheckpoint(p)).toThrow(pattern);
       expect(() => loadCheckpoint(p)).toThrow(p);
     }
+  });
+
+  it("parseCheckpoint reads a file's bytes (a browser's File) as loadCheckpoint reads the file, and names its source on error", () => {
+    const path = join(freshDir(), 'ck.safetensors');
+    saveCheckpoint(path, {
+      model: fakeModel(modelSd),
+      optimizer: fakeOptimizer(optSd),
+      step: 7,
+      generators: { g: new Generator(3) },
+      extra: { arm: 'control' },
+    });
+    const bytes = readFileSync(path);
+    const [fromBytes, fromFile] = [parseCheckpoint(new Uint8Array(bytes), 'picked.safetensors'), loadCheckpoint(path)];
+    expect({ ...fromBytes, model: null, optimizer: null }).toEqual({ ...fromFile, model: null, optimizer: null });
+    for (const [k, t] of Object.entries(fromFile.model)) expectSameTensor(fromBytes.model[k], t);
+    expect(fromBytes.optimizer!.paramGroups).toEqual(optSd.paramGroups);
+    expect(() => parseCheckpoint(bytes.subarray(0, 100), 'picked.safetensors')).toThrow(/picked\.safetensors/);
+    expect(() => parseCheckpoint(serializeSafetensors({ w: f32([1], [1]) }, { format: 'pt' }), 'pt.safetensors')).toThrow(CheckpointError);
   });
 
   it('refuses non-finite optimizer numbers before touching the file', () => {

@@ -1,21 +1,24 @@
-// The library in a browser bundle: what web/ imports of @lad/tensor, @lad/nn and @lad/lad bundles
-// for platform 'browser' with no node: import left (Node's modules are taken at run time with
-// process.getBuiltinModule), and digits-seg takes its MNIST digits from the page (setMnistDigit).
+// The library in a browser bundle: @lad/tensor, @lad/nn and @lad/lad (its `browser` entry, browser.ts,
+// with the training loop and the experiment unit) bundle for platform 'browser' with no node: import
+// left (Node's modules are taken at run time with process.getBuiltinModule); the browser entry is a
+// part of the Node entry; and digits-seg takes its MNIST digits from the page (setMnistDigit).
 
 import { describe, expect, it } from 'vitest';
 import { build } from 'esbuild';
 import { ValueError } from '@lad/tensor';
+import * as lad from '@lad/lad';
 import { DigitsSeg, mnistDigit, parseMnistDigits, setMnistDigit } from '@lad/lad';
+import * as ladBrowser from '../packages/lad/src/browser.ts';
 
 describe('browser bundle', () => {
-  it('bundles web/lad.ts for the browser with no node: import', async () => {
+  it("bundles the packages' browser entries with no node: import", async () => {
     // a node: import would fail the build (esbuild cannot resolve it for the browser) or stay as an external import
     const r = await build({
-      entryPoints: ['web/lad.ts'],
+      stdin: { contents: "export * from '@lad/tensor'; export * from '@lad/nn'; export * from '@lad/lad';", loader: 'ts', resolveDir: '.' },
       bundle: true,
       write: false,
       format: 'esm',
-      platform: 'browser',
+      platform: 'browser', // the `browser` condition: @lad/lad resolves to src/browser.ts
       target: 'chrome120',
       logLevel: 'silent',
       metafile: true,
@@ -23,8 +26,23 @@ describe('browser bundle', () => {
     const [out] = Object.values(r.metafile.outputs);
     expect(out.imports).toEqual([]);
     expect(Object.keys(r.metafile.inputs)).toEqual(
-      expect.arrayContaining(['packages/tensor/src/backend/cpu/threads.ts', 'packages/nn/src/io/checkpoint.ts', 'packages/lad/src/data/digits-seg.ts']),
+      expect.arrayContaining([
+        'packages/lad/src/browser.ts',
+        'packages/tensor/src/backend/cpu/threads.ts',
+        'packages/nn/src/io/checkpoint.ts',
+        'packages/lad/src/data/digits-seg.ts',
+        'packages/lad/src/data/prefetch.ts',
+        'packages/lad/src/train.ts',
+        'packages/lad/src/experiment/unit.ts',
+      ]),
     );
+  });
+
+  it('the browser entry exports a part of the Node entry, the same functions', () => {
+    const names = Object.keys(ladBrowser);
+    expect(names).toEqual(expect.arrayContaining(['trainModel', 'runUnit', 'DataLoader', 'evaluate', 'teacherLoss', 'QUICK']));
+    for (const name of names) expect((lad as Record<string, unknown>)[name], name).toBe((ladBrowser as Record<string, unknown>)[name]);
+    expect(names.length).toBeLessThan(Object.keys(lad).length); // the file-backed datasets and the runner are Node's only
   });
 
   it('fails to bundle a module that imports node:fs at the top (the check above can fail)', async () => {

@@ -1,11 +1,12 @@
 // The page's data: the MNIST digits come from the `mnist` package's files (web:build copies them to
-// mnist/<d>.json beside the page) and are handed to digits-seg, then the datasets are the
-// experiment's, built from an ExperimentConfig's `data` exactly as `lad experiment` builds them.
+// mnist/<d>.json beside the page) and are handed to digits-seg; then the datasets are the
+// experiment's, built from an ExperimentConfig's `data` as `lad experiment` builds them (run.ts's
+// loadExperimentData, which also reads folders from disk and so is not in the browser entry).
 
-import { DigitsSeg, type ExperimentConfigData, parseMnistDigits, setMnistDigit } from './lad.ts';
+import { type ExperimentData, digitsSeg, parseMnistDigits, setMnistDigit, texturedBlobs } from '@lad/lad';
 
 /** Fetches and registers the digit classes that `data` draws (a relative URL: works from any static host). */
-export async function loadDigits(data: ExperimentConfigData, base = ''): Promise<void> {
+export async function loadDigits(data: ExperimentData, base = ''): Promise<void> {
   const classes = data.kind === 'digits-seg' ? (data.options?.classes ?? [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]) : [];
   await Promise.all(
     classes.map(async (d) => {
@@ -17,9 +18,9 @@ export async function loadDigits(data: ExperimentConfigData, base = ''): Promise
   );
 }
 
-/** The train and val splits of a digits-seg config (cached: every stage reads the same samples many times). */
-export function makeData(data: ExperimentConfigData): { train: DigitsSeg; val: DigitsSeg } {
-  if (data.kind !== 'digits-seg') throw new Error(`makeData: the page draws digits-seg only, got '${data.kind}'`);
-  const base = { ...data.options, train: data.train, val: data.val, seed: data.seed, size: data.size, cache: true };
-  return { train: new DigitsSeg('train', base), val: new DigitsSeg('val', base) };
+/** The train and val splits of a synthetic config (cached: every stage reads the same samples many times). */
+export function makeData(data: ExperimentData): ReturnType<typeof digitsSeg> | ReturnType<typeof texturedBlobs> {
+  if (data.kind === 'folder') throw new Error(`makeData: the page draws the synthetic datasets only, not a folder (${data.dir})`);
+  const base = { train: data.train, val: data.val, seed: data.seed, size: data.size, cache: true };
+  return data.kind === 'digits-seg' ? digitsSeg({ ...data.options, ...base }) : texturedBlobs({ ...data.options, ...base });
 }

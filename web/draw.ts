@@ -1,7 +1,7 @@
 // Drawing on the page: RGB pixels (from the library's report/colors.ts) into a <canvas>, scaled up
 // without smoothing, and a small line plot of loss curves. Nothing here knows about the method.
 
-import { classPalette, imageToRgb, labelToRgb, channelToRgb } from './lad.ts';
+import { classPalette, imageToRgb, labelToRgb, channelToRgb } from '@lad/lad';
 
 /** Interleaved RGB (w×h) into `canvas`, each pixel drawn as scale×scale. */
 export function putRgb(canvas: HTMLCanvasElement, rgb: Uint8Array, w: number, h: number, scale = 4): void {

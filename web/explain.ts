@@ -2,33 +2,27 @@
 // fixed code (codeTable, encodeLabels), and one batch through the teacher's two paths with the loss
 // terms (segLoss, consistencyLoss) as numbers and per-pixel maps. Legend: N batch, K classes, H×W image, h×w logits.
 
+import { Generator, type Tensor, crossEntropy, logSoftmax, noGrad, softmax, stack } from '@lad/tensor';
 import {
-  type DigitsSeg,
-  Generator,
+  type SegDataset,
   type LadConfig,
   type LabelEncoding,
   type SegModel,
-  type Tensor,
   codeTable,
   consistencyLoss,
-  crossEntropy,
   encodeLabels,
   fixedGrid,
-  logSoftmax,
-  noGrad,
   segLoss,
-  softmax,
-  stack,
   upsampleTo,
   withLabelChannel,
-} from './lad.ts';
+} from '@lad/lad';
 import { drawHeat, drawImage, drawLabels, drawSigned } from './draw.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const canvas = (id: string) => $<HTMLCanvasElement>(id);
 
 /** Section 1: val sample `i` (image, label map with its ignore band). */
-export function showSample(val: DigitsSeg, i: number): void {
+export function showSample(val: SegDataset, i: number): void {
   const s = val.get(i),
     [, H, W] = s.image.shape;
   drawImage(canvas('data-image'), s.image.data() as Float32Array, W, H);
@@ -46,7 +40,7 @@ export function sliderEncoding(base: LabelEncoding): LabelEncoding {
  * Section 2: the label channel of val sample `i` under a random code drawn from `gen` and under the
  * fixed distillation code, on one colour range (±3 s); the codes in a table. Returns the random channel's values.
  */
-export function showNoising(val: DigitsSeg, i: number, enc: LabelEncoding, fixed: LabelEncoding, gen: Generator): Float32Array {
+export function showNoising(val: SegDataset, i: number, enc: LabelEncoding, fixed: LabelEncoding, gen: Generator): Float32Array {
   const s = val.get(i),
     [, H, W] = s.image.shape,
     K = val.numClasses;
@@ -88,7 +82,7 @@ function consistencyMap(z1: Tensor, z2: Tensor, T: number): Float32Array {
 }
 
 /** Section 3: one batch of `n` val images through both paths of `teacher` (train mode, as teacherLoss runs them). */
-export function showPaths(teacher: SegModel, val: DigitsSeg, n: number, lad: LadConfig, gen: Generator): Record<string, number> {
+export function showPaths(teacher: SegModel, val: SegDataset, n: number, lad: LadConfig, gen: Generator): Record<string, number> {
   const samples = Array.from({ length: n }, (_, i) => val.get(i));
   const x = stack(samples.map((s) => s.image)),
     y = stack(samples.map((s) => s.label)); // (N, 3, H, W), (N, H, W)

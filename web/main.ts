@@ -1,7 +1,8 @@
 // The page's entry: loads the digits, then fills the sections in the order of the method
 // (explain.ts: 1-3, train.ts: 4, runs.ts: 5, the code index: 6). `?report=URL` opens a report.json.
 
-import { Generator, QUICK, Tensor, buildModel, imageStd, resolveLabelScale } from './lad.ts';
+import { Generator, Tensor } from '@lad/tensor';
+import { QUICK, buildModel, imageStd, resolveLabelScale } from '@lad/lad';
 import { loadDigits, makeData } from './data.ts';
 import { showNoising, showPaths, showSample, sliderEncoding } from './explain.ts';
 import { setupTraining } from './train.ts';

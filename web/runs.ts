@@ -1,10 +1,11 @@
 // Section 5: a run of `lad experiment` read back from its report.json (or its whole folder). The tables
 // are report.md's, made by the same renderReportMd as the CLI (experiment/render.ts) and turned into
 // HTML here, with the val mIoU curves of each arm's first seed and, from a folder, the run's example
-// grid and plots.
+// grid and plots, and its checkpoints (checkpoints.ts).
 
-import { type ExperimentReport, renderReportMd } from './lad.ts';
+import { type ExperimentReport, renderReportMd } from '@lad/lad';
 import { plotCurves } from './draw.ts';
+import { showCheckpoints } from './checkpoints.ts';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const inline = (s: string) =>
@@ -56,7 +57,7 @@ export function showReport(text: string, where: HTMLElement): ExperimentReport {
   return r;
 }
 
-/** A run folder picked whole: its report.json shown, then the example grid and the plots it names. */
+/** A run folder picked whole: its report.json shown, then the example grid and the plots it names, then its checkpoints. */
 export async function showRunFolder(files: readonly File[], where: HTMLElement): Promise<ExperimentReport> {
   const path = (f: File) => f.webkitRelativePath || f.name; // folder picker: "run/report.json"; a plain drop: the name
   const depth = (f: File) => path(f).split('/').length;
@@ -72,5 +73,7 @@ export async function showRunFolder(files: readonly File[], where: HTMLElement):
     fig.querySelector('img')!.src = URL.createObjectURL(f);
     where.append(fig);
   }
+  const ckpts = files.filter((f) => /ckpt-\d+\.safetensors$/.test(f.name)).map((file) => ({ file, path: path(file) }));
+  if (ckpts.length > 0) showCheckpoints(ckpts, r, where);
   return r;
 }

@@ -2,7 +2,7 @@
 // plots the loss of each stage, shows the live prediction on the fixed val image, steps/s, the
 // stages' val mIoU, and the teacher diagnostics table in the columns `lad experiment` prints.
 
-import { fmtStat, stat } from './lad.ts';
+import { fmtStat, stat } from '@lad/lad';
 import { type Curve, drawImage, drawLabels, plotCurves } from './draw.ts';
 import type { Backend, DiagRow, FromWorker } from './worker.ts';
 

@@ -167,6 +167,42 @@ async function main(): Promise<void> {
     assert(document.querySelectorAll('#runs-view table').length >= 3, 'no report tables next to the grid');
     return `examples.png ${img.naturalWidth}×${img.naturalHeight}`;
   });
+  await check("5. run viewer: a run folder's checkpoint predicts, and scores report.json's mIoU", async () => {
+    const dir = '/fixtures/ckpt-run';
+    const report = (await (await fetch(`${dir}/report.json`)).json()) as {
+      points: { arms: Record<string, { perSeed: { seed: number; mIoU: number }[] }> }[];
+    };
+    const dt = new DataTransfer();
+    for (const name of ['report.json', 'ckpt-00000020.safetensors']) dt.items.add(new File([await (await fetch(`${dir}/${name}`)).blob()], name));
+    const input = $<HTMLInputElement>('#runs-dir');
+    input.files = dt.files;
+    input.dispatchEvent(new Event('change'));
+    await until(
+      'the checkpoint scored',
+      () => !!document.querySelector<HTMLElement>('#runs-ckpt')?.dataset.miou || /error/.test($('#runs-view').innerHTML),
+      30_000,
+    );
+    const box = $('#runs-ckpt'),
+      caption = $('#runs-ckpt .caption').textContent ?? '';
+    assert(box.dataset.miou, `no score: ${caption}`);
+    assert(box.querySelectorAll('option').length === 1, `${box.querySelectorAll('option').length} checkpoints listed, expected 1`);
+    const cli = report.points[0].arms.control.perSeed.find((s) => s.seed === 0)!.mIoU;
+    assert(Number(box.dataset.miou) === cli, `the checkpoint scores ${box.dataset.miou} here, report.json says ${cli}`);
+    // the prediction beats "everything is background" on the shown image: more pixels agree with the ground truth
+    const [label, pred] = [pixels('#runs-ckpt canvas.label'), pixels('#runs-ckpt canvas.pred')];
+    const colour = (d: Uint8ClampedArray, i: number) => (d[4 * i] << 16) | (d[4 * i + 1] << 8) | d[4 * i + 2];
+    const n = label.length / 4,
+      counts = new Map<number, number>();
+    for (let i = 0; i < n; i++) counts.set(colour(label, i), (counts.get(colour(label, i)) ?? 0) + 1);
+    const background = Math.max(...counts.values()) / n;
+    let agree = 0;
+    for (let i = 0; i < n; i++) agree += colour(label, i) === colour(pred, i) ? 1 : 0;
+    assert(
+      agree / n > background,
+      `the prediction agrees on ${((100 * agree) / n).toFixed(1)}% of pixels, all-background would on ${(100 * background).toFixed(1)}%`,
+    );
+    return `${caption} Agrees on ${((100 * agree) / n).toFixed(1)}% of pixels (background ${(100 * background).toFixed(1)}%).`;
+  });
   await check('4. train (cpu): stop holds the step, resume continues', async () => {
     start('cpu');
     await until('the first steps', () => /step [3-9]/.test(status()) || /error/.test($('#train-status').innerHTML), 120_000, status);
@@ -188,7 +224,7 @@ async function main(): Promise<void> {
       last: Number(tr.querySelector('.last')!.textContent),
       mIoU: Number(tr.querySelector('.miou')!.textContent),
     }));
-    assert(stages.map((s) => s.name).join() === 'baseline-start,teacher-lad,student-lad,control', `stages: ${stages.map((s) => s.name).join()}`);
+    assert(stages.map((s) => s.name).join() === 'baseline-start,control,teacher-lad,student-lad', `stages: ${stages.map((s) => s.name).join()}`);
     const b = stages[0];
     assert(b.last < b.first, `baseline loss did not go down: first 5 steps ${b.first}, last 5 ${b.last}`);
     assert(

@@ -1,7 +1,7 @@
 // The teaching page (web/) in headless Chromium: builds it (web/build.ts) into test/browser/out/site,
-// serves it with the report.json fixture, injects web-check.ts before the page's script, and prints
-// one line per check the page reports (sections render, re-roll, run viewer, a tiny training run,
-// no console error). Then a screenshot of the page with the fixture open: test/browser/out/web.png.
+// serves it with the fixtures (test/browser/fixtures/ at /fixtures/), injects web-check.ts before the page's script, and prints
+// one line per check the page reports (sections render, re-roll, run viewer and its checkpoints, a
+// tiny training run, no console error). Then a screenshot of the page with the fixture open: test/browser/out/web.png.
 // Exits 1 on any failure. Needs Chromium (`apt-get install -y chromium`). Run: `pnpm test:web`.
 // Options: --chromium PATH, --timeout SECONDS (default 400), --verbose (Chromium's stderr),
 // --settings 'KNOB=V ...' (the training run's settings instead of the tiny ones, e.g. to time a longer run),
@@ -41,7 +41,14 @@ const check = (
 ).outputFiles[0].text;
 
 // ---- serve ---------------------------------------------------------------------------------------
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json', '.map': 'application/json' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.json': 'application/json',
+  '.map': 'application/json',
+  '.png': 'image/png',
+};
+const fixtures = join(here, 'fixtures');
 const events: Event[] = [];
 let finish!: (why: string | null) => void;
 const finished = new Promise<string | null>((r) => (finish = r));
@@ -50,13 +57,12 @@ const server = await eventServer(
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const send = (body: string | Buffer, type: string) => res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-store' }).end(body);
     if (path === '/web-check.js') send(check, 'text/javascript');
-    else if (path === '/fixtures/report.json') send(readFileSync(join(here, 'fixtures', 'report.json')), 'application/json');
-    else if (path === '/fixtures/examples.png') send(readFileSync(join(here, 'fixtures', 'examples.png')), 'image/png');
     else if (path === '/' && req.url?.includes('check=1'))
       send(readFileSync(join(site, 'index.html'), 'utf8').replace('<head>', '<head><script src="/web-check.js"></script>'), 'text/html');
     else {
-      const file = join(site, normalize(path === '/' ? '/index.html' : path));
-      if (!file.startsWith(site) || !existsSync(file) || !statSync(file).isFile()) return false;
+      const [dir, rel] = path.startsWith('/fixtures/') ? [fixtures, path.slice('/fixtures'.length)] : [site, path === '/' ? '/index.html' : path];
+      const file = join(dir, normalize(rel));
+      if (!file.startsWith(dir) || !existsSync(file) || !statSync(file).isFile()) return false;
       send(readFileSync(file), TYPES[extname(file)] ?? 'application/octet-stream');
     }
     return true;
@@ -105,4 +111,4 @@ const passed = checks.filter((c) => c.ok).length + (shotOk ? 1 : 0),
 const errors = events.filter((e) => e.type === 'error').length + (abort ? 1 : 0);
 console.log(`  wall time ${((performance.now() - started) / 1000).toFixed(1)} s`);
 console.log(`web: ${passed} passed, ${failed} failed${errors ? `, ${errors} errors` : ''}`);
-process.exit(failed + errors > 0 || checks.length < 9 ? 1 : 0); // 9: the checks of one backend
+process.exit(failed + errors > 0 || checks.length < 10 ? 1 : 0); // 10: the checks of one backend

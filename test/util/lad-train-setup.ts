@@ -26,8 +26,8 @@ export function tinyModel(initSeed = 1, inChannels = 4): SegModel {
   return buildModel(cfg, { generator: new Generator(initSeed) });
 }
 
-/** Trains a fresh tiny teacher (built from initSeed) in outDir/name; `lossFn` replaces the teacher's loss. */
-export function tinyRun(outDir: string, o: Partial<TrainOptions> & { initSeed?: number; slowAfter?: number } = {}): Promise<TrainResult> {
+/** Trains a fresh tiny teacher (built from initSeed) in outDir/name (null: in memory); `lossFn` replaces the teacher's loss. */
+export function tinyRun(outDir: string | null, o: Partial<TrainOptions> & { initSeed?: number; slowAfter?: number } = {}): Promise<TrainResult> {
   const model = o.model ?? tinyModel(o.initSeed);
   const K = TINY_TRAIN.numClasses;
   return trainModel({

@@ -21,3 +21,6 @@ export * from './train.ts';
 // which every loader batch satisfies, is exported as `StepBatch`.
 export type { Batch } from './data/index.ts';
 export * from './report/index.ts';
+export * from './presets.ts';
+export * from './seeds.ts';
+export * from './experiment/index.ts';

@@ -28,6 +28,7 @@ export interface SweepSpec {
   values: KnobValue[];
 }
 
+/** An experiment (`lad experiment`): data, model, the three training recipes, LAD knobs, arms, seeds, grid, evaluation. */
 export interface ExperimentConfig {
   preset: string;
   data: ExperimentData;
@@ -159,4 +160,5 @@ export const FULL: ExperimentConfig = {
   sweep: [],
 };
 
+/** The presets by name (`lad experiment --preset NAME`). */
 export const EXPERIMENT_PRESETS: Readonly<Record<string, ExperimentConfig>> = { quick: QUICK, textured: TEXTURED, full: FULL };

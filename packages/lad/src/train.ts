@@ -9,9 +9,9 @@
 // when its step starts, and the step's loss and parts are read back once, asynchronously, after the
 // optimizer step (one await per step; every GPU mode, webgpu too). Checkpoints are written from
 // CPU copies (cpuAsync) and loaded with copy_, which takes a CPU source for a device tensor.
+// With no outDir nothing is written (a run held in memory, as the teaching page's worker runs it),
+// and Node's file system is not touched (node.ts): the loop runs in a browser too.
 
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type Device, Generator, Tensor, ValueError, defaultGenerator } from '@lad/tensor';
 import { SGD, poly, saveCheckpoint, restoreCheckpoint, latestCheckpoint, checkpointPath, type OptimizerStateDict, type StateDict } from '@lad/nn';
 import { DataLoader, type Batch } from './data/loader.ts';
@@ -22,6 +22,7 @@ import type { TrainConfig } from './config.ts';
 import { validateTrainConfig } from './validate.ts';
 import { evaluate, modelDevice, type EvalResult } from './evaluate.ts';
 import { readParts, type StepLoss } from './teacher.ts';
+import { nodeModule } from './node.ts';
 
 /** The loss of one batch (images and labels already on the run's device); see teacherLoss / studentLoss / baselineLoss. */
 export type LossFn = (batch: Batch, step: number, gen: Generator) => StepLoss | Promise<StepLoss>;
@@ -37,7 +38,8 @@ export interface TrainOptions {
   val?: SegDataset | null;
   numClasses: number;
   cfg: TrainConfig;
-  outDir: string;
+  /** Where the run's folder goes; null: nothing is written (no log, no checkpoints, no resume). */
+  outDir: string | null;
   /** Validation; default `evaluate(model, val, { labelMode: 'zeros' })` when there is a val set. */
   evalFn?: (model: SegModel) => EvalResult | Promise<EvalResult>;
   /**
@@ -66,6 +68,8 @@ export interface TrainOptions {
   extra?: Record<string, string>;
   /** Where progress goes (default stderr). */
   print?: (text: string) => void;
+  /** Called after each step with its log entry (a live view draws here; awaiting it holds the run). */
+  onStep?: (entry: HistoryEntry, model: SegModel) => void | Promise<void>;
 }
 
 /** One logged training step: loss, its parts, learning rate and throughput. */
@@ -83,7 +87,7 @@ export interface TrainResult {
   history: HistoryEntry[];
   evals: { step: number; result: EvalResult }[];
   final: EvalResult | null;
-  /** The last checkpoint written. */
+  /** The last checkpoint written ('' when none: no outDir). */
   checkpoint: string;
   seconds: number;
 }
@@ -96,16 +100,14 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   checkConfig(cfg, train);
   const device = opts.device ?? modelDevice(model);
   if (device !== 'cpu' && device !== 'gpu') throw new ValueError(`trainModel: device: got ${JSON.stringify(device)}, expected 'cpu' or 'gpu'.`);
-  const runDir = join(outDir, name);
-  const held = runFiles(runDir);
+  const files = outDir === null ? null : runFolder(outDir, name);
+  const held = files ? runFiles(files.dir) : [];
   if (held.length > 0 && !opts.resume && !opts.overwrite) {
     throw new ValueError(
-      `trainModel: ${runDir} already holds a run (${held.join(', ')}): pass resume: true to continue it, overwrite: true to replace it, or choose another name or outDir.`,
+      `trainModel: ${files!.dir} already holds a run (${held.join(', ')}): pass resume: true to continue it, overwrite: true to replace it, or choose another name or outDir.`,
     );
   }
   model.to(device); // before the optimizer: it holds the (moved) parameters
-  mkdirSync(runDir, { recursive: true });
-  const logPath = join(runDir, 'log.jsonl');
   const t0 = performance.now();
 
   // -- optimizer, schedule, generators ------------------------------------------------------------
@@ -119,24 +121,26 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const history: HistoryEntry[] = [];
   const evals: { step: number; result: EvalResult }[] = [];
   let checkpoint = '';
-  const latest = opts.resume ? latestCheckpoint(runDir) : null;
-  if (latest) {
+  const latest = files && opts.resume ? latestCheckpoint(files.dir) : null;
+  if (files && latest) {
     start = restoreCheckpoint(latest, { model, optimizer, generators }).step;
     checkpoint = latest;
     // keep the log up to the checkpoint; a killed run may have logged steps past it
-    const kept = readLog(logPath).filter((e) => e.step <= start);
-    writeFileSync(logPath, kept.map((e) => JSON.stringify(e) + '\n').join(''));
+    const kept = readLog(files.log).filter((e) => e.step <= start);
+    files.fs.writeFileSync(files.log, kept.map((e) => JSON.stringify(e) + '\n').join(''));
     for (const e of kept) {
       if (e.type === 'step') history.push({ step: e.step, loss: e.loss, parts: e.parts, lr: e.lr, imgsPerSec: e.imgsPerSec });
       if (e.type === 'eval') evals.push({ step: e.step, result: e.result });
     }
     if (!quiet) (opts.print ?? printErr)(`${name}: resuming from ${latest} (step ${start} of ${cfg.iterations})\n`);
-  } else {
-    for (const f of readdirSync(runDir)) if (/^ckpt-\d+\.safetensors$/.test(f) || f === 'log.jsonl') rmSync(join(runDir, f));
-    writeFileSync(logPath, '');
+  } else if (files) {
+    for (const f of files.fs.readdirSync(files.dir)) if (/^ckpt-\d+\.safetensors$/.test(f) || f === 'log.jsonl') files.fs.rmSync(`${files.dir}/${f}`);
+    files.fs.writeFileSync(files.log, '');
   }
+  const log = (line: object) => files?.fs.appendFileSync(files.log, JSON.stringify(line) + '\n');
   const save = async (step: number) => {
-    const path = checkpointPath(runDir, step);
+    if (!files) return;
+    const path = checkpointPath(files.dir, step);
     const [sd, osd] = [await cpuStateDict(model.stateDict()), await cpuOptimizerState(optimizer.stateDict())];
     saveCheckpoint(path, {
       model: { stateDict: () => sd },
@@ -151,7 +155,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
     if (!evalFn) return null;
     const result = await evalFn(model);
     evals.push({ step, result });
-    appendFileSync(logPath, JSON.stringify({ type: 'eval', step, mIoU: result.mIoU, mIoUPresent: result.mIoUPresent, pixAcc: result.pixAcc, result }) + '\n');
+    log({ type: 'eval', step, mIoU: result.mIoU, mIoUPresent: result.mIoUPresent, pixAcc: result.pixAcc, result });
     return result;
   };
 
@@ -187,8 +191,9 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       const entry: HistoryEntry = { step, loss: lossValue, parts, lr, imgsPerSec: (batch.images.shape[0] * 1000) / (now - tStep) };
       tStep = now;
       history.push(entry);
-      appendFileSync(logPath, JSON.stringify({ type: 'step', ...entry }) + '\n');
+      log({ type: 'step', ...entry });
       progress?.update(entry);
+      await opts.onStep?.(entry, model);
 
       const last = step === cfg.iterations;
       if (!last && cfg.evalEvery > 0 && step % cfg.evalEvery === 0) {
@@ -252,13 +257,22 @@ function checkConfig(cfg: TrainConfig, train: SegDataset): void {
     );
 }
 
+/** The run's folder `<outDir>/<name>` (made if missing), its log's path, and Node's fs to write them. */
+function runFolder(outDir: string, name: string) {
+  const fs = nodeModule('trainModel', 'node:fs'),
+    dir = nodeModule('trainModel', 'node:path').join(outDir, name);
+  fs.mkdirSync(dir, { recursive: true });
+  return { fs, dir, log: `${dir}/log.jsonl` };
+}
+
 /** What makes `dir` hold a run: its checkpoints and a non-empty log.jsonl (empty when there are none). */
 export function runFiles(dir: string): string[] {
+  const { existsSync, readdirSync, statSync } = nodeModule('runFiles', 'node:fs');
   if (!existsSync(dir)) return [];
   const files = readdirSync(dir)
     .filter((f) => /^ckpt-\d+\.safetensors$/.test(f))
     .sort();
-  const log = join(dir, 'log.jsonl');
+  const log = `${dir}/log.jsonl`;
   return existsSync(log) && statSync(log).size > 0 ? ['log.jsonl', ...files] : files;
 }
 
@@ -298,6 +312,7 @@ export type LogLine = ({ type: 'step' } & HistoryEntry) | { type: 'eval'; step: 
 
 /** The lines of a run's log.jsonl (empty when absent); a line cut short by a kill ends it. */
 export function readLog(path: string): LogLine[] {
+  const { existsSync, readFileSync } = nodeModule('readLog', 'node:fs');
   if (!existsSync(path)) return [];
   const lines: LogLine[] = [];
   for (const text of readFileSync(path, 'utf8').split('\n')) {
@@ -311,7 +326,7 @@ export function readLog(path: string): LogLine[] {
   return lines;
 }
 
-const printErr = (text: string) => void process.stderr.write(text);
+const printErr = (text: string) => (globalThis.process?.stderr ? void process.stderr.write(text) : console.log(text.trimEnd()));
 const pct = (v: number) => (100 * v).toFixed(2);
 const fmtParts = (parts: Record<string, number>) =>
   Object.entries(parts)
@@ -326,7 +341,7 @@ const fmtTime = (s: number) =>
 
 /** On a TTY, one line redrawn with \r (bar, ETA, losses); otherwise a plain line every `every` steps. */
 class Progress {
-  private readonly tty = Boolean(process.stderr.isTTY);
+  private readonly tty = Boolean(globalThis.process?.stderr?.isTTY);
   private readonly every: number;
   private readonly t0 = performance.now();
 

@@ -7,6 +7,7 @@
 
 import { ValueError } from '@lad/tensor';
 import type { SegDataset } from './types.ts';
+import { nodeModule } from '../node.ts';
 import type { Ade20kOptions, CityscapesOptions, CocoStuffOptions, DatasetSpec, FolderSpecArgs, ModuleSpec, VocOptions } from './spec-types.ts';
 
 export type { DatasetSpec, FolderSpecArgs, ModuleSpec } from './spec-types.ts';
@@ -43,7 +44,7 @@ export async function datasetFromSpec(spec: DatasetSpec): Promise<SegDataset> {
 }
 
 async function fromModule(spec: ModuleSpec): Promise<SegDataset> {
-  const url = spec.module.startsWith('file:') ? spec.module : (await import('node:url')).pathToFileURL(spec.module).href;
+  const url = spec.module.startsWith('file:') ? spec.module : nodeModule('datasetFromSpec', 'node:url').pathToFileURL(spec.module).href;
   const mod = (await import(url)) as Record<string, unknown>;
   const factory = mod[spec.export];
   if (typeof factory !== 'function') throw new ValueError(`datasetFromSpec: ${spec.module} has no exported function or class '${spec.export}'.`);

@@ -9,7 +9,7 @@ import { Generator, Tensor, ShapeError, ValueError } from '@lad/tensor';
 import type { AugmentOptions } from './augment.ts';
 import { loadBatch, type RawBatch } from './batch.ts';
 import { mixSeed, STREAM } from '../seeds.ts';
-import { specOf, type DatasetSpec } from './dataset-spec.ts';
+import type { DatasetSpec } from './spec-types.ts'; // not dataset-spec.ts: it imports the file loaders (Node only)
 import { Prefetcher } from './prefetch.ts';
 import type { SegDataset } from './types.ts';
 
@@ -180,7 +180,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   private getPrefetcher(): Prefetcher | undefined {
     if (this.prefetcher || this.prefetchChecked || !this.opts.prefetch) return this.prefetcher;
     this.prefetchChecked = true;
-    const spec = this.opts.spec ?? specOf(this.dataset);
+    const spec = this.opts.spec ?? (this.dataset as { spec?: DatasetSpec }).spec; // dataset-spec.ts's specOf
     if (!spec) {
       (this.opts.warn ?? console.warn)(
         `DataLoader: dataset '${this.dataset.name}' has no DatasetSpec (give options.spec or use withSpec), so it cannot be rebuilt in a worker; loading synchronously.`,

@@ -4,13 +4,11 @@
 // bootCode), which works under `tsx script.ts`, `node --import tsx` and vitest; from the built dist/
 // the worker imports loader-worker.js directly (tsx only if the parent runs under it, for .ts dataset
 // modules). The worker is unref'd while no request is pending and terminated by close(), so it never
-// keeps the process alive.
+// keeps the process alive. Node's modules are taken when a Prefetcher starts (node.ts), so the
+// DataLoader bundles for a browser, where it loads batches synchronously.
 
-import { Worker } from 'node:worker_threads';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import { nodeModule } from '../node.ts';
 import { DTypeError, DeviceError, ShapeError, ValueError } from '@lad/tensor';
 import type { AugmentOptions } from './augment.ts';
 import type { RawBatch } from './batch.ts';
@@ -52,9 +50,13 @@ const SELF_EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 
 /** tsx's ESM register API file (the package's `./esm/api` import export; require.resolve would give the CJS one), or undefined if tsx is not installed. */
 function tsxEsmApi(): string | undefined {
+  const { readFileSync } = nodeModule('DataLoader prefetch', 'node:fs'),
+    { dirname, join } = nodeModule('DataLoader prefetch', 'node:path');
   let pkgFile: string;
   try {
-    pkgFile = createRequire(import.meta.url).resolve('tsx/package.json');
+    pkgFile = nodeModule('DataLoader prefetch', 'node:module')
+      .createRequire(import.meta.url)
+      .resolve('tsx/package.json');
   } catch {
     return undefined;
   }
@@ -79,7 +81,7 @@ function bootCode(): string {
     if (SELF_EXT === '.ts') throw new Error('DataLoader prefetch: tsx is not installed; cannot load TypeScript in the worker.');
     return `import(${JSON.stringify(entry)});`;
   }
-  const tsxApi = pathToFileURL(api).href;
+  const tsxApi = nodeModule('DataLoader prefetch', 'node:url').pathToFileURL(api).href;
   return `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
 }
 
@@ -99,6 +101,7 @@ export class Prefetcher {
   readonly ready: Promise<void>;
 
   constructor(spec: DatasetSpec, seed: number, augment: AugmentOptions | undefined, expect: { name: string; length: number }) {
+    const { Worker } = nodeModule('DataLoader prefetch', 'node:worker_threads');
     this.worker = new Worker(bootCode(), { eval: true, execArgv: workerExecArgv() });
     this.worker.unref();
     this.ready = new Promise<void>((resolve, reject) => this.track(INIT, { resolve: () => resolve(), reject }));

@@ -18,8 +18,10 @@
 
 import type { LadConfig } from '../config.ts';
 
+/** The name of an arm (a row of ARMS). */
 export type ArmName = 'control' | 'control-compute' | 'teacher-nolabel' | 'teacher-nocons' | 'teacher-lad' | 'student-kd' | 'student-lad';
 
+/** One arm: its recipe, loss, LAD knobs, teacher, evaluation input and init stream. */
 export interface ArmSpec {
   name: ArmName;
   title: string;
@@ -39,6 +41,7 @@ export interface ArmSpec {
 
 const kdOff = (l: LadConfig): LadConfig => ({ ...l, kdLoss: 'none', kdWeight: 0 });
 
+/** Every arm of the experiment, in the order they train (the table above). */
 // biome-ignore format: one row per arm, a table to read across
 export const ARMS: readonly ArmSpec[] = [
   { name: 'control', title: 'the student recipe without KD (CE + aux): the fair control', recipe: 'student', loss: 'student', lad: kdOff, teacher: null, evalInput: 'zeros', stream: 21 },
@@ -50,8 +53,10 @@ export const ARMS: readonly ArmSpec[] = [
   { name: 'student-lad', title: 'LAD student (distilled from teacher-lad on the fixed code)', recipe: 'student', loss: 'student', lad: (l) => l, teacher: 'teacher-lad', evalInput: 'zeros', stream: 25 },
 ];
 
+/** The arms' names, in ARMS's order. */
 export const ARM_NAMES: readonly ArmName[] = ARMS.map((a) => a.name);
 
+/** The ArmSpec of an arm's name. */
 export const armSpec = (name: ArmName): ArmSpec => ARMS.find((a) => a.name === name)!;
 
 /** The arms to run for a selection (null: all), in table order, with the teachers of chosen students added. */

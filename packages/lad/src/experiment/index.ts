@@ -8,6 +8,19 @@ export * from './arms.ts';
 export * from './knobs.ts';
 export * from './report.ts';
 export { renderReportMd } from './render.ts';
-export { runUnit, forwardsPerStep, trainFlops, computeMatchedIterations, baselineKey, readUnit, type UnitContext, type UnitRun } from './unit.ts';
+export {
+  runUnit,
+  unitEvalOptions,
+  armEvaluation,
+  datasetInfo,
+  forwardsPerStep,
+  trainFlops,
+  computeMatchedIterations,
+  baselineKey,
+  readUnit,
+  type UnitContext,
+  type UnitRun,
+  type UnitWatch,
+} from './unit.ts';
 export { runExperiment, reportExperiment, loadExperimentData, type RunExperimentOptions, type ReportOptions, type ExperimentDataSets } from './run.ts';
 export type { ExperimentConfig, SweepSpec, KnobValue } from '../presets.ts';

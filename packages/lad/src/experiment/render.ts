@@ -115,6 +115,7 @@ function pointSections(r: ExperimentReport, p: PointReport, h: string, seconds: 
   return L;
 }
 
+/** report.md of a report.json: its tables and verdicts as markdown (the teaching page renders the same). */
 export function renderReportMd(r: ExperimentReport): string {
   const L: string[] = [];
   const c = r.points[0].config;

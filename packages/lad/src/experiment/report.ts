@@ -6,6 +6,7 @@
 import type { ExperimentConfig, KnobValue } from '../presets.ts';
 import { ARMS, type ArmName } from './arms.ts';
 
+/** A number over seeds: mean, standard deviation, range and count. */
 export interface Stat {
   mean: number;
   std: number;
@@ -28,7 +29,9 @@ export function fmtStat(s: Stat, digits = 1): string {
   if (!Number.isFinite(s.mean)) return 'n/a';
   return s.n > 1 ? `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}` : s.mean.toFixed(digits);
 }
+/** "min–max" of a Stat ("(1 seed)" for one). */
 export const fmtRange = (s: Stat, digits = 1): string => (s.n > 1 ? `${s.min.toFixed(digits)}–${s.max.toFixed(digits)}` : '(1 seed)');
+/** A fraction in percentage points. */
 export const pct = (v: number): number => 100 * v;
 
 // ------------------------------------------------------------------------------------------------
@@ -55,6 +58,7 @@ export interface TopClass {
   share: number;
 }
 
+/** One arm's results in one seed (a unit.json row): val scores, curve, final loss, FLOPs, diagnostics. */
 export interface ArmSeedMetrics {
   seed: number;
   /** Over all K classes (headline). */
@@ -92,6 +96,7 @@ export interface UnitResult {
 // ------------------------------------------------------------------------------------------------
 // Over seeds
 
+/** A teacher's diagnostics over seeds, with the verdict on their means. */
 export interface DiagnosticsSummary {
   encoded: Stat;
   zeros: Stat;
@@ -101,6 +106,7 @@ export interface DiagnosticsSummary {
   verdict: Verdict;
 }
 
+/** One arm over the seeds of a grid point: per-seed metrics and their statistics. */
 export interface ArmReport {
   title: string;
   /** What the label channel holds when the row's mIoU is measured. */
@@ -116,6 +122,7 @@ export interface ArmReport {
   diagnostics?: DiagnosticsSummary;
 }
 
+/** A difference of two arms' mIoU (points), per seed and summarised. */
 export interface Delta {
   name: string;
   perSeed: number[];
@@ -134,6 +141,7 @@ export interface LabelUsage {
   text: string;
 }
 
+/** One grid point of a report: its knob values, config, data and every arm over its seeds. */
 export interface PointReport {
   point: Record<string, KnobValue>;
   name: string;
@@ -146,6 +154,7 @@ export interface PointReport {
   deltas: Delta[];
 }
 
+/** report.json of `lad experiment`: every grid point, the files written, and the timing. */
 export interface ExperimentReport {
   version: 2;
   preset: string;
@@ -171,6 +180,7 @@ export function deterministicPart(report: ExperimentReport | Record<string, unkn
 // ------------------------------------------------------------------------------------------------
 // Verdicts
 
+/** teacherVerdict's reading of a teacher's diagnostics. */
 export interface Verdict {
   /** The three teacher mIoUs are within `tolerance` points of each other. */
   ignoresLabels: boolean;
@@ -213,6 +223,7 @@ export function teacherVerdict(m: { encoded: number; zeros: number; otherImage: 
 /** The study's criterion (issue 10 §3-4): own labels beat the no-label teacher and zeros by ≥ `margin` points. */
 export const HELPED_MARGIN = 3;
 
+/** The study's question answered from the teacher deltas (LabelUsage): helped when both beat HELPED_MARGIN. */
 export function labelUsageVerdict(overNoLabel: Delta | null, overZeros: Delta, fixedOverNoLabel: Delta | null): LabelUsage {
   const f = (d: Delta) => `${d.stat.mean >= 0 ? '+' : ''}${d.stat.mean.toFixed(1)}`;
   if (!overNoLabel) {
@@ -234,6 +245,7 @@ export function labelUsageVerdict(overNoLabel: Delta | null, overZeros: Delta, f
   return { overNoLabel, overZeros, fixedOverNoLabel, helped, text };
 }
 
+/** Seeds whose arm predicted one class almost everywhere, and a sentence saying so. */
 export interface SingleClassVerdict {
   /** The seeds in which one class took more than the threshold share of the predictions. */
   seeds: number[];

@@ -16,17 +16,18 @@ import { digitsSeg } from '../data/digits-seg.ts';
 import { texturedBlobs } from '../data/textured-blobs.ts';
 import { FolderDataset } from '../data/folder.ts';
 import { UNIT_NORMALIZATION, type Normalization, type SegDataset } from '../data/types.ts';
-import { imageStd, resolveLabelScale } from '../label-encoding.ts';
+import { resolveLabelScale } from '../label-encoding.ts';
 import type { SegModel } from '../models/types.ts';
 import { buildModel } from '../models/build.ts';
 import { loadPretrainedBackbone_ } from '../models/pretrained.ts';
 import { ConfigError, validateExperimentConfig } from '../validate.ts';
 import { gridPoints } from './knobs.ts';
 import { aggregatePoint, type ExperimentReport, type UnitResult } from './report.ts';
-import { baselineKey, jsonNumbers, readUnit, runUnit, type UnitRun } from './unit.ts';
+import { baselineKey, datasetInfo, jsonNumbers, readUnit, runUnit, type UnitRun } from './unit.ts';
 import { examplesGrid, readArmLog, writePlots } from './figures.ts';
 import { renderReportMd } from './render.ts';
 
+/** The train and val sets of an experiment's data, and their normalization. */
 export interface ExperimentDataSets {
   train: SegDataset;
   val: SegDataset;
@@ -49,6 +50,7 @@ export function loadExperimentData(spec: ExperimentData): ExperimentDataSets {
   return { train, val, normalization: train.normalization ?? UNIT_NORMALIZATION };
 }
 
+/** Options of runExperiment: the folder, resume, shard, output and device. */
 export interface RunExperimentOptions {
   outDir: string;
   /** Continue an interrupted experiment in outDir: finished units are skipped, finished arms loaded, the running one resumed. */
@@ -87,18 +89,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunExperimentOp
     const key = JSON.stringify(c.data);
     if (!cache.has(key)) {
       const data = loadExperimentData(c.data);
-      cache.set(key, {
-        data,
-        dataset: {
-          name: data.val.name,
-          numClasses: data.train.numClasses,
-          classNames: [...data.val.classNames],
-          train: data.train.length,
-          val: data.val.length,
-          evalImages: Math.min(c.eval.limit ?? data.val.length, data.val.length),
-          imageStd: imageStd(data.train),
-        },
-      });
+      cache.set(key, { data, dataset: datasetInfo(data, c.eval.limit) });
     }
     return cache.get(key)!;
   };
@@ -160,6 +151,7 @@ export async function runExperiment(cfg: ExperimentConfig, opts: RunExperimentOp
   });
 }
 
+/** Options of reportExperiment: other shards' folders, timing, device, and the models for the examples grid. */
 export interface ReportOptions {
   /** Further folders that hold units of the same experiment (shards run elsewhere); outDir is searched first. */
   from?: string[];

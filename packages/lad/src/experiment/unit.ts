@@ -4,14 +4,15 @@
 // The baseline stage depends only on (data, model, baseline recipe, seed), so grid points share it:
 // it lives in <out>/baseline-<key>/seed-<s>/ and is published by an atomic rename, so parallel shards
 // that race to train it write identical bits and the loser's copy is dropped.
+// With no outDir nothing is written and nothing resumed: the teaching page runs a unit in memory,
+// watching its arms through `watch`.
 
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type Device, Generator, ValueError, defaultGenerator } from '@lad/tensor';
 import { Conv2d, type StateDict } from '@lad/nn';
 import type { LadConfig, TrainConfig } from '../config.ts';
 import type { ExperimentConfig, KnobValue } from '../presets.ts';
 import { STREAM, hashName, mixSeed } from '../seeds.ts';
+import { imageStd } from '../label-encoding.ts';
 import { buildModel, type ModelConfig } from '../models/build.ts';
 import type { SegModel } from '../models/types.ts';
 import { countMacs } from '../models/complexity.ts';
@@ -19,14 +20,26 @@ import { initExtraInputChannels_ } from '../models/layers.ts';
 import { describePretrainedLoad, loadPretrainedBackbone_ } from '../models/pretrained.ts';
 import { teacherLoss } from '../teacher.ts';
 import { studentLoss, baselineLoss } from '../student.ts';
-import { trainModel, type LossFn, type TrainResult } from '../train.ts';
+import { trainModel, type HistoryEntry, type LossFn, type TrainResult } from '../train.ts';
 import { evaluate, encodingAgreement, type EvalResult } from '../evaluate.ts';
 import type { SegDataset } from '../data/types.ts';
-import { ARMS, armsToRun, type ArmName, type ArmSpec } from './arms.ts';
+import { ARMS, armSpec, armsToRun, type ArmName, type ArmSpec } from './arms.ts';
 import { pct, topPredictedClass, type ArmSeedMetrics, type TeacherDiagnostics, type UnitResult } from './report.ts';
+import { nodeModule } from '../node.ts';
 
+/** A live view of a unit (the teaching page's): each arm's start, steps and end. */
+export interface UnitWatch {
+  start?: (arm: ArmName | 'baseline-start', iterations: number) => void;
+  /** After each step (awaiting it holds the run). */
+  step?: (arm: ArmName | 'baseline-start', entry: HistoryEntry, model: SegModel) => void | Promise<void>;
+  /** When the arm's metrics are in (a teacher's with its diagnostics). */
+  done?: (arm: ArmName | 'baseline-start', metrics: ArmSeedMetrics, model: SegModel) => void | Promise<void>;
+}
+
+/** What runUnit needs besides the config: the folder (or none), data, device, output and a live view. */
 export interface UnitContext {
-  outDir: string;
+  /** The experiment's folder; null: a unit in memory (nothing written, nothing resumed). */
+  outDir: string | null;
   data: { train: SegDataset; val: SegDataset };
   dataset: UnitResult['dataset'];
   device: Device;
@@ -38,6 +51,8 @@ export interface UnitContext {
   print?: (text: string) => void;
   /** The tensors of cfg.backboneFrom, read once by the runner; null without one. */
   pretrained?: StateDict | null;
+  /** A live view of the unit's arms (the teaching page's); none for the CLI. */
+  watch?: UnitWatch;
 }
 
 /** What a finished unit hands back besides unit.json: the trained models (for the examples grid). */
@@ -70,9 +85,12 @@ export const baselineKey = (cfg: ExperimentConfig): string =>
     .toString(16)
     .padStart(8, '0');
 
+const fs = () => nodeModule('experiment', 'node:fs');
+const join = (...parts: string[]) => nodeModule('experiment', 'node:path').join(...parts);
+
 function writeAtomic(path: string, text: string): void {
-  writeFileSync(path + '.tmp', text);
-  renameSync(path + '.tmp', path);
+  fs().writeFileSync(path + '.tmp', text);
+  fs().renameSync(path + '.tmp', path);
 }
 
 /** The first convolution that sees the input (the stem's first conv), whose channel 3 is the label channel. */
@@ -89,18 +107,52 @@ function meanImgsPerSec(r: TrainResult): number | null {
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
 }
 
+/** What a unit records of its data: names, sizes, the images evaluated, the train images' std. */
+export function datasetInfo(data: { train: SegDataset; val: SegDataset }, evalLimit: number | null): UnitResult['dataset'] {
+  return {
+    name: data.val.name,
+    numClasses: data.train.numClasses,
+    classNames: [...data.val.classNames],
+    train: data.train.length,
+    val: data.val.length,
+    evalImages: Math.min(evalLimit ?? data.val.length, data.val.length),
+    imageStd: imageStd(data.train),
+  };
+}
+
+/** The options of a unit's val evaluations: the images, the batch size, the seed of their label codes. */
+export const unitEvalOptions = (cfg: ExperimentConfig, seed: number, dataset: UnitResult['dataset']) => ({
+  numClasses: dataset.numClasses,
+  limit: dataset.evalImages,
+  batchSize: cfg.eval.batchSize,
+  seed: mixSeed(seed, STREAM.eval),
+});
+
+/**
+ * How a unit measures an arm's model for its report row: zeros in the label channel, or for a
+ * teacher measured with labels (evalInput 'labels') its labels under encodeTeacherEval. `cfg` is the
+ * unit's config (label scale resolved), as report.json's points[i].config holds it.
+ */
+export function armEvaluation(cfg: ExperimentConfig, arm: ArmName | 'baseline-start', seed: number, val: SegDataset, dataset: UnitResult['dataset']) {
+  const opts = unitEvalOptions(cfg, seed, dataset);
+  const spec = arm === 'baseline-start' ? null : armSpec(arm);
+  return (m: SegModel): Promise<EvalResult> =>
+    spec?.evalInput === 'labels'
+      ? evaluate(m, val, { ...opts, labelMode: 'encoded', encoding: spec.lad(cfg.lad).encodeTeacherEval })
+      : evaluate(m, val, { ...opts, labelMode: 'zeros' });
+}
+
 /** Runs (or resumes) one seed of one grid point; `cfg` is the point's config with its label scale resolved. */
 export async function runUnit(cfg: ExperimentConfig, point: Record<string, KnobValue>, pointName: string, seed: number, ctx: UnitContext): Promise<UnitRun> {
   const { data, device } = ctx;
   const K = ctx.dataset.numClasses;
-  const unitDir = join(ctx.outDir, pointName, `seed-${seed}`);
-  mkdirSync(unitDir, { recursive: true });
+  const unitDir = ctx.outDir === null ? null : join(ctx.outDir, pointName, `seed-${seed}`);
+  if (unitDir) fs().mkdirSync(unitDir, { recursive: true });
   const modelCfg: ModelConfig = { ...cfg.model, inChannels: 4, numClasses: K };
   const imageSize = cfg.student.cropSize ?? data.train.get(0).label.shape[0];
   const macs = countMacs(buildModel(modelCfg, { generator: new Generator(0) }), [1, 4, imageSize, imageSize]);
-  const evalOpts = { numClasses: K, limit: ctx.dataset.evalImages, batchSize: cfg.eval.batchSize, seed: mixSeed(seed, STREAM.eval) };
-  const zerosEval = (m: SegModel) => evaluate(m, data.val, { ...evalOpts, labelMode: 'zeros' });
-  const labelsEval = (lad: LadConfig) => (m: SegModel) => evaluate(m, data.val, { ...evalOpts, labelMode: 'encoded', encoding: lad.encodeTeacherEval });
+  const evalOpts = unitEvalOptions(cfg, seed, ctx.dataset);
+  const zerosEval = armEvaluation(cfg, 'baseline-start', seed, data.val, ctx.dataset);
   const fresh = (stream: number) => buildModel(modelCfg, { generator: new Generator(mixSeed(seed, stream)) }).to(device); // init drawn on the CPU
   const copyOf = (src: SegModel, stream: number) => {
     const m = fresh(stream);
@@ -113,7 +165,7 @@ export async function runUnit(cfg: ExperimentConfig, point: Record<string, KnobV
 
   const train = async (
     name: ArmName | 'baseline-start',
-    dir: string,
+    dir: string | null,
     model: SegModel,
     tc: TrainConfig,
     lossFn: LossFn,
@@ -121,6 +173,7 @@ export async function runUnit(cfg: ExperimentConfig, point: Record<string, KnobV
     resume = ctx.resume,
   ) => {
     ctx.log(`[experiment] ${pointName ? `${pointName} ` : ''}seed ${seed}: ${name} (${tc.iterations} iterations)`);
+    ctx.watch?.start?.(name, tc.iterations);
     defaultGenerator.manualSeed(mixSeed(seed, STREAM.default, hashName(name)));
     const result = await trainModel({
       name,
@@ -136,7 +189,8 @@ export async function runUnit(cfg: ExperimentConfig, point: Record<string, KnobV
       quiet: ctx.quiet,
       print: ctx.print,
       device,
-      extra: { model: JSON.stringify(modelCfg), arm: name },
+      extra: { model: JSON.stringify(modelCfg), arm: name, seed: String(seed), point: pointName },
+      onStep: ctx.watch?.step && ((entry, m) => ctx.watch!.step!(name, entry, m)),
     });
     timing[name] = { seconds: result.seconds, imgsPerSec: meanImgsPerSec(result) };
     models[name] = model;
@@ -163,24 +217,26 @@ export async function runUnit(cfg: ExperimentConfig, point: Record<string, KnobV
     ctx.log(`[experiment] seed ${seed}: ${describePretrainedLoad(loadPretrainedBackbone_(start, ctx.pretrained, opts), cfg.backboneFrom)}`);
   }
   if (cfg.init === 'baseline') {
-    const shared = join(ctx.outDir, `baseline-${baselineKey(cfg)}`, `seed-${seed}`);
+    const shared = ctx.outDir === null ? null : join(ctx.outDir, `baseline-${baselineKey(cfg)}`, `seed-${seed}`);
     const tc = { ...cfg.baseline, seed: mixSeed(seed, STREAM.baseline) };
     const lossFn: LossFn = (b) => baselineLoss(start, b, cfg.lad);
     let run: Awaited<ReturnType<typeof train>>;
-    if (existsSync(join(shared, 'done')))
+    if (shared === null) run = await train('baseline-start', null, start, tc, lossFn, zerosEval);
+    else if (fs().existsSync(join(shared, 'done')))
       run = await train('baseline-start', shared, start, tc, lossFn, zerosEval, true); // loads
     else {
       const mine = `${shared}.${ctx.owner}.tmp`; // resumable by the same owner
       run = await train('baseline-start', mine, start, tc, lossFn, zerosEval);
-      writeFileSync(join(mine, 'done'), '');
-      mkdirSync(join(shared, '..'), { recursive: true });
+      fs().writeFileSync(join(mine, 'done'), '');
+      fs().mkdirSync(join(shared, '..'), { recursive: true });
       try {
-        renameSync(mine, shared);
+        fs().renameSync(mine, shared);
       } catch {
-        rmSync(mine, { recursive: true, force: true }); // another shard published the same bits first
+        fs().rmSync(mine, { recursive: true, force: true }); // another shard published the same bits first
       }
     }
     arms['baseline-start'] = metrics(run, tc, 3);
+    await ctx.watch?.done?.('baseline-start', arms['baseline-start'], start);
   }
 
   // -- the arms ---------------------------------------------------------------------------------------
@@ -194,10 +250,11 @@ export async function runUnit(cfg: ExperimentConfig, point: Record<string, KnobV
     if (arm.loss === 'teacher') initExtraInputChannels_(firstConv(model), 3, cfg.lad.labelChannelInitStd, new Generator(mixSeed(seed, STREAM.redraw)));
     const teacher = arm.teacher ? models[arm.teacher]! : null;
     const lossFn: LossFn = arm.loss === 'teacher' ? (b, _s, g) => teacherLoss(model, b, K, lad, g) : (b, _s, g) => studentLoss(model, teacher, b, K, lad, g);
-    const evalFn = arm.evalInput === 'labels' ? labelsEval(lad) : zerosEval;
+    const evalFn = armEvaluation(cfg, arm.name, seed, data.val, ctx.dataset);
     const run = await train(arm.name, unitDir, model, tc, lossFn, evalFn);
     const diagnostics = arm.evalInput === 'labels' ? await diagnose(model, lad, run.final) : undefined;
     arms[arm.name] = metrics(run, tc, forwardsPerStep(arm, lad), diagnostics);
+    await ctx.watch?.done?.(arm.name, arms[arm.name]!, model);
   }
 
   async function diagnose(teacher: SegModel, lad: LadConfig, own: EvalResult): Promise<TeacherDiagnostics> {
@@ -211,7 +268,7 @@ export async function runUnit(cfg: ExperimentConfig, point: Record<string, KnobV
   }
 
   const result: UnitResult = { version: 2, point, pointName, seed, config: cfg, dataset: ctx.dataset, arms, timing };
-  writeAtomic(join(unitDir, 'unit.json'), JSON.stringify(result, jsonNumbers, 2) + '\n');
+  if (unitDir) writeAtomic(join(unitDir, 'unit.json'), JSON.stringify(result, jsonNumbers, 2) + '\n');
   return { result, models };
 }
 
@@ -223,5 +280,5 @@ export function jsonNumbers(_k: string, v: unknown): unknown {
 /** A finished unit's result, or null. */
 export function readUnit(outDir: string, pointName: string, seed: number): UnitResult | null {
   const path = join(outDir, pointName, `seed-${seed}`, 'unit.json');
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as UnitResult) : null;
+  return fs().existsSync(path) ? (JSON.parse(fs().readFileSync(path, 'utf8')) as UnitResult) : null;
 }

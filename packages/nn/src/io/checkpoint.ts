@@ -9,7 +9,7 @@ import type { LoadStateDictOptions, OptimizerParamState, OptimizerStateDict, Par
 import { CheckpointError } from './errors.ts';
 import { setOwn } from './header.ts';
 import { nodeModule } from './node.ts';
-import { loadSafetensors, saveSafetensors } from './safetensors.ts';
+import { loadSafetensors, parseSafetensors, saveSafetensors } from './safetensors.ts';
 
 /** Anything with a state dict: a Module, or a hand-written model. */
 export interface StateDictSource {
@@ -95,6 +95,12 @@ export function saveCheckpoint(path: string, input: CheckpointInput): void {
 export function loadCheckpoint(path: string): Checkpoint {
   const { tensors, metadata } = loadSafetensors(path);
   return decodeCheckpoint(tensors, metadata, path);
+}
+
+/** A checkpoint from its file's bytes (a browser's File, a fetch): loadCheckpoint without the file system. */
+export function parseCheckpoint(bytes: Uint8Array | ArrayBuffer, sourceName = '<in memory>'): Checkpoint {
+  const { tensors, metadata } = parseSafetensors(bytes, sourceName);
+  return decodeCheckpoint(tensors, metadata, sourceName);
 }
 
 /**

@@ -7,6 +7,7 @@ export { writeFileAtomic, tempPathFor } from './atomic.ts';
 export {
   saveCheckpoint,
   loadCheckpoint,
+  parseCheckpoint,
   restoreCheckpoint,
   checkpointPath,
   latestCheckpoint,
