@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The prepared GPU check (issue 4) for a machine with an NVIDIA GPU and a Vulkan driver, where Node
 # may be missing and nothing can be downloaded: conformance on the GPU, matmul and conv2d GFLOP/s
-# and a training step against our CPU backend (bench/gpu.ts), one summary; then the README's main
-# job (`lad experiment --preset quick --seeds 1`) on the GPU and, beside it, on 2 CPU threads, each
-# cut at LAD_SECONDS (default 240) and summarised by its report. Under 5 minutes in all.
+# and a training step against our CPU backend, the LAD teacher step's agreement with the CPU
+# (bench/gpu.ts), one summary; then the README's main job (`lad experiment --preset quick --seeds 1`)
+# on the GPU and, beside it, on 2 CPU threads, each cut at LAD_SECONDS (default 240) and summarised
+# by its report. Under 5 minutes in all; docs/results/gpu-h200.md has what it printed on an H200.
 #
 #   here:   bench/gpu-check.sh --prepare [--with-node]
 #           bundles bench/gpu.ts and the lad CLI, Dawn's Node bindings (npm webgpu@0.4.0, linux-x64
@@ -39,7 +40,16 @@ fi
 if command -v nvidia-smi >/dev/null; then nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; else echo "gpu-check: no nvidia-smi"; fi
 echo "node $("$NODE" --version)"
 rc=0
+rm -f "$OUT/out/gpu.json"
 timeout 290 "$NODE" "$OUT/gpu.mjs" --mode "${MODE:-webgpu}" --dawn "$OUT/linux-x64.dawn.node" --cases "$OUT/cases" || rc=$?
+# Dawn's bindings (npm webgpu@0.4.0) can abort or segfault while Node exits, after the summary is
+# printed and gpu.json written (seen on an H200, also in a script that only opens an adapter and a
+# device): a crash after a complete gpu.json with no failed case is not the check's failure
+if [ "$rc" -eq 134 ] || [ "$rc" -eq 139 ]; then
+  if [ -f "$OUT/out/gpu.json" ] && grep -q '"failed": \[\]' "$OUT/out/gpu.json"; then
+    echo "gpu-check: Node crashed in Dawn's teardown at exit (rc $rc) after writing complete results: counted as passed"; rc=0
+  fi
+fi
 
 LAD_SECONDS=${LAD_SECONDS:-240}
 if [ "$LAD_SECONDS" -gt 0 ]; then
