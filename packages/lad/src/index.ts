@@ -6,21 +6,12 @@
  * @module @lad/lad
  */
 
-export * from './losses.ts';
+// Everything that runs in a browser (browser.ts), then what needs Node: the datasets read from
+// files, the PNG figures and the experiment runner that writes run folders.
+export * from './browser.ts';
 export * from './data/index.ts';
-export * from './metrics.ts';
-export * from './models/index.ts';
-export * from './config.ts';
-export * from './validate.ts';
-export * from './label-encoding.ts';
-export * from './teacher.ts';
-export * from './student.ts';
-export * from './evaluate.ts';
-export * from './train.ts';
 // `Batch` is the loader's (ids, indices, epoch too); teacher.ts's minimal { images, labels } Batch,
 // which every loader batch satisfies, is exported as `StepBatch`.
 export type { Batch } from './data/index.ts';
 export * from './report/index.ts';
-export * from './presets.ts';
-export * from './seeds.ts';
 export * from './experiment/index.ts';
