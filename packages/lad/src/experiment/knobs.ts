@@ -110,6 +110,36 @@ export function withKnob(cfg: ExperimentConfig, knob: string, value: KnobValue):
   return out;
 }
 
+/** Whether V is a field a knob may set (a number, string or boolean, or null). */
+type Leaf<V> = [NonNullable<V>] extends [number | string | boolean] ? true : false;
+
+/** The dotted paths of T's number, string and boolean fields (through every variant of a union; no arrays): what `setKnob` takes. */
+export type KnobPath<T> = T extends readonly unknown[]
+  ? never
+  : T extends object
+    ? { [K in keyof T & string]-?: Leaf<T[K]> extends true ? K : `${K}.${KnobPath<NonNullable<T[K]>>}` }[keyof T & string]
+    : never;
+
+/** The type of the field at dotted path P of T. */
+export type KnobValueAt<T, P extends string> = T extends unknown
+  ? P extends `${infer K}.${infer R}`
+    ? K extends keyof T
+      ? KnobValueAt<NonNullable<T[K]>, R>
+      : never
+    : P extends keyof T
+      ? T[P]
+      : never
+  : never;
+
+/**
+ * withKnob for code: `setKnob(cfg, 'teacher.iterations', 400)`, the path and the value's type checked
+ * by the compiler (a misspelt path or a string for a number does not compile); the ranges by
+ * validateExperimentConfig, as for --set.
+ */
+export function setKnob<P extends KnobPath<ExperimentConfig>>(cfg: ExperimentConfig, path: P, value: KnobValueAt<ExperimentConfig, P>): ExperimentConfig {
+  return withKnob(cfg, path, value as KnobValue);
+}
+
 /** `knob=v1,v2,…` → one grid axis with typed values (throws saying what to change). */
 export function parseSweep(cfg: ExperimentConfig, text: string): SweepSpec {
   const eq = text.indexOf('=');
