@@ -16,6 +16,10 @@ describe('setKnob', () => {
     expect(setKnob(quick, 'lad.encodeTrain.scale', 'auto').lad.encodeTrain.scale).toBe('auto');
     expect(setKnob(quick, 'eval.limit', null).eval.limit).toBeNull();
     expect(setKnob(quick, 'init', 'scratch').init).toBe('scratch');
+    const warm = setKnob(quick, 'lad.labelScaleWarmup', 100);
+    validateExperimentConfig(warm);
+    expect(warm.lad.labelScaleWarmup).toBe(100);
+    expect(() => validateExperimentConfig(setKnob(quick, 'lad.labelScaleWarmup', 0.5))).toThrow(/labelScaleWarmup/);
   });
 
   it('does not compile a misspelt path, a value of the wrong type, or a path into an array', () => {

@@ -21,6 +21,7 @@ import {
   pixelKD,
   segLoss,
   studentLoss,
+  teacherLadAt,
   teacherLoss,
   withLabelChannel,
   zeroChannel,
@@ -354,6 +355,17 @@ describe('teacher and student steps (§2.3, §2.4)', () => {
     const x = labelTeacherInput(batch, 11, cfg.encodeDistill, new Generator(0));
     expect(x.shape).toEqual([4, 4, 32, 32]);
   }, 30_000);
+
+  it('a label-scale warm-up ramps the training encoding linearly, and the teacher sees it', () => {
+    const warm: LadConfig = { ...cfg, encodeTrain: enc({ scale: 2, sigma: 0 }), labelScaleWarmup: 4 };
+    expect([0, 1, 2, 3, 4, 10].map((s) => teacherLadAt(warm, s).encodeTrain.scale)).toEqual([0.5, 1, 1.5, 2, 2, 2]);
+    expect(teacherLadAt(cfg, 0)).toBe(cfg); // none: the same config
+    expect(teacherLadAt(warm, 0).encodeDistill).toEqual(warm.encodeDistill); // training only
+    expect(() => teacherLadAt({ ...warm, encodeTrain: enc({ scale: 'auto' }) }, 0)).toThrow(/resolve it first/);
+    // the label channel of the first warm-up step is the full one scaled by 1/4 (same codes)
+    const [early, full] = [teacherLadAt(warm, 0), warm].map((c) => labelTeacherInput(batch, 11, c.encodeTrain, new Generator(5)).select(1, 3));
+    f32(early).forEach((v, i) => expect(v).toBeCloseTo(f32(full)[i] / 4, 6));
+  });
 
   it("resizes teacher logits of another size to the student's, or says how to", () => {
     const coarse = buildModel(

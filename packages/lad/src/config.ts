@@ -68,6 +68,11 @@ export interface LadConfig {
   resizeTeacherLogits: boolean;
   /** Init std of the label channel's first-layer weights when a teacher starts from a 3-channel-trained model. */
   labelChannelInitStd: number;
+  /**
+   * Teacher training: iterations over which encodeTrain's scale ramps linearly from scale/W up to
+   * its value (teacherLadAt); 0 or absent: none, as in the released code. A study knob.
+   */
+  labelScaleWarmup?: number;
 }
 
 /** The released label-to-image std ratio: s = 100 against mean-subtracted pixels of std ≈ 58 (lad-method.md §2.2). */
@@ -91,6 +96,7 @@ export const DEFAULT_LAD: LadConfig = {
   kdT: 4,
   resizeTeacherLogits: true,
   labelChannelInitStd: 0.1,
+  labelScaleWarmup: 0,
 };
 
 /** One training run: SGD with momentum and weight decay on all parameters, poly learning rate (§2.5). */

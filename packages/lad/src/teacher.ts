@@ -94,6 +94,18 @@ export function labelTeacherInput(batch: Batch, numClasses: number, enc: LabelEn
   return withLabelChannel(batch.images, encodeLabels(batch.labels, numClasses, enc, gen)); // (N, 4, H, W)
 }
 
+/**
+ * The LAD config at 0-based teacher step `step` of a label-scale warm-up: encodeTrain's scale ×
+ * (step + 1) / labelScaleWarmup until the warm-up ends; `cfg` itself without one or after it.
+ */
+export function teacherLadAt(cfg: LadConfig, step: number): LadConfig {
+  const w = cfg.labelScaleWarmup ?? 0;
+  if (w === 0 || step + 1 >= w) return cfg;
+  const s = cfg.encodeTrain.scale;
+  if (s === 'auto') throw new ValueError("teacherLadAt: cfg.encodeTrain.scale is 'auto': resolve it first (resolveLabelScale).");
+  return { ...cfg, encodeTrain: { ...cfg.encodeTrain, scale: (s * (step + 1)) / w } };
+}
+
 /** A teacher's input for its channel count: the image alone for a 3-channel ("no labels") model. */
 export function teacherInput(model: SegModel, batch: Batch, numClasses: number, enc: LabelEncoding, gen: Generator): Tensor {
   return model.inChannels === 3 ? batch.images : labelTeacherInput(batch, numClasses, enc, gen);

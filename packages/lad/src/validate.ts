@@ -125,6 +125,7 @@ const LAD: Schema<LadConfig> = {
   kdT: positive,
   resizeTeacherLogits: bool,
   labelChannelInitStd: nonNegative,
+  labelScaleWarmup: optional(int(0)),
 };
 const lad = object(LAD);
 

@@ -14,7 +14,7 @@ import { mixSeed, STREAM } from '../seeds.ts';
 import { evaluate } from '../evaluate.ts';
 import { autoLabelScale } from '../label-encoding.ts';
 import { runFiles, trainModel, type LossFn } from '../train.ts';
-import { teacherLoss } from '../teacher.ts';
+import { teacherLadAt, teacherLoss } from '../teacher.ts';
 import { baselineLoss, studentLoss } from '../student.ts';
 import { UsageError, formatFlags, parseFlags, suggest, type CliIO, type FlagSpec, type Parsed, type CommandRun } from './args.ts';
 import { ARCHS, RUN_FLAGS, checkModelConfig, runConfig, type RunConfig } from './run-config.ts';
@@ -230,7 +230,7 @@ async function runKind(kind: Kind, args: string[], io: CliIO): Promise<number> {
     teacher?.to(device);
     let lossFn: LossFn;
     if (kind === 'baseline') lossFn = (batch) => baselineLoss(model, batch, cfg.lad);
-    else if (kind === 'teacher') lossFn = (batch, _step, gen) => teacherLoss(model, batch, K, cfg.lad, gen);
+    else if (kind === 'teacher') lossFn = (batch, step, gen) => teacherLoss(model, batch, K, teacherLadAt(cfg.lad, step), gen);
     else lossFn = (batch, _step, gen) => studentLoss(model, teacher!, batch, K, cfg.lad, gen);
     if (flags.profile) lossFn = profileSteps(lossFn, { print: io.out, label: 'iteration' }); // iterations 2-4, each to the next loss call
     // the teacher is validated with its labels (the privileged score), the others with a zero channel

@@ -18,7 +18,7 @@ import type { SegModel } from '../models/types.ts';
 import { countMacs } from '../models/complexity.ts';
 import { initExtraInputChannels_ } from '../models/layers.ts';
 import { describePretrainedLoad, loadPretrainedBackbone_ } from '../models/pretrained.ts';
-import { teacherLoss } from '../teacher.ts';
+import { teacherLadAt, teacherLoss } from '../teacher.ts';
 import { studentLoss, baselineLoss } from '../student.ts';
 import { trainModel, type HistoryEntry, type LossFn, type TrainResult } from '../train.ts';
 import { evaluate, encodingAgreement, type EvalResult } from '../evaluate.ts';
@@ -249,7 +249,8 @@ export async function runUnit(cfg: ExperimentConfig, point: Record<string, KnobV
     const model = copyOf(start, arm.stream);
     if (arm.loss === 'teacher') initExtraInputChannels_(firstConv(model), 3, cfg.lad.labelChannelInitStd, new Generator(mixSeed(seed, STREAM.redraw)));
     const teacher = arm.teacher ? models[arm.teacher]! : null;
-    const lossFn: LossFn = arm.loss === 'teacher' ? (b, _s, g) => teacherLoss(model, b, K, lad, g) : (b, _s, g) => studentLoss(model, teacher, b, K, lad, g);
+    const lossFn: LossFn =
+      arm.loss === 'teacher' ? (b, s, g) => teacherLoss(model, b, K, teacherLadAt(lad, s), g) : (b, _s, g) => studentLoss(model, teacher, b, K, lad, g);
     const evalFn = armEvaluation(cfg, arm.name, seed, data.val, ctx.dataset);
     const run = await train(arm.name, unitDir, model, tc, lossFn, evalFn);
     const diagnostics = arm.evalInput === 'labels' ? await diagnose(model, lad, run.final) : undefined;
