@@ -53,13 +53,18 @@ export interface GemmJob {
   A: object;
   packB: string;
   B: object;
-  /** C element (b, i, j) goes to out[oOff + floor(b/oG)*oB1 + (b%oG)*oB2 + i*oRs + j] (+ bias[(b%oG)*M + i]). */
+  /**
+   * C element (b, i, j) goes to out[oOff + floor(b/oG)*oB1 + (b%oG)*oB2 + i*oRs + j] (+ bias[(b%oG)*M + i]);
+   * with oP set, column j goes to floor(j/oP)*oN + j%oP instead of j (conv over a batch of images: j = (n, pixel)).
+   */
   out: FloatArray;
   oOff: number;
   oG: number;
   oB1: number;
   oB2: number;
   oRs: number;
+  oP?: number;
+  oN?: number;
   bias: FloatArray | null;
 }
 
@@ -230,13 +235,22 @@ function gemmTiles(K: KernelTable, j: GemmJob, u0: number, u1: number): void {
       }
     }
     const b2 = b % j.oG,
-      base = j.oOff + Math.floor(b / j.oG) * j.oB1 + b2 * j.oB2 + j0;
-    for (let i = 0; i < mB; i++) {
-      const o = base + (i0 + i) * oRs,
-        c = i * nP,
-        bi = bias === null ? 0 : bias[b2 * M + i0 + i]!;
-      if (bias === null) for (let jj = 0; jj < nB; jj++) out[o + jj] = Cc[c + jj]!;
-      else for (let jj = 0; jj < nB; jj++) out[o + jj] = Cc[c + jj]! + bi;
+      oP = j.oP ?? N,
+      oN = j.oN ?? 0;
+    for (let jj = 0; jj < nB; ) {
+      // columns [jj, jj + len) of the tile are contiguous in out
+      const q = Math.floor((j0 + jj) / oP),
+        p = j0 + jj - q * oP,
+        len = Math.min(nB - jj, oP - p);
+      const base = j.oOff + Math.floor(b / j.oG) * j.oB1 + b2 * j.oB2 + q * oN + p - jj;
+      for (let i = 0; i < mB; i++) {
+        const o = base + (i0 + i) * oRs,
+          c = i * nP,
+          bi = bias === null ? 0 : bias[b2 * M + i0 + i]!;
+        if (bias === null) for (let t = jj; t < jj + len; t++) out[o + t] = Cc[c + t]!;
+        else for (let t = jj; t < jj + len; t++) out[o + t] = Cc[c + t]! + bi;
+      }
+      jj += len;
     }
   }
 }
