@@ -15,7 +15,7 @@
 
 import { registerKernels, registerValues, type KernelTable } from '../threads.ts';
 import { Code, I32, Op, Simd, V128, wasmModule, type FuncDef } from './emit.ts';
-import { copyRunKernel, copyRunsKernel, im2colKernel } from './copy.ts';
+import { copyRunsKernel, im2colKernel } from './copy.ts';
 
 /** Shape of the register tile: MR = 4*mPanels rows (4-row A panels), NR = 4*nVecs columns. */
 export interface SimdTile {
@@ -241,12 +241,11 @@ function panelizeKernel(): FuncDef {
   };
 }
 
-/** The module's bytes: micro-kernels for every (m <= mPanels, w <= nVecs), gebp, panelize, then copy.ts's copyRun, copyRuns and im2col; memory exported as "mem". */
+/** The module's bytes: micro-kernels for every (m <= mPanels, w <= nVecs), gebp, panelize, then copy.ts's copyRuns and im2col; memory exported as "mem". */
 export function buildGemmSimdModule(t: SimdTile = SIMD_TILE): Uint8Array {
   const funcs: FuncDef[] = [];
   for (let m = 1; m <= t.mPanels; m++) for (let w = 1; w <= t.nVecs; w++) funcs[microIndex(t, m, w)] = microKernel(m, w);
-  const copyRun = funcs.length + 2;
-  funcs.push(gebpKernel(t), panelizeKernel(), copyRunKernel(), copyRunsKernel(copyRun), im2colKernel(copyRun));
+  funcs.push(gebpKernel(t), panelizeKernel(), copyRunsKernel(), im2colKernel());
   return wasmModule({ funcs, memory: { minPages: 1, export: 'mem' } });
 }
 
