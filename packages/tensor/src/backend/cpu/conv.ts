@@ -41,6 +41,12 @@ interface Im2colSrc extends Conv2dGeom {
   x: FloatArray;
 }
 
+/** An Im2colSrc as one literal (spreading the geometry's fields costs V8 microseconds per pass). */
+function im2colSrc(g: Conv2dGeom, x: FloatArray): Im2colSrc {
+  const { N, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, groups, OH, OW } = g;
+  return { N, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, groups, OH, OW, x };
+}
+
 /**
  * Knobs, exposed for tests: colChunk = elements of the column buffer of the input gradient; below
  * wideMaxP output pixels per image, the forward and weight-gradient GEMMs run over the whole batch
@@ -315,12 +321,33 @@ export function conv2dForward(x: FloatArray, w: FloatArray, bias: FloatArray | n
   const A: ViewSrc = { data: w, off: 0, G: g.groups, bs1: 0, bs2: Og * Ck, ss: 0, rs: Ck, cs: 1 };
   if (batchWide(g)) {
     // out[:, g] (Og, N*P) = w[g] (Og, Ck) @ im2col(x[:, g]) (Ck, N*P): column (n, p) goes to out[n, g, :, p]
-    const job = { M: Og, N: g.N * P, Kd: Ck, nSeg: 1, packA: 'packAView', A, packB: 'packBIm2col', B: { ...g, x } };
-    runGemm({ ...job, out, oOff: 0, oG: g.groups, oB1: 0, oB2: Og * P, oRs: P, oP: P, oN: g.O * P, bias }, g.groups);
+    const B = im2colSrc(g, x);
+    runGemm(
+      {
+        M: Og,
+        N: g.N * P,
+        Kd: Ck,
+        nSeg: 1,
+        packA: 'packAView',
+        A,
+        packB: 'packBIm2col',
+        B,
+        out,
+        oOff: 0,
+        oG: g.groups,
+        oB1: 0,
+        oB2: Og * P,
+        oRs: P,
+        oP: P,
+        oN: g.O * P,
+        bias,
+      },
+      g.groups,
+    );
     return;
   }
   // out[n, g] (Og, P) = w[g] (Og, Ck) @ im2col(x[n, g]) (Ck, P)
-  const B = is1x1 ? { data: x, off: 0, G: g.groups, bs1: g.C * HW, bs2: Cg * HW, ss: 0, rs: HW, cs: 1 } : { ...g, x };
+  const B = is1x1 ? { data: x, off: 0, G: g.groups, bs1: g.C * HW, bs2: Cg * HW, ss: 0, rs: HW, cs: 1 } : im2colSrc(g, x);
   runGemm(
     {
       M: Og,
@@ -357,11 +384,11 @@ export function conv2dBackwardInput(gy: FloatArray, w: FloatArray, g: Conv2dGeom
   }
   // w[g]ᵀ (Ck, Og) viewed through w[g] (Og, Ck); gy[n, g] (Og, P)
   const A: ViewSrc = { data: w, off: 0, G: g.groups, bs1: 0, bs2: Og * Ck, ss: 0, rs: 1, cs: Ck };
-  const B: ViewSrc = { data: gy, off: 0, G: g.groups, bs1: g.O * P, bs2: Og * P, ss: 0, rs: P, cs: 1 };
-  const job = { M: Ck, N: P, Kd: Og, nSeg: 1, packA: 'packAView', A, packB: 'packBView', B, bias: null };
   if (is1x1) {
+    const B: ViewSrc = { data: gy, off: 0, G: g.groups, bs1: g.O * P, bs2: Og * P, ss: 0, rs: P, cs: 1 };
     // gx[n, g] (Cg, HW) = w[g]ᵀ @ gy[n, g]
-    runGemm({ ...job, out: gx, oOff: 0, oG: g.groups, oB1: g.C * HW, oB2: Cg * HW, oRs: HW }, g.N * g.groups);
+    const job = { M: Ck, N: P, Kd: Og, nSeg: 1, packA: 'packAView', A, packB: 'packBView', B };
+    runGemm(Object.assign(job, { out: gx, oOff: 0, oG: g.groups, oB1: g.C * HW, oB2: Cg * HW, oRs: HW, bias: null }), g.N * g.groups);
     return;
   }
   const per = g.groups * Ck * P,
@@ -374,8 +401,10 @@ export function conv2dBackwardInput(gy: FloatArray, w: FloatArray, g: Conv2dGeom
     const nb = Math.min(chunk, g.N - n0);
     // gcol[n, g] (Ck, P) = w[g]ᵀ @ gy[n0+n, g], then scattered back to pixels
     const gyChunk = gy.subarray(n0 * g.O * P, (n0 + nb) * g.O * P);
-    runGemm({ ...job, B: { ...B, data: gyChunk }, out: gcol, oOff: 0, oG: 1, oB1: Ck * P, oB2: 0, oRs: P }, nb * g.groups);
-    runKernel('col2im', { ...g, gcol, gx: gxs, n0 }, nb * g.C, nb * per, chunk < g.N ? [] : ['gx']);
+    const Bc: ViewSrc = { data: gyChunk, off: 0, G: g.groups, bs1: g.O * P, bs2: Og * P, ss: 0, rs: P, cs: 1 };
+    const job = { M: Ck, N: P, Kd: Og, nSeg: 1, packA: 'packAView', A, packB: 'packBView', B: Bc };
+    runGemm(Object.assign(job, { out: gcol, oOff: 0, oG: 1, oB1: Ck * P, oB2: 0, oRs: P, bias: null }), nb * g.groups);
+    runKernel('col2im', Object.assign(im2colSrc(g, gcol), { gcol, gx: gxs, n0 }), nb * g.C, nb * per, chunk < g.N ? [] : ['gx']);
   }
   if (gxs !== gx) gx.set(gxs);
 }
@@ -433,13 +462,16 @@ export function conv2dBackwardWeight(x: FloatArray, gy: FloatArray, g: Conv2dGeo
       gyT = sharedFloat('conv.gyT', dtypeOf(gy) as 'float32' | 'float64', g.O * NP);
     for (let n = 0; n < g.N; n++) for (let o = 0; o < g.O; o++) gyT.set(gy.subarray((n * g.O + o) * P, (n * g.O + o + 1) * P), o * NP + n * P);
     const A: ViewSrc = { data: gyT, off: 0, G: 1, bs1: Og * NP, bs2: 0, ss: 0, rs: NP, cs: 1 };
-    const job = { M: Og, N: Ck, Kd: NP, nSeg: 1, packA: 'packAView', A, packB: 'packBIm2colT', B: { ...g, x } };
-    runGemm({ ...job, out: gw, oOff: 0, oG: 1, oB1: Og * Ck, oB2: 0, oRs: Ck, bias: null }, g.groups);
+    const B = im2colSrc(g, x);
+    runGemm(
+      { M: Og, N: Ck, Kd: NP, nSeg: 1, packA: 'packAView', A, packB: 'packBIm2colT', B, out: gw, oOff: 0, oG: 1, oB1: Og * Ck, oB2: 0, oRs: Ck, bias: null },
+      g.groups,
+    );
     return;
   }
   // gw[g] (Og, Ck) = sum over n of gy[n, g] (Og, P) @ im2col(x[n, g])ᵀ (P, Ck); segment s = n
   const A: ViewSrc = { data: gy, off: 0, G: 1, bs1: Og * P, bs2: 0, ss: g.O * P, rs: P, cs: 1 };
-  const B = is1x1 ? { data: x, off: 0, G: 1, bs1: Cg * HW, bs2: 0, ss: g.C * HW, rs: 1, cs: HW } : { ...g, x };
+  const B = is1x1 ? { data: x, off: 0, G: 1, bs1: Cg * HW, bs2: 0, ss: g.C * HW, rs: 1, cs: HW } : im2colSrc(g, x);
   runGemm(
     {
       M: Og,

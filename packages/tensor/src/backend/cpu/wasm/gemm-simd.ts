@@ -360,7 +360,7 @@ function packBViewF32(
   return 4 * nB + 1;
 }
 
-/** What gemmTilesSimd reads of a GemmJob (gemm.ts; out and the operands are float32), plus the strip length. */
+/** What gemmTilesSimd reads of a GemmJob (gemm.ts; out and the operands are float32), and the SIMD fields. */
 interface SimdJob {
   M: number;
   N: number;
@@ -381,8 +381,8 @@ interface SimdJob {
   oB1: number;
   oB2: number;
   oRs: number;
-  oP?: number;
-  oN?: number;
+  oP: number;
+  oN: number;
   bias: Float32Array | null;
   /** At most this many row tiles share one C strip (bounds the module's memory). */
   maxStrip: number;
@@ -483,8 +483,7 @@ function gemmTilesSimd(K: KernelTable, j: SimdJob, u0: number, u1: number): void
       }
     }
     const b2 = b % j.oG,
-      oP = j.oP ?? N,
-      oN = j.oN ?? 0;
+      { oP, oN } = j;
     for (let jj = 0; jj < nB; ) {
       // columns [jj, jj + len) of the strip are contiguous in out (see GemmJob's oP)
       const q = Math.floor((j0 + jj) / oP),
