@@ -1,8 +1,10 @@
 // Fused batch-norm kernels over (N, C, L) data (L = H·W): one pass for the statistics, one for the
 // output; the backward pass needs two sums per channel and one more pass. The composed reference
 // (ops/nnfunc.ts, batchNormComposed) is what these are tested against and what double backward uses.
+// On float32 data the elementwise passes run in WebAssembly SIMD with the same bits (wasm/norm-simd.ts).
 
 import { alloc, type FloatArray } from './alloc.ts';
+import { affineF32, normSimdOn, stageBackwardF32 } from './wasm/norm-simd.ts';
 
 /** Per-channel statistics: float64 when computed here, the running stats' dtype in eval mode. */
 export interface BnStats {
@@ -34,6 +36,16 @@ export function bnStats(x: FloatArray, N: number, C: number, L: number, eps: num
 /** y = (x − mean)·invstd·w + b per channel; w and b may be null (1 and 0); with `relu`, relu(y). */
 export function bnForward(x: FloatArray, N: number, C: number, L: number, s: BnStats, w: FloatArray | null, b: FloatArray | null, relu = false): FloatArray {
   const y: FloatArray = x instanceof Float64Array ? alloc('float64', x.length) : alloc('float32', x.length);
+  if (x instanceof Float32Array && y instanceof Float32Array && normSimdOn()) {
+    const scale = new Float64Array(C),
+      shift = new Float64Array(C);
+    for (let c = 0; c < C; c++) {
+      scale[c] = s.invstd[c] * (w ? w[c] : 1);
+      shift[c] = (b ? b[c] : 0) - s.mean[c] * scale[c];
+    }
+    affineF32(x, y, N, C, L, scale, shift, relu);
+    return y;
+  }
   for (let c = 0; c < C; c++) {
     const scale = s.invstd[c] * (w ? w[c] : 1),
       shift = (b ? b[c] : 0) - s.mean[c] * scale;
@@ -77,7 +89,12 @@ export function bnBackward(
   reluOut: FloatArray | null = null,
 ) {
   const gx: FloatArray = x instanceof Float64Array ? alloc('float64', x.length) : alloc('float32', x.length);
-  if (reluOut) g = reluMask(g, reluOut, gx); // the fused ReLU's gradient first, into gx (overwritten below)
+  const f32 = g instanceof Float32Array && x instanceof Float32Array && (reluOut === null || reluOut instanceof Float32Array);
+  const simd = training && f32 && normSimdOn() ? stageBackwardF32(g as Float32Array, x as Float32Array, reluOut as Float32Array | null, N, C) : null;
+  if (simd) {
+    g = simd.g; // masked there when reluOut is given
+    x = simd.x;
+  } else if (reluOut) g = reluMask(g, reluOut, gx); // the fused ReLU's gradient first, into gx (overwritten below)
   const gw = new Float64Array(C),
     gb = new Float64Array(C),
     M = N * L;
@@ -97,8 +114,10 @@ export function bnBackward(
     if (training) {
       const a = sg / M,
         bq = sgx / M;
-      for (let n = 0; n < N; n++) for (let i = (n * C + c) * L, e = i + L; i < e; i++) gx[i] = k * (g[i] - a - (x[i] - m) * is * bq);
+      if (simd) simd.tab.set([k, a, m, is, bq], 5 * c);
+      else for (let n = 0; n < N; n++) for (let i = (n * C + c) * L, e = i + L; i < e; i++) gx[i] = k * (g[i] - a - (x[i] - m) * is * bq);
     } else for (let n = 0; n < N; n++) for (let i = (n * C + c) * L, e = i + L; i < e; i++) gx[i] = k * g[i];
   }
+  simd?.grad(gx as Float32Array);
   return { gx, gw, gb };
 }

@@ -1,0 +1,82 @@
+// The WebAssembly SIMD passes of the float32 batch-norm kernels (backend/cpu/wasm/norm-simd.ts) give
+// the bits of norm.ts's JS loops: forward with and without the fused ReLU, and the training backward
+// (with the ReLU's mask), on random (N, C, L) shapes whose L leaves tails of 1 to 3 floats, with
+// ±0, ±∞, NaN and extreme values among the inputs.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { bnBackward, bnForward, bnStats } from '../packages/tensor/src/backend/cpu/norm.ts';
+import { normOptions, normSimdOn } from '../packages/tensor/src/backend/cpu/wasm/norm-simd.ts';
+
+const specials = [0, -0, Infinity, -Infinity, Number.NaN, 3e38, -3e38, 1e-45, -1e-45];
+
+/** float32 data: mostly N(0,1)-ish from the seed, with a special value every `every` elements (none when 0). */
+function data(n: number, seed: number, every: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = every > 0 && s % every === 0 ? specials[s % specials.length]! : (s / 2 ** 31 - 1) * 3;
+  }
+  return a;
+}
+
+/** Same bits, NaNs compared as NaN (their payloads are not specified). */
+function expectSameBits(got: Float32Array | Float64Array, want: Float32Array | Float64Array, what: string): void {
+  expect(got.length).toBe(want.length);
+  for (let i = 0; i < got.length; i++) {
+    const a = got[i]!,
+      b = want[i]!;
+    if (!(Object.is(a, b) || (a !== a && b !== b))) throw new Error(`${what} element ${i}: got ${a}, want ${b}`);
+  }
+}
+
+describe('batch-norm SIMD passes (float32)', () => {
+  afterAll(() => {
+    normOptions.simd = true;
+  });
+
+  it('are available where WebAssembly SIMD is (Node 20)', () => {
+    expect(normSimdOn()).toBe(true);
+  });
+
+  it('give the bits of the JS loops: forward (± ReLU) and training backward (± ReLU mask)', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          N: fc.integer({ min: 1, max: 3 }),
+          C: fc.integer({ min: 1, max: 5 }),
+          L: fc.integer({ min: 1, max: 13 }),
+          seed: fc.integer(),
+          every: fc.constantFrom(0, 0, 5, 17),
+          affine: fc.boolean(),
+          relu: fc.boolean(),
+        }),
+        ({ N, C, L, seed, every, affine, relu }) => {
+          const n = N * C * L,
+            x = data(n, seed, every),
+            gy = data(n, seed + 1, every);
+          const w = affine ? data(C, seed + 2, 0) : null,
+            b = affine ? data(C, seed + 3, 0) : null;
+          const stats = bnStats(x, N, C, L, 1e-5);
+          const run = (simd: boolean) => {
+            normOptions.simd = simd;
+            try {
+              const y = bnForward(x, N, C, L, stats, w, b, relu) as Float32Array;
+              return { y, ...bnBackward(gy, x, N, C, L, stats, w, true, relu ? y : null) };
+            } finally {
+              normOptions.simd = true;
+            }
+          };
+          const fast = run(true),
+            js = run(false);
+          expectSameBits(fast.y, js.y, 'forward');
+          expectSameBits(fast.gx, js.gx, 'gx');
+          expectSameBits(fast.gw, js.gw, 'gw');
+          expectSameBits(fast.gb, js.gb, 'gb');
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
