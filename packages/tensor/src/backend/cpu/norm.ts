@@ -36,7 +36,7 @@ export function bnStats(x: FloatArray, N: number, C: number, L: number, eps: num
 /** y = (x − mean)·invstd·w + b per channel; w and b may be null (1 and 0); with `relu`, relu(y). */
 export function bnForward(x: FloatArray, N: number, C: number, L: number, s: BnStats, w: FloatArray | null, b: FloatArray | null, relu = false): FloatArray {
   const y: FloatArray = x instanceof Float64Array ? alloc('float64', x.length) : alloc('float32', x.length);
-  if (x instanceof Float32Array && y instanceof Float32Array && normSimdOn()) {
+  if (x instanceof Float32Array && y instanceof Float32Array && normSimdOn(x.length)) {
     const scale = new Float64Array(C),
       shift = new Float64Array(C);
     for (let c = 0; c < C; c++) {
@@ -90,7 +90,7 @@ export function bnBackward(
 ) {
   const gx: FloatArray = x instanceof Float64Array ? alloc('float64', x.length) : alloc('float32', x.length);
   const f32 = g instanceof Float32Array && x instanceof Float32Array && (reluOut === null || reluOut instanceof Float32Array);
-  const simd = training && f32 && normSimdOn() ? stageBackwardF32(g as Float32Array, x as Float32Array, reluOut as Float32Array | null, N, C) : null;
+  const simd = training && f32 && normSimdOn(x.length) ? stageBackwardF32(g as Float32Array, x as Float32Array, reluOut as Float32Array | null, N, C) : null;
   if (simd) {
     g = simd.g; // masked there when reluOut is given
     x = simd.x;

@@ -260,9 +260,12 @@ const instance: NormInstance | null = (() => {
 /** Switch, for tests: simd = false runs the JS loops of norm.ts. */
 export const normOptions = { simd: true };
 
-/** Whether the float32 batch-norm passes run here. */
-export function normSimdOn(): boolean {
-  return instance !== null && normOptions.simd;
+/** Elements above which the passes stay in JS: module memory never shrinks (at most ~3·4·MAX_N bytes are kept). */
+const MAX_N = 1 << 22;
+
+/** Whether the float32 batch-norm passes over n elements run here. */
+export function normSimdOn(n: number): boolean {
+  return instance !== null && normOptions.simd && n <= MAX_N;
 }
 
 /** Module memory of at least `bytes`, as float32 and float64 views (made again after growing). */
