@@ -1,7 +1,8 @@
-// The WebAssembly SIMD passes of the float32 batch-norm kernels (backend/cpu/wasm/norm-simd.ts) give
-// the bits of norm.ts's JS loops: forward with and without the fused ReLU, and the training backward
-// (with the ReLU's mask), on random (N, C, L) shapes whose L leaves tails of 1 to 3 floats, with
-// ±0, ±∞, NaN and extreme values among the inputs.
+// The batch-norm kernels' fast paths give the bits of plain loops: the WebAssembly SIMD passes of the
+// float32 kernels (backend/cpu/wasm/norm-simd.ts) those of norm.ts's JS loops (forward with and without
+// the fused ReLU, training backward with the ReLU's mask), on random (N, C, L) shapes whose L leaves
+// tails of 1 to 3 floats, with ±0, ±∞, NaN and extreme values among the inputs; and the per-channel
+// sums taken two channels at a time (bnStats, bnBackward's gw and gb) those of one channel at a time.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -30,6 +31,61 @@ function expectSameBits(got: Float32Array | Float64Array, want: Float32Array | F
     if (!(Object.is(a, b) || (a !== a && b !== b))) throw new Error(`${what} element ${i}: got ${a}, want ${b}`);
   }
 }
+
+/** The statistics and the backward's sums one channel at a time (float64 sums in (n, i) order). */
+function referenceSums(x: Float32Array, g: Float32Array, N: number, C: number, L: number, eps: number) {
+  const mean = new Float64Array(C),
+    invstd = new Float64Array(C),
+    gb = new Float64Array(C),
+    gw = new Float64Array(C),
+    M = N * L;
+  for (let c = 0; c < C; c++) {
+    const at = (n: number, i: number) => (n * C + c) * L + i;
+    let s = 0;
+    for (let n = 0; n < N; n++) for (let i = 0; i < L; i++) s += x[at(n, i)]!;
+    const m = s / M;
+    let v = 0;
+    for (let n = 0; n < N; n++) for (let i = 0; i < L; i++) v += (x[at(n, i)]! - m) * (x[at(n, i)]! - m);
+    mean[c] = m;
+    invstd[c] = 1 / Math.sqrt(v / M + eps);
+    for (let n = 0; n < N; n++)
+      for (let i = 0; i < L; i++) {
+        gb[c] += g[at(n, i)]!;
+        gw[c] += g[at(n, i)]! * (x[at(n, i)]! - m) * invstd[c]!;
+      }
+  }
+  return { mean, invstd, gb, gw };
+}
+
+describe('batch-norm kernels (float32)', () => {
+  it('take the per-channel sums two channels at a time with the bits of one at a time (odd C included)', () => {
+    fc.assert(
+      fc.property(
+        fc.record({ N: fc.integer({ min: 1, max: 3 }), C: fc.integer({ min: 1, max: 7 }), L: fc.integer({ min: 1, max: 9 }), seed: fc.integer() }),
+        ({ N, C, L, seed }) => {
+          const n = N * C * L,
+            x = data(n, seed, 0),
+            gy = data(n, seed + 1, 0);
+          const want = referenceSums(x, gy, N, C, L, 1e-5),
+            stats = bnStats(x, N, C, L, 1e-5);
+          expectSameBits(stats.mean, want.mean, 'mean');
+          expectSameBits(stats.invstd, want.invstd, 'invstd');
+          for (const simd of [true, false]) {
+            normOptions.simd = simd;
+            try {
+              const { gw, gb } = bnBackward(gy, x, N, C, L, stats, null, true, null);
+              expectSameBits(gb, want.gb, 'gb');
+              expectSameBits(gw, want.gw, 'gw');
+            } finally {
+              normOptions.simd = true;
+            }
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});
 
 describe('batch-norm SIMD passes (float32)', () => {
   afterAll(() => {
