@@ -247,7 +247,7 @@ interface WasmApi {
 }
 
 const instance: NormInstance | null = (() => {
-  const WA = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
   if (WA === undefined) return null;
   try {
     const bytes = buildNormSimdModule();
