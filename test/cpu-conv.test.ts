@@ -344,6 +344,15 @@ describe('conv2d batch-wide GEMMs on small maps', () => {
         const wide = passes(gn, dtype, seed, Number.POSITIVE_INFINITY),
           per = passes(gn, dtype, seed, 0);
         for (let i = 0; i < 3; i++) expect(firstBitDiff(wide[i]!, per[i]!)).toBe(-1);
+        // gy too big for the weight gradient's transposed copy (colChunk): forward wide, weight gradient per image
+        const chunk = cv.convTuning.colChunk;
+        cv.convTuning.colChunk = 1;
+        try {
+          const capped = passes(gn, dtype, seed, Number.POSITIVE_INFINITY);
+          for (let i = 0; i < 3; i++) expect(firstBitDiff(capped[i]!, per[i]!)).toBe(-1);
+        } finally {
+          cv.convTuning.colChunk = chunk;
+        }
       }),
       { numRuns: 40 },
     );

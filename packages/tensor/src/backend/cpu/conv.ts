@@ -48,10 +48,11 @@ function im2colSrc(g: Conv2dGeom, x: FloatArray): Im2colSrc {
 }
 
 /**
- * Knobs, exposed for tests: colChunk = elements of the column buffer of the input gradient; below
- * wideMaxP output pixels per image, the forward and weight-gradient GEMMs run over the whole batch
- * at once (one GEMM whose N, resp. K, is N*OH*OW) instead of one GEMM per image: the same sums in
- * the same order (same bits), with panels wide enough for the SIMD tile on small maps.
+ * Knobs, exposed for tests: colChunk = elements of the column buffer of the input gradient (and at
+ * most of the weight gradient's transposed gy); below wideMaxP output pixels per image, the forward
+ * and weight-gradient GEMMs run over the whole batch at once (one GEMM whose N, resp. K, is N*OH*OW)
+ * instead of one GEMM per image: the same sums in the same order (same bits), with panels wide
+ * enough for the SIMD tile on small maps.
  */
 export const convTuning = { colChunk: 1 << 22, wideMaxP: 256 };
 
@@ -456,8 +457,9 @@ export function conv2dBackwardWeight(x: FloatArray, gy: FloatArray, g: Conv2dGeo
     return;
   }
   const { Cg, Og, Ck, P, HW, is1x1 } = dims(g);
-  if (batchWide(g)) {
+  if (batchWide(g) && g.N * g.O * P <= convTuning.colChunk) {
     // gw[g] (Og, Ck) = gyT[g] (Og, N*P) @ im2col(x[:, g])ᵀ (N*P, Ck), gyT (O, N*P) = gy with images along rows
+    // (a shared scratch, kept: at most colChunk elements)
     const NP = g.N * P,
       gyT = sharedFloat('conv.gyT', dtypeOf(gy) as 'float32' | 'float64', g.O * NP);
     for (let n = 0; n < g.N; n++) for (let o = 0; o < g.O; o++) gyT.set(gy.subarray((n * g.O + o) * P, (n * g.O + o + 1) * P), o * NP + n * P);
