@@ -1,7 +1,8 @@
 // Property tests of the CPU conv2d kernels (backend/cpu/conv.ts) against their naive references
 // over random geometries: stride, per-axis padding, dilation, groups, 1x1, kernels larger than
 // the input, dilations whose taps read only padding (dropped); float32 (SIMD GEMM, float32 accumulation: the bound of expectF32Close) and float64;
-// and 2 threads bit-identical to 1.
+// 2 threads bit-identical to 1; and the batch-wide GEMMs of small maps (convTuning.wideMaxP) bit-identical
+// to one GEMM per image, with blocks that start inside an image.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -294,6 +295,113 @@ describe('conv2d kernels (cpu)', () => {
         expect(firstBitDiff(gx, one[1]!)).toBe(-1);
       } finally {
         cv.convTuning.colChunk = chunk;
+      }
+    }
+  });
+});
+
+describe('conv2d batch-wide GEMMs on small maps', () => {
+  const threads = getNumThreads(),
+    wideMaxP = cv.convTuning.wideMaxP;
+  afterAll(() => {
+    setNumThreads(threads);
+    cv.convTuning.wideMaxP = wideMaxP;
+  });
+
+  /** The three passes with the batch-wide GEMMs allowed at every map size (wideMaxP = Infinity) or never (0). */
+  function passes(g: Geom, dtype: 'float32' | 'float64', seed: number, maxP: number): FloatArray[] {
+    const n = sizes(g),
+      x = rand(dtype, n.x, seed),
+      w = rand(dtype, n.w, seed + 1),
+      gy = rand(dtype, n.y, seed + 2),
+      b = rand(dtype, g.O, seed + 3);
+    const y = (alloc(dtype, n.y) as FloatArray).fill(NaN),
+      gx = (alloc(dtype, n.x) as FloatArray).fill(NaN),
+      gw = (alloc(dtype, n.w) as FloatArray).fill(NaN);
+    cv.convTuning.wideMaxP = maxP;
+    try {
+      cv.conv2dForward(x, w, b, g, y);
+      cv.conv2dBackwardInput(gy, w, g, gx);
+      cv.conv2dBackwardWeight(x, gy, g, gw);
+    } finally {
+      cv.convTuning.wideMaxP = wideMaxP;
+    }
+    return [y, gx, gw];
+  }
+
+  it('are chosen for batches of more than one image below wideMaxP output pixels', () => {
+    const g = (N: number, H: number) => geom({ N, C: 2, H, W: H, O: 2, kH: 3, kW: 3, sH: 1, sW: 1, pH: 1, pW: 1, dH: 1, dW: 1, groups: 1 });
+    const P = Math.floor(Math.sqrt(wideMaxP - 1)); // P*P < wideMaxP
+    expect(cv.batchWide(g(2, P))).toBe(true);
+    expect(cv.batchWide(g(1, P))).toBe(false); // one image: the per-image GEMM is the same GEMM
+    expect(cv.batchWide(g(2, Math.ceil(Math.sqrt(wideMaxP))))).toBe(false);
+  });
+
+  it('give the bits of one GEMM per image, on random geometries (float32 SIMD and float64)', () => {
+    fc.assert(
+      fc.property(caseArb, fc.integer({ min: 1, max: 9 }), ({ g, dtype, seed }, N) => {
+        const gn = { ...g, N }; // up to 9 images: GEMM blocks start inside an image
+        const wide = passes(gn, dtype, seed, Number.POSITIVE_INFINITY),
+          per = passes(gn, dtype, seed, 0);
+        for (let i = 0; i < 3; i++) expect(firstBitDiff(wide[i]!, per[i]!)).toBe(-1);
+        // gy too big for the weight gradient's transposed copy (colChunk): forward wide, weight gradient per image
+        const chunk = cv.convTuning.colChunk;
+        cv.convTuning.colChunk = 1;
+        try {
+          const capped = passes(gn, dtype, seed, Number.POSITIVE_INFINITY);
+          for (let i = 0; i < 3; i++) expect(firstBitDiff(capped[i]!, per[i]!)).toBe(-1);
+        } finally {
+          cv.convTuning.colChunk = chunk;
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('match the naive references when the blocks start inside an image, on 1 and 2 threads', () => {
+    // N*P > 256 columns (forward) and > 320 rows (weight gradient): blocks split images mid-row
+    for (const g of [
+      geom({ N: 9, C: 5, H: 7, W: 7, O: 6, kH: 3, kW: 3, sH: 1, sW: 1, pH: 2, pW: 1, dH: 2, dW: 1, groups: 1 }),
+      geom({ N: 8, C: 32, H: 11, W: 13, O: 32, kH: 3, kW: 3, sH: 2, sW: 2, pH: 1, pW: 1, dH: 1, dW: 1, groups: 2 }),
+      geom({ N: 8, C: 32, H: 6, W: 6, O: 48, kH: 3, kW: 3, sH: 1, sW: 1, pH: 2, pW: 2, dH: 2, dW: 2, groups: 1 }),
+    ]) {
+      expect(cv.batchWide(g)).toBe(true);
+      for (const dtype of ['float32', 'float64'] as const) {
+        setNumThreads(1);
+        const one = passes(g, dtype, 11, wideMaxP);
+        setNumThreads(2);
+        const two = passes(g, dtype, 11, wideMaxP);
+        for (let i = 0; i < 3; i++) expect(firstBitDiff(two[i]!, one[i]!)).toBe(-1);
+        const n = sizes(g),
+          x = rand(dtype, n.x, 11),
+          w = rand(dtype, n.w, 12),
+          gy = rand(dtype, n.y, 13),
+          b = rand(dtype, g.O, 14),
+          kk = g.kH * g.kW;
+        check(
+          n.y,
+          dtype,
+          'forward',
+          (o) => o.set(one[0]!),
+          (o, e) => cv.conv2dForwardNaive(e(x), e(w), e(b), g, o),
+          (g.C / g.groups) * kk,
+        );
+        check(
+          n.x,
+          dtype,
+          'backward input',
+          (o) => o.set(one[1]!),
+          (o, e) => cv.conv2dBackwardInputNaive(e(gy), e(w), g, o),
+          (g.O / g.groups) * kk,
+        );
+        check(
+          n.w,
+          dtype,
+          'backward weight',
+          (o) => o.set(one[2]!),
+          (o, e) => cv.conv2dBackwardWeightNaive(e(x), e(gy), g, o),
+          g.N * g.OH * g.OW,
+        );
       }
     }
   });

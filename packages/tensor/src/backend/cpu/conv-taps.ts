@@ -29,7 +29,8 @@ export function liveTaps(g: Conv2dGeom): TapWindow | null {
   const [kw0, kw1] = liveRange(g.kW, g.sW, g.pW, g.dW, g.W, g.OW);
   if (kh1 - kh0 === g.kH && kw1 - kw0 === g.kW) return null;
   if (kh1 === kh0 || kw1 === kw0) return null; // no live tap: the full conv gives its zeros (or bias)
-  return { kh0, kw0, g: { ...g, kH: kh1 - kh0, kW: kw1 - kw0, pH: g.pH - kh0 * g.dH, pW: g.pW - kw0 * g.dW } };
+  const { N, C, H, W, O, sH, sW, dH, dW, groups, OH, OW } = g; // a literal: spreading this many fields costs V8 microseconds
+  return { kh0, kw0, g: { N, C, H, W, O, kH: kh1 - kh0, kW: kw1 - kw0, sH, sW, pH: g.pH - kh0 * dH, pW: g.pW - kw0 * dW, dH, dW, groups, OH, OW } };
 }
 
 /** w (O, Cg, kH, kW) → its live window (O, Cg, kH', kW'), dense. */

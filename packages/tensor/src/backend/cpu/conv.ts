@@ -3,10 +3,12 @@
 // All three are GEMMs (gemm.ts) whose B operand is packed straight from the image ("implicit
 // im2col", no column buffer). The input gradient is, at stride 1, a forward conv with the flipped
 // kernel; at other strides a GEMM into a column buffer (float32 for float32 tensors: the SIMD path
-// of gemm.ts; else float64), then col2im.
-// 1x1 stride-1 unpadded convolutions read plain strided views; taps that only read padding are
-// dropped first (conv-taps.ts). Naive references (7-deep loops,
-// float64 accumulators) close the file; the property tests compare against them.
+// of gemm.ts; else float64), then col2im. On small maps (convTuning.wideMaxP) the forward and
+// weight-gradient GEMMs span the whole batch: im2col columns (rows) run over (n, oh, ow).
+// On the SIMD path the im2col packers describe a block by one descriptor per tap, which the
+// module's im2col expands (wasm/copy.ts). 1x1 stride-1 unpadded convolutions read plain strided
+// views; taps that only read padding are dropped first (conv-taps.ts). Naive references (7-deep
+// loops, float64 accumulators) close the file; the property tests compare against them.
 // Dims: n image, c input channel, o output channel, g group, (h, w) input pixel, (oh, ow) output
 // pixel, P = OH*OW, Cg = C/groups, Og = O/groups, Ck = Cg*kH*kW (one column of im2col).
 
@@ -39,8 +41,20 @@ interface Im2colSrc extends Conv2dGeom {
   x: FloatArray;
 }
 
-/** Knobs, exposed for tests: colChunk = elements of the column buffer of the input gradient. */
-export const convTuning = { colChunk: 1 << 22 };
+/** An Im2colSrc as one literal (spreading the geometry's fields costs V8 microseconds per pass). */
+function im2colSrc(g: Conv2dGeom, x: FloatArray): Im2colSrc {
+  const { N, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, groups, OH, OW } = g;
+  return { N, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, groups, OH, OW, x };
+}
+
+/**
+ * Knobs, exposed for tests: colChunk = elements of the column buffer of the input gradient (and at
+ * most of the weight gradient's transposed gy); below wideMaxP output pixels per image, the forward
+ * and weight-gradient GEMMs run over the whole batch at once (one GEMM whose N, resp. K, is N*OH*OW)
+ * instead of one GEMM per image: the same sums in the same order (same bits), with panels wide
+ * enough for the SIMD tile on small maps.
+ */
+export const convTuning = { colChunk: 1 << 22, wideMaxP: 256 };
 
 // ============ self-contained kernels (also run in the workers) ============
 
@@ -49,27 +63,32 @@ export const convTuning = { colChunk: 1 << 22 };
  * [k0, k0+kB), columns p = (oh, ow) in [j0, j0+nB), packed as 4-column panels (see packBView).
  */
 function packBIm2col(v: Im2colSrc, b: number, _s: number, k0: number, kB: number, j0: number, nB: number, dst: Float64Array, at: number): void {
-  const { x, C, H, W, kH, kW, sH, sW, pH, pW, dH, dW, OW, groups } = v;
+  const { x, C, H, W, kH, kW, sH, sW, pH, pW, dH, dW, OH, OW, groups } = v;
   const Cg = C / groups,
-    n = Math.floor(b / groups),
-    g = b - n * groups,
+    nb = Math.floor(b / groups),
+    g = b - nb * groups,
     kk = kH * kW,
-    kB4 = 4 * kB;
+    kB4 = 4 * kB,
+    P = OH * OW;
   const nP = (nB + 3) & ~3,
-    oh0 = Math.floor(j0 / OW),
-    ow0 = j0 - oh0 * OW;
+    n0 = Math.floor(j0 / P), // batch-wide GEMM: columns run over images (n0 = 0 when one image per b)
+    oh0 = Math.floor((j0 - n0 * P) / OW),
+    ow0 = j0 - n0 * P - oh0 * OW;
   for (let k = 0; k < kB; k++) {
     const ck = k0 + k,
       c = Math.floor(ck / kk),
       t = ck - c * kk,
       kh = Math.floor(t / kW),
       kw = t - kh * kW;
-    const plane = (n * C + g * Cg + c) * H * W,
-      ihOff = kh * dH - pH,
+    const ihOff = kh * dH - pH,
       iwOff = kw * dW - pW,
       dk = at + k * 4;
-    for (let jj = 0, oh = oh0, ow = ow0; jj < nB; oh++, ow = 0) {
+    for (let jj = 0, oh = oh0, ow = ow0, plane = ((nb + n0) * C + g * Cg + c) * H * W; jj < nB; oh++, ow = 0) {
       // one output row (oh) at a time
+      if (oh === OH) {
+        oh = 0;
+        plane += C * H * W; // next image
+      }
       const end = Math.min(nB, jj + OW - ow),
         ih = oh * sH + ihOff;
       if (ih < 0 || ih >= H) {
@@ -98,9 +117,8 @@ function packBIm2col(v: Im2colSrc, b: number, _s: number, k0: number, kB: number
 }
 
 /**
- * packBIm2col for the float32 SIMD path (see wasm/gemm-simd.ts): the same block as rows (step k at
- * at + k*nP), described as runs: per (k, output row), the in-bounds pixels are one run of an input
- * row (x at sa in module memory); padding stays zero.
+ * packBIm2col for the float32 SIMD path (see wasm/gemm-simd.ts): the same block as rows (tap k at
+ * at + k*nP), described for the module's im2col (wasm/copy.ts) by a header and one descriptor per tap.
  */
 function packBIm2colF32(
   v: Im2colSrc,
@@ -116,45 +134,33 @@ function packBIm2colF32(
   _ld: number,
   sa: number,
 ): number {
-  const { C, H, W, kH, kW, sH, sW, pH, pW, dH, dW, OW, groups } = v;
+  const { C, H, W, kH, kW, sH, sW, pH, pW, dH, dW, OH, OW, groups } = v;
   const Cg = C / groups,
-    n = Math.floor(b / groups),
-    g = b - n * groups,
-    kk = kH * kW;
+    nb = Math.floor(b / groups),
+    g = b - nb * groups,
+    kk = kH * kW,
+    P = OH * OW;
   const nP = (nB + 3) & ~3,
-    oh0 = Math.floor(j0 / OW),
-    ow0 = j0 - oh0 * OW;
-  let q = rAt;
-  for (let k = 0; k < kB; k++) {
+    n0 = Math.floor(j0 / P), // batch-wide GEMM: columns run over images
+    oh0 = Math.floor((j0 - n0 * P) / OW),
+    ow0 = j0 - n0 * P - oh0 * OW;
+  R.set([nB, oh0, ow0, OH, OW, 4 * sH * W, 4 * sW, 4 * C * H * W], rAt); // header: pixels, start, steps in bytes
+  for (let k = 0, q = rAt + 8; k < kB; k++, q += 8) {
     const ck = k0 + k,
       c = Math.floor(ck / kk),
       t = ck - c * kk,
       kh = Math.floor(t / kW),
       kw = t - kh * kW;
-    const plane = sa + (n * C + g * Cg + c) * H * W,
-      ihOff = kh * dH - pH,
-      iwOff = kw * dW - pW,
-      d = at + k * nP;
-    for (let jj = 0, oh = oh0, ow = ow0; jj < nB; oh++, ow = 0) {
-      // one output row (oh) at a time
-      const end = Math.min(nB, jj + OW - ow),
-        ih = oh * sH + ihOff,
-        iw0 = ow * sW + iwOff; // column jj + t reads iw0 + t*sW
-      if (ih >= 0 && ih < H) {
-        const lo = Math.min(end, jj + (iw0 >= 0 ? 0 : Math.ceil(-iw0 / sW)));
-        const hi = Math.max(lo, Math.min(end, jj + Math.floor((W - 1 - iw0) / sW) + 1));
-        if (hi > lo) {
-          R[q] = d + lo;
-          R[q + 1] = plane + ih * W + iw0 + (lo - jj) * sW;
-          R[q + 2] = hi - lo;
-          R[q + 3] = sW;
-          q += 4;
-        }
-      }
-      jj = end;
-    }
+    const ihOff = kh * dH - pH, // ih = oh*sH + ihOff, in [0, H) for oh in [ohLo, ohHi)
+      iwOff = kw * dW - pW;
+    R[q] = 4 * (at + k * nP);
+    R[q + 1] = 4 * (sa + ((nb + n0) * C + g * Cg + c) * H * W + ihOff * W + iwOff);
+    R[q + 2] = Math.max(0, Math.ceil(-ihOff / sH));
+    R[q + 3] = Math.min(OH, Math.floor((H - 1 - ihOff) / sH) + 1);
+    R[q + 4] = Math.max(0, Math.ceil(-iwOff / sW));
+    R[q + 5] = Math.min(OW, Math.floor((W - 1 - iwOff) / sW) + 1);
   }
-  return 2 * ((q - rAt) >> 2);
+  return 4 * kB + 2;
 }
 
 /**
@@ -163,14 +169,16 @@ function packBIm2colF32(
  * run along an input row.
  */
 function packBIm2colT(v: Im2colSrc, b: number, s: number, k0: number, kB: number, j0: number, nB: number, dst: Float64Array, at: number): void {
-  const { x, C, H, W, kH, kW, sH, sW, pH, pW, dH, dW, OW, groups } = v;
+  const { x, C, H, W, kH, kW, sH, sW, pH, pW, dH, dW, OH, OW, groups } = v;
+  const P = OH * OW,
+    n0 = Math.floor(k0 / P); // batch-wide GEMM: rows run over images (n0 = 0 when one image per segment)
   const Cg = C / groups,
     kk = kH * kW,
-    base = (s * C + b * Cg) * H * W,
+    base = ((s + n0) * C + b * Cg) * H * W,
     nP = (nB + 3) & ~3,
     kB4 = 4 * kB;
-  const oh0 = Math.floor(k0 / OW),
-    ow0 = k0 - oh0 * OW;
+  const oh0 = Math.floor((k0 - n0 * P) / OW),
+    ow0 = k0 - n0 * P - oh0 * OW;
   for (let jj = 0; jj < nP; jj++) {
     const dj = at + (jj >> 2) * kB4 + (jj & 3); // (k, jj) -> dj + 4k
     if (jj >= nB) {
@@ -182,11 +190,14 @@ function packBIm2colT(v: Im2colSrc, b: number, s: number, k0: number, kB: number
       t = ck - c * kk,
       kh = Math.floor(t / kW),
       kw = t - kh * kW;
-    const plane = base + c * H * W,
-      ihOff = kh * dH - pH,
+    const ihOff = kh * dH - pH,
       iwOff = kw * dW - pW;
-    for (let k = 0, oh = oh0, ow = ow0; k < kB; oh++, ow = 0) {
+    for (let k = 0, oh = oh0, ow = ow0, plane = base + c * H * W; k < kB; oh++, ow = 0) {
       // one output row (oh) at a time
+      if (oh === OH) {
+        oh = 0;
+        plane += C * H * W; // next image
+      }
       const end = Math.min(kB, k + OW - ow),
         ih = oh * sH + ihOff;
       if (ih < 0 || ih >= H) {
@@ -206,7 +217,8 @@ function packBIm2colT(v: Im2colSrc, b: number, s: number, k0: number, kB: number
 
 /**
  * packBIm2colT for the float32 SIMD path (see wasm/gemm-simd.ts): the same block as lines, one per
- * column (tap) at at + jj*ld, described as runs: per (tap, output row), one run of an input row.
+ * column (tap) at at + jj*ld, described for the module's im2col (wasm/copy.ts) by a header and one
+ * descriptor per tap.
  */
 function packBIm2colTF32(
   v: Im2colSrc,
@@ -222,43 +234,31 @@ function packBIm2colTF32(
   ld: number,
   sa: number,
 ): number {
-  const { C, H, W, kH, kW, sH, sW, pH, pW, dH, dW, OW, groups } = v;
+  const { C, H, W, kH, kW, sH, sW, pH, pW, dH, dW, OH, OW, groups } = v;
+  const P = OH * OW,
+    n0 = Math.floor(k0 / P); // batch-wide GEMM: rows run over images
   const Cg = C / groups,
     kk = kH * kW,
-    base = sa + (s * C + b * Cg) * H * W;
-  const oh0 = Math.floor(k0 / OW),
-    ow0 = k0 - oh0 * OW;
-  let q = rAt;
-  for (let jj = 0; jj < nB; jj++) {
-    const d = at + jj * ld;
+    base = sa + ((s + n0) * C + b * Cg) * H * W;
+  const oh0 = Math.floor((k0 - n0 * P) / OW),
+    ow0 = k0 - n0 * P - oh0 * OW;
+  R.set([kB, oh0, ow0, OH, OW, 4 * sH * W, 4 * sW, 4 * C * H * W], rAt); // header: pixels, start, steps in bytes
+  for (let jj = 0, q = rAt + 8; jj < nB; jj++, q += 8) {
     const ck = j0 + jj,
       c = Math.floor(ck / kk),
       t = ck - c * kk,
       kh = Math.floor(t / kW),
       kw = t - kh * kW;
-    const plane = base + c * H * W,
-      ihOff = kh * dH - pH,
+    const ihOff = kh * dH - pH, // ih = oh*sH + ihOff, in [0, H) for oh in [ohLo, ohHi)
       iwOff = kw * dW - pW;
-    for (let k = 0, oh = oh0, ow = ow0; k < kB; oh++, ow = 0) {
-      // one output row (oh) at a time
-      const end = Math.min(kB, k + OW - ow),
-        ih = oh * sH + ihOff,
-        iw0 = ow * sW + iwOff; // row k + t reads iw0 + t*sW
-      if (ih >= 0 && ih < H) {
-        const lo = Math.min(end, k + (iw0 >= 0 ? 0 : Math.ceil(-iw0 / sW)));
-        const hi = Math.max(lo, Math.min(end, k + Math.floor((W - 1 - iw0) / sW) + 1));
-        if (hi > lo) {
-          R[q] = d + lo;
-          R[q + 1] = plane + ih * W + iw0 + (lo - k) * sW;
-          R[q + 2] = hi - lo;
-          R[q + 3] = sW;
-          q += 4;
-        }
-      }
-      k = end;
-    }
+    R[q] = 4 * (at + jj * ld);
+    R[q + 1] = 4 * (base + c * H * W + ihOff * W + iwOff);
+    R[q + 2] = Math.max(0, Math.ceil(-ihOff / sH));
+    R[q + 3] = Math.min(OH, Math.floor((H - 1 - ihOff) / sH) + 1);
+    R[q + 4] = Math.max(0, Math.ceil(-iwOff / sW));
+    R[q + 5] = Math.min(OW, Math.floor((W - 1 - iwOff) / sW) + 1);
   }
-  return 2 * ((q - rAt) >> 2) + 1;
+  return 4 * nB + 3;
 }
 
 /** col2im for units u = (image nl of the chunk, channel c): gx[n0+nl, c] = sum of its column rows, in float64. */
@@ -299,6 +299,11 @@ registerKernels({ packBIm2col, packBIm2colF32, packBIm2colT, packBIm2colTF32, co
 
 // ============ main-thread drivers ============
 
+/** Whether the forward and weight-gradient GEMMs run over the whole batch at once (see convTuning.wideMaxP). */
+export function batchWide(g: Conv2dGeom): boolean {
+  return g.N > 1 && g.OH * g.OW < convTuning.wideMaxP;
+}
+
 function dims(g: Conv2dGeom) {
   const Cg = g.C / g.groups,
     Og = g.O / g.groups;
@@ -314,9 +319,36 @@ export function conv2dForward(x: FloatArray, w: FloatArray, bias: FloatArray | n
     return;
   }
   const { Cg, Og, Ck, P, HW, is1x1 } = dims(g);
-  // out[n, g] (Og, P) = w[g] (Og, Ck) @ im2col(x[n, g]) (Ck, P)
   const A: ViewSrc = { data: w, off: 0, G: g.groups, bs1: 0, bs2: Og * Ck, ss: 0, rs: Ck, cs: 1 };
-  const B = is1x1 ? { data: x, off: 0, G: g.groups, bs1: g.C * HW, bs2: Cg * HW, ss: 0, rs: HW, cs: 1 } : { ...g, x };
+  if (batchWide(g)) {
+    // out[:, g] (Og, N*P) = w[g] (Og, Ck) @ im2col(x[:, g]) (Ck, N*P): column (n, p) goes to out[n, g, :, p]
+    const B = im2colSrc(g, x);
+    runGemm(
+      {
+        M: Og,
+        N: g.N * P,
+        Kd: Ck,
+        nSeg: 1,
+        packA: 'packAView',
+        A,
+        packB: 'packBIm2col',
+        B,
+        out,
+        oOff: 0,
+        oG: g.groups,
+        oB1: 0,
+        oB2: Og * P,
+        oRs: P,
+        oP: P,
+        oN: g.O * P,
+        bias,
+      },
+      g.groups,
+    );
+    return;
+  }
+  // out[n, g] (Og, P) = w[g] (Og, Ck) @ im2col(x[n, g]) (Ck, P)
+  const B = is1x1 ? { data: x, off: 0, G: g.groups, bs1: g.C * HW, bs2: Cg * HW, ss: 0, rs: HW, cs: 1 } : im2colSrc(g, x);
   runGemm(
     {
       M: Og,
@@ -353,11 +385,11 @@ export function conv2dBackwardInput(gy: FloatArray, w: FloatArray, g: Conv2dGeom
   }
   // w[g]ᵀ (Ck, Og) viewed through w[g] (Og, Ck); gy[n, g] (Og, P)
   const A: ViewSrc = { data: w, off: 0, G: g.groups, bs1: 0, bs2: Og * Ck, ss: 0, rs: 1, cs: Ck };
-  const B: ViewSrc = { data: gy, off: 0, G: g.groups, bs1: g.O * P, bs2: Og * P, ss: 0, rs: P, cs: 1 };
-  const job = { M: Ck, N: P, Kd: Og, nSeg: 1, packA: 'packAView', A, packB: 'packBView', B, bias: null };
   if (is1x1) {
+    const B: ViewSrc = { data: gy, off: 0, G: g.groups, bs1: g.O * P, bs2: Og * P, ss: 0, rs: P, cs: 1 };
     // gx[n, g] (Cg, HW) = w[g]ᵀ @ gy[n, g]
-    runGemm({ ...job, out: gx, oOff: 0, oG: g.groups, oB1: g.C * HW, oB2: Cg * HW, oRs: HW }, g.N * g.groups);
+    const job = { M: Ck, N: P, Kd: Og, nSeg: 1, packA: 'packAView', A, packB: 'packBView', B };
+    runGemm(Object.assign(job, { out: gx, oOff: 0, oG: g.groups, oB1: g.C * HW, oB2: Cg * HW, oRs: HW, bias: null }), g.N * g.groups);
     return;
   }
   const per = g.groups * Ck * P,
@@ -370,8 +402,10 @@ export function conv2dBackwardInput(gy: FloatArray, w: FloatArray, g: Conv2dGeom
     const nb = Math.min(chunk, g.N - n0);
     // gcol[n, g] (Ck, P) = w[g]ᵀ @ gy[n0+n, g], then scattered back to pixels
     const gyChunk = gy.subarray(n0 * g.O * P, (n0 + nb) * g.O * P);
-    runGemm({ ...job, B: { ...B, data: gyChunk }, out: gcol, oOff: 0, oG: 1, oB1: Ck * P, oB2: 0, oRs: P }, nb * g.groups);
-    runKernel('col2im', { ...g, gcol, gx: gxs, n0 }, nb * g.C, nb * per, chunk < g.N ? [] : ['gx']);
+    const Bc: ViewSrc = { data: gyChunk, off: 0, G: g.groups, bs1: g.O * P, bs2: Og * P, ss: 0, rs: P, cs: 1 };
+    const job = { M: Ck, N: P, Kd: Og, nSeg: 1, packA: 'packAView', A, packB: 'packBView', B: Bc };
+    runGemm(Object.assign(job, { out: gcol, oOff: 0, oG: 1, oB1: Ck * P, oB2: 0, oRs: P, bias: null }), nb * g.groups);
+    runKernel('col2im', Object.assign(im2colSrc(g, gcol), { gcol, gx: gxs, n0 }), nb * g.C, nb * per, chunk < g.N ? [] : ['gx']);
   }
   if (gxs !== gx) gx.set(gxs);
 }
@@ -423,9 +457,23 @@ export function conv2dBackwardWeight(x: FloatArray, gy: FloatArray, g: Conv2dGeo
     return;
   }
   const { Cg, Og, Ck, P, HW, is1x1 } = dims(g);
+  if (batchWide(g) && g.N * g.O * P <= convTuning.colChunk) {
+    // gw[g] (Og, Ck) = gyT[g] (Og, N*P) @ im2col(x[:, g])ᵀ (N*P, Ck), gyT (O, N*P) = gy with images along rows
+    // (a shared scratch, kept: at most colChunk elements)
+    const NP = g.N * P,
+      gyT = sharedFloat('conv.gyT', dtypeOf(gy) as 'float32' | 'float64', g.O * NP);
+    for (let n = 0; n < g.N; n++) for (let o = 0; o < g.O; o++) gyT.set(gy.subarray((n * g.O + o) * P, (n * g.O + o + 1) * P), o * NP + n * P);
+    const A: ViewSrc = { data: gyT, off: 0, G: 1, bs1: Og * NP, bs2: 0, ss: 0, rs: NP, cs: 1 };
+    const B = im2colSrc(g, x);
+    runGemm(
+      { M: Og, N: Ck, Kd: NP, nSeg: 1, packA: 'packAView', A, packB: 'packBIm2colT', B, out: gw, oOff: 0, oG: 1, oB1: Og * Ck, oB2: 0, oRs: Ck, bias: null },
+      g.groups,
+    );
+    return;
+  }
   // gw[g] (Og, Ck) = sum over n of gy[n, g] (Og, P) @ im2col(x[n, g])ᵀ (P, Ck); segment s = n
   const A: ViewSrc = { data: gy, off: 0, G: 1, bs1: Og * P, bs2: 0, ss: g.O * P, rs: P, cs: 1 };
-  const B = is1x1 ? { data: x, off: 0, G: 1, bs1: Cg * HW, bs2: 0, ss: g.C * HW, rs: 1, cs: HW } : { ...g, x };
+  const B = is1x1 ? { data: x, off: 0, G: 1, bs1: Cg * HW, bs2: 0, ss: g.C * HW, rs: 1, cs: HW } : im2colSrc(g, x);
   runGemm(
     {
       M: Og,

@@ -38,7 +38,32 @@ export interface ViewSrc {
   cs: number;
 }
 
-/** One GEMM job, split in tiles (b, jb, ib) of mc x nc elements of C. The packers are kernel names. */
+/** What a caller of runGemm gives: the product, the packers (kernel names) and their sources, where C goes. */
+export interface GemmSpec {
+  M: number;
+  N: number;
+  Kd: number;
+  nSeg: number;
+  packA: string;
+  A: object;
+  packB: string;
+  B: object;
+  out: FloatArray;
+  oOff: number;
+  oG: number;
+  oB1: number;
+  oB2: number;
+  oRs: number;
+  /** Columns of C per output block (conv over a batch of images), N if absent; see GemmJob. */
+  oP?: number;
+  oN?: number;
+  bias: FloatArray | null;
+}
+
+/**
+ * One GEMM job, split in tiles (b, jb, ib) of mc x nc elements of C. The packers are kernel names.
+ * Made as one object literal (runGemm): spreading objects of this many fields costs V8 microseconds.
+ */
 export interface GemmJob {
   M: number;
   N: number;
@@ -53,14 +78,23 @@ export interface GemmJob {
   A: object;
   packB: string;
   B: object;
-  /** C element (b, i, j) goes to out[oOff + floor(b/oG)*oB1 + (b%oG)*oB2 + i*oRs + j] (+ bias[(b%oG)*M + i]). */
+  /**
+   * C element (b, i, j) goes to out[oOff + floor(b/oG)*oB1 + (b%oG)*oB2 + i*oRs + floor(j/oP)*oN + j%oP]
+   * (+ bias[(b%oG)*M + i]): oP = N unless C's columns are (image, pixel) of a conv over a batch of images.
+   */
   out: FloatArray;
   oOff: number;
   oG: number;
   oB1: number;
   oB2: number;
   oRs: number;
+  oP: number;
+  oN: number;
   bias: FloatArray | null;
+  /** SIMD path: at most this many row tiles share one C strip (bounds the module's memory). */
+  maxStrip: number;
+  /** SIMD path: a thread keeps its instance (and memory) for later jobs only if the job needed at most this many bytes. */
+  keepBytes: number;
 }
 
 /** Register block of the micro-kernel (packed panels are padded with zeros to these). */
@@ -230,13 +264,21 @@ function gemmTiles(K: KernelTable, j: GemmJob, u0: number, u1: number): void {
       }
     }
     const b2 = b % j.oG,
-      base = j.oOff + Math.floor(b / j.oG) * j.oB1 + b2 * j.oB2 + j0;
-    for (let i = 0; i < mB; i++) {
-      const o = base + (i0 + i) * oRs,
-        c = i * nP,
-        bi = bias === null ? 0 : bias[b2 * M + i0 + i]!;
-      if (bias === null) for (let jj = 0; jj < nB; jj++) out[o + jj] = Cc[c + jj]!;
-      else for (let jj = 0; jj < nB; jj++) out[o + jj] = Cc[c + jj]! + bi;
+      { oP, oN } = j;
+    for (let jj = 0; jj < nB; ) {
+      // columns [jj, jj + len) of the tile are contiguous in out
+      const q = Math.floor((j0 + jj) / oP),
+        p = j0 + jj - q * oP,
+        len = Math.min(nB - jj, oP - p);
+      const base = j.oOff + Math.floor(b / j.oG) * j.oB1 + b2 * j.oB2 + q * oN + p - jj;
+      for (let i = 0; i < mB; i++) {
+        const o = base + (i0 + i) * oRs,
+          c = i * nP,
+          bi = bias === null ? 0 : bias[b2 * M + i0 + i]!;
+        if (bias === null) for (let t = jj; t < jj + len; t++) out[o + t] = Cc[c + t]!;
+        else for (let t = jj; t < jj + len; t++) out[o + t] = Cc[c + t]! + bi;
+      }
+      jj += len;
     }
   }
 }
@@ -265,7 +307,7 @@ function stageable(src: object, reads: number): boolean {
  * Fills in the tiling of a job (given M, N, Kd, nSeg) and runs it on the pool: on the SIMD path when
  * the operands and the output are float32, else on the JS path. Results do not depend on the tiling.
  */
-export function runGemm(job: Omit<GemmJob, 'mc' | 'nc' | 'kc' | 'tilesI' | 'tilesJ'>, batch: number): void {
+export function runGemm(job: GemmSpec, batch: number): void {
   const { M, N, Kd, nSeg } = job;
   if (batch === 0 || M === 0 || N === 0) return;
   const simd =
@@ -283,11 +325,20 @@ export function runGemm(job: Omit<GemmJob, 'mc' | 'nc' | 'kc' | 'tilesI' | 'tile
   const nc = balancedWidth(batch * tilesI, N, T, NCx, NRx),
     tilesJ = Math.ceil(N / nc);
   const kc = Math.max(1, Math.ceil(Kd / Math.max(1, Math.ceil(Kd / KCx)))); // equal K blocks (1 if Kd = 0)
-  const tiled: GemmJob = { ...job, mc, nc, kc, tilesI, tilesJ },
-    units = batch * tilesI * tilesJ;
+  const { packA, A, packB, B, out, oOff, oG, oB1, oB2, oRs, bias } = job;
+  // biome-ignore format: one literal (see GemmJob), its fields in a few lines
+  const tiled: GemmJob = {
+    M, N, Kd, nSeg, mc, nc, kc, tilesI, tilesJ, packA, A, packB, B, out, oOff, oG, oB1, oB2, oRs,
+    oP: job.oP ?? N,
+    oN: job.oN ?? 0,
+    bias,
+    maxStrip: Math.max(1, Math.floor(STRIP_ROWS / mc)),
+    keepBytes: KEEP_BYTES,
+  };
+  const units = batch * tilesI * tilesJ;
   if (simd) {
     gemmStats.simdJobs++;
-    runKernel('gemmTilesSimd', { ...tiled, maxStrip: Math.max(1, Math.floor(STRIP_ROWS / mc)), keepBytes: KEEP_BYTES }, units, macs, ['out']);
+    runKernel('gemmTilesSimd', tiled, units, macs, ['out']);
   } else {
     gemmStats.jsJobs++;
     runKernel('gemmTiles', tiled, units, macs, ['out']);

@@ -1,4 +1,4 @@
-// A tiny WebAssembly binary writer: just enough of the format (MVP sections, LEB128, the integer,
+// A tiny WebAssembly binary writer: just enough of the format (MVP sections, LEB128, the integer, float,
 // control and fixed-width SIMD opcodes our kernels use) to build a module from TypeScript at load
 // time, with no .wasm file, no wat2wasm and no dependencies. Reference: the WebAssembly core spec,
 // "Binary Format" (sections 5.1-5.5) and the fixed-width SIMD proposal (merged in 2.0).
@@ -6,8 +6,8 @@
 
 /** Value types (spec 5.3.1). */
 // biome-ignore format: value types on one line
-export const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
-export type ValType = typeof I32 | typeof F32 | typeof V128;
+export const I32 = 0x7f, F32 = 0x7d, F64 = 0x7c, V128 = 0x7b;
+export type ValType = typeof I32 | typeof F32 | typeof F64 | typeof V128;
 /** The empty block type (a block, loop or if that takes and leaves nothing on the stack). */
 export const VOID = 0x40;
 
@@ -16,11 +16,15 @@ export const VOID = 0x40;
 export const Op = {
   block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, br_if: 0x0d, return: 0x0f, call: 0x10,
   local_get: 0x20, local_set: 0x21, local_tee: 0x22,
-  i32_load: 0x28, f32_load: 0x2a, i32_store: 0x36, f32_store: 0x38,
-  i32_const: 0x41,
+  select: 0x1b,
+  i32_load: 0x28, f32_load: 0x2a, f64_load: 0x2b, i32_store: 0x36, f32_store: 0x38,
+  i32_const: 0x41, f32_const: 0x43, f64_const: 0x44,
   i32_eqz: 0x45, i32_eq: 0x46, i32_ne: 0x47, i32_lt_s: 0x48, i32_lt_u: 0x49, i32_gt_s: 0x4a, i32_gt_u: 0x4b,
   i32_le_s: 0x4c, i32_le_u: 0x4d, i32_ge_s: 0x4e, i32_ge_u: 0x4f,
+  f32_gt: 0x5e,
   i32_add: 0x6a, i32_sub: 0x6b, i32_mul: 0x6c, i32_and: 0x71, i32_or: 0x72, i32_shl: 0x74, i32_shr_u: 0x76,
+  f32_add: 0x92, f64_add: 0xa0, f64_sub: 0xa1, f64_mul: 0xa2, f64_max: 0xa5,
+  f32_demote_f64: 0xb6, f64_promote_f32: 0xbb,
 } as const;
 
 /** The prefix byte of the SIMD opcodes, each followed by its number as a LEB128 u32. */
@@ -31,7 +35,10 @@ export const Simd = {
   v128_load: 0x00, v128_load32_splat: 0x09, v128_store: 0x0b,
   /** i8x16.shuffle: 16 immediate bytes follow, each a byte lane of the two operands (0-15 first, 16-31 second). */
   i8x16_shuffle: 0x0d,
-  f32x4_splat: 0x13, f32x4_add: 0xe4, f32x4_sub: 0xe5, f32x4_mul: 0xe6,
+  f32x4_splat: 0x13, f64x2_splat: 0x14, f32x4_gt: 0x44, v128_and: 0x4e,
+  f32x4_demote_f64x2_zero: 0x5e, f64x2_promote_low_f32x4: 0x5f,
+  f32x4_add: 0xe4, f32x4_sub: 0xe5, f32x4_mul: 0xe6,
+  f64x2_add: 0xf0, f64x2_sub: 0xf1, f64x2_mul: 0xf2, f64x2_max: 0xf5,
 } as const;
 
 /** Section ids (spec 5.5.2). */
@@ -102,6 +109,13 @@ export class Code {
   }
   i32(n: number): this {
     return this.op(Op.i32_const, ...sleb(n));
+  }
+  /** f32.const / f64.const: the value's IEEE bytes, little-endian. */
+  f32(x: number): this {
+    return this.op(Op.f32_const, ...new Uint8Array(new Float32Array([x]).buffer));
+  }
+  f64(x: number): this {
+    return this.op(Op.f64_const, ...new Uint8Array(new Float64Array([x]).buffer));
   }
   /** block / loop / if with no parameters or results; close with end(). */
   block(): this {

@@ -15,6 +15,7 @@
 
 import { registerKernels, registerValues, type KernelTable } from '../threads.ts';
 import { Code, I32, Op, Simd, V128, wasmModule, type FuncDef } from './emit.ts';
+import { copyRunsKernel, im2colKernel } from './copy.ts';
 
 /** Shape of the register tile: MR = 4*mPanels rows (4-row A panels), NR = 4*nVecs columns. */
 export interface SimdTile {
@@ -66,12 +67,7 @@ export const SIMD_TILE: SimdTile = { mPanels: 1, nVecs: 2 };
  *         (v128.store offset=32 dst (i8x16.shuffle lanes 0 1 4 5 (t1 t3)))  ;; step k+2
  *         (v128.store offset=48 dst (i8x16.shuffle lanes 2 3 6 7 (t1 t3)))  ;; step k+3
  *
- *   ;; n run descriptors (dst, src, len, stride: i32 in floats) at p: dst[0 .. len) = src[0, stride, ..]
- *   (func $copyRuns (export "copyRuns") (param $p $n i32)
- *     for (; n != 0; n--, p += 16)
- *       d = 4*(i32.load p); s = 4*(i32.load offset=4 p); len = (i32.load offset=8 p); st = 4*(i32.load offset=12 p)
- *       (if (st == 4) for (; len >= 4; len -= 4, d += 16, s += 16) (v128.store d (v128.load s)))
- *       for (; len > 0; len--, d += 4, s += st) (i32.store d (i32.load s))
+ *   ;; copyRun, copyRuns (run descriptors) and im2col (conv taps): see copy.ts
  */
 
 const V16 = { align: 4, offset: 0 };
@@ -245,53 +241,11 @@ function panelizeKernel(): FuncDef {
   };
 }
 
-/** copyRuns(p, n): the n run descriptors at p (see the WAT sketch above). */
-function copyRunsKernel(): FuncDef {
-  const [p, n, d, s, len, st] = [0, 1, 2, 3, 4, 5];
-  const c = new Code();
-  whileNot(
-    c,
-    () => c.get(n).op(Op.i32_eqz),
-    () => {
-      c.get(p).mem(Op.i32_load, 2, 0).i32(2).op(Op.i32_shl).set(d);
-      c.get(p).mem(Op.i32_load, 2, 4).i32(2).op(Op.i32_shl).set(s);
-      c.get(p).mem(Op.i32_load, 2, 8).set(len);
-      c.get(p).mem(Op.i32_load, 2, 12).i32(2).op(Op.i32_shl).set(st);
-      c.get(st).i32(4).op(Op.i32_eq).if(); // unit stride: 4 floats at a time
-      whileNot(
-        c,
-        () => c.get(len).i32(4).op(Op.i32_lt_s),
-        () => {
-          c.get(d).get(s).simd(Simd.v128_load, { align: 2, offset: 0 }).simd(Simd.v128_store, { align: 2, offset: 0 });
-          c.get(d).i32(16).op(Op.i32_add).set(d);
-          c.get(s).i32(16).op(Op.i32_add).set(s);
-          c.get(len).i32(4).op(Op.i32_sub).set(len);
-        },
-      );
-      c.end();
-      whileNot(
-        c,
-        () => c.get(len).i32(0).op(Op.i32_le_s),
-        () => {
-          // the rest, any stride (the bits, as i32)
-          c.get(d).get(s).mem(Op.i32_load, 2).mem(Op.i32_store, 2);
-          c.get(d).i32(4).op(Op.i32_add).set(d);
-          c.get(s).get(st).op(Op.i32_add).set(s);
-          c.get(len).i32(1).op(Op.i32_sub).set(len);
-        },
-      );
-      c.get(p).i32(16).op(Op.i32_add).set(p);
-      c.get(n).i32(1).op(Op.i32_sub).set(n);
-    },
-  );
-  return { params: [I32, I32], results: [], locals: [I32, I32, I32, I32], body: c, export: 'copyRuns' };
-}
-
-/** The module's bytes: micro-kernels for every (m <= mPanels, w <= nVecs), gebp, panelize, copyRuns; memory exported as "mem". */
+/** The module's bytes: micro-kernels for every (m <= mPanels, w <= nVecs), gebp, panelize, then copy.ts's copyRuns and im2col; memory exported as "mem". */
 export function buildGemmSimdModule(t: SimdTile = SIMD_TILE): Uint8Array {
   const funcs: FuncDef[] = [];
   for (let m = 1; m <= t.mPanels; m++) for (let w = 1; w <= t.nVecs; w++) funcs[microIndex(t, m, w)] = microKernel(m, w);
-  funcs.push(gebpKernel(t), panelizeKernel(), copyRunsKernel());
+  funcs.push(gebpKernel(t), panelizeKernel(), copyRunsKernel(), im2colKernel());
   return wasmModule({ funcs, memory: { minPages: 1, export: 'mem' } });
 }
 
@@ -329,7 +283,8 @@ export const gemmSimdModule: object | null = compile();
  * - A packers put rows [x0, x0+n) x k in [k0, k0+kB) as lines: row r at at + r*ld.
  * - B packers put k in [k0, k0+kB) x columns [x0, x0+n) as lines (column c at at + c*ld) or as
  *   rows (step k at at + k*nP, nP = n rounded up to 4), whichever reads the source in longer runs.
- * They return 2*(runs written) + 1 for lines, + 0 for rows.
+ * They return 4*(runs written) + 1 for lines, + 0 for rows. Conv's im2col packers (conv.ts) write
+ * im2col descriptors instead (copy.ts: a header, then one per tap) and return 4*(taps) + 2 (+ 1 for lines).
  */
 
 /** A or B source of a view job: gemm.ts's ViewSrc over a Float32Array. */
@@ -365,7 +320,7 @@ function packAViewF32(
     R[q + 2] = kB;
     R[q + 3] = v.cs;
   }
-  return 2 * mB + 1;
+  return 4 * mB + 1;
 }
 
 function packBViewF32(
@@ -393,7 +348,7 @@ function packBViewF32(
       R[q + 2] = nB;
       R[q + 3] = cs;
     }
-    return 2 * kB;
+    return 4 * kB;
   }
   for (let c = 0, q = rAt; c < nB; c++, q += 4) {
     // lines: runs along k
@@ -402,10 +357,10 @@ function packBViewF32(
     R[q + 2] = kB;
     R[q + 3] = rs;
   }
-  return 2 * nB + 1;
+  return 4 * nB + 1;
 }
 
-/** What gemmTilesSimd reads of a GemmJob (gemm.ts; out and the operands are float32), plus the strip length. */
+/** What gemmTilesSimd reads of a GemmJob (gemm.ts; out and the operands are float32), and the SIMD fields. */
 interface SimdJob {
   M: number;
   N: number;
@@ -426,6 +381,8 @@ interface SimdJob {
   oB1: number;
   oB2: number;
   oRs: number;
+  oP: number;
+  oN: number;
   bias: Float32Array | null;
   /** At most this many row tiles share one C strip (bounds the module's memory). */
   maxStrip: number;
@@ -437,6 +394,7 @@ interface SimdInstance {
   gebp(mP: number, nP: number, kB: number, a: number, pa: number, b: number, bk: number, bv: number, bj: number, c: number, ldc: number): void;
   panelize(src: number, ld: number, lines: number, dst: number): void;
   copyRuns(p: number, n: number): void;
+  im2col(p: number, n: number): void;
   mem: { buffer: ArrayBuffer; grow(pages: number): number };
 }
 
@@ -481,6 +439,7 @@ function gemmTilesSimd(K: KernelTable, j: SimdJob, u0: number, u1: number): void
     R = new Int32Array(w.mem.buffer); // after growing (it detaches the old buffer)
   f.set(aArr, sa);
   if (bArr !== aArr) f.set(bArr, sb);
+  const unpack = (res: number) => ((res & 2) === 0 ? w.copyRuns : w.im2col)(rAt * 4, res >> 2); // what a packer described
   const per = tilesI * tilesJ;
   for (let u = u0; u < u1; ) {
     const b = Math.floor(u / per),
@@ -499,7 +458,7 @@ function gemmTilesSimd(K: KernelTable, j: SimdJob, u0: number, u1: number): void
           ld = up4(kB);
         f.fill(0, bS, bS + nP * ld);
         const res = packB(j.B, b, s, k0, kB, j0, nB, R, rAt, bS, ld, sb);
-        w.copyRuns(rAt * 4, res >> 1);
+        unpack(res);
         let bAt = bS,
           bk = 4 * nP,
           bv = 16,
@@ -517,29 +476,37 @@ function gemmTilesSimd(K: KernelTable, j: SimdJob, u0: number, u1: number): void
             mB = Math.min(mc, M - i0),
             mP = up4(mB);
           f.fill(0, aL, aL + mP * ld);
-          w.copyRuns(rAt * 4, packA(j.A, b, s, i0, mB, k0, kB, R, rAt, aL, ld, sa) >> 1);
+          unpack(packA(j.A, b, s, i0, mB, k0, kB, R, rAt, aL, ld, sa));
           w.panelize(aL * 4, ld, mP, aP * 4);
           w.gebp(mP, nP, kB, aP * 4, 16 * ld, bAt * 4, bk, bv, bj, (cAt + (ib - ib0) * tileC) * 4, nP * 4);
         }
       }
     }
     const b2 = b % j.oG,
-      base = j.oOff + Math.floor(b / j.oG) * j.oB1 + b2 * j.oB2 + j0;
-    for (let ib = ib0; ib < ib1; ib++) {
-      const i0 = ib * mc,
-        mB = Math.min(mc, M - i0),
-        c0 = cAt + (ib - ib0) * tileC;
-      for (let i = 0; i < mB; i++) {
-        const o = base + (i0 + i) * oRs,
-          c = c0 + i * nP;
-        if (bias === null) {
-          if (nB >= 64) out.set(f.subarray(c, c + nB), o);
-          else for (let jj = 0; jj < nB; jj++) out[o + jj] = f[c + jj]!;
-        } else {
-          const bi = bias[b2 * M + i0 + i]!;
-          for (let jj = 0; jj < nB; jj++) out[o + jj] = f[c + jj]! + bi;
+      { oP, oN } = j;
+    for (let jj = 0; jj < nB; ) {
+      // columns [jj, jj + len) of the strip are contiguous in out (see GemmJob's oP)
+      const q = Math.floor((j0 + jj) / oP),
+        p = j0 + jj - q * oP,
+        len = Math.min(nB - jj, oP - p);
+      const base = j.oOff + Math.floor(b / j.oG) * j.oB1 + b2 * j.oB2 + q * oN + p;
+      for (let ib = ib0; ib < ib1; ib++) {
+        const i0 = ib * mc,
+          mB = Math.min(mc, M - i0),
+          c0 = cAt + (ib - ib0) * tileC + jj;
+        for (let i = 0; i < mB; i++) {
+          const o = base + (i0 + i) * oRs,
+            c = c0 + i * nP;
+          if (bias === null) {
+            if (len >= 64) out.set(f.subarray(c, c + len), o);
+            else for (let t = 0; t < len; t++) out[o + t] = f[c + t]!;
+          } else {
+            const bi = bias[b2 * M + i0 + i]!;
+            for (let t = 0; t < len; t++) out[o + t] = f[c + t]! + bi;
+          }
         }
       }
+      jj += len;
     }
     u += ib1 - ib0;
   }
