@@ -5,7 +5,7 @@
 // maps (6 to 24 pixels) are found by the module and not described one by one in JS.
 // Addresses and strides are in bytes; descriptor values are i32.
 
-import { Code, I32, Op, Simd, type FuncDef } from './emit.ts';
+import { Code, whileNot, I32, Op, Simd, type FuncDef } from './emit.ts';
 
 /*
  *   ;; copyRun(d, s, len, st), inlined where used: dst[0 .. len) = src[0, st, 2 st, ..] (4-byte elements, their bits)
@@ -28,15 +28,6 @@ import { Code, I32, Op, Simd, type FuncDef } from './emit.ts';
  *       if (ohLo <= oh < ohHi) a = max(ow, owLo), b = min(ow + e - j, owHi)
  *         if (a < b) copyRun(dst + 4*(j + a - ow), src + oh*rowStep + a*colStep, b - a, colStep)
  */
-
-/** `while (!stop) body`, where `stop` leaves an i32 on the stack. */
-function whileNot(c: Code, stop: () => void, body: () => void): void {
-  c.block().loop();
-  stop();
-  c.brIf(1);
-  body();
-  c.br(0).end().end();
-}
 
 /** Appends copyRun's body (see the sketch above) on locals d, s, len, st (all four are changed). */
 function emitCopy(c: Code, d: number, s: number, len: number, st: number): void {

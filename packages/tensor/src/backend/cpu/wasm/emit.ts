@@ -158,6 +158,15 @@ export class Code {
 }
 
 /** A function: its signature, extra locals (indices follow the params) and body (without the final `end`). */
+/** `while (!stop) body`, where `stop` leaves an i32 on the stack. */
+export function whileNot(c: Code, stop: () => void, body: () => void): void {
+  c.block().loop();
+  stop();
+  c.brIf(1);
+  body();
+  c.br(0).end().end();
+}
+
 export interface FuncDef {
   params: ValType[];
   results: ValType[];

@@ -14,7 +14,7 @@
 // micro-kernel call), which continues the same sequential sum.
 
 import { registerKernels, registerValues, type KernelTable } from '../threads.ts';
-import { Code, I32, Op, Simd, V128, wasmModule, type FuncDef } from './emit.ts';
+import { Code, whileNot, I32, Op, Simd, V128, wasmModule, type FuncDef } from './emit.ts';
 import { copyRunsKernel, im2colKernel } from './copy.ts';
 
 /** Shape of the register tile: MR = 4*mPanels rows (4-row A panels), NR = 4*nVecs columns. */
@@ -127,15 +127,6 @@ function microKernel(m: number, w: number): FuncDef {
         .simd(Simd.v128_store, at16(16 * v));
   }
   return { params: Array<typeof I32>(8).fill(I32), results: [], locals: [...Array<typeof V128>(rows * w + w + 1).fill(V128), I32], body };
-}
-
-/** `while (!stop) body`, where `stop` leaves an i32 on the stack. */
-function whileNot(c: Code, stop: () => void, body: () => void): void {
-  c.block().loop();
-  stop();
-  c.brIf(1);
-  body();
-  c.br(0).end().end();
 }
 
 /** The macro-kernel gebp (see the WAT sketch above). */

@@ -7,7 +7,7 @@
 // Runs on the calling thread, in one module instance whose memory holds the operands: copied in
 // (one memcpy each), computed, copied out. null where WebAssembly SIMD is unavailable.
 
-import { Code, F64, I32, Op, Simd, V128, wasmModule, type FuncDef } from './emit.ts';
+import { Code, whileNot, F64, I32, Op, Simd, V128, wasmModule, type FuncDef } from './emit.ts';
 
 /*
  * Data (N, C, L) of float32 at byte addresses; tab: float64 per-channel constants.
@@ -20,15 +20,6 @@ import { Code, F64, I32, Op, Simd, V128, wasmModule, type FuncDef } from './emit
  *     for each block (n, c): k, a, m, is, bq = tab[5c .. 5c+5)
  *       gx = f32(k·((f64(g) − a) − ((f64(x) − m)·is)·bq))
  */
-
-/** `while (!stop) body`, where `stop` leaves an i32 on the stack. */
-function whileNot(c: Code, stop: () => void, body: () => void): void {
-  c.block().loop();
-  stop();
-  c.brIf(1);
-  body();
-  c.br(0).end().end();
-}
 
 const V = { align: 4, offset: 0 };
 /** Lanes 2, 3 of a v128 moved to 0, 1 (for promote_low). */
