@@ -1,6 +1,6 @@
 // The GPU kernels' index arithmetic (backend/gpu/codegen.ts) under a GPU's approximate float
-// division: WGSL allows 2.5 ulp, and an NVIDIA H200 computes 110 / 110 as just below 1, which
-// once made the conv2d input gradient read the wrong channel. The generated Integer expressions
+// division: WGSL allows 2.5 ulp, and on an NVIDIA H200 a quotient 110 / 110 just below 1 explains
+// how the conv2d input gradient once read the wrong channel. The generated Integer expressions
 // are evaluated here in JS with a Math whose floor sees each quotient perturbed by a few float32
 // ulps (as the GPU's division would deliver it) and whose min/max see float32 arguments.
 

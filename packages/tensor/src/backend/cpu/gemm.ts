@@ -64,33 +64,18 @@ export interface GemmSpec {
  * One GEMM job, split in tiles (b, jb, ib) of mc x nc elements of C. The packers are kernel names.
  * Made as one object literal (runGemm): spreading objects of this many fields costs V8 microseconds.
  */
-export interface GemmJob {
-  M: number;
-  N: number;
-  Kd: number;
-  nSeg: number;
+export interface GemmJob extends Omit<GemmSpec, 'oP' | 'oN'> {
   mc: number;
   nc: number;
   kc: number;
   tilesI: number;
   tilesJ: number;
-  packA: string;
-  A: object;
-  packB: string;
-  B: object;
   /**
    * C element (b, i, j) goes to out[oOff + floor(b/oG)*oB1 + (b%oG)*oB2 + i*oRs + floor(j/oP)*oN + j%oP]
    * (+ bias[(b%oG)*M + i]): oP = N unless C's columns are (image, pixel) of a conv over a batch of images.
    */
-  out: FloatArray;
-  oOff: number;
-  oG: number;
-  oB1: number;
-  oB2: number;
-  oRs: number;
   oP: number;
   oN: number;
-  bias: FloatArray | null;
   /** SIMD path: at most this many row tiles share one C strip (bounds the module's memory). */
   maxStrip: number;
   /** SIMD path: a thread keeps its instance (and memory) for later jobs only if the job needed at most this many bytes. */

@@ -64,9 +64,10 @@ export class Src {
 
   /**
    * floor(x / d) as an Integer expression, exact for Integer x in (−2^31, 2^31) even where the
-   * GPU divides approximately (WGSL allows 2.5 ulp; an NVIDIA GPU gives 110 / 110 < 1): a float
-   * estimate q0, a second one from the int32 remainder (now within ±1), then a ±1 fix-up that
-   * compares the remainder r1 ∈ [−d, 2d) with 0 and d, clamping integers rather than dividing.
+   * GPU divides approximately (WGSL allows 2.5 ulp; on an NVIDIA H200 a 110 / 110 below 1 explains
+   * a conv gradient read wrong): a float estimate q0, a second one from the int32 remainder (now
+   * within ±1), then a ±1 fix-up that compares the remainder r1 ∈ [−d, 2d) with 0 and d, clamping
+   * integers rather than dividing.
    */
   div(x: string, d: number): string {
     if (d === 1) return x;
