@@ -3,16 +3,19 @@
 // bmm / conv2d through it: against bmmNaive within a float32 error bound, and bit for bit against a sequential
 // float32 reference (the path's contract), on random sizes with edge tiles (M, N, K not multiples of the 4x8 tile,
 // several K blocks, several row and column tiles), strided / transposed / broadcast / reversed / expanded views;
-// 1 vs 2 threads bit-identical; and the JS fallback behind gemmOptions.simd.
+// 1 vs 2 threads bit-identical; and the JS fallback behind gemmOptions.simd. The bit-for-bit tests run with each
+// kernel this engine has: mul+add, and fma where relaxed_madd fuses (cpu-gemm-fma.test.ts tests the switch itself).
 
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { alloc, type FloatArray } from '../packages/tensor/src/backend/cpu/alloc.ts';
 import * as cv from '../packages/tensor/src/backend/cpu/conv.ts';
-import { bmm, bmmNaive, bmmPacked, gemmOptions, gemmStats, simdAvailable, type MatView } from '../packages/tensor/src/backend/cpu/gemm.ts';
+import { bmm, bmmNaive, bmmPacked, gemmKernel, gemmOptions, gemmStats, setFma, simdAvailable, type MatView } from '../packages/tensor/src/backend/cpu/gemm.ts';
 import { getNumThreads, setNumThreads, threadStats } from '../packages/tensor/src/backend/cpu/threads.ts';
 import { Code, I32, Op, Simd, V128, sleb, uleb, wasmModule } from '../packages/tensor/src/backend/cpu/wasm/emit.ts';
+import { relaxedMaddFuses } from '../packages/tensor/src/backend/cpu/wasm/fma.ts';
 import { buildGemmSimdModule, gemmSimdModule } from '../packages/tensor/src/backend/cpu/wasm/gemm-simd.ts';
+import { bmmF32Sequential } from './util/f32-ref.ts';
 
 // tsconfig's lib has no WebAssembly types: the few bits used here.
 interface WasmInstance {
@@ -29,6 +32,19 @@ const WA = (
 ).WebAssembly;
 
 const U = 2 ** -24; // unit roundoff of float32
+/** The SIMD kernels this engine runs (the fma one where relaxed_madd fuses), each tested for its contract. */
+const kernels = relaxedMaddFuses() ? (['mul+add', 'fma'] as const) : (['mul+add'] as const);
+const fmaDefault = gemmOptions.fma;
+/** Runs fn with the given kernel on, checking that it is the one that runs. */
+function withKernel<T>(k: 'mul+add' | 'fma', fn: () => T): T {
+  setFma(k === 'fma');
+  try {
+    expect(gemmKernel()).toBe(k);
+    return fn();
+  } finally {
+    setFma(fmaDefault);
+  }
+}
 
 type Layout = 'rowMajor' | 'transposed' | 'padded' | 'broadcast' | 'reversed' | 'expanded';
 const layouts: Layout[] = ['rowMajor', 'transposed', 'padded', 'broadcast', 'reversed', 'expanded'];
@@ -54,24 +70,6 @@ function makeView(layout: Layout, batch: number, R: number, C: number, seed: num
 }
 
 const absView = (v: MatView): MatView => ({ ...v, data: v.data.map(Math.abs) });
-
-/**
- * The SIMD path's contract: each element is the sequential float32 sum over k of float32-rounded products
- * (Math.fround of a double sum or product of two float32s is the correctly rounded float32 result).
- */
-function bmmF32Sequential(batch: number, M: number, N: number, K: number, a: MatView, b: MatView, out: Float32Array): void {
-  for (let bt = 0; bt < batch; bt++)
-    for (let i = 0; i < M; i++)
-      for (let j = 0; j < N; j++) {
-        let acc = 0;
-        for (let k = 0; k < K; k++) {
-          const x = a.data[a.offset + bt * a.batchStride + i * a.rowStride + k * a.colStride]!;
-          const y = b.data[b.offset + bt * b.batchStride + k * b.rowStride + j * b.colStride]!;
-          acc = Math.fround(acc + Math.fround(x * y));
-        }
-        out[(bt * M + i) * N + j] = acc;
-      }
-}
 
 /**
  * Float32 accumulation bound: |got - exact| <= 4 sqrt(K) u sum_k |a_k b_k|. For K <= 15 this is above the
@@ -265,29 +263,31 @@ describe('bmm on the float32 SIMD path', () => {
     gemmOptions.simd = true;
   });
 
-  it('matches the sequential float32 reference bit for bit, and bmmNaive within the float32 bound', () => {
-    fc.assert(
-      fc.property(caseArb, ({ batch, M, N, K, la, lb, seed }) => {
-        const a = makeView(la, batch, M, K, seed),
-          b = makeView(lb, batch, K, N, seed ^ 0x5bd1e995);
-        const n = batch * M * N,
-          got = new Float32Array(n).fill(NaN),
-          gotP = new Float32Array(n).fill(NaN);
-        const seq = new Float32Array(n),
-          want = new Float32Array(n),
-          absSum = new Float64Array(n);
-        const before = gemmStats.simdJobs;
-        bmmPacked(batch, M, N, K, a, b, gotP);
-        expect(gemmStats.simdJobs).toBe(before + 1);
-        bmm(batch, M, N, K, a, b, got); // bmmNaive below SMALL_MACS multiply-adds
-        bmmF32Sequential(batch, M, N, K, a, b, seq);
-        bmmNaive(batch, M, N, K, a, b, want);
-        bmmNaive(batch, M, N, K, absView(a), absView(b), absSum);
-        expect(firstBitDiff(gotP, seq)).toBe(-1);
-        expectF32Close(gotP, want, absSum, K, 'bmmPacked');
-        expectF32Close(got, want, absSum, K, 'bmm');
-      }),
-      { numRuns: 60 },
+  it.each(kernels)('%s: matches the sequential float32 reference bit for bit, and bmmNaive within the float32 bound', (kernel) => {
+    withKernel(kernel, () =>
+      fc.assert(
+        fc.property(caseArb, ({ batch, M, N, K, la, lb, seed }) => {
+          const a = makeView(la, batch, M, K, seed),
+            b = makeView(lb, batch, K, N, seed ^ 0x5bd1e995);
+          const n = batch * M * N,
+            got = new Float32Array(n).fill(NaN),
+            gotP = new Float32Array(n).fill(NaN);
+          const seq = new Float32Array(n),
+            want = new Float32Array(n),
+            absSum = new Float64Array(n);
+          const before = gemmStats.simdJobs;
+          bmmPacked(batch, M, N, K, a, b, gotP);
+          expect(gemmStats.simdJobs).toBe(before + 1);
+          bmm(batch, M, N, K, a, b, got); // bmmNaive below SMALL_MACS multiply-adds
+          bmmF32Sequential(batch, M, N, K, a, b, seq, kernel === 'fma');
+          bmmNaive(batch, M, N, K, a, b, want);
+          bmmNaive(batch, M, N, K, absView(a), absView(b), absSum);
+          expect(firstBitDiff(gotP, seq)).toBe(-1);
+          expectF32Close(gotP, want, absSum, K, 'bmmPacked');
+          expectF32Close(got, want, absSum, K, 'bmm');
+        }),
+        { numRuns: 40 },
+      ),
     );
   });
 
@@ -314,36 +314,38 @@ describe('bmm on the float32 SIMD path', () => {
     expect(Array.from(out).every((v) => v === 0)).toBe(true);
   });
 
-  it('gives bit-identical results on 1 and 2 threads, shared or not', () => {
-    const cases = [
-      [2, 67, 130, 150, 'rowMajor', 'transposed'],
-      [1, 129, 261, 333, 'broadcast', 'padded'],
-      [3, 70, 90, 100, 'reversed', 'rowMajor'],
-    ] as const;
-    for (const [batch, M, N, K, la, lb] of cases) {
-      // each >= 1e6 multiply-adds: split across threads
-      const a = makeView(la, batch, M, K, 11),
-        b = makeView(lb, batch, K, N, 12);
-      const run = (T: number, view: (v: MatView) => MatView = (v) => v) => {
-        setNumThreads(T);
-        const out = new Float32Array(batch * M * N);
-        bmm(batch, M, N, K, view(a), view(b), out);
-        return out;
-      };
-      const jobs = gemmStats.simdJobs,
-        one = run(1),
-        before = threadStats().parallelJobs,
-        two = run(2);
-      const unshared = run(2, (v) => ({ ...v, data: new Float32Array(v.data) }));
-      expect(threadStats().parallelJobs).toBe(before + 2);
-      expect(gemmStats.simdJobs).toBe(jobs + 3);
-      expect(firstBitDiff(two, one)).toBe(-1);
-      expect(firstBitDiff(unshared, one)).toBe(-1);
-      const seq = new Float32Array(batch * M * N);
-      bmmF32Sequential(batch, M, N, K, a, b, seq);
-      expect(firstBitDiff(one, seq)).toBe(-1);
-    }
-  });
+  it.each(kernels)('%s: gives bit-identical results on 1 and 2 threads, shared or not', (kernel) =>
+    withKernel(kernel, () => {
+      const cases = [
+        [2, 67, 130, 150, 'rowMajor', 'transposed'],
+        [1, 129, 261, 333, 'broadcast', 'padded'],
+        [3, 70, 90, 100, 'reversed', 'rowMajor'],
+      ] as const;
+      for (const [batch, M, N, K, la, lb] of cases) {
+        // each >= 1e6 multiply-adds: split across threads
+        const a = makeView(la, batch, M, K, 11),
+          b = makeView(lb, batch, K, N, 12);
+        const run = (T: number, view: (v: MatView) => MatView = (v) => v) => {
+          setNumThreads(T);
+          const out = new Float32Array(batch * M * N);
+          bmm(batch, M, N, K, view(a), view(b), out);
+          return out;
+        };
+        const jobs = gemmStats.simdJobs,
+          one = run(1),
+          before = threadStats().parallelJobs,
+          two = run(2);
+        const unshared = run(2, (v) => ({ ...v, data: new Float32Array(v.data) }));
+        expect(threadStats().parallelJobs).toBe(before + 2);
+        expect(gemmStats.simdJobs).toBe(jobs + 3);
+        expect(firstBitDiff(two, one)).toBe(-1);
+        expect(firstBitDiff(unshared, one)).toBe(-1);
+        const seq = new Float32Array(batch * M * N);
+        bmmF32Sequential(batch, M, N, K, a, b, seq, kernel === 'fma');
+        expect(firstBitDiff(one, seq)).toBe(-1);
+      }
+    }),
+  );
 
   it('leaves float64 and mixed dtypes on the JS path (exact float64 sums)', () => {
     const a32 = makeView('rowMajor', 2, 20, 30, 3),

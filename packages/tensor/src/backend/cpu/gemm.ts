@@ -5,14 +5,18 @@
 // - float32 (operands and output): the WebAssembly SIMD kernel of wasm/gemm-simd.ts, f32x4 lanes,
 //   float32 accumulation. Each C element is the sequential float32 sum over k of float32 products,
 //   the same whatever the blocking or threads (deterministic), within float32 rounding of bmmNaive.
+//   Where the engine has a fused f32x4.relaxed_madd (wasm/fma.ts) and FMA is on (setFma, env
+//   LAD_FMA), each k step is one fused multiply-add instead: a sequential float32 FMA chain over k,
+//   as deterministic and partition-independent, with different bits (one rounding per step, not two).
 // - otherwise (float64, mixed dtypes, or gemmOptions.simd = false): the plain-JS 4x4 kernel below on
 //   float64 panels. Each C element is a sequential float64 sum over k, rounded once on store, so the
 //   result does not depend on blocking or threads, and matches bmmNaive bit for bit.
 // Dims: b batch, M rows of A and C, N columns of B and C, K the reduction (Kd per segment x nSeg).
 
+import { ValueError } from '../../errors.ts';
 import type { FloatArray } from './alloc.ts';
 import { registerKernels, runKernel, threadsFor, type KernelTable } from './threads.ts';
-import { gemmSimdModule } from './wasm/gemm-simd.ts';
+import { gemmSimdFmaModule, gemmSimdModule } from './wasm/gemm-simd.ts';
 
 /** A strided batch of matrices inside a typed array: element (b, i, j) is at offset + b*batchStride + i*rowStride + j*colStride. Strides may be 0 (broadcast) and need not be contiguous (a transposed view is rowStride=1, colStride=M). */
 export interface MatView {
@@ -80,6 +84,8 @@ export interface GemmJob extends Omit<GemmSpec, 'oP' | 'oN'> {
   maxStrip: number;
   /** SIMD path: a thread keeps its instance (and memory) for later jobs only if the job needed at most this many bytes. */
   keepBytes: number;
+  /** SIMD path: the FMA kernel (fused multiply-add per k step) instead of mul+add. */
+  fma: boolean;
 }
 
 /** Register block of the micro-kernel (packed panels are padded with zeros to these). */
@@ -102,8 +108,33 @@ const MC_S = 64,
 const STAGE_MAX = 1 << 25,
   KEEP_BYTES = 64 << 20;
 
-/** Switch, for tests and benchmarks: simd = false sends float32 through the JS kernel too. */
-export const gemmOptions = { simd: true };
+/** Whether the FMA kernel is on unless LAD_FMA says otherwise. */
+const FMA_DEFAULT = false;
+/** FMA_DEFAULT, or the environment's LAD_FMA (read once, at load: 0 off, anything else on). */
+function fmaFromEnv(): boolean {
+  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.LAD_FMA;
+  return v === undefined || v === '' ? FMA_DEFAULT : v !== '0';
+}
+
+/** Switches, for tests and benchmarks: simd = false sends float32 through the JS kernel too; fma: see setFma. */
+export const gemmOptions = { simd: true, fma: fmaFromEnv() };
+
+/**
+ * Whether float32 GEMMs (matmul, conv) may use the FMA kernel: one fused multiply-add per k step where
+ * the engine has a fused f32x4.relaxed_madd, mul then add otherwise. Changes the bits of results (within
+ * float32 rounding), not their determinism. Default off; LAD_FMA=1 in the environment starts it on.
+ */
+export function setFma(enabled: boolean): void {
+  if (typeof enabled !== 'boolean')
+    throw new ValueError(`setFma: enabled is not a boolean: got ${JSON.stringify(enabled) ?? String(enabled)}, expected true or false.`);
+  gemmOptions.fma = enabled;
+}
+
+/** The kernel float32 GEMMs run now: 'fma' (fused relaxed_madd), 'mul+add' (f32x4.mul then add) or 'js' (no WebAssembly SIMD). */
+export function gemmKernel(): 'fma' | 'mul+add' | 'js' {
+  if (!gemmOptions.simd || !simdAvailable) return 'js';
+  return gemmOptions.fma && gemmSimdFmaModule() !== null ? 'fma' : 'mul+add';
+}
 /** GEMM jobs run so far on each path (for tests). */
 export const gemmStats = { simdJobs: 0, jsJobs: 0 };
 /** Whether this runtime has the WebAssembly SIMD kernel (Node 20's V8 does). */
@@ -319,6 +350,7 @@ export function runGemm(job: GemmSpec, batch: number): void {
     bias,
     maxStrip: Math.max(1, Math.floor(STRIP_ROWS / mc)),
     keepBytes: KEEP_BYTES,
+    fma: simd && gemmOptions.fma && gemmSimdFmaModule() !== null,
   };
   const units = batch * tilesI * tilesJ;
   if (simd) {

@@ -39,6 +39,8 @@ export const Simd = {
   f32x4_demote_f64x2_zero: 0x5e, f64x2_promote_low_f32x4: 0x5f,
   f32x4_add: 0xe4, f32x4_sub: 0xe5, f32x4_mul: 0xe6,
   f64x2_add: 0xf0, f64x2_sub: 0xf1, f64x2_mul: 0xf2, f64x2_max: 0xf5,
+  /** Relaxed SIMD (Wasm 3.0): a * b + c, fused or not as the engine chooses (operands a, b, c in stack order). */
+  f32x4_relaxed_madd: 0x105,
 } as const;
 
 /** Section ids (spec 5.5.2). */

@@ -7,26 +7,34 @@
 // column of B, along k) or, for B, "rows" (one run per k). `panelize` turns lines into 4-wide
 // panels (4x4 transposes), and `gebp` multiplies, keeping an MR x NR register tile of C in v128
 // accumulators (f32x4 lanes = 4 adjacent columns). Each k step adds the rank-1 update
-// splat(A[r][k]) * B[k][j..j+3] with f32x4.mul then f32x4.add (no fused multiply-add, no relaxed
-// SIMD), so every C element is the sequential float32 sum over k of float32-rounded products, in
-// the same order whatever the blocking, tiling or thread count: deterministic, and independent of
-// the partition. C accumulates in memory across K blocks (loaded before and stored after each
-// micro-kernel call), which continues the same sequential sum.
+// splat(A[r][k]) * B[k][j..j+3] with f32x4.mul then f32x4.add, so every C element is the sequential
+// float32 sum over k of float32-rounded products, in the same order whatever the blocking, tiling
+// or thread count: deterministic, and independent of the partition. C accumulates in memory across
+// K blocks (loaded before and stored after each micro-kernel call), which continues the same sum.
+// The FMA kernel (gemmSimdFmaModule: the same module with f32x4.relaxed_madd for mul+add, built only
+// where fma.ts finds that it fuses) makes each step one fused multiply-add: a sequential float32 FMA
+// chain over k, as deterministic and partition-independent, with one rounding per step instead of
+// two. Which one a job runs is GemmJob.fma (gemm.ts: setFma, env LAD_FMA). The tile stays 4 x 8 for
+// both: with relaxed_madd 4 x 8 runs ~53 GFLOP/s in cache and 4 x 12 ~28 (it spills; bench numbers
+// in docs/ARCHITECTURE.md).
 
 import { registerKernels, registerValues, type KernelTable } from '../threads.ts';
 import { Code, whileNot, I32, Op, Simd, V128, wasmModule, type FuncDef } from './emit.ts';
 import { copyRunsKernel, im2colKernel } from './copy.ts';
+import { relaxedMaddFuses } from './fma.ts';
 
 /** Shape of the register tile: MR = 4*mPanels rows (4-row A panels), NR = 4*nVecs columns. */
 export interface SimdTile {
   mPanels: number;
   nVecs: number;
+  /** Each k step as one f32x4.relaxed_madd instead of f32x4.mul then f32x4.add. */
+  fma?: boolean;
 }
 /**
  * The tile we ship: 4 x 8, 8 accumulators + 2 B vectors + 1 A splat = 11 v128 registers. Measured
  * in cache on this project's x64 machine (V8 keeps one of the 16 xmm registers as scratch): 4x8
  * ~44 GFLOP/s; 4x12 and 4x16 spill (~15-30); 8x4 is bound by its 8 splat loads per step (~15);
- * 4x8 with the k loop unrolled twice ~30.
+ * 4x8 with the k loop unrolled twice ~30. With relaxed_madd (fma): 4x8 ~53, 4x12 ~28, 4x16 ~34, 8x8 ~28.
  */
 export const SIMD_TILE: SimdTile = { mPanels: 1, nVecs: 2 };
 
@@ -43,6 +51,7 @@ export const SIMD_TILE: SimdTile = { mPanels: 1, nVecs: 2 };
  *       ;; for r < 4 (rows 4..7, if MR = 8, read the next panel: $a + $pa):
  *       (local.set $a_s (v128.load32_splat offset=4*r (local.get $a)))
  *       (local.set $acc_r_v (f32x4.add (local.get $acc_r_v) (f32x4.mul (local.get $a_s) (local.get $b_v))))  ;; v < 2
+ *       ;; FMA kernel instead: (local.set $acc_r_v (f32x4.relaxed_madd (local.get $a_s) (local.get $b_v) (local.get $acc_r_v)))
  *       (local.set $a (i32.add (local.get $a) (i32.const 16)))
  *       (local.set $b (i32.add (local.get $b) (local.get $bk)))
  *       (br_if $k_loop (local.tee $k (i32.sub (local.get $k) (i32.const 1)))))
@@ -78,7 +87,7 @@ function microIndex(t: SimdTile, m: number, w: number): number {
 }
 
 /** The micro-kernel of an (4m) x (4w) tile. Params: k, a, b, c, ldc, pa, bk, bv (see above). */
-function microKernel(m: number, w: number): FuncDef {
+function microKernel(m: number, w: number, fma: boolean): FuncDef {
   const [k, a, b, c, ldc, pa, bk, bv] = [0, 1, 2, 3, 4, 5, 6, 7];
   const rows = 4 * m,
     acc = (r: number, v: number) => 8 + r * w + v; // v128 locals
@@ -111,7 +120,8 @@ function microKernel(m: number, w: number): FuncDef {
     if (r >= 4) body.get(pa).op(Op.i32_add); // rows 4..7 are the next A panel
     body.simd(Simd.v128_load32_splat, { align: 2, offset: 4 * (r & 3) }).set(as);
     for (let v = 0; v < w; v++) {
-      body.get(acc(r, v)).get(as).get(bvec(v)).simd(Simd.f32x4_mul).simd(Simd.f32x4_add).set(acc(r, v));
+      if (fma) body.get(as).get(bvec(v)).get(acc(r, v)).simd(Simd.f32x4_relaxed_madd).set(acc(r, v));
+      else body.get(acc(r, v)).get(as).get(bvec(v)).simd(Simd.f32x4_mul).simd(Simd.f32x4_add).set(acc(r, v));
     }
   }
   body.get(a).i32(16).op(Op.i32_add).set(a);
@@ -235,7 +245,7 @@ function panelizeKernel(): FuncDef {
 /** The module's bytes: micro-kernels for every (m <= mPanels, w <= nVecs), gebp, panelize, then copy.ts's copyRuns and im2col; memory exported as "mem". */
 export function buildGemmSimdModule(t: SimdTile = SIMD_TILE): Uint8Array {
   const funcs: FuncDef[] = [];
-  for (let m = 1; m <= t.mPanels; m++) for (let w = 1; w <= t.nVecs; w++) funcs[microIndex(t, m, w)] = microKernel(m, w);
+  for (let m = 1; m <= t.mPanels; m++) for (let w = 1; w <= t.nVecs; w++) funcs[microIndex(t, m, w)] = microKernel(m, w, t.fma === true);
   funcs.push(gebpKernel(t), panelizeKernel(), copyRunsKernel(), im2colKernel());
   return wasmModule({ funcs, memory: { minPages: 1, export: 'mem' } });
 }
@@ -249,18 +259,33 @@ interface WasmApi {
 }
 
 /** The compiled module (posted to the workers as is), or null where WebAssembly SIMD is unavailable. */
-function compile(): object | null {
+function compile(t: SimdTile): object | null {
   const WA = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
   if (WA === undefined) return null;
   try {
-    const bytes = buildGemmSimdModule();
+    const bytes = buildGemmSimdModule(t);
     return WA.validate(bytes) ? new WA.Module(bytes) : null; // validate fails where SIMD is not supported
   } catch {
     return null;
   }
 }
 
-export const gemmSimdModule: object | null = compile();
+export const gemmSimdModule: object | null = compile(SIMD_TILE);
+
+let fmaModule: object | null | undefined; // undefined: not tried yet
+
+/**
+ * The FMA kernel's module (SIMD_TILE with relaxed_madd), compiled on the first call; null where the
+ * engine has no relaxed SIMD or its relaxed_madd does not fuse (fma.ts). In Node, that first call
+ * switches relaxed SIMD on for the process: it is made only when the FMA kernel is wanted (gemm.ts).
+ */
+export function gemmSimdFmaModule(): object | null {
+  if (fmaModule === undefined) {
+    fmaModule = gemmSimdModule !== null && relaxedMaddFuses() ? compile({ ...SIMD_TILE, fma: true }) : null;
+    if (fmaModule !== null) registerValues({ 'gemmSimdFma.module': fmaModule });
+  }
+  return fmaModule;
+}
 
 // ============ self-contained kernels (also run in the workers) ============
 
@@ -379,6 +404,8 @@ interface SimdJob {
   maxStrip: number;
   /** A thread keeps its instance (and memory) for later jobs only if the job needed at most this many bytes. */
   keepBytes: number;
+  /** Run the FMA kernel (gemmSimdFmaModule, compiled before the job is posted) instead of mul+add. */
+  fma: boolean;
 }
 
 interface SimdInstance {
@@ -423,8 +450,9 @@ function gemmTilesSimd(K: KernelTable, j: SimdJob, u0: number, u1: number): void
     rAt = cAt + strip * mcP * ncP;
   const bytes = (rAt + 4 * (ncP * kcP + mcP)) * 4;
   const WA = (globalThis as unknown as { WebAssembly: { Instance: new (m: unknown) => { exports: SimdInstance } } }).WebAssembly;
-  const make = () => new WA.Instance(K.value('gemmSimd.module')).exports;
-  const w = bytes <= j.keepBytes ? K.local('gemmSimd', make) : make(); // a big job's memory goes with its instance
+  const kernel = j.fma ? 'gemmSimdFma' : 'gemmSimd';
+  const make = () => new WA.Instance(K.value(kernel + '.module')).exports;
+  const w = bytes <= j.keepBytes ? K.local(kernel, make) : make(); // a big job's memory goes with its instance
   if (w.mem.buffer.byteLength < bytes) w.mem.grow(Math.ceil((bytes - w.mem.buffer.byteLength) / 65536));
   const f = new Float32Array(w.mem.buffer),
     R = new Int32Array(w.mem.buffer); // after growing (it detaches the old buffer)
