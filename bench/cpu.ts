@@ -5,7 +5,8 @@
 // 1x1 conv to 11 classes, pixel cross-entropy, input [8, 3, 64, 64], ≈5.6 GFLOP) (ms); the LAD teacher and student steps (bench/lad.ts, ours and
 // PyTorch only). Each number is a median after a warmup run. Every library gets the same numbers in its native
 // layout (ours NCHW, tfjs NHWC); a sanity check compares the training losses. PyTorch (2 and 1 threads) runs in
-// the same window when python3 with torch is present (bench/torch.ts, bench/torch_bench.py).
+// the same window when python3 with torch is present (bench/torch.ts, bench/torch_bench.py). The header says
+// which float32 GEMM kernel ran (fma or mul+add: LAD_FMA=0 runs the latter).
 // Prints a table and writes bench/out/cpu.json. A benchmark, not a test: run `pnpm bench` at the repo root.
 
 import os from 'node:os';
@@ -14,7 +15,7 @@ import { register } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
-import { Tensor, batchNorm, conv2d, crossEntropy, getNumThreads, grad, manualSeed, matmul, noGrad, randint, randn } from '@lad/tensor';
+import { Tensor, batchNorm, conv2d, crossEntropy, gemmKernel, getNumThreads, grad, manualSeed, matmul, noGrad, randint, randn } from '@lad/tensor';
 import { LAD_ROWS, runLad, type LadResult, type LadRow } from './lad.ts';
 import { TORCH_THREADS, exportTensors, findTorchPython, runTorch, writeManifest, type TorchResult } from './torch.ts';
 
@@ -41,6 +42,8 @@ const CONV_X = [8, 32, 64, 64],
 const NET = { N: 8, H: 64, W: 64, inC: 3, width: 32, depth: 4, classes: 11, lr: 0.1, eps: 1e-5 };
 const TFJS_CPU_STEP_LIMIT_MS = 60_000;
 const notes: string[] = [];
+/** The float32 GEMM kernel ours runs: fma (f32x4.relaxed_madd, fused) or mul+add (LAD_FMA=0, or an engine without a fused relaxed_madd). */
+const KERNEL = gemmKernel() === 'fma' ? 'fma (f32x4.relaxed_madd)' : gemmKernel();
 
 // ---- timing -------------------------------------------------------------------------------------
 
@@ -492,7 +495,7 @@ async function main(): Promise<void> {
   const cpu = os.cpus()[0]?.model ?? 'unknown';
   const loadStart = os.loadavg()[0];
   console.log(
-    `node ${process.version}, ${cpu}, ${os.availableParallelism()} cores; ours uses ${getNumThreads()} threads; load average ${loadStart.toFixed(2)}`,
+    `node ${process.version}, ${cpu}, ${os.availableParallelism()} cores; ours uses ${getNumThreads()} threads, float32 GEMM kernel ${KERNEL}; load average ${loadStart.toFixed(2)}`,
   );
   if (loadStart > 0.5) console.log('WARNING: the machine is busy (1-min load average > 0.5): timings will be noisy, threaded ones most.');
 
@@ -557,6 +560,7 @@ async function main(): Promise<void> {
       cpu,
       cores: os.availableParallelism(),
       threads: { ours: getNumThreads(), 'tfjs-wasm': wasm.threads, 'tfjs-cpu': 1 },
+      gemmKernel: gemmKernel(),
       wasm,
       tfjs: tf.version_core,
       loadAverage: { start: loadStart, end: loadEnd },

@@ -1,14 +1,16 @@
 // CPU time (user + system of this process) per training step on 1 thread, for comparisons on a shared
 // machine: wall times there measure the other processes' load too (bench/cpu.ts warns when it is high).
 // Rows: the LAD teacher step at 48 and 96, the student step at 48 (as bench/lad.ts, without dropout's
-// export), the tiny-CNN step of bench/cpu.ts; FUSED=1 runs the CNN with batchNorm's activation 'relu'.
+// export), the tiny-CNN step of bench/cpu.ts; FUSED=1 runs the CNN with batchNorm's activation 'relu'; LAD_FMA=0
+// the mul+add GEMM kernel instead of fma (the first line says which ran).
 // Usage: `pnpm --filter @lad/bench cputime`. A measuring tool, not a benchmark table.
-import { Generator, Tensor, batchNorm, conv2d, crossEntropy, manualSeed, noGrad, randint, randn, setNumThreads } from '@lad/tensor';
+import { Generator, Tensor, batchNorm, conv2d, crossEntropy, gemmKernel, manualSeed, noGrad, randint, randn, setNumThreads } from '@lad/tensor';
 import { SGD } from '@lad/nn';
 import { buildModel, resolveLabelScale, studentLoss, teacherLoss } from '@lad/lad';
 import { QUICK } from '../packages/lad/src/presets.ts';
 setNumThreads(1);
 manualSeed(0);
+console.log(`float32 GEMM kernel: ${gemmKernel()}`);
 const fused = process.env.FUSED === '1',
   reps = 12;
 function measure(label: string, step: () => void) {

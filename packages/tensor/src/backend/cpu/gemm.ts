@@ -109,7 +109,7 @@ const STAGE_MAX = 1 << 25,
   KEEP_BYTES = 64 << 20;
 
 /** Whether the FMA kernel is on unless LAD_FMA says otherwise. */
-const FMA_DEFAULT = false;
+const FMA_DEFAULT = true;
 /** FMA_DEFAULT, or the environment's LAD_FMA (read once, at load: 0 off, anything else on). */
 function fmaFromEnv(): boolean {
   const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.LAD_FMA;
@@ -122,7 +122,7 @@ export const gemmOptions = { simd: true, fma: fmaFromEnv() };
 /**
  * Whether float32 GEMMs (matmul, conv) may use the FMA kernel: one fused multiply-add per k step where
  * the engine has a fused f32x4.relaxed_madd, mul then add otherwise. Changes the bits of results (within
- * float32 rounding), not their determinism. Default off; LAD_FMA=1 in the environment starts it on.
+ * float32 rounding), not their determinism. Default on; LAD_FMA=0 in the environment starts it off.
  */
 export function setFma(enabled: boolean): void {
   if (typeof enabled !== 'boolean')
