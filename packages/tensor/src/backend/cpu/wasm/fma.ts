@@ -52,7 +52,7 @@ let fused: boolean | undefined;
 export function relaxedMaddFuses(): boolean {
   if (fused !== undefined) return fused;
   fused = false;
-  const WA = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
   if (WA === undefined) return fused;
   try {
     const bytes = probeModule();
