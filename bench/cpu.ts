@@ -47,9 +47,12 @@ const KERNEL = gemmKernel() === 'fma' ? 'fma (f32x4.relaxed_madd)' : gemmKernel(
 
 // ---- timing -------------------------------------------------------------------------------------
 
+/** Untimed runs before the timed ones: the first compiles and grows buffers, the second still runs partly unoptimised. */
+const WARMUP = 2;
+
 /**
- * Median wall time (ms) of `fn` over up to `reps` runs after one warmup run. Runs stop once they have taken
- * `budgetMs` in all; a warmup that alone exceeds the budget is returned as the only (cold) sample.
+ * Median wall time (ms) of `fn` over up to `reps` runs after WARMUP untimed runs. Runs stop once they have
+ * taken `budgetMs` in all; a first run that alone exceeds the budget is returned as the only (cold) sample.
  * The minimum is kept too (in the JSON): on a shared machine it is the steadier figure.
  */
 function time(fn: () => void, reps: number, budgetMs = 20_000): { ms: number; minMs: number; runs: number; cold: boolean } {
@@ -57,6 +60,7 @@ function time(fn: () => void, reps: number, budgetMs = 20_000): { ms: number; mi
   fn();
   const warm = performance.now() - t0;
   if (warm > budgetMs) return { ms: warm, minMs: warm, runs: 1, cold: true };
+  for (let i = 1; i < WARMUP; i++) fn();
   const samples: number[] = [];
   for (let spent = 0; samples.length < reps && (samples.length === 0 || spent < budgetMs); spent += samples[samples.length - 1]) {
     t0 = performance.now();
@@ -182,10 +186,10 @@ function oursTrainStep(): Result {
       losses.push(loss.item());
       split.forward.push(t1 - t0), split.backward.push(t2 - t1), split.update.push(performance.now() - t2);
     },
-    4,
+    10,
     30_000,
   );
-  const ms = (xs: number[]) => median(xs.length > 1 ? xs.slice(1) : xs); // timed steps only
+  const ms = (xs: number[]) => median(xs.length > WARMUP ? xs.slice(WARMUP) : xs); // timed steps only
   return {
     ...t,
     gflops: STEP_FLOPS / (t.ms * 1e6),
@@ -338,7 +342,7 @@ function tfTrainStep(): Result {
       losses.push(loss.dataSync()[0]);
       loss.dispose();
     },
-    4,
+    10,
     60_000,
   );
   opt.dispose();

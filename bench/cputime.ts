@@ -1,4 +1,4 @@
-// CPU time (user + system of this process) per training step on 1 thread, for comparisons on a shared
+// CPU time (user + system of this process) per training step on 1 thread (THREADS=n: n), for comparisons on a shared
 // machine: wall times there measure the other processes' load too (bench/cpu.ts warns when it is high).
 // Rows: the LAD teacher step at 48 and 96, the student step at 48 (as bench/lad.ts, without dropout's
 // export), the tiny-CNN step of bench/cpu.ts; FUSED=1 runs the CNN with batchNorm's activation 'relu'; LAD_FMA=0
@@ -8,7 +8,7 @@ import { Generator, Tensor, batchNorm, conv2d, crossEntropy, gemmKernel, manualS
 import { SGD } from '@lad/nn';
 import { buildModel, resolveLabelScale, studentLoss, teacherLoss } from '@lad/lad';
 import { QUICK } from '../packages/lad/src/presets.ts';
-setNumThreads(1);
+setNumThreads(Number(process.env.THREADS ?? 1));
 manualSeed(0);
 console.log(`float32 GEMM kernel: ${gemmKernel()}`);
 const fused = process.env.FUSED === '1',

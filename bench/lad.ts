@@ -82,10 +82,10 @@ export function ladTeacher(size: number, time: Timer, file: string): { result: L
       opt.step();
       opt.zeroGrad();
     },
-    5,
+    10,
     30_000,
   );
-  return { result: { ...t, loss0 }, spec: { kind: 'teacher', file, config: torchConfig(QUICK.teacher), reps: 5 } };
+  return { result: { ...t, loss0 }, spec: { kind: 'teacher', file, config: torchConfig(QUICK.teacher), reps: 10 } };
 }
 
 /** The student step at 48×48: a frozen teacher (eval mode, noGrad) and a student from another init. */
@@ -115,10 +115,10 @@ export function ladStudent(time: Timer, file: string): { result: LadResult; spec
       opt.step();
       opt.zeroGrad();
     },
-    5,
+    10,
     30_000,
   );
-  return { result: { ...t, loss0 }, spec: { kind: 'student', file, config: torchConfig(QUICK.student), reps: 5 } };
+  return { result: { ...t, loss0 }, spec: { kind: 'student', file, config: torchConfig(QUICK.student), reps: 10 } };
 }
 
 /** All LAD rows for ours, and the manifest entries for the PyTorch side. */

@@ -36,13 +36,18 @@ def load_safetensors(path):
     return out
 
 
+WARMUP = 2  # untimed runs, as bench/cpu.ts's WARMUP
+
+
 def timed(fn, reps, budget_s=20.0):
-    """Median and min wall time (ms) over up to `reps` runs after one warmup, as bench/cpu.ts's `time`."""
+    """Median and min wall time (ms) over up to `reps` runs after WARMUP untimed ones, as bench/cpu.ts's `time`."""
     t0 = time.perf_counter()
     fn()
     warm = time.perf_counter() - t0
     if warm > budget_s:
         return {'ms': warm * 1e3, 'minMs': warm * 1e3, 'runs': 1, 'cold': True}
+    for _ in range(WARMUP - 1):
+        fn()
     samples, spent = [], 0.0
     while len(samples) < reps and (not samples or spent < budget_s):
         t0 = time.perf_counter()
@@ -217,7 +222,7 @@ def lad_row(spec, d):
         opt.zero_grad(set_to_none=True)
         loss_fn().backward()
         opt.step()
-    return {**timed(step, spec.get('reps', 5), 30.0), 'loss0': loss0}
+    return {**timed(step, spec.get('reps', 10), 30.0), 'loss0': loss0}
 
 
 def cnn_row(d, c):
@@ -239,7 +244,7 @@ def cnn_row(d, c):
             for q in ps:
                 q.sub_(q.grad, alpha=c['lr'])
         losses.append(loss.item())
-    r = timed(step, 4, 30.0)
+    r = timed(step, 10, 30.0)
     return {**r, 'loss0': losses[0], 'loss1': losses[1]}
 
 

@@ -1,5 +1,9 @@
 // Builds the page into web/dist (`pnpm web:build`), or builds, watches and serves it (`pnpm web`;
-// the bundles rebuild on change, index.html is copied at start).
+// the bundles rebuild on change, index.html is copied at start; served by serve.ts, with the
+// cross-origin isolation headers that let the CPU backend use more than one thread).
+// A static host should send the same two headers (Cross-Origin-Opener-Policy: same-origin,
+// Cross-Origin-Embedder-Policy: require-corp; `_headers` lists them for hosts that read that file):
+// without them the page works, and trains on one thread.
 // esbuild bundles main.ts and worker.ts for the browser; index.html is copied; the `mnist`
 // package's digit files of the quick preset's classes are copied to mnist/<d>.json (the page fetches
 // them); code.json indexes where the functions the page names live (file, line, first lines).
@@ -12,6 +16,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build, context } from 'esbuild';
 import { QUICK } from '../packages/lad/src/presets.ts';
+import { ISOLATION_HEADERS, serveStatic } from './serve.ts';
 
 const web = dirname(fileURLToPath(import.meta.url)),
   root = dirname(web);
@@ -22,6 +27,12 @@ mkdirSync(join(out, 'mnist'), { recursive: true });
 
 // ---- static files ------------------------------------------------------------------------------
 copyFileSync(join(web, 'index.html'), join(out, 'index.html'));
+writeFileSync(
+  join(out, '_headers'),
+  `/*\n${Object.entries(ISOLATION_HEADERS)
+    .map(([k, v]) => `  ${k}: ${v}\n`)
+    .join('')}`,
+);
 const mnist = dirname(createRequire(join(root, 'packages/lad/package.json')).resolve('mnist/package.json'));
 const classes = QUICK.data.kind === 'digits-seg' ? (QUICK.data.options?.classes ?? []) : [];
 for (const d of classes) copyFileSync(join(mnist, 'src', 'digits', `${d}.json`), join(out, 'mnist', `${d}.json`));
@@ -77,9 +88,9 @@ const options: BuildOptions = {
 if (args.includes('--serve')) {
   const ctx = await context(options);
   await ctx.watch();
-  const { port } = await ctx.serve({ servedir: out, host: '127.0.0.1', port: Number(opt('--port') ?? 8000) });
-  console.log(`web: serving ${relative(root, out)} at http://127.0.0.1:${port}/ (the scripts rebuild on change; Ctrl-C to stop)`);
+  const url = await serveStatic(out, Number(opt('--port') ?? 8000));
+  console.log(`web: serving ${relative(root, out)} at ${url} (cross-origin isolated; the scripts rebuild on change; Ctrl-C to stop)`);
 } else {
   await build(options);
-  console.log(`web: built ${relative(root, out)}/ (index.html, main.js, worker.js, code.json, mnist/${classes.join(',')}.json)`);
+  console.log(`web: built ${relative(root, out)}/ (index.html, main.js, worker.js, code.json, mnist/${classes.join(',')}.json, _headers)`);
 }

@@ -27,7 +27,8 @@ async function showCode(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  $('backend').textContent = 'the CPU backend, one thread (a Web Worker trains section 4)';
+  $('backend').textContent =
+    `the CPU backend (a Web Worker trains section 4, on ${crossOriginIsolated ? 'more than one thread' : 'one thread: the page is not cross-origin isolated'})`;
   if (QUICK.data.kind !== 'digits-seg') throw new Error('the page expects the quick preset to draw digits-seg');
   await loadDigits(QUICK.data);
   const { val } = makeData({ ...QUICK.data, train: 1, val: 100 });

@@ -4,7 +4,7 @@
 
 import { fmtStat, stat } from '@lad/lad';
 import { type Curve, drawImage, drawLabels, plotCurves } from './draw.ts';
-import type { Backend, DiagRow, FromWorker } from './worker.ts';
+import type { Backend, DiagRow, FromWorker, ToWorker } from './worker.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : '…');
@@ -97,7 +97,7 @@ export function setupTraining(onTeacher: (m: Extract<FromWorker, { type: 'teache
         break;
       case 'done':
         status.textContent = `done in ${m.seconds.toFixed(0)} s`;
-        $('train').dataset.done = '1';
+        Object.assign($('train').dataset, { done: '1', threads: m.threads, parallelJobs: m.parallelJobs });
         pause.disabled = true;
         break;
       case 'error':
@@ -110,13 +110,15 @@ export function setupTraining(onTeacher: (m: Extract<FromWorker, { type: 'teache
     view.worker?.terminate();
     view.curves.clear();
     view.stages.clear();
-    delete $('train').dataset.done;
+    for (const k of ['done', 'threads', 'parallelJobs']) delete $('train').dataset[k];
     $('train-diag').innerHTML = '';
     const settings = $<HTMLInputElement>('train-settings').value.split(/\s+/).filter(Boolean);
     view.worker = new Worker('worker.js', { type: 'module' });
     view.worker.onmessage = (e: MessageEvent<FromWorker>) => onMessage(e.data);
     view.worker.onerror = (e) => onMessage({ type: 'error', msg: e.message });
-    view.worker.postMessage({ type: 'start', settings, seed: 0, backend: $<HTMLSelectElement>('train-backend').value as Backend });
+    const threads = Number(new URLSearchParams(location.search).get('threads')) || undefined; // ?threads=N (tests, timings)
+    const msg: ToWorker = { type: 'start', settings, seed: 0, backend: $<HTMLSelectElement>('train-backend').value as Backend, threads };
+    view.worker.postMessage(msg);
     [pause.disabled, paused] = [false, false]; // train again: the running worker is dropped
     $('train-device').textContent = '';
     pause.textContent = 'stop';

@@ -1,11 +1,12 @@
 // "Train it here": one unit of the `quick` experiment (one seed; the baseline, the control, the LAD
 // teacher and the LAD student) in a Web Worker, with the CLI's --set settings, on the CPU backend
-// (one thread) or the GPU backend (initBackend('gpu'): webgpu, else webgl2, on an OffscreenCanvas).
+// (initThreads: more Web Workers on a cross-origin isolated page, else one thread) or the GPU backend
+// (initBackend('gpu'): webgpu, else webgl2, on an OffscreenCanvas).
 // The training is the CLI's own: runUnit (experiment/unit.ts) with trainModel's loop, run in memory
 // (no outDir); this file only watches it (a loss per step, a live prediction, each arm's numbers)
 // and holds it while the page has it stopped.
 
-import { type Device, type Tensor, initBackend } from '@lad/tensor';
+import { type Device, type Tensor, initBackend, getNumThreads, initThreads, singleThreadReason, threadStats } from '@lad/tensor';
 import {
   type ArmSeedMetrics,
   type ExperimentConfig,
@@ -23,7 +24,8 @@ import { predictIds, seesLabels } from './predict.ts';
 
 /** 'cpu', or a GPU mode for initBackend('gpu', { mode }) ('auto': webgpu if an adapter answers, else webgl2, ...). */
 export type Backend = 'cpu' | 'auto' | 'webgpu' | 'webgl2';
-export type ToWorker = { type: 'start'; settings: string[]; seed: number; backend: Backend } | { type: 'pause' } | { type: 'resume' };
+/** `threads`: the CPU backend's threads (default: initThreads', min(2, cores)); more than 1 needs a cross-origin isolated page. */
+export type ToWorker = { type: 'start'; settings: string[]; seed: number; backend: Backend; threads?: number } | { type: 'pause' } | { type: 'resume' };
 export interface DiagRow extends NonNullable<ArmSeedMetrics['diagnostics']> {
   teacher: string;
   verdict: ReturnType<typeof teacherVerdict>;
@@ -37,7 +39,8 @@ export type FromWorker =
   | { type: 'diagnostics'; rows: DiagRow[] }
   /** The trained LAD teacher's weights (section 3 redraws its two paths with them). */
   | { type: 'teacher'; K: number; steps: number; state: Record<string, { data: Float32Array | Int32Array; shape: number[] }> }
-  | { type: 'done'; seconds: number }
+  /** `threads`, `parallelJobs`: the CPU backend's threads and the jobs it split over them (threadStats). */
+  | { type: 'done'; seconds: number; threads: number; parallelJobs: number }
   | { type: 'error'; msg: string };
 
 /** The arms the page trains (runUnit adds the student's teacher, teacher-lad, and starts from the baseline). */
@@ -53,16 +56,19 @@ scope.onmessage = (e) => {
   if (m.type === 'pause') paused = true;
   else if (m.type === 'resume') [paused, wake] = [false, (wake?.(), null)];
   else
-    run(applySettings(QUICK, m.settings), m.seed, m.backend).catch((err: unknown) =>
+    run(applySettings(QUICK, m.settings), m.seed, m.backend, m.threads).catch((err: unknown) =>
       post({ type: 'error', msg: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }),
     );
 };
 
-async function run(cfg0: ExperimentConfig, seed: number, backend: Backend): Promise<void> {
+async function run(cfg0: ExperimentConfig, seed: number, backend: Backend, threads: number | undefined): Promise<void> {
   const t0 = performance.now();
   let device: Device = 'cpu',
-    deviceText = 'cpu (one thread)';
-  if (backend !== 'cpu') {
+    deviceText = '';
+  if (backend === 'cpu') {
+    const n = await initThreads(threads);
+    deviceText = n > 1 ? `cpu, ${n} threads (Web Workers over SharedArrayBuffer)` : `cpu, 1 thread (${singleThreadReason() ?? 'as asked'})`;
+  } else {
     const info = await initBackend('gpu', { mode: backend });
     const failed = info.tried.filter((t) => !t.ok).map((t) => `${t.mode}: ${t.why}`);
     [device, deviceText] = ['gpu', `gpu, ${info.mode} (${failed.join('; ') || 'first choice'})`];
@@ -110,7 +116,7 @@ async function run(cfg0: ExperimentConfig, seed: number, backend: Backend): Prom
       },
     },
   });
-  post({ type: 'done', seconds: (performance.now() - t0) / 1000 });
+  post({ type: 'done', seconds: (performance.now() - t0) / 1000, threads: getNumThreads(), parallelJobs: threadStats().parallelJobs });
 }
 
 /** A model's state dict as arrays that a message can carry. */

@@ -2,6 +2,8 @@
 // records console errors and uncaught errors from the start, then drives the page as a reader would
 // (re-roll, open a report.json, train a tiny run, stop and resume) and checks what it shows. Each
 // result is POSTed to web.ts as one event. Written against the DOM lib (web/tsconfig.json).
+// `?isolated=1|0`: whether web.ts served the page cross-origin isolated (then the CPU run must use
+// `?threads=N` threads and split jobs over them; else one thread). `?only=cpu`: only the CPU run's checks.
 
 import type { Event } from './entry.ts';
 
@@ -70,6 +72,9 @@ const FIXTURE_SETTINGS = !new URLSearchParams(location.search).has('settings');
 
 /** GPU modes whose absence fails instead of skipping (`?require=webgpu`). */
 const REQUIRE = (new URLSearchParams(location.search).get('require') ?? '').split(',');
+const ISOLATED = new URLSearchParams(location.search).get('isolated') === '1',
+  THREADS = ISOLATED ? Number(new URLSearchParams(location.search).get('threads') ?? 2) : 1,
+  ONLY_CPU = new URLSearchParams(location.search).get('only') === 'cpu';
 
 async function main(): Promise<void> {
   await until(
@@ -78,7 +83,37 @@ async function main(): Promise<void> {
     60_000,
   );
   assert(document.body.dataset.ready === '1', `the page failed: ${$('#status').textContent}`);
+  if (!ONLY_CPU) await sections();
+  const select = $<HTMLSelectElement>('#train-backend');
+  const status = () => $('#train-status').textContent ?? '';
+  const start = (backend: string) => {
+    select.value = backend;
+    assert(select.value === backend, `the backend menu has no '${backend}'`);
+    $<HTMLInputElement>('#train-settings').value = TINY;
+    $<HTMLButtonElement>('#train-start').click();
+  };
+  await check('4. train (cpu): stop holds the step, resume continues', async () => {
+    start('cpu');
+    await until('the first steps', () => /step [3-9]/.test(status()) || /error/.test($('#train-status').innerHTML), 120_000, status);
+    $<HTMLButtonElement>('#train-pause').click();
+    await sleep(300);
+    const held = status();
+    await sleep(1500);
+    assert(status() === held, `the run went on while stopped: '${held}' → '${status()}'`);
+    $<HTMLButtonElement>('#train-pause').click();
+    await until('a step after resume', () => status() !== held, 10_000, status);
+    return `${$('#train-device').textContent}; ${held}`;
+  });
+  await trainChecks(status);
+  if (!ONLY_CPU) await gpuChecks(start, status);
+  await check('page: no console error', () => {
+    assert(consoleErrors.length === 0, consoleErrors.join('\n'));
+    return undefined;
+  });
+}
 
+/** Sections 1-3, 5 and 6. */
+async function sections(): Promise<void> {
   await check('1. data: image and label map drawn', () => {
     const img = pixels('#data-image'),
       lab = pixels('#data-label');
@@ -143,14 +178,6 @@ async function main(): Promise<void> {
     assert(/Teacher diagnostics/.test(shown) && /Label usage/.test(shown), 'no label-usage or diagnostics section');
     return `${document.querySelectorAll('#runs-view table').length} tables, ${arms.length} arms`;
   });
-  const select = $<HTMLSelectElement>('#train-backend');
-  const status = () => $('#train-status').textContent ?? '';
-  const start = (backend: string) => {
-    select.value = backend;
-    assert(select.value === backend, `the backend menu has no '${backend}'`);
-    $<HTMLInputElement>('#train-settings').value = TINY;
-    $<HTMLButtonElement>('#train-start').click();
-  };
   await check('5. run viewer: a run folder shows its example grid', async () => {
     const dt = new DataTransfer();
     for (const [name, type] of [
@@ -203,18 +230,10 @@ async function main(): Promise<void> {
     );
     return `${caption} Agrees on ${((100 * agree) / n).toFixed(1)}% of pixels (background ${(100 * background).toFixed(1)}%).`;
   });
-  await check('4. train (cpu): stop holds the step, resume continues', async () => {
-    start('cpu');
-    await until('the first steps', () => /step [3-9]/.test(status()) || /error/.test($('#train-status').innerHTML), 120_000, status);
-    $<HTMLButtonElement>('#train-pause').click();
-    await sleep(300);
-    const held = status();
-    await sleep(1500);
-    assert(status() === held, `the run went on while stopped: '${held}' → '${status()}'`);
-    $<HTMLButtonElement>('#train-pause').click();
-    await until('a step after resume', () => status() !== held, 10_000, status);
-    return `${$('#train-device').textContent}; ${held}`;
-  });
+}
+
+/** The CPU run (started by the stop/resume check) to its end: its loss, diagnostics, bits and threads. */
+async function trainChecks(status: () => string): Promise<void> {
   await check('4. train (cpu): the tiny run lowers its loss, predicts, and tables the diagnostics', async () => {
     await until('the run to finish', () => $('#train').dataset.done === '1' || /error/.test($('#train-status').innerHTML), 300_000, status);
     assert($('#train').dataset.done === '1', `the run failed: ${status()}`);
@@ -260,6 +279,17 @@ async function main(): Promise<void> {
     );
     return `bit-identical: ${diffs.map((d) => `${d.name} ${d.loss[0].toFixed(6)} / ${d.mIoU[0].toFixed(2)}`).join(', ')}`;
   });
+  await check(`4. train (cpu): ${THREADS} thread${THREADS > 1 ? 's' : ''} (cross-origin isolated: ${ISOLATED})`, () => {
+    assert(crossOriginIsolated === ISOLATED, `crossOriginIsolated is ${crossOriginIsolated}: the server's headers did not take`);
+    const { threads, parallelJobs } = $('#train').dataset;
+    assert(Number(threads) === THREADS, `the run used ${threads} threads (${$('#train-device').textContent})`);
+    assert(THREADS > 1 ? Number(parallelJobs) > 0 : Number(parallelJobs) === 0, `${parallelJobs} jobs split over the threads`);
+    return `${$('#train-device').textContent}; ${parallelJobs} jobs split over the threads`;
+  });
+}
+
+/** The GPU backends: the worker starts a run. */
+async function gpuChecks(start: (backend: string) => void, status: () => string): Promise<void> {
   // The GPU backend on SwiftShader compiles its shaders on the CPU: the first training step of the tiny
   // model took 205 s in webgl2, so CI only checks that the worker starts a run on it (and then moves on).
   for (const backend of ['webgl2', 'webgpu']) {
@@ -277,10 +307,6 @@ async function main(): Promise<void> {
     });
   }
   $<HTMLButtonElement>('#train-pause').click(); // leave the GPU run stopped
-  await check('page: no console error', () => {
-    assert(consoleErrors.length === 0, consoleErrors.join('\n'));
-    return undefined;
-  });
 }
 
 main()

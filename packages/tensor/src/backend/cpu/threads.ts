@@ -8,10 +8,10 @@
 // registerValues and posted to each worker with its next job (K.value); K.local keeps per-thread
 // objects between jobs (such as a WebAssembly instance and its memory).
 // Node's modules are taken with process.getBuiltinModule (synchronous, Node >= 20.16), not imported,
-// so that a browser bundle has no node: import: there the pool never starts and every kernel runs
-// on the calling thread. (Web Workers over SharedArrayBuffer on a cross-origin isolated page are a later step.)
+// so that a browser bundle has no node: import. In a browser the pool is made of Web Workers, which
+// must be started before a kernel blocks on them: threads-web.ts (initThreads) starts them; until
+// then, and on a page that is not cross-origin isolated, every kernel runs on the calling thread.
 
-import type { MessagePort, Worker } from 'node:worker_threads';
 import { alloc, allocShared, dtypeOf, isShared, type FloatArray, type TypedArray } from './alloc.ts';
 
 /** A kernel body: computes units [u0, u1) of `job`. Must be self-contained (it also runs in a worker). */
@@ -53,18 +53,37 @@ function makeLocal(): <T>(slot: string, make: () => T) => T {
   };
 }
 
-// Control words, one Int32Array per worker.
+// Control words, one Int32Array per worker, followed by the text of a worker's error (UTF-16).
 const SEQ = 0,
   DONE = 1,
-  ERR = 2,
-  READY = 3;
+  ERR = 2, // 0, or 1 + the length of the error text
+  READY = 3,
+  ERR_CHARS = 2000;
+/** Bytes of a worker's control buffer (SharedArrayBuffer): the 4 words and the error text. */
+export const CTRL_BYTES = 16 + 2 * ERR_CHARS;
 
-const WORKER_MAIN = `
+/** The part of a worker's script both starters share: K, and run(ctrl, job), which loads the new kernels and values, runs the units and signals DONE. */
+export const WORKER_COMMON = `
 var __name = (f) => f; // esbuild's keepNames helper (tsx transpiles with keepNames)
-const { workerData, receiveMessageOnPort } = require('node:worker_threads');
-const ctrl = new Int32Array(workerData.ctrl), port = workerData.port;
 const values = new Map();
 const K = { buf: (${makeScratch.toString()})((n) => new Float64Array(n)), local: (${makeLocal.toString()})(), value: (n) => values.get(n) };
+function run(ctrl, job) {
+  try {
+    for (const [name, v] of job.values) values.set(name, v);
+    for (const [name, src] of job.load) K[name] = new Function('__name', 'return (' + src + ')')(__name);
+    K[job.name](K, job.args, job.u0, job.u1);
+  } catch (e) {
+    const text = String((e && e.stack) || e).slice(0, ${ERR_CHARS}), chars = new Uint16Array(ctrl.buffer, 16, ${ERR_CHARS});
+    for (let i = 0; i < text.length; i++) chars[i] = text.charCodeAt(i);
+    Atomics.store(ctrl, ${ERR}, 1 + text.length);
+  }
+  Atomics.store(ctrl, ${DONE}, job.seq); Atomics.notify(ctrl, ${DONE});
+}`;
+
+/** Node: the worker blocks on SEQ and takes the job posted before the wake-up with receiveMessageOnPort. */
+const NODE_MAIN = `${WORKER_COMMON}
+const { workerData, receiveMessageOnPort } = require('node:worker_threads');
+const ctrl = new Int32Array(workerData.ctrl), port = workerData.port;
 Atomics.store(ctrl, ${READY}, 1); Atomics.notify(ctrl, ${READY});
 let seen = 0;
 for (;;) {
@@ -74,16 +93,7 @@ for (;;) {
   seen = seq;
   let msg;
   while ((msg = receiveMessageOnPort(port)) === undefined) {} // posted before the wake-up; spin is brief
-  const job = msg.message;
-  try {
-    for (const [name, v] of job.values) values.set(name, v);
-    for (const [name, src] of job.load) K[name] = new Function('__name', 'return (' + src + ')')(__name);
-    K[job.name](K, job.args, job.u0, job.u1);
-  } catch (e) {
-    Atomics.store(ctrl, ${ERR}, 1);
-    port.postMessage(String((e && e.stack) || e));
-  }
-  Atomics.store(ctrl, ${DONE}, seq); Atomics.notify(ctrl, ${DONE});
+  run(ctrl, msg.message);
 }`;
 
 // --- registry ---------------------------------------------------------------------------------
@@ -120,15 +130,17 @@ const node: NodeThreads | null = (() => {
   return { os: proc.getBuiltinModule('node:os'), wt: proc.getBuiltinModule('node:worker_threads') };
 })();
 
-interface PoolWorker {
-  worker: Worker;
-  port: MessagePort;
+/** A started worker: `send` posts a job to it (and wakes it); it signals DONE in `ctrl`. */
+export interface PoolWorker {
+  send(job: object): void;
   ctrl: Int32Array;
   seq: number;
   loaded: number;
   loadedValues: number;
 }
 
+/** Whether this is Node (worker_threads, started on first use) rather than a browser (Web Workers, started by initThreads). */
+export const inNode = node !== null;
 let numThreads = node ? Math.max(1, Math.min(2, node.os.availableParallelism())) : 1;
 let disabled = false,
   parallelJobs = 0;
@@ -139,20 +151,27 @@ export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: n must be an integer >= 1: got ${n}`);
   numThreads = n;
 }
-/** Threads the kernels may use now (the main thread included): min(2, cores) in Node by default, 1 in a browser. */
+/**
+ * Threads the kernels may use now (the main thread included): min(2, cores) in Node by default; in
+ * a browser 1, or as many as initThreads started (with the calling thread).
+ */
 export function getNumThreads(): number {
-  return numThreads;
+  return node === null ? Math.min(numThreads, pool.length + 1) : numThreads;
 }
 /** Started workers and jobs run on more than one thread so far (for tests and benchmarks). */
 export function threadStats(): { workers: number; parallelJobs: number } {
   return { workers: pool.length, parallelJobs };
 }
+/** Adds a Web Worker that initThreads started (threads-web.ts). */
+export function addWorker(w: PoolWorker): void {
+  pool.push(w);
+}
 
 function startWorker(): PoolWorker | null {
   if (node === null) return null;
-  const ctrl = new Int32Array(new SharedArrayBuffer(16));
+  const ctrl = new Int32Array(new SharedArrayBuffer(CTRL_BYTES));
   const { port1, port2 } = new node.wt.MessageChannel();
-  const worker = new node.wt.Worker(WORKER_MAIN, {
+  const worker = new node.wt.Worker(NODE_MAIN, {
     eval: true,
     execArgv: [],
     workerData: { ctrl: ctrl.buffer, port: port2 },
@@ -165,13 +184,24 @@ function startWorker(): PoolWorker | null {
     void worker.terminate();
     return null;
   }
-  return { worker, port: port1, ctrl, seq: 0, loaded: 0, loadedValues: 0 };
+  const w: PoolWorker = {
+    send(job) {
+      port1.postMessage(job);
+      Atomics.store(ctrl, SEQ, w.seq);
+      Atomics.notify(ctrl, SEQ);
+    },
+    ctrl,
+    seq: 0,
+    loaded: 0,
+    loadedValues: 0,
+  };
+  return w;
 }
 
 /** Threads a job of `units` units and `macs` multiply-adds will run on. */
 export function threadsFor(units: number, macs: number): number {
-  if (disabled || node === null || macs < PAR_MIN_MACS) return 1;
-  return Math.max(1, Math.min(numThreads, units));
+  if (disabled || macs < PAR_MIN_MACS) return 1;
+  return Math.max(1, Math.min(getNumThreads(), units));
 }
 
 function ensurePool(n: number): boolean {
@@ -275,18 +305,16 @@ function post(w: PoolWorker, name: string, args: Job, u0: number, u1: number): v
     values = valueList.slice(w.loadedValues);
   w.loaded = sources.length;
   w.loadedValues = valueList.length;
-  w.port.postMessage({ name, args, u0, u1, load, values });
   w.seq = (w.seq + 1) | 0 || 1;
-  Atomics.store(w.ctrl, SEQ, w.seq);
-  Atomics.notify(w.ctrl, SEQ);
+  w.send({ name, args, u0, u1, load, values, seq: w.seq });
 }
 
 /** Blocks until `w` finished its job; returns its error message, if any. */
 function join(w: PoolWorker): string | null {
   let d: number;
   while ((d = Atomics.load(w.ctrl, DONE)) !== w.seq) Atomics.wait(w.ctrl, DONE, d, 1000);
-  if (Atomics.load(w.ctrl, ERR) === 0) return null;
+  const n = Atomics.load(w.ctrl, ERR) - 1;
+  if (n < 0) return null;
   Atomics.store(w.ctrl, ERR, 0);
-  const m = node!.wt.receiveMessageOnPort(w.port);
-  return m === undefined ? 'unknown error' : String(m.message);
+  return n === 0 ? 'unknown error' : String.fromCharCode(...new Uint16Array(w.ctrl.buffer, 16, n));
 }

@@ -1,0 +1,55 @@
+// The CPU thread pool's plumbing in Node (threads.ts, threads-web.ts): a kernel's error in a worker
+// comes back, with its text, through the worker's shared control buffer; initThreads in Node only
+// sets the number of threads (the pool starts on first use). The kernels' results on 1 and 2 threads
+// are compared in cpu-gemm.test.ts and cpu-conv.test.ts; the browser's Web Workers in `pnpm test:web`.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import { initThreads, singleThreadReason } from '../packages/tensor/src/backend/cpu/threads-web.ts';
+import { PAR_MIN_MACS, getNumThreads, registerKernels, runKernel, setNumThreads, threadStats } from '../packages/tensor/src/backend/cpu/threads.ts';
+
+describe('CPU thread pool', () => {
+  const threads = getNumThreads();
+  afterAll(() => setNumThreads(threads));
+
+  registerKernels({
+    // Writes u + 1 into out[u]; throws in the units from `failFrom` on (that is, in the worker's part).
+    // (A function, not a method: its source is shipped to the workers.)
+    fillOrFail: function fillOrFail(_K: unknown, job: { out: Int32Array; failFrom: number }, u0: number, u1: number) {
+      for (let u = u0; u < u1; u++) {
+        if (u >= job.failFrom) throw new Error(`fillOrFail: failed at unit ${u}`);
+        job.out[u] = u + 1;
+      }
+    },
+  });
+
+  it('runs a job over both threads, and brings back a worker error with its text', () => {
+    setNumThreads(2);
+    const out = new Int32Array(8),
+      before = threadStats().parallelJobs;
+    runKernel('fillOrFail', { out, failFrom: 8 }, 8, PAR_MIN_MACS, ['out']);
+    expect(threadStats().parallelJobs).toBe(before + 1);
+    expect(Array.from(out)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]); // units 4..7 were the worker's, copied back
+    expect(() => runKernel('fillOrFail', { out, failFrom: 6 }, 8, PAR_MIN_MACS, ['out'])).toThrow(
+      /runKernel: kernel 'fillOrFail' failed in a worker: Error: fillOrFail: failed at unit 6/,
+    );
+    // the worker is still usable after its error
+    runKernel('fillOrFail', { out: out.fill(0), failFrom: 8 }, 8, PAR_MIN_MACS, ['out']);
+    expect(Array.from(out)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it('a job under PAR_MIN_MACS runs on the calling thread', () => {
+    setNumThreads(2);
+    const before = threadStats().parallelJobs;
+    runKernel('fillOrFail', { out: new Int32Array(8), failFrom: 8 }, 8, PAR_MIN_MACS - 1, ['out']);
+    expect(threadStats().parallelJobs).toBe(before);
+  });
+
+  it('initThreads in Node sets the number of threads, and rejects a bad one', async () => {
+    expect(singleThreadReason()).toBeNull();
+    expect(await initThreads(1)).toBe(1);
+    expect(getNumThreads()).toBe(1);
+    expect(await initThreads(3)).toBe(3);
+    expect(() => initThreads(0)).toThrow(/initThreads: n must be an integer >= 1: got 0/);
+    expect(() => initThreads(1.5)).toThrow(RangeError);
+  });
+});
