@@ -21,6 +21,7 @@ import {
   PAPER_MODEL,
   RESNET_DEPTHS,
   TINY_MODEL,
+  applySettings,
   buildModel,
   channelWiseDistillation,
   codeTable,
@@ -139,7 +140,11 @@ describe('validate: what passes', () => {
   });
 
   it('any valid value at a ranged key passes, and the config still builds', () => {
-    for (const [path, ok] of RANGES) expect(() => validateExperimentConfig(withPath(validExperiment(), path, ok)), path).not.toThrow();
+    const STD_PAIR = ['model.backbone.labelChannelStd', 'lad.labelChannelInitStd']; // must agree (checked below)
+    for (const [path, ok] of RANGES) {
+      const cfg = STD_PAIR.includes(path) ? STD_PAIR.reduce((c, q) => withPath(c, q, ok), validExperiment()) : withPath(validExperiment(), path, ok);
+      expect(() => validateExperimentConfig(cfg), path).not.toThrow();
+    }
     for (const [path, list] of ENUM_KEYS) {
       if (path === 'data.kind' || path === 'init') continue; // another kind needs other keys; checked below
       for (const v of list) {
@@ -153,6 +158,15 @@ describe('validate: what passes', () => {
 });
 
 describe('validate: what fails, naming the key path', () => {
+  it("refuses a model.backbone.labelChannelStd that differs from lad.labelChannelInitStd (the teachers' redraw): a knob that would change no run", () => {
+    const e = configError(() => validateExperimentConfig(withPath(validExperiment(), 'model.backbone.labelChannelStd', 1)));
+    expect(e.path).toBe('model.backbone.labelChannelStd');
+    expect(e.message).toMatch(/labelChannelStd is 1 but lad\.labelChannelInitStd is 0\.1/);
+    const both = applySettings(validExperiment(), ['labelChannelStd=1']);
+    expect([both.model.backbone.labelChannelStd, both.lad.labelChannelInitStd]).toEqual([1, 1]);
+    expect(() => validateExperimentConfig(both)).not.toThrow();
+  });
+
   it("reports the issue's examples: kdLoss 'cdw', consLoss 'foo', a typo key, a teacher with -1 iterations", () => {
     expect(configError(() => validateLadConfig({ ...DEFAULT_LAD, kdLoss: 'cdw' })).message).toBe(
       "config: lad.kdLoss: got 'cdw', expected one of cwd, pixelKD, none (did you mean 'cwd'?).",

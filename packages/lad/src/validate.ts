@@ -245,7 +245,21 @@ const EXPERIMENT: Schema<ExperimentConfig> = {
   arms,
   sweep,
 };
-const experiment = object(EXPERIMENT);
+/**
+ * The teachers' label-channel weights are drawn twice: at the model's build (model.backbone.labelChannelStd)
+ * and again, for every teacher arm, by the experiment (lad.labelChannelInitStd). Only the second reaches a
+ * teacher (the other arms see a zero channel), so a config where they differ would sweep a knob that
+ * changes nothing: it is refused.
+ */
+const experiment = object(EXPERIMENT, (c, p) => {
+  const built = c.model.backbone.labelChannelStd,
+    redrawn = c.lad.labelChannelInitStd;
+  if (built !== redrawn)
+    throw new ConfigError(
+      join(p, 'model.backbone.labelChannelStd'),
+      `config: model.backbone.labelChannelStd is ${built} but lad.labelChannelInitStd is ${redrawn}: every teacher arm redraws its label-channel weights N(0, lad.labelChannelInitStd²), so model.backbone.labelChannelStd would change no run; set both to the same value (the labelChannelStd knob does).`,
+    );
+});
 
 // -- the entry points ------------------------------------------------------------------------------
 

@@ -54,6 +54,7 @@ export const NAMED_KNOBS: Record<string, NamedKnob> = {
   smoothPasses: { help: '3×3 box-blur passes of the code map, every encoding', parse: num('smoothPasses'), set: (c, v) => encodings(c, (e) => ({ ...e, smoothPasses: asNum(v) })) },
   labelSigma: { help: 'pixel noise σ of the teacher-training encoding', parse: num('labelSigma'), set: (c, v) => ({ ...c, lad: { ...c.lad, encodeTrain: { ...c.lad.encodeTrain, sigma: asNum(v) } } }) },
   iterations: { help: 'iterations of the baseline, teacher and student stages', parse: num('iterations'), set: (c, v) => ({ ...c, baseline: { ...c.baseline, iterations: asNum(v) }, teacher: { ...c.teacher, iterations: asNum(v) }, student: { ...c.student, iterations: asNum(v) } }) },
+  labelChannelStd: { help: "the std of the teachers' label-channel weights at init (model.backbone.labelChannelStd and lad.labelChannelInitStd)", parse: num('labelChannelStd'), set: (c, v) => ({ ...c, model: { ...c.model, backbone: { ...c.model.backbone, labelChannelStd: asNum(v) } }, lad: { ...c.lad, labelChannelInitStd: asNum(v) } }) },
   outputStride: { help: 'the backbone output stride (4, 8 or 16)', parse: num('outputStride'), set: (c, v) => ({ ...c, model: { ...c.model, backbone: { ...c.model.backbone, outputStride: asNum(v) as 4 | 8 | 16 } } }) },
   size: { help: 'image size of a synthetic dataset; digits-seg scales its digit sizes and stroke thickening with it', parse: num('size'), set: (c, v) => resize(c, asNum(v)) },
 };
