@@ -831,6 +831,20 @@ describe('gather / scatterAdd / indexSelect / oneHot', () => {
     );
   });
 
+  it('gather and scatterAdd check the index once: a write into it before backward throws the version error, not an out-of-range scatter', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 4 }), fc.boolean(), (n, at, viaScatter) => {
+        const x = tensor(Array.from({ length: n }, (_, i) => i + 1)).requiresGrad_(); // (n)
+        const idx = tensor([0, n - 1], { dtype: 'int32' }); // (2), in range
+        const y = (viaScatter ? scatterAdd([n], 0, idx, x.slice(0, 0, 1).expand([2])) : gather(x, 0, idx)).sum();
+        idx.slice(0, at % 2, (at % 2) + 1).copy_(n + at); // now out of range
+        const op = viaScatter ? 'scatterAdd' : 'gather';
+        expect(() => y.backward()).toThrow(new RegExp(`${op} backward: .*modified in place`));
+      }),
+      { numRuns: 20 },
+    );
+  });
+
   /** out shape, dim, index (<= shape off dim) and src of the index's shape (torch.scatter_add). */
   const scatterArb = ranked.chain((s) =>
     dimArb(s.length).chain((dim) => {
