@@ -28,6 +28,7 @@ import {
   DTypeError,
 } from '@lad/tensor';
 import { expectClose, expectThrows, numel, randT, seedArb, seededValues, vals } from './util/nn-arb.ts';
+import { COLUMN_MAX_N, logSoftmaxColumns, logSoftmaxPlanes } from '../packages/tensor/src/backend/cpu/softmax.ts';
 
 /** Index of element k of the line (o, i) along a dim of size n: shape = [outer, n, inner]. */
 const lineIdx = (o: number, k: number, i: number, n: number, inner: number) => (o * n + k) * inner + i;
@@ -116,6 +117,35 @@ describe('softmax / logSoftmax', () => {
         expect(gradcheck((t) => grad([logSoftmax(t, dim).mul(w).sum()], [t], { createGraph: true })[0]!, [x])).toBe(true);
       }),
       { numRuns: 15 },
+    );
+  });
+
+  it('the column kernel (short softmax dims) gives the plane kernel’s bits, probabilities too, non-finite values included', () => {
+    const special = fc.constantFrom(Number.NaN, Infinity, -Infinity, 0, -0, 88.7, -104, 1e-30);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: COLUMN_MAX_N }),
+        fc.integer({ min: 2, max: 40 }),
+        fc.boolean(),
+        fc.boolean(),
+        seedArb,
+        fc.array(fc.tuple(fc.nat(), special), { maxLength: 6 }),
+        (outer, n, inner, f64, probs, seed, specials) => {
+          const len = outer * n * inner,
+            x = f64 ? new Float64Array(len) : new Float32Array(len);
+          new Generator(seed).fillNormal(x, 0, 6);
+          for (const [at, v] of specials) x[at % len] = v;
+          const run = (kernel: typeof logSoftmaxColumns) => {
+            const y = f64 ? new Float64Array(len) : new Float32Array(len),
+              p = probs ? (f64 ? new Float64Array(len) : new Float32Array(len)) : null;
+            kernel(x, outer, n, inner, y, p);
+            return [...new Uint8Array(y.buffer), ...(p ? new Uint8Array(p.buffer) : [])];
+          };
+          expect(run(logSoftmaxColumns)).toEqual(run(logSoftmaxPlanes));
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 

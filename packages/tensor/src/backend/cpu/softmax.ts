@@ -1,6 +1,8 @@
 // Fused log-softmax kernels over dense (outer, n, inner) data, the softmax dim being n: the forward
 // in three streaming passes (max, Σ exp, output), per-line sums in float64, plain line loops when the
-// dim is the last (inner = 1). The forward can also write the probabilities p = exp(x − m)/Σ, from
+// dim is the last (inner = 1), and for a short dim (n ≤ COLUMN_MAX_N: a segmentation net's classes
+// over H·W pixels) one column of n at a time, in the same order of operations (the same bits; tested).
+// The forward can also write the probabilities p = exp(x − m)/Σ, from
 // the exponentials it computes anyway, so that the backward (one sum, one pass) needs no exp:
 //   y = x − (m + log Σ exp(x − m)),  m = max x (0 where it is ±∞),   gx = g − p·Σ g.
 
@@ -8,10 +10,36 @@ import type { FloatArray } from './alloc.ts';
 
 /** y (dense, overwritten) = log_softmax(x) along n; p, when given, = softmax(x). */
 export function logSoftmax(x: FloatArray, outer: number, n: number, inner: number, y: FloatArray, p: FloatArray | null): void {
-  if (inner === 1) {
-    logSoftmaxLines(x, outer, n, y, p);
-    return;
+  if (inner === 1) logSoftmaxLines(x, outer, n, y, p);
+  else if (n <= COLUMN_MAX_N) logSoftmaxColumns(x, outer, n, inner, y, p);
+  else logSoftmaxPlanes(x, outer, n, inner, y, p);
+}
+
+/** Up to this dim size the column loop wins (4 classes at 48×48: 20% faster; 64 at 96×96: 2× slower, strided). */
+export const COLUMN_MAX_N = 16;
+
+/** logSoftmax one column (o, ·, i) at a time: its n values stay in cache, no per-column sums in memory. */
+export function logSoftmaxColumns(x: FloatArray, outer: number, n: number, inner: number, y: FloatArray, p: FloatArray | null): void {
+  for (let o = 0; o < outer; o++) {
+    const base = o * n * inner,
+      end = base + n * inner;
+    for (let i = base; i < base + inner; i++) {
+      let m = -Infinity,
+        s = 0;
+      for (let q = i; q < end; q += inner) m = Math.max(m, x[q]); // NaN propagates
+      if (m === Infinity || m === -Infinity) m = 0;
+      if (p) {
+        for (let q = i; q < end; q += inner) s += p[q] = Math.exp(x[q] - m);
+        for (let q = i; q < end; q += inner) p[q] /= s;
+      } else for (let q = i; q < end; q += inner) s += Math.exp(x[q] - m);
+      const lse = Math.log(s) + m;
+      for (let q = i; q < end; q += inner) y[q] = x[q] - lse;
+    }
   }
+}
+
+/** logSoftmax in streaming passes over each (n, inner) plane, per-column max and sum in float64 arrays. */
+export function logSoftmaxPlanes(x: FloatArray, outer: number, n: number, inner: number, y: FloatArray, p: FloatArray | null): void {
   const m = new Float64Array(inner),
     s = new Float64Array(inner);
   for (let o = 0; o < outer; o++) {
