@@ -28,7 +28,13 @@ import {
   DTypeError,
 } from '@lad/tensor';
 import { expectClose, expectThrows, numel, randT, seedArb, seededValues, vals } from './util/nn-arb.ts';
-import { COLUMN_MAX_N, logSoftmaxColumns, logSoftmaxPlanes } from '../packages/tensor/src/backend/cpu/softmax.ts';
+import {
+  COLUMN_MAX_N,
+  logSoftmaxBackwardColumns,
+  logSoftmaxBackwardPlanes,
+  logSoftmaxColumns,
+  logSoftmaxPlanes,
+} from '../packages/tensor/src/backend/cpu/softmax.ts';
 
 /** Index of element k of the line (o, i) along a dim of size n: shape = [outer, n, inner]. */
 const lineIdx = (o: number, k: number, i: number, n: number, inner: number) => (o * n + k) * inner + i;
@@ -120,7 +126,10 @@ describe('softmax / logSoftmax', () => {
     );
   });
 
-  it('the column kernel (short softmax dims) gives the plane kernel’s bits, probabilities too, non-finite values included', () => {
+  /** Each value's bits, any NaN as one (its sign and payload depend on the JIT's operand order, not on the kernel). */
+  const bitsOf = (a: Float32Array | Float64Array) =>
+    Array.from(a, (v) => (Number.isNaN(v) ? 'NaN' : [...new Uint8Array(new Float64Array([v]).buffer)].join(',')));
+  it('the column kernels (short softmax dims) give the plane kernels’ bits, forward (probabilities too) and backward, non-finite values included', () => {
     const special = fc.constantFrom(Number.NaN, Infinity, -Infinity, 0, -0, 88.7, -104, 1e-30);
     fc.assert(
       fc.property(
@@ -140,9 +149,20 @@ describe('softmax / logSoftmax', () => {
             const y = f64 ? new Float64Array(len) : new Float32Array(len),
               p = probs ? (f64 ? new Float64Array(len) : new Float32Array(len)) : null;
             kernel(x, outer, n, inner, y, p);
-            return [...new Uint8Array(y.buffer), ...(p ? new Uint8Array(p.buffer) : [])];
+            return [...bitsOf(y), ...(p ? bitsOf(p) : [])];
           };
           expect(run(logSoftmaxColumns)).toEqual(run(logSoftmaxPlanes));
+          const g = f64 ? new Float64Array(len) : new Float32Array(len),
+            p = f64 ? new Float64Array(len) : new Float32Array(len);
+          new Generator(seed + 1).fillNormal(g);
+          logSoftmaxColumns(x, outer, n, inner, g.slice(), p); // probabilities, non-finite ones too
+          for (const [at, v] of specials.slice(3)) g[at % len] = v;
+          const back = (kernel: typeof logSoftmaxBackwardColumns) => {
+            const gx = f64 ? new Float64Array(len) : new Float32Array(len);
+            kernel(g, p, outer, n, inner, gx);
+            return bitsOf(gx);
+          };
+          expect(back(logSoftmaxBackwardColumns)).toEqual(back(logSoftmaxBackwardPlanes));
         },
       ),
       { numRuns: 200 },
