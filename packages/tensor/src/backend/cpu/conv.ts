@@ -462,8 +462,7 @@ export function conv2dBackwardWeight(x: FloatArray, gy: FloatArray, g: Conv2dGeo
     // (a shared scratch, kept: at most colChunk elements)
     const NP = g.N * P,
       gyT = sharedFloat('conv.gyT', dtypeOf(gy) as 'float32' | 'float64', g.O * NP);
-    // a plain copy loop: a subarray per (n, o) row was ~1 MiB of garbage a LAD step
-    for (let n = 0, src = 0; n < g.N; n++) for (let o = 0; o < g.O; o++) for (let p = 0, dst = o * NP + n * P; p < P; p++) gyT[dst + p] = gy[src++]!;
+    for (let n = 0; n < g.N; n++) for (let o = 0; o < g.O; o++) gyT.set(gy.subarray((n * g.O + o) * P, (n * g.O + o + 1) * P), o * NP + n * P);
     const A: ViewSrc = { data: gyT, off: 0, G: 1, bs1: Og * NP, bs2: 0, ss: 0, rs: NP, cs: 1 };
     const B = im2colSrc(g, x);
     runGemm(
