@@ -246,6 +246,33 @@ describe('random', () => {
     expectThrows(() => manualSeed(Number.NaN), ValueError);
   });
 
+  it('fillNormal draws nextNormalPair’s numbers bit for bit (pairs in order, an odd tail dropping its second)', () => {
+    fc.assert(
+      fc.property(
+        seedArb,
+        fc.integer({ min: 0, max: 41 }),
+        fc.double({ min: -3, max: 3, noNaN: true }),
+        fc.double({ min: 0, max: 4, noNaN: true }),
+        fc.boolean(),
+        (seed, n, mean, std, f64) => {
+          const out = f64 ? new Float64Array(n) : new Float32Array(n);
+          const g = new Generator(seed);
+          g.fillNormal(out, mean, std);
+          const ref = f64 ? new Float64Array(n) : new Float32Array(n),
+            h = new Generator(seed);
+          for (let i = 0; i < n; i += 2) {
+            const [a, b] = h.nextNormalPair();
+            ref[i] = mean + std * a;
+            if (i + 1 < n) ref[i + 1] = mean + std * b;
+          }
+          expect(Array.from(out, (v) => (Object.is(v, -0) ? '-0' : v))).toEqual(Array.from(ref, (v) => (Object.is(v, -0) ? '-0' : v)));
+          expect(g.getState()).toEqual(h.getState()); // the same number of draws
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   it('the default generator is what manualSeed seeds', () => {
     manualSeed(5);
     const s = defaultGenerator.getState();

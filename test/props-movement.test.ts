@@ -604,6 +604,29 @@ describe('cat / stack', () => {
       { numRuns: RUNS },
     );
   });
+  it('cat copies contiguous pieces (at an offset, long blocks too) as the strided walk does', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 0, max: 2 }),
+        fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 3 }),
+        (n, dim, sizes) => {
+          const base = [n, 3, 5]; // dim 2: blocks of 5·size; dims 0 and 1: blocks up to 600 elements
+          const parts = sizes.map((m, i) => {
+            const shape = base.map((v, k) => (k === dim ? m : v));
+            const big = tensor(Array.from({ length: shape.reduce((a, b) => a * b, 1) + 7 }, (_, j) => j * 0.5 - i)).slice(0, 7); // row-major from offset 7
+            return big.reshape(shape);
+          });
+          const dense = parts.map((p) => tensor(Array.from(p.data()), { dtype: p.dtype }).reshape(p.shape));
+          const strided = parts.map((p) => p.permute([2, 1, 0]).contiguous().permute([2, 1, 0])); // same values, not row-major
+          expectSameTensor(cat(parts, dim), cat(dense, dim));
+          expectSameTensor(cat(strided, dim), cat(dense, dim));
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
   it('cat promotes dtypes', () => {
     const y = cat([tensor([1, 2], { dtype: 'int32' }), tensor([0.5], { dtype: 'float32' }), tensor([0.25], { dtype: 'float64' })]);
     expect(y.dtype).toBe('float64');
@@ -828,6 +851,20 @@ describe('gather / scatterAdd / indexSelect / oneHot', () => {
         expect(gradcheck((x) => gather(x, dim, it), [toTensor(s)])).toBe(true);
       }),
       { numRuns: GRAD_RUNS },
+    );
+  });
+
+  it('gather and scatterAdd check the index once: a write into it before backward throws the version error, not an out-of-range scatter', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 4 }), fc.boolean(), (n, at, viaScatter) => {
+        const x = tensor(Array.from({ length: n }, (_, i) => i + 1)).requiresGrad_(); // (n)
+        const idx = tensor([0, n - 1], { dtype: 'int32' }); // (2), in range
+        const y = (viaScatter ? scatterAdd([n], 0, idx, x.slice(0, 0, 1).expand([2])) : gather(x, 0, idx)).sum();
+        idx.slice(0, at % 2, (at % 2) + 1).copy_(n + at); // now out of range
+        const op = viaScatter ? 'scatterAdd' : 'gather';
+        expect(() => y.backward()).toThrow(new RegExp(`${op} backward: .*modified in place`));
+      }),
+      { numRuns: 20 },
     );
   });
 

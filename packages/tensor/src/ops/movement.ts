@@ -345,12 +345,22 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
     );
   }
   checkIndex('gather', index, x.shape[d]);
+  return gatherInRange(x, d, index);
+}
+
+/**
+ * gather along a normalized dim `d` without the checks: for an index of fitting shape whose values
+ * are in range by construction or already checked (an index scan of a 48×48 batch per call otherwise).
+ * Its rule, and scatterAddInRange's, skip the scan too: the index is saved, so a write to it after
+ * the check makes backward throw (the version check) instead of scattering out of range.
+ */
+export function gatherInRange(x: Tensor, d: number, index: Tensor): Tensor {
   let src = x;
   index.shape.forEach((s, k) => {
     if (k !== d && s < x.shape[k]) src = slice(src, k, 0, s);
   });
   const out = wrap(be(src).gather(src.storage, d, index.storage), index.shape);
-  return record(out, 'gather', [src], (g) => [scatterAdd(src.shape, d, index, g)], [index]);
+  return record(out, 'gather', [src], (g) => [scatterAddInRange(src.shape, d, index, g)], [index]);
 }
 
 /**
@@ -368,8 +378,13 @@ export function scatterAdd(shape: readonly number[], dim: number, index: Tensor,
   }
   checkNumel('scatterAdd', shape);
   checkIndex('scatterAdd', index, shape[d]);
+  return scatterAddInRange(shape, d, index, src);
+}
+
+/** scatterAdd along a normalized dim `d` without the checks (see gatherInRange). */
+function scatterAddInRange(shape: readonly number[], d: number, index: Tensor, src: Tensor): Tensor {
   const sub = index.shape.map((s, k) => (k === d ? shape[d] : s)); // the kernel needs index = out off dim
-  const out = record(wrap(be(src).scatterAdd(sub, d, index.storage, src.storage), sub), 'scatterAdd', [src], (g) => [gather(g, d, index)], [index]);
+  const out = record(wrap(be(src).scatterAdd(sub, d, index.storage, src.storage), sub), 'scatterAdd', [src], (g) => [gatherInRange(g, d, index)], [index]);
   return sameShape(sub, shape)
     ? out
     : pad(
@@ -392,7 +407,7 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
     ),
     shape,
   );
-  return gather(x, d, idx);
+  return gatherInRange(x, d, idx); // checked above
 }
 
 /** [..., numClasses] int32 one-hot encoding of int32 labels. */

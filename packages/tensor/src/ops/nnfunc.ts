@@ -12,7 +12,7 @@ import { defaultGenerator, type Generator } from '../random.ts';
 import { be, checkDevices, checkFloat, checkTensor, fitsInt32, wrap } from './util.ts';
 import { amax, logsumexp, mean, sum } from './reduce.ts';
 import { where } from './elementwise.ts';
-import { gather, reshape, squeeze, unsqueeze } from './movement.ts';
+import { gather, gatherInRange, reshape, squeeze, unsqueeze } from './movement.ts';
 import { rand } from './create.ts';
 import { contiguousData, cpuView, isDense, isDeviceData } from '../storage.ts';
 import { deviceBackend } from '../backend/backend.ts';
@@ -85,8 +85,9 @@ export function nllLoss(input: Tensor, target: Tensor, opts: NllOptions = {}): T
   const valid = target.ne(ignoreIndex); // (N, ...) int32
   checkTargets(op, target, valid, C, ignoreIndex);
   const safe = where(valid, target, 0); // ignored targets point at class 0, then get weight 0
-  const picked = squeeze(gather(input, 1, unsqueeze(safe, 1)), 1); // (N, ...)
-  const w = weight ? reshape(gather(weight, 0, reshape(safe, [-1])), safe.shape).mul(valid) : valid.to(input.dtype);
+  const pick = C > 0 ? gatherInRange : gather; // safe is in [0, C) by checkTargets (C = 0: gather reports the 0s)
+  const picked = squeeze(pick(input, 1, unsqueeze(safe, 1)), 1); // (N, ...)
+  const w = weight ? reshape(pick(weight, 0, reshape(safe, [-1])), safe.shape).mul(valid) : valid.to(input.dtype);
   const loss = picked.mul(w).neg();
   if (reduction === 'mean') return sum(loss).div(sum(w));
   return reduce(op, loss, reduction);

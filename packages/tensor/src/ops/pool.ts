@@ -8,7 +8,7 @@ import { checkNumel, fmtShape, pair } from '../shape.ts';
 import { ShapeError, ValueError } from '../errors.ts';
 import type { Pool2dGeom } from '../backend/backend.ts';
 import { be, checkFloat, checkTensor, wrap } from './util.ts';
-import { gather, reshape } from './movement.ts';
+import { gatherInRange, reshape } from './movement.ts';
 
 /** Options of the 2-D pools: stride (default: the kernel size) and zero padding. */
 export interface Pool2dOptions {
@@ -65,7 +65,7 @@ function maxPool2dBackward(gy: Tensor, indices: Tensor, g: Pool2dGeom): Tensor {
     [gy],
     (gg) => {
       const planes = reshape(gg, [g.N, g.C, g.H * g.W]); // (N, C, H·W)
-      return [reshape(gather(planes, 2, reshape(indices, [g.N, g.C, -1])), gy.shape)];
+      return [reshape(gatherInRange(planes, 2, reshape(indices, [g.N, g.C, -1])), gy.shape)]; // argmax positions: in range
     },
     [indices],
   );

@@ -2,7 +2,7 @@
 // (Pure views — permute, slice, expand, flip, reshape — live in storage.ts and never copy.)
 
 import { alloc, type DType, type TypedArray } from './alloc.ts';
-import { assign, contiguousData, slice, storageDType, view, type Storage } from '../../storage.ts';
+import { assign, contiguousData, isRowMajor, slice, storageDType, view, type Storage } from '../../storage.ts';
 
 export function pad(x: Storage, pads: readonly (readonly [number, number])[], value: number): TypedArray {
   const outShape = x.shape.map((s, d) => s + pads[d][0] + pads[d][1]);
@@ -30,9 +30,18 @@ export function cat(xs: readonly Storage[], dim: number, dtype: DType): TypedArr
     outShape.reduce((a, b) => a * b, 1),
   );
   const whole = view(out, outShape);
+  const [outer, total, inner] = around(outShape, dim);
   let at = 0;
   for (const x of xs) {
-    assign(slice(whole, dim, at, at + x.shape[dim], 1), x);
+    if (isRowMajor(x)) {
+      // a contiguous piece (the usual case): per outer index one block of x.shape[dim]·inner elements
+      const len = x.shape[dim] * inner,
+        data = x.data;
+      for (let o = 0, src = x.offset, dst = at * inner; o < outer; o++, src += len, dst += total * inner) {
+        if (len >= 64) out.set(data.subarray(src, src + len), dst);
+        else for (let k = 0; k < len; k++) out[dst + k] = data[src + k];
+      }
+    } else assign(slice(whole, dim, at, at + x.shape[dim], 1), x);
     at += x.shape[dim];
   }
   return out;

@@ -149,8 +149,10 @@ export function bnBackward(
     if (training) {
       const a = sg / M,
         bq = sgx / M;
-      if (simd) simd.tab.set([k, a, m, is, bq], 5 * c);
-      else for (let n = 0; n < N; n++) for (let i = (n * C + c) * L, e = i + L; i < e; i++) gx[i] = k * (g[i] - a - (x[i] - m) * is * bq);
+      if (simd) {
+        const t = simd.tab; // (C, 5): k, a, m, is, bq per channel (element stores: no array per channel)
+        (t[5 * c] = k), (t[5 * c + 1] = a), (t[5 * c + 2] = m), (t[5 * c + 3] = is), (t[5 * c + 4] = bq);
+      } else for (let n = 0; n < N; n++) for (let i = (n * C + c) * L, e = i + L; i < e; i++) gx[i] = k * (g[i] - a - (x[i] - m) * is * bq);
     } else for (let n = 0; n < N; n++) for (let i = (n * C + c) * L, e = i + L; i < e; i++) gx[i] = k * g[i];
   }
   simd?.grad(gx as Float32Array);
