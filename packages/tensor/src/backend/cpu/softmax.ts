@@ -7,48 +7,36 @@
 //   y = x − (m + log Σ exp(x − m)),  m = max x (0 where it is ±∞),   gx = g − p·Σ g.
 
 import type { FloatArray } from './alloc.ts';
-import { registerKernels, runKernel, type KernelTable } from './threads.ts';
 
 /** y (dense, overwritten) = log_softmax(x) along n; p, when given, = softmax(x). */
 export function logSoftmax(x: FloatArray, outer: number, n: number, inner: number, y: FloatArray, p: FloatArray | null): void {
   if (inner === 1) logSoftmaxLines(x, outer, n, y, p);
-  else if (n <= COLUMN_MAX_N) runKernel('logSoftmaxColumns', { x, y, p, n, inner }, outer * inner, outer * n * inner * EXP_MACS, p ? ['y', 'p'] : ['y']);
+  else if (n <= COLUMN_MAX_N) logSoftmaxColumns(x, outer, n, inner, y, p);
   else logSoftmaxPlanes(x, outer, n, inner, y, p);
 }
 
 /** Up to this dim size the column loops win (4 classes at 48×48: forward 20%, backward 33% faster; 64 at 96×96: 2× slower, strided). */
 export const COLUMN_MAX_N = 16;
-/** An exp and its share of the passes, in GEMM multiply-adds (what runKernel's threshold counts): ~10 ns against ~0.03. */
-const EXP_MACS = 32;
 
-/**
- * logSoftmax for units u = columns (o, ·, i), o = ⌊u / inner⌋, one at a time: its n values stay in
- * cache, no per-column sums in memory; columns are independent, so any split over threads gives the same bits.
- */
-export function logSoftmaxColumns(
-  _K: KernelTable,
-  j: { x: FloatArray; y: FloatArray; p: FloatArray | null; n: number; inner: number },
-  u0: number,
-  u1: number,
-): void {
-  const { x, y, p, n, inner } = j;
-  for (let u = u0; u < u1; u++) {
-    const o = Math.floor(u / inner),
-      i = o * n * inner + (u - o * inner),
-      end = i + n * inner;
-    let m = -Infinity,
-      s = 0;
-    for (let q = i; q < end; q += inner) m = Math.max(m, x[q]); // NaN propagates
-    if (m === Infinity || m === -Infinity) m = 0;
-    if (p) {
-      for (let q = i; q < end; q += inner) s += p[q] = Math.exp(x[q] - m);
-      for (let q = i; q < end; q += inner) p[q] /= s;
-    } else for (let q = i; q < end; q += inner) s += Math.exp(x[q] - m);
-    const lse = Math.log(s) + m;
-    for (let q = i; q < end; q += inner) y[q] = x[q] - lse;
+/** logSoftmax one column (o, ·, i) at a time: its n values stay in cache, no per-column sums in memory. */
+export function logSoftmaxColumns(x: FloatArray, outer: number, n: number, inner: number, y: FloatArray, p: FloatArray | null): void {
+  for (let o = 0; o < outer; o++) {
+    const base = o * n * inner,
+      end = base + n * inner;
+    for (let i = base; i < base + inner; i++) {
+      let m = -Infinity,
+        s = 0;
+      for (let q = i; q < end; q += inner) m = Math.max(m, x[q]); // NaN propagates
+      if (m === Infinity || m === -Infinity) m = 0;
+      if (p) {
+        for (let q = i; q < end; q += inner) s += p[q] = Math.exp(x[q] - m);
+        for (let q = i; q < end; q += inner) p[q] /= s;
+      } else for (let q = i; q < end; q += inner) s += Math.exp(x[q] - m);
+      const lse = Math.log(s) + m;
+      for (let q = i; q < end; q += inner) y[q] = x[q] - lse;
+    }
   }
 }
-registerKernels({ logSoftmaxColumns });
 
 /** logSoftmax in streaming passes over each (n, inner) plane, per-column max and sum in float64 arrays. */
 export function logSoftmaxPlanes(x: FloatArray, outer: number, n: number, inner: number, y: FloatArray, p: FloatArray | null): void {
