@@ -22,6 +22,7 @@ import {
   segLoss,
   studentLoss,
   teacherLadAt,
+  otherImageLabels,
   teacherLoss,
   withLabelChannel,
   zeroChannel,
@@ -366,6 +367,23 @@ describe('teacher and student steps (§2.3, §2.4)', () => {
     const [early, full] = [teacherLadAt(warm, 0), warm].map((c) => labelTeacherInput(batch, 11, c.encodeTrain, new Generator(5)).select(1, 3));
     f32(early).forEach((v, i) => expect(v).toBeCloseTo(f32(full)[i] / 4, 6));
   });
+
+  it("teacherLabels 'otherImage' fills the channel with the next image's labels and keeps the CE targets", () => {
+    const y = batch.labels; // (4, 32, 32)
+    const rolled = otherImageLabels(y);
+    for (let i = 0; i < 4; i++) expect(rolled.select(0, i).data()).toEqual(y.select(0, (i + 1) % 4).data());
+    expect(() => otherImageLabels(y.narrow(0, 0, 1))).toThrow(/teacherLoss: cfg.teacherLabels 'otherImage' needs a batch of at least 2 images.*\[1, 32, 32\]/);
+    const other: LadConfig = { ...cfg, teacherLabels: 'otherImage' };
+    const loss = (c: LadConfig, b: typeof batch) => teacherLoss(tinyModel(4, 5), b, 11, c, new Generator(3)).parts; // a fresh model: the same dropout draws
+    // every image with the same labels: another image's labels are its own, so the loss is the same bits
+    const same = { images: batch.images, labels: stack([0, 0, 0, 0].map(() => y.select(0, 0))) };
+    expect(loss(other, same)).toEqual(loss(cfg, same));
+    // distinct labels: the channel differs; the targets do not (own targets with the rolled channel
+    // are not the rolled batch's loss, whose targets are rolled too)
+    const [mine, theirs, rolledBatch] = [loss(cfg, batch), loss(other, batch), loss(cfg, { images: batch.images, labels: rolled })];
+    expect(theirs.total).not.toBe(mine.total);
+    expect(theirs.total).not.toBe(rolledBatch.total);
+  }, 30_000);
 
   it("resizes teacher logits of another size to the student's, or says how to", () => {
     const coarse = buildModel(

@@ -73,6 +73,12 @@ export interface LadConfig {
    * its value (teacherLadAt); 0 or absent: none, as in the released code. A study knob.
    */
   labelScaleWarmup?: number;
+  /**
+   * Teacher training: whose labels fill the label channel. 'own' (or absent): the image's, as LAD does;
+   * 'otherImage': the next image's in the batch, a channel with the codes' statistics and no information
+   * about this image (the `teacher-otherlabels` control arm). The CE targets stay the image's own.
+   */
+  teacherLabels?: 'own' | 'otherImage';
 }
 
 /** The released label-to-image std ratio: s = 100 against mean-subtracted pixels of std ≈ 58 (lad-method.md §2.2). */
@@ -97,6 +103,7 @@ export const DEFAULT_LAD: LadConfig = {
   resizeTeacherLogits: true,
   labelChannelInitStd: 0.1,
   labelScaleWarmup: 0,
+  teacherLabels: 'own',
 };
 
 /** One training run: SGD with momentum and weight decay on all parameters, poly learning rate (§2.5). */

@@ -3,7 +3,7 @@
 // between the two paths' main logits at logit resolution (symmetric stop-grad CWD by default).
 // Legend: N batch, K classes, H×W image plane, h×w logit plane.
 
-import { DeviceError, type Generator, ShapeError, Tensor, ValueError, fmtShape, noGrad, stack } from '@lad/tensor';
+import { DeviceError, type Generator, ShapeError, Tensor, ValueError, cat, fmtShape, noGrad, stack } from '@lad/tensor';
 import type { LabelEncoding, LadConfig } from './config.ts';
 import { encodeLabels, withLabelChannel } from './label-encoding.ts';
 import { consistencyLoss, segLoss } from './losses.ts';
@@ -106,6 +106,16 @@ export function teacherLadAt(cfg: LadConfig, step: number): LadConfig {
   return { ...cfg, encodeTrain: { ...cfg.encodeTrain, scale: (s * (step + 1)) / w } };
 }
 
+/** Each image's labels replaced by the next image's in the batch (the last gets the first's): (N, H, W) → (N, H, W). */
+export function otherImageLabels(labels: Tensor): Tensor {
+  const n = labels.shape[0];
+  if (n < 2)
+    throw new ValueError(
+      `teacherLoss: cfg.teacherLabels 'otherImage' needs a batch of at least 2 images (each gets another's labels): got labels ${fmtShape(labels.shape)}.`,
+    );
+  return cat([labels.narrow(0, 1, n - 1), labels.narrow(0, 0, 1)], 0);
+}
+
 /** A teacher's input for its channel count: the image alone for a 3-channel ("no labels") model. */
 export function teacherInput(model: SegModel, batch: Batch, numClasses: number, enc: LabelEncoding, gen: Generator): Tensor {
   return model.inChannels === 3 ? batch.images : labelTeacherInput(batch, numClasses, enc, gen);
@@ -123,7 +133,8 @@ export function teacherLoss(model: SegModel, batch: Batch, numClasses: number, c
   checkBatch('teacherLoss', batch);
   checkModel('teacherLoss', 'model', model, numClasses);
   model.train();
-  const run = (): SegOutputs => model.forward(teacherInput(model, batch, numClasses, cfg.encodeTrain, gen));
+  const input = cfg.teacherLabels === 'otherImage' ? { ...batch, labels: otherImageLabels(batch.labels) } : batch; // channel only: CE keeps batch.labels
+  const run = (): SegOutputs => model.forward(teacherInput(model, input, numClasses, cfg.encodeTrain, gen));
   const out1 = run();
   const seg1 = segLoss(out1, batch.labels, cfg.auxWeightTeacher);
   const terms: Record<string, Tensor | number> = { ce1: seg1.ce };

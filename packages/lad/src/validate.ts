@@ -126,6 +126,7 @@ const LAD: Schema<LadConfig> = {
   resizeTeacherLogits: bool,
   labelChannelInitStd: nonNegative,
   labelScaleWarmup: optional(int(0)),
+  teacherLabels: optional(oneOf(['own', 'otherImage'])),
 };
 const lad = object(LAD);
 

@@ -9,17 +9,30 @@
 //   teacher-nolabel  teacher   teacher  encodeTrain zeros (dual path, cons)  –                 zeros
 //   teacher-nocons   teacher   teacher  consistency off                      –                 labels
 //   teacher-lad      teacher   teacher  –                                    –                 labels
+//   teacher-other-   teacher   teacher  channel from another image's labels  –                 labels
+//     labels                           (teacherLabels otherImage; teacher-lad's stream)
 //   student-kd       student   student  encodeDistill zeros                  teacher-nolabel   zeros
 //   student-lad      student   student  –                                    teacher-lad       zeros
 //
-// So student-lad − student-kd isolates the labels (same teacher recipe, same student recipe), and
-// student-lad − control-compute asks whether the whole pipeline beats spending its compute on the
-// plain student. Teachers start with their label-channel first-layer weights redrawn (§3.1).
+// So student-lad − student-kd compares the two teachers' students (same teacher recipe, same
+// student recipe); student-lad − control-compute asks whether the whole pipeline beats spending its
+// compute on the plain student; teacher-lad − teacher-otherlabels asks what the labels' information
+// adds (not a random-code channel of the same statistics, nor another dropout stream: a teacher
+// that ignores its channel still beat teacher-nolabel by ~3 points, label-usage.md §11). Teachers
+// start with their label-channel first-layer weights redrawn (§3.1).
 
 import type { LadConfig } from '../config.ts';
 
 /** The name of an arm (a row of ARMS). */
-export type ArmName = 'control' | 'control-compute' | 'teacher-nolabel' | 'teacher-nocons' | 'teacher-lad' | 'student-kd' | 'student-lad';
+export type ArmName =
+  | 'control'
+  | 'control-compute'
+  | 'teacher-nolabel'
+  | 'teacher-nocons'
+  | 'teacher-lad'
+  | 'teacher-otherlabels'
+  | 'student-kd'
+  | 'student-lad';
 
 /** One arm: its recipe, loss, LAD knobs, teacher, evaluation input and init stream. */
 export interface ArmSpec {
@@ -49,6 +62,7 @@ export const ARMS: readonly ArmSpec[] = [
   { name: 'teacher-nolabel', title: 'teacher without labels: the LAD recipe (dual path + consistency) on a zero channel', recipe: 'teacher', loss: 'teacher', lad: (l) => ({ ...l, encodeTrain: { ...l.encodeTrain, codeDist: 'zeros' } }), teacher: null, evalInput: 'zeros', stream: 26 },
   { name: 'teacher-nocons', title: 'label teacher without consistency (dual path, consWeight 0)', recipe: 'teacher', loss: 'teacher', lad: (l) => ({ ...l, consLoss: 'none', consWeight: 0 }), teacher: null, evalInput: 'labels', stream: 22 },
   { name: 'teacher-lad', title: 'LAD teacher (dual path + consistency)', recipe: 'teacher', loss: 'teacher', lad: (l) => l, teacher: null, evalInput: 'labels', stream: 23 },
+  { name: 'teacher-otherlabels', title: "label-information control: the LAD teacher trained on another image's labels (same codes, same stream, no information)", recipe: 'teacher', loss: 'teacher', lad: (l) => ({ ...l, teacherLabels: 'otherImage' }), teacher: null, evalInput: 'labels', stream: 23 },
   { name: 'student-kd', title: 'student distilled from teacher-nolabel (KD without labels)', recipe: 'student', loss: 'student', lad: (l) => ({ ...l, encodeDistill: { ...l.encodeDistill, codeDist: 'zeros' } }), teacher: 'teacher-nolabel', evalInput: 'zeros', stream: 24 },
   { name: 'student-lad', title: 'LAD student (distilled from teacher-lad on the fixed code)', recipe: 'student', loss: 'student', lad: (l) => l, teacher: 'teacher-lad', evalInput: 'zeros', stream: 25 },
 ];

@@ -352,6 +352,7 @@ export function aggregatePoint(units: readonly UnitResult[]): PointReport {
     ['student-kd', 'control'],
     ['control-compute', 'control'],
     ['teacher-lad', 'teacher-nocons'],
+    ['teacher-lad', 'teacher-otherlabels'], // what the labels' information adds (both measured with their own labels)
   ];
   const deltas = pairs.map(([a, b]) => delta(`${a} − ${b}`, m(a), m(b))).filter((x): x is Delta => x !== null);
   return { point: units[0].point, name: units[0].pointName, config: units[0].config, dataset: units[0].dataset, seeds, arms, labelUsage, deltas };
