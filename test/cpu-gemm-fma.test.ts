@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { lcgFloats } from './util/lcg.ts';
 import fc from 'fast-check';
 import { ValueError } from '@lad/tensor';
 import * as cv from '../packages/tensor/src/backend/cpu/conv.ts';
@@ -27,15 +28,7 @@ afterAll(() => {
   setFma(fmaDefault);
 });
 
-function rand(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 31 - 1;
-  }
-  return a;
-}
+const rand = lcgFloats;
 const rowMajor = (data: Float32Array | Float64Array, R: number, C: number): MatView => ({ data, offset: 0, batchStride: R * C, rowStride: C, colStride: 1 });
 
 /** Runs fn under each kernel ('mul+add' then 'fma', checked with gemmKernel) and returns both results. */

@@ -7,6 +7,7 @@
 // kernel this engine has: mul+add, and fma where relaxed_madd fuses (cpu-gemm-fma.test.ts tests the switch itself).
 
 import { afterAll, describe, expect, it } from 'vitest';
+import { lcgFloats } from './util/lcg.ts';
 import fc from 'fast-check';
 import { alloc, type FloatArray } from '../packages/tensor/src/backend/cpu/alloc.ts';
 import * as cv from '../packages/tensor/src/backend/cpu/conv.ts';
@@ -393,15 +394,7 @@ describe('conv2d on the float32 SIMD path', () => {
   const threads = getNumThreads();
   afterAll(() => setNumThreads(threads));
 
-  function rand(n: number, seed: number): Float32Array {
-    const a = new Float32Array(n);
-    let s = seed >>> 0;
-    for (let i = 0; i < n; i++) {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      a[i] = s / 2 ** 31 - 1;
-    }
-    return a;
-  }
+  const rand = lcgFloats;
   const geom = (p: Omit<cv.Conv2dGeom, 'OH' | 'OW'>): cv.Conv2dGeom => ({
     ...p,
     OH: Math.floor((p.H + 2 * p.pH - p.dH * (p.kH - 1) - 1) / p.sH) + 1,
