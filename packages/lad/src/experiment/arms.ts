@@ -18,7 +18,8 @@
 // student recipe); student-lad − control-compute asks whether the whole pipeline beats spending its
 // compute on the plain student; teacher-lad − teacher-otherlabels asks what the labels' information
 // adds (not a random-code channel of the same statistics, nor another dropout stream: a teacher
-// that ignores its channel still beat teacher-nolabel by ~3 points, label-usage.md §11). Teachers
+// that ignores its channel still beat teacher-nolabel by ~3 points, label-usage.md §11; where
+// the misleading maps harm the control, as at init std 1 in §13, it measures that harm). Teachers
 // start with their label-channel first-layer weights redrawn (§3.1).
 
 import type { LadConfig } from '../config.ts';
