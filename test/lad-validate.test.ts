@@ -167,6 +167,17 @@ describe('validate: what fails, naming the key path', () => {
     expect(() => validateExperimentConfig(both)).not.toThrow();
   });
 
+  it('refuses a teacher batch of 1 when teacher-otherlabels would run (each image needs another in its batch), before any training', () => {
+    const one = withPath(validExperiment(), 'teacher.batchSize', 1);
+    const e = configError(() => validateExperimentConfig({ ...one, arms: null }));
+    expect(e.path).toBe('teacher.batchSize');
+    expect(e.message).toMatch(/teacher.batchSize is 1: teacher-otherlabels/);
+    expect(() => validateExperimentConfig({ ...one, arms: ['teacher-lad', 'student-lad'] })).not.toThrow();
+    expect(() => validateExperimentConfig({ ...one, arms: ['teacher-lad'], lad: { ...one.lad, teacherLabels: 'otherImage' } })).toThrow(
+      /teacher.batchSize is 1/,
+    );
+  });
+
   it("reports the issue's examples: kdLoss 'cdw', consLoss 'foo', a typo key, a teacher with -1 iterations", () => {
     expect(configError(() => validateLadConfig({ ...DEFAULT_LAD, kdLoss: 'cdw' })).message).toBe(
       "config: lad.kdLoss: got 'cdw', expected one of cwd, pixelKD, none (did you mean 'cwd'?).",

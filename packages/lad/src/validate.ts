@@ -260,6 +260,12 @@ const experiment = object(EXPERIMENT, (c, p) => {
       join(p, 'model.backbone.labelChannelStd'),
       `config: model.backbone.labelChannelStd is ${built} but lad.labelChannelInitStd is ${redrawn}: every teacher arm redraws its label-channel weights N(0, lad.labelChannelInitStd²), so model.backbone.labelChannelStd would change no run; set both to the same value (the labelChannelStd knob does).`,
     );
+  const otherImage = c.lad.teacherLabels === 'otherImage' || c.arms === null || c.arms.includes('teacher-otherlabels');
+  if (otherImage && c.teacher.batchSize < 2)
+    throw new ConfigError(
+      join(p, 'teacher.batchSize'),
+      `config: teacher.batchSize is ${c.teacher.batchSize}: teacher-otherlabels (lad.teacherLabels 'otherImage') gives each image the labels of another in its batch, so it needs at least 2; raise it, or leave that arm out (--arms).`,
+    );
 });
 
 // -- the entry points ------------------------------------------------------------------------------

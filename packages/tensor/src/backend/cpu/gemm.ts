@@ -350,7 +350,7 @@ export function runGemm(job: GemmSpec, batch: number): void {
     bias,
     maxStrip: Math.max(1, Math.floor(STRIP_ROWS / mc)),
     keepBytes: KEEP_BYTES,
-    fma: simd && gemmOptions.fma && gemmSimdFmaModule() !== null,
+    fma: simd && gemmKernel() === 'fma',
   };
   const units = batch * tilesI * tilesJ;
   if (simd) {
