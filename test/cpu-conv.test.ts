@@ -9,7 +9,14 @@ import fc from 'fast-check';
 import { alloc, type FloatArray } from '../packages/tensor/src/backend/cpu/alloc.ts';
 import * as cv from '../packages/tensor/src/backend/cpu/conv.ts';
 import { liveTaps } from '../packages/tensor/src/backend/cpu/conv-taps.ts';
-import { getNumThreads, setNumThreads, threadStats } from '../packages/tensor/src/backend/cpu/threads.ts';
+import { getNumThreads, setNumThreads, threadStats, threadTuning } from '../packages/tensor/src/backend/cpu/threads.ts';
+
+// The 1-and-2-thread comparisons below are sized for splits from 1 M multiply-adds (the default is higher).
+const minMacs = threadTuning.minMacs;
+threadTuning.minMacs = 1 << 20;
+afterAll(() => {
+  threadTuning.minMacs = minMacs;
+});
 
 type Geom = cv.Conv2dGeom;
 

@@ -13,10 +13,17 @@ import fc from 'fast-check';
 import { ValueError } from '@lad/tensor';
 import * as cv from '../packages/tensor/src/backend/cpu/conv.ts';
 import { bmm, bmmNaive, bmmPacked, gemmKernel, gemmOptions, setFma, type MatView } from '../packages/tensor/src/backend/cpu/gemm.ts';
-import { getNumThreads, setNumThreads, threadStats } from '../packages/tensor/src/backend/cpu/threads.ts';
+import { getNumThreads, setNumThreads, threadStats, threadTuning } from '../packages/tensor/src/backend/cpu/threads.ts';
 import { relaxedMaddFuses } from '../packages/tensor/src/backend/cpu/wasm/fma.ts';
 import { expectError } from './util/expect-error.ts';
 import { fmaF32 } from './util/f32-ref.ts';
+
+// The 1-and-2-thread comparisons below are sized for splits from 1 M multiply-adds (the default is higher).
+const minMacs = threadTuning.minMacs;
+threadTuning.minMacs = 1 << 20;
+afterAll(() => {
+  threadTuning.minMacs = minMacs;
+});
 
 const U = 2 ** -24; // unit roundoff of float32
 const fuses = relaxedMaddFuses();

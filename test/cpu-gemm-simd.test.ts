@@ -12,11 +12,18 @@ import fc from 'fast-check';
 import { alloc, type FloatArray } from '../packages/tensor/src/backend/cpu/alloc.ts';
 import * as cv from '../packages/tensor/src/backend/cpu/conv.ts';
 import { bmm, bmmNaive, bmmPacked, gemmKernel, gemmOptions, gemmStats, setFma, simdAvailable, type MatView } from '../packages/tensor/src/backend/cpu/gemm.ts';
-import { getNumThreads, setNumThreads, threadStats } from '../packages/tensor/src/backend/cpu/threads.ts';
+import { getNumThreads, setNumThreads, threadStats, threadTuning } from '../packages/tensor/src/backend/cpu/threads.ts';
 import { Code, I32, Op, Simd, V128, sleb, uleb, wasmModule } from '../packages/tensor/src/backend/cpu/wasm/emit.ts';
 import { relaxedMaddFuses } from '../packages/tensor/src/backend/cpu/wasm/fma.ts';
 import { buildGemmSimdModule, gemmSimdModule } from '../packages/tensor/src/backend/cpu/wasm/gemm-simd.ts';
 import { bmmF32Sequential } from './util/f32-ref.ts';
+
+// The 1-and-2-thread comparisons below are sized for splits from 1 M multiply-adds (the default is higher).
+const minMacs = threadTuning.minMacs;
+threadTuning.minMacs = 1 << 20;
+afterAll(() => {
+  threadTuning.minMacs = minMacs;
+});
 
 // tsconfig's lib has no WebAssembly types: the few bits used here.
 interface WasmInstance {

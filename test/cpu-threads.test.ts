@@ -5,7 +5,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { initThreads, singleThreadReason } from '../packages/tensor/src/backend/cpu/threads-web.ts';
-import { PAR_MIN_MACS, getNumThreads, registerKernels, runKernel, setNumThreads, threadStats } from '../packages/tensor/src/backend/cpu/threads.ts';
+import { getNumThreads, registerKernels, runKernel, setNumThreads, threadStats, threadTuning } from '../packages/tensor/src/backend/cpu/threads.ts';
 
 describe('CPU thread pool', () => {
   const threads = getNumThreads();
@@ -26,21 +26,21 @@ describe('CPU thread pool', () => {
     setNumThreads(2);
     const out = new Int32Array(8),
       before = threadStats().parallelJobs;
-    runKernel('fillOrFail', { out, failFrom: 8 }, 8, PAR_MIN_MACS, ['out']);
+    runKernel('fillOrFail', { out, failFrom: 8 }, 8, threadTuning.minMacs, ['out']);
     expect(threadStats().parallelJobs).toBe(before + 1);
     expect(Array.from(out)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]); // units 4..7 were the worker's, copied back
-    expect(() => runKernel('fillOrFail', { out, failFrom: 6 }, 8, PAR_MIN_MACS, ['out'])).toThrow(
+    expect(() => runKernel('fillOrFail', { out, failFrom: 6 }, 8, threadTuning.minMacs, ['out'])).toThrow(
       /runKernel: kernel 'fillOrFail' failed in a worker: Error: fillOrFail: failed at unit 6/,
     );
     // the worker is still usable after its error
-    runKernel('fillOrFail', { out: out.fill(0), failFrom: 8 }, 8, PAR_MIN_MACS, ['out']);
+    runKernel('fillOrFail', { out: out.fill(0), failFrom: 8 }, 8, threadTuning.minMacs, ['out']);
     expect(Array.from(out)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
-  it('a job under PAR_MIN_MACS runs on the calling thread', () => {
+  it('a job under threadTuning.minMacs multiply-adds runs on the calling thread', () => {
     setNumThreads(2);
     const before = threadStats().parallelJobs;
-    runKernel('fillOrFail', { out: new Int32Array(8), failFrom: 8 }, 8, PAR_MIN_MACS - 1, ['out']);
+    runKernel('fillOrFail', { out: new Int32Array(8), failFrom: 8 }, 8, threadTuning.minMacs - 1, ['out']);
     expect(threadStats().parallelJobs).toBe(before);
   });
 

@@ -28,8 +28,13 @@ export interface KernelTable {
   [name: string]: KernelFn;
 }
 
-/** Multiply-adds from which a job is split across threads. */
-export const PAR_MIN_MACS = 1 << 20;
+/**
+ * Knobs, exposed for tests and benchmarks: a job is split across threads from `minMacs`
+ * multiply-adds (8 M). Waking a worker and posting a job costs 30-50 µs, and the operands are copied
+ * into shared memory: on the project's 2-core machine a 128³ matmul (2 M) ran 1.5-2x slower on 2
+ * threads, a 256³ one (17 M) 1.2x faster, and the LAD teacher step at 48x48 lost ~10% from splits at 1 M.
+ */
+export const threadTuning = { minMacs: 1 << 23 };
 
 // --- code that also runs in the workers (self-contained) -------------------------------------
 
@@ -200,7 +205,7 @@ function startWorker(): PoolWorker | null {
 
 /** Threads a job of `units` units and `macs` multiply-adds will run on. */
 export function threadsFor(units: number, macs: number): number {
-  if (disabled || macs < PAR_MIN_MACS) return 1;
+  if (disabled || macs < threadTuning.minMacs) return 1;
   return Math.max(1, Math.min(getNumThreads(), units));
 }
 
