@@ -2,14 +2,19 @@
 // in three streaming passes (max, Σ exp, output), per-line sums in float64, plain line loops when the
 // dim is the last (inner = 1), and for a short dim (n ≤ COLUMN_MAX_N: a segmentation net's classes
 // over H·W pixels) one column of n at a time, in the same order of operations (the same bits; tested).
-// The forward can also write the probabilities p = exp(x − m)/Σ, from
-// the exponentials it computes anyway, so that the backward (one sum, one pass) needs no exp:
+// On float32 data with inner ≥ 4 the forward runs in WebAssembly SIMD instead (wasm/softmax-simd.ts:
+// float32 exp and log, so other bits, within 3 ulps). The forward can also write the probabilities
+// p = exp(x − m)/Σ, from the exponentials it computes anyway, so that the backward (one sum, one pass) needs no exp:
 //   y = x − (m + log Σ exp(x − m)),  m = max x (0 where it is ±∞),   gx = g − p·Σ g.
 
 import type { FloatArray } from './alloc.ts';
+import { logSoftmaxF32, softmaxSimdOn } from './wasm/softmax-simd.ts';
 
 /** y (dense, overwritten) = log_softmax(x) along n; p, when given, = softmax(x). */
 export function logSoftmax(x: FloatArray, outer: number, n: number, inner: number, y: FloatArray, p: FloatArray | null): void {
+  if (x instanceof Float32Array && y instanceof Float32Array && (p === null || p instanceof Float32Array) && softmaxSimdOn(n, inner)) {
+    if (logSoftmaxF32(x, outer, n, inner, y, p)) return; // else a non-finite max: the JS loops below
+  }
   if (inner === 1) logSoftmaxLines(x, outer, n, y, p);
   else if (n <= COLUMN_MAX_N) logSoftmaxColumns(x, outer, n, inner, y, p);
   else logSoftmaxPlanes(x, outer, n, inner, y, p);
