@@ -64,6 +64,7 @@ function kernel(withP: boolean): FuncDef {
     return ci.get(x)!;
   };
 
+  const unscale = kf(2 ** -64);
   const c = new Code();
   const at = (base: number) => c.get(base).get(q).op(Op.i32_add);
   /** do { body; q += stride } while (q < end), q from the column's start. */
@@ -107,7 +108,7 @@ function kernel(withP: boolean): FuncDef {
         horner(EXP_P, r);
         c.get(z).simd(Simd.f32x4_mul).get(r).simd(Simd.f32x4_add).get(kf(1)).simd(Simd.f32x4_add); // P(r)·r² + r + 1
         c.get(k).get(ki(SCALE_BIAS)).simd(Simd.i32x4_add).i32(23).simd(Simd.i32x4_shl).simd(Simd.f32x4_mul); // · 2^(k+64)
-        c.get(kf(2 ** -64)).simd(Simd.f32x4_mul).set(e); // · 2^−64
+        c.get(unscale).simd(Simd.f32x4_mul).set(e); // · 2^−64
         if (withP) at(p).get(e).simd(Simd.v128_store, V);
         c.get(e).get(kf(1)).simd(Simd.f32x4_eq).set(z);
         c.get(cnt).get(z).simd(Simd.i32x4_sub).set(cnt); // cnt − (−1) where e = 1
