@@ -3,12 +3,20 @@
 // shapes whose inner leaves 0 to 3 pixels past a multiple of 4, n = 1, large |x| and −∞ entries
 // (exactly p = 0, y = −∞); a pixel gets the same bits in a vector or in the last, overlapping one;
 // columns whose max is NaN, +∞ or −∞ give the JS loops' bits; the switch off gives the JS loops' bits;
-// and through the public ops, the same bits on 1 and 2 threads.
+// the backward (gx = g − p·Σg, float64 inside) the JS loops' bits; and through the public ops, the
+// same bits on 1 and 2 threads.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Generator, Tensor, crossEntropy, grad, logSoftmax as logSoftmaxOp, tensor } from '@lad/tensor';
-import { logSoftmax, logSoftmaxColumns, logSoftmaxPlanes } from '../packages/tensor/src/backend/cpu/softmax.ts';
+import {
+  logSoftmax,
+  logSoftmaxBackward,
+  logSoftmaxBackwardColumns,
+  logSoftmaxBackwardPlanes,
+  logSoftmaxColumns,
+  logSoftmaxPlanes,
+} from '../packages/tensor/src/backend/cpu/softmax.ts';
 import { logSoftmaxF32, softmaxOptions, softmaxSimdOn } from '../packages/tensor/src/backend/cpu/wasm/softmax-simd.ts';
 import { getNumThreads, setNumThreads } from '../packages/tensor/src/backend/cpu/threads.ts';
 
@@ -77,7 +85,7 @@ const shapeArb = fc.record({
   scale: fc.constantFrom(1e-4, 1, 5, 30, 1e3, 1e30),
 });
 
-describe('log-softmax forward, float32 WebAssembly SIMD', () => {
+describe('log-softmax, float32 WebAssembly SIMD', () => {
   const threads = getNumThreads();
   afterAll(() => {
     softmaxOptions.simd = true;
@@ -87,6 +95,7 @@ describe('log-softmax forward, float32 WebAssembly SIMD', () => {
   it('is available where WebAssembly SIMD is (Node 20), for inner ≥ 4', () => {
     expect(softmaxSimdOn(11, 4096)).toBe(true);
     expect(softmaxSimdOn(11, 3)).toBe(false);
+    expect([softmaxSimdOn(256, 64), softmaxSimdOn(257, 64), softmaxSimdOn(128, 64, true), softmaxSimdOn(129, 64, true)]).toEqual([true, false, true, false]);
   });
 
   it(`is within ${Y_ULPS} ulps (y) and ${P_ULPS} ulps (p) of float64, −∞ entries exactly p = 0, y = −∞`, () => {
@@ -161,6 +170,30 @@ describe('log-softmax forward, float32 WebAssembly SIMD', () => {
           expect(run(logSoftmax, false)).toEqual(js);
         },
       ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('backward: gx = g − p·Σg with the bits of the JS loops (float64 sums and products, one rounding), non-finite values included', () => {
+    const special = fc.constantFrom(Number.NaN, Infinity, -Infinity, 0, -0, 3e38, 1e-45);
+    fc.assert(
+      fc.property(shapeArb, fc.array(fc.tuple(fc.nat(), special), { maxLength: 6 }), ({ outer, n, inner, seed, scale }, specials) => {
+        const x = data(outer, n, inner, seed, scale, []),
+          g = data(outer, n, inner, seed + 1, 1, []),
+          p = new Float32Array(x.length);
+        logSoftmaxF32(x, outer, n, inner, new Float32Array(x.length), p);
+        for (const [j, v] of specials) g[j % g.length] = v;
+        for (const [j, v] of specials.slice(3)) p[(j * 7) % p.length] = v;
+        const run = (kernel: typeof logSoftmaxBackward) => {
+          const gx = new Float32Array(x.length);
+          kernel(g, p, outer, n, inner, gx);
+          return bits(gx);
+        };
+        expect(softmaxSimdOn(n, inner, true)).toBe(true);
+        const simdBits = run(logSoftmaxBackward);
+        expect(simdBits).toEqual(run(logSoftmaxBackwardColumns));
+        expect(simdBits).toEqual(run(logSoftmaxBackwardPlanes));
+      }),
       { numRuns: 150 },
     );
   });
