@@ -1,7 +1,8 @@
 // The float32 log-softmax forward in WebAssembly SIMD (backend/cpu/wasm/softmax-simd.ts) against a
 // float64 reference: y within Y_ULPS and p = softmax(x) within P_ULPS ulps, on random (outer, n, inner)
 // shapes whose inner leaves 0 to 3 pixels past a multiple of 4, n = 1, large |x| and −∞ entries
-// (exactly p = 0, y = −∞); a pixel gets the same bits in a vector or in the last, overlapping one;
+// (exactly p = 0, y = −∞); a pixel gets the same bits in a vector or in the last, overlapping one,
+// and a plane the same bits in a call by several chunks or alone;
 // columns whose max is NaN, +∞ or −∞ give the JS loops' bits; the switch off gives the JS loops' bits;
 // the backward (gx = g − p·Σg, float64 inside) the JS loops' bits; and through the public ops, the
 // same bits on 1 and 2 threads.
@@ -196,6 +197,31 @@ describe('log-softmax, float32 WebAssembly SIMD', () => {
       }),
       { numRuns: 150 },
     );
+  });
+
+  it('runs big calls by chunks of planes with the bits of one call per plane; a non-finite max in the last chunk still gives the JS bits', () => {
+    const [outer, n, inner] = [3, 5, 20001], // a plane over the 2^16-element chunk: three chunks
+      plane = n * inner,
+      x = data(outer, n, inner, 11, 3, [1, 77777]),
+      g = data(outer, n, inner, 12, 1, []);
+    const whole = simd(x, outer, n, inner),
+      gx = new Float32Array(x.length);
+    logSoftmaxBackward(g, whole.p, outer, n, inner, gx);
+    for (let o = 0; o < outer; o++) {
+      const part = (a: Float32Array) => a.subarray(o * plane, (o + 1) * plane);
+      const one = simd(part(x), 1, n, inner),
+        gxOne = new Float32Array(plane);
+      logSoftmaxBackward(part(g), part(whole.p), 1, n, inner, gxOne);
+      expect([bits(part(whole.y)), bits(part(whole.p)), bits(part(gx))]).toEqual([bits(one.y), bits(one.p), bits(gxOne)]);
+    }
+    x[x.length - 1] = Number.NaN;
+    const y = new Float32Array(x.length),
+      p = new Float32Array(x.length),
+      yJs = new Float32Array(x.length),
+      pJs = new Float32Array(x.length);
+    logSoftmax(x, outer, n, inner, y, p);
+    logSoftmaxPlanes(x, outer, n, inner, yJs, pJs);
+    expect([bits(y), bits(p)]).toEqual([bits(yJs), bits(pJs)]);
   });
 
   it('gives the same bits on 1 and 2 threads through logSoftmax and crossEntropy (value and gradient)', () => {
