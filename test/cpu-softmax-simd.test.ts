@@ -80,7 +80,7 @@ function simd(x: Float32Array, outer: number, n: number, inner: number): { y: Fl
 
 const shapeArb = fc.record({
   outer: fc.integer({ min: 1, max: 3 }),
-  n: fc.oneof(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 17, max: 70 })),
+  n: fc.oneof(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 17, max: 256 })),
   inner: fc.integer({ min: 4, max: 23 }),
   seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
   scale: fc.constantFrom(1e-4, 1, 5, 30, 1e3, 1e30),
@@ -96,7 +96,7 @@ describe('log-softmax, float32 WebAssembly SIMD', () => {
   it('is available where WebAssembly SIMD is (Node 20), for inner ≥ 4', () => {
     expect(softmaxSimdOn(11, 4096)).toBe(true);
     expect(softmaxSimdOn(11, 3)).toBe(false);
-    expect([softmaxSimdOn(256, 64), softmaxSimdOn(257, 64), softmaxSimdOn(128, 64, true), softmaxSimdOn(129, 64, true)]).toEqual([true, false, true, false]);
+    expect([softmaxSimdOn(256, 64), softmaxSimdOn(257, 64)]).toEqual([true, false]);
   });
 
   it(`is within ${Y_ULPS} ulps (y) and ${P_ULPS} ulps (p) of float64, −∞ entries exactly p = 0, y = −∞`, () => {
@@ -190,7 +190,7 @@ describe('log-softmax, float32 WebAssembly SIMD', () => {
           kernel(g, p, outer, n, inner, gx);
           return bits(gx);
         };
-        expect(softmaxSimdOn(n, inner, true)).toBe(true);
+        expect(softmaxSimdOn(n, inner)).toBe(true);
         const simdBits = run(logSoftmaxBackward);
         expect(simdBits).toEqual(run(logSoftmaxBackwardColumns));
         expect(simdBits).toEqual(run(logSoftmaxBackwardPlanes));

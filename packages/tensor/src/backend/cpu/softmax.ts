@@ -79,7 +79,7 @@ function logSoftmaxLines(x: FloatArray, outer: number, n: number, y: FloatArray,
 
 /** gx (dense, overwritten) = g − p·Σ_n g, the gradient of log_softmax from the probabilities p. */
 export function logSoftmaxBackward(g: FloatArray, p: FloatArray, outer: number, n: number, inner: number, gx: FloatArray): void {
-  if (g instanceof Float32Array && p instanceof Float32Array && gx instanceof Float32Array && softmaxSimdOn(n, inner, true)) {
+  if (g instanceof Float32Array && p instanceof Float32Array && gx instanceof Float32Array && softmaxSimdOn(n, inner)) {
     logSoftmaxBackwardF32(g, p, outer, n, inner, gx); // the bits of the loops below
     return;
   }

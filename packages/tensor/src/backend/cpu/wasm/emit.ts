@@ -40,7 +40,7 @@ export const Simd = {
   v128_and: 0x4e, v128_andnot: 0x4f, v128_or: 0x50, v128_bitselect: 0x52,
   f32x4_demote_f64x2_zero: 0x5e, f64x2_promote_low_f32x4: 0x5f, f32x4_nearest: 0x6a,
   i32x4_bitmask: 0xa4, i32x4_shl: 0xab, i32x4_shr_u: 0xad, i32x4_add: 0xae, i32x4_sub: 0xb1,
-  f32x4_add: 0xe4, f32x4_sub: 0xe5, f32x4_mul: 0xe6, f32x4_div: 0xe7, f32x4_max: 0xe9,
+  f32x4_add: 0xe4, f32x4_sub: 0xe5, f32x4_mul: 0xe6, f32x4_div: 0xe7, f32x4_max: 0xe9, f32x4_pmax: 0xeb,
   f64x2_add: 0xf0, f64x2_sub: 0xf1, f64x2_mul: 0xf2, f64x2_max: 0xf5,
   i32x4_trunc_sat_f32x4_s: 0xf8, f32x4_convert_i32x4_s: 0xfa,
   /** Relaxed SIMD (Wasm 3.0): a * b + c, fused or not as the engine chooses (operands a, b, c in stack order). */

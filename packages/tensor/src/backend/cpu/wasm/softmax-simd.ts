@@ -18,7 +18,7 @@
 import { Code, I32, Op, Simd, V128, wasmModule, whileNot, type FuncDef, type ValType } from './emit.ts';
 
 /*
- *   (func $lsm / $lsmP (param $x $y $p $outer $n $inner i32) (result i32)   ;; $lsmP also writes p
+ *   (func $lsm / $lsmP (param $x $y $p $outer $n $inner $rs i32) (result i32)   ;; $lsmP also writes p; rows every rs floats
  *     for o, for each 4 pixels i (the last group at inner − 4):
  *       m = max_k x[o, k, i..i+4]; if m is not finite: return 1
  *       e = expf(x − m + its rounding error); (p = e)
@@ -45,10 +45,12 @@ const LOG_P = [
 const EXP_LO = -104;
 /** 2^(k+64) is built from exponent bits (k ≥ −150 stays normal), then scaled by 2^−64: one rounding into the subnormals. */
 const SCALE_BIAS = 127 + 64;
+/** 1.5·2^23: x + MAGIC rounds x (|x| < 2^22) to an integer k, to nearest even, with bits 0x4b400000 + k. */
+const MAGIC = 12582912;
 
 /**
- * A function (a, b, c, outer, n, inner: i32) → i32 (0, or what `group` returns) over (outer, n, inner)
- * float32 data at byte addresses a, b, c: `group` emits the code of one column group (4 pixels from
+ * A function (a, b, c, outer, n, inner, rs: i32) → i32 (0, or what `group` returns) over (outer, n, inner)
+ * float32 data at byte addresses a, b, c, rows of inner floats every rs floats: `group` emits the code of one column group (4 pixels from
  * byte offset `col`, the last group at inner − 4), `column(body)` a loop over its n classes (byte offset q).
  */
 class Columns {
@@ -59,6 +61,7 @@ class Columns {
   readonly outer = 3;
   readonly n = 4;
   readonly inner = 5;
+  readonly rs = 6;
   readonly o = this.local(I32);
   readonly i = this.local(I32);
   readonly stride = this.local(I32);
@@ -68,7 +71,7 @@ class Columns {
   readonly q = this.local(I32);
   readonly end = this.local(I32);
   local(t: ValType): number {
-    return 6 + this.locals.push(t) - 1;
+    return 7 + this.locals.push(t) - 1;
   }
   /** A local holding a splatted f32 (or, with int, i32) constant, set once before the loops. */
   k(x: number, int = false): number {
@@ -93,7 +96,7 @@ class Columns {
   }
   build(name: string, group: () => void): FuncDef {
     const { c, o, i, inner, off, plane } = this;
-    c.get(inner).i32(2).op(Op.i32_shl).set(this.stride);
+    c.get(this.rs).i32(2).op(Op.i32_shl).set(this.stride);
     c.get(this.n).get(this.stride).op(Op.i32_mul).set(plane);
     c.i32(0).set(o).i32(0).set(off);
     whileNot(
@@ -111,7 +114,7 @@ class Columns {
     );
     c.i32(0);
     const body = new Code().op(...this.init.bytes, ...c.bytes);
-    return { params: Array<ValType>(6).fill(I32), results: [I32], locals: this.locals, body, export: name };
+    return { params: Array<ValType>(7).fill(I32), results: [I32], locals: this.locals, body, export: name };
   }
 }
 
@@ -133,10 +136,14 @@ function forward(withP: boolean): FuncDef {
     for (const a of coefs.slice(1)) c.get(u).simd(Simd.f32x4_mul).get(kf(a)).simd(Simd.f32x4_add);
   };
   return K.build(withP ? 'lsmP' : 'lsm', () => {
-    // m = max over the column; a NaN, +∞ or all −∞ column ends the call.
-    c.f32(-Infinity).simd(Simd.f32x4_splat).set(m);
-    column(() => at(x).simd(Simd.v128_load, V).get(m).simd(Simd.f32x4_max).set(m));
-    c.get(m).get(m).simd(Simd.f32x4_sub).tee(z).get(z).simd(Simd.f32x4_ne).simd(Simd.i32x4_bitmask).if().i32(1).op(Op.return).end();
+    // m = max over the column (pmax: one instruction, NaN noted apart in z); a NaN, +∞ or all −∞ column ends the call.
+    c.f32(-Infinity).simd(Simd.f32x4_splat).set(m).get(ki(0)).set(z);
+    column(() => {
+      at(x).simd(Simd.v128_load, V).tee(v).get(m).simd(Simd.f32x4_pmax).set(m); // m < x ? x : m
+      c.get(z).get(v).get(v).simd(Simd.f32x4_ne).simd(Simd.v128_or).set(z);
+    });
+    c.get(m).get(m).simd(Simd.f32x4_sub).tee(v).get(v).simd(Simd.f32x4_ne).get(z).simd(Simd.v128_or);
+    c.simd(Simd.i32x4_bitmask).if().i32(1).op(Op.return).end();
     // e = expf(x − m), clamped below; s = cnt + Σ e (the e < 1, in float64: lanes 0, 1 in sa, 2, 3 in sb), cnt counting the e = 1.
     c.f64(0).simd(Simd.f64x2_splat).tee(sa).set(sb).get(ki(0)).set(cnt);
     column(() => {
@@ -144,14 +151,20 @@ function forward(withP: boolean): FuncDef {
       at(x).simd(Simd.v128_load, V).tee(xv).get(m).simd(Simd.f32x4_sub).tee(v).get(xv).simd(Simd.f32x4_sub).set(er); // er = v − x
       c.get(xv).get(v).get(er).simd(Simd.f32x4_sub).simd(Simd.f32x4_sub).get(m).get(er).simd(Simd.f32x4_add).simd(Simd.f32x4_sub);
       c.get(v).get(kf(EXP_LO)).simd(Simd.f32x4_ge).simd(Simd.v128_and).set(er);
-      c.get(v).get(kf(EXP_LO)).simd(Simd.f32x4_max).set(v);
-      c.get(v).get(kf(LOG2E)).simd(Simd.f32x4_mul).simd(Simd.f32x4_nearest).tee(z).simd(Simd.i32x4_trunc_sat_f32x4_s).set(k); // z = k as float
+      c.get(kf(EXP_LO)).get(v).simd(Simd.f32x4_pmax).set(v); // v = EXP_LO < v ? v : EXP_LO (no NaN here)
+      // k = nearest(v·log2e) by adding 1.5·2^23: z = k as float, k + 0x4b400000 the sum's bits
+      c.get(v).get(kf(LOG2E)).simd(Simd.f32x4_mul).get(kf(MAGIC)).simd(Simd.f32x4_add).tee(k).get(kf(MAGIC)).simd(Simd.f32x4_sub).set(z);
       c.get(v).get(z).get(kf(C1)).simd(Simd.f32x4_mul).simd(Simd.f32x4_sub).get(z).get(kf(C2)).simd(Simd.f32x4_mul).simd(Simd.f32x4_sub);
       c.get(er).simd(Simd.f32x4_add).tee(r);
       c.get(r).simd(Simd.f32x4_mul).set(z); // z = r²
       horner(EXP_P, r);
       c.get(z).simd(Simd.f32x4_mul).get(r).simd(Simd.f32x4_add).get(kf(1)).simd(Simd.f32x4_add); // P(r)·r² + r + 1
-      c.get(k).get(ki(SCALE_BIAS)).simd(Simd.i32x4_add).i32(23).simd(Simd.i32x4_shl).simd(Simd.f32x4_mul); // · 2^(k+64)
+      c.get(k)
+        .get(ki(SCALE_BIAS - 0x4b400000))
+        .simd(Simd.i32x4_add)
+        .i32(23)
+        .simd(Simd.i32x4_shl)
+        .simd(Simd.f32x4_mul); // · 2^(k+64)
       c.get(unscale).simd(Simd.f32x4_mul).set(e); // · 2^−64
       if (withP) at(p).get(e).simd(Simd.v128_store, V);
       c.get(e).get(kf(1)).simd(Simd.f32x4_eq).set(z);
@@ -226,7 +239,7 @@ export function buildSoftmaxSimdModule(): Uint8Array {
 
 // ============ running (calling thread) ============
 
-type Kernel = (x: number, y: number, p: number, outer: number, n: number, inner: number) => number;
+type Kernel = (x: number, y: number, p: number, outer: number, n: number, inner: number, rs: number) => number;
 interface SoftmaxInstance {
   lsm: Kernel;
   lsmP: Kernel;
@@ -259,16 +272,12 @@ export const softmaxOptions = { simd: true };
 const CHUNK = 1 << 16;
 /** Planes above this many elements stay in JS: module memory never shrinks (at most 3·4·MAX_PLANE bytes are kept). */
 const MAX_PLANE = 1 << 22;
-/**
- * Dim sizes up to these run here (bench/softmax.ts at 96×96: the forward 2.6× faster than the plane
- * loops at n = 256; the backward 1.3× at 128, 1.8× slower at 256: n strided streams).
- */
-const MAX_N = 256,
-  MAX_N_BACKWARD = 128;
+/** Dim sizes up to this run here (measured to 256: bench/softmax.ts, forward and backward at least 2.5× faster than the plane loops). */
+const MAX_N = 256;
 
-/** Whether the float32 log-softmax (or its backward) over (·, n, inner) runs here (the forward may still hand a non-finite call back). */
-export function softmaxSimdOn(n: number, inner: number, backward = false): boolean {
-  return instance !== null && softmaxOptions.simd && inner >= 4 && n <= (backward ? MAX_N_BACKWARD : MAX_N) && n * inner <= MAX_PLANE;
+/** Whether the float32 log-softmax (and its backward) over (·, n, inner) runs here (the forward may still hand a non-finite call back). */
+export function softmaxSimdOn(n: number, inner: number): boolean {
+  return instance !== null && softmaxOptions.simd && inner >= 4 && n <= MAX_N && n * inner <= MAX_PLANE;
 }
 
 /** Module memory of at least `bytes`, as float32 (made again after growing). */
@@ -279,22 +288,39 @@ function memory(bytes: number): Float32Array {
 }
 
 /**
- * Runs `run(addresses, rows)` on (outer, n, inner) data by chunks of whole planes, the arrays in module
- * memory one after the other: those not `out` copied in first, the `out` ones copied out after. false
- * as soon as a chunk's run returns non-zero (outputs then partly written).
+ * Runs `run(addresses, rows, rs)` on (outer, n, inner) data by chunks of whole planes, the arrays in
+ * module memory one after the other, their rows every rs floats: those not `out` copied in first, the
+ * `out` ones copied out after. rs and the arrays' starts are padded off multiples of 4 KiB (rows 4 KiB
+ * apart share the L1 sets and alias loads with stores: [8, 11, 64, 64] ran 1.9× slower). false as soon
+ * as a chunk's run returns non-zero (outputs then partly written).
  */
-function chunked(outer: number, plane: number, arrays: { a: Float32Array; out: boolean }[], run: (at: number[], rows: number) => number): boolean {
-  const rows = Math.min(outer, Math.max(1, Math.floor(CHUNK / plane))),
-    len = (rows * plane + 3) & ~3, // floats per array
+function chunked(
+  outer: number,
+  n: number,
+  inner: number,
+  arrays: { a: Float32Array; out: boolean }[],
+  run: (at: number[], rows: number, rs: number) => number,
+): boolean {
+  const plane = n * inner,
+    rows = Math.min(outer, Math.max(1, Math.floor(CHUNK / plane))),
+    rs = inner + ((inner + 64) % 1024 < 128 ? 16 : 0), // floats; 1024 floats = 4 KiB
+    len = ((rows * n * rs + 3) & ~3) + 48, // floats per array: 48 more to shift the next one by 3 cache lines
     f = memory(4 * len * arrays.length),
     at = arrays.map((_, j) => 4 * j * len);
   for (let o = 0; o < outer; o += rows) {
     const r = Math.min(rows, outer - o),
-      a = o * plane,
-      b = a + r * plane;
-    arrays.forEach(({ a: arr, out }, j) => !out && f.set(arr.subarray(a, b), j * len));
-    if (run(at, r) !== 0) return false;
-    arrays.forEach(({ a: arr, out }, j) => out && arr.set(f.subarray(j * len, j * len + b - a), a));
+      a = o * plane;
+    const rowsDo = (j: number, out: boolean, arr: Float32Array) => {
+      for (let k = 0; k < r * n; k++) {
+        const src = a + k * inner,
+          dst = j * len + k * rs;
+        if (out) arr.set(f.subarray(dst, dst + inner), src);
+        else f.set(arr.subarray(src, src + inner), dst);
+      }
+    };
+    arrays.forEach(({ a: arr, out }, j) => !out && rowsDo(j, false, arr));
+    if (run(at, r, rs) !== 0) return false;
+    arrays.forEach(({ a: arr, out }, j) => out && rowsDo(j, true, arr));
   }
   return true;
 }
@@ -303,7 +329,7 @@ function chunked(outer: number, plane: number, arrays: { a: Float32Array; out: b
 export function logSoftmaxF32(x: Float32Array, outer: number, n: number, inner: number, y: Float32Array, p: Float32Array | null): boolean {
   const run = p ? instance!.lsmP : instance!.lsm,
     arrays = [{ a: x, out: false }, { a: y, out: true }, ...(p ? [{ a: p, out: true }] : [])];
-  return chunked(outer, n * inner, arrays, (at, rows) => run(at[0]!, at[1]!, at[2] ?? 0, rows, n, inner));
+  return chunked(outer, n, inner, arrays, (at, rows, rs) => run(at[0]!, at[1]!, at[2] ?? 0, rows, n, inner, rs));
 }
 
 /** gx = g − p·Σ_n g of (outer, n, inner) float32 data, with the bits of softmax.ts's loops. */
@@ -313,5 +339,5 @@ export function logSoftmaxBackwardF32(g: Float32Array, p: Float32Array, outer: n
     { a: p, out: false },
     { a: gx, out: true },
   ];
-  chunked(outer, n * inner, arrays, (at, rows) => instance!.lsmBack(at[0]!, at[1]!, at[2]!, rows, n, inner));
+  chunked(outer, n, inner, arrays, (at, rows, rs) => instance!.lsmBack(at[0]!, at[1]!, at[2]!, rows, n, inner, rs));
 }
