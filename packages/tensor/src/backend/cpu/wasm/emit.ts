@@ -2,7 +2,8 @@
 // control and fixed-width SIMD opcodes our kernels use) to build a module from TypeScript at load
 // time, with no .wasm file, no wat2wasm and no dependencies. Reference: the WebAssembly core spec,
 // "Binary Format" (sections 5.1-5.5) and the fixed-width SIMD proposal (merged in 2.0).
-// Usage: build function bodies with `Code`, then `wasmModule({ funcs, memory })` returns the bytes.
+// Usage: build function bodies with `Code`, then `wasmModule({ funcs, memory })` returns the bytes,
+// `instantiate(build)` an instance's exports (null without WebAssembly SIMD).
 
 /** Value types (spec 5.3.1). */
 // biome-ignore format: value types on one line
@@ -222,4 +223,23 @@ export function wasmModule(m: { funcs: FuncDef[]; memory: { minPages: number; ex
     ...section(SEC_EXPORT, vec(exports)),
     ...section(SEC_CODE, vec(bodies)),
   ]);
+}
+
+/** The parts of the WebAssembly JS API used here (tsconfig's lib has no WebAssembly types). */
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object) => { exports: unknown };
+}
+
+/** The exports of an instance of the module `build()` makes, or null where it does not validate (no SIMD) or there is no WebAssembly. */
+export function instantiate<T>(build: () => Uint8Array): T | null {
+  const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+  if (WA === undefined) return null;
+  try {
+    const bytes = build();
+    return WA.validate(bytes) ? (new WA.Instance(new WA.Module(bytes)).exports as T) : null;
+  } catch {
+    return null;
+  }
 }
