@@ -96,7 +96,9 @@ describe('log-softmax, float32 WebAssembly SIMD', () => {
   it('is available where WebAssembly SIMD is (Node 20), for inner ≥ 4', () => {
     expect(softmaxSimdOn(11, 4096)).toBe(true);
     expect(softmaxSimdOn(11, 3)).toBe(false);
-    expect([softmaxSimdOn(256, 64), softmaxSimdOn(257, 64)]).toEqual([true, false]);
+    expect([softmaxSimdOn(256, 64), softmaxSimdOn(257, 64), softmaxSimdOn(0, 64)]).toEqual([true, false, false]);
+    const empty = new Float32Array(0); // an empty softmax dim: nothing to do, nothing read
+    expect(() => logSoftmax(empty, 3, 0, 1 << 20, empty, empty)).not.toThrow();
   });
 
   it(`is within ${Y_ULPS} ulps (y) and ${P_ULPS} ulps (p) of float64, −∞ entries exactly p = 0, y = −∞`, () => {

@@ -262,7 +262,7 @@ const MAX_N = 256;
 
 /** Whether the float32 log-softmax (and its backward) over (·, n, inner) runs here (the forward may still hand a non-finite call back). */
 export function softmaxSimdOn(n: number, inner: number): boolean {
-  return instance !== null && softmaxOptions.simd && inner >= 4 && n <= MAX_N && n * inner <= MAX_PLANE;
+  return instance !== null && softmaxOptions.simd && inner >= 4 && n >= 1 && n <= MAX_N && n * inner <= MAX_PLANE;
 }
 
 /** Module memory of at least `bytes`, as float32 (made again after growing). */
@@ -310,7 +310,7 @@ function chunked(
   return true;
 }
 
-/** y = log_softmax(x) along n of (outer, n, inner) float32 data (p = softmax(x) when given); false at a non-finite max: run the JS loops then. */
+/** y = log_softmax(x) along n of (outer, n, inner) float32 data (p = softmax(x) when given; y, p not x); false at a non-finite max: run the JS loops then. */
 export function logSoftmaxF32(x: Float32Array, outer: number, n: number, inner: number, y: Float32Array, p: Float32Array | null): boolean {
   const run = p ? instance!.lsmP : instance!.lsm,
     arrays = [{ a: x, out: false }, { a: y, out: true }, ...(p ? [{ a: p, out: true }] : [])];
