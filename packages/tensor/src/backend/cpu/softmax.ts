@@ -2,14 +2,20 @@
 // in three streaming passes (max, Σ exp, output), per-line sums in float64, plain line loops when the
 // dim is the last (inner = 1), and for a short dim (n ≤ COLUMN_MAX_N: a segmentation net's classes
 // over H·W pixels) one column of n at a time, in the same order of operations (the same bits; tested).
-// The forward can also write the probabilities p = exp(x − m)/Σ, from
-// the exponentials it computes anyway, so that the backward (one sum, one pass) needs no exp:
+// The forward can also write the probabilities p = exp(x − m)/Σ, from the exponentials it computes
+// anyway, so that the backward (one sum, one pass) needs no exp:
 //   y = x − (m + log Σ exp(x − m)),  m = max x (0 where it is ±∞),   gx = g − p·Σ g.
+// On float32 data with inner ≥ 4 both run in WebAssembly SIMD instead (wasm/softmax-simd.ts): the
+// forward with float32 exp and log (other bits, within 3 ulps), the backward with these loops' bits.
 
 import type { FloatArray } from './alloc.ts';
+import { logSoftmaxBackwardF32, logSoftmaxF32, softmaxSimdOn } from './wasm/softmax-simd.ts';
 
 /** y (dense, overwritten) = log_softmax(x) along n; p, when given, = softmax(x). */
 export function logSoftmax(x: FloatArray, outer: number, n: number, inner: number, y: FloatArray, p: FloatArray | null): void {
+  if (x instanceof Float32Array && y instanceof Float32Array && (p === null || p instanceof Float32Array) && softmaxSimdOn(n, inner)) {
+    if (logSoftmaxF32(x, outer, n, inner, y, p)) return; // else a non-finite max: the JS loops below
+  }
   if (inner === 1) logSoftmaxLines(x, outer, n, y, p);
   else if (n <= COLUMN_MAX_N) logSoftmaxColumns(x, outer, n, inner, y, p);
   else logSoftmaxPlanes(x, outer, n, inner, y, p);
@@ -73,6 +79,10 @@ function logSoftmaxLines(x: FloatArray, outer: number, n: number, y: FloatArray,
 
 /** gx (dense, overwritten) = g − p·Σ_n g, the gradient of log_softmax from the probabilities p. */
 export function logSoftmaxBackward(g: FloatArray, p: FloatArray, outer: number, n: number, inner: number, gx: FloatArray): void {
+  if (g instanceof Float32Array && p instanceof Float32Array && gx instanceof Float32Array && softmaxSimdOn(n, inner)) {
+    logSoftmaxBackwardF32(g, p, outer, n, inner, gx); // the bits of the loops below
+    return;
+  }
   if (inner === 1) {
     for (let o = 0, base = 0; o < outer; o++, base += n) {
       let s = 0;

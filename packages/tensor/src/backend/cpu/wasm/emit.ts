@@ -2,7 +2,8 @@
 // control and fixed-width SIMD opcodes our kernels use) to build a module from TypeScript at load
 // time, with no .wasm file, no wat2wasm and no dependencies. Reference: the WebAssembly core spec,
 // "Binary Format" (sections 5.1-5.5) and the fixed-width SIMD proposal (merged in 2.0).
-// Usage: build function bodies with `Code`, then `wasmModule({ funcs, memory })` returns the bytes.
+// Usage: build function bodies with `Code`, then `wasmModule({ funcs, memory })` returns the bytes,
+// `instantiate(build)` an instance's exports (null without WebAssembly SIMD).
 
 /** Value types (spec 5.3.1). */
 // biome-ignore format: value types on one line
@@ -35,10 +36,14 @@ export const Simd = {
   v128_load: 0x00, v128_load32_splat: 0x09, v128_store: 0x0b,
   /** i8x16.shuffle: 16 immediate bytes follow, each a byte lane of the two operands (0-15 first, 16-31 second). */
   i8x16_shuffle: 0x0d,
-  f32x4_splat: 0x13, f64x2_splat: 0x14, f32x4_gt: 0x44, v128_and: 0x4e,
-  f32x4_demote_f64x2_zero: 0x5e, f64x2_promote_low_f32x4: 0x5f,
-  f32x4_add: 0xe4, f32x4_sub: 0xe5, f32x4_mul: 0xe6,
+  i32x4_splat: 0x11, f32x4_splat: 0x13, f64x2_splat: 0x14,
+  i32x4_eq: 0x37, f32x4_eq: 0x41, f32x4_ne: 0x42, f32x4_gt: 0x44, f32x4_ge: 0x46,
+  v128_and: 0x4e, v128_andnot: 0x4f, v128_or: 0x50, v128_bitselect: 0x52,
+  f32x4_demote_f64x2_zero: 0x5e, f64x2_promote_low_f32x4: 0x5f, f32x4_nearest: 0x6a,
+  i32x4_bitmask: 0xa4, i32x4_shl: 0xab, i32x4_shr_u: 0xad, i32x4_add: 0xae, i32x4_sub: 0xb1,
+  f32x4_add: 0xe4, f32x4_sub: 0xe5, f32x4_mul: 0xe6, f32x4_div: 0xe7, f32x4_max: 0xe9, f32x4_pmax: 0xeb,
   f64x2_add: 0xf0, f64x2_sub: 0xf1, f64x2_mul: 0xf2, f64x2_max: 0xf5,
+  i32x4_trunc_sat_f32x4_s: 0xf8, f32x4_convert_i32x4_s: 0xfa,
   /** Relaxed SIMD (Wasm 3.0): a * b + c, fused or not as the engine chooses (operands a, b, c in stack order). */
   f32x4_relaxed_madd: 0x105,
 } as const;
@@ -218,4 +223,23 @@ export function wasmModule(m: { funcs: FuncDef[]; memory: { minPages: number; ex
     ...section(SEC_EXPORT, vec(exports)),
     ...section(SEC_CODE, vec(bodies)),
   ]);
+}
+
+/** The parts of the WebAssembly JS API used here (tsconfig's lib has no WebAssembly types). */
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object) => { exports: unknown };
+}
+
+/** The exports of an instance of the module `build()` makes, or null where it does not validate (no SIMD) or there is no WebAssembly. */
+export function instantiate<T>(build: () => Uint8Array): T | null {
+  const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+  if (WA === undefined) return null;
+  try {
+    const bytes = build();
+    return WA.validate(bytes) ? (new WA.Instance(new WA.Module(bytes)).exports as T) : null;
+  } catch {
+    return null;
+  }
 }
