@@ -16,6 +16,7 @@ import { alloc, dtypeOf, isShared, type FloatArray } from './alloc.ts';
 import { runGemm, type ViewSrc } from './gemm.ts';
 import { registerKernels, runKernel, sharedFloat, type KernelTable } from './threads.ts';
 import { liveTaps, scatterWindow, windowWeight } from './conv-taps.ts';
+import { conv2dDirect, useDirect } from './conv-direct.ts';
 
 export interface Conv2dGeom {
   N: number;
@@ -316,6 +317,10 @@ export function conv2dForward(x: FloatArray, w: FloatArray, bias: FloatArray | n
   const live = liveTaps(g); // dead taps (all padding) dropped, see conv-taps.ts
   if (live) {
     conv2dForward(x, windowWeight(w, g, live), bias, live.g, out);
+    return;
+  }
+  if (useDirect(g, x, w, bias, out)) {
+    conv2dDirect(x as Float32Array, w as Float32Array, bias as Float32Array | null, g, out as Float32Array); // no im2col (conv-direct.ts)
     return;
   }
   const { Cg, Og, Ck, P, HW, is1x1 } = dims(g);
