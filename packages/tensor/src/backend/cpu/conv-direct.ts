@@ -75,15 +75,20 @@ interface DirectJob {
 }
 
 interface DirectInstance {
-  direct(x: number, w: number, tab: number, nk: number, out: number, OH: number, OW: number, rowB: number, bias: number, plane: number): void;
+  direct(x: number, w: number, tab: number, nk: number, out: number, vecs: number, n: number, bias: number, plane: number): void;
   pad(src: number, dst: number, C: number, rows: number, cols: number, srcRow: number, srcPlane: number, dstRow: number, dstPlane: number): void;
   mem: { buffer: ArrayBuffer; grow(pages: number): number };
 }
 
 /**
  * Units [u0, u1), unit u = (image n, channel block ob, row band), band fastest. Module memory (floats): [weight
- * OB*4*nk][tap offsets nk (i32)][bias 4*OB][image C*H*W][padded image C*Hp*Wp][output block 4*OH*OW].
- * Padded plane: Hp = OH + (kH-1)*dH rows of Wp = OW + (kW-1)*dW, input pixel (ih, iw) at (ih + pH, iw + pW).
+ * OB*4*nk][tap offsets nk (i32)][bias 4*OB][image C*H*W][padded image C*Hp*Wp][output block 4*OH*OW]
+ * [vector descriptors]. Padded plane: Hp = OH + (kH-1)*dH rows of Wp = OW + (kW-1)*dW, input pixel
+ * (ih, iw) at (ih + pH, iw + pW). A band's output pixels go in vectors of 4 (descriptors: byte offsets
+ * of the input of lanes 0-1 and 2-3, of the output, and whether the lanes straddle two rows): even
+ * widths are cut in the row-major order of the pixels, so a 6-pixel row takes 1.5 vectors (the lanes
+ * of a straddling vector come from two rows: 2 + 2, as the width is even); odd widths row by row, the
+ * last vector of a row shifted left to end at the row's end (a few pixels computed twice, the same bits).
  */
 function convDirectUnits(K: KernelTable, j: DirectJob, u0: number, u1: number): void {
   const { x, wr, bias, C, H, W, O, kH, kW, pH, pW, dH, dW, OH, OW, bands, out } = j;
@@ -100,8 +105,9 @@ function convDirectUnits(K: KernelTable, j: DirectJob, u0: number, u1: number): 
     bAt = tAt + up4(nk),
     rawAt = bAt + 4 * OB,
     padAt = rawAt + up4(C * HW),
-    outAt = padAt + up4(C * Hp * Wp);
-  const bytes = 4 * (outAt + 4 * P);
+    outAt = padAt + up4(C * Hp * Wp),
+    dAt = outAt + 4 * P;
+  const bytes = 4 * (dAt + 4 * (OH * Math.ceil(OW / 4) + bands));
   const WA = (globalThis as unknown as { WebAssembly: { Instance: new (m: unknown) => { exports: DirectInstance } } }).WebAssembly;
   const name = j.fma ? 'convDirectFma' : 'convDirect';
   const make = () => new WA.Instance(K.value(name + '.module')).exports;
@@ -117,6 +123,35 @@ function convDirectUnits(K: KernelTable, j: DirectJob, u0: number, u1: number): 
     ih1 = Math.min(H, Hp - pH),
     iw0 = Math.max(0, -pW),
     iw1 = Math.min(W, Wp - pW); // input rows and columns that land in the padded plane
+  const even = OW % 2 === 0,
+    first: number[] = []; // band b's vectors: descriptors first[b] .. first[b + 1]
+  let nv = 0;
+  const vector = (xa: number, xb: number, q: number, split: boolean) => {
+    const d = dAt + 4 * nv++;
+    R[d] = 4 * xa;
+    R[d + 1] = 4 * xb;
+    R[d + 2] = 4 * q;
+    R[d + 3] = split ? 1 : 0;
+  };
+  for (let b = 0; b < bands; b++) {
+    const r0 = Math.floor((b * OH) / bands),
+      r1 = Math.floor(((b + 1) * OH) / bands);
+    first.push(nv);
+    if (even)
+      for (let p = r0 * OW, end = r1 * OW; p < end; p += 4) {
+        const q = Math.min(p, end - 4),
+          oh = Math.floor(q / OW),
+          ow = q - oh * OW; // pixel q = (oh, ow); OW - ow is 2 or >= 4
+        vector(oh * Wp + ow, (oh + 1) * Wp, q, OW - ow < 4);
+      }
+    else
+      for (let oh = r0; oh < r1; oh++)
+        for (let ow = 0; ow < OW; ow += 4) {
+          const o = Math.min(ow, OW - 4);
+          vector(oh * Wp + o, 0, oh * OW + o, false);
+        }
+  }
+  first.push(nv);
   const copyOut = (src: number, dst: number, len: number) => {
     if (len >= 64)
       out.set(f.subarray(src, src + len), dst); // one memcpy, or a loop where the subarray costs more
@@ -137,7 +172,8 @@ function convDirectUnits(K: KernelTable, j: DirectJob, u0: number, u1: number): 
     const r0 = Math.floor((band * OH) / bands),
       r1 = Math.floor(((band + 1) * OH) / bands),
       oAt = outAt + r0 * OW; // rows [r0, r1) of the block's 4 planes
-    m.direct(4 * (padAt + r0 * Wp), 4 * (wAt + 4 * ob * nk), 4 * tAt, nk, 4 * oAt, r1 - r0, OW, 4 * Wp, bias === null ? -1 : 4 * (bAt + 4 * ob), 4 * P);
+    const bias4 = bias === null ? -1 : 4 * (bAt + 4 * ob);
+    m.direct(4 * padAt, 4 * (wAt + 4 * ob * nk), 4 * tAt, nk, 4 * outAt, 4 * (dAt + 4 * first[band]!), first[band + 1]! - first[band]!, bias4, 4 * P);
     const chans = Math.min(4, O - 4 * ob),
       dst = (n * O + 4 * ob) * P + r0 * OW;
     if (bands === 1)
@@ -156,7 +192,7 @@ function memoryBytes(g: Conv2dGeom): number {
     nk = g.C * g.kH * g.kW,
     Hp = g.OH + (g.kH - 1) * g.dH,
     Wp = g.OW + (g.kW - 1) * g.dW;
-  return 4 * (4 * OB * nk + nk + 4 * OB + g.C * g.H * g.W + g.C * Hp * Wp + 4 * g.OH * g.OW + 16);
+  return 4 * (4 * OB * nk + nk + 4 * OB + g.C * g.H * g.W + g.C * Hp * Wp + 4 * g.OH * g.OW + 4 * (g.OH * Math.ceil(g.OW / 4) + g.OH) + 16);
 }
 
 /**
@@ -164,11 +200,12 @@ function memoryBytes(g: Conv2dGeom): number {
  * direct kernel gives its bits), stride 1, groups 1, output rows of 4 pixels or more; then, in mode
  * 'auto', at most 1152 reduction steps C*kH*kW, and either at most 32 output channels or a width
  * that is a multiple of 4. Measured with bench/conv-direct.ts (1 thread, medians of 9, GFLOP/s GEMM
- * -> direct): the LAD model's stride-1 convs at 12x12 and up 32-50 -> 51-58 (x1.2-2.1; C8 O8 12x12
- * 21 -> 41), the tiny-CNN 64x64 C32 O32 49 -> 59, 1x1s x1.2-1.7; it loses where the GEMM's packing
- * is spread over many output channels while the direct kernel wastes lanes on rows not a multiple of
- * 4 (6x6: C64 O64 45 -> 39, C128 O128 49 -> 39; O <= 32 still wins x1.1-1.5) or outgrows the L1
- * cache with its 4-channel weight block (C256 14x14 O256, 2304 steps: 53 -> 46; 1152 steps: x1.06).
+ * -> direct; the machine's f32x4 peak is ~56): the LAD model's stride-1 convs at 12x12 and up 32-50
+ * -> 53-58 (x1.2-2.2; C8 O8 12x12 21 -> 46), the tiny-CNN 64x64 C32 O32 47 -> 58, 1x1s x1.1-1.5;
+ * 6x6 maps with O <= 32 x1.2-1.6. It loses or ties where the GEMM's packing is spread over many
+ * output channels while the direct kernel loads more per step (rows not a multiple of 4: 6x6 C64
+ * O64 46 -> 41-44, C128 O128 47 -> 44; 7x7 C64 O64 x1.0-1.2) or outgrows the L1 cache with its
+ * 4-channel weight block (C256 14x14 O256, 2304 steps: 53 -> 35-46; 1152 steps: x1.0-1.1).
  */
 export function useDirect(g: Conv2dGeom, x: object, w: object, bias: object | null, out: object): boolean {
   const mode = directTuning.mode;

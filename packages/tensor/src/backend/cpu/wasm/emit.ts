@@ -36,6 +36,8 @@ export const Simd = {
   /** i8x16.shuffle: 16 immediate bytes follow, each a byte lane of the two operands (0-15 first, 16-31 second). */
   i8x16_shuffle: 0x0d,
   f32x4_splat: 0x13, f64x2_splat: 0x14, f32x4_gt: 0x44, v128_and: 0x4e,
+  /** v128.load64_lane: a memarg, then the lane index byte; operands (address, vector). load64_zero: the low 8 bytes, the rest 0. */
+  v128_load64_lane: 0x57, v128_load64_zero: 0x5d,
   f32x4_demote_f64x2_zero: 0x5e, f64x2_promote_low_f32x4: 0x5f,
   f32x4_add: 0xe4, f32x4_sub: 0xe5, f32x4_mul: 0xe6,
   f64x2_add: 0xf0, f64x2_sub: 0xf1, f64x2_mul: 0xf2, f64x2_max: 0xf5,
