@@ -2,13 +2,13 @@
 // forward and input gradient against conv.ts's naive references (float64 accumulators) within the
 // float32 bound, over random geometries (odd widths, width and height 1, padding 0..3 and beyond the
 // kernel reach, dilation 1..4, batch 1..3), under both kernels (mul+add and FMA); the same bits as
-// the SIMD GEMM path on the same conv; 1 and 2 threads bit-identical (also when rows are cut in
+// the SIMD GEMM path on the same conv (also an unpadded 1x1, whose input gradient the GEMM path runs
+// as wᵀ @ gy); 1 and 2 threads bit-identical (also when rows are cut in
 // bands); and the routing rule of useDirect.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as cv from '../packages/tensor/src/backend/cpu/conv.ts';
-import { liveTaps } from '../packages/tensor/src/backend/cpu/conv-taps.ts';
 import { directTuning, useDirect } from '../packages/tensor/src/backend/cpu/conv-direct.ts';
 import { gemmKernel, gemmOptions, gemmStats, setFma } from '../packages/tensor/src/backend/cpu/gemm.ts';
 import { getNumThreads, setNumThreads, threadStats, threadTuning } from '../packages/tensor/src/backend/cpu/threads.ts';
@@ -128,11 +128,8 @@ describe('direct conv2d (cpu, float32, stride 1)', () => {
           expect(gemmKernel()).toBe(fma ? 'fma' : 'mul+add');
           const jobs = gemmStats.simdJobs,
             direct = passes(g, seed, 'direct');
-          // the forward runs the direct kernel when rows have >= 4 pixels; the input gradient (a forward) when W >= 4,
-          // unless the conv is (or its live taps are) an unpadded 1x1, whose input gradient is a plain GEMM
-          const live = liveTaps(g)?.g ?? g,
-            is1x1 = live.kH === 1 && live.kW === 1 && live.pH === 0 && live.pW === 0;
-          expect(gemmStats.simdJobs - jobs).toBe((g.OW >= 4 ? 0 : 1) + (g.W >= 4 && !is1x1 ? 0 : 1));
+          // the forward runs the direct kernel when rows have >= 4 pixels; the input gradient (a forward) when W >= 4
+          expect(gemmStats.simdJobs - jobs).toBe((g.OW >= 4 ? 0 : 1) + (g.W >= 4 ? 0 : 1));
           const gemm = passes(g, seed, 'gemm');
           expect(sameBits(direct.y, gemm.y)).toBe(true);
           expect(sameBits(direct.gx, gemm.gx)).toBe(true);
@@ -140,6 +137,23 @@ describe('direct conv2d (cpu, float32, stride 1)', () => {
       }),
       { numRuns: 60 },
     );
+    setFma(fmaDefault);
+  });
+
+  it('gives the bits of the GEMMs of an unpadded 1x1 (its input gradient: w transposed times gy)', () => {
+    for (const g of [
+      geom({ N: 2, C: 40, H: 12, W: 12, O: 8, kH: 1, kW: 1, pH: 0, pW: 0, dH: 1, dW: 1 }),
+      geom({ N: 3, C: 5, H: 7, W: 9, O: 6, kH: 1, kW: 1, pH: 0, pW: 0, dH: 1, dW: 1 }),
+    ])
+      for (const fma of kernels) {
+        setFma(fma);
+        const jobs = gemmStats.simdJobs,
+          direct = passes(g, 9, 'direct');
+        expect(gemmStats.simdJobs).toBe(jobs);
+        const gemm = passes(g, 9, 'gemm');
+        expect(sameBits(direct.y, gemm.y)).toBe(true);
+        expect(sameBits(direct.gx, gemm.gx)).toBe(true);
+      }
     setFma(fmaDefault);
   });
 

@@ -384,7 +384,8 @@ export function conv2dBackwardInput(gy: FloatArray, w: FloatArray, g: Conv2dGeom
     return;
   }
   const { Cg, Og, Ck, P, HW, is1x1 } = dims(g);
-  if (g.sH === 1 && g.sW === 1 && !is1x1) {
+  // (a 1x1's input gradient is a plain GEMM below, unless the direct kernel takes its forward: the same sums)
+  if (g.sH === 1 && g.sW === 1 && (!is1x1 || useDirect(flippedGeom(g), gy, w, null, gx))) {
     backwardInputFlipped(gy, w, g, gx);
     return;
   }
@@ -431,25 +432,14 @@ function backwardInputFlipped(gy: FloatArray, w: FloatArray, g: Conv2dGeom, gx: 
           dst = ((gi * Cg + c) * Og + o) * kk; // wf (C, Og, kH, kW)
         for (let t = 0; t < kk; t++) wf[dst + t] = w[src + kk - 1 - t]!;
       }
-  const gf: Conv2dGeom = {
-    N: g.N,
-    C: g.O,
-    H: g.OH,
-    W: g.OW,
-    O: g.C,
-    kH,
-    kW,
-    sH: 1,
-    sW: 1,
-    dH: g.dH,
-    dW: g.dW,
-    groups,
-    pH: (kH - 1) * g.dH - g.pH,
-    pW: (kW - 1) * g.dW - g.pW,
-    OH: g.H,
-    OW: g.W,
-  };
-  conv2dForward(gy, wf, null, gf, gx);
+  conv2dForward(gy, wf, null, flippedGeom(g), gx);
+}
+
+/** The geometry of backwardInputFlipped's forward conv: gy [N, O, OH, OW] -> gx [N, C, H, W]. */
+function flippedGeom(g: Conv2dGeom): Conv2dGeom {
+  const { N, kH, kW, dH, dW, groups } = g,
+    [pH, pW] = [(kH - 1) * dH - g.pH, (kW - 1) * dW - g.pW];
+  return { N, C: g.O, H: g.OH, W: g.OW, O: g.C, kH, kW, sH: 1, sW: 1, pH, pW, dH, dW, groups, OH: g.H, OW: g.W };
 }
 
 /** -> gw [O,C/groups,kH,kW] overwritten. */
