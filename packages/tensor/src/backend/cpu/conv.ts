@@ -7,7 +7,9 @@
 // weight-gradient GEMMs span the whole batch: im2col columns (rows) run over (n, oh, ow).
 // On the SIMD path the im2col packers describe a block by one descriptor per tap, which the
 // module's im2col expands (wasm/copy.ts). 1x1 stride-1 unpadded convolutions read plain strided
-// views; taps that only read padding are dropped first (conv-taps.ts). Naive references (7-deep
+// views; taps that only read padding are dropped first (conv-taps.ts). A float32 stride-1 forward (so
+// also a stride-1 input gradient) runs conv-direct.ts's direct kernel instead where useDirect measured
+// it faster: no packing, the same bits. Naive references (7-deep
 // loops, float64 accumulators) close the file; the property tests compare against them.
 // Dims: n image, c input channel, o output channel, g group, (h, w) input pixel, (oh, ow) output
 // pixel, P = OH*OW, Cg = C/groups, Og = O/groups, Ck = Cg*kH*kW (one column of im2col).
