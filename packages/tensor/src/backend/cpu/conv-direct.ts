@@ -4,8 +4,9 @@
 // the forward and the stride-1 input gradient (a forward conv with the flipped kernel) here when
 // `useDirect` says so. Each output is the same sequence of float32 operations as on the SIMD GEMM
 // path (mul+add or FMA, as gemmKernel() says), so the routing changes speed, not bits.
-// Threads split the work in units (image n, block of 4 output channels); each thread copies the
-// rearranged weight into its module memory once per job, and each image it meets once, padded.
+// Threads split the work in units (image n, block of 4 output channels, band of rows where images x
+// blocks are few); each thread copies the rearranged weight into its module memory once per job, and
+// each image it meets once, padded.
 
 import type { Conv2dGeom } from './conv.ts';
 import { gemmKernel } from './gemm.ts';
