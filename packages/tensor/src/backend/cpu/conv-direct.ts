@@ -200,13 +200,14 @@ function memoryBytes(g: Conv2dGeom): number {
  * Whether conv2dForward runs g on the direct kernel: float32 operands with the SIMD GEMM on (the
  * direct kernel gives its bits), stride 1, groups 1, output rows of 4 pixels or more; then, in mode
  * 'auto', at most 1152 reduction steps C*kH*kW, and either at most 32 output channels or a width
- * that is a multiple of 4. Measured with bench/conv-direct.ts (1 thread, medians of 9, GFLOP/s GEMM
- * -> direct; the machine's f32x4 peak is ~56): the LAD model's stride-1 convs at 12x12 and up 32-50
- * -> 53-58 (x1.2-2.2; C8 O8 12x12 21 -> 46), the tiny-CNN 64x64 C32 O32 47 -> 58, 1x1s x1.1-1.5;
- * 6x6 maps with O <= 32 x1.2-1.6. It loses or ties where the GEMM's packing is spread over many
- * output channels while the direct kernel loads more per step (rows not a multiple of 4: 6x6 C64
- * O64 46 -> 41-44, C128 O128 47 -> 44; 7x7 C64 O64 x1.0-1.2) or outgrows the L1 cache with its
- * 4-channel weight block (C256 14x14 O256, 2304 steps: 53 -> 35-46; 1152 steps: x1.0-1.1).
+ * that is a multiple of 4. Measured with bench/conv-direct.ts (2-core EPYC, 1 thread, medians of 9,
+ * GFLOP/s GEMM -> direct; the f32x4 peak is ~56 a core): the LAD model's stride-1 convs at 12x12 and
+ * up 19-48 -> 41-58 (x1.2-2.2, the most on few channels: C8 O8 12x12 19 -> 43), the tiny-CNN 64x64
+ * C32 O32 45 -> 56, its 1x1s x1.1-1.5, 6x6 maps with O <= 32 x1.2-1.6. The GEMM's packing is spread
+ * over the output channels, so with many of them it ties or wins where the direct kernel loads more
+ * per step or wastes lanes (rows not a multiple of 4: 6x6 C64 O64 44 -> 39, C128 O128 48 -> 42, 7x7
+ * C64 O64 x1.0-1.06; with O = 32 only 5-pixel rows lose: 5x5 C32 x0.86-0.98) or where its 4-channel
+ * weight block outgrows the L1 cache (C256 14x14 O256, 2304 steps: x0.88-0.95; 1152 steps: x1.06).
  */
 export function useDirect(g: Conv2dGeom, x: object, w: object, bias: object | null, out: object): boolean {
   const mode = directTuning.mode;
