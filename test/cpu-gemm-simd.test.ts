@@ -6,11 +6,12 @@
 // 1 vs 2 threads bit-identical; and the JS fallback behind gemmOptions.simd. The bit-for-bit tests run with each
 // kernel this engine has: mul+add, and fma where relaxed_madd fuses (cpu-gemm-fma.test.ts tests the switch itself).
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lcgFloats } from './util/lcg.ts';
 import fc from 'fast-check';
 import { alloc, type FloatArray } from '../packages/tensor/src/backend/cpu/alloc.ts';
 import * as cv from '../packages/tensor/src/backend/cpu/conv.ts';
+import { directTuning } from '../packages/tensor/src/backend/cpu/conv-direct.ts';
 import { bmm, bmmNaive, bmmPacked, gemmKernel, gemmOptions, gemmStats, setFma, simdAvailable, type MatView } from '../packages/tensor/src/backend/cpu/gemm.ts';
 import { getNumThreads, setNumThreads, threadStats, threadTuning } from '../packages/tensor/src/backend/cpu/threads.ts';
 import { Code, I32, Op, Simd, V128, sleb, uleb, wasmModule } from '../packages/tensor/src/backend/cpu/wasm/emit.ts';
@@ -399,7 +400,13 @@ describe('bmm on the float32 SIMD path', () => {
 
 describe('conv2d on the float32 SIMD path', () => {
   const threads = getNumThreads();
-  afterAll(() => setNumThreads(threads));
+  beforeAll(() => {
+    directTuning.mode = 'gemm'; // the stride-1 forwards would run the direct kernel (cpu-conv-direct.test.ts)
+  });
+  afterAll(() => {
+    setNumThreads(threads);
+    directTuning.mode = 'auto';
+  });
 
   const rand = lcgFloats;
   const geom = (p: Omit<cv.Conv2dGeom, 'OH' | 'OW'>): cv.Conv2dGeom => ({

@@ -7,7 +7,9 @@
 // weight-gradient GEMMs span the whole batch: im2col columns (rows) run over (n, oh, ow).
 // On the SIMD path the im2col packers describe a block by one descriptor per tap, which the
 // module's im2col expands (wasm/copy.ts). 1x1 stride-1 unpadded convolutions read plain strided
-// views; taps that only read padding are dropped first (conv-taps.ts). Naive references (7-deep
+// views; taps that only read padding are dropped first (conv-taps.ts). A float32 stride-1 forward (so
+// also a stride-1 input gradient) runs conv-direct.ts's direct kernel instead where useDirect measured
+// it faster: no packing, the same bits. Naive references (7-deep
 // loops, float64 accumulators) close the file; the property tests compare against them.
 // Dims: n image, c input channel, o output channel, g group, (h, w) input pixel, (oh, ow) output
 // pixel, P = OH*OW, Cg = C/groups, Og = O/groups, Ck = Cg*kH*kW (one column of im2col).
@@ -16,6 +18,7 @@ import { alloc, dtypeOf, isShared, type FloatArray } from './alloc.ts';
 import { runGemm, type ViewSrc } from './gemm.ts';
 import { registerKernels, runKernel, sharedFloat, type KernelTable } from './threads.ts';
 import { liveTaps, scatterWindow, windowWeight } from './conv-taps.ts';
+import { conv2dDirect, useDirect } from './conv-direct.ts';
 
 export interface Conv2dGeom {
   N: number;
@@ -318,6 +321,10 @@ export function conv2dForward(x: FloatArray, w: FloatArray, bias: FloatArray | n
     conv2dForward(x, windowWeight(w, g, live), bias, live.g, out);
     return;
   }
+  if (useDirect(g, x, w, bias, out)) {
+    conv2dDirect(x as Float32Array, w as Float32Array, bias as Float32Array | null, g, out as Float32Array); // no im2col (conv-direct.ts)
+    return;
+  }
   const { Cg, Og, Ck, P, HW, is1x1 } = dims(g);
   const A: ViewSrc = { data: w, off: 0, G: g.groups, bs1: 0, bs2: Og * Ck, ss: 0, rs: Ck, cs: 1 };
   if (batchWide(g)) {
@@ -379,7 +386,8 @@ export function conv2dBackwardInput(gy: FloatArray, w: FloatArray, g: Conv2dGeom
     return;
   }
   const { Cg, Og, Ck, P, HW, is1x1 } = dims(g);
-  if (g.sH === 1 && g.sW === 1 && !is1x1) {
+  // (a 1x1's input gradient is a plain GEMM below, unless the direct kernel takes its forward: the same sums)
+  if (g.sH === 1 && g.sW === 1 && (!is1x1 || useDirect(flippedGeom(g), gy, w, null, gx))) {
     backwardInputFlipped(gy, w, g, gx);
     return;
   }
@@ -426,25 +434,14 @@ function backwardInputFlipped(gy: FloatArray, w: FloatArray, g: Conv2dGeom, gx: 
           dst = ((gi * Cg + c) * Og + o) * kk; // wf (C, Og, kH, kW)
         for (let t = 0; t < kk; t++) wf[dst + t] = w[src + kk - 1 - t]!;
       }
-  const gf: Conv2dGeom = {
-    N: g.N,
-    C: g.O,
-    H: g.OH,
-    W: g.OW,
-    O: g.C,
-    kH,
-    kW,
-    sH: 1,
-    sW: 1,
-    dH: g.dH,
-    dW: g.dW,
-    groups,
-    pH: (kH - 1) * g.dH - g.pH,
-    pW: (kW - 1) * g.dW - g.pW,
-    OH: g.H,
-    OW: g.W,
-  };
-  conv2dForward(gy, wf, null, gf, gx);
+  conv2dForward(gy, wf, null, flippedGeom(g), gx);
+}
+
+/** The geometry of backwardInputFlipped's forward conv: gy [N, O, OH, OW] -> gx [N, C, H, W]. */
+function flippedGeom(g: Conv2dGeom): Conv2dGeom {
+  const { N, kH, kW, dH, dW, groups } = g,
+    [pH, pW] = [(kH - 1) * dH - g.pH, (kW - 1) * dW - g.pW];
+  return { N, C: g.O, H: g.OH, W: g.OW, O: g.C, kH, kW, sH: 1, sW: 1, pH, pW, dH, dW, groups, OH: g.H, OW: g.W };
 }
 
 /** -> gw [O,C/groups,kH,kW] overwritten. */

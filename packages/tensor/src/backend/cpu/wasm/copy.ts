@@ -30,7 +30,7 @@ import { Code, whileNot, I32, Op, Simd, type FuncDef } from './emit.ts';
  */
 
 /** Appends copyRun's body (see the sketch above) on locals d, s, len, st (all four are changed). */
-function emitCopy(c: Code, d: number, s: number, len: number, st: number): void {
+export function emitCopy(c: Code, d: number, s: number, len: number, st: number): void {
   c.get(st).i32(4).op(Op.i32_eq).if(); // unit stride: 4 floats at a time
   whileNot(
     c,

@@ -39,6 +39,8 @@ export const Simd = {
   i32x4_splat: 0x11, f32x4_splat: 0x13, f64x2_splat: 0x14,
   i32x4_eq: 0x37, f32x4_eq: 0x41, f32x4_ne: 0x42, f32x4_gt: 0x44, f32x4_ge: 0x46,
   v128_and: 0x4e, v128_andnot: 0x4f, v128_or: 0x50, v128_bitselect: 0x52,
+  /** v128.load64_lane: a memarg, then the lane index byte; operands (address, vector). load64_zero: the low 8 bytes, the rest 0. */
+  v128_load64_lane: 0x57, v128_load64_zero: 0x5d,
   f32x4_demote_f64x2_zero: 0x5e, f64x2_promote_low_f32x4: 0x5f, f32x4_nearest: 0x6a,
   i32x4_bitmask: 0xa4, i32x4_shl: 0xab, i32x4_shr_u: 0xad, i32x4_add: 0xae, i32x4_sub: 0xb1,
   f32x4_add: 0xe4, f32x4_sub: 0xe5, f32x4_mul: 0xe6, f32x4_div: 0xe7, f32x4_max: 0xe9, f32x4_pmax: 0xeb,
