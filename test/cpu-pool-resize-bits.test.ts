@@ -1,7 +1,8 @@
 // Bit-equality of the optimised CPU kernels maxPool2d (backend/cpu/pool.ts: border/interior split,
-// 3-wide rows unrolled) and bilinear / bilinearBackward (backend/cpu/resize.ts: inner loops unrolled
-// by 4) with the plain loops they replaced, kept here as the references: same operations in the same
-// order per output element, so every output bit, NaN payloads and signed zeros included, must match.
+// 3-wide rows unrolled, and the float32 interior in WebAssembly SIMD, wasm/pool-simd.ts, tested on
+// and off) and bilinear / bilinearBackward (backend/cpu/resize.ts: inner loops unrolled by 4) with the
+// plain loops they replaced, kept here as the references: same operations in the same order per
+// output element, so every output bit, NaN payloads and signed zeros included, must match.
 // Inputs mix random floats, small integers (ties) and ±0, ±inf, NaN; float32 and float64; shapes
 // with odd sizes, padding and strides (the pool has no dilation or ceil_mode; the kernels take dense
 // arrays, strided views are made dense by the ops and checked in props-pool-resize.test.ts).
@@ -9,6 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { maxPool2d, type Pool2dGeom } from '../packages/tensor/src/backend/cpu/pool.ts';
+import { poolOptions, poolSimdOn } from '../packages/tensor/src/backend/cpu/wasm/pool-simd.ts';
 import { bilinear, bilinearBackward, linearSource } from '../packages/tensor/src/backend/cpu/resize.ts';
 
 type FloatArray = Float32Array | Float64Array;
@@ -111,7 +113,8 @@ function refBilinearBackward(gy: FloatArray, N: number, C: number, H: number, W:
 // ---- properties --------------------------------------------------------------------------------
 
 // Pooling geometry as the op allows it (padding <= kernel/2, a window fits), kernels up to 5 so that
-// both the unrolled 3-wide rows and the general interior loop run, and widths that leave no interior.
+// both the unrolled 3-wide rows and the general interior loop run, strides 1, 2 and 3 (the three SIMD
+// loads), and widths from none to over 4 interior columns (the SIMD part's last group overlaps).
 const poolArb: fc.Arbitrary<Pool2dGeom> = fc
   .record({
     N: fc.integer({ min: 1, max: 2 }),
@@ -123,7 +126,7 @@ const poolArb: fc.Arbitrary<Pool2dGeom> = fc
     pH: fc.integer({ min: 0, max: 2 }),
     pW: fc.integer({ min: 0, max: 2 }),
     eH: fc.integer({ min: 0, max: 9 }),
-    eW: fc.integer({ min: 0, max: 9 }),
+    eW: fc.integer({ min: 0, max: 24 }),
   })
   .map(({ N, C, kH, kW, sH, sW, pH, pW, eH, eW }) => {
     const ph = Math.min(pH, Math.floor(kH / 2)),
@@ -134,7 +137,12 @@ const poolArb: fc.Arbitrary<Pool2dGeom> = fc
   });
 
 describe('maxPool2d keeps the bits of the plain loop', () => {
-  it('values and indices, float32 and float64, with ties, ±0, ±inf and NaN', () => {
+  it('runs its float32 interior in WebAssembly SIMD here (Node 20 has it)', () => {
+    expect(poolSimdOn(1)).toBe(true);
+  });
+
+  it.each([true, false])('values and indices, float32 and float64, with ties, ±0, ±inf and NaN (SIMD %s)', (simd) => {
+    poolOptions.simd = simd;
     fc.assert(
       fc.property(poolArb, fc.integer(), fc.boolean(), fc.boolean(), (g, seed, f64, specials) => {
         const x = values(g.N * g.C * g.H * g.W, seed, f64, specials);
@@ -150,6 +158,7 @@ describe('maxPool2d keeps the bits of the plain loop', () => {
       }),
       { numRuns: RUNS },
     );
+    poolOptions.simd = true;
   });
 
   it('the 3x3 stride-2 stem at an odd size', () => {

@@ -4,14 +4,16 @@
 // dilation 1 and no divisor_override. Outputs are written in full; backward outputs are zeroed
 // first, then accumulated. These loops are the direct definition (a window per output, clipped
 // to the input); maxPool2d splits each output row into border columns (clipped windows) and
-// interior ones (full windows, no clipping, unrolled for kW = 3), visiting the same cells in the
-// same order. The property tests check them against an independent reference, and
-// test/cpu-pool-resize-bits.test.ts pins maxPool2d's bits to the plain loop.
+// interior ones (full windows, no clipping, unrolled for kW = 3; for float32 in WebAssembly SIMD,
+// wasm/pool-simd.ts), visiting the same cells in the same order. The property tests check them
+// against an independent reference, and test/cpu-pool-resize-bits.test.ts pins maxPool2d's bits to
+// the plain loop.
 //
 // Legend: N batch, C channels, H×W input plane, OH×OW output plane, kH×kW window, sH/sW stride,
 // pH/pW padding (implicit: -inf for max, 0 for avg).
 
 import { alloc, type FloatArray } from './alloc.ts';
+import { maxPoolInteriorF32, poolSimdOn } from './wasm/pool-simd.ts';
 
 export interface Pool2dGeom {
   N: number;
@@ -91,6 +93,11 @@ export function maxPool2d(x: FloatArray, g: Pool2dGeom, out: FloatArray, indices
   const rows = windows(OH, g.kH, g.sH, g.pH, H),
     cols = windows(OW, kW, sW, pW, W);
   const [a, b] = interior(OW, kW, sW, pW, W);
+  // float32 with 4 interior columns or more: those in WebAssembly SIMD (wasm/pool-simd.ts, the same
+  // bits), written first; the JS loops below then fill the border columns.
+  const simd = x instanceof Float32Array && b - a >= 4 && poolSimdOn(x.length);
+  if (simd) maxPoolInteriorF32(x, g, rows.lo, rows.hi, a, b, out as Float32Array, indices);
+  const c = simd ? b : a; // the interior columns left to JS: [c, b)
   const HW = H * W;
   for (let plane = 0, o = 0; plane < N * C; plane++) {
     const base = plane * HW;
@@ -101,7 +108,7 @@ export function maxPool2d(x: FloatArray, g: Pool2dGeom, out: FloatArray, indices
       for (let ow = b; ow < OW; ow++) maxWindow(x, base, W, h0, h1, cols.lo[ow], cols.hi[ow], out, indices, o + ow);
       // Interior columns: the window's columns w0 .. w0+kW-1 are all in bounds.
       if (kW === 3) {
-        for (let ow = a; ow < b; ow++) {
+        for (let ow = c; ow < b; ow++) {
           const w0 = ow * sW - pW;
           let best = -Infinity,
             arg = h0 * W + w0;
@@ -119,7 +126,7 @@ export function maxPool2d(x: FloatArray, g: Pool2dGeom, out: FloatArray, indices
           indices[o + ow] = arg;
         }
       } else {
-        for (let ow = a; ow < b; ow++) {
+        for (let ow = c; ow < b; ow++) {
           const w0 = ow * sW - pW;
           let best = -Infinity,
             arg = h0 * W + w0;
