@@ -97,7 +97,7 @@ export function maxPool2d(x: FloatArray, g: Pool2dGeom, out: FloatArray, indices
   // bits), written first; the JS loops below then fill the border columns.
   const simd = x instanceof Float32Array && b - a >= 4 && poolSimdOn(x.length);
   if (simd) maxPoolInteriorF32(x, g, rows.lo, rows.hi, a, b, out as Float32Array, indices);
-  const c = simd ? b : a; // the interior columns left to JS: [c, b)
+  const jsFrom = simd ? b : a; // the interior columns left to JS: [jsFrom, b)
   const HW = H * W;
   for (let plane = 0, o = 0; plane < N * C; plane++) {
     const base = plane * HW;
@@ -108,7 +108,7 @@ export function maxPool2d(x: FloatArray, g: Pool2dGeom, out: FloatArray, indices
       for (let ow = b; ow < OW; ow++) maxWindow(x, base, W, h0, h1, cols.lo[ow], cols.hi[ow], out, indices, o + ow);
       // Interior columns: the window's columns w0 .. w0+kW-1 are all in bounds.
       if (kW === 3) {
-        for (let ow = c; ow < b; ow++) {
+        for (let ow = jsFrom; ow < b; ow++) {
           const w0 = ow * sW - pW;
           let best = -Infinity,
             arg = h0 * W + w0;
@@ -126,7 +126,7 @@ export function maxPool2d(x: FloatArray, g: Pool2dGeom, out: FloatArray, indices
           indices[o + ow] = arg;
         }
       } else {
-        for (let ow = c; ow < b; ow++) {
+        for (let ow = jsFrom; ow < b; ow++) {
           const w0 = ow * sW - pW;
           let best = -Infinity,
             arg = h0 * W + w0;
