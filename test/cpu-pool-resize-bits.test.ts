@@ -1,8 +1,9 @@
 // Bit-equality of the optimised CPU kernels maxPool2d (backend/cpu/pool.ts: border/interior split,
 // 3-wide rows unrolled, and the float32 interior in WebAssembly SIMD, wasm/pool-simd.ts, tested on
-// and off) and bilinear / bilinearBackward (backend/cpu/resize.ts: inner loops unrolled by 4) with the
-// plain loops they replaced, kept here as the references: same operations in the same order per
-// output element, so every output bit, NaN payloads and signed zeros included, must match.
+// and off) and bilinear / bilinearBackward (backend/cpu/resize.ts: inner loops unrolled by 4, the
+// backward's column pass summing runs of equal taps in registers) with the plain loops they replaced,
+// kept here as the references: same operations in the same order per output element, so every
+// output bit, NaN payloads and signed zeros included, must match.
 // Inputs mix random floats, small integers (ties) and ±0, ±inf, NaN; float32 and float64; shapes
 // with odd sizes, padding and strides (the pool has no dilation or ceil_mode; the kernels take dense
 // arrays, strided views are made dense by the ops and checked in props-pool-resize.test.ts).

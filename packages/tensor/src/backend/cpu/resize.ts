@@ -140,11 +140,31 @@ export function bilinearBackward(
         rows[r1 + ow] += b1 * v;
       }
     }
-    for (let h = 0, r = 0; h < H; h++) {
+    for (let h = 0, r = 0; h < H; h++, r += OW) {
       acc.fill(0);
-      for (let ow = 0; ow < OW; ow++, r++) {
-        acc[c0[ow]] += a0[ow] * rows[r];
-        acc[c1[ow]] += a1[ow] * rows[r];
+      // Each run [s, e) of output columns with the same two source columns sums in registers: per
+      // column of acc the same additions in the same order as acc[c0] += a0·v; acc[c1] += a1·v per ow.
+      for (let s = 0, e = 0; s < OW; s = e) {
+        const i0 = c0[s],
+          i1 = c1[s];
+        for (e = s + 1; e < OW && c0[e] === i0 && c1[e] === i1; e++);
+        let t0 = acc[i0],
+          t1 = acc[i1];
+        if (i0 !== i1) {
+          for (let ow = s; ow < e; ow++) {
+            const v = rows[r + ow];
+            t0 += a0[ow] * v;
+            t1 += a1[ow] * v;
+          }
+          acc[i1] = t1;
+        } else {
+          for (let ow = s; ow < e; ow++) {
+            const v = rows[r + ow];
+            t0 += a0[ow] * v;
+            t0 += a1[ow] * v;
+          }
+        }
+        acc[i0] = t0;
       }
       const xr = (plane * H + h) * W;
       for (let w = 0; w < W; w++) gx[xr + w] = acc[w];
