@@ -116,8 +116,10 @@ export function setupTraining(onTeacher: (m: Extract<FromWorker, { type: 'teache
     view.worker = new Worker('worker.js', { type: 'module' });
     view.worker.onmessage = (e: MessageEvent<FromWorker>) => onMessage(e.data);
     view.worker.onerror = (e) => onMessage({ type: 'error', msg: e.message });
-    const threads = Number(new URLSearchParams(location.search).get('threads')) || undefined; // ?threads=N (tests, timings)
-    const msg: ToWorker = { type: 'start', settings, seed: 0, backend: $<HTMLSelectElement>('train-backend').value as Backend, threads };
+    const query = new URLSearchParams(location.search);
+    const threads = Number(query.get('threads')) || undefined; // ?threads=N (tests, timings)
+    const minMacs = Number(query.get('splitFrom')) || undefined; // ?splitFrom=M: split jobs from M multiply-adds (tests: the fixture's jobs are small)
+    const msg: ToWorker = { type: 'start', settings, seed: 0, backend: $<HTMLSelectElement>('train-backend').value as Backend, threads, minMacs };
     view.worker.postMessage(msg);
     [pause.disabled, paused] = [false, false]; // train again: the running worker is dropped
     $('train-device').textContent = '';

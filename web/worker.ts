@@ -6,7 +6,7 @@
 // (no outDir); this file only watches it (a loss per step, a live prediction, each arm's numbers)
 // and holds it while the page has it stopped.
 
-import { type Device, type Tensor, initBackend, getNumThreads, initThreads, singleThreadReason, threadStats } from '@lad/tensor';
+import { type Device, type Tensor, initBackend, getNumThreads, initThreads, singleThreadReason, threadStats, threadTuning } from '@lad/tensor';
 import {
   type ArmSeedMetrics,
   type ExperimentConfig,
@@ -24,8 +24,14 @@ import { predictIds, seesLabels } from './predict.ts';
 
 /** 'cpu', or a GPU mode for initBackend('gpu', { mode }) ('auto': webgpu if an adapter answers, else webgl2, ...). */
 export type Backend = 'cpu' | 'auto' | 'webgpu' | 'webgl2';
-/** `threads`: the CPU backend's threads (default: initThreads', min(2, cores)); more than 1 needs a cross-origin isolated page. */
-export type ToWorker = { type: 'start'; settings: string[]; seed: number; backend: Backend; threads?: number } | { type: 'pause' } | { type: 'resume' };
+/**
+ * `threads`: the CPU backend's threads (default: initThreads', min(2, cores)); more than 1 needs a
+ * cross-origin isolated page. `minMacs`: threadTuning.minMacs, the job size from which they split.
+ */
+export type ToWorker =
+  | { type: 'start'; settings: string[]; seed: number; backend: Backend; threads?: number; minMacs?: number }
+  | { type: 'pause' }
+  | { type: 'resume' };
 export interface DiagRow extends NonNullable<ArmSeedMetrics['diagnostics']> {
   teacher: string;
   verdict: ReturnType<typeof teacherVerdict>;
@@ -56,16 +62,17 @@ scope.onmessage = (e) => {
   if (m.type === 'pause') paused = true;
   else if (m.type === 'resume') [paused, wake] = [false, (wake?.(), null)];
   else
-    run(applySettings(QUICK, m.settings), m.seed, m.backend, m.threads).catch((err: unknown) =>
+    run(applySettings(QUICK, m.settings), m.seed, m.backend, m.threads, m.minMacs).catch((err: unknown) =>
       post({ type: 'error', msg: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }),
     );
 };
 
-async function run(cfg0: ExperimentConfig, seed: number, backend: Backend, threads: number | undefined): Promise<void> {
+async function run(cfg0: ExperimentConfig, seed: number, backend: Backend, threads: number | undefined, minMacs: number | undefined): Promise<void> {
   const t0 = performance.now();
   let device: Device = 'cpu',
     deviceText = '';
   if (backend === 'cpu') {
+    if (minMacs !== undefined) threadTuning.minMacs = minMacs;
     const n = await initThreads(threads);
     deviceText = n > 1 ? `cpu, ${n} threads (Web Workers over SharedArrayBuffer)` : `cpu, 1 thread (${singleThreadReason() ?? 'as asked'})`;
   } else {

@@ -3,7 +3,7 @@
 // (re-roll, open a report.json, train a tiny run, stop and resume) and checks what it shows. Each
 // result is POSTed to web.ts as one event. Written against the DOM lib (web/tsconfig.json).
 // `?isolated=1|0`: whether web.ts served the page cross-origin isolated (then the CPU run must use
-// `?threads=N` threads and split jobs over them; else one thread). `?only=cpu`: only the CPU run's checks.
+// `?threads=N` threads and split jobs over them, from `?splitFrom=M` multiply-adds; else one thread). `?only=cpu`: only the CPU run's checks.
 
 import type { Event } from './entry.ts';
 

@@ -29,8 +29,8 @@ export interface KernelTable {
 }
 
 /**
- * Knobs, exposed for tests and benchmarks: a job is split across threads from `minMacs`
- * multiply-adds (8 M). Waking a worker and posting a job costs 30-50 µs, and the operands are copied
+ * The CPU thread pool's knob: a job is split across threads from `minMacs` multiply-adds (8 M; lower
+ * it on a machine whose cores wake faster, or in tests that must split small jobs). Waking a worker and posting a job costs 30-50 µs, and the operands are copied
  * into shared memory: on the project's 2-core machine a 128³ matmul (2 M) ran 1.5-2x slower on 2
  * threads, a 256³ one (17 M) 1.2x faster, and the LAD teacher step at 48x48 lost ~10% from splits at 1 M.
  */
