@@ -77,6 +77,8 @@ const shapes: [number, number, number, number, number, number, number][] = [
   [8, 64, 4, 64, 3, 1, 1],
   [8, 128, 6, 128, 3, 1, 1],
   [8, 16, 9, 16, 3, 1, 1],
+  [8, 64, 12, 128, 3, 1, 1],
+  [8, 128, 12, 64, 3, 1, 1],
   [2, 16, 33, 16, 5, 1, 2],
 ];
 
@@ -112,7 +114,9 @@ function shapeRows(): void {
 
 /** `weight`: the weight gradient of each forward shape, GEMM and direct (conv-wgrad.ts) interleaved. */
 function weightRows(): void {
-  console.log(`threads ${process.env.THREADS ?? 2}, ${REPS} reps, weight gradient, medians: ms gemm, ms direct, GFLOP/s gemm -> direct, speed-up`);
+  console.log(
+    `threads ${process.env.THREADS ?? 2}, ${REPS} reps, weight gradient, medians: ms gemm, ms direct, GFLOP/s gemm -> direct, speed-up (wall, CPU time)`,
+  );
   for (const [N, C, H, O, k, d, p] of shapes) {
     const label = `bwdW N${N} C${C} ${H}x${H} O${O} k${k} d${d} p${p}`,
       g = geom(N, C, H, O, k, d, p);
@@ -121,19 +125,24 @@ function weightRows(): void {
       gy = rand(g.N * g.O * g.OH * g.OW, 2),
       gw = new Float32Array(g.O * g.C * g.kH * g.kW);
     const flop = 2 * g.N * g.O * g.C * g.kH * g.kW * g.OH * g.OW;
-    const t: Record<'gemm' | 'direct', number[]> = { gemm: [], direct: [] };
+    const t = { gemm: [] as number[], direct: [] as number[] },
+      cpu = { gemm: [] as number[], direct: [] as number[] };
     for (let r = -4; r < REPS; r++) {
       for (const mode of ['gemm', 'direct'] as const) {
         directTuning.mode = mode;
-        const t0 = performance.now();
+        const c0 = process.cpuUsage(),
+          t0 = performance.now();
         cv.conv2dBackwardWeight(x, gy, g, gw);
-        if (r >= 0) t[mode].push(performance.now() - t0);
+        const c = process.cpuUsage(c0);
+        if (r >= 0) t[mode].push(performance.now() - t0), cpu[mode].push((c.user + c.system) / 1000);
       }
     }
     const a = median(t.gemm),
-      b = median(t.direct);
+      b = median(t.direct),
+      ca = median(cpu.gemm),
+      cb = median(cpu.direct);
     console.log(
-      `${label.padEnd(36)} ${a.toFixed(3).padStart(7)} ${b.toFixed(3).padStart(7)}  ${(flop / a / 1e6).toFixed(1).padStart(5)} -> ${(flop / b / 1e6).toFixed(1).padStart(5)}  x${(a / b).toFixed(2)}`,
+      `${label.padEnd(36)} ${a.toFixed(3).padStart(7)} ${b.toFixed(3).padStart(7)}  ${(flop / a / 1e6).toFixed(1).padStart(5)} -> ${(flop / b / 1e6).toFixed(1).padStart(5)}  x${(a / b).toFixed(2)}  cpu x${(ca / cb).toFixed(2)}`,
     );
   }
 }

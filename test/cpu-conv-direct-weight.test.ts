@@ -20,6 +20,7 @@ const minMacs = threadTuning.minMacs,
   threads = getNumThreads(),
   fmaDefault = gemmOptions.fma,
   bandPixels = wgradTuning.bandPixels,
+  group0 = wgradTuning.group,
   wideMaxP = cv.convTuning.wideMaxP;
 afterAll(() => {
   threadTuning.minMacs = minMacs;
@@ -27,6 +28,7 @@ afterAll(() => {
   setFma(fmaDefault);
   directTuning.mode = 'auto';
   wgradTuning.bandPixels = bandPixels;
+  wgradTuning.group = group0;
   cv.convTuning.wideMaxP = wideMaxP;
 });
 
@@ -111,8 +113,9 @@ describe('direct conv2d weight gradient (cpu, float32, stride 1)', () => {
 
   it('gives the bits of the SIMD GEMM path, batch-wide and per image, under each kernel', () => {
     fc.assert(
-      fc.property(geomArb, bandArb, fc.constantFrom(0, Infinity), fc.integer(), (g, band, maxP, seed) => {
+      fc.property(geomArb, bandArb, fc.constantFrom(0, Infinity), fc.constantFrom(1, 2, 4), fc.integer(), (g, band, maxP, group, seed) => {
         wgradTuning.bandPixels = band;
+        wgradTuning.group = group; // output blocks per pass of the taps
         cv.convTuning.wideMaxP = maxP; // Infinity: one GEMM over the batch (N > 1); 0: one per image, accumulating
         try {
           for (const fma of kernels) {
@@ -126,6 +129,7 @@ describe('direct conv2d weight gradient (cpu, float32, stride 1)', () => {
           }
         } finally {
           wgradTuning.bandPixels = bandPixels;
+          wgradTuning.group = group0;
           cv.convTuning.wideMaxP = wideMaxP;
           setFma(fmaDefault);
         }
@@ -157,6 +161,7 @@ describe('direct conv2d weight gradient (cpu, float32, stride 1)', () => {
       ]) {
         for (const fma of kernels) {
           setFma(fma);
+          wgradTuning.group = fma ? 1 : group0; // also the units of one output block at a time
           setNumThreads(1);
           const one = wgrad(g, 5, 'direct');
           setNumThreads(2);
@@ -170,6 +175,7 @@ describe('direct conv2d weight gradient (cpu, float32, stride 1)', () => {
       threadTuning.minMacs = minMacs;
       setNumThreads(threads);
       setFma(fmaDefault);
+      wgradTuning.group = group0;
     }
   });
 });
@@ -187,17 +193,19 @@ describe('useDirectWeight (the routing rule)', () => {
     }
   };
 
-  it('takes the tiny-CNN and LAD convs with few channels', () => {
+  it('takes the tiny-CNN and LAD convs, up to 8192 channel pairs', () => {
     expect(routed(cnn)).toBe(true);
     expect(routed({ ...cnn, C: 3 })).toBe(true);
     expect(routed(geom({ N: 8, C: 8, H: 48, W: 48, O: 16, kH: 3, kW: 3, pH: 1, pW: 1, dH: 1, dW: 1 }))).toBe(true);
     expect(routed(geom({ N: 8, C: 32, H: 12, W: 12, O: 64, kH: 3, kW: 3, pH: 2, pW: 2, dH: 2, dW: 2 }))).toBe(true);
     expect(routed(geom({ N: 8, C: 16, H: 12, W: 12, O: 32, kH: 1, kW: 1, pH: 0, pW: 0, dH: 1, dW: 1 }))).toBe(true);
+    expect(routed(geom({ N: 8, C: 64, H: 12, W: 12, O: 64, kH: 3, kW: 3, pH: 4, pW: 4, dH: 4, dW: 4 }))).toBe(true);
+    expect(routed(geom({ N: 8, C: 160, H: 12, W: 12, O: 32, kH: 1, kW: 1, pH: 0, pW: 0, dH: 1, dW: 1 }))).toBe(true);
   });
 
   it('leaves to the GEMM: many channels, and whatever the kernel cannot run', () => {
     expect(routed(geom({ N: 2, C: 256, H: 14, W: 14, O: 256, kH: 3, kW: 3, pH: 1, pW: 1, dH: 1, dW: 1 }))).toBe(false);
-    expect(routed(geom({ N: 8, C: 160, H: 12, W: 12, O: 32, kH: 1, kW: 1, pH: 0, pW: 0, dH: 1, dW: 1 }))).toBe(false);
+    expect(routed(geom({ N: 8, C: 128, H: 6, W: 6, O: 128, kH: 3, kW: 3, pH: 1, pW: 1, dH: 1, dW: 1 }))).toBe(false);
     expect(routed({ ...cnn, C: 256 }, 'direct')).toBe(true);
     expect(routed(cnn, 'gemm')).toBe(false);
     directTuning.mode = 'gemm'; // the conv-wide switch, which wgradTuning.mode 'auto' follows

@@ -8,8 +8,9 @@
 // changes speed, not bits.
 // Threads split the work in units (tap (input channel quad, kh, kw), block of 8 output channels),
 // each unit's gw tile computed entirely in one thread: the bits do not depend on the threads. Each
-// thread interleaves the images (its quads only) and gy into its module memory, a band of pixels at
-// a time (rows of one image, or several small images), and runs its units over the band.
+// thread interleaves the images (its quads only) and gy into its module memory, one image at a time
+// or several small ones, and runs its units over them a band of pixels at a time (rows of the image,
+// or the small images), a few output blocks per pass over its taps (their gy stays in cache).
 
 import type { Conv2dGeom } from './conv.ts';
 import { directTuning } from './conv-direct.ts';
@@ -19,11 +20,12 @@ import { buildConvWgradModule } from './wasm/conv-wgrad-simd.ts';
 
 /**
  * Knobs for tests and benchmarks. mode: as directTuning.mode (conv-direct.ts), for the weight gradient
- * only; 'auto' follows directTuning.mode. bandPixels: a band (rows of one image, or whole small images) holds about this
- * many output pixels. (Bands of ~256 KiB of gy and quads, fewer pixels on many channels, measured
- * slower: C256 O256 14x14 43 GFLOP/s against 47 at 1024 pixels, the calls per pixel costing more.)
+ * only; 'auto' follows directTuning.mode. bandPixels: a band (rows of one image, or whole small
+ * images) holds about this many output pixels (bands of ~256 KiB of gy and quads, fewer pixels on
+ * many channels, measured slower: C256 O256 14x14 43 GFLOP/s against 47 at 1024 pixels). group:
+ * output blocks per pass over the taps (4 and all of them measured alike; 4 keeps 128 KiB of gy).
  */
-export const wgradTuning = { bandPixels: 1024, mode: 'auto' as 'auto' | 'direct' | 'gemm' };
+export const wgradTuning = { bandPixels: 1024, group: 4, mode: 'auto' as 'auto' | 'direct' | 'gemm' };
 
 /** A thread keeps its instance (and memory) between jobs only up to this many bytes; the kernel runs only up to MAX_BYTES. */
 const KEEP_BYTES = 64 << 20,
@@ -76,13 +78,15 @@ interface WgradJob {
   /** Images per band (1: bands of `rows` rows of one image). */
   imgs: number;
   rows: number;
+  /** Output blocks whose gy a band keeps in cache while the taps pass. */
+  group: number;
   fma: boolean;
   keepBytes: number;
   gw: Float32Array;
 }
 
 interface WgradInstance {
-  wgrad(x: number, g: number, acc: number, imgs: number, rows: number, cols: number, rowSkip: number, imgSkip: number): void;
+  wgrad(x: number, g: number, acc: number, imgs: number, rows: number, cols: number, rowSkip: number, imgSkip: number, blocks: number, gBlock: number): void;
   quads(src: number, line: number, dst: number, pix: number, n: number, rows: number, srcRow: number, dstRow: number): void;
   mem: { buffer: ArrayBuffer; grow(pages: number): number };
 }
@@ -94,7 +98,7 @@ interface WgradInstance {
  * channels past O zero][gy blocks: ob, image, pixel, 8 channels][gw tiles: 4 channels x 8 per unit].
  */
 function convWgradUnits(K: KernelTable, j: WgradJob, u0: number, u1: number): void {
-  const { x, gy, N, C, H, W, O, kH, kW, pH, pW, dH, dW, OH, OW, imgs, rows, gw } = j;
+  const { x, gy, N, C, H, W, O, kH, kW, pH, pW, dH, dW, OH, OW, imgs, rows, group, gw } = j;
   const up4 = (n: number) => (n + 3) & ~3;
   const Cq = (C + 3) >> 2,
     Cp = 4 * Cq,
@@ -154,17 +158,20 @@ function convWgradUnits(K: KernelTable, j: WgradJob, u0: number, u1: number): vo
     }
     for (let r0 = 0; r0 < OH; r0 += rows) {
       const nr = Math.min(rows, OH - r0);
-      for (let u = u0; u < u1; u++) {
-        const kb = Math.floor(u / OB),
-          ob = u - kb * OB,
-          q = Math.floor(kb / kk),
-          t = kb - q * kk,
-          kh = Math.floor(t / kW),
-          kw = t - kh * kW;
-        const xa = qAt + (q * Hp * Wp + (r0 + kh * dH) * Wp + kw * dW) * 4,
-          ga = tAt + (ob * imgs * P + r0 * OW) * 8;
-        m.wgrad(4 * xa, 4 * ga, 4 * (accAt + 32 * (u - u0)), nb, nr, OW, 16 * (Wp - OW), 16 * (Cq * Hp - nr) * Wp);
-      }
+      // the units in groups of `group` output blocks, taps within: the group's gy stays in cache while the taps pass
+      for (let g0 = 0; g0 < OB; g0 += group)
+        for (let kb = Math.floor(u0 / OB), kbEnd = Math.floor((u1 - 1) / OB); kb <= kbEnd; kb++) {
+          const q = Math.floor(kb / kk),
+            t = kb - q * kk,
+            kh = Math.floor(t / kW),
+            kw = t - kh * kW,
+            xa = qAt + (q * Hp * Wp + (r0 + kh * dH) * Wp + kw * dW) * 4;
+          const ob0 = Math.max(g0, u0 - kb * OB),
+            ob1 = Math.min(OB, g0 + group, u1 - kb * OB); // this thread's blocks of the group at tap kb
+          if (ob1 <= ob0) continue;
+          const ga = tAt + (ob0 * imgs * P + r0 * OW) * 8;
+          m.wgrad(4 * xa, 4 * ga, 4 * (accAt + 32 * (kb * OB + ob0 - u0)), nb, nr, OW, 16 * (Wp - OW), 16 * (Cq * Hp - nr) * Wp, ob1 - ob0, 32 * imgs * P);
+        }
     }
   }
   for (let u = u0; u < u1; u++) {
@@ -203,7 +210,14 @@ function memoryBytes(g: Conv2dGeom): number {
 
 /**
  * Whether conv2dBackwardWeight runs g on the direct kernel: float32 operands with the SIMD GEMM on
- * (the direct kernel gives its bits), stride 1, groups 1; then, in mode 'auto', ... (measured).
+ * (the direct kernel gives its bits; arrays the GEMM would not stage go its JS way), stride 1, groups
+ * 1; then, in mode 'auto', at most 8192 channel pairs C*O. Measured with `bench/conv-direct.ts weight`
+ * (2-core EPYC, 1 thread, medians of 11-15, GFLOP/s GEMM -> direct; the f32x4 peak is ~56 a core):
+ * the LAD model's stride-1 convs x1.1-2.1 (C64 O64 12x12 dilation 4 46 -> 50, C32 O32 12x12 38 -> 51,
+ * C8 O8 48x48 29 -> 50, 1x1s x1.1-1.6), the tiny-CNN 64x64 C32 O32 44 -> 54, 6x6 and 4x4 maps with
+ * C*O <= 4096 x1.0-1.7, C64 O128 and C128 O64 12x12 x1.04-1.12. With more channel pairs the GEMM's
+ * packing is amortized over many output channels and it runs at the peak while the direct kernel
+ * misses cache more: C128 O128 28x28 54 -> 55 (x1.01), 6x6 50 -> 47, C256 O256 14x14 55 -> 49.
  */
 export function useDirectWeight(g: Conv2dGeom, x: object, gy: object, gw: object): boolean {
   const mode = wgradTuning.mode === 'auto' ? directTuning.mode : wgradTuning.mode;
@@ -214,7 +228,7 @@ export function useDirectWeight(g: Conv2dGeom, x: object, gy: object, gw: object
   const kernel = gemmKernel();
   if (kernel === 'js' || wgradModule(kernel === 'fma') === null) return false;
   if (mode === 'direct') return true;
-  return g.C * g.O <= 2048;
+  return g.C * g.O <= 8192;
 }
 
 /** gw [O, C, kH, kW] = the weight gradient of x [N,C,H,W] and gy [N,O,OH,OW], for a geometry useDirectWeight accepted. */
@@ -223,6 +237,6 @@ export function conv2dWeightDirect(x: Float32Array, gy: Float32Array, g: Conv2dG
   const { imgs, rows } = bands(g),
     units = Math.ceil(C / 4) * kH * kW * Math.ceil(O / 8);
   // biome-ignore format: one literal
-  const job: WgradJob = { x, gy, N, C, H, W, O, kH, kW, pH, pW, dH, dW, OH, OW, imgs, rows, fma: gemmKernel() === 'fma', keepBytes: KEEP_BYTES, gw };
+  const job: WgradJob = { x, gy, N, C, H, W, O, kH, kW, pH, pW, dH, dW, OH, OW, imgs, rows, group: wgradTuning.group, fma: gemmKernel() === 'fma', keepBytes: KEEP_BYTES, gw };
   runKernel('convWgradUnits', job, units, N * O * C * kH * kW * OH * OW, ['gw']);
 }

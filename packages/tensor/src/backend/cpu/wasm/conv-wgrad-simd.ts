@@ -20,9 +20,11 @@ import { Code, whileNot, I32, Op, Simd, V128, wasmModule, type FuncDef } from '.
  *       for 4 pixels at a time: 4 v128 loads (one per line), a 4x4 transpose (i8x16.shuffle), 4 v128 stores
  *       then one pixel at a time: 4 f32 loads and stores
  *
+ *   ;; for each of `blocks` output blocks b (gy at g0 + b*gBlock, tile at acc0 + 128b):
  *   ;; acc[i][o] (4 x 8 floats at acc) += sum over pixels of x[i] * g[o], pixels: imgs x rows x cols;
  *   ;; x: quads (16 bytes a pixel, + rowSkip after a row, + imgSkip after an image), g: 32 bytes a pixel
- *   (func $wgrad (export "wgrad") (param $x $g $acc $imgs $rows $cols $rowSkip $imgSkip i32)
+ *   (func $wgrad (export "wgrad") (param $x0 $g0 $acc0 $imgs $rows $cols $rowSkip $imgSkip $blocks $gBlock i32)
+ *    (loop $block  x = x0, g = g0 + b*gBlock, acc = acc0 + 128b
  *     (local.set $acc_i_v (v128.load offset=16*(2i+v) (local.get $acc)))            ;; i < 4, v < 2
  *     (loop $img (local.set $r (local.get $rows))
  *       (loop $row (local.set $c (local.get $cols))
@@ -35,18 +37,21 @@ import { Code, whileNot, I32, Op, Simd, V128, wasmModule, type FuncDef } from '.
  *           x += 16, g += 32, (br_if $col (c -= 1)))
  *         x += rowSkip, (br_if $row (r -= 1)))
  *       x += imgSkip, (br_if $img (imgs -= 1)))
- *     (v128.store offset=16*(2i+v) (local.get $acc) (local.get $acc_i_v)))
+ *     (v128.store offset=16*(2i+v) (local.get $acc) (local.get $acc_i_v))
+ *     (br_if $block (blocks -= 1))))
  */
 
 const at = (offset: number) => ({ align: 2, offset });
 
-/** wgrad (see above); imgs, rows and cols are at least 1. */
+/** wgrad (see above); blocks, imgs, rows and cols are at least 1. */
 function wgradKernel(fma: boolean): FuncDef {
-  const [x, g, accAt, imgs, rows, cols, rowSkip, imgSkip, r, col] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const acc = (i: number, v: number) => 10 + 2 * i + v,
-    gv = (v: number) => 18 + v,
-    s = 20; // v128 locals
+  const [x0, g0, accAt, imgs0, rows, cols, rowSkip, imgSkip, blocks, gBlock, x, g, imgs, r, col] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+  const acc = (i: number, v: number) => 15 + 2 * i + v,
+    gv = (v: number) => 23 + v,
+    s = 25; // v128 locals
   const c = new Code();
+  c.loop(); // output blocks
+  c.get(x0).set(x).get(g0).set(g).get(imgs0).set(imgs);
   for (let i = 0; i < 4; i++)
     for (let v = 0; v < 2; v++)
       c.get(accAt)
@@ -85,7 +90,17 @@ function wgradKernel(fma: boolean): FuncDef {
       c.get(accAt)
         .get(acc(i, v))
         .simd(Simd.v128_store, at(16 * (2 * i + v)));
-  return { params: Array<typeof I32>(8).fill(I32), results: [], locals: [I32, I32, ...Array<typeof V128>(11).fill(V128)], body: c, export: 'wgrad' };
+  c.get(g0).get(gBlock).op(Op.i32_add).set(g0);
+  c.get(accAt).i32(128).op(Op.i32_add).set(accAt);
+  c.get(blocks).i32(1).op(Op.i32_sub).tee(blocks).brIf(0);
+  c.end();
+  return {
+    params: Array<typeof I32>(10).fill(I32),
+    results: [],
+    locals: [...Array<typeof I32>(5).fill(I32), ...Array<typeof V128>(11).fill(V128)],
+    body: c,
+    export: 'wgrad',
+  };
 }
 
 /** quads (see above). */
