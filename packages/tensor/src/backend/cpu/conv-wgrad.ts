@@ -223,7 +223,7 @@ export function useDirectWeight(g: Conv2dGeom, x: object, gy: object, gw: object
   const mode = wgradTuning.mode === 'auto' ? directTuning.mode : wgradTuning.mode;
   if (mode === 'gemm') return false;
   const f32 = x instanceof Float32Array && gy instanceof Float32Array && gw instanceof Float32Array;
-  if (!f32 || g.sH !== 1 || g.sW !== 1 || g.groups !== 1 || memoryBytes(g) > MAX_BYTES) return false;
+  if (!f32 || g.sH !== 1 || g.sW !== 1 || g.groups !== 1 || g.N * g.C * g.O * g.OH * g.OW === 0 || memoryBytes(g) > MAX_BYTES) return false;
   if ((x as Float32Array).length > STAGE_MAX || (gy as Float32Array).length > STAGE_MAX) return false;
   const kernel = gemmKernel();
   if (kernel === 'js' || wgradModule(kernel === 'fma') === null) return false;
