@@ -25,9 +25,9 @@ const REPS = Number(process.env.REPS ?? 9),
   filter = process.argv[3] ?? '';
 
 type G = cv.Conv2dGeom;
-function geom(N: number, C: number, H: number, O: number, k: number, d: number, p: number): G {
-  const OH = H + 2 * p - d * (k - 1);
-  return { N, C, H, W: H, O, kH: k, kW: k, sH: 1, sW: 1, pH: p, pW: p, dH: d, dW: d, groups: 1, OH, OW: OH };
+function geom(N: number, C: number, H: number, O: number, k: number, d: number, p: number, s = 1): G {
+  const OH = Math.floor((H + 2 * p - d * (k - 1) - 1) / s) + 1;
+  return { N, C, H, W: H, O, kH: k, kW: k, sH: s, sW: s, pH: p, pW: p, dH: d, dW: d, groups: 1, OH, OW: OH };
 }
 function rand(n: number, seed: number): Float32Array {
   const a = new Float32Array(n);
@@ -82,6 +82,17 @@ const shapes: [number, number, number, number, number, number, number][] = [
   [2, 16, 33, 16, 5, 1, 2],
 ];
 
+// [..., stride]: strided weight gradients (the LAD model's stride-2 convs, a few others)
+const strided: [number, number, number, number, number, number, number, number][] = [
+  [8, 4, 96, 8, 3, 1, 1, 2],
+  [8, 8, 24, 16, 3, 1, 1, 2],
+  [8, 8, 24, 16, 1, 1, 0, 2],
+  [8, 3, 64, 32, 3, 1, 1, 2],
+  [8, 32, 64, 64, 3, 1, 1, 2],
+  [2, 64, 56, 128, 3, 1, 1, 2],
+  [2, 128, 28, 256, 3, 1, 1, 2],
+];
+
 function shapeRows(): void {
   console.log(`threads ${process.env.THREADS ?? 2}, ${REPS} reps, medians: ms gemm, ms direct, GFLOP/s gemm -> direct, speed-up`);
   for (const [N, C, H, O, k, d, p] of shapes) {
@@ -117,9 +128,9 @@ function weightRows(): void {
   console.log(
     `threads ${process.env.THREADS ?? 2}, ${REPS} reps, weight gradient, medians: ms gemm, ms direct, GFLOP/s gemm -> direct, speed-up (wall, CPU time)`,
   );
-  for (const [N, C, H, O, k, d, p] of shapes) {
-    const label = `bwdW N${N} C${C} ${H}x${H} O${O} k${k} d${d} p${p}`,
-      g = geom(N, C, H, O, k, d, p);
+  for (const [N, C, H, O, k, d, p, s] of [...shapes, ...strided]) {
+    const label = `bwdW N${N} C${C} ${H}x${H} O${O} k${k} d${d} p${p}${s === undefined ? '' : ` s${s}`}`,
+      g = geom(N, C, H, O, k, d, p, s);
     if (!label.includes(filter)) continue;
     const x = rand(g.N * g.C * g.H * g.W, 1),
       gy = rand(g.N * g.O * g.OH * g.OW, 2),

@@ -1,7 +1,7 @@
-// Tests of the direct stride-1 conv weight gradient (backend/cpu/conv-wgrad.ts, wasm/conv-wgrad-simd.ts):
+// Tests of the direct conv weight gradient (backend/cpu/conv-wgrad.ts, wasm/conv-wgrad-simd.ts):
 // against conv.ts's naive reference (float64 accumulators) within the float32 bound, over random
 // geometries (odd widths, width and height 1, padding 0..3 and beyond the kernel reach, dilation 1..4,
-// batch 1..3, channels not a multiple of 4 or 8, bands of rows and of several images), under both
+// stride 1..3, batch 1..3, channels not a multiple of 4 or 8, bands of rows and of several images), under both
 // kernels (mul+add and FMA); the same bits as the SIMD GEMM path, in both of its regimes (batch-wide
 // and per image, convTuning.wideMaxP), also on an unpadded 1x1 (its GEMM reads x as a plain view);
 // 1 and 2 threads bit-identical; and the routing rule of useDirectWeight.
@@ -38,10 +38,12 @@ if (!fuses) console.warn('cpu-conv-direct-weight: the FMA kernel is not tested: 
 const kernels = fuses ? [false, true] : [false];
 
 type Geom = cv.Conv2dGeom;
-function geom(p: Omit<Geom, 'OH' | 'OW' | 'sH' | 'sW' | 'groups'>): Geom {
-  const OH = p.H + 2 * p.pH - p.dH * (p.kH - 1),
-    OW = p.W + 2 * p.pW - p.dW * (p.kW - 1);
-  return { ...p, sH: 1, sW: 1, groups: 1, OH, OW };
+function geom(p: Omit<Geom, 'OH' | 'OW' | 'sH' | 'sW' | 'groups'> & { sH?: number; sW?: number }): Geom {
+  const sH = p.sH ?? 1,
+    sW = p.sW ?? 1;
+  const OH = Math.floor((p.H + 2 * p.pH - p.dH * (p.kH - 1) - 1) / sH) + 1,
+    OW = Math.floor((p.W + 2 * p.pW - p.dW * (p.kW - 1) - 1) / sW) + 1;
+  return { ...p, sH, sW, groups: 1, OH, OW };
 }
 const sizes = (g: Geom) => ({ x: g.N * g.C * g.H * g.W, w: g.O * g.C * g.kH * g.kW, y: g.N * g.O * g.OH * g.OW });
 const sameBits = (a: Float32Array, b: Float32Array) =>
@@ -73,13 +75,15 @@ const geomArb = fc
     pW: fc.integer({ min: 0, max: 3 }),
     dH: fc.integer({ min: 1, max: 4 }),
     dW: fc.integer({ min: 1, max: 4 }),
+    sH: fc.integer({ min: 1, max: 3 }),
+    sW: fc.integer({ min: 1, max: 3 }),
   })
   .map(geom)
   .filter((g) => g.OH >= 1 && g.OW >= 1);
 /** Band sizes: one row or pixel at a time, a few rows, several images, the default. */
 const bandArb = fc.constantFrom(1, 7, 40, 1024);
 
-describe('direct conv2d weight gradient (cpu, float32, stride 1)', () => {
+describe('direct conv2d weight gradient (cpu, float32)', () => {
   it('matches the naive reference on random geometries and bands, under each kernel, without running a GEMM', () => {
     fc.assert(
       fc.property(geomArb, bandArb, fc.integer(), (g, band, seed) => {
@@ -158,6 +162,7 @@ describe('direct conv2d weight gradient (cpu, float32, stride 1)', () => {
         geom({ N: 3, C: 7, H: 13, W: 17, O: 10, kH: 3, kW: 3, pH: 1, pW: 2, dH: 1, dW: 2 }), // 2 quads x 9 taps x 2 blocks
         geom({ N: 1, C: 3, H: 20, W: 9, O: 4, kH: 3, kW: 2, pH: 2, pW: 0, dH: 2, dW: 1 }), // 6 units
         geom({ N: 2, C: 9, H: 6, W: 6, O: 17, kH: 3, kW: 3, pH: 4, pW: 4, dH: 4, dW: 4 }), // taps in the padding
+        geom({ N: 2, C: 5, H: 15, W: 16, O: 9, kH: 3, kW: 3, pH: 1, pW: 1, dH: 1, dW: 1, sH: 2, sW: 3 }), // strided
       ]) {
         for (const fma of kernels) {
           setFma(fma);
@@ -196,6 +201,7 @@ describe('useDirectWeight (the routing rule)', () => {
   it('takes the tiny-CNN and LAD convs, up to 8192 channel pairs', () => {
     expect(routed(cnn)).toBe(true);
     expect(routed({ ...cnn, C: 3 })).toBe(true);
+    expect(routed(geom({ N: 8, C: 4, H: 96, W: 96, O: 8, kH: 3, kW: 3, pH: 1, pW: 1, dH: 1, dW: 1, sH: 2, sW: 2 }))).toBe(true); // stride 2
     expect(routed(geom({ N: 8, C: 8, H: 48, W: 48, O: 16, kH: 3, kW: 3, pH: 1, pW: 1, dH: 1, dW: 1 }))).toBe(true);
     expect(routed(geom({ N: 8, C: 32, H: 12, W: 12, O: 64, kH: 3, kW: 3, pH: 2, pW: 2, dH: 2, dW: 2 }))).toBe(true);
     expect(routed(geom({ N: 8, C: 16, H: 12, W: 12, O: 32, kH: 1, kW: 1, pH: 0, pW: 0, dH: 1, dW: 1 }))).toBe(true);
@@ -215,7 +221,6 @@ describe('useDirectWeight (the routing rule)', () => {
       directTuning.mode = 'auto';
     }
     expect(routed(cnn, 'direct', f64)).toBe(false); // float64
-    expect(routed({ ...cnn, sW: 2 }, 'direct')).toBe(false);
     expect(routed({ ...cnn, groups: 2 }, 'direct')).toBe(false);
     gemmOptions.simd = false; // float32 on the JS GEMM: not the bits the direct kernel gives
     try {

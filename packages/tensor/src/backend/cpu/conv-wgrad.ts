@@ -1,5 +1,5 @@
-// Direct weight gradient of a stride-1 convolution for the CPU backend: float32, groups 1, any kernel
-// size, dilation and padding, on the WebAssembly SIMD module of wasm/conv-wgrad-simd.ts (no im2col
+// Direct weight gradient of a convolution for the CPU backend: float32, groups 1, any kernel size,
+// stride, dilation and padding, on the WebAssembly SIMD module of wasm/conv-wgrad-simd.ts (no im2col
 // packing: the padded image is interleaved once into channel quads and gy into 8-channel blocks,
 // then each 4 x 8 tile of gw at one tap runs over the pixels). conv.ts routes conv2dBackwardWeight
 // here when `useDirectWeight` says so. Each gw element is the sequential float32 sum over (n, oh, ow)
@@ -69,6 +69,8 @@ interface WgradJob {
   O: number;
   kH: number;
   kW: number;
+  sH: number;
+  sW: number;
   pH: number;
   pW: number;
   dH: number;
@@ -86,7 +88,19 @@ interface WgradJob {
 }
 
 interface WgradInstance {
-  wgrad(x: number, g: number, acc: number, imgs: number, rows: number, cols: number, rowSkip: number, imgSkip: number, blocks: number, gBlock: number): void;
+  wgrad(
+    x: number,
+    g: number,
+    acc: number,
+    imgs: number,
+    rows: number,
+    cols: number,
+    rowSkip: number,
+    imgSkip: number,
+    blocks: number,
+    gBlock: number,
+    xPix: number,
+  ): void;
   quads(src: number, line: number, dst: number, pix: number, n: number, rows: number, srcRow: number, dstRow: number): void;
   mem: { buffer: ArrayBuffer; grow(pages: number): number };
 }
@@ -98,7 +112,7 @@ interface WgradInstance {
  * channels past O zero][gy blocks: ob, image, pixel, 8 channels][gw tiles: 4 channels x 8 per unit].
  */
 function convWgradUnits(K: KernelTable, j: WgradJob, u0: number, u1: number): void {
-  const { x, gy, N, C, H, W, O, kH, kW, pH, pW, dH, dW, OH, OW, imgs, rows, group, gw } = j;
+  const { x, gy, N, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, OH, OW, imgs, rows, group, gw } = j;
   const up4 = (n: number) => (n + 3) & ~3;
   const Cq = (C + 3) >> 2,
     Cp = 4 * Cq,
@@ -107,8 +121,8 @@ function convWgradUnits(K: KernelTable, j: WgradJob, u0: number, u1: number): vo
     kk = kH * kW,
     HW = H * W,
     P = OH * OW,
-    Hp = OH + (kH - 1) * dH,
-    Wp = OW + (kW - 1) * dW;
+    Hp = (OH - 1) * sH + (kH - 1) * dH + 1,
+    Wp = (OW - 1) * sW + (kW - 1) * dW + 1;
   const rawAt = 0,
     qAt = rawAt + up4(imgs * Cp * HW),
     gAt = qAt + imgs * Cq * Hp * Wp * 4,
@@ -165,12 +179,24 @@ function convWgradUnits(K: KernelTable, j: WgradJob, u0: number, u1: number): vo
             t = kb - q * kk,
             kh = Math.floor(t / kW),
             kw = t - kh * kW,
-            xa = qAt + (q * Hp * Wp + (r0 + kh * dH) * Wp + kw * dW) * 4;
+            xa = qAt + (q * Hp * Wp + (r0 * sH + kh * dH) * Wp + kw * dW) * 4;
           const ob0 = Math.max(g0, u0 - kb * OB),
             ob1 = Math.min(OB, g0 + group, u1 - kb * OB); // this thread's blocks of the group at tap kb
           if (ob1 <= ob0) continue;
           const ga = tAt + (ob0 * imgs * P + r0 * OW) * 8;
-          m.wgrad(4 * xa, 4 * ga, 4 * (accAt + 32 * (kb * OB + ob0 - u0)), nb, nr, OW, 16 * (Wp - OW), 16 * (Cq * Hp - nr) * Wp, ob1 - ob0, 32 * imgs * P);
+          m.wgrad(
+            4 * xa,
+            4 * ga,
+            4 * (accAt + 32 * (kb * OB + ob0 - u0)),
+            nb,
+            nr,
+            OW,
+            16 * (sH * Wp - sW * OW),
+            16 * (Cq * Hp - sH * nr) * Wp,
+            ob1 - ob0,
+            32 * imgs * P,
+            16 * sW,
+          );
         }
     }
   }
@@ -203,27 +229,28 @@ function memoryBytes(g: Conv2dGeom): number {
     Cq = Math.ceil(g.C / 4),
     OB = Math.ceil(g.O / 8),
     P = g.OH * g.OW;
-  const Hp = g.OH + (g.kH - 1) * g.dH,
-    Wp = g.OW + (g.kW - 1) * g.dW;
+  const Hp = (g.OH - 1) * g.sH + (g.kH - 1) * g.dH + 1,
+    Wp = (g.OW - 1) * g.sW + (g.kW - 1) * g.dW + 1;
   return 4 * (imgs * (4 * Cq * g.H * g.W + 4 * Cq * Hp * Wp + 16 * OB * P) + 32 * Cq * g.kH * g.kW * OB + 4);
 }
 
 /**
  * Whether conv2dBackwardWeight runs g on the direct kernel: float32 operands with the SIMD GEMM on
- * (the direct kernel gives its bits; arrays the GEMM would not stage go its JS way), stride 1, groups
- * 1; then, in mode 'auto', at most 8192 channel pairs C*O. Measured with `bench/conv-direct.ts weight`
- * (2-core EPYC, 1 thread, medians of 11-15, GFLOP/s GEMM -> direct; the f32x4 peak is ~56 a core):
- * the LAD model's stride-1 convs x1.1-2.1 (C64 O64 12x12 dilation 4 46 -> 50, C32 O32 12x12 38 -> 51,
- * C8 O8 48x48 29 -> 50, 1x1s x1.1-1.6), the tiny-CNN 64x64 C32 O32 44 -> 54, 6x6 and 4x4 maps with
- * C*O <= 4096 x1.0-1.7, C64 O128 and C128 O64 12x12 x1.04-1.12. With more channel pairs the GEMM's
- * packing is amortized over many output channels and it runs at the peak while the direct kernel
+ * (the direct kernel gives its bits; arrays the GEMM would not stage go its JS way), groups 1; then,
+ * in mode 'auto', at most 8192 channel pairs C*O. Measured with `bench/conv-direct.ts weight` (2-core
+ * EPYC, 1 thread, medians of 11-15, GFLOP/s GEMM -> direct; the f32x4 peak is ~56 a core): the LAD
+ * model's stride-1 convs x1.1-2.1 (C64 O64 12x12 dilation 4 46 -> 50, C32 O32 12x12 38 -> 51, C8 O8
+ * 48x48 29 -> 50, 1x1s x1.1-1.6), its stride-2 ones x1.1-2.0 (C4 O8 96x96 16 -> 32), the tiny-CNN
+ * 64x64 C32 O32 44 -> 54, 6x6 and 4x4 maps with C*O <= 4096 x1.0-1.7, C64 O128 and C128 O64 12x12
+ * x1.04-1.12, C32 O64 64x64 stride 2 41 -> 53. With more channel pairs the GEMM's packing is amortized
+ * over many output channels and it runs at the peak while the direct kernel
  * misses cache more: C128 O128 28x28 54 -> 55 (x1.01), 6x6 50 -> 47, C256 O256 14x14 55 -> 49.
  */
 export function useDirectWeight(g: Conv2dGeom, x: object, gy: object, gw: object): boolean {
   const mode = wgradTuning.mode === 'auto' ? directTuning.mode : wgradTuning.mode;
   if (mode === 'gemm') return false;
   const f32 = x instanceof Float32Array && gy instanceof Float32Array && gw instanceof Float32Array;
-  if (!f32 || g.sH !== 1 || g.sW !== 1 || g.groups !== 1 || g.N * g.C * g.O * g.OH * g.OW === 0 || memoryBytes(g) > MAX_BYTES) return false;
+  if (!f32 || g.groups !== 1 || g.N * g.C * g.O * g.OH * g.OW === 0 || memoryBytes(g) > MAX_BYTES) return false;
   if ((x as Float32Array).length > STAGE_MAX || (gy as Float32Array).length > STAGE_MAX) return false;
   const kernel = gemmKernel();
   if (kernel === 'js' || wgradModule(kernel === 'fma') === null) return false;
@@ -233,10 +260,10 @@ export function useDirectWeight(g: Conv2dGeom, x: object, gy: object, gw: object
 
 /** gw [O, C, kH, kW] = the weight gradient of x [N,C,H,W] and gy [N,O,OH,OW], for a geometry useDirectWeight accepted. */
 export function conv2dWeightDirect(x: Float32Array, gy: Float32Array, g: Conv2dGeom, gw: Float32Array): void {
-  const { N, C, H, W, O, kH, kW, pH, pW, dH, dW, OH, OW } = g;
+  const { N, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, OH, OW } = g;
   const { imgs, rows } = bands(g),
     units = Math.ceil(C / 4) * kH * kW * Math.ceil(O / 8);
   // biome-ignore format: one literal
-  const job: WgradJob = { x, gy, N, C, H, W, O, kH, kW, pH, pW, dH, dW, OH, OW, imgs, rows, group: wgradTuning.group, fma: gemmKernel() === 'fma', keepBytes: KEEP_BYTES, gw };
+  const job: WgradJob = { x, gy, N, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, OH, OW, imgs, rows, group: wgradTuning.group, fma: gemmKernel() === 'fma', keepBytes: KEEP_BYTES, gw };
   runKernel('convWgradUnits', job, units, N * O * C * kH * kW * OH * OW, ['gw']);
 }

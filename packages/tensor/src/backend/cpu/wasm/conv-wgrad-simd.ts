@@ -1,4 +1,4 @@
-// The WebAssembly SIMD module of the direct stride-1 conv weight gradient (../conv-wgrad.ts drives
+// The WebAssembly SIMD module of the direct conv weight gradient (../conv-wgrad.ts drives
 // it), emitted at load time with emit.ts. `quads` interleaves 4 planes into quads (a 4 x n -> n x 4
 // transpose per row): the padded image goes to channel quads (pixel (h, w) of channels 4q..4q+3 as 4
 // adjacent floats) and gy to 8-channel blocks (pixel p of output channels 8b..8b+7 as 8 adjacent
@@ -22,8 +22,9 @@ import { Code, whileNot, I32, Op, Simd, V128, wasmModule, type FuncDef } from '.
  *
  *   ;; for each of `blocks` output blocks b (gy at g0 + b*gBlock, tile at acc0 + 128b):
  *   ;; acc[i][o] (4 x 8 floats at acc) += sum over pixels of x[i] * g[o], pixels: imgs x rows x cols;
- *   ;; x: quads (16 bytes a pixel, + rowSkip after a row, + imgSkip after an image), g: 32 bytes a pixel
- *   (func $wgrad (export "wgrad") (param $x0 $g0 $acc0 $imgs $rows $cols $rowSkip $imgSkip $blocks $gBlock i32)
+ *   ;; x: quads (xPix bytes a pixel: 16 times the stride, + rowSkip after a row, + imgSkip after an image),
+ *   ;; g: 32 bytes a pixel
+ *   (func $wgrad (export "wgrad") (param $x0 $g0 $acc0 $imgs $rows $cols $rowSkip $imgSkip $blocks $gBlock $xPix i32)
  *    (loop $block  x = x0, g = g0 + b*gBlock, acc = acc0 + 128b
  *     (local.set $acc_i_v (v128.load offset=16*(2i+v) (local.get $acc)))            ;; i < 4, v < 2
  *     (loop $img (local.set $r (local.get $rows))
@@ -34,7 +35,7 @@ import { Code, whileNot, I32, Op, Simd, V128, wasmModule, type FuncDef } from '.
  *           (local.set $s (v128.load32_splat offset=4*i (local.get $x)))
  *           (local.set $acc_i_v (f32x4.add (local.get $acc_i_v) (f32x4.mul (local.get $s) (local.get $g_v))))  ;; v < 2
  *           ;; FMA module instead: (f32x4.relaxed_madd (local.get $s) (local.get $g_v) (local.get $acc_i_v))
- *           x += 16, g += 32, (br_if $col (c -= 1)))
+ *           x += xPix, g += 32, (br_if $col (c -= 1)))
  *         x += rowSkip, (br_if $row (r -= 1)))
  *       x += imgSkip, (br_if $img (imgs -= 1)))
  *     (v128.store offset=16*(2i+v) (local.get $acc) (local.get $acc_i_v))
@@ -45,10 +46,10 @@ const at = (offset: number) => ({ align: 2, offset });
 
 /** wgrad (see above); blocks, imgs, rows and cols are at least 1. */
 function wgradKernel(fma: boolean): FuncDef {
-  const [x0, g0, accAt, imgs0, rows, cols, rowSkip, imgSkip, blocks, gBlock, x, g, imgs, r, col] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
-  const acc = (i: number, v: number) => 15 + 2 * i + v,
-    gv = (v: number) => 23 + v,
-    s = 25; // v128 locals
+  const [x0, g0, accAt, imgs0, rows, cols, rowSkip, imgSkip, blocks, gBlock, xPix, x, g, imgs, r, col] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+  const acc = (i: number, v: number) => 16 + 2 * i + v,
+    gv = (v: number) => 24 + v,
+    s = 26; // v128 locals
   const c = new Code();
   c.loop(); // output blocks
   c.get(x0).set(x).get(g0).set(g).get(imgs0).set(imgs);
@@ -75,7 +76,7 @@ function wgradKernel(fma: boolean): FuncDef {
       else c.get(acc(i, v)).get(s).get(gv(v)).simd(Simd.f32x4_mul).simd(Simd.f32x4_add).set(acc(i, v));
     }
   }
-  c.get(x).i32(16).op(Op.i32_add).set(x);
+  c.get(x).get(xPix).op(Op.i32_add).set(x);
   c.get(g).i32(32).op(Op.i32_add).set(g);
   c.get(col).i32(1).op(Op.i32_sub).tee(col).brIf(0);
   c.end();
@@ -95,7 +96,7 @@ function wgradKernel(fma: boolean): FuncDef {
   c.get(blocks).i32(1).op(Op.i32_sub).tee(blocks).brIf(0);
   c.end();
   return {
-    params: Array<typeof I32>(10).fill(I32),
+    params: Array<typeof I32>(11).fill(I32),
     results: [],
     locals: [...Array<typeof I32>(5).fill(I32), ...Array<typeof V128>(11).fill(V128)],
     body: c,
