@@ -5,7 +5,9 @@
 // numbers behind conv-direct.ts's routing rule. `steps`: whole training steps (the LAD teacher at 48
 // and 96, the tiny CNN of bench/cpu.ts), GEMM-only and routed steps interleaved, medians of wall time,
 // CPU time (the robust one on a shared machine, with THREADS=1) and time inside the conv kernels.
-// Usage: `THREADS=1 REPS=9 npx tsx bench/conv-direct.ts [shapes [filter] | steps]` (filter: a substring of the shape label).
+// `weight`: the weight gradient (conv-wgrad.ts) of each shape, the same way; `wsteps`: the steps with only
+// the weight gradient switched (GEMM -> routed), the other passes routed as usual.
+// Usage: `THREADS=1 REPS=9 npx tsx bench/conv-direct.ts [shapes [filter] | weight [filter] | steps | wsteps]` (filter: a substring of the shape label).
 
 import { Generator, type Tensor, batchNorm, conv2d, crossEntropy, manualSeed, noGrad, randint, randn, setNumThreads } from '@lad/tensor';
 import { SGD } from '@lad/nn';
@@ -14,16 +16,18 @@ import { QUICK } from '../packages/lad/src/presets.ts';
 import { cpuBackend } from '../packages/tensor/src/backend/cpu/index.ts';
 import * as cv from '../packages/tensor/src/backend/cpu/conv.ts';
 import { directTuning } from '../packages/tensor/src/backend/cpu/conv-direct.ts';
+import { wgradTuning } from '../packages/tensor/src/backend/cpu/conv-wgrad.ts';
 
 setNumThreads(Number(process.env.THREADS ?? 2));
 const REPS = Number(process.env.REPS ?? 9),
+  weightOnly = process.argv[2] === 'wsteps',
   what = process.argv[2] ?? 'shapes',
   filter = process.argv[3] ?? '';
 
 type G = cv.Conv2dGeom;
-function geom(N: number, C: number, H: number, O: number, k: number, d: number, p: number): G {
-  const OH = H + 2 * p - d * (k - 1);
-  return { N, C, H, W: H, O, kH: k, kW: k, sH: 1, sW: 1, pH: p, pW: p, dH: d, dW: d, groups: 1, OH, OW: OH };
+function geom(N: number, C: number, H: number, O: number, k: number, d: number, p: number, s = 1): G {
+  const OH = Math.floor((H + 2 * p - d * (k - 1) - 1) / s) + 1;
+  return { N, C, H, W: H, O, kH: k, kW: k, sH: s, sW: s, pH: p, pW: p, dH: d, dW: d, groups: 1, OH, OW: OH };
 }
 function rand(n: number, seed: number): Float32Array {
   const a = new Float32Array(n);
@@ -73,7 +77,20 @@ const shapes: [number, number, number, number, number, number, number][] = [
   [8, 64, 4, 64, 3, 1, 1],
   [8, 128, 6, 128, 3, 1, 1],
   [8, 16, 9, 16, 3, 1, 1],
+  [8, 64, 12, 128, 3, 1, 1],
+  [8, 128, 12, 64, 3, 1, 1],
   [2, 16, 33, 16, 5, 1, 2],
+];
+
+// [..., stride]: strided weight gradients (the LAD model's stride-2 convs, a few others)
+const strided: [number, number, number, number, number, number, number, number][] = [
+  [8, 4, 96, 8, 3, 1, 1, 2],
+  [8, 8, 24, 16, 3, 1, 1, 2],
+  [8, 8, 24, 16, 1, 1, 0, 2],
+  [8, 3, 64, 32, 3, 1, 1, 2],
+  [8, 32, 64, 64, 3, 1, 1, 2],
+  [2, 64, 56, 128, 3, 1, 1, 2],
+  [2, 128, 28, 256, 3, 1, 1, 2],
 ];
 
 function shapeRows(): void {
@@ -106,6 +123,41 @@ function shapeRows(): void {
   }
 }
 
+/** `weight`: the weight gradient of each forward shape, GEMM and direct (conv-wgrad.ts) interleaved. */
+function weightRows(): void {
+  console.log(
+    `threads ${process.env.THREADS ?? 2}, ${REPS} reps, weight gradient, medians: ms gemm, ms direct, GFLOP/s gemm -> direct, speed-up (wall, CPU time)`,
+  );
+  for (const [N, C, H, O, k, d, p, s] of [...shapes, ...strided]) {
+    const label = `bwdW N${N} C${C} ${H}x${H} O${O} k${k} d${d} p${p}${s === undefined ? '' : ` s${s}`}`,
+      g = geom(N, C, H, O, k, d, p, s);
+    if (!label.includes(filter)) continue;
+    const x = rand(g.N * g.C * g.H * g.W, 1),
+      gy = rand(g.N * g.O * g.OH * g.OW, 2),
+      gw = new Float32Array(g.O * g.C * g.kH * g.kW);
+    const flop = 2 * g.N * g.O * g.C * g.kH * g.kW * g.OH * g.OW;
+    const t = { gemm: [] as number[], direct: [] as number[] },
+      cpu = { gemm: [] as number[], direct: [] as number[] };
+    for (let r = -4; r < REPS; r++) {
+      for (const mode of ['gemm', 'direct'] as const) {
+        directTuning.mode = mode;
+        const c0 = process.cpuUsage(),
+          t0 = performance.now();
+        cv.conv2dBackwardWeight(x, gy, g, gw);
+        const c = process.cpuUsage(c0);
+        if (r >= 0) t[mode].push(performance.now() - t0), cpu[mode].push((c.user + c.system) / 1000);
+      }
+    }
+    const a = median(t.gemm),
+      b = median(t.direct),
+      ca = median(cpu.gemm),
+      cb = median(cpu.direct);
+    console.log(
+      `${label.padEnd(36)} ${a.toFixed(3).padStart(7)} ${b.toFixed(3).padStart(7)}  ${(flop / a / 1e6).toFixed(1).padStart(5)} -> ${(flop / b / 1e6).toFixed(1).padStart(5)}  x${(a / b).toFixed(2)}  cpu x${(ca / cb).toFixed(2)}`,
+    );
+  }
+}
+
 /** Medians of `step` over REPS interleaved runs per path: wall, CPU (user + system, all threads) and conv kernel time, in ms. */
 function abSteps(label: string, step: () => void): void {
   const be = cpuBackend as unknown as Record<string, (...a: unknown[]) => unknown>;
@@ -125,7 +177,9 @@ function abSteps(label: string, step: () => void): void {
   };
   for (let r = -2; r < REPS; r++)
     for (const mode of ['gemm', 'auto'] as const) {
-      directTuning.mode = mode;
+      if (weightOnly)
+        wgradTuning.mode = mode; // forwards and input gradients routed as usual
+      else directTuning.mode = mode;
       convMs = 0;
       const c0 = process.cpuUsage(),
         t0 = performance.now();
@@ -180,5 +234,6 @@ function stepRows(): void {
   });
 }
 
-if (what === 'steps') stepRows();
+if (what === 'steps' || what === 'wsteps') stepRows();
+else if (what === 'weight') weightRows();
 else shapeRows();

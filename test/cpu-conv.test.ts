@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { alloc, type FloatArray } from '../packages/tensor/src/backend/cpu/alloc.ts';
 import * as cv from '../packages/tensor/src/backend/cpu/conv.ts';
 import { liveTaps } from '../packages/tensor/src/backend/cpu/conv-taps.ts';
+import { directTuning } from '../packages/tensor/src/backend/cpu/conv-direct.ts';
 import { getNumThreads, setNumThreads, threadStats, threadTuning } from '../packages/tensor/src/backend/cpu/threads.ts';
 
 // The 1-and-2-thread comparisons below are sized for splits from 1 M multiply-adds (the default is higher).
@@ -326,12 +327,14 @@ describe('conv2d batch-wide GEMMs on small maps', () => {
       gx = (alloc(dtype, n.x) as FloatArray).fill(NaN),
       gw = (alloc(dtype, n.w) as FloatArray).fill(NaN);
     cv.convTuning.wideMaxP = maxP;
+    directTuning.mode = 'gemm'; // the GEMMs, not the direct stride-1 kernels (cpu-conv-direct*.test.ts compare those to them)
     try {
       cv.conv2dForward(x, w, b, g, y);
       cv.conv2dBackwardInput(gy, w, g, gx);
       cv.conv2dBackwardWeight(x, gy, g, gw);
     } finally {
       cv.convTuning.wideMaxP = wideMaxP;
+      directTuning.mode = 'auto';
     }
     return [y, gx, gw];
   }

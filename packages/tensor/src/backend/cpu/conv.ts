@@ -9,7 +9,8 @@
 // module's im2col expands (wasm/copy.ts). 1x1 stride-1 unpadded convolutions read plain strided
 // views; taps that only read padding are dropped first (conv-taps.ts). A float32 stride-1 forward (so
 // also a stride-1 input gradient) runs conv-direct.ts's direct kernel instead where useDirect measured
-// it faster: no packing, the same bits. Naive references (7-deep
+// it faster: no packing, the same bits; a float32 weight gradient runs conv-wgrad.ts's
+// where useDirectWeight measured it faster (the same bits too). Naive references (7-deep
 // loops, float64 accumulators) close the file; the property tests compare against them.
 // Dims: n image, c input channel, o output channel, g group, (h, w) input pixel, (oh, ow) output
 // pixel, P = OH*OW, Cg = C/groups, Og = O/groups, Ck = Cg*kH*kW (one column of im2col).
@@ -19,6 +20,7 @@ import { runGemm, type ViewSrc } from './gemm.ts';
 import { registerKernels, runKernel, sharedFloat, type KernelTable } from './threads.ts';
 import { liveTaps, scatterWindow, windowWeight } from './conv-taps.ts';
 import { conv2dDirect, useDirect } from './conv-direct.ts';
+import { conv2dWeightDirect, useDirectWeight } from './conv-wgrad.ts';
 
 export interface Conv2dGeom {
   N: number;
@@ -451,6 +453,10 @@ export function conv2dBackwardWeight(x: FloatArray, gy: FloatArray, g: Conv2dGeo
     const win = alloc(dtypeOf(gw) as 'float32' | 'float64', (gw.length / (g.kH * g.kW)) * live.g.kH * live.g.kW) as FloatArray;
     conv2dBackwardWeight(x, gy, live.g, win);
     scatterWindow(win, g, live, gw);
+    return;
+  }
+  if (useDirectWeight(g, x, gy, gw)) {
+    conv2dWeightDirect(x as Float32Array, gy as Float32Array, g, gw as Float32Array); // no im2col (conv-wgrad.ts)
     return;
   }
   const { Cg, Og, Ck, P, HW, is1x1 } = dims(g);
