@@ -15,6 +15,7 @@ import { buildModel, resolveLabelScale, teacherLoss } from '@lad/lad';
 import { QUICK } from '../packages/lad/src/presets.ts';
 import { cpuBackend } from '../packages/tensor/src/backend/cpu/index.ts';
 import * as cv from '../packages/tensor/src/backend/cpu/conv.ts';
+import { lcgFloats } from '../test/util/lcg.ts';
 import { directTuning } from '../packages/tensor/src/backend/cpu/conv-direct.ts';
 import { wgradTuning } from '../packages/tensor/src/backend/cpu/conv-wgrad.ts';
 
@@ -28,15 +29,6 @@ type G = cv.Conv2dGeom;
 function geom(N: number, C: number, H: number, O: number, k: number, d: number, p: number, s = 1): G {
   const OH = Math.floor((H + 2 * p - d * (k - 1) - 1) / s) + 1;
   return { N, C, H, W: H, O, kH: k, kW: k, sH: s, sW: s, pH: p, pW: p, dH: d, dW: d, groups: 1, OH, OW: OH };
-}
-function rand(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 31 - 1;
-  }
-  return a;
 }
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 
@@ -101,8 +93,8 @@ function shapeRows(): void {
       [`bwdI N${N} C${C} ${H}x${H} O${O} k${k} d${d} p${p}`, geom(N, O, H, C, k, d, (k - 1) * d - p)],
     ] as [string, G][]) {
       if (!label.includes(filter)) continue;
-      const x = rand(g.N * g.C * g.H * g.W, 1),
-        w = rand(g.O * g.C * g.kH * g.kW, 2),
+      const x = lcgFloats(g.N * g.C * g.H * g.W, 1),
+        w = lcgFloats(g.O * g.C * g.kH * g.kW, 2),
         out = new Float32Array(g.N * g.O * g.OH * g.OW);
       const flop = 2 * g.N * g.O * g.C * g.kH * g.kW * g.OH * g.OW;
       const t: Record<'gemm' | 'direct', number[]> = { gemm: [], direct: [] };
@@ -132,8 +124,8 @@ function weightRows(): void {
     const label = `bwdW N${N} C${C} ${H}x${H} O${O} k${k} d${d} p${p}${s === undefined ? '' : ` s${s}`}`,
       g = geom(N, C, H, O, k, d, p, s);
     if (!label.includes(filter)) continue;
-    const x = rand(g.N * g.C * g.H * g.W, 1),
-      gy = rand(g.N * g.O * g.OH * g.OW, 2),
+    const x = lcgFloats(g.N * g.C * g.H * g.W, 1),
+      gy = lcgFloats(g.N * g.O * g.OH * g.OW, 2),
       gw = new Float32Array(g.O * g.C * g.kH * g.kW);
     const flop = 2 * g.N * g.O * g.C * g.kH * g.kW * g.OH * g.OW;
     const t = { gemm: [] as number[], direct: [] as number[] },
