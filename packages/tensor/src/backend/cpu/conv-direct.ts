@@ -10,7 +10,7 @@
 
 import type { Conv2dGeom } from './conv.ts';
 import { gemmKernel } from './gemm.ts';
-import { registerKernels, registerValues, runKernel, sharedFloat, type KernelTable } from './threads.ts';
+import { registerKernels, registerModule, runKernel, sharedFloat, type KernelTable } from './threads.ts';
 import { buildConvDirectModule } from './wasm/conv-direct-simd.ts';
 
 /** Switch for tests and benchmarks: 'auto' routes by the measured rule (useDirect), 'direct' wherever the kernel applies, 'gemm' never. */
@@ -24,29 +24,8 @@ const MIN_UNITS = 8;
 
 // ============ the modules (compiled on first use) ============
 
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-}
-
-const modules = new Map<boolean, object | null>();
 /** The compiled module (mul+add, or FMA), registered for the workers; null where it does not validate. */
-function directModule(fma: boolean): object | null {
-  let m = modules.get(fma);
-  if (m === undefined) {
-    m = null;
-    const WA = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-    try {
-      const bytes = buildConvDirectModule(fma);
-      if (WA !== undefined && WA.validate(bytes)) m = new WA.Module(bytes);
-    } catch {
-      m = null;
-    }
-    modules.set(fma, m);
-    if (m !== null) registerValues({ [fma ? 'convDirectFma.module' : 'convDirect.module']: m });
-  }
-  return m;
-}
+const directModule = (fma: boolean): object | null => registerModule(fma ? 'convDirectFma.module' : 'convDirect.module', () => buildConvDirectModule(fma));
 
 // ============ self-contained kernel (also runs in the workers) ============
 

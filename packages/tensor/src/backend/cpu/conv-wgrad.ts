@@ -15,7 +15,7 @@
 import type { Conv2dGeom } from './conv.ts';
 import { directTuning } from './conv-direct.ts';
 import { gemmKernel } from './gemm.ts';
-import { registerKernels, registerValues, runKernel, type KernelTable } from './threads.ts';
+import { registerKernels, registerModule, runKernel, type KernelTable } from './threads.ts';
 import { buildConvWgradModule } from './wasm/conv-wgrad-simd.ts';
 
 /**
@@ -33,50 +33,15 @@ const KEEP_BYTES = 64 << 20,
 /** The SIMD GEMM stages arrays of at most this many floats (gemm.ts STAGE_MAX); bigger ones go its JS way, other bits. */
 const STAGE_MAX = 1 << 25;
 
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-}
-
-const modules = new Map<boolean, object | null>();
 /** The compiled module (mul+add, or FMA), registered for the workers; null where it does not validate. */
-function wgradModule(fma: boolean): object | null {
-  let m = modules.get(fma);
-  if (m === undefined) {
-    m = null;
-    const WA = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-    try {
-      const bytes = buildConvWgradModule(fma);
-      if (WA !== undefined && WA.validate(bytes)) m = new WA.Module(bytes);
-    } catch {
-      m = null;
-    }
-    modules.set(fma, m);
-    if (m !== null) registerValues({ [fma ? 'convWgradFma.module' : 'convWgrad.module']: m });
-  }
-  return m;
-}
+const wgradModule = (fma: boolean): object | null => registerModule(fma ? 'convWgradFma.module' : 'convWgrad.module', () => buildConvWgradModule(fma));
 
 // ============ self-contained kernel (also runs in the workers) ============
 
-interface WgradJob {
+/** The geometry (groups 1) and the arrays, as one literal (see conv.ts's im2colSrc). */
+interface WgradJob extends Omit<Conv2dGeom, 'groups'> {
   x: Float32Array;
   gy: Float32Array;
-  N: number;
-  C: number;
-  H: number;
-  W: number;
-  O: number;
-  kH: number;
-  kW: number;
-  sH: number;
-  sW: number;
-  pH: number;
-  pW: number;
-  dH: number;
-  dW: number;
-  OH: number;
-  OW: number;
   /** Images per band (1: bands of `rows` rows of one image). */
   imgs: number;
   rows: number;

@@ -125,6 +125,27 @@ export function registerValues(vals: Record<string, unknown>): void {
   }
 }
 
+const modules = new Map<string, object | null>();
+/**
+ * The WebAssembly.Module of `build()`'s bytes, compiled on first use and registered as K.value(name)
+ * for the kernels (here and in the workers); null where WebAssembly is missing or the bytes do not validate.
+ */
+export function registerModule(name: string, build: () => Uint8Array): object | null {
+  let m = modules.get(name);
+  if (m === undefined) {
+    const WA = (globalThis as { WebAssembly?: { validate(b: Uint8Array): boolean; Module: new (b: Uint8Array) => object } }).WebAssembly;
+    try {
+      const bytes = build();
+      m = WA !== undefined && WA.validate(bytes) ? new WA.Module(bytes) : null;
+    } catch {
+      m = null;
+    }
+    modules.set(name, m);
+    if (m !== null) registerValues({ [name]: m });
+  }
+  return m;
+}
+
 // --- pool -------------------------------------------------------------------------------------
 
 type NodeThreads = { os: typeof import('node:os'); wt: typeof import('node:worker_threads') };
