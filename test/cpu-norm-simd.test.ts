@@ -1,7 +1,8 @@
 // The batch-norm kernels' fast paths give the bits of plain loops: the WebAssembly SIMD passes of the
 // float32 kernels (backend/cpu/wasm/norm-simd.ts) those of norm.ts's JS loops (forward with and without
 // the fused ReLU, training backward with the ReLU's mask), on random (N, C, L) shapes whose L leaves
-// tails of 1 to 3 floats, with ±0, ±∞, NaN and extreme values among the inputs; and the per-channel
+// tails of 1 to 3 floats, with ±0, ±∞, NaN and extreme values among the inputs (and the fused ReLU's
+// +0 where the affine output rounds to −0, a case random data does not reach); and the per-channel
 // sums (bnStats, bnBackward's gw and gb), taken two channels at a time in JS and four or eight at a
 // time in WebAssembly SIMD (wasm/norm-sums-simd.ts), those of one channel at a time, on channel
 // counts that leave partial groups of 2, 4 and 8.
@@ -103,6 +104,28 @@ describe('batch-norm SIMD passes (float32)', () => {
   it('are available where WebAssembly SIMD is (Node 20)', () => {
     expect(normSimdOn(1000)).toBe(true);
     expect(normSimdOn(1 << 23)).toBe(false); // large tensors stay in JS (module memory never shrinks)
+  });
+
+  it("give the fused ReLU's +0 where the affine output rounds to −0, and keep NaN and ±∞ (vector steps and tails)", () => {
+    // scale = invstd·w = 1e-30, shift = b − mean·scale = −0: x·scale + shift is −0 for x = −0 and rounds to −0 in float32 for x = −1e-20
+    const row = [-0, -1e-20, 0, 1e-20, -Infinity, Infinity, Number.NaN, -3, 3];
+    const L = row.length,
+      x = new Float32Array([...row, ...row.slice().reverse()]); // (1, 2, 9): both channels, each in steps of 4 and a tail
+    const stats = { mean: new Float64Array([0, 0]), invstd: new Float64Array([1e-30, 1e-30]) },
+      w = new Float32Array([1, 1]),
+      b = new Float32Array([-0, -0]);
+    const run = (simd: boolean) => {
+      normOptions.simd = simd;
+      try {
+        return bnForward(x, 1, 2, L, stats, w, b, true) as Float32Array;
+      } finally {
+        normOptions.simd = true;
+      }
+    };
+    const fast = run(true);
+    expectSameBits(fast, run(false), 'forward');
+    const want = [0, 0, 0, Math.fround(1e-50), 0, Infinity, Number.NaN, 0, Math.fround(3e-30)];
+    expectSameBits(fast, new Float32Array([...want, ...want.slice().reverse()]), 'forward');
   });
 
   it('give the bits of the JS loops: forward (± ReLU) and training backward (± ReLU mask)', () => {

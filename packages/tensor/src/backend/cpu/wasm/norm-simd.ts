@@ -14,7 +14,7 @@ import { GROUP, sumsKernel } from './norm-sums-simd.ts';
  * Data (N, C, L) of float32 at byte addresses; tab: float64 per-channel constants.
  *   (func $affine (export "affine") (param $x $y $N $C $L $tab $relu i32)
  *     for each block (n, c) (L contiguous floats): sc, sh = tab[2c], tab[2c+1]
- *       y = f32(f64(x)·sc + sh), then (if relu) f64.max(·, 0)      ;; 4 floats as two f64x2, then the rest
+ *       y = f32(f64(x)·sc + sh), then (if relu) max(·, 0)          ;; 4 floats as two f64x2, then the rest
  *   (func $reluMask (export "reluMask") (param $g $y $out $n i32)
  *     out = y > 0 ? g + 0 : +0                                        ;; f32x4: (g + 0) & (y > 0)
  *   (func $bnGrad (export "bnGrad") (param $g $x $gx $N $C $L $tab i32)
@@ -85,7 +85,6 @@ function affineKernel(): FuncDef {
   const l = { N, C, L, blk, nb, ch, p, i };
   const lanes = (v: number) => {
     c.get(v).get(vsc).simd(Simd.f64x2_mul).get(vsh).simd(Simd.f64x2_add).set(v);
-    c.get(relu).if().get(v).get(zero).simd(Simd.f64x2_max).set(v).end();
   };
   blocks(
     c,
@@ -99,9 +98,11 @@ function affineKernel(): FuncDef {
       c.get(a).get(a).shuffle32(HIGH).simd(Simd.f64x2_promote_low_f32x4).set(a); // a: lanes 2, 3
       lanes(b);
       lanes(a);
-      addr(c, y, p, i);
-      c.get(b).simd(Simd.f32x4_demote_f64x2_zero).get(a).simd(Simd.f32x4_demote_f64x2_zero).shuffle32(JOIN);
-      c.simd(Simd.v128_store, V);
+      c.get(b).simd(Simd.f32x4_demote_f64x2_zero).get(a).simd(Simd.f32x4_demote_f64x2_zero).shuffle32(JOIN).set(a);
+      // ReLU after the rounding, on 4 floats: f32(max(v, 0)) = pmax(f32(v), 0) + 0 (rounding keeps signs
+      // and order; pmax, one maxps, keeps NaN and −0, which + 0 turns into +0)
+      c.get(relu).if().get(a).get(zero).simd(Simd.f32x4_pmax).get(zero).simd(Simd.f32x4_add).set(a).end();
+      addr(c, y, p, i).get(a).simd(Simd.v128_store, V);
     },
     () => {
       addr(c, y, p, i);
