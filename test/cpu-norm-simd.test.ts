@@ -96,6 +96,32 @@ describe('batch-norm kernels (float32)', () => {
   });
 });
 
+describe('batch-norm kernels on empty shapes (float32)', () => {
+  it('give NaN statistics for every channel when L = 0 (0/0), and agree between SIMD and JS', () => {
+    for (const [N, C, L] of [
+      [2, 3, 0],
+      [0, 3, 4],
+      [2, 0, 4],
+    ] as const) {
+      const results = [true, false].map((simd) => {
+        normOptions.simd = simd;
+        try {
+          const x = new Float32Array(0),
+            stats = bnStats(x, N, C, L, 1e-5);
+          return { stats, ...bnBackward(x, x, N, C, L, stats, null, true, bnForward(x, N, C, L, stats, null, null, true) as Float32Array) };
+        } finally {
+          normOptions.simd = true;
+        }
+      });
+      for (const r of results) {
+        expectSameBits(r.stats.mean, new Float64Array(C).fill(Number.NaN), `mean of [${N}, ${C}, ${L}]`);
+        expectSameBits(r.gb, new Float64Array(C), `gb of [${N}, ${C}, ${L}]`);
+        expect(r.gx.length).toBe(0);
+      }
+    }
+  });
+});
+
 describe('batch-norm SIMD passes (float32)', () => {
   afterAll(() => {
     normOptions.simd = true;

@@ -50,7 +50,7 @@ export function bnStats(x: FloatArray, N: number, C: number, L: number, eps: num
       }
     mean[c] = m0;
     invstd[c] = 1 / Math.sqrt(v0 / M + eps);
-    if (d1 > 0) {
+    if (c + 1 < C) {
       mean[c + 1] = m1;
       invstd[c + 1] = 1 / Math.sqrt(v1 / M + eps);
     }
