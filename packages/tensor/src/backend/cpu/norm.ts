@@ -1,7 +1,8 @@
 // Fused batch-norm kernels over (N, C, L) data (L = H·W): one pass for the statistics, one for the
 // output; the backward pass needs two sums per channel and one more pass. The composed reference
 // (ops/nnfunc.ts, batchNormComposed) is what these are tested against and what double backward uses.
-// On float32 data the elementwise passes run in WebAssembly SIMD with the same bits (wasm/norm-simd.ts).
+// On float32 data the elementwise passes and the per-channel sums run in WebAssembly SIMD with the
+// same bits (wasm/norm-simd.ts, wasm/norm-sums-simd.ts).
 
 import { alloc, type FloatArray } from './alloc.ts';
 import { affineF32, normSimdOn, stageBackwardF32, statsSumsF32 } from './wasm/norm-simd.ts';
@@ -16,7 +17,7 @@ export interface BnStats {
  * Per-channel batch mean and 1/sqrt(biased var + eps) of x (N, C, L); two-pass for accuracy. Channels
  * go in pairs (c, c1 = c + 1, or c again for an odd last one): two independent sequential sums, the
  * same bits as one channel at a time, at nearly twice the speed (a float64 add chain is latency-bound).
- * Float32 data takes the same sums in WebAssembly SIMD, four channels at a time.
+ * Float32 data takes the same sums in WebAssembly SIMD, eight channels at a time (wasm/norm-sums-simd.ts).
  */
 export function bnStats(x: FloatArray, N: number, C: number, L: number, eps: number): BnStats {
   const M = N * L;
@@ -120,7 +121,7 @@ export function bnBackward(
   const { gw, gb } = simd ? simd.sums(s.mean, s.invstd) : { gw: new Float64Array(C), gb: new Float64Array(C) },
     M = N * L;
   for (let c = 0; c < C && !simd; c += 2) {
-    // gb = Σg, gw = Σg·x̂, channels in pairs as in bnStats
+    // gb = Σg, gw = Σg·x̂, channels in pairs as in bnStats (simd.sums took them above)
     const c1 = Math.min(c + 1, C - 1),
       d1 = (c1 - c) * L;
     const m0 = s.mean[c],

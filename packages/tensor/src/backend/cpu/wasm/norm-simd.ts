@@ -3,7 +3,7 @@
 // mask, and the backward's gx = k·(g − a − (x − m)·is·bq). Each float32 is widened to float64 and
 // the float64 operations run in norm.ts's JS order (f64x2 lanes, no fused multiply-add), then rounded
 // once to float32: the bits of the JS loops, about four times faster. The per-channel sums (the
-// statistics, Σg, Σg·x̂) run in the same module (norm-sums-simd.ts), four channels at a time.
+// statistics, Σg, Σg·x̂) run in the same module (norm-sums-simd.ts), 8 or 4 channels at a time.
 // Runs on the calling thread, in one module instance whose memory holds the operands: copied in
 // (one memcpy each), computed, copied out. null where WebAssembly SIMD is unavailable.
 
