@@ -1,8 +1,11 @@
 // The batch-norm kernels' fast paths give the bits of plain loops: the WebAssembly SIMD passes of the
 // float32 kernels (backend/cpu/wasm/norm-simd.ts) those of norm.ts's JS loops (forward with and without
 // the fused ReLU, training backward with the ReLU's mask), on random (N, C, L) shapes whose L leaves
-// tails of 1 to 3 floats, with ±0, ±∞, NaN and extreme values among the inputs; and the per-channel
-// sums taken two channels at a time (bnStats, bnBackward's gw and gb) those of one channel at a time.
+// tails of 1 to 3 floats, with ±0, ±∞, NaN and extreme values among the inputs (and the fused ReLU's
+// +0 where the affine output rounds to −0, a case random data does not reach); and the per-channel
+// sums (bnStats, bnBackward's gw and gb), taken two channels at a time in JS and four or eight at a
+// time in WebAssembly SIMD (wasm/norm-sums-simd.ts), those of one channel at a time, on channel
+// counts that leave partial groups of 2, 4 and 8.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -58,21 +61,27 @@ function referenceSums(x: Float32Array, g: Float32Array, N: number, C: number, L
 }
 
 describe('batch-norm kernels (float32)', () => {
-  it('take the per-channel sums two channels at a time with the bits of one at a time (odd C included)', () => {
+  it('take the per-channel sums several channels at a time (JS and SIMD) with the bits of one at a time', () => {
     fc.assert(
       fc.property(
-        fc.record({ N: fc.integer({ min: 1, max: 3 }), C: fc.integer({ min: 1, max: 7 }), L: fc.integer({ min: 1, max: 9 }), seed: fc.integer() }),
-        ({ N, C, L, seed }) => {
+        fc.record({
+          N: fc.integer({ min: 1, max: 3 }),
+          C: fc.integer({ min: 1, max: 19 }),
+          L: fc.integer({ min: 1, max: 11 }),
+          seed: fc.integer(),
+          every: fc.constantFrom(0, 0, 5, 17),
+        }),
+        ({ N, C, L, seed, every }) => {
           const n = N * C * L,
-            x = data(n, seed, 0),
-            gy = data(n, seed + 1, 0);
-          const want = referenceSums(x, gy, N, C, L, 1e-5),
-            stats = bnStats(x, N, C, L, 1e-5);
-          expectSameBits(stats.mean, want.mean, 'mean');
-          expectSameBits(stats.invstd, want.invstd, 'invstd');
+            x = data(n, seed, every),
+            gy = data(n, seed + 1, every);
+          const want = referenceSums(x, gy, N, C, L, 1e-5);
           for (const simd of [true, false]) {
             normOptions.simd = simd;
             try {
+              const stats = bnStats(x, N, C, L, 1e-5);
+              expectSameBits(stats.mean, want.mean, 'mean');
+              expectSameBits(stats.invstd, want.invstd, 'invstd');
               const { gw, gb } = bnBackward(gy, x, N, C, L, stats, null, true, null);
               expectSameBits(gb, want.gb, 'gb');
               expectSameBits(gw, want.gw, 'gw');
@@ -87,6 +96,32 @@ describe('batch-norm kernels (float32)', () => {
   });
 });
 
+describe('batch-norm kernels on empty shapes (float32)', () => {
+  it('give NaN statistics for every channel when L = 0 (0/0), and agree between SIMD and JS', () => {
+    for (const [N, C, L] of [
+      [2, 3, 0],
+      [0, 3, 4],
+      [2, 0, 4],
+    ] as const) {
+      const results = [true, false].map((simd) => {
+        normOptions.simd = simd;
+        try {
+          const x = new Float32Array(0),
+            stats = bnStats(x, N, C, L, 1e-5);
+          return { stats, ...bnBackward(x, x, N, C, L, stats, null, true, bnForward(x, N, C, L, stats, null, null, true) as Float32Array) };
+        } finally {
+          normOptions.simd = true;
+        }
+      });
+      for (const r of results) {
+        expectSameBits(r.stats.mean, new Float64Array(C).fill(Number.NaN), `mean of [${N}, ${C}, ${L}]`);
+        expectSameBits(r.gb, new Float64Array(C), `gb of [${N}, ${C}, ${L}]`);
+        expect(r.gx.length).toBe(0);
+      }
+    }
+  });
+});
+
 describe('batch-norm SIMD passes (float32)', () => {
   afterAll(() => {
     normOptions.simd = true;
@@ -97,12 +132,34 @@ describe('batch-norm SIMD passes (float32)', () => {
     expect(normSimdOn(1 << 23)).toBe(false); // large tensors stay in JS (module memory never shrinks)
   });
 
+  it("give the fused ReLU's +0 where the affine output rounds to −0, and keep NaN and ±∞ (vector steps and tails)", () => {
+    // scale = invstd·w = 1e-30, shift = b − mean·scale = −0: x·scale + shift is −0 for x = −0 and rounds to −0 in float32 for x = −1e-20
+    const row = [-0, -1e-20, 0, 1e-20, -Infinity, Infinity, Number.NaN, -3, 3];
+    const L = row.length,
+      x = new Float32Array([...row, ...row.slice().reverse()]); // (1, 2, 9): both channels, each in steps of 4 and a tail
+    const stats = { mean: new Float64Array([0, 0]), invstd: new Float64Array([1e-30, 1e-30]) },
+      w = new Float32Array([1, 1]),
+      b = new Float32Array([-0, -0]);
+    const run = (simd: boolean) => {
+      normOptions.simd = simd;
+      try {
+        return bnForward(x, 1, 2, L, stats, w, b, true) as Float32Array;
+      } finally {
+        normOptions.simd = true;
+      }
+    };
+    const fast = run(true);
+    expectSameBits(fast, run(false), 'forward');
+    const want = [0, 0, 0, Math.fround(1e-50), 0, Infinity, Number.NaN, 0, Math.fround(3e-30)];
+    expectSameBits(fast, new Float32Array([...want, ...want.slice().reverse()]), 'forward');
+  });
+
   it('give the bits of the JS loops: forward (± ReLU) and training backward (± ReLU mask)', () => {
     fc.assert(
       fc.property(
         fc.record({
           N: fc.integer({ min: 1, max: 3 }),
-          C: fc.integer({ min: 1, max: 5 }),
+          C: fc.integer({ min: 1, max: 11 }),
           L: fc.integer({ min: 1, max: 13 }),
           seed: fc.integer(),
           every: fc.constantFrom(0, 0, 5, 17),

@@ -1,10 +1,11 @@
 // Fused batch-norm kernels over (N, C, L) data (L = H·W): one pass for the statistics, one for the
 // output; the backward pass needs two sums per channel and one more pass. The composed reference
 // (ops/nnfunc.ts, batchNormComposed) is what these are tested against and what double backward uses.
-// On float32 data the elementwise passes run in WebAssembly SIMD with the same bits (wasm/norm-simd.ts).
+// On float32 data the elementwise passes and the per-channel sums run in WebAssembly SIMD with the
+// same bits (wasm/norm-simd.ts, wasm/norm-sums-simd.ts).
 
 import { alloc, type FloatArray } from './alloc.ts';
-import { affineF32, normSimdOn, stageBackwardF32 } from './wasm/norm-simd.ts';
+import { affineF32, normSimdOn, stageBackwardF32, statsSumsF32 } from './wasm/norm-simd.ts';
 
 /** Per-channel statistics: float64 when computed here, the running stats' dtype in eval mode. */
 export interface BnStats {
@@ -16,11 +17,18 @@ export interface BnStats {
  * Per-channel batch mean and 1/sqrt(biased var + eps) of x (N, C, L); two-pass for accuracy. Channels
  * go in pairs (c, c1 = c + 1, or c again for an odd last one): two independent sequential sums, the
  * same bits as one channel at a time, at nearly twice the speed (a float64 add chain is latency-bound).
+ * Float32 data takes the same sums in WebAssembly SIMD, eight channels at a time (wasm/norm-sums-simd.ts).
  */
 export function bnStats(x: FloatArray, N: number, C: number, L: number, eps: number): BnStats {
+  const M = N * L;
+  if (x instanceof Float32Array && normSimdOn(x.length)) {
+    const { mean, sq } = statsSumsF32(x, N, C, L),
+      invstd = new Float64Array(C);
+    for (let c = 0; c < C; c++) invstd[c] = 1 / Math.sqrt(sq[c]! / M + eps);
+    return { mean, invstd };
+  }
   const mean = new Float64Array(C),
-    invstd = new Float64Array(C),
-    M = N * L;
+    invstd = new Float64Array(C);
   for (let c = 0; c < C; c += 2) {
     const d1 = (Math.min(c + 1, C - 1) - c) * L; // channel c1's element i is at i + d1
     let s0 = 0,
@@ -43,7 +51,7 @@ export function bnStats(x: FloatArray, N: number, C: number, L: number, eps: num
       }
     mean[c] = m0;
     invstd[c] = 1 / Math.sqrt(v0 / M + eps);
-    if (d1 > 0) {
+    if (c + 1 < C) {
       mean[c + 1] = m1;
       invstd[c + 1] = 1 / Math.sqrt(v1 / M + eps);
     }
@@ -109,15 +117,11 @@ export function bnBackward(
   const gx: FloatArray = x instanceof Float64Array ? alloc('float64', x.length) : alloc('float32', x.length);
   const f32 = g instanceof Float32Array && x instanceof Float32Array && (reluOut === null || reluOut instanceof Float32Array);
   const simd = training && f32 && normSimdOn(x.length) ? stageBackwardF32(g as Float32Array, x as Float32Array, reluOut as Float32Array | null, N, C) : null;
-  if (simd) {
-    g = simd.g; // masked there when reluOut is given
-    x = simd.x;
-  } else if (reluOut) g = reluMask(g, reluOut, gx); // the fused ReLU's gradient first, into gx (overwritten below)
-  const gw = new Float64Array(C),
-    gb = new Float64Array(C),
+  if (!simd && reluOut) g = reluMask(g, reluOut, gx); // the fused ReLU's gradient first, into gx (overwritten below)
+  const { gw, gb } = simd ? simd.sums(s.mean, s.invstd) : { gw: new Float64Array(C), gb: new Float64Array(C) },
     M = N * L;
-  for (let c = 0; c < C; c += 2) {
-    // gb = Σg, gw = Σg·x̂, channels in pairs as in bnStats
+  for (let c = 0; c < C && !simd; c += 2) {
+    // gb = Σg, gw = Σg·x̂, channels in pairs as in bnStats (simd.sums took them above)
     const c1 = Math.min(c + 1, C - 1),
       d1 = (c1 - c) * L;
     const m0 = s.mean[c],

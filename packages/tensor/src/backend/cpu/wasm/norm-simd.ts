@@ -3,17 +3,18 @@
 // mask, and the backward's gx = k·(g − a − (x − m)·is·bq). Each float32 is widened to float64 and
 // the float64 operations run in norm.ts's JS order (f64x2 lanes, no fused multiply-add), then rounded
 // once to float32: the bits of the JS loops, about four times faster. The per-channel sums (the
-// statistics, Σg, Σg·x̂) stay in JS: sequential float64 sums, latency-bound either way.
+// statistics, Σg, Σg·x̂) run in the same module (norm-sums-simd.ts), 8 or 4 channels at a time.
 // Runs on the calling thread, in one module instance whose memory holds the operands: copied in
 // (one memcpy each), computed, copied out. null where WebAssembly SIMD is unavailable.
 
 import { Code, whileNot, F64, I32, Op, Simd, V128, wasmModule, type FuncDef } from './emit.ts';
+import { GROUP, sumsKernel } from './norm-sums-simd.ts';
 
 /*
  * Data (N, C, L) of float32 at byte addresses; tab: float64 per-channel constants.
  *   (func $affine (export "affine") (param $x $y $N $C $L $tab $relu i32)
  *     for each block (n, c) (L contiguous floats): sc, sh = tab[2c], tab[2c+1]
- *       y = f32(f64(x)·sc + sh), then (if relu) f64.max(·, 0)      ;; 4 floats as two f64x2, then the rest
+ *       y = f32(f64(x)·sc + sh), then (if relu) max(·, 0)          ;; 4 floats as two f64x2, then the rest
  *   (func $reluMask (export "reluMask") (param $g $y $out $n i32)
  *     out = y > 0 ? g + 0 : +0                                        ;; f32x4: (g + 0) & (y > 0)
  *   (func $bnGrad (export "bnGrad") (param $g $x $gx $N $C $L $tab i32)
@@ -84,7 +85,6 @@ function affineKernel(): FuncDef {
   const l = { N, C, L, blk, nb, ch, p, i };
   const lanes = (v: number) => {
     c.get(v).get(vsc).simd(Simd.f64x2_mul).get(vsh).simd(Simd.f64x2_add).set(v);
-    c.get(relu).if().get(v).get(zero).simd(Simd.f64x2_max).set(v).end();
   };
   blocks(
     c,
@@ -98,9 +98,11 @@ function affineKernel(): FuncDef {
       c.get(a).get(a).shuffle32(HIGH).simd(Simd.f64x2_promote_low_f32x4).set(a); // a: lanes 2, 3
       lanes(b);
       lanes(a);
-      addr(c, y, p, i);
-      c.get(b).simd(Simd.f32x4_demote_f64x2_zero).get(a).simd(Simd.f32x4_demote_f64x2_zero).shuffle32(JOIN);
-      c.simd(Simd.v128_store, V);
+      c.get(b).simd(Simd.f32x4_demote_f64x2_zero).get(a).simd(Simd.f32x4_demote_f64x2_zero).shuffle32(JOIN).set(a);
+      // ReLU after the rounding, on 4 floats: f32(max(v, 0)) = pmax(f32(v), 0) + 0 (rounding keeps signs
+      // and order; pmax, one maxps, keeps NaN and −0, which + 0 turns into +0)
+      c.get(relu).if().get(a).get(zero).simd(Simd.f32x4_pmax).get(zero).simd(Simd.f32x4_add).set(a).end();
+      addr(c, y, p, i).get(a).simd(Simd.v128_store, V);
     },
     () => {
       addr(c, y, p, i);
@@ -216,9 +218,10 @@ function bnGradKernel(): FuncDef {
   };
 }
 
-/** The module's bytes: affine, reluMask, bnGrad; memory exported as "mem". */
+/** The module's bytes: affine, reluMask, bnGrad and the sums sumX, sumSq, sumG; memory exported as "mem". */
 export function buildNormSimdModule(): Uint8Array {
-  return wasmModule({ funcs: [affineKernel(), reluMaskKernel(), bnGradKernel()], memory: { minPages: 1, export: 'mem' } });
+  const funcs = [affineKernel(), reluMaskKernel(), bnGradKernel(), sumsKernel('sumX'), sumsKernel('sumSq'), sumsKernel('sumG')];
+  return wasmModule({ funcs, memory: { minPages: 1, export: 'mem' } });
 }
 
 // ============ running (calling thread) ============
@@ -227,6 +230,9 @@ interface NormInstance {
   affine(x: number, y: number, N: number, C: number, L: number, tab: number, relu: number): void;
   reluMask(g: number, y: number, out: number, n: number): void;
   bnGrad(g: number, x: number, gx: number, N: number, C: number, L: number, tab: number): void;
+  sumX(x: number, g: number, N: number, C: number, L: number, tab: number, out: number): void;
+  sumSq(x: number, g: number, N: number, C: number, L: number, tab: number, out: number): void;
+  sumG(x: number, g: number, N: number, C: number, L: number, tab: number, out: number): void;
   mem: { buffer: ArrayBuffer; grow(pages: number): number };
 }
 
@@ -283,10 +289,59 @@ export function affineF32(x: Float32Array, y: Float32Array, N: number, C: number
   y.set(f.subarray(yAt, yAt + n));
 }
 
+/** Bytes of the sums' tables (tab, then out) for C channels: 16·G bytes per group of G channels, each (G at most 8). */
+const sumsBytes = (C: number) => 32 * 8 * Math.ceil(C / 8);
+/** The float64 index of channel c's first value (m, or s) in a sums table: each group holds G values, then G more (is, or t). */
+const sumsAt = (c: number, G: number) => 2 * G * Math.floor(c / G) + (c % G);
+
 /**
- * Stages the backward's operands: g (masked by reluOut > 0 when given) and x, as float32 views of
- * module memory for the JS sums; then grad(tab) writes gx = k·(g − a − (x − m)·is·bq) per channel,
- * tab holding (k, a, m, is, bq) per channel.
+ * Writes (m, is) per channel into the sums' tab at float64 index `at` (groups of G channels, the
+ * last channel repeated past C).
+ */
+function sumsTab(d: Float64Array, at: number, C: number, G: number, m: ArrayLike<number> | null, is: ArrayLike<number> | null): void {
+  for (let c = 0; c < G * Math.ceil(C / G); c++) {
+    const src = Math.min(c, C - 1),
+      k = at + sumsAt(c, G);
+    d[k] = m ? m[src]! : 0;
+    d[k + G] = is ? is[src]! : 0;
+  }
+}
+
+/** Reads the sums' out (s, t per channel) at float64 index `at` into s and t. */
+function sumsOut(d: Float64Array, at: number, C: number, G: number, s: Float64Array, t: Float64Array | null): void {
+  for (let c = 0; c < C; c++) {
+    const k = at + sumsAt(c, G);
+    s[c] = d[k]!;
+    if (t) t[c] = d[k + G]!;
+  }
+}
+
+/**
+ * Per-channel mean = Σx/M and Σ(x − mean)² of (N, C, L) float32 x (M = N·L), each sum sequential in
+ * (n, i) order per channel as norm.ts's bnStats: x is staged once for both passes.
+ */
+export function statsSumsF32(x: Float32Array, N: number, C: number, L: number): { mean: Float64Array; sq: Float64Array } {
+  const n = x.length,
+    M = N * L,
+    tAt = 4 * up4(n), // bytes: the sums' tab, then out
+    oAt = tAt + sumsBytes(C) / 2;
+  const { f, d } = memory(oAt + sumsBytes(C) / 2);
+  f.set(x);
+  const mean = new Float64Array(C),
+    sq = new Float64Array(C);
+  instance!.sumX(0, 0, N, C, L, tAt, oAt);
+  sumsOut(d, oAt / 8, C, GROUP.sumX, mean, null);
+  for (let c = 0; c < C; c++) mean[c] = mean[c]! / M;
+  sumsTab(d, tAt / 8, C, GROUP.sumSq, mean, null);
+  instance!.sumSq(0, 0, N, C, L, tAt, oAt);
+  sumsOut(d, oAt / 8, C, GROUP.sumSq, sq, null);
+  return { mean, sq };
+}
+
+/**
+ * Stages the backward's operands: g (masked by reluOut > 0 when given) and x; sums(mean, invstd)
+ * then gives Σg and Σg·(x − mean)·invstd per channel, and grad(gx) writes gx = k·(g − a − (x − m)·is·bq)
+ * per channel, tab holding (k, a, m, is, bq) per channel.
  */
 export function stageBackwardF32(
   g: Float32Array,
@@ -294,12 +349,14 @@ export function stageBackwardF32(
   reluOut: Float32Array | null,
   N: number,
   C: number,
-): { g: Float32Array; x: Float32Array; tab: Float64Array; grad(gx: Float32Array): void } {
+): { sums(mean: ArrayLike<number>, invstd: ArrayLike<number>): { gb: Float64Array; gw: Float64Array }; tab: Float64Array; grad(gx: Float32Array): void } {
   const n = g.length,
     xAt = up4(n),
     yAt = 2 * up4(n),
-    tAt = 3 * up4(n) + 4; // floats; gx goes to yAt, the table (5C float64) at byte 4*tAt
-  const { f, d } = memory(4 * tAt + 40 * C);
+    tAt = 3 * up4(n) + 4, // floats; gx goes to yAt, the table (5C float64) at byte 4*tAt
+    sAt = 4 * tAt + 16 * Math.ceil((40 * C) / 16), // bytes: the sums' tab, then out
+    oAt = sAt + sumsBytes(C) / 2;
+  const { f, d } = memory(oAt + sumsBytes(C) / 2);
   f.set(g);
   f.set(x, xAt);
   if (reluOut) {
@@ -308,8 +365,14 @@ export function stageBackwardF32(
   }
   const L = n / (N * C);
   return {
-    g: f.subarray(0, n),
-    x: f.subarray(xAt, xAt + n),
+    sums(mean: ArrayLike<number>, invstd: ArrayLike<number>) {
+      const gb = new Float64Array(C),
+        gw = new Float64Array(C);
+      sumsTab(d, sAt / 8, C, GROUP.sumG, mean, invstd);
+      instance!.sumG(4 * xAt, 0, N, C, L, sAt, oAt);
+      sumsOut(d, oAt / 8, C, GROUP.sumG, gb, gw);
+      return { gb, gw };
+    },
     tab: d.subarray(tAt / 2, tAt / 2 + 5 * C),
     grad(gx: Float32Array) {
       instance!.bnGrad(0, 4 * xAt, 4 * yAt, N, C, L, 4 * tAt);
