@@ -20,6 +20,11 @@ describe('CPU thread pool', () => {
         job.out[u] = u + 1;
       }
     },
+    // out[u] = 2 x[u], plus 100 where x is on a SharedArrayBuffer (a worker's copy rather than the caller's array)
+    doubleMarkShared: function doubleMarkShared(_K: unknown, job: { x: Float32Array; out: Float32Array }, u0: number, u1: number) {
+      const shared = typeof SharedArrayBuffer === 'function' && job.x.buffer instanceof SharedArrayBuffer;
+      for (let u = u0; u < u1; u++) job.out[u] = 2 * job.x[u]! + (shared ? 100 : 0);
+    },
   });
 
   it('runs a job over both threads, and brings back a worker error with its text', () => {
@@ -35,6 +40,19 @@ describe('CPU thread pool', () => {
     // the worker is still usable after its error
     runKernel('fillOrFail', { out: out.fill(0), failFrom: 8 }, 8, threadTuning.minMacs, ['out']);
     expect(Array.from(out)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it("with spans, copies only the workers' ranges and lets the calling thread work on the caller's arrays", () => {
+    setNumThreads(2);
+    const x = Float32Array.from({ length: 8 }, (_, i) => i + 1),
+      out = new Float32Array(8).fill(-1),
+      asked: string[] = [];
+    const spans = (key: string, u0: number, u1: number): [number, number][] => (asked.push(`${key} ${u0}-${u1}`), [[u0, u1]]);
+    runKernel('doubleMarkShared', { x, out }, 8, threadTuning.minMacs, ['out'], spans);
+    expect(Array.from(out)).toEqual([2, 4, 6, 8, 110, 112, 114, 116]); // units 0-3 on the caller's x and out; 4-7 on the worker's copy, copied back
+    expect(asked).toContain('x 4-8');
+    expect(asked).toContain('out 4-8');
+    expect(asked.every((a) => a.endsWith(' 4-8'))).toBe(true); // only the worker's units are asked about
   });
 
   it('a job under threadTuning.minMacs multiply-adds runs on the calling thread', () => {

@@ -221,5 +221,15 @@ export function conv2dDirect(x: Float32Array, w: Float32Array, bias: Float32Arra
     bands = N * OB >= MIN_UNITS ? 1 : Math.min(OH, Math.ceil(MIN_UNITS / (N * OB)));
   // biome-ignore format: one literal
   const job: DirectJob = { x, wr, bias: bp, C, H, W, O, kH, kW, pH, pW, dH, dW, OH, OW, bands, fma, keepBytes: KEEP_BYTES, out };
-  runKernel('convDirectUnits', job, N * OB * bands, N * O * nk * OH * OW, ['out']);
+  // the workers get the images of their units and write their blocks; the output is theirs alone where blocks are not cut in bands
+  const P = OH * OW,
+    unit = (u: number) => [Math.floor(u / bands / OB), Math.floor(u / bands) % OB] as const; // (n, ob)
+  const spans = (key: string, u0: number, u1: number): [number, number][] | null => {
+    const [n0, ob0] = unit(u0),
+      [n1, ob1] = unit(u1 - 1);
+    if (key === 'x') return [[n0 * C * H * W, (n1 + 1) * C * H * W]];
+    if (key === 'out' && bands === 1) return [[(n0 * O + 4 * ob0) * P, (n1 * O + Math.min(O, 4 * ob1 + 4)) * P]];
+    return null;
+  };
+  runKernel('convDirectUnits', job, N * OB * bands, N * O * nk * OH * OW, ['out'], spans);
 }

@@ -230,5 +230,15 @@ export function conv2dWeightDirect(x: Float32Array, gy: Float32Array, g: Conv2dG
     units = Math.ceil(C / 4) * kH * kW * Math.ceil(O / 8);
   // biome-ignore format: one literal
   const job: WgradJob = { x, gy, N, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, OH, OW, imgs, rows, group: wgradTuning.group, fma: gemmKernel() === 'fma', keepBytes: KEEP_BYTES, gw };
-  runKernel('convWgradUnits', job, units, N * O * C * kH * kW * OH * OW, ['gw']);
+  // the workers get the channels of x their quads read (all of gy); gw's tiles of a thread are scattered
+  const OB = Math.ceil(O / 8),
+    kk = kH * kW,
+    HW = H * W;
+  const spans = (key: string, u0: number, u1: number): [number, number][] | null => {
+    if (key !== 'x') return null;
+    const c0 = 4 * Math.floor(u0 / OB / kk),
+      c1 = Math.min(C, 4 * Math.floor((u1 - 1) / OB / kk) + 4);
+    return Array.from({ length: N }, (_, n) => [(n * C + c0) * HW, (n * C + c1) * HW] as [number, number]);
+  };
+  runKernel('convWgradUnits', job, units, N * O * C * kH * kW * OH * OW, ['gw'], spans);
 }

@@ -270,32 +270,49 @@ export function sharedFloat(slot: string, dtype: 'float32' | 'float64', n: numbe
 }
 
 type Job = Record<string, unknown>;
+/**
+ * The element ranges [start, end) of the typed array at `key` (a job field, or 'B.x' one level down)
+ * that units [u0, u1) read, or write (an output); null: the whole array. runKernel copies only the
+ * workers' ranges into shared memory and back, and the calling thread works on the caller's arrays.
+ * The workers' ranges of an output must not overlap the calling thread's.
+ */
+export type UnitSpans = (key: string, u0: number, u1: number) => readonly (readonly [number, number])[] | null;
 
-/** `job` with every non-shared typed array (to depth 2) replaced by a shared copy (outputs: not copied in). */
-function shareJob(name: string, job: Job, outKeys: readonly string[], path = ''): Job {
-  const res: Job = {};
+/**
+ * The workers' job (`job` with every non-shared typed array, to depth 2, replaced by a shared copy, of
+ * the workers' ranges only where `ranges` gives them; outputs not copied in) and the calling thread's
+ * (the caller's arrays, but the shared copy of an output the workers write whole).
+ */
+function shareJob(name: string, job: Job, outKeys: readonly string[], ranges: (key: string) => [number, number][] | null, path = ''): [Job, Job] {
+  const res: Job = {},
+    own: Job = {};
   for (const [key, v] of Object.entries(job)) {
     const p = path + key;
     if (isTyped(v) && !isShared(v)) {
-      const s = sharedScratch(`${name}:${p}`, v, v.length);
-      if (!outKeys.includes(p)) s.set(v);
+      const s = sharedScratch(`${name}:${p}`, v, v.length),
+        r = ranges(p),
+        out = outKeys.includes(p);
+      if (!out && r === null) s.set(v);
+      else if (!out) for (const [a, b] of r!) s.set(v.subarray(a, b), a);
       res[key] = s;
+      own[key] = out && r === null ? s : v;
     } else if (v !== null && typeof v === 'object' && !isTyped(v) && path === '') {
-      res[key] = shareJob(name, v as Job, outKeys, p + '.');
-    } else res[key] = v;
+      [res[key], own[key]] = shareJob(name, v as Job, outKeys, ranges, p + '.');
+    } else res[key] = own[key] = v;
   }
-  return res;
+  return [res, own];
 }
 
 // --- running ----------------------------------------------------------------------------------
 
 /**
  * Runs kernel `name` over units [0, units) of `job`, on up to getNumThreads() threads when `macs`
- * is large enough. Typed arrays not on a SharedArrayBuffer are copied into shared scratch; the
- * fields named in `outKeys` (such as 'out' or 'B.x'), which the kernel must overwrite entirely,
- * are not copied in but are copied back after. Blocks until done.
+ * is large enough. Typed arrays not on a SharedArrayBuffer are copied into shared scratch for the
+ * workers (only the ranges their units touch, where `spans` says them); the fields named in
+ * `outKeys` (such as 'out' or 'B.x'), which the kernel must overwrite entirely, are not copied in
+ * but the workers' part is copied back after. Blocks until done.
  */
-export function runKernel(name: string, jobIn: object, units: number, macs: number, outKeys: readonly string[]): void {
+export function runKernel(name: string, jobIn: object, units: number, macs: number, outKeys: readonly string[], spans?: UnitSpans): void {
   const job = jobIn as Job,
     kernel = K[name];
   if (kernel === undefined) throw new Error(`runKernel: unknown kernel '${name}' (a library bug)`);
@@ -304,12 +321,23 @@ export function runKernel(name: string, jobIn: object, units: number, macs: numb
     kernel(K, job, 0, units);
     return;
   }
-  const sjob = shareJob(name, job, outKeys);
+  const from = (t: number) => Math.floor((units * t) / T);
+  const ranges = (key: string): [number, number][] | null => {
+    if (spans === undefined) return null;
+    const r: [number, number][] = [];
+    for (let t = 1; t < T; t++) {
+      const s = spans(key, from(t), from(t + 1));
+      if (s === null) return null;
+      for (const [a, b] of s) r.push([a, b]);
+    }
+    return r;
+  };
+  const [sjob, own] = shareJob(name, job, outKeys, ranges);
   parallelJobs++;
-  for (let t = 1; t < T; t++) post(pool[t - 1]!, name, sjob, Math.floor((units * t) / T), Math.floor((units * (t + 1)) / T));
+  for (let t = 1; t < T; t++) post(pool[t - 1]!, name, sjob, from(t), from(t + 1));
   let error: unknown = null;
   try {
-    kernel(K, sjob, 0, Math.floor(units / T));
+    kernel(K, own, 0, from(1));
   } catch (e) {
     error = e;
   }
@@ -322,7 +350,10 @@ export function runKernel(name: string, jobIn: object, units: number, macs: numb
     const [a, b] = p.split('.') as [string, string | undefined];
     const orig = b === undefined ? job[a] : (job[a] as Job)[b];
     const copy = b === undefined ? sjob[a] : (sjob[a] as Job)[b];
-    if (orig !== copy && isTyped(orig) && isTyped(copy)) orig.set(copy);
+    if (orig === copy || !isTyped(orig) || !isTyped(copy)) continue;
+    const r = ranges(p);
+    if (r === null) orig.set(copy);
+    else for (const [s, e] of r) orig.set(copy.subarray(s, e), s);
   }
 }
 
