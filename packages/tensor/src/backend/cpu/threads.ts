@@ -29,12 +29,13 @@ export interface KernelTable {
 }
 
 /**
- * The CPU thread pool's knob: a job is split across threads from `minMacs` multiply-adds (8 M; lower
- * it on a machine whose cores wake faster, or in tests that must split small jobs). Waking a worker and posting a job costs 30-50 µs, and the operands are copied
- * into shared memory: on the project's 2-core machine a 128³ matmul (2 M) ran 1.5-2x slower on 2
- * threads, a 256³ one (17 M) 1.2x faster, and the LAD teacher step at 48x48 lost ~10% from splits at 1 M.
+ * The CPU thread pool's knob: a job is split across threads from `minMacs` multiply-adds (32 M; lower
+ * it on a machine whose cores wake faster, or in tests that must split small jobs). A worker starts
+ * ~0.5 ms after the post on the project's 2-core VM (an idle vCPU wakes), and the operands are copied
+ * into shared memory. There, with both cores free, medians of steps on 2 threads: LAD teacher 48x48
+ * 47.7 ms at 8 M, 44.8 at 32 M (45.0 on 1 thread); tiny CNN 95 at 8 M, 86 at 32 M; teacher 96x96 the same.
  */
-export const threadTuning = { minMacs: 1 << 23 };
+export const threadTuning = { minMacs: 1 << 25 };
 
 // --- code that also runs in the workers (self-contained) -------------------------------------
 
