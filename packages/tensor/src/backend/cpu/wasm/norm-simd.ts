@@ -7,7 +7,7 @@
 // Runs on the calling thread, in one module instance whose memory holds the operands: copied in
 // (one memcpy each), computed, copied out. null where WebAssembly SIMD is unavailable.
 
-import { Code, whileNot, F64, I32, Op, Simd, V128, wasmModule, type FuncDef } from './emit.ts';
+import { Code, whileNot, F64, I32, Op, Simd, V128, wasmModule, type FuncDef, instantiate } from './emit.ts';
 import { GROUP, sumsKernel } from './norm-sums-simd.ts';
 
 /*
@@ -236,23 +236,7 @@ interface NormInstance {
   mem: { buffer: ArrayBuffer; grow(pages: number): number };
 }
 
-/** The parts of the WebAssembly JS API used here (tsconfig's lib has no WebAssembly types). */
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object) => { exports: NormInstance };
-}
-
-const instance: NormInstance | null = (() => {
-  const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-  if (WA === undefined) return null;
-  try {
-    const bytes = buildNormSimdModule();
-    return WA.validate(bytes) ? new WA.Instance(new WA.Module(bytes)).exports : null; // no SIMD: null
-  } catch {
-    return null;
-  }
-})();
+const instance = instantiate<NormInstance>(buildNormSimdModule); // null without WebAssembly SIMD
 
 /** Switch, for tests: simd = false runs the JS loops of norm.ts. */
 export const normOptions = { simd: true };

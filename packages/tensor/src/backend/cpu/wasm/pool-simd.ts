@@ -7,7 +7,7 @@
 // Runs on the calling thread, in one module instance whose memory holds the operands: x copied in,
 // out and indices copied out. null where WebAssembly SIMD is unavailable.
 
-import { Code, whileNot, I32, Op, Simd, V128, wasmModule, type FuncDef } from './emit.ts';
+import { Code, whileNot, I32, Op, Simd, V128, wasmModule, type FuncDef, instantiate } from './emit.ts';
 
 // Opcodes emit.ts does not list (fixed-width SIMD, after SIMD_PREFIX).
 // biome-ignore format: opcodes on one line
@@ -145,23 +145,7 @@ interface PoolInstance {
   mem: { buffer: ArrayBuffer; grow(pages: number): number };
 }
 
-/** The parts of the WebAssembly JS API used here (tsconfig's lib has no WebAssembly types). */
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object) => { exports: PoolInstance };
-}
-
-const instance: PoolInstance | null = (() => {
-  const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-  if (WA === undefined) return null;
-  try {
-    const bytes = buildPoolSimdModule();
-    return WA.validate(bytes) ? new WA.Instance(new WA.Module(bytes)).exports : null; // no SIMD: null
-  } catch {
-    return null;
-  }
-})();
+const instance = instantiate<PoolInstance>(buildPoolSimdModule); // null without WebAssembly SIMD
 
 /** Switch, for tests: simd = false runs pool.ts's JS loops everywhere. */
 export const poolOptions = { simd: true };
