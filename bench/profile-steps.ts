@@ -1,9 +1,9 @@
 // Profiles one training step of the bench workloads with `profile` (per-op self time, share, bytes):
 // the LAD teacher step at 48×48 (bench/lad.ts's model and optimizer) and the tiny-CNN step of bench/cpu.ts.
-// Usage: `pnpm --filter @lad/bench profile [all|teacher|cnn] [steps]` (env THREADS=n, MIN_MACS=m for threadTuning.minMacs, SIZE=96 for the
+// Usage: `pnpm --filter @lad/bench profile [all|teacher|cnn] [steps]` (env THREADS=n, MIN_MACS=m for setSplitMacs, SIZE=96 for the
 // teacher at 96×96). A tool for finding costs, not a benchmark row.
 
-import { Generator, Tensor, batchNorm, conv2d, crossEntropy, manualSeed, noGrad, profile, randint, randn, setNumThreads, threadTuning } from '@lad/tensor';
+import { Generator, Tensor, batchNorm, conv2d, crossEntropy, manualSeed, noGrad, profile, randint, randn, setNumThreads, setSplitMacs } from '@lad/tensor';
 import { threadStats } from '../packages/tensor/src/backend/cpu/threads.ts';
 import { SGD } from '@lad/nn';
 import { buildModel, resolveLabelScale, teacherLoss } from '@lad/lad';
@@ -13,7 +13,7 @@ const which = process.argv[2] ?? 'all',
   steps = Number(process.argv[3] ?? 3);
 manualSeed(0);
 if (process.env.THREADS) setNumThreads(Number(process.env.THREADS));
-if (process.env.MIN_MACS) threadTuning.minMacs = Number(process.env.MIN_MACS);
+if (process.env.MIN_MACS) setSplitMacs(Number(process.env.MIN_MACS));
 
 function run(label: string, step: () => void): void {
   step(); // warmup

@@ -5,7 +5,15 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { initThreads, singleThreadReason } from '../packages/tensor/src/backend/cpu/threads-web.ts';
-import { getNumThreads, registerKernels, runKernel, setNumThreads, threadStats, threadTuning } from '../packages/tensor/src/backend/cpu/threads.ts';
+import {
+  getNumThreads,
+  registerKernels,
+  runKernel,
+  setNumThreads,
+  setSplitMacs,
+  threadStats,
+  threadTuning,
+} from '../packages/tensor/src/backend/cpu/threads.ts';
 
 describe('CPU thread pool', () => {
   const threads = getNumThreads();
@@ -69,5 +77,17 @@ describe('CPU thread pool', () => {
     expect(await initThreads(3)).toBe(3);
     expect(() => initThreads(0)).toThrow(/initThreads: n must be an integer >= 1: got 0/);
     expect(() => initThreads(1.5)).toThrow(RangeError);
+  });
+
+  it('setSplitMacs sets the split size, and rejects a bad one', () => {
+    const before = threadTuning.minMacs;
+    try {
+      setSplitMacs(1234);
+      expect(threadTuning.minMacs).toBe(1234);
+      for (const bad of [-1, Number.NaN, Infinity]) expect(() => setSplitMacs(bad)).toThrow(/setSplitMacs: macs must be a finite number >= 0/);
+      expect(threadTuning.minMacs).toBe(1234);
+    } finally {
+      threadTuning.minMacs = before;
+    }
   });
 });

@@ -6,7 +6,7 @@
 // (no outDir); this file only watches it (a loss per step, a live prediction, each arm's numbers)
 // and holds it while the page has it stopped.
 
-import { type Device, type Tensor, initBackend, getNumThreads, initThreads, singleThreadReason, threadStats, threadTuning } from '@lad/tensor';
+import { type Device, type Tensor, initBackend, getNumThreads, initThreads, singleThreadReason, threadStats, setSplitMacs } from '@lad/tensor';
 import {
   type ArmSeedMetrics,
   type ExperimentConfig,
@@ -26,7 +26,7 @@ import { predictIds, seesLabels } from './predict.ts';
 export type Backend = 'cpu' | 'auto' | 'webgpu' | 'webgl2';
 /**
  * `threads`: the CPU backend's threads (default: initThreads', min(2, cores)); more than 1 needs a
- * cross-origin isolated page. `minMacs`: threadTuning.minMacs, the job size from which they split.
+ * cross-origin isolated page. `minMacs`: the job size from which they split (setSplitMacs).
  */
 export type ToWorker =
   | { type: 'start'; settings: string[]; seed: number; backend: Backend; threads?: number; minMacs?: number }
@@ -72,7 +72,7 @@ async function run(cfg0: ExperimentConfig, seed: number, backend: Backend, threa
   let device: Device = 'cpu',
     deviceText = '';
   if (backend === 'cpu') {
-    if (minMacs !== undefined) threadTuning.minMacs = minMacs;
+    if (minMacs !== undefined) setSplitMacs(minMacs);
     const n = await initThreads(threads);
     deviceText = n > 1 ? `cpu, ${n} threads (Web Workers over SharedArrayBuffer)` : `cpu, 1 thread (${singleThreadReason() ?? 'as asked'})`;
   } else {

@@ -100,7 +100,7 @@ async function pass(path: string, query: string): Promise<string | null> {
   return abort;
 }
 const aborts = [
-  // splitFrom: the fixture's 24x24 jobs are under the default split size (threadTuning.minMacs); split them anyway
+  // splitFrom: the fixture's 24x24 jobs are under the default split size (setSplitMacs); split them anyway
   await pass('/', `${query}&isolated=1&splitFrom=${1 << 20}&threads=${args.includes('--threads') ? args[args.indexOf('--threads') + 1] : 2}`),
   await pass('/plain/', `${query}&isolated=0&only=cpu`),
 ].filter((a) => a !== null);

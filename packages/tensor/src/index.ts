@@ -80,7 +80,7 @@ export { TensorError, ShapeError, DTypeError, DeviceError, InternalError, ValueE
 export { fmtShape, broadcastShapes } from './shape.ts';
 export { backendFor, registerBackend, type Backend } from './backend/backend.ts';
 export { initBackend, flush, disposeBackend, gpuStats, type GpuInfo, type GpuMode, type InitOptions } from './backend/init.ts';
-export { setNumThreads, getNumThreads, threadStats, threadTuning } from './backend/cpu/threads.ts';
+export { setNumThreads, getNumThreads, threadStats, setSplitMacs } from './backend/cpu/threads.ts';
 export { initThreads, singleThreadReason } from './backend/cpu/threads-web.ts';
 export { setFma, gemmKernel } from './backend/cpu/gemm.ts';
 export { profile, profileSteps, type Profile, type ProfileRow, type ProfileOptions, type ProfileStepsOptions, type Phase, type RowKind } from './profile.ts';

@@ -29,24 +29,13 @@ const directModule = (fma: boolean): object | null => registerModule(fma ? 'conv
 
 // ============ self-contained kernel (also runs in the workers) ============
 
-interface DirectJob {
+/** The geometry (stride 1, groups 1; units run over the images) and the arrays, as one literal. */
+interface DirectJob extends Omit<Conv2dGeom, 'N' | 'sH' | 'sW' | 'groups'> {
   x: Float32Array;
   /** The weight as (O/4 blocks, C*kH*kW steps, 4 channels), zeros past O. */
   wr: Float32Array;
   /** The bias padded to 4*ceil(O/4), or null. */
   bias: Float32Array | null;
-  C: number;
-  H: number;
-  W: number;
-  O: number;
-  kH: number;
-  kW: number;
-  pH: number;
-  pW: number;
-  dH: number;
-  dW: number;
-  OH: number;
-  OW: number;
   /** Row bands per (image, channel block): more units for the threads when images x blocks are few. */
   bands: number;
   fma: boolean;

@@ -120,30 +120,31 @@ export function bnBackward(
   if (!simd && reluOut) g = reluMask(g, reluOut, gx); // the fused ReLU's gradient first, into gx (overwritten below)
   const { gw, gb } = simd ? simd.sums(s.mean, s.invstd) : { gw: new Float64Array(C), gb: new Float64Array(C) },
     M = N * L;
-  for (let c = 0; c < C && !simd; c += 2) {
-    // gb = Σg, gw = Σg·x̂, channels in pairs as in bnStats (simd.sums took them above)
-    const c1 = Math.min(c + 1, C - 1),
-      d1 = (c1 - c) * L;
-    const m0 = s.mean[c],
-      is0 = s.invstd[c],
-      m1 = s.mean[c1],
-      is1 = s.invstd[c1];
-    let sg0 = 0,
-      sgx0 = 0,
-      sg1 = 0,
-      sgx1 = 0;
-    for (let n = 0; n < N; n++)
-      for (let i = (n * C + c) * L, e = i + L; i < e; i++) {
-        sg0 += g[i];
-        sgx0 += g[i] * (x[i] - m0) * is0;
-        sg1 += g[i + d1];
-        sgx1 += g[i + d1] * (x[i + d1] - m1) * is1;
-      }
-    gb[c] = sg0;
-    gw[c] = sgx0;
-    gb[c1] = sg1;
-    gw[c1] = sgx1;
-  }
+  // gb = Σg, gw = Σg·x̂, channels in pairs as in bnStats (simd.sums took them above)
+  if (!simd)
+    for (let c = 0; c < C; c += 2) {
+      const c1 = Math.min(c + 1, C - 1),
+        d1 = (c1 - c) * L;
+      const m0 = s.mean[c],
+        is0 = s.invstd[c],
+        m1 = s.mean[c1],
+        is1 = s.invstd[c1];
+      let sg0 = 0,
+        sgx0 = 0,
+        sg1 = 0,
+        sgx1 = 0;
+      for (let n = 0; n < N; n++)
+        for (let i = (n * C + c) * L, e = i + L; i < e; i++) {
+          sg0 += g[i];
+          sgx0 += g[i] * (x[i] - m0) * is0;
+          sg1 += g[i + d1];
+          sgx1 += g[i + d1] * (x[i + d1] - m1) * is1;
+        }
+      gb[c] = sg0;
+      gw[c] = sgx0;
+      gb[c1] = sg1;
+      gw[c1] = sgx1;
+    }
   for (let c = 0; c < C; c++) {
     const m = s.mean[c],
       is = s.invstd[c],

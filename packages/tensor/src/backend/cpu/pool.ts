@@ -3,9 +3,8 @@
 // (https://pytorch.org/docs/stable/nn.functional.html#pooling-functions), with ceil_mode false,
 // dilation 1 and no divisor_override. Outputs are written in full; backward outputs are zeroed
 // first, then accumulated. These loops are the direct definition (a window per output, clipped
-// to the input); maxPool2d splits each output row into border columns (clipped windows) and
-// interior ones (full windows, no clipping, unrolled for kW = 3; for float32 in WebAssembly SIMD,
-// wasm/pool-simd.ts), visiting the same cells in the same order. The property tests check them
+// to the input); for float32, maxPool2d runs each row's interior columns (full windows, no clipping)
+// in WebAssembly SIMD (wasm/pool-simd.ts), visiting the same cells in the same order. The property tests check them
 // against an independent reference, and test/cpu-pool-resize-bits.test.ts pins maxPool2d's bits to
 // the plain loop.
 //
@@ -53,7 +52,7 @@ function interior(O: number, k: number, s: number, p: number, size: number): [nu
 
 /**
  * The max of one clipped window [h0, h1) × [w0, w1) of the plane at `base`, in row-major order,
- * into out[o] and its flat h*W+w into indices[o] (the definition; the interior loops below are it, unrolled).
+ * into out[o] and its flat h*W+w into indices[o] (the definition).
  */
 function maxWindow(
   x: FloatArray,
@@ -94,54 +93,16 @@ export function maxPool2d(x: FloatArray, g: Pool2dGeom, out: FloatArray, indices
     cols = windows(OW, kW, sW, pW, W);
   const [a, b] = interior(OW, kW, sW, pW, W);
   // float32 with 4 interior columns or more: those in WebAssembly SIMD (wasm/pool-simd.ts, the same
-  // bits), written first; the JS loops below then fill the border columns.
+  // bits), written first; the JS loop below then fills the other columns.
   const simd = x instanceof Float32Array && b - a >= 4 && poolSimdOn(x.length);
   if (simd) maxPoolInteriorF32(x, g, rows.lo, rows.hi, a, b, out as Float32Array, indices);
-  const jsFrom = simd ? b : a; // the interior columns left to JS: [jsFrom, b)
   const HW = H * W;
   for (let plane = 0, o = 0; plane < N * C; plane++) {
     const base = plane * HW;
     for (let oh = 0; oh < OH; oh++, o += OW) {
       const h0 = rows.lo[oh],
         h1 = rows.hi[oh];
-      for (let ow = 0; ow < a; ow++) maxWindow(x, base, W, h0, h1, cols.lo[ow], cols.hi[ow], out, indices, o + ow);
-      for (let ow = b; ow < OW; ow++) maxWindow(x, base, W, h0, h1, cols.lo[ow], cols.hi[ow], out, indices, o + ow);
-      // Interior columns: the window's columns w0 .. w0+kW-1 are all in bounds.
-      if (kW === 3) {
-        for (let ow = jsFrom; ow < b; ow++) {
-          const w0 = ow * sW - pW;
-          let best = -Infinity,
-            arg = h0 * W + w0;
-          for (let h = h0; h < h1; h++) {
-            const row = h * W + w0,
-              p = base + row;
-            const v0 = x[p],
-              v1 = x[p + 1],
-              v2 = x[p + 2];
-            if (v0 > best || v0 !== v0) (best = v0), (arg = row);
-            if (v1 > best || v1 !== v1) (best = v1), (arg = row + 1);
-            if (v2 > best || v2 !== v2) (best = v2), (arg = row + 2);
-          }
-          out[o + ow] = best;
-          indices[o + ow] = arg;
-        }
-      } else {
-        for (let ow = jsFrom; ow < b; ow++) {
-          const w0 = ow * sW - pW;
-          let best = -Infinity,
-            arg = h0 * W + w0;
-          for (let h = h0; h < h1; h++) {
-            const row = h * W + w0,
-              p = base + row;
-            for (let k = 0; k < kW; k++) {
-              const v = x[p + k];
-              if (v > best || v !== v) (best = v), (arg = row + k);
-            }
-          }
-          out[o + ow] = best;
-          indices[o + ow] = arg;
-        }
-      }
+      for (let ow = 0; ow < OW; ow++) if (!simd || ow < a || ow >= b) maxWindow(x, base, W, h0, h1, cols.lo[ow], cols.hi[ow], out, indices, o + ow);
     }
   }
 }

@@ -110,6 +110,12 @@ export function bilinearBackward(
   const rows = new Float64Array(H * OW),
     acc = new Float64Array(W);
   const OW4 = OW - (OW % 4);
+  // runEnd[s]: the end of the run of output columns from s with the same two source columns (the column pass below)
+  const runEnd = new Int32Array(OW);
+  for (let s = 0, e = 0; s < OW; s = e) {
+    for (e = s + 1; e < OW && c0[e] === c0[s] && c1[e] === c1[s]; e++);
+    runEnd[s] = e;
+  }
   for (let plane = 0, o = 0; plane < N * C; plane++) {
     rows.fill(0);
     for (let oh = 0; oh < OH; oh++, o += OW) {
@@ -147,7 +153,7 @@ export function bilinearBackward(
       for (let s = 0, e = 0; s < OW; s = e) {
         const i0 = c0[s],
           i1 = c1[s];
-        for (e = s + 1; e < OW && c0[e] === i0 && c1[e] === i1; e++);
+        e = runEnd[s]!;
         let t0 = acc[i0],
           t1 = acc[i1];
         if (i0 !== i1) {

@@ -29,7 +29,7 @@ export interface KernelTable {
 }
 
 /**
- * The CPU thread pool's knob: a job is split across threads from `minMacs` multiply-adds (32 M; lower
+ * The CPU thread pool's knob (set by setSplitMacs): a job is split across threads from `minMacs` multiply-adds (32 M; lower
  * it on a machine whose cores wake faster, or in tests that must split small jobs). A worker starts
  * ~0.5 ms after the post on the project's 2-core VM (an idle vCPU wakes), and the operands are copied
  * into shared memory. There, with both cores free, medians of steps on 2 threads: LAD teacher 48x48
@@ -172,6 +172,12 @@ let numThreads = node ? Math.max(1, Math.min(2, node.os.availableParallelism()))
 let disabled = false,
   parallelJobs = 0;
 const pool: PoolWorker[] = [];
+
+/** Splits CPU jobs across threads from `macs` multiply-adds (threadTuning.minMacs; default 32 M). */
+export function setSplitMacs(macs: number): void {
+  if (!(Number.isFinite(macs) && macs >= 0)) throw new RangeError(`setSplitMacs: macs must be a finite number >= 0: got ${macs}`);
+  threadTuning.minMacs = macs;
+}
 
 /** Threads the kernels may use (the main thread included). Tests set 1 to compare against. */
 export function setNumThreads(n: number): void {

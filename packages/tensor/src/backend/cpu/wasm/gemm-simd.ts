@@ -18,7 +18,7 @@
 // both: with relaxed_madd 4 x 8 runs ~53 GFLOP/s in cache and 4 x 12 ~28 (it spills; bench numbers
 // in docs/ARCHITECTURE.md).
 
-import { registerKernels, registerValues, type KernelTable } from '../threads.ts';
+import { registerKernels, registerModule, type KernelTable } from '../threads.ts';
 import { Code, whileNot, I32, Op, Simd, V128, wasmModule, type FuncDef } from './emit.ts';
 import { copyRunsKernel, im2colKernel } from './copy.ts';
 import { relaxedMaddFuses } from './fma.ts';
@@ -252,25 +252,8 @@ export function buildGemmSimdModule(t: SimdTile = SIMD_TILE): Uint8Array {
 
 // ============ compiling (main thread) ============
 
-/** The parts of the WebAssembly JS API used here (tsconfig's lib has no WebAssembly types). */
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-}
-
-/** The compiled module (posted to the workers as is), or null where WebAssembly SIMD is unavailable. */
-function compile(t: SimdTile): object | null {
-  const WA = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-  if (WA === undefined) return null;
-  try {
-    const bytes = buildGemmSimdModule(t);
-    return WA.validate(bytes) ? new WA.Module(bytes) : null; // validate fails where SIMD is not supported
-  } catch {
-    return null;
-  }
-}
-
-export const gemmSimdModule: object | null = compile(SIMD_TILE);
+/** The compiled module (posted to the workers as is), or null where WebAssembly SIMD is unavailable (validate fails). */
+export const gemmSimdModule: object | null = registerModule('gemmSimd.module', () => buildGemmSimdModule(SIMD_TILE));
 
 let fmaModule: object | null | undefined; // undefined: not tried yet
 
@@ -281,8 +264,8 @@ let fmaModule: object | null | undefined; // undefined: not tried yet
  */
 export function gemmSimdFmaModule(): object | null {
   if (fmaModule === undefined) {
-    fmaModule = gemmSimdModule !== null && relaxedMaddFuses() ? compile({ ...SIMD_TILE, fma: true }) : null;
-    if (fmaModule !== null) registerValues({ 'gemmSimdFma.module': fmaModule });
+    fmaModule =
+      gemmSimdModule !== null && relaxedMaddFuses() ? registerModule('gemmSimdFma.module', () => buildGemmSimdModule({ ...SIMD_TILE, fma: true })) : null;
   }
   return fmaModule;
 }
@@ -532,4 +515,3 @@ function gemmTilesSimd(K: KernelTable, j: SimdJob, u0: number, u1: number): void
 }
 
 registerKernels({ packAViewF32, packBViewF32, gemmTilesSimd });
-if (gemmSimdModule !== null) registerValues({ 'gemmSimd.module': gemmSimdModule });
