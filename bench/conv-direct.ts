@@ -1,7 +1,8 @@
-// The direct stride-1 conv kernel (backend/cpu/conv-direct.ts) against the implicit-im2col GEMM path.
+// The direct conv kernel (backend/cpu/conv-direct.ts) against the implicit-im2col GEMM path.
 // `shapes` (the default): per shape, the forward and the input gradient of the stride-1 3x3 (and 1x1)
 // convs of the LAD teacher at 48x48 and 96x96 (bench/_convshapes.ts lists them), of the tiny-CNN bench
-// row and a few others; the two paths interleaved, REPS times each; medians in ms and GFLOP/s: the
+// row and a few others, then the forward of the strided ones (`strided`: the LAD model's stride-2 convs
+// at 96 and 48, a few others); the two paths interleaved, REPS times each; medians in ms and GFLOP/s: the
 // numbers behind conv-direct.ts's routing rule. `steps`: whole training steps (the LAD teacher at 48
 // and 96, the tiny CNN of bench/cpu.ts), GEMM-only and routed steps interleaved, medians of wall time,
 // CPU time (the robust one on a shared machine, with THREADS=1) and time inside the conv kernels.
@@ -74,11 +75,14 @@ const shapes: [number, number, number, number, number, number, number][] = [
   [2, 16, 33, 16, 5, 1, 2],
 ];
 
-// [..., stride]: strided weight gradients (the LAD model's stride-2 convs, a few others)
+// [..., stride]: strided forwards and weight gradients (the LAD model's stride-2 convs at 96 and 48, a few others)
 const strided: [number, number, number, number, number, number, number, number][] = [
   [8, 4, 96, 8, 3, 1, 1, 2],
   [8, 8, 24, 16, 3, 1, 1, 2],
   [8, 8, 24, 16, 1, 1, 0, 2],
+  [8, 4, 48, 8, 3, 1, 1, 2],
+  [8, 8, 12, 16, 3, 1, 1, 2],
+  [8, 8, 12, 16, 1, 1, 0, 2],
   [8, 3, 64, 32, 3, 1, 1, 2],
   [8, 32, 64, 64, 3, 1, 1, 2],
   [2, 64, 56, 128, 3, 1, 1, 2],
@@ -87,11 +91,15 @@ const strided: [number, number, number, number, number, number, number, number][
 
 function shapeRows(): void {
   console.log(`threads ${process.env.THREADS ?? 2}, ${REPS} reps, medians: ms gemm, ms direct, GFLOP/s gemm -> direct, speed-up`);
-  for (const [N, C, H, O, k, d, p] of shapes) {
-    for (const [label, g] of [
+  const rows: [string, G][] = [
+    ...shapes.flatMap(([N, C, H, O, k, d, p]): [string, G][] => [
       [`fwd  N${N} C${C} ${H}x${H} O${O} k${k} d${d} p${p}`, geom(N, C, H, O, k, d, p)],
       [`bwdI N${N} C${C} ${H}x${H} O${O} k${k} d${d} p${p}`, geom(N, O, H, C, k, d, (k - 1) * d - p)],
-    ] as [string, G][]) {
+    ]),
+    ...strided.map(([N, C, H, O, k, d, p, s]): [string, G] => [`fwd  N${N} C${C} ${H}x${H} O${O} k${k} d${d} p${p} s${s}`, geom(N, C, H, O, k, d, p, s)]),
+  ];
+  {
+    for (const [label, g] of rows) {
       if (!label.includes(filter)) continue;
       const x = lcgFloats(g.N * g.C * g.H * g.W, 1),
         w = lcgFloats(g.O * g.C * g.kH * g.kW, 2),

@@ -1,8 +1,9 @@
-// Direct convolution for the CPU backend: float32, stride 1, groups 1, any kernel size, dilation and
+// Direct convolution for the CPU backend: float32, groups 1, any kernel size, stride, dilation and
 // padding, output rows of at least 4 pixels, on the WebAssembly SIMD module of wasm/conv-direct-simd.ts
 // (no im2col packing: each input element is read once per tap and 4 output channels). conv.ts routes
 // the forward and the stride-1 input gradient (a forward conv with the flipped kernel) here when
-// `useDirect` says so. Each output is the same sequence of float32 operations as on the SIMD GEMM
+// `useDirect` says so. At stride sW the padded plane's columns are split in sW phases (column j*sW + r
+// of a row at r*Wq + j), so that 4 consecutive output pixels read 4 consecutive floats at every tap. Each output is the same sequence of float32 operations as on the SIMD GEMM
 // path (mul+add or FMA, as gemmKernel() says), so the routing changes speed, not bits.
 // Threads split the work in units (image n, block of 4 output channels, band of rows where images x
 // blocks are few); each thread copies the rearranged weight into its module memory once per job, and
@@ -29,8 +30,8 @@ const directModule = (fma: boolean): object | null => registerModule(fma ? 'conv
 
 // ============ self-contained kernel (also runs in the workers) ============
 
-/** The geometry (stride 1, groups 1; units run over the images) and the arrays, as one literal. */
-interface DirectJob extends Omit<Conv2dGeom, 'N' | 'sH' | 'sW' | 'groups'> {
+/** The geometry (groups 1; units run over the images) and the arrays, as one literal. */
+interface DirectJob extends Omit<Conv2dGeom, 'N' | 'groups'> {
   x: Float32Array;
   /** The weight as (O/4 blocks, C*kH*kW steps, 4 channels), zeros past O. */
   wr: Float32Array;
@@ -45,30 +46,34 @@ interface DirectJob extends Omit<Conv2dGeom, 'N' | 'sH' | 'sW' | 'groups'> {
 
 interface DirectInstance {
   direct(x: number, w: number, tab: number, nk: number, out: number, vecs: number, n: number, bias: number, plane: number): void;
-  pad(src: number, dst: number, C: number, rows: number, cols: number, srcRow: number, srcPlane: number, dstRow: number, dstPlane: number): void;
+  pad(src: number, dst: number, C: number, rows: number, cols: number, srcRow: number, srcPlane: number, dstRow: number, dstPlane: number, step: number): void;
   mem: { buffer: ArrayBuffer; grow(pages: number): number };
 }
 
 /**
  * Units [u0, u1), unit u = (image n, channel block ob, row band), band fastest. Module memory (floats): [weight
  * OB*4*nk][tap offsets nk (i32)][bias 4*OB][image C*H*W][padded image C*Hp*Wp][output block 4*OH*OW]
- * [vector descriptors]. Padded plane: Hp = OH + (kH-1)*dH rows of Wp = OW + (kW-1)*dW, input pixel
- * (ih, iw) at (ih + pH, iw + pW). A band's output pixels go in vectors of 4 (descriptors: byte offsets
+ * [vector descriptors]. Padded plane: Hp = (OH-1)*sH + (kH-1)*dH + 1 rows of sW phases of Wq = OW +
+ * floor((kW-1)*dW / sW) floats (Wp = sW*Wq a row); input pixel (ih, iw) at row ih + pH, column
+ * (iw + pW) mod sW * Wq + floor((iw + pW) / sW); only the rows and phases some tap reads are filled (the
+ * others stay zero). Tap (kh, kw) of output pixel (oh, ow) reads row oh*sH + kh*dH, phase kw*dW mod sW,
+ * column ow + floor(kw*dW / sW). A band's output pixels go in vectors of 4 (descriptors: byte offsets
  * of the input of lanes 0-1 and 2-3, of the output, and whether the lanes straddle two rows): even
  * widths are cut in the row-major order of the pixels, so a 6-pixel row takes 1.5 vectors (the lanes
  * of a straddling vector come from two rows: 2 + 2, as the width is even); odd widths row by row, the
  * last vector of a row shifted left to end at the row's end (a few pixels computed twice, the same bits).
  */
 function convDirectUnits(K: KernelTable, j: DirectJob, u0: number, u1: number): void {
-  const { x, wr, bias, C, H, W, O, kH, kW, pH, pW, dH, dW, OH, OW, bands, out } = j;
+  const { x, wr, bias, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, OH, OW, bands, out } = j;
   const up4 = (n: number) => (n + 3) & ~3;
   const OB = (O + 3) >> 2,
     kk = kH * kW,
     nk = C * kk,
     HW = H * W,
     P = OH * OW,
-    Hp = OH + (kH - 1) * dH,
-    Wp = OW + (kW - 1) * dW;
+    Hp = (OH - 1) * sH + (kH - 1) * dH + 1,
+    Wq = OW + Math.floor(((kW - 1) * dW) / sW),
+    Wp = sW * Wq;
   const wAt = 0,
     tAt = 4 * OB * nk,
     bAt = tAt + up4(nk),
@@ -85,13 +90,32 @@ function convDirectUnits(K: KernelTable, j: DirectJob, u0: number, u1: number): 
   const f = new Float32Array(m.mem.buffer),
     R = new Int32Array(m.mem.buffer); // after growing (it detaches the old buffer)
   f.set(wr, wAt);
-  for (let c = 0, k = tAt; c < C; c++) for (let kh = 0; kh < kH; kh++) for (let kw = 0; kw < kW; kw++, k++) R[k] = 4 * (c * Hp * Wp + kh * dH * Wp + kw * dW); // step (c, kh, kw): byte offset
+  const rowPhases = new Set<number>(),
+    colPhases = new Set<number>(); // the padded rows mod sH and columns mod sW that some tap reads
+  for (let c = 0, k = tAt; c < C; c++)
+    for (let kh = 0; kh < kH; kh++)
+      for (let kw = 0; kw < kW; kw++, k++) {
+        const cw = kw * dW;
+        R[k] = 4 * (c * Hp * Wp + kh * dH * Wp + (cw % sW) * Wq + Math.floor(cw / sW)); // step (c, kh, kw): byte offset
+        rowPhases.add((kh * dH) % sH);
+        colPhases.add(cw % sW);
+      }
   if (bias !== null) f.set(bias, bAt);
   f.fill(0, padAt, padAt + C * Hp * Wp); // the padding; the image's pixels are written over it per image
+  // pad calls (src, dst, rows, cols in floats): per read (row phase, column phase), the input pixels that land there
+  const pads: [number, number, number, number][] = [];
   const ih0 = Math.max(0, -pH),
     ih1 = Math.min(H, Hp - pH),
     iw0 = Math.max(0, -pW),
     iw1 = Math.min(W, Wp - pW); // input rows and columns that land in the padded plane
+  for (const rp of rowPhases)
+    for (const cp of colPhases) {
+      const ihS = ih0 + ((((rp - ih0 - pH) % sH) + sH) % sH),
+        iwS = iw0 + ((((cp - iw0 - pW) % sW) + sW) % sW); // the first input row and column of the phase
+      if (ihS >= ih1 || iwS >= iw1) continue;
+      const dst = padAt + (ihS + pH) * Wp + cp * Wq + (iwS + pW - cp) / sW;
+      pads.push([rawAt + ihS * W + iwS, dst, Math.ceil((ih1 - ihS) / sH), Math.ceil((iw1 - iwS) / sW)]);
+    }
   const even = OW % 2 === 0,
     first: number[] = []; // band b's vectors: descriptors first[b] .. first[b + 1]
   let nv = 0;
@@ -111,13 +135,13 @@ function convDirectUnits(K: KernelTable, j: DirectJob, u0: number, u1: number): 
         const q = Math.min(p, end - 4),
           oh = Math.floor(q / OW),
           ow = q - oh * OW; // pixel q = (oh, ow); OW - ow is 2 or >= 4
-        vector(oh * Wp + ow, (oh + 1) * Wp, q, OW - ow < 4);
+        vector(oh * sH * Wp + ow, (oh + 1) * sH * Wp, q, OW - ow < 4);
       }
     else
       for (let oh = r0; oh < r1; oh++)
         for (let ow = 0; ow < OW; ow += 4) {
           const o = Math.min(ow, OW - 4);
-          vector(oh * Wp + o, 0, oh * OW + o, false);
+          vector(oh * sH * Wp + o, 0, oh * OW + o, false);
         }
   }
   first.push(nv);
@@ -134,8 +158,7 @@ function convDirectUnits(K: KernelTable, j: DirectJob, u0: number, u1: number): 
       ob = nb - n * OB;
     if (n !== img) {
       f.set(x.subarray(n * C * HW, (n + 1) * C * HW), rawAt);
-      if (ih1 > ih0 && iw1 > iw0)
-        m.pad(4 * (rawAt + ih0 * W + iw0), 4 * (padAt + (ih0 + pH) * Wp + iw0 + pW), C, ih1 - ih0, iw1 - iw0, 4 * W, 4 * HW, 4 * Wp, 4 * Hp * Wp);
+      for (const [src, dst, rows, cols] of pads) m.pad(4 * src, 4 * dst, C, rows, cols, 4 * sH * W, 4 * HW, 4 * sH * Wp, 4 * Hp * Wp, 4 * sW);
       img = n;
     }
     const r0 = Math.floor((band * OH) / bands),
@@ -159,14 +182,14 @@ registerKernels({ convDirectUnits });
 function memoryBytes(g: Conv2dGeom): number {
   const OB = Math.ceil(g.O / 4),
     nk = g.C * g.kH * g.kW,
-    Hp = g.OH + (g.kH - 1) * g.dH,
-    Wp = g.OW + (g.kW - 1) * g.dW;
+    Hp = (g.OH - 1) * g.sH + (g.kH - 1) * g.dH + 1,
+    Wp = g.sW * (g.OW + Math.floor(((g.kW - 1) * g.dW) / g.sW));
   return 4 * (4 * OB * nk + nk + 4 * OB + g.C * g.H * g.W + g.C * Hp * Wp + 4 * g.OH * g.OW + 4 * (g.OH * Math.ceil(g.OW / 4) + g.OH) + 16);
 }
 
 /**
  * Whether conv2dForward runs g on the direct kernel: float32 operands with the SIMD GEMM on (the
- * direct kernel gives its bits), stride 1, groups 1, output rows of 4 pixels or more; then, in mode
+ * direct kernel gives its bits), groups 1, output rows of 4 pixels or more; then, in mode
  * 'auto', at most 1152 reduction steps C*kH*kW, and either at most 32 output channels or a width
  * that is a multiple of 4. Measured with bench/conv-direct.ts (2-core EPYC, 1 thread, medians of 9,
  * GFLOP/s GEMM -> direct; the f32x4 peak is ~56 a core): the LAD model's stride-1 convs at 12x12 and
@@ -176,12 +199,17 @@ function memoryBytes(g: Conv2dGeom): number {
  * per step or wastes lanes (rows not a multiple of 4: 6x6 C64 O64 44 -> 39, C128 O128 48 -> 42, 7x7
  * C64 O64 x1.0-1.06; with O = 32 only 5-pixel rows lose: 5x5 C32 x0.86-0.98) or where its 4-channel
  * weight block outgrows the L1 cache (C256 14x14 O256, 2304 steps: x0.88-0.95; 1152 steps: x1.06).
+ * The same rule at stride 2 (the input plane split in column phases, see convDirectUnits), 1 thread,
+ * medians of 15: the LAD model's stem C4 96x96 O8 17 -> 32 (48x48: 17 -> 31), its 24x24 C8 O16 3x3
+ * 20 -> 29 and 1x1 5 -> 11, at 12x12 x1.0-1.3 and x0.9-2 (a few µs, noisy); C3 64x64 O32 x1.4, C32 64x64
+ * O64 x1.1, C64 56x56 O128 x1.07, C64 12x12 O64 and C64 14x14 O128 x0.97-1.0; the rule leaves C128 28x28
+ * O256 (14-pixel rows) to the GEMM (x1.0); 5-pixel rows with 32 channels out lose as at stride 1 (x0.75-1.3, noisy).
  */
 export function useDirect(g: Conv2dGeom, x: object, w: object, bias: object | null, out: object): boolean {
   const mode = directTuning.mode;
   if (mode === 'gemm') return false;
   const f32 = x instanceof Float32Array && w instanceof Float32Array && out instanceof Float32Array && (bias === null || bias instanceof Float32Array);
-  if (!f32 || g.sH !== 1 || g.sW !== 1 || g.groups !== 1 || g.OW < 4 || memoryBytes(g) > MAX_BYTES) return false;
+  if (!f32 || g.groups !== 1 || g.OW < 4 || memoryBytes(g) > MAX_BYTES) return false;
   const kernel = gemmKernel();
   if (kernel === 'js' || directModule(kernel === 'fma') === null) return false;
   if (mode === 'direct') return true;
@@ -205,11 +233,11 @@ export function conv2dDirect(x: Float32Array, w: Float32Array, bias: Float32Arra
     bp.fill(0);
     bp.set(bias);
   }
-  const { H, W, pH, pW, dH, dW } = g,
+  const { H, W, sH, sW, pH, pW, dH, dW } = g,
     fma = gemmKernel() === 'fma',
     bands = N * OB >= MIN_UNITS ? 1 : Math.min(OH, Math.ceil(MIN_UNITS / (N * OB)));
   // biome-ignore format: one literal
-  const job: DirectJob = { x, wr, bias: bp, C, H, W, O, kH, kW, pH, pW, dH, dW, OH, OW, bands, fma, keepBytes: KEEP_BYTES, out };
+  const job: DirectJob = { x, wr, bias: bp, C, H, W, O, kH, kW, sH, sW, pH, pW, dH, dW, OH, OW, bands, fma, keepBytes: KEEP_BYTES, out };
   // the workers get the images of their units and write their blocks; the output is theirs alone where blocks are not cut in bands
   const P = OH * OW,
     unit = (u: number) => [Math.floor(u / bands / OB), Math.floor(u / bands) % OB] as const; // (n, ob)

@@ -7,8 +7,8 @@
 // weight-gradient GEMMs span the whole batch: im2col columns (rows) run over (n, oh, ow).
 // On the SIMD path the im2col packers describe a block by one descriptor per tap, which the
 // module's im2col expands (wasm/copy.ts). 1x1 stride-1 unpadded convolutions read plain strided
-// views; taps that only read padding are dropped first (conv-taps.ts). A float32 stride-1 forward (so
-// also a stride-1 input gradient) runs conv-direct.ts's direct kernel instead where useDirect measured
+// views; taps that only read padding are dropped first (conv-taps.ts). A float32 forward (any stride;
+// so also a stride-1 input gradient) runs conv-direct.ts's direct kernel instead where useDirect measured
 // it faster: no packing, the same bits; a float32 weight gradient runs conv-wgrad.ts's
 // where useDirectWeight measured it faster (the same bits too). Naive references (7-deep
 // loops, float64 accumulators) close the file; the property tests compare against them.

@@ -1,6 +1,7 @@
-// The WebAssembly SIMD module of the direct stride-1 convolution (../conv-direct.ts drives it),
-// emitted at load time with emit.ts. The image is first copied into module memory with zero padding
-// around each plane (`pad`), so the kernel has no bounds checks; `direct` then computes 4 output
+// The WebAssembly SIMD module of the direct convolution (../conv-direct.ts drives it), emitted at
+// load time with emit.ts. The image is first copied into module memory with zero padding around each
+// plane, its columns split in stride phases (`pad`), so the kernel has no bounds checks and 4
+// consecutive output pixels read 4 consecutive floats at any stride; `direct` then computes 4 output
 // channels of one image over a list of 4-pixel vectors (the driver cuts the output rows in vectors
 // and describes each), two at a time. Per reduction step k = (c, kh, kw): one unaligned v128 load of
 // the padded input per vector at the tap's offset (or two 64-bit loads for a vector whose lanes
@@ -14,9 +15,12 @@ import { emitCopy } from './copy.ts';
 
 /*
  * Addresses and strides in bytes.
- *   ;; C planes of rows x cols floats (rows of srcRow, planes of srcPlane bytes) -> dst (dstRow, dstPlane)
- *   (func $pad (export "pad") (param $src $dst $C $rows $cols $srcRow $srcPlane $dstRow $dstPlane i32)
- *     for c < C: for r < rows: copyRun(dst + c*dstPlane + r*dstRow, src + c*srcPlane + r*srcRow, cols, 4)
+ *   ;; C planes of rows x cols floats (rows of srcRow, planes of srcPlane bytes, columns step bytes apart)
+ *   ;; -> dst (dstRow, dstPlane, columns contiguous)
+ *   (func $pad (export "pad") (param $src $dst $C $rows $cols $srcRow $srcPlane $dstRow $dstPlane $step i32)
+ *     for c < C: for r < rows: copyRun(dst + c*dstPlane + r*dstRow, src + c*srcPlane + r*srcRow, cols, step)
+ *   ;; (step 8, a stride-2 phase: 4 floats at a time first, from two v128 loads and an i8x16.shuffle of
+ *   ;; their lanes 0, 2, 4, 6; the second load may read one float past the run, inside the memory)
  *
  *   ;; n vector descriptors at vecs, 4 i32 each: xa, xb (input of lanes 0-3, or of lanes 0-1 and 2-3 when
  *   ;; split, byte offsets from x), o (byte offset of the 4 outputs from out), split (0 or 1)
@@ -156,10 +160,10 @@ function directKernel(): FuncDef {
   return { params: Array<typeof I32>(9).fill(I32), results: [], locals: Array<typeof I32>(8).fill(I32), body: c, export: 'direct' };
 }
 
-/** pad(src, dst, C, rows, cols, srcRow, srcPlane, dstRow, dstPlane) (see above). */
+/** pad(src, dst, C, rows, cols, srcRow, srcPlane, dstRow, dstPlane, step) (see above). */
 function padKernel(): FuncDef {
-  const [src, dst, C, rows, cols, srcRow, srcPlane, dstRow, dstPlane] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const [ch, r, d, s, len, st] = [9, 10, 11, 12, 13, 14];
+  const [src, dst, C, rows, cols, srcRow, srcPlane, dstRow, dstPlane, step] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [ch, r, d, s, len, st] = [10, 11, 12, 13, 14, 15];
   const c = new Code();
   c.i32(0).set(ch);
   whileNot(
@@ -173,15 +177,28 @@ function padKernel(): FuncDef {
         () => {
           c.get(dst).get(ch).get(dstPlane).op(Op.i32_mul).op(Op.i32_add).get(r).get(dstRow).op(Op.i32_mul).op(Op.i32_add).set(d);
           c.get(src).get(ch).get(srcPlane).op(Op.i32_mul).op(Op.i32_add).get(r).get(srcRow).op(Op.i32_mul).op(Op.i32_add).set(s);
-          c.get(cols).set(len).i32(4).set(st);
-          emitCopy(c, d, s, len, st);
+          c.get(cols).set(len).get(step).set(st);
+          c.get(st).i32(8).op(Op.i32_eq).if(); // stride 2: every other float, 4 at a time
+          whileNot(
+            c,
+            () => c.get(len).i32(4).op(Op.i32_lt_s),
+            () => {
+              c.get(d).get(s).simd(Simd.v128_load, { align: 2, offset: 0 }).get(s).simd(Simd.v128_load, { align: 2, offset: 16 });
+              c.shuffle32([0, 2, 4, 6]).simd(Simd.v128_store, { align: 2, offset: 0 });
+              c.get(d).i32(16).op(Op.i32_add).set(d);
+              c.get(s).i32(32).op(Op.i32_add).set(s);
+              c.get(len).i32(4).op(Op.i32_sub).set(len);
+            },
+          );
+          c.end();
+          emitCopy(c, d, s, len, st); // the rest
           c.get(r).i32(1).op(Op.i32_add).set(r);
         },
       );
       c.get(ch).i32(1).op(Op.i32_add).set(ch);
     },
   );
-  return { params: Array<typeof I32>(9).fill(I32), results: [], locals: Array<typeof I32>(6).fill(I32), body: c, export: 'pad' };
+  return { params: Array<typeof I32>(10).fill(I32), results: [], locals: Array<typeof I32>(6).fill(I32), body: c, export: 'pad' };
 }
 
 /** The module's bytes: the chunk kernels (CHUNKS), direct, pad; memory exported as "mem". */
