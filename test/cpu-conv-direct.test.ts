@@ -3,9 +3,9 @@
 // references (float64 accumulators) within the float32 bound, over random geometries (odd widths, width
 // and height 1, stride 1..3 per axis, padding 0..3 and beyond the kernel reach, dilation 1..4, batch
 // 1..3), under both kernels (mul+add and FMA); the same bits as
-// the SIMD GEMM path on the same conv (also an unpadded 1x1, whose input gradient the GEMM path runs
-// as wᵀ @ gy); 1 and 2 threads bit-identical (also when rows are cut in
-// bands); and the routing rule of useDirect.
+// the SIMD GEMM path on the same conv (also 1x1s: unpadded, whose input gradient the GEMM path runs as
+// wᵀ @ gy, and strided, whose input gradient the direct path runs as that product scattered); 1 and 2
+// threads bit-identical (also when rows are cut in bands); and the routing rule of useDirect.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -133,9 +133,11 @@ describe('direct conv2d (cpu, float32)', () => {
           setFma(fma);
           expect(gemmKernel()).toBe(fma ? 'fma' : 'mul+add');
           const direct = passes(g, seed, 'direct');
-          // the forward runs the direct kernel when rows have >= 4 pixels; a stride-1 input gradient (a forward) when W >= 4
+          // the forward runs the direct kernel when rows have >= 4 pixels; a stride-1 input gradient (a forward) when W >= 4,
+          // a strided 1x1's (a 1x1 forward, scattered) when OW >= 4
           expect(direct.jobs.y).toBe(g.OW >= 4 ? 0 : 1);
           if (g.sH === 1 && g.sW === 1) expect(direct.jobs.gx).toBe(g.W >= 4 ? 0 : 1);
+          else if (g.kH === 1 && g.kW === 1) expect(direct.jobs.gx).toBe(g.OW >= 4 ? 0 : 1);
           const gemm = passes(g, seed, 'gemm');
           expect(sameBits(direct.y, gemm.y)).toBe(true);
           expect(sameBits(direct.gx, gemm.gx)).toBe(true);
@@ -146,10 +148,12 @@ describe('direct conv2d (cpu, float32)', () => {
     setFma(fmaDefault);
   });
 
-  it('gives the bits of the GEMMs of an unpadded 1x1 (its input gradient: w transposed times gy)', () => {
+  it('gives the bits of the GEMMs of 1x1s: unpadded (its input gradient: w transposed times gy), strided (that product scattered)', () => {
     for (const g of [
       geom({ N: 2, C: 40, H: 12, W: 12, O: 8, kH: 1, kW: 1, pH: 0, pW: 0, dH: 1, dW: 1 }),
       geom({ N: 3, C: 5, H: 7, W: 9, O: 6, kH: 1, kW: 1, pH: 0, pW: 0, dH: 1, dW: 1 }),
+      geom({ N: 8, C: 8, H: 24, W: 24, O: 16, kH: 1, kW: 1, pH: 0, pW: 0, dH: 1, dW: 1, sH: 2, sW: 2 }), // the LAD model's
+      geom({ N: 2, C: 3, H: 13, W: 23, O: 5, kH: 1, kW: 1, pH: 2, pW: 1, dH: 1, dW: 1, sH: 3, sW: 2 }), // padded: a zero border
     ])
       for (const fma of kernels) {
         setFma(fma);
@@ -172,6 +176,7 @@ describe('direct conv2d (cpu, float32)', () => {
         geom({ N: 2, C: 9, H: 6, W: 6, O: 6, kH: 3, kW: 3, pH: 4, pW: 4, dH: 4, dW: 4 }), // 6x6 rows, taps in the padding
         geom({ N: 3, C: 4, H: 19, W: 20, O: 8, kH: 3, kW: 3, pH: 1, pW: 1, dH: 1, dW: 1, sH: 2, sW: 2 }), // stride 2: 10x10 rows
         geom({ N: 1, C: 3, H: 17, W: 25, O: 5, kH: 2, kW: 4, pH: 0, pW: 3, dH: 2, dW: 1, sH: 1, sW: 3 }), // stride (1, 3), 1 unit: bands
+        geom({ N: 3, C: 16, H: 20, W: 18, O: 8, kH: 1, kW: 1, pH: 0, pW: 0, dH: 1, dW: 1, sH: 2, sW: 2 }), // a strided 1x1: the input gradient too
       ]) {
         for (const fma of kernels) {
           setFma(fma);

@@ -1,8 +1,8 @@
 // Direct convolution for the CPU backend: float32, groups 1, any kernel size, stride, dilation and
 // padding, output rows of at least 4 pixels, on the WebAssembly SIMD module of wasm/conv-direct-simd.ts
 // (no im2col packing: each input element is read once per tap and 4 output channels). conv.ts routes
-// the forward and the stride-1 input gradient (a forward conv with the flipped kernel) here when
-// `useDirect` says so. At stride sW the padded plane's columns are split in sW phases (column j*sW + r
+// the forward, the stride-1 input gradient (a forward conv with the flipped kernel) and a strided
+// 1x1's (a 1x1 forward, scattered) here when `useDirect` says so. At stride sW the padded plane's columns are split in sW phases (column j*sW + r
 // of a row at r*Wq + j), so that 4 consecutive output pixels read 4 consecutive floats at every tap. Each output is the same sequence of float32 operations as on the SIMD GEMM
 // path (mul+add or FMA, as gemmKernel() says), so the routing changes speed, not bits.
 // Threads split the work in units (image n, block of 4 output channels, band of rows where images x
@@ -249,4 +249,34 @@ export function conv2dDirect(x: Float32Array, w: Float32Array, bias: Float32Arra
     return null;
   };
   runKernel('convDirectUnits', job, N * OB * bands, N * O * nk * OH * OW, ['out'], spans);
+}
+
+/** The stride-1 1x1 forward behind a strided 1x1's input gradient (gy [N, O, OH, OW] -> [N, C, OH, OW]), or null for other convs. */
+export function strided1x1Geom(g: Conv2dGeom): Conv2dGeom | null {
+  if (g.kH !== 1 || g.kW !== 1 || (g.sH === 1 && g.sW === 1)) return null;
+  const { N, OH, OW, groups } = g;
+  return { N, C: g.O, H: OH, W: OW, O: g.C, kH: 1, kW: 1, sH: 1, sW: 1, pH: 0, pW: 0, dH: 1, dW: 1, groups, OH, OW };
+}
+
+/**
+ * gy [N,O,OH,OW] -> gx [N,C,H,W] of a strided 1x1 conv that useDirect takes as strided1x1Geom(g): each
+ * input pixel gets at most one tap, so gx is the 1x1 forward t = wᵀ gy (the GEMM path's column buffer:
+ * the same float32 sums over o) scattered to pixels (oh*sH - pH, ow*sW - pW), zeros elsewhere. The GEMM
+ * path's col2im adds each such value once to a float64 zero and rounds back: the same bits.
+ */
+export function conv2dBackwardInput1x1Strided(gy: Float32Array, w: Float32Array, g: Conv2dGeom, gx: Float32Array): void {
+  const { N, C, H, W, O, sH, sW, pH, pW, OH, OW } = g,
+    P = OH * OW;
+  const wt = sharedFloat('convDirect.wt', 'float32', C * O) as Float32Array; // (C, O)
+  for (let o = 0; o < O; o++) for (let c = 0; c < C; c++) wt[c * O + o] = w[o * C + c]!;
+  const t = sharedFloat('convDirect.t', 'float32', N * C * P) as Float32Array; // (N, C, OH, OW)
+  conv2dDirect(gy, wt, null, strided1x1Geom(g)!, t);
+  gx.fill(0);
+  const oh0 = Math.max(0, Math.ceil(pH / sH)),
+    oh1 = Math.min(OH, Math.floor((H - 1 + pH) / sH) + 1),
+    ow0 = Math.max(0, Math.ceil(pW / sW)),
+    ow1 = Math.min(OW, Math.floor((W - 1 + pW) / sW) + 1); // outputs whose pixel is inside the image
+  for (let nc = 0; nc < N * C; nc++)
+    for (let oh = oh0; oh < oh1; oh++)
+      for (let ow = ow0, i = nc * P + oh * OW + ow0, j = (nc * H + oh * sH - pH) * W + ow0 * sW - pW; ow < ow1; ow++, i++, j += sW) gx[j] = t[i]!;
 }

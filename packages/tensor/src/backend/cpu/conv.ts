@@ -9,7 +9,8 @@
 // module's im2col expands (wasm/copy.ts). 1x1 stride-1 unpadded convolutions read plain strided
 // views; taps that only read padding are dropped first (conv-taps.ts). A float32 forward (any stride;
 // so also a stride-1 input gradient) runs conv-direct.ts's direct kernel instead where useDirect measured
-// it faster: no packing, the same bits; a float32 weight gradient runs conv-wgrad.ts's
+// it faster: no packing, the same bits (so does a strided 1x1's input gradient: the 1x1 forward of gy
+// with wᵀ, scattered); a float32 weight gradient runs conv-wgrad.ts's
 // where useDirectWeight measured it faster (the same bits too). Naive references (7-deep
 // loops, float64 accumulators) close the file; the property tests compare against them.
 // Dims: n image, c input channel, o output channel, g group, (h, w) input pixel, (oh, ow) output
@@ -19,7 +20,7 @@ import { alloc, dtypeOf, isShared, type FloatArray } from './alloc.ts';
 import { runGemm, type ViewSrc } from './gemm.ts';
 import { registerKernels, runKernel, sharedFloat, type KernelTable } from './threads.ts';
 import { liveTaps, scatterWindow, windowWeight } from './conv-taps.ts';
-import { conv2dDirect, useDirect } from './conv-direct.ts';
+import { conv2dBackwardInput1x1Strided, conv2dDirect, strided1x1Geom, useDirect } from './conv-direct.ts';
 import { conv2dWeightDirect, useDirectWeight } from './conv-wgrad.ts';
 
 export interface Conv2dGeom {
@@ -391,6 +392,11 @@ export function conv2dBackwardInput(gy: FloatArray, w: FloatArray, g: Conv2dGeom
   // (a 1x1's input gradient is a plain GEMM below, unless the direct kernel takes its forward: the same sums)
   if (g.sH === 1 && g.sW === 1 && (!is1x1 || useDirect(flippedGeom(g), gy, w, null, gx))) {
     backwardInputFlipped(gy, w, g, gx);
+    return;
+  }
+  const s1x1 = strided1x1Geom(g); // a strided 1x1: a 1x1 forward on the direct kernel, scattered (conv-direct.ts)
+  if (s1x1 !== null && useDirect(s1x1, gy, w, null, gx)) {
+    conv2dBackwardInput1x1Strided(gy as Float32Array, w as Float32Array, g, gx as Float32Array);
     return;
   }
   // w[g]ᵀ (Ck, Og) viewed through w[g] (Og, Ck); gy[n, g] (Og, P)
