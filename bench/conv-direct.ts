@@ -1,8 +1,8 @@
 // The direct conv kernel (backend/cpu/conv-direct.ts) against the implicit-im2col GEMM path.
 // `shapes` (the default): per shape, the forward and the input gradient of the stride-1 3x3 (and 1x1)
 // convs of the LAD teacher at 48x48 and 96x96 (bench/_convshapes.ts lists them), of the tiny-CNN bench
-// row and a few others, then the forward of the strided ones (`strided`: the LAD model's stride-2 convs
-// at 96 and 48, a few others); the two paths interleaved, REPS times each; medians in ms and GFLOP/s: the
+// row and a few others, then the forward and input gradient of the strided ones (`strided`: the LAD
+// model's stride-2 convs at 96 and 48, a few others; only a 1x1's input gradient has a direct path); the two paths interleaved, REPS times each; medians in ms and GFLOP/s: the
 // numbers behind conv-direct.ts's routing rule. `steps`: whole training steps (the LAD teacher at 48
 // and 96, the tiny CNN of bench/cpu.ts), GEMM-only and routed steps interleaved, medians of wall time,
 // CPU time (the robust one on a shared machine, with THREADS=1) and time inside the conv kernels.
@@ -91,35 +91,40 @@ const strided: [number, number, number, number, number, number, number, number][
 
 function shapeRows(): void {
   console.log(`threads ${process.env.THREADS ?? 2}, ${REPS} reps, medians: ms gemm, ms direct, GFLOP/s gemm -> direct, speed-up`);
-  const rows: [string, G][] = [
-    ...shapes.flatMap(([N, C, H, O, k, d, p]): [string, G][] => [
-      [`fwd  N${N} C${C} ${H}x${H} O${O} k${k} d${d} p${p}`, geom(N, C, H, O, k, d, p)],
-      [`bwdI N${N} C${C} ${H}x${H} O${O} k${k} d${d} p${p}`, geom(N, O, H, C, k, d, (k - 1) * d - p)],
+  // [label, geometry, run as an input gradient (a strided one: conv2dBackwardInput; at stride 1 the forward it runs)]
+  const rows: [string, G, boolean][] = [
+    ...shapes.flatMap(([N, C, H, O, k, d, p]): [string, G, boolean][] => [
+      [`fwd  N${N} C${C} ${H}x${H} O${O} k${k} d${d} p${p}`, geom(N, C, H, O, k, d, p), false],
+      [`bwdI N${N} C${C} ${H}x${H} O${O} k${k} d${d} p${p}`, geom(N, O, H, C, k, d, (k - 1) * d - p), false],
     ]),
-    ...strided.map(([N, C, H, O, k, d, p, s]): [string, G] => [`fwd  N${N} C${C} ${H}x${H} O${O} k${k} d${d} p${p} s${s}`, geom(N, C, H, O, k, d, p, s)]),
+    ...strided.flatMap(([N, C, H, O, k, d, p, s]): [string, G, boolean][] => [
+      [`fwd  N${N} C${C} ${H}x${H} O${O} k${k} d${d} p${p} s${s}`, geom(N, C, H, O, k, d, p, s), false],
+      [`bwdI N${N} C${C} ${H}x${H} O${O} k${k} d${d} p${p} s${s}`, geom(N, C, H, O, k, d, p, s), true],
+    ]),
   ];
-  {
-    for (const [label, g] of rows) {
-      if (!label.includes(filter)) continue;
-      const x = lcgFloats(g.N * g.C * g.H * g.W, 1),
-        w = lcgFloats(g.O * g.C * g.kH * g.kW, 2),
-        out = new Float32Array(g.N * g.O * g.OH * g.OW);
-      const flop = 2 * g.N * g.O * g.C * g.kH * g.kW * g.OH * g.OW;
-      const t: Record<'gemm' | 'direct', number[]> = { gemm: [], direct: [] };
-      for (let r = -4; r < REPS; r++) {
-        for (const mode of ['gemm', 'direct'] as const) {
-          directTuning.mode = mode;
-          const t0 = performance.now();
-          cv.conv2dForward(x, w, null, g, out);
-          if (r >= 0) t[mode].push(performance.now() - t0);
-        }
+  for (const [label, g, bwd] of rows) {
+    if (!label.includes(filter)) continue;
+    const nx = g.N * g.C * g.H * g.W,
+      ny = g.N * g.O * g.OH * g.OW;
+    const x = lcgFloats(bwd ? ny : nx, 1),
+      w = lcgFloats(g.O * g.C * g.kH * g.kW, 2),
+      out = new Float32Array(bwd ? nx : ny);
+    const flop = 2 * g.N * g.O * g.C * g.kH * g.kW * g.OH * g.OW;
+    const t: Record<'gemm' | 'direct', number[]> = { gemm: [], direct: [] };
+    for (let r = -4; r < REPS; r++) {
+      for (const mode of ['gemm', 'direct'] as const) {
+        directTuning.mode = mode;
+        const t0 = performance.now();
+        if (bwd) cv.conv2dBackwardInput(x, w, g, out);
+        else cv.conv2dForward(x, w, null, g, out);
+        if (r >= 0) t[mode].push(performance.now() - t0);
       }
-      const a = median(t.gemm),
-        b = median(t.direct);
-      console.log(
-        `${label.padEnd(36)} ${a.toFixed(3).padStart(7)} ${b.toFixed(3).padStart(7)}  ${(flop / a / 1e6).toFixed(1).padStart(5)} -> ${(flop / b / 1e6).toFixed(1).padStart(5)}  x${(a / b).toFixed(2)}`,
-      );
     }
+    const a = median(t.gemm),
+      b = median(t.direct);
+    console.log(
+      `${label.padEnd(36)} ${a.toFixed(3).padStart(7)} ${b.toFixed(3).padStart(7)}  ${(flop / a / 1e6).toFixed(1).padStart(5)} -> ${(flop / b / 1e6).toFixed(1).padStart(5)}  x${(a / b).toFixed(2)}`,
+    );
   }
 }
 

@@ -2,9 +2,11 @@
 // padding, output rows of at least 4 pixels, on the WebAssembly SIMD module of wasm/conv-direct-simd.ts
 // (no im2col packing: each input element is read once per tap and 4 output channels). conv.ts routes
 // the forward, the stride-1 input gradient (a forward conv with the flipped kernel) and a strided
-// 1x1's (a 1x1 forward, scattered) here when `useDirect` says so. At stride sW the padded plane's columns are split in sW phases (column j*sW + r
-// of a row at r*Wq + j), so that 4 consecutive output pixels read 4 consecutive floats at every tap. Each output is the same sequence of float32 operations as on the SIMD GEMM
-// path (mul+add or FMA, as gemmKernel() says), so the routing changes speed, not bits.
+// 1x1's (a 1x1 forward, scattered) here when `useDirect` says so. At stride sW the padded plane's
+// columns are split in sW phases (column j*sW + r of a row at r*Wq + j), so that 4 consecutive output
+// pixels read 4 consecutive floats at every tap. Each output is the same sequence of float32
+// operations as on the SIMD GEMM path (mul+add or FMA, as gemmKernel() says), so the routing changes
+// speed, not bits.
 // Threads split the work in units (image n, block of 4 output channels, band of rows where images x
 // blocks are few); each thread copies the rearranged weight into its module memory once per job, and
 // each image it meets once, padded.
