@@ -157,6 +157,7 @@ describe('direct conv2d weight gradient (cpu, float32)', () => {
 
   it('gives bit-identical results on 1 and 2 threads', () => {
     threadTuning.minMacs = 1 << 12; // split these small jobs
+    threadTuning.takeBack = false; // and let the worker run its units however late it starts
     try {
       for (const g of [
         geom({ N: 3, C: 7, H: 13, W: 17, O: 10, kH: 3, kW: 3, pH: 1, pW: 2, dH: 1, dW: 2 }), // 2 quads x 9 taps x 2 blocks
@@ -178,6 +179,7 @@ describe('direct conv2d weight gradient (cpu, float32)', () => {
       }
     } finally {
       threadTuning.minMacs = minMacs;
+      threadTuning.takeBack = true;
       setNumThreads(threads);
       setFma(fmaDefault);
       wgradTuning.group = group0;

@@ -12,11 +12,14 @@ import { liveTaps } from '../packages/tensor/src/backend/cpu/conv-taps.ts';
 import { directTuning } from '../packages/tensor/src/backend/cpu/conv-direct.ts';
 import { getNumThreads, setNumThreads, threadStats, threadTuning } from '../packages/tensor/src/backend/cpu/threads.ts';
 
-// The 1-and-2-thread comparisons below are sized for splits from 1 M multiply-adds (the default is higher).
+// The 1-and-2-thread comparisons below are sized for splits from 1 M multiply-adds (the default is higher),
+// with the workers running their units however late they start (no take-back).
 const minMacs = threadTuning.minMacs;
 threadTuning.minMacs = 1 << 20;
+threadTuning.takeBack = false;
 afterAll(() => {
   threadTuning.minMacs = minMacs;
+  threadTuning.takeBack = true;
 });
 
 type Geom = cv.Conv2dGeom;

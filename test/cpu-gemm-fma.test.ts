@@ -18,11 +18,14 @@ import { relaxedMaddFuses } from '../packages/tensor/src/backend/cpu/wasm/fma.ts
 import { expectError } from './util/expect-error.ts';
 import { fmaF32 } from './util/f32-ref.ts';
 
-// The 1-and-2-thread comparisons below are sized for splits from 1 M multiply-adds (the default is higher).
+// The 1-and-2-thread comparisons below are sized for splits from 1 M multiply-adds (the default is higher),
+// with the workers running their units however late they start (no take-back).
 const minMacs = threadTuning.minMacs;
 threadTuning.minMacs = 1 << 20;
+threadTuning.takeBack = false;
 afterAll(() => {
   threadTuning.minMacs = minMacs;
+  threadTuning.takeBack = true;
 });
 
 const U = 2 ** -24; // unit roundoff of float32

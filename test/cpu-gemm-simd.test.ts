@@ -19,11 +19,14 @@ import { relaxedMaddFuses } from '../packages/tensor/src/backend/cpu/wasm/fma.ts
 import { buildGemmSimdModule, gemmSimdModule } from '../packages/tensor/src/backend/cpu/wasm/gemm-simd.ts';
 import { bmmF32Sequential } from './util/f32-ref.ts';
 
-// The 1-and-2-thread comparisons below are sized for splits from 1 M multiply-adds (the default is higher).
+// The 1-and-2-thread comparisons below are sized for splits from 1 M multiply-adds (the default is higher),
+// with the workers running their units however late they start (no take-back).
 const minMacs = threadTuning.minMacs;
 threadTuning.minMacs = 1 << 20;
+threadTuning.takeBack = false;
 afterAll(() => {
   threadTuning.minMacs = minMacs;
+  threadTuning.takeBack = true;
 });
 
 // tsconfig's lib has no WebAssembly types: the few bits used here.

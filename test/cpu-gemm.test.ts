@@ -9,11 +9,14 @@ import { alloc, type FloatArray } from '../packages/tensor/src/backend/cpu/alloc
 import { bmm, bmmNaive, bmmPacked, type MatView } from '../packages/tensor/src/backend/cpu/gemm.ts';
 import { getNumThreads, setNumThreads, threadStats, threadTuning } from '../packages/tensor/src/backend/cpu/threads.ts';
 
-// The 1-and-2-thread comparisons below are sized for splits from 1 M multiply-adds (the default is higher).
+// The 1-and-2-thread comparisons below are sized for splits from 1 M multiply-adds (the default is higher),
+// with the workers running their units however late they start (no take-back).
 const minMacs = threadTuning.minMacs;
 threadTuning.minMacs = 1 << 20;
+threadTuning.takeBack = false;
 afterAll(() => {
   threadTuning.minMacs = minMacs;
+  threadTuning.takeBack = true;
 });
 
 type Layout = 'rowMajor' | 'transposed' | 'padded' | 'broadcast' | 'reversed';

@@ -29,6 +29,9 @@ describe('CPU thread pool', () => {
       }
     },
     // out[u] = 2 x[u], plus 100 where x is on a SharedArrayBuffer (a worker's copy rather than the caller's array)
+    double: function double(_K: unknown, job: { x: Float32Array; out: Float32Array }, u0: number, u1: number) {
+      for (let u = u0; u < u1; u++) job.out[u] = 2 * job.x[u]!;
+    },
     doubleMarkShared: function doubleMarkShared(_K: unknown, job: { x: Float32Array; out: Float32Array }, u0: number, u1: number) {
       const shared = typeof SharedArrayBuffer === 'function' && job.x.buffer instanceof SharedArrayBuffer;
       for (let u = u0; u < u1; u++) job.out[u] = 2 * job.x[u]! + (shared ? 100 : 0);
@@ -37,6 +40,7 @@ describe('CPU thread pool', () => {
 
   it('runs a job over both threads, and brings back a worker error with its text', () => {
     setNumThreads(2);
+    threadTuning.takeBack = false; // the worker runs its units however late it starts
     const out = new Int32Array(8),
       before = threadStats().parallelJobs;
     runKernel('fillOrFail', { out, failFrom: 8 }, 8, threadTuning.minMacs, ['out']);
@@ -48,10 +52,33 @@ describe('CPU thread pool', () => {
     // the worker is still usable after its error
     runKernel('fillOrFail', { out: out.fill(0), failFrom: 8 }, 8, threadTuning.minMacs, ['out']);
     expect(Array.from(out)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    threadTuning.takeBack = true;
+  });
+
+  it('takes back the units of a worker that has not started them, and gives the same results either way', () => {
+    setNumThreads(2);
+    const x = Float32Array.from({ length: 8 }, (_, i) => i + 1),
+      taken0 = threadStats().takenBack,
+      spans = (_key: string, u0: number, u1: number): [number, number][] => [[u0, u1]];
+    // units 0-3 are four multiplications: the calling thread is done long before a sleeping worker wakes
+    for (let i = 0; i < 50; i++) {
+      const out = new Float32Array(8).fill(-1);
+      runKernel('double', { x, out }, 8, threadTuning.minMacs, ['out'], spans);
+      expect(Array.from(out)).toEqual([2, 4, 6, 8, 10, 12, 14, 16]); // the worker's copy back skipped where taken back
+    }
+    expect(threadStats().takenBack).toBeGreaterThan(taken0);
+    // a taken-back part's error is the kernel's own; the worker still runs later jobs
+    expect(() => runKernel('fillOrFail', { out: new Int32Array(8), failFrom: 6 }, 8, threadTuning.minMacs, ['out'])).toThrow(/fillOrFail: failed at unit 6/);
+    threadTuning.takeBack = false;
+    const out = new Float32Array(8);
+    runKernel('doubleMarkShared', { x, out }, 8, threadTuning.minMacs, ['out'], spans);
+    expect(Array.from(out)).toEqual([2, 4, 6, 8, 110, 112, 114, 116]);
+    threadTuning.takeBack = true;
   });
 
   it("with spans, copies only the workers' ranges and lets the calling thread work on the caller's arrays", () => {
     setNumThreads(2);
+    threadTuning.takeBack = false;
     const x = Float32Array.from({ length: 8 }, (_, i) => i + 1),
       out = new Float32Array(8).fill(-1),
       asked: string[] = [];
@@ -61,6 +88,7 @@ describe('CPU thread pool', () => {
     expect(asked).toContain('x 4-8');
     expect(asked).toContain('out 4-8');
     expect(asked.every((a) => a.endsWith(' 4-8'))).toBe(true); // only the worker's units are asked about
+    threadTuning.takeBack = true;
   });
 
   it('a job under threadTuning.minMacs multiply-adds runs on the calling thread', () => {

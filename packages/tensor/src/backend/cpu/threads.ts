@@ -34,8 +34,10 @@ export interface KernelTable {
  * ~0.5 ms after the post on the project's 2-core VM (an idle vCPU wakes), and the operands are copied
  * into shared memory. There, with both cores free, medians of steps on 2 threads: LAD teacher 48x48
  * 47.7 ms at 8 M, 44.8 at 32 M (45.0 on 1 thread); tiny CNN 95 at 8 M, 86 at 32 M; teacher 96x96 the same.
+ * `takeBack`: the calling thread, done with its own units, runs those of a worker that has not started
+ * them yet (tests turn it off to make the workers run theirs).
  */
-export const threadTuning = { minMacs: 1 << 25 };
+export const threadTuning = { minMacs: 1 << 25, takeBack: true };
 
 // --- code that also runs in the workers (self-contained) -------------------------------------
 
@@ -64,9 +66,11 @@ const SEQ = 0,
   DONE = 1,
   ERR = 2, // 0, or 1 + the length of the error text
   READY = 3,
+  CLAIM = 4, // the posted job's seq while nobody has taken it; -1: the worker took it; 0: the caller did
+  TEXT_AT = 32, // byte offset of the error text
   ERR_CHARS = 2000;
-/** Bytes of a worker's control buffer (SharedArrayBuffer): the 4 words and the error text. */
-export const CTRL_BYTES = 16 + 2 * ERR_CHARS;
+/** Bytes of a worker's control buffer (SharedArrayBuffer): the control words and the error text. */
+export const CTRL_BYTES = TEXT_AT + 2 * ERR_CHARS;
 
 /** The part of a worker's script both starters share: K, and run(ctrl, job), which loads the new kernels and values, runs the units and signals DONE. */
 export const WORKER_COMMON = `
@@ -77,16 +81,20 @@ function run(ctrl, job) {
   try {
     for (const [name, v] of job.values) values.set(name, v);
     for (const [name, src] of job.load) K[name] = new Function('__name', 'return (' + src + ')')(__name);
-    K[job.name](K, job.args, job.u0, job.u1);
+    // the caller runs the units itself when it finished its own before this worker took them
+    if (Atomics.compareExchange(ctrl, ${CLAIM}, job.seq, -1) === job.seq) K[job.name](K, job.args, job.u0, job.u1);
   } catch (e) {
-    const text = String((e && e.stack) || e).slice(0, ${ERR_CHARS}), chars = new Uint16Array(ctrl.buffer, 16, ${ERR_CHARS});
+    const text = String((e && e.stack) || e).slice(0, ${ERR_CHARS}), chars = new Uint16Array(ctrl.buffer, ${TEXT_AT}, ${ERR_CHARS});
     for (let i = 0; i < text.length; i++) chars[i] = text.charCodeAt(i);
     Atomics.store(ctrl, ${ERR}, 1 + text.length);
   }
   Atomics.store(ctrl, ${DONE}, job.seq); Atomics.notify(ctrl, ${DONE});
 }`;
 
-/** Node: the worker blocks on SEQ and takes the job posted before the wake-up with receiveMessageOnPort. */
+/**
+ * Node: the worker blocks on SEQ and takes the jobs posted before the wake-up with receiveMessageOnPort,
+ * one message per seq, in order (a job the caller took back is still read, to load its kernels, and skipped).
+ */
 const NODE_MAIN = `${WORKER_COMMON}
 const { workerData, receiveMessageOnPort } = require('node:worker_threads');
 const ctrl = new Int32Array(workerData.ctrl), port = workerData.port;
@@ -96,10 +104,10 @@ for (;;) {
   Atomics.wait(ctrl, ${SEQ}, seen);
   const seq = Atomics.load(ctrl, ${SEQ});
   if (seq === seen) continue;
-  seen = seq;
   let msg;
   while ((msg = receiveMessageOnPort(port)) === undefined) {} // posted before the wake-up; spin is brief
   run(ctrl, msg.message);
+  seen = msg.message.seq;
 }`;
 
 // --- registry ---------------------------------------------------------------------------------
@@ -170,7 +178,8 @@ export interface PoolWorker {
 export const inNode = node !== null;
 let numThreads = node ? Math.max(1, Math.min(2, node.os.availableParallelism())) : 1;
 let disabled = false,
-  parallelJobs = 0;
+  parallelJobs = 0,
+  takenBack = 0;
 const pool: PoolWorker[] = [];
 
 /** Splits CPU jobs across threads from `macs` multiply-adds (threadTuning.minMacs; default 32 M). */
@@ -191,9 +200,9 @@ export function setNumThreads(n: number): void {
 export function getNumThreads(): number {
   return node === null ? Math.min(numThreads, pool.length + 1) : numThreads;
 }
-/** Started workers and jobs run on more than one thread so far (for tests and benchmarks). */
-export function threadStats(): { workers: number; parallelJobs: number } {
-  return { workers: pool.length, parallelJobs };
+/** Started workers, jobs split over threads so far, and worker parts the calling thread took back (for tests and benchmarks). */
+export function threadStats(): { workers: number; parallelJobs: number; takenBack: number } {
+  return { workers: pool.length, parallelJobs, takenBack };
 }
 /** Adds a Web Worker that initThreads started (threads-web.ts). */
 export function addWorker(w: PoolWorker): void {
@@ -343,13 +352,15 @@ export function runKernel(name: string, jobIn: object, units: number, macs: numb
   parallelJobs++;
   for (let t = 1; t < T; t++) post(pool[t - 1]!, name, sjob, from(t), from(t + 1));
   let error: unknown = null;
+  const taken: boolean[] = []; // taken[t]: the calling thread ran worker t's units (it had not started them)
   try {
     kernel(K, own, 0, from(1));
+    for (let t = 1; t < T; t++) if ((taken[t] = takeBack(pool[t - 1]!))) kernel(K, own, from(t), from(t + 1));
   } catch (e) {
     error = e;
   }
   for (let t = 1; t < T; t++) {
-    const msg = join(pool[t - 1]!);
+    const msg = taken[t] ? null : join(pool[t - 1]!);
     if (msg !== null && error === null) error = new Error(`runKernel: kernel '${name}' failed in a worker: ${msg}`);
   }
   if (error !== null) throw error;
@@ -358,9 +369,13 @@ export function runKernel(name: string, jobIn: object, units: number, macs: numb
     const orig = b === undefined ? job[a] : (job[a] as Job)[b];
     const copy = b === undefined ? sjob[a] : (sjob[a] as Job)[b];
     if (orig === copy || !isTyped(orig) || !isTyped(copy)) continue;
-    const r = ranges(p);
-    if (r === null) orig.set(copy);
-    else for (const [s, e] of r) orig.set(copy.subarray(s, e), s);
+    if (ranges(p) === null)
+      orig.set(copy); // the calling thread worked on this copy too
+    else
+      for (let t = 1; t < T; t++) {
+        if (taken[t]) continue; // written in place by the calling thread
+        for (const [s, e] of spans!(p, from(t), from(t + 1))!) orig.set(copy.subarray(s, e), s);
+      }
   }
 }
 
@@ -370,7 +385,18 @@ function post(w: PoolWorker, name: string, args: Job, u0: number, u1: number): v
   w.loaded = sources.length;
   w.loadedValues = valueList.length;
   w.seq = (w.seq + 1) | 0 || 1;
+  Atomics.store(w.ctrl, CLAIM, w.seq);
   w.send({ name, args, u0, u1, load, values, seq: w.seq });
+}
+
+/**
+ * Whether the calling thread takes back `w`'s posted units: yes when `w` has not started them (its
+ * core may take a millisecond or more to wake up); the worker then skips the job when it reads it.
+ */
+function takeBack(w: PoolWorker): boolean {
+  if (!threadTuning.takeBack || Atomics.compareExchange(w.ctrl, CLAIM, w.seq, 0) !== w.seq) return false;
+  takenBack++;
+  return true;
 }
 
 /** Blocks until `w` finished its job; returns its error message, if any. */
@@ -380,5 +406,5 @@ function join(w: PoolWorker): string | null {
   const n = Atomics.load(w.ctrl, ERR) - 1;
   if (n < 0) return null;
   Atomics.store(w.ctrl, ERR, 0);
-  return n === 0 ? 'unknown error' : String.fromCharCode(...new Uint16Array(w.ctrl.buffer, 16, n));
+  return n === 0 ? 'unknown error' : String.fromCharCode(...new Uint16Array(w.ctrl.buffer, TEXT_AT, n));
 }
