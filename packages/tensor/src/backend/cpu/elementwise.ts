@@ -7,6 +7,7 @@
 
 import { alloc, type DType, type TypedArray } from './alloc.ts';
 import { isRowMajor, type Storage } from '../../storage.ts';
+import { simdMap, simdMapOn } from './wasm/elementwise-simd.ts';
 
 export const UNARY = {
   neg: '-a',
@@ -127,8 +128,15 @@ const flatCache = new Map<string, FlatKernel[]>();
 const CODE = { float32: 0, float64: 1, int32: 2 } as const;
 const ctorCode = (d: TypedArray): number => (d instanceof Float32Array ? 0 : d instanceof Float64Array ? 1 : 2);
 
-/** Runs `expr` over operands of identical shape (any strides) into a new dense array of `dtype`. */
-export function mapExpr(expr: string, operands: Storage[], dtype: DType): TypedArray {
+/** Below this many elements the JS loop beats the SIMD kernel's set-up and copies (bench/elementwise.ts). */
+export const SIMD_MIN = 64;
+
+/**
+ * Runs `expr` over operands of identical shape (any strides) into a new dense array of `dtype`;
+ * by the SIMD kernel of `op` (wasm/elementwise-simd.ts, the same bits) when it has one and the
+ * operands are float32 and dense or broadcast scalars.
+ */
+function mapExpr(op: string, expr: string, operands: Storage[], dtype: DType): TypedArray {
   const n = operands[0].size;
   const out = alloc(dtype, n);
   if (out.length === 0) return out;
@@ -143,6 +151,12 @@ export function mapExpr(expr: string, operands: Storage[], dtype: DType): TypedA
   for (let k = 0; k < operands.length && flat; k++) {
     if (isConstant(operands[k]) && n > 1) consts |= 1 << k;
     else flat = isRowMajor(operands[k]);
+  }
+  // The SIMD kernels take float32 operands (code 0) and give float32, or int32 for a comparison.
+  const simdSig = CODE[COMPARE_OPS.has(op as BinaryOp) ? 'int32' : 'float32'] * 3 ** operands.length;
+  if (flat && n >= SIMD_MIN && sig === simdSig && simdMapOn(op)) {
+    simdMap(op, data as Float32Array[], offs, consts, out);
+    return out;
   }
   if (flat) {
     let kernels = flatCache.get(expr);
@@ -162,8 +176,8 @@ export function mapExpr(expr: string, operands: Storage[], dtype: DType): TypedA
   return out;
 }
 
-export const unary = (op: UnaryOp, x: Storage, dtype: DType): TypedArray => mapExpr(UNARY[op], [x], dtype);
-export const binary = (op: BinaryOp, a: Storage, b: Storage, dtype: DType): TypedArray => mapExpr(BINARY[op], [a, b], dtype);
-export const where = (c: Storage, a: Storage, b: Storage, dtype: DType): TypedArray => mapExpr('a !== 0 ? b : c', [c, a, b], dtype);
+export const unary = (op: UnaryOp, x: Storage, dtype: DType): TypedArray => mapExpr(op, UNARY[op], [x], dtype);
+export const binary = (op: BinaryOp, a: Storage, b: Storage, dtype: DType): TypedArray => mapExpr(op, BINARY[op], [a, b], dtype);
+export const where = (c: Storage, a: Storage, b: Storage, dtype: DType): TypedArray => mapExpr('where', 'a !== 0 ? b : c', [c, a, b], dtype);
 /** Elementwise copy with conversion (also the strided → dense copy for any dtype). */
-export const cast = (x: Storage, dtype: DType): TypedArray => mapExpr(dtype === 'int32' ? 'Math.trunc(a)' : 'a', [x], dtype);
+export const cast = (x: Storage, dtype: DType): TypedArray => mapExpr('cast', dtype === 'int32' ? 'Math.trunc(a)' : 'a', [x], dtype);
