@@ -5,7 +5,7 @@
 // pages. Prints the median of 25 timed calls after 5 warm-ups, in ms and ns per element:
 //   npx tsx bench/elementwise.ts
 
-import { binary, unary, type BinaryOp, type UnaryOp } from '../packages/tensor/src/backend/cpu/elementwise.ts';
+import { binary, cast, unary, where, type BinaryOp, type UnaryOp } from '../packages/tensor/src/backend/cpu/elementwise.ts';
 import { elementwiseSimdOptions } from '../packages/tensor/src/backend/cpu/wasm/elementwise-simd.ts';
 import { recycle, type TypedArray } from '../packages/tensor/src/backend/cpu/alloc.ts';
 import { view, type Storage } from '../packages/tensor/src/storage.ts';
@@ -80,6 +80,16 @@ for (const s of [
 ])
   bin('reluBackward', s);
 bin('ne', [8, 32, 12, 12]);
+// crossEntropy's int32 label work at [8, 96, 96]: valid = target ≠ ignore, where(valid, target, 0), valid as float32
+const labels = view(
+    Int32Array.from(data(8 * 96 * 96), (v) => Math.floor(v)),
+    [8, 96, 96],
+  ),
+  ignore = view(new Int32Array([-1]), [8, 96, 96], [0, 0, 0]),
+  zero = view(new Int32Array([0]), [8, 96, 96], [0, 0, 0]);
+rows.push(['ne int32 [8,96,96] by a scalar', () => binary('ne', labels, ignore, 'int32')]);
+rows.push(['where int32 [8,96,96]', () => where(labels, labels, zero, 'int32')]);
+rows.push(['cast int32 → float32 [8,96,96]', () => cast(labels, 'float32')]);
 
 console.log('op [shape]                       js ms  ns/el   simd ms  ns/el   speed-up');
 for (const [label, run] of rows) {
@@ -89,7 +99,8 @@ for (const [label, run] of rows) {
   elementwiseSimdOptions.simd = true;
   const simd = run(),
     ts = time(run);
-  for (let i = 0; i < js.length; i++) if (!Object.is(js[i], simd[i])) throw new Error(`${label}: element ${i} differs: ${js[i]} vs ${simd[i]}`);
+  for (let i = 0; i < js.length; i++)
+    if (!Object.is(js[i], simd[i]) && !(js[i] !== js[i] && simd[i] !== simd[i])) throw new Error(`${label}: element ${i} differs: ${js[i]} vs ${simd[i]}`);
   const ns = (ms: number) => ((ms * 1e6) / js.length).toFixed(2).padStart(6);
   console.log(`${label.padEnd(30)} ${tj.toFixed(3).padStart(7)} ${ns(tj)}   ${ts.toFixed(3).padStart(7)} ${ns(ts)}   ${(tj / ts).toFixed(1).padStart(5)}×`);
 }

@@ -1,117 +1,128 @@
-// The float32 elementwise kernels in WebAssembly SIMD (backend/cpu/wasm/elementwise-simd.ts) give the
-// bits of the JS loops (elementwise.ts's expressions, the switch off): every pair of special values
-// (±0, ±∞, NaN, subnormals, the extremes) through every op; random float32 values (fast-check's
-// fc.float: specials included) at lengths around the vector width, the SIMD threshold and the chunk
-// size, operands at offsets and broadcast scalars in either place; and through the public ops with
-// their gradients. NaN payloads are not compared (not specified), the sign of every zero is.
+// The elementwise kernels in WebAssembly SIMD (backend/cpu/wasm/elementwise-simd.ts) give the bits of
+// the JS loops (elementwise.ts's expressions, the switch off), each kernel checked to have run: every
+// pair of special values (±0, ±∞, NaN, subnormals, the extremes; the int32 extremes) through every
+// kernel; random values (fast-check's fc.float: specials included) at lengths around the vector
+// width, the SIMD threshold and the chunk size, operands at offsets and broadcast scalars in any
+// place; relu's documented semantics; and the public ops with their gradients. NaN payloads are not
+// compared (not specified), the sign of every zero is.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { grad, relu, tensor, type Tensor } from '@lad/tensor';
-import { SIMD_MIN, binary, unary, type BinaryOp, type UnaryOp } from '../packages/tensor/src/backend/cpu/elementwise.ts';
-import { SIMD_BINARY, SIMD_UNARY, elementwiseSimdOptions, simdMapOn } from '../packages/tensor/src/backend/cpu/wasm/elementwise-simd.ts';
-import type { TypedArray } from '../packages/tensor/src/backend/cpu/alloc.ts';
+import { SIMD_MIN, binary, cast, unary, where, type BinaryOp, type UnaryOp } from '../packages/tensor/src/backend/cpu/elementwise.ts';
+import { SIMD_KERNELS, elementwiseSimdOptions, simdOn, type SimdKernel } from '../packages/tensor/src/backend/cpu/wasm/elementwise-simd.ts';
+import type { DType, TypedArray } from '../packages/tensor/src/backend/cpu/alloc.ts';
 import { view, type Storage } from '../packages/tensor/src/storage.ts';
 
-const BINARY_OPS = Object.keys(SIMD_BINARY) as (keyof typeof SIMD_BINARY)[];
-const UNARY_OPS = Object.keys(SIMD_UNARY) as (keyof typeof SIMD_UNARY)[];
-const COMPARE = new Set(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
-const SPECIALS = [0, -0, 1, -1, 0.5, -2.5, Infinity, -Infinity, NaN, 1e-45, -1e-45, 1.1754942e-38, 3.4028235e38, -3.4028235e38, 7, 7];
+const F_SPECIALS = [0, -0, 1, -1, 0.5, -2.5, Infinity, -Infinity, NaN, 1e-45, -1e-45, 1.1754942e-38, 3.4028235e38, -3.4028235e38, 16777217, 7];
+const I_SPECIALS = [0, 1, -1, 2, 7, -7, 2 ** 31 - 1, -(2 ** 31), 16777217, -16777219, 2 ** 30 + 65, 100, 0, 1, 5, 5];
 
 /** The bits of each element, every NaN as one value; int32 results as they are. */
 const bits = (a: TypedArray): number[] =>
   a instanceof Int32Array ? Array.from(a) : Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length), (b, j) => (Number.isNaN(a[j]) ? -1 : b));
 
-/** The op's result with the SIMD kernels on and off. */
+/** The kernel's op through the backend's entry point, on operands of its dtypes. */
+function runner(k: SimdKernel, ops: Storage[]): () => TypedArray {
+  const dtype = k.dtypes[0]!;
+  if (k.op === 'cast') return () => cast(ops[0]!, dtype);
+  if (k.op === 'where') return () => where(ops[0]!, ops[1]!, ops[2]!, dtype);
+  return ops.length === 1 ? () => unary(k.op as UnaryOp, ops[0]!, dtype) : () => binary(k.op as BinaryOp, ops[0]!, ops[1]!, dtype);
+}
+
+/** The result with the SIMD kernels on (checked to have run) and off. */
 function both(run: () => TypedArray): { simd: number[]; js: number[] } {
   elementwiseSimdOptions.simd = true;
-  const simd = bits(run());
+  const calls = elementwiseSimdOptions.calls,
+    simd = bits(run());
+  expect(elementwiseSimdOptions.calls, 'the SIMD kernel ran').toBe(calls + 1);
   elementwiseSimdOptions.simd = false;
   const js = bits(run());
   elementwiseSimdOptions.simd = true;
   return { simd, js };
 }
 
-const dtypeOf = (op: string) => (COMPARE.has(op) ? 'int32' : 'float32');
-const runBinary = (op: BinaryOp, a: Storage, b: Storage) => () => binary(op, a, b, dtypeOf(op));
-const runUnary = (op: UnaryOp, a: Storage) => () => unary(op, a, 'float32');
-
-/** n floats of `values` from `offset` on, in a longer array (junk before and after). */
-function at(values: number[], offset: number): Storage {
-  const d = new Float32Array(offset + values.length + 3).fill(12345);
+const ARRAY = { float32: Float32Array, int32: Int32Array, float64: Float64Array };
+/** The values as `dtype` from `offset` on in a longer array (junk before and after). */
+function at(dtype: DType, values: number[], offset: number): Storage {
+  const d = new ARRAY[dtype](offset + values.length + 3).fill(12345);
   d.set(values, offset);
   return view(d, [values.length], [1], offset);
 }
 /** The value v broadcast over n elements (stride 0), as a scalar operand reaches the kernel. */
-const broadcast = (v: number, n: number): Storage => view(new Float32Array([v]), [n], [0], 0);
+const broadcast = (dtype: DType, v: number, n: number): Storage => view(new ARRAY[dtype]([v]), [n], [0], 0);
+const name = (k: SimdKernel) => `${k.op} (${k.dtypes.join(', ')})`;
 
-describe('elementwise float32 WebAssembly SIMD', () => {
+describe('elementwise WebAssembly SIMD', () => {
   afterAll(() => {
     elementwiseSimdOptions.simd = true;
   });
 
-  it('is available where WebAssembly SIMD is (Node 20), for its ops only', () => {
-    for (const op of [...BINARY_OPS, ...UNARY_OPS]) expect(simdMapOn(op)).toBe(true);
-    for (const op of ['pow', 'exp', 'where', 'cast', 'toString']) expect(simdMapOn(op)).toBe(false);
+  it('is available where WebAssembly SIMD is (Node 20); its switch turns it off', () => {
+    expect(simdOn()).toBe(true);
+    elementwiseSimdOptions.simd = false;
+    expect(simdOn()).toBe(false);
+    elementwiseSimdOptions.simd = true;
   });
 
-  it('gives the JS bits on every pair of special values', () => {
-    const a: number[] = [],
-      b: number[] = [];
-    for (const x of SPECIALS) for (const y of SPECIALS) a.push(x), b.push(y);
-    expect(a.length).toBeGreaterThanOrEqual(SIMD_MIN);
-    for (const op of BINARY_OPS) {
-      const { simd, js } = both(runBinary(op, at(a, 0), at(b, 0)));
-      expect(simd, op).toEqual(js);
-    }
-    for (const op of UNARY_OPS) {
-      const { simd, js } = both(runUnary(op, at(a, 0)));
-      expect(simd, op).toEqual(js);
+  it('gives the JS bits on every pair (triple for where) of special values', () => {
+    const F = F_SPECIALS.length;
+    for (const k of SIMD_KERNELS) {
+      const types = k.dtypes.slice(1),
+        n = F ** Math.max(types.length, 2);
+      expect(n).toBeGreaterThanOrEqual(SIMD_MIN);
+      // element e: operand j's special number ⌊e / F^j⌋ mod F (every combination once, twice for unary)
+      const ops = types.map((d, j) => {
+        const s = d === 'int32' ? I_SPECIALS : F_SPECIALS;
+        return at(
+          d,
+          Array.from({ length: n }, (_, e) => s[Math.floor(e / F ** j) % F]!),
+          0,
+        );
+      });
+      const { simd, js } = both(runner(k, ops));
+      expect(simd, name(k)).toEqual(js);
     }
   });
 
   it('keeps the documented semantics of relu and its gradient (NaN stays, −0 and −∞ give +0)', () => {
-    const x = [NaN, -0, 0, -Infinity, Infinity, -3, 2, 1e-45],
-      n = Math.max(SIMD_MIN, 64);
-    const xs = Array.from({ length: n }, (_, i) => x[i % x.length]!);
-    const y = unary('relu', at(xs, 0), 'float32');
-    expect(Array.from(y.subarray(0, 8)).map((v) => (Object.is(v, -0) ? '-0' : v))).toEqual([NaN, 0, 0, 0, Infinity, 0, 2, 1e-45].map((v) => Math.fround(v)));
-    const g = binary('reluBackward', at(xs, 0), at(xs, 0), 'float32'); // g = x: g where x > 0, +0 elsewhere
+    const x = [NaN, -0, 0, -Infinity, Infinity, -3, 2, 1e-45];
+    const xs = Array.from({ length: 8 * SIMD_MIN }, (_, i) => x[i % x.length]!);
+    const y = unary('relu', at('float32', xs, 0), 'float32');
+    expect(Array.from(y.subarray(0, 8))).toEqual([NaN, 0, 0, 0, Infinity, 0, 2, Math.fround(1e-45)]);
+    const g = binary('reluBackward', at('float32', xs, 0), at('float32', xs, 0), 'float32'); // g = x: g where x > 0, +0 elsewhere
     expect(Array.from(g.subarray(0, 8))).toEqual([0, 0, 0, 0, Infinity, 0, 2, Math.fround(1e-45)]);
-    expect(Object.is(g[1], 0)).toBe(true);
+    expect([1, 2, 3].map((j) => Object.is(y[j], 0) && Object.is(g[j], 0))).toEqual([true, true, true]);
   });
 
-  const lengthArb = fc.oneof(fc.integer({ min: 1, max: 3 * SIMD_MIN }), fc.integer({ min: 4090, max: 4100 }), fc.integer({ min: 8190, max: 8200 }));
-  const floats = (n: number) => fc.array(fc.float(), { minLength: n, maxLength: n });
-  const caseArb = lengthArb.chain((n) =>
-    fc.record({
-      a: floats(n),
-      b: floats(n),
-      offA: fc.nat(5),
-      offB: fc.nat(5),
-      // which operand is one broadcast value: none, a, b or both
-      scalars: fc.constantFrom(0, 0, 1, 2, 3),
-      op: fc.constantFrom(...BINARY_OPS, ...UNARY_OPS),
-    }),
-  );
+  const lengthArb = fc.oneof(fc.integer({ min: SIMD_MIN, max: 3 * SIMD_MIN }), fc.integer({ min: 4090, max: 4100 }), fc.integer({ min: 8190, max: 8200 }));
+  const value = (d: DType) => (d === 'int32' ? fc.oneof(fc.integer(), fc.integer({ min: -3, max: 3 })) : fc.float());
+  const caseArb = fc.record({ kernel: fc.nat(SIMD_KERNELS.length - 1), n: lengthArb, seed: fc.nat() }).chain(({ kernel, n }) => {
+    const types = SIMD_KERNELS[kernel]!.dtypes.slice(1);
+    return fc.record({
+      kernel: fc.constant(kernel),
+      values: fc.tuple(...types.map((d) => fc.array(value(d), { minLength: n, maxLength: n }))),
+      offsets: fc.tuple(...types.map(() => fc.nat(5))),
+      // bit j: operand j is one value broadcast (not all of them: n > 1 copies of one result is a dull case)
+      scalars: fc.nat((1 << types.length) - 2),
+    });
+  });
 
   it('gives the JS bits on random values, lengths, offsets and broadcast scalars', () => {
     fc.assert(
-      fc.property(caseArb, ({ a, b, offA, offB, scalars, op }) => {
-        const n = a.length;
-        const A = scalars & 1 ? broadcast(a[0]!, n) : at(a, offA),
-          B = scalars & 2 ? broadcast(b[0]!, n) : at(b, offB);
-        const run = op in SIMD_BINARY ? runBinary(op as BinaryOp, A, B) : runUnary(op as UnaryOp, A);
-        const { simd, js } = both(run);
-        expect(simd).toEqual(js);
+      fc.property(caseArb, ({ kernel, values, offsets, scalars }) => {
+        const k = SIMD_KERNELS[kernel]!,
+          n = values[0]!.length;
+        const ops = k.dtypes.slice(1).map((d, j) => ((scalars >> j) & 1 ? broadcast(d, values[j]![0]!, n) : at(d, values[j]!, offsets[j]!)));
+        const { simd, js } = both(runner(k, ops));
+        expect(simd, name(k)).toEqual(js);
       }),
-      { numRuns: 200 },
+      { numRuns: 300 },
     );
   });
 
   it('gives the JS bits through the public ops and their gradients', () => {
     const x = tensor(
-      Array.from({ length: 300 }, (_, i) => ((i * 37) % 101) / 10 - 5 + (i % 7 === 0 ? -0 : 0)),
+      Array.from({ length: 300 }, (_, i) => ((i * 37) % 101) / 10 - 5),
       { requiresGrad: true },
     );
     const run = (): number[] => {
@@ -130,6 +141,8 @@ describe('elementwise float32 WebAssembly SIMD', () => {
     elementwiseSimdOptions.simd = false;
     const js = run();
     elementwiseSimdOptions.simd = true;
+    const calls = elementwiseSimdOptions.calls;
     expect(run()).toEqual(js);
+    expect(elementwiseSimdOptions.calls - calls).toBeGreaterThanOrEqual(8);
   });
 });

@@ -5,9 +5,9 @@
 // expression may use one scratch variable `t`.
 // The GPU backend reuses the same expression table for its gpu.js kernels.
 
-import { alloc, type DType, type TypedArray } from './alloc.ts';
+import { alloc, dtypeOf, type DType, type TypedArray } from './alloc.ts';
 import { isRowMajor, type Storage } from '../../storage.ts';
-import { simdMap, simdMapOn } from './wasm/elementwise-simd.ts';
+import { SIMD_KERNELS, simdMap, simdOn } from './wasm/elementwise-simd.ts';
 
 export const UNARY = {
   neg: '-a',
@@ -130,11 +130,17 @@ const ctorCode = (d: TypedArray): number => (d instanceof Float32Array ? 0 : d i
 
 /** Below this many elements the JS loop beats the SIMD kernel's set-up and copies (bench/elementwise.ts). */
 export const SIMD_MIN = 64;
+/** The SIMD kernels' indices per op, by dtype signature (see sig). */
+const simdKernels = new Map<string, number[]>();
+SIMD_KERNELS.forEach(({ op, dtypes }, k) => {
+  if (!simdKernels.has(op)) simdKernels.set(op, []);
+  simdKernels.get(op)![dtypes.reduce((sig, d) => sig * 3 + CODE[d], 0)] = k;
+});
 
 /**
  * Runs `expr` over operands of identical shape (any strides) into a new dense array of `dtype`;
- * by the SIMD kernel of `op` (wasm/elementwise-simd.ts, the same bits) when it has one and the
- * operands are float32 and dense or broadcast scalars.
+ * by the SIMD kernel of `op` (wasm/elementwise-simd.ts, the same bits) when it has one for these
+ * dtypes and the operands are dense or broadcast scalars.
  */
 function mapExpr(op: string, expr: string, operands: Storage[], dtype: DType): TypedArray {
   const n = operands[0].size;
@@ -152,10 +158,9 @@ function mapExpr(op: string, expr: string, operands: Storage[], dtype: DType): T
     if (isConstant(operands[k]) && n > 1) consts |= 1 << k;
     else flat = isRowMajor(operands[k]);
   }
-  // The SIMD kernels take float32 operands (code 0) and give float32, or int32 for a comparison.
-  const simdSig = CODE[COMPARE_OPS.has(op as BinaryOp) ? 'int32' : 'float32'] * 3 ** operands.length;
-  if (flat && n >= SIMD_MIN && sig === simdSig && simdMapOn(op)) {
-    simdMap(op, data as Float32Array[], offs, consts, out);
+  const simd = flat && n >= SIMD_MIN ? simdKernels.get(op)?.[sig] : undefined;
+  if (simd !== undefined && simdOn()) {
+    simdMap(simd, data, offs, consts, out);
     return out;
   }
   if (flat) {
@@ -179,5 +184,10 @@ function mapExpr(op: string, expr: string, operands: Storage[], dtype: DType): T
 export const unary = (op: UnaryOp, x: Storage, dtype: DType): TypedArray => mapExpr(op, UNARY[op], [x], dtype);
 export const binary = (op: BinaryOp, a: Storage, b: Storage, dtype: DType): TypedArray => mapExpr(op, BINARY[op], [a, b], dtype);
 export const where = (c: Storage, a: Storage, b: Storage, dtype: DType): TypedArray => mapExpr('where', 'a !== 0 ? b : c', [c, a, b], dtype);
-/** Elementwise copy with conversion (also the strided → dense copy for any dtype). */
-export const cast = (x: Storage, dtype: DType): TypedArray => mapExpr('cast', dtype === 'int32' ? 'Math.trunc(a)' : 'a', [x], dtype);
+/** Elementwise copy with conversion (also the strided → dense copy for any dtype; a dense one is a block copy). */
+export function cast(x: Storage, dtype: DType): TypedArray {
+  if (dtypeOf(x.data) !== dtype || !isRowMajor(x)) return mapExpr('cast', dtype === 'int32' ? 'Math.trunc(a)' : 'a', [x], dtype);
+  const out = alloc(dtype, x.size);
+  out.set(x.data.subarray(x.offset, x.offset + x.size));
+  return out;
+}

@@ -1,26 +1,28 @@
-// The float32 elementwise maps of elementwise.ts as WebAssembly SIMD, emitted at load time with emit.ts:
-// add, sub, mul, div, maximum, minimum, reluBackward, the comparisons (int32 0/1 out), neg, abs, sqrt
-// and relu, four floats at a time. The bits are the JS expressions': a float32 +, −, ·, ÷ or √ of
-// float32 values rounded once equals the float64 result rounded to float32 (53 ≥ 2·24 + 2 bits), and
-// the rest are selections (v128.and / bitselect on comparison masks) that keep NaN and ±0 as the JS
-// does. Operands (dense, or one value broadcast) are copied into module memory by chunks of CHUNK
-// floats, computed in place over the first operand's slot and copied out: 3-5× faster than the JS
-// loops copies included (bench/elementwise.ts). null without WebAssembly SIMD (the JS loops run then).
+// The elementwise maps of elementwise.ts on 4-byte data as WebAssembly SIMD, emitted at load time with
+// emit.ts, four lanes at a time: on float32 add, sub, mul, div, maximum, minimum, reluBackward, neg, abs,
+// sqrt and relu; the comparisons on float32 or int32 (int32 0/1 out); where; the int32 → float32 cast.
+// The bits are the JS expressions': a float32 +, −, ·, ÷ or √ of float32 values rounded once equals
+// the float64 result rounded to float32 (53 ≥ 2·24 + 2 bits), and the rest are selections (v128.and,
+// bitselect on comparison masks) that keep NaN and ±0 as the JS does. Operands (dense, or one value
+// broadcast) are copied into module memory by chunks of CHUNK elements, computed, and the result
+// copied out: 4-8× faster than the JS loops, copies included (bench/elementwise.ts). null without
+// WebAssembly SIMD (the JS loops run then).
 
 import { Code, I32, Op, Simd, V128, instantiate, wasmModule, whileNot, type FuncDef } from './emit.ts';
-import type { TypedArray } from '../alloc.ts';
+import type { DType, TypedArray } from '../alloc.ts';
 
 /*
- *   (func $<op> (param $a $b $o $n i32))   ;; bytes o[0 .. n) = op(a, b) over f32x4 lanes; n a multiple of 16
- *     for (i = 0; i < n; i += 16) (v128.store o+i (op (v128.load a+i) (v128.load b+i)))
- * Unary ops ignore b.
+ *   (func $<name> (param $a $b $c $o $n i32))   ;; bytes o[0 .. n) = op(a, b, c) over 4 lanes; n a multiple of 16
+ *     for (i = 0; i < n; i += 16) (v128.store o+i (op (v128.load a+i) (v128.load b+i) (v128.load c+i)))
+ * Unary ops read only a, binary ones a and b.
  */
 
-/** The f32x4 opcodes emit.ts's table lacks (fixed-width SIMD proposal, opcode list). */
-const F32X4 = { lt: 0x43, le: 0x45, abs: 0xe0, neg: 0xe1, sqrt: 0xe3 } as const;
+/** The opcodes emit.ts's table lacks (fixed-width SIMD proposal, opcode list). */
+const X = { i32x4_ne: 0x38, i32x4_lt_s: 0x39, i32x4_gt_s: 0x3b, i32x4_le_s: 0x3d, i32x4_ge_s: 0x3f, f32x4_lt: 0x43, f32x4_le: 0x45 } as const;
+const F32X4 = { abs: 0xe0, neg: 0xe1, sqrt: 0xe3 } as const;
 
-/** Emits the lanes of op(a, b) from the vectors on locals a, b (v128 locals va, vb), leaving one v128. */
-type Body = (c: Code, va: number, vb: number) => void;
+/** Emits the lanes of op(a, b, c) from the vectors on locals a, b, c, leaving one v128. */
+type Body = (c: Code, a: number, b: number, cc: number) => void;
 const arith =
   (op: number): Body =>
   (c, a, b) =>
@@ -36,29 +38,27 @@ const pick =
   (c, a, b) =>
     c.get(a).get(b).get(a).get(b).simd(op).get(a).get(a).simd(Simd.f32x4_ne).simd(Simd.v128_or).simd(Simd.v128_bitselect);
 const zero = (c: Code) => c.f32(0).simd(Simd.f32x4_splat);
+/** where's `a !== 0 ? b : c`: the bits of b or c, by a lane mask of a ≠ 0 (an f32 or i32 comparison). */
+const select =
+  (ne: number): Body =>
+  (c, a, b, cc) => {
+    c.get(b).get(cc).get(a);
+    zero(c).simd(ne).simd(Simd.v128_bitselect);
+  };
 
-export const SIMD_BINARY = {
+const FLOAT = {
   add: arith(Simd.f32x4_add),
   sub: arith(Simd.f32x4_sub),
   mul: arith(Simd.f32x4_mul),
   div: arith(Simd.f32x4_div),
   maximum: pick(Simd.f32x4_gt),
-  minimum: pick(F32X4.lt),
+  minimum: pick(X.f32x4_lt),
   // g·[x > 0] + 0: (g + 0) where x > 0 (−0 → +0, NaN stays), +0 elsewhere (the JS gives 0 for g = ±∞, NaN there too).
   reluBackward: (c, a, b) => {
     c.get(a);
     zero(c).simd(Simd.f32x4_add).get(b);
     zero(c).simd(Simd.f32x4_gt).simd(Simd.v128_and);
   },
-  eq: compare(Simd.f32x4_eq),
-  ne: compare(Simd.f32x4_ne),
-  lt: compare(F32X4.lt),
-  le: compare(F32X4.le),
-  gt: compare(Simd.f32x4_gt),
-  ge: compare(Simd.f32x4_ge),
-} satisfies Record<string, Body>;
-
-export const SIMD_UNARY = {
   neg: (c, a) => c.get(a).simd(F32X4.neg),
   abs: (c, a) => c.get(a).simd(F32X4.abs),
   sqrt: (c, a) => c.get(a).simd(F32X4.sqrt),
@@ -68,72 +68,94 @@ export const SIMD_UNARY = {
     zero(c).simd(Simd.f32x4_gt).get(a).get(a).simd(Simd.f32x4_ne).simd(Simd.v128_or).simd(Simd.v128_and);
   },
 } satisfies Record<string, Body>;
+const UNARY: ReadonlySet<string> = new Set(['neg', 'abs', 'sqrt', 'relu']);
+const COMPARE_F32 = { eq: Simd.f32x4_eq, ne: Simd.f32x4_ne, lt: X.f32x4_lt, le: X.f32x4_le, gt: Simd.f32x4_gt, ge: Simd.f32x4_ge };
+const COMPARE_I32 = { eq: Simd.i32x4_eq, ne: X.i32x4_ne, lt: X.i32x4_lt_s, le: X.i32x4_le_s, gt: X.i32x4_gt_s, ge: X.i32x4_ge_s };
 
-export type SimdBinaryOp = keyof typeof SIMD_BINARY;
-export type SimdUnaryOp = keyof typeof SIMD_UNARY;
+/** A kernel: the op it computes (elementwise.ts's name), its result's and operands' dtypes, its body. */
+export interface SimdKernel {
+  op: string;
+  dtypes: DType[];
+  body: Body;
+}
+const f: DType = 'float32',
+  i: DType = 'int32';
+/**
+ * Every kernel: the float ops on float32, the comparisons on float32 or int32 (int32 0/1 out),
+ * where on 4-byte values (a float32 or int32 condition) and the int32 → float32 cast (rounding to
+ * nearest like the JS conversion; float32 → int32 is not here: the JS wraps out-of-range values).
+ */
+export const SIMD_KERNELS: readonly SimdKernel[] = [
+  ...Object.entries(FLOAT).map(([op, body]): SimdKernel => ({ op, dtypes: UNARY.has(op) ? [f, f] : [f, f, f], body })),
+  ...Object.entries(COMPARE_F32).map(([op, code]): SimdKernel => ({ op, dtypes: [i, f, f], body: compare(code) })),
+  ...Object.entries(COMPARE_I32).map(([op, code]): SimdKernel => ({ op, dtypes: [i, i, i], body: compare(code) })),
+  ...[f, i].flatMap((cond) => [f, i].map((t): SimdKernel => ({ op: 'where', dtypes: [t, cond, t, t], body: select(cond === f ? Simd.f32x4_ne : X.i32x4_ne) }))),
+  { op: 'cast', dtypes: [f, i], body: (c, a) => c.get(a).simd(Simd.f32x4_convert_i32x4_s) },
+];
 
 const V = { align: 4, offset: 0 };
 
-function kernel(name: string, body: Body, unary: boolean): FuncDef {
-  const [a, b, o, n, i, va, vb] = [0, 1, 2, 3, 4, 5, 6];
+function kernel(k: SimdKernel, index: number): FuncDef {
+  const [a, b, cc, o, n, at, va, vb, vc] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const arity = k.dtypes.length - 1;
   const c = new Code();
-  c.i32(0).set(i);
+  c.i32(0).set(at);
   whileNot(
     c,
-    () => c.get(i).get(n).op(Op.i32_ge_u),
+    () => c.get(at).get(n).op(Op.i32_ge_u),
     () => {
-      c.get(a).get(i).op(Op.i32_add).simd(Simd.v128_load, V).set(va);
-      if (!unary) c.get(b).get(i).op(Op.i32_add).simd(Simd.v128_load, V).set(vb);
-      c.get(o).get(i).op(Op.i32_add);
-      body(c, va, vb);
+      [a, b, cc].slice(0, arity).forEach((p, j) => c.get(p).get(at).op(Op.i32_add).simd(Simd.v128_load, V).set([va, vb, vc][j]!));
+      c.get(o).get(at).op(Op.i32_add);
+      k.body(c, va, vb, vc);
       c.simd(Simd.v128_store, V);
-      c.get(i).i32(16).op(Op.i32_add).set(i);
+      c.get(at).i32(16).op(Op.i32_add).set(at);
     },
   );
-  return { params: [I32, I32, I32, I32], results: [], locals: [I32, V128, V128], body: c, export: name };
+  return { params: [I32, I32, I32, I32, I32], results: [], locals: [I32, V128, V128, V128], body: c, export: `k${index}` };
 }
 
 /** Floats per operand and chunk (16 KiB: the operands and the result stay in L1/L2). */
 const CHUNK = 4096;
-/** Operand k's slot (the result's: k = 2) starts at k·SLOT floats: 48 floats (3 cache lines) past CHUNK, so the slots are not 4 KiB apart (aliasing). */
+/** Operand k's slot (the result's: k = 3) starts at k·SLOT elements: 48 (3 cache lines) past CHUNK, so the slots are not 4 KiB apart (aliasing). */
 const SLOT = CHUNK + 48;
 
-type Instance = { mem: { buffer: ArrayBuffer } } & Record<string, (a: number, b: number, o: number, n: number) => void>;
+type Run = (a: number, b: number, c: number, o: number, n: number) => void;
+type Instance = { mem: { buffer: ArrayBuffer } } & Record<string, Run>;
 
 export function buildElementwiseSimdModule(): Uint8Array {
-  const funcs = [
-    ...Object.entries(SIMD_BINARY).map(([op, body]) => kernel(op, body, false)),
-    ...Object.entries(SIMD_UNARY).map(([op, body]) => kernel(op, body as Body, true)),
-  ];
-  return wasmModule({ funcs, memory: { minPages: Math.ceil((3 * 4 * SLOT) / 65536), export: 'mem' } });
+  return wasmModule({ funcs: SIMD_KERNELS.map(kernel), memory: { minPages: Math.ceil((4 * 4 * SLOT) / 65536), export: 'mem' } });
 }
 
 const instance = instantiate<Instance>(buildElementwiseSimdModule);
-const f32 = instance && new Float32Array(instance.mem.buffer),
-  i32 = instance && new Int32Array(instance.mem.buffer);
+const runs = instance ? SIMD_KERNELS.map((_, k) => instance[`k${k}`]!) : [],
+  f32 = instance ? new Float32Array(instance.mem.buffer) : new Float32Array(0),
+  i32 = new Int32Array(f32.buffer);
+/** Module memory as the array type of `a` (a value copy, not a conversion). */
+const memOf = (a: TypedArray): Float32Array | Int32Array => (a instanceof Int32Array ? i32 : f32);
 
-/** Switch for benchmarks and tests (the JS loops when false). */
-export const elementwiseSimdOptions = { simd: true };
+/** Switch for benchmarks and tests (the JS loops when false); `calls` counts the calls that ran here. */
+export const elementwiseSimdOptions = { simd: true, calls: 0 };
 
-const OPS: ReadonlySet<string> = new Set([...Object.keys(SIMD_BINARY), ...Object.keys(SIMD_UNARY)]);
-
-/** Whether this op runs here (float32 operands and result; the caller checks the dtypes). */
-export const simdMapOn = (op: string): op is SimdBinaryOp | SimdUnaryOp => instance !== null && elementwiseSimdOptions.simd && OPS.has(op);
+/** Whether the kernels run (WebAssembly SIMD is there and the switch is on). */
+export const simdOn = (): boolean => instance !== null && elementwiseSimdOptions.simd;
 
 /**
- * out = op(operands) elementwise. Operand k is ins[k] from offs[k] on, row-major, or (bit k of
- * `consts`) the one value ins[k][offs[k]] everywhere. out: float32, or int32 for a comparison.
+ * out = SIMD_KERNELS[kernel](operands) elementwise, the operands and out of its dtypes. Operand j is
+ * ins[j] from offs[j] on, row-major, or (bit j of `consts`) the one value ins[j][offs[j]] everywhere.
  */
-export function simdMap(op: SimdBinaryOp | SimdUnaryOp, ins: Float32Array[], offs: number[], consts: number, out: TypedArray): void {
-  const run = instance![op]!,
-    mem = out instanceof Int32Array ? i32! : f32!,
-    n = out.length,
-    fill = (Math.min(n, CHUNK) + 3) & ~3;
-  for (let k = 0; k < ins.length; k++) if ((consts >> k) & 1) f32!.fill(ins[k]![offs[k]!]!, k * SLOT, k * SLOT + fill);
+export function simdMap(kernel: number, ins: TypedArray[], offs: number[], consts: number, out: TypedArray): void {
+  const run = runs[kernel]!,
+    n = out.length;
+  elementwiseSimdOptions.calls++;
+  for (let j = 0; j < ins.length; j++) if ((consts >> j) & 1) memOf(ins[j]!).fill(ins[j]![offs[j]!]!, j * SLOT, j * SLOT + Math.min(n + 3, CHUNK));
   for (let s = 0; s < n; s += CHUNK) {
     const e = Math.min(n, s + CHUNK);
-    for (let k = 0; k < ins.length; k++) if (((consts >> k) & 1) === 0) f32!.set(ins[k]!.subarray(offs[k]! + s, offs[k]! + e), k * SLOT);
-    run(0, 4 * SLOT, 8 * SLOT, 4 * ((e - s + 3) & ~3));
-    out.set(mem.subarray(2 * SLOT, 2 * SLOT + e - s), s);
+    for (let j = 0; j < ins.length; j++) {
+      const a = ins[j]!;
+      if ((consts >> j) & 1) continue;
+      memOf(a).set(offs[j] === 0 && a.length === e - s ? a : a.subarray(offs[j]! + s, offs[j]! + e), j * SLOT); // the whole array: no view to make
+    }
+    run(0, 4 * SLOT, 8 * SLOT, 12 * SLOT, 4 * ((e - s + 3) & ~3));
+    out.set(memOf(out).subarray(3 * SLOT, 3 * SLOT + e - s), s);
   }
 }
