@@ -80,6 +80,17 @@ for (const s of [
 ])
   bin('reluBackward', s);
 bin('ne', [8, 32, 12, 12]);
+// dropout2d's int32 (N, C, 1, 1) mask times activations; a per-channel [C] added over (N, C, H, W)
+const act = dense([8, 32, 12, 12]),
+  keep = view(
+    Int32Array.from({ length: 256 }, (_, i) => (i * 7) % 3 && 1),
+    [8, 32, 12, 12],
+    [32, 1, 0, 0],
+  );
+rows.push(['mul [8,32,12,12] by int32 [8,32,1,1]', () => binary('mul', act, keep, 'float32')]);
+const act64 = dense([8, 64, 12, 12]),
+  perC = view(data(64), [8, 64, 12, 12], [0, 1, 0, 0]);
+rows.push(['add [8,64,12,12] + [64,1,1]', () => binary('add', act64, perC, 'float32')]);
 // crossEntropy's int32 label work at [8, 96, 96]: valid = target ≠ ignore, where(valid, target, 0), valid as float32
 const labels = view(
     Int32Array.from(data(8 * 96 * 96), (v) => Math.floor(v)),

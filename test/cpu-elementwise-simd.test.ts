@@ -120,6 +120,61 @@ describe('elementwise WebAssembly SIMD', () => {
     );
   });
 
+  // A broadcast operand constant along the last dim (a [N, C, 1, 1] expanded over H·W, or a [C]
+  // over (N, C, L)): one value per run of L elements, runs across chunk boundaries included.
+  const runArb = fc.record({
+    kernel: fc.constantFrom(...SIMD_KERNELS.flatMap((k, j) => (k.dtypes.length === 3 ? [j] : []))),
+    N: fc.integer({ min: 1, max: 5 }),
+    C: fc.integer({ min: 1, max: 40 }),
+    L: fc.oneof(fc.integer({ min: 8, max: 20 }), fc.constantFrom(144, 2304, 4099)),
+    perChannel: fc.boolean(), // [C] broadcast over N (strides [0, 1, 0]), else [N, C] (strides [C, 1, 0])
+    second: fc.boolean(), // which operand is the broadcast one
+    seed: fc.integer({ min: 1, max: 2 ** 30 }),
+  });
+  const fill = (d: DType, n: number, seed: number): number[] =>
+    Array.from({ length: n }, (_, i) => {
+      const h = Math.imul(seed ^ (i * 0x9e3779b1), 0x85ebca6b) >>> 0;
+      return d === 'int32' ? (h % 7) - 3 : h % 13 === 0 ? F_SPECIALS[h % F_SPECIALS.length]! : (h / 2 ** 32 - 0.5) * 10;
+    });
+
+  it('gives the JS bits with an operand broadcast along the last dim', () => {
+    fc.assert(
+      fc.property(runArb, ({ kernel, N, C, L, perChannel, second, seed }) => {
+        const k = SIMD_KERNELS[kernel]!,
+          shape = [N, C, L],
+          n = N * C * L;
+        fc.pre(n >= SIMD_MIN);
+        const [da, db] = k.dtypes.slice(1) as [DType, DType];
+        const dense = view(new ARRAY[second ? da : db](fill(second ? da : db, n + 2, seed)), shape, [C * L, L, 1], 2);
+        const rows = perChannel ? C : N * C,
+          bd = second ? db : da;
+        const bcast = view(new ARRAY[bd](fill(bd, rows + 1, seed + 1)), shape, perChannel ? [0, 1, 0] : [C, 1, 0], 1);
+        const { simd, js } = both(runner(k, second ? [dense, bcast] : [bcast, dense]));
+        expect(simd, name(k)).toEqual(js);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('reads an int32 broadcast operand of a float32 op as float32 where every value is exactly one (a dropout mask)', () => {
+    const shape = [4, 8, 144],
+      x = view(new Float32Array(fill('float32', 4 * 8 * 144, 5)), shape);
+    const mask = (values: number[]) => view(Int32Array.from(values), shape, [8, 1, 0], 0);
+    for (const op of ['mul', 'add', 'maximum', 'reluBackward'] as const) {
+      const m = mask(fill('int32', 32, 9)),
+        calls = elementwiseSimdOptions.calls;
+      const { simd, js } = both(() => binary(op, x, m, 'float32'));
+      expect(simd, op).toEqual(js);
+      // 2^24 + 1 is not a float32: the JS loop runs (float64 arithmetic, then rounded)
+      const far = mask([...fill('int32', 31, 9), 16777217]);
+      elementwiseSimdOptions.simd = true;
+      const before = elementwiseSimdOptions.calls;
+      binary(op, x, far, 'float32');
+      expect(elementwiseSimdOptions.calls, op).toBe(before);
+      expect(before).toBeGreaterThan(calls);
+    }
+  });
+
   it('gives the JS bits through the public ops and their gradients', () => {
     const x = tensor(
       Array.from({ length: 300 }, (_, i) => ((i * 37) % 101) / 10 - 5),

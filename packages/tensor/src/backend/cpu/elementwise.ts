@@ -7,7 +7,7 @@
 
 import { alloc, dtypeOf, type DType, type TypedArray } from './alloc.ts';
 import { isRowMajor, type Storage } from '../../storage.ts';
-import { SIMD_KERNELS, simdMap, simdOn } from './wasm/elementwise-simd.ts';
+import { SIMD_KERNELS, simdMap, simdOn, type SimdOperand } from './wasm/elementwise-simd.ts';
 
 export const UNARY = {
   neg: '-a',
@@ -130,7 +130,9 @@ const ctorCode = (d: TypedArray): number => (d instanceof Float32Array ? 0 : d i
 
 /** Below this many elements the JS loop beats the SIMD kernel's set-up and copies (bench/elementwise.ts). */
 export const SIMD_MIN = 64;
-/** The SIMD kernels' indices per op, by dtype signature (see sig). */
+/** Runs (the last dim after coalescing) shorter than this leave a broadcast operand to the JS loops. */
+const SIMD_MIN_RUN = 8;
+/** The SIMD kernels' indices per op, by dtype signature (see sig; 0: all float32). */
 const simdKernels = new Map<string, number[]>();
 SIMD_KERNELS.forEach(({ op, dtypes }, k) => {
   if (!simdKernels.has(op)) simdKernels.set(op, []);
@@ -138,9 +140,70 @@ SIMD_KERNELS.forEach(({ op, dtypes }, k) => {
 });
 
 /**
+ * The values of `s` (coalesced `shape`, `stride`, constant along the last dim), one per run of the
+ * last dim, in row-major order; as float32 when `toFloat` (null unless every value converts exactly).
+ */
+function runValues(s: Storage, shape: number[], stride: number[], toFloat: boolean): TypedArray | null {
+  const outer = shape.length - 1,
+    count = s.size / shape[outer];
+  const out = toFloat || s.data instanceof Float32Array ? new Float32Array(count) : new Int32Array(count);
+  const idx = new Int32Array(outer);
+  for (let r = 0, p = s.offset; r < count; r++) {
+    out[r] = s.data[p];
+    if (toFloat && out[r] !== s.data[p]) return null;
+    for (let d = outer - 1; d >= 0; d--) {
+      p += stride[d];
+      if (++idx[d] < shape[d]) break;
+      p -= stride[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+/**
+ * Runs op by its SIMD kernel (wasm/elementwise-simd.ts, the JS expressions' bits) into `out` when
+ * there is one for these dtypes and every operand is dense, one value broadcast (bit k of consts)
+ * or one value per run of the last dim (a broadcast [N, C, 1, 1]); int32 operands of a float32 op
+ * only as such values, each exactly a float32 (the float32 op then rounds as the JS). False if not.
+ */
+function trySimd(op: string, sig: number, operands: Storage[], consts: number, flat: boolean, out: TypedArray): boolean {
+  const kernels = simdKernels.get(op);
+  if (kernels === undefined || !simdOn()) return false;
+  const toFloat = kernels[sig] === undefined && out instanceof Float32Array,
+    k = toFloat ? kernels[0] : kernels[sig];
+  if (k === undefined) return false;
+  const c = flat
+    ? null
+    : coalesce(
+        operands[0].shape,
+        operands.map((s) => s.stride),
+      );
+  const L = c === null ? 0 : c.shape[c.shape.length - 1];
+  if (c !== null && (c.shape.length < 2 || L < SIMD_MIN_RUN)) return false;
+  const ins: SimdOperand[] = [];
+  for (let j = 0; j < operands.length; j++) {
+    const s = operands[j],
+      conv = toFloat && s.data instanceof Int32Array;
+    if (s.data instanceof Float64Array) return false;
+    if ((consts >> j) & 1) {
+      const value = s.data[s.offset];
+      if (conv && Math.fround(value) !== value) return false;
+      ins.push({ value });
+    } else if (!conv && isRowMajor(s)) ins.push({ data: s.data, offset: s.offset });
+    else if (c !== null && c.strides[j][c.shape.length - 1] === 0) {
+      const rows = runValues(s, c.shape, c.strides[j], conv);
+      if (rows === null) return false;
+      ins.push({ rows });
+    } else return false;
+  }
+  simdMap(k, ins, L, out);
+  return true;
+}
+
+/**
  * Runs `expr` over operands of identical shape (any strides) into a new dense array of `dtype`;
- * by the SIMD kernel of `op` (wasm/elementwise-simd.ts, the same bits) when it has one for these
- * dtypes and the operands are dense or broadcast scalars.
+ * by the SIMD kernel of `op` where trySimd can.
  */
 function mapExpr(op: string, expr: string, operands: Storage[], dtype: DType): TypedArray {
   const n = operands[0].size;
@@ -150,19 +213,15 @@ function mapExpr(op: string, expr: string, operands: Storage[], dtype: DType): T
   // loop seeing Float32Array, Float64Array and Int32Array runs several times slower).
   let sig = CODE[dtype];
   for (const s of operands) sig = sig * 3 + ctorCode(s.data);
-  const data = operands.map((s) => s.data),
-    offs = operands.map((s) => s.offset);
   let consts = 0,
     flat = true;
-  for (let k = 0; k < operands.length && flat; k++) {
+  for (let k = 0; k < operands.length; k++) {
     if (isConstant(operands[k]) && n > 1) consts |= 1 << k;
-    else flat = isRowMajor(operands[k]);
+    else if (!isRowMajor(operands[k])) flat = false;
   }
-  const simd = flat && n >= SIMD_MIN ? simdKernels.get(op)?.[sig] : undefined;
-  if (simd !== undefined && simdOn()) {
-    simdMap(simd, data, offs, consts, out);
-    return out;
-  }
+  if (n >= SIMD_MIN && trySimd(op, sig, operands, consts, flat, out)) return out;
+  const data = operands.map((s) => s.data),
+    offs = operands.map((s) => s.offset);
   if (flat) {
     let kernels = flatCache.get(expr);
     if (!kernels) flatCache.set(expr, (kernels = []));

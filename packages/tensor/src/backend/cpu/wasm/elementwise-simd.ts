@@ -114,20 +114,57 @@ function kernel(k: SimdKernel, index: number): FuncDef {
   return { params: [I32, I32, I32, I32, I32], results: [], locals: [I32, V128, V128, V128], body: c, export: `k${index}` };
 }
 
+/**
+ * expand(src, dst, phase, n, L): dst[0 .. n) = the 4-byte values at src, each repeated over a run of
+ * L elements, the first run L − phase long (byte addresses; counts in elements). A run's last vector
+ * may write up to 3 lanes past it: the next run, stored after it, writes them again (the last run's
+ * land in the slot's padding).
+ */
+function expandKernel(): FuncDef {
+  const [src, dst, phase, n, L, pos, end, at, v] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const c = new Code();
+  c.i32(0).set(pos).get(L).get(phase).op(Op.i32_sub).set(end); // end: the first run's length, then its end
+  whileNot(
+    c,
+    () => c.get(pos).get(n).op(Op.i32_ge_u),
+    () => {
+      c.get(src).simd(Simd.v128_load32_splat, { align: 2, offset: 0 }).set(v);
+      c.get(pos).get(end).op(Op.i32_add).tee(end).get(n).get(end).get(n).op(Op.i32_lt_u).op(Op.select).set(end); // min(pos + run, n)
+      c.get(dst).get(pos).i32(2).op(Op.i32_shl).op(Op.i32_add).set(at);
+      c.get(dst).get(end).i32(2).op(Op.i32_shl).op(Op.i32_add).set(pos); // pos: the run's end address, for now
+      whileNot(
+        c,
+        () => c.get(at).get(pos).op(Op.i32_ge_u),
+        () => {
+          c.get(at).get(v).simd(Simd.v128_store, V);
+          c.get(at).i32(16).op(Op.i32_add).set(at);
+        },
+      );
+      c.get(end).set(pos).get(L).set(end); // the next run: from end, L long
+      c.get(src).i32(4).op(Op.i32_add).set(src);
+    },
+  );
+  return { params: [I32, I32, I32, I32, I32], results: [], locals: [I32, I32, I32, V128], body: c, export: 'expand' };
+}
+
 /** Floats per operand and chunk (16 KiB: the operands and the result stay in L1/L2). */
 const CHUNK = 4096;
-/** Operand k's slot (the result's: k = 3) starts at k·SLOT elements: 48 (3 cache lines) past CHUNK, so the slots are not 4 KiB apart (aliasing). */
+/**
+ * Operand k's slot (the result's: k = 3; slot 4: one value per run, for expand) starts at k·SLOT
+ * elements: 48 (3 cache lines) past CHUNK, so the slots are not 4 KiB apart (aliasing).
+ */
 const SLOT = CHUNK + 48;
 
 type Run = (a: number, b: number, c: number, o: number, n: number) => void;
 type Instance = { mem: { buffer: ArrayBuffer } } & Record<string, Run>;
 
 export function buildElementwiseSimdModule(): Uint8Array {
-  return wasmModule({ funcs: SIMD_KERNELS.map(kernel), memory: { minPages: Math.ceil((4 * 4 * SLOT) / 65536), export: 'mem' } });
+  return wasmModule({ funcs: [...SIMD_KERNELS.map(kernel), expandKernel()], memory: { minPages: Math.ceil((5 * 4 * SLOT) / 65536), export: 'mem' } });
 }
 
 const instance = instantiate<Instance>(buildElementwiseSimdModule);
 const runs = instance ? SIMD_KERNELS.map((_, k) => instance[`k${k}`]!) : [],
+  expand = instance ? instance.expand! : () => {},
   f32 = instance ? new Float32Array(instance.mem.buffer) : new Float32Array(0),
   i32 = new Int32Array(f32.buffer);
 /** Module memory as the array type of `a` (a value copy, not a conversion). */
@@ -140,20 +177,30 @@ export const elementwiseSimdOptions = { simd: true, calls: 0 };
 export const simdOn = (): boolean => instance !== null && elementwiseSimdOptions.simd;
 
 /**
- * out = SIMD_KERNELS[kernel](operands) elementwise, the operands and out of its dtypes. Operand j is
- * ins[j] from offs[j] on, row-major, or (bit j of `consts`) the one value ins[j][offs[j]] everywhere.
+ * An operand as the kernels read it, of the kernel's dtype: `data` row-major from `offset` on; one
+ * `value` everywhere; or `rows`, one value per run of L consecutive elements.
  */
-export function simdMap(kernel: number, ins: TypedArray[], offs: number[], consts: number, out: TypedArray): void {
+export type SimdOperand = { data: TypedArray; offset: number } | { value: number } | { rows: TypedArray };
+
+/** out = SIMD_KERNELS[kernel](operands) elementwise (L: the run length of `rows` operands). */
+export function simdMap(kernel: number, ins: SimdOperand[], L: number, out: TypedArray): void {
   const run = runs[kernel]!,
+    types = SIMD_KERNELS[kernel]!.dtypes,
     n = out.length;
   elementwiseSimdOptions.calls++;
-  for (let j = 0; j < ins.length; j++) if ((consts >> j) & 1) memOf(ins[j]!).fill(ins[j]![offs[j]!]!, j * SLOT, j * SLOT + Math.min(n + 3, CHUNK));
+  ins.forEach((a, j) => 'value' in a && (types[j + 1] === 'int32' ? i32 : f32).fill(a.value, j * SLOT, j * SLOT + Math.min(n + 3, CHUNK)));
   for (let s = 0; s < n; s += CHUNK) {
     const e = Math.min(n, s + CHUNK);
     for (let j = 0; j < ins.length; j++) {
       const a = ins[j]!;
-      if ((consts >> j) & 1) continue;
-      memOf(a).set(offs[j] === 0 && a.length === e - s ? a : a.subarray(offs[j]! + s, offs[j]! + e), j * SLOT); // the whole array: no view to make
+      if ('data' in a) {
+        const d = a.data;
+        memOf(d).set(a.offset === 0 && d.length === e - s ? d : d.subarray(a.offset + s, a.offset + e), j * SLOT); // the whole array: no view to make
+      } else if ('rows' in a) {
+        const r0 = Math.floor(s / L);
+        memOf(a.rows).set(a.rows.subarray(r0, Math.floor((e - 1) / L) + 1), 4 * SLOT);
+        expand(16 * SLOT, 4 * j * SLOT, s - r0 * L, e - s, L);
+      }
     }
     run(0, 4 * SLOT, 8 * SLOT, 12 * SLOT, 4 * ((e - s + 3) & ~3));
     out.set(memOf(out).subarray(3 * SLOT, 3 * SLOT + e - s), s);
