@@ -2,8 +2,9 @@
 // arrives here as stride-0 `expand` views), comparisons and `where`. Each op is one JS expression;
 // `compileMap` turns it into a specialised strided loop once (the same trick as ndarray's cwise),
 // `compileFlat` into a plain indexed loop when every operand is dense or a broadcast scalar; an
-// expression may use one scratch variable `t`.
-// The GPU backend reuses the same expression table for its gpu.js kernels.
+// expression may use one scratch variable `t`. Where wasm/elementwise-simd.ts has a kernel with the
+// expression's bits for the op and dtypes, and the operands are dense or broadcast, it runs instead
+// (trySimd). The GPU backend reuses the same expression table for its gpu.js kernels.
 
 import { alloc, dtypeOf, type DType, type TypedArray } from './alloc.ts';
 import { isRowMajor, type Storage } from '../../storage.ts';
