@@ -3,10 +3,10 @@
 // sqrt and relu; the comparisons on float32 or int32 (int32 0/1 out); where; the int32 → float32 cast.
 // The bits are the JS expressions': a float32 +, −, ·, ÷ or √ of float32 values rounded once equals
 // the float64 result rounded to float32 (53 ≥ 2·24 + 2 bits), and the rest are selections (v128.and,
-// bitselect on comparison masks) that keep NaN and ±0 as the JS does. Operands (dense, or one value
-// broadcast) are copied into module memory by chunks of CHUNK elements, computed, and the result
-// copied out: 4-8× faster than the JS loops, copies included (bench/elementwise.ts). null without
-// WebAssembly SIMD (the JS loops run then).
+// bitselect on comparison masks) that keep NaN and ±0 as the JS does. Operands (dense, one value
+// broadcast, or one value per run of L elements, expanded here) are copied into module memory by
+// chunks of CHUNK elements, computed, and the result copied out: 4-8× faster than the JS loops,
+// copies included (bench/elementwise.ts). Not there without WebAssembly SIMD (the JS loops run).
 
 import { Code, I32, Op, Simd, V128, instantiate, wasmModule, whileNot, type FuncDef } from './emit.ts';
 import type { DType, TypedArray } from '../alloc.ts';
@@ -18,8 +18,8 @@ import type { DType, TypedArray } from '../alloc.ts';
  */
 
 /** The opcodes emit.ts's table lacks (fixed-width SIMD proposal, opcode list). */
-const X = { i32x4_ne: 0x38, i32x4_lt_s: 0x39, i32x4_gt_s: 0x3b, i32x4_le_s: 0x3d, i32x4_ge_s: 0x3f, f32x4_lt: 0x43, f32x4_le: 0x45 } as const;
-const F32X4 = { abs: 0xe0, neg: 0xe1, sqrt: 0xe3 } as const;
+// biome-ignore format: opcodes on one line
+const X = { i32x4_ne: 0x38, i32x4_lt_s: 0x39, i32x4_gt_s: 0x3b, i32x4_le_s: 0x3d, i32x4_ge_s: 0x3f, f32x4_lt: 0x43, f32x4_le: 0x45, f32x4_abs: 0xe0, f32x4_neg: 0xe1, f32x4_sqrt: 0xe3 } as const;
 
 /** Emits the lanes of op(a, b, c) from the vectors on locals a, b, c, leaving one v128. */
 type Body = (c: Code, a: number, b: number, cc: number) => void;
@@ -59,9 +59,9 @@ const FLOAT = {
     zero(c).simd(Simd.f32x4_add).get(b);
     zero(c).simd(Simd.f32x4_gt).simd(Simd.v128_and);
   },
-  neg: (c, a) => c.get(a).simd(F32X4.neg),
-  abs: (c, a) => c.get(a).simd(F32X4.abs),
-  sqrt: (c, a) => c.get(a).simd(F32X4.sqrt),
+  neg: (c, a) => c.get(a).simd(X.f32x4_neg),
+  abs: (c, a) => c.get(a).simd(X.f32x4_abs),
+  sqrt: (c, a) => c.get(a).simd(X.f32x4_sqrt),
   // a where a > 0 or a is NaN, else +0 (−0, −∞ included).
   relu: (c, a) => {
     c.get(a).get(a);
