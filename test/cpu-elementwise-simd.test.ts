@@ -175,6 +175,30 @@ describe('elementwise WebAssembly SIMD', () => {
     }
   });
 
+  it('computes an op whose operands are all one broadcast value once, with the bits of the dense op', () => {
+    const n = 3 * SIMD_MIN + 1;
+    for (const k of SIMD_KERNELS) {
+      const types = k.dtypes.slice(1);
+      for (const [j, v] of (types[0] === 'int32' ? I_SPECIALS : F_SPECIALS).entries()) {
+        const values = types.map((d, m) => (d === 'int32' ? I_SPECIALS : F_SPECIALS)[(j + 5 * m) % F_SPECIALS.length]!);
+        values[0] = v;
+        const got = runner(
+          k,
+          types.map((d, m) => broadcast(d, values[m]!, n)),
+        )();
+        const want = runner(
+          k,
+          types.map((d, m) => at(d, Array<number>(n).fill(values[m]!), 0)),
+        )();
+        expect(bits(got), `${name(k)} of ${values.join(', ')}`).toEqual(bits(want));
+      }
+    }
+    const x = broadcast('float32', 0.75, n),
+      y = broadcast('float32', -1.5, n);
+    expect(Array.from(binary('pow', x, y, 'float32'))).toEqual(Array<number>(n).fill(Math.fround(0.75 ** -1.5)));
+    expect(Array.from(unary('exp', y, 'float32'))).toEqual(Array<number>(n).fill(Math.fround(Math.exp(-1.5))));
+  });
+
   it('gives the JS bits through the public ops and their gradients', () => {
     const x = tensor(
       Array.from({ length: 300 }, (_, i) => ((i * 37) % 101) / 10 - 5),

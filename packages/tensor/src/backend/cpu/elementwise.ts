@@ -220,14 +220,17 @@ function mapExpr(op: string, expr: string, operands: Storage[], dtype: DType): T
     if (isConstant(operands[k]) && n > 1) consts |= 1 << k;
     else if (!isRowMajor(operands[k])) flat = false;
   }
-  if (n >= SIMD_MIN && trySimd(op, sig, operands, consts, flat, out)) return out;
+  const allConst = consts === (1 << operands.length) - 1; // one value everywhere (an expanded scalar gradient): computed once below
+  if (n >= SIMD_MIN && !allConst && trySimd(op, sig, operands, consts, flat, out)) return out;
   const data = operands.map((s) => s.data),
     offs = operands.map((s) => s.offset);
   if (flat) {
     let kernels = flatCache.get(expr);
     if (!kernels) flatCache.set(expr, (kernels = []));
     const key = sig * 8 + consts;
-    (kernels[key] ?? (kernels[key] = compileFlat(operands.length, expr, consts)))(out, data, offs);
+    const kernel = kernels[key] ?? (kernels[key] = compileFlat(operands.length, expr, consts));
+    if (!allConst) kernel(out, data, offs);
+    else kernel(out.subarray(0, 1), data, offs), out.fill(out[0]);
     return out;
   }
   let kernels = cache.get(expr);
