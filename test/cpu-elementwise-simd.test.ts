@@ -2,13 +2,18 @@
 // the JS loops (elementwise.ts's expressions, the switch off), each kernel checked to have run: every
 // pair of special values (±0, ±∞, NaN, subnormals, the extremes; the int32 extremes) through every
 // kernel; random values (fast-check's fc.float: specials included) at lengths around the vector
-// width, the SIMD threshold and the chunk size, operands at offsets and broadcast scalars in any
-// place; relu's documented semantics; and the public ops with their gradients. NaN payloads are not
-// compared (not specified), the sign of every zero is.
+// width, the SIMD threshold and the chunk size, operands at offsets, broadcast scalars in any place
+// and operands broadcast along the last dim (int32 masks of float32 ops too); ops on broadcast
+// scalars only; relu's documented semantics; the public ops with their gradients; and three LAD
+// teacher training steps end to end. NaN payloads are not compared (not specified), the sign of
+// every zero is.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { grad, relu, tensor, type Tensor } from '@lad/tensor';
+import { Generator, grad, manualSeed, randint, randn, relu, tensor, type Tensor } from '@lad/tensor';
+import { SGD } from '@lad/nn';
+import { buildModel, resolveLabelScale, teacherLoss } from '@lad/lad';
+import { QUICK } from '../packages/lad/src/presets.ts';
 import { SIMD_MIN, binary, cast, unary, where, type BinaryOp, type UnaryOp } from '../packages/tensor/src/backend/cpu/elementwise.ts';
 import { SIMD_KERNELS, elementwiseSimdOptions, simdOn, type SimdKernel } from '../packages/tensor/src/backend/cpu/wasm/elementwise-simd.ts';
 import type { DType, TypedArray } from '../packages/tensor/src/backend/cpu/alloc.ts';
@@ -223,5 +228,33 @@ describe('elementwise WebAssembly SIMD', () => {
     const calls = elementwiseSimdOptions.calls;
     expect(run()).toEqual(js);
     expect(elementwiseSimdOptions.calls - calls).toBeGreaterThanOrEqual(8);
+  });
+
+  it('gives three LAD teacher training steps the same losses and parameter bits', () => {
+    const train = (): number[] => {
+      manualSeed(0);
+      const K = 4,
+        model = buildModel({ ...QUICK.model, numClasses: K }, { generator: new Generator(1) });
+      const batch = { images: randn([2, 3, 16, 16]), labels: randint(0, K, [2, 16, 16]) };
+      const opt = new SGD(model.parameters(), { lr: QUICK.teacher.lr, momentum: QUICK.teacher.momentum, weightDecay: QUICK.teacher.weightDecay });
+      const gen = new Generator(7),
+        lad = resolveLabelScale(QUICK.lad, 1),
+        out: number[] = [];
+      for (let step = 0; step < 3; step++) {
+        const loss = teacherLoss(model, batch, K, lad, gen).loss;
+        out.push(loss.item());
+        loss.backward();
+        opt.step();
+        opt.zeroGrad();
+      }
+      for (const p of model.parameters()) out.push(...bits(p.data()));
+      return out;
+    };
+    elementwiseSimdOptions.simd = false;
+    const js = train();
+    elementwiseSimdOptions.simd = true;
+    const calls = elementwiseSimdOptions.calls;
+    expect(train()).toEqual(js);
+    expect(elementwiseSimdOptions.calls - calls).toBeGreaterThan(100);
   });
 });
