@@ -32,6 +32,9 @@ import {
   batchNorm,
   sum,
   mul,
+  maximum,
+  where,
+  profile,
 } from '@lad/tensor';
 import { distinctValues, expectClose, expectThrows, fromF64, randT, seedArb, vals } from './util/nn-arb.ts';
 
@@ -112,6 +115,26 @@ describe('backward()', () => {
     const h = u.mul(2); // h = 2u
     h.mul(h).add(h).sum().backward(); // h² + h → (2h + 1)·2
     expectClose(u.grad!, [(4 + 1) * 2, (8 + 1) * 2]);
+  });
+
+  it('computes no gradient for an operand that needs none (mul, sub, div, maximum, where)', () => {
+    const x = leaf([0.5, -1.5, 2]),
+      c = tensor([3, 0, -2], { dtype: 'float64' }); // no gradient wanted
+    /** How many times the backward of Σ f() ran the kernel `op`. */
+    const calls = (f: () => Tensor, op: string): number => {
+      const out = f().sum();
+      return profile(() => out.backward(), { print: false }).rows.find((r) => r.phase === 'backward' && r.op === op)?.calls ?? 0;
+    };
+    // Σ x·c: g·c for x only, not g·x for c
+    expect([calls(() => x.mul(c), 'binary.mul'), calls(() => c.mul(x), 'binary.mul')]).toEqual([1, 1]);
+    expect([calls(() => c.sub(x), 'unary.neg'), calls(() => x.sub(c), 'unary.neg')]).toEqual([1, 0]);
+    expect([calls(() => x.div(c), 'binary.div'), calls(() => c.div(x), 'binary.div')]).toEqual([1, 1]); // g/c; −g·out/x, not g/x for c
+    expect(calls(() => maximum(x, c), 'binary.mul')).toBe(2); // g·(win + tie·½) for x alone
+    expect(calls(() => where(c.gt(0), x, c), 'where')).toBe(1);
+    // and the gradients are still right
+    x.grad = null;
+    x.mul(c).add(c.sub(x)).sum().backward();
+    expectClose(x.grad!, [2, -1, -3]);
   });
 
   it('a freed subgraph shared by a second root throws too (as in PyTorch)', () => {

@@ -82,12 +82,14 @@ function binaryOp(
 }
 
 const none: Saves = () => [];
+/** The gradient `f()` for input t, or null (not computed) when t needs none: the tape drops it then anyway. */
+const ifGrad = (t: Tensor, f: () => Tensor): Tensor | null => (t.requiresGrad ? f() : null);
 /** a + b, broadcast. */
 export const add = (a: TensorLike, b: TensorLike) => binaryOp('add', a, b, (g) => [g, g], none);
 /** a − b, broadcast. */
-export const sub = (a: TensorLike, b: TensorLike) => binaryOp('sub', a, b, (g) => [g, g.neg()], none);
+export const sub = (a: TensorLike, b: TensorLike) => binaryOp('sub', a, b, (g, _x, y) => [g, ifGrad(y, () => g.neg())], none);
 /** a · b, elementwise and broadcast. */
-export const mul = (a: TensorLike, b: TensorLike) => binaryOp('mul', a, b, (g, x, y) => [g.mul(y), g.mul(x)]);
+export const mul = (a: TensorLike, b: TensorLike) => binaryOp('mul', a, b, (g, x, y) => [ifGrad(x, () => g.mul(y)), ifGrad(y, () => g.mul(x))]);
 // d(a/b)/da = 1/b, d(a/b)/db = -a/b²
 /** a / b, broadcast. */
 export const div = (a: TensorLike, b: TensorLike) =>
@@ -95,7 +97,7 @@ export const div = (a: TensorLike, b: TensorLike) =>
     'div',
     a,
     b,
-    (g, _x, y, out) => [g.div(y), y.requiresGrad ? g.mul(out).div(y).neg() : null],
+    (g, x, y, out) => [ifGrad(x, () => g.div(y)), ifGrad(y, () => g.mul(out).div(y).neg())],
     (_x, y, out) => [y, out],
   );
 // d(a^b)/da = b·a^(b-1), d(a^b)/db = a^b·ln a. NOTE: as in torch, the first is 0 where b = 0 and
@@ -106,15 +108,20 @@ export const pow = (a: TensorLike, b: TensorLike) =>
     'pow',
     a,
     b,
-    (g, x, y, out) => [where(y.eq(0), 0, g.mul(y).mul(x.pow(y.sub(1)))), y.requiresGrad ? where(x.eq(0).mul(y.ge(0)), 0, g.mul(out).mul(log(x))) : null],
+    (g, x, y, out) => [
+      ifGrad(x, () => where(y.eq(0), 0, g.mul(y).mul(x.pow(y.sub(1))))),
+      ifGrad(y, () => where(x.eq(0).mul(y.ge(0)), 0, g.mul(out).mul(log(x)))),
+    ],
     (x, y, out) => [x, y, out],
   );
 // Ties split the gradient evenly, as in torch.maximum.
 const tieSplit = (g: Tensor, win: Tensor, tie: Tensor): Tensor => g.mul(win.add(tie.mul(0.5)));
 /** The larger of a and b, broadcast (a tie splits the gradient equally). */
-export const maximum = (a: TensorLike, b: TensorLike) => binaryOp('maximum', a, b, (g, x, y) => [tieSplit(g, x.gt(y), x.eq(y)), tieSplit(g, y.gt(x), x.eq(y))]);
+export const maximum = (a: TensorLike, b: TensorLike) =>
+  binaryOp('maximum', a, b, (g, x, y) => [ifGrad(x, () => tieSplit(g, x.gt(y), x.eq(y))), ifGrad(y, () => tieSplit(g, y.gt(x), x.eq(y)))]);
 /** The smaller of a and b, broadcast (a tie splits the gradient equally). */
-export const minimum = (a: TensorLike, b: TensorLike) => binaryOp('minimum', a, b, (g, x, y) => [tieSplit(g, x.lt(y), x.eq(y)), tieSplit(g, y.lt(x), x.eq(y))]);
+export const minimum = (a: TensorLike, b: TensorLike) =>
+  binaryOp('minimum', a, b, (g, x, y) => [ifGrad(x, () => tieSplit(g, x.lt(y), x.eq(y))), ifGrad(y, () => tieSplit(g, y.lt(x), x.eq(y)))]);
 
 /** Comparisons return int32 0/1 masks and carry no gradient. */
 export const eq = (a: TensorLike, b: TensorLike) => binaryOp('eq', a, b);
@@ -137,7 +144,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const [c, xe, ye] = [cond, x, y].map((t) => (sameShape(t.shape, shape) ? t : expand(t, shape)));
   const dtype = promote(x.dtype, y.dtype);
   const out = wrap(be(xe).where(c.storage, xe.storage, ye.storage, dtype), shape);
-  return record(out, 'where', [xe, ye], (g) => [where(c, g, 0), where(c, 0, g)], [c]);
+  return record(out, 'where', [xe, ye], (g) => [ifGrad(xe, () => where(c, g, 0)), ifGrad(ye, () => where(c, 0, g))], [c]);
 }
 
 /** Limits values to [min, max]; the gradient passes where min <= x <= max (as torch.clamp). */

@@ -2,11 +2,13 @@
 // arrives here as stride-0 `expand` views), comparisons and `where`. Each op is one JS expression;
 // `compileMap` turns it into a specialised strided loop once (the same trick as ndarray's cwise),
 // `compileFlat` into a plain indexed loop when every operand is dense or a broadcast scalar; an
-// expression may use one scratch variable `t`.
-// The GPU backend reuses the same expression table for its gpu.js kernels.
+// expression may use one scratch variable `t`. Where wasm/elementwise-simd.ts has a kernel with the
+// expression's bits for the op and dtypes, and the operands are dense or broadcast, it runs instead
+// (trySimd). The GPU backend reuses the same expression table for its gpu.js kernels.
 
-import { alloc, type DType, type TypedArray } from './alloc.ts';
+import { alloc, dtypeOf, type DType, type TypedArray } from './alloc.ts';
 import { isRowMajor, type Storage } from '../../storage.ts';
+import { SIMD_KERNELS, simdMap, simdOn, type SimdOperand } from './wasm/elementwise-simd.ts';
 
 export const UNARY = {
   neg: '-a',
@@ -127,8 +129,84 @@ const flatCache = new Map<string, FlatKernel[]>();
 const CODE = { float32: 0, float64: 1, int32: 2 } as const;
 const ctorCode = (d: TypedArray): number => (d instanceof Float32Array ? 0 : d instanceof Float64Array ? 1 : 2);
 
-/** Runs `expr` over operands of identical shape (any strides) into a new dense array of `dtype`. */
-export function mapExpr(expr: string, operands: Storage[], dtype: DType): TypedArray {
+/** Below this many elements the JS loop beats the SIMD kernel's set-up and copies (bench/elementwise.ts). */
+export const SIMD_MIN = 64;
+/** Runs (the last dim after coalescing) shorter than this leave a broadcast operand to the JS loops. */
+const SIMD_MIN_RUN = 8;
+/** The SIMD kernels' indices per op, by dtype signature (see sig; 0: all float32). */
+const simdKernels = new Map<string, number[]>();
+SIMD_KERNELS.forEach(({ op, dtypes }, k) => {
+  if (!simdKernels.has(op)) simdKernels.set(op, []);
+  simdKernels.get(op)![dtypes.reduce((sig, d) => sig * 3 + CODE[d], 0)] = k;
+});
+
+/**
+ * The values of `s` (coalesced `shape`, `stride`, constant along the last dim), one per run of the
+ * last dim, in row-major order; as float32 when `toFloat` (null unless every value converts exactly).
+ */
+function runValues(s: Storage, shape: number[], stride: number[], toFloat: boolean): TypedArray | null {
+  const outer = shape.length - 1,
+    count = s.size / shape[outer];
+  const out = toFloat || s.data instanceof Float32Array ? new Float32Array(count) : new Int32Array(count);
+  const idx = new Int32Array(outer);
+  for (let r = 0, p = s.offset; r < count; r++) {
+    out[r] = s.data[p];
+    if (toFloat && out[r] !== s.data[p]) return null;
+    for (let d = outer - 1; d >= 0; d--) {
+      p += stride[d];
+      if (++idx[d] < shape[d]) break;
+      p -= stride[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+/**
+ * Runs op by its SIMD kernel (wasm/elementwise-simd.ts, the JS expressions' bits) into `out` when
+ * there is one for these dtypes and every operand is dense, one value broadcast (bit k of consts)
+ * or one value per run of the last dim (a broadcast [N, C, 1, 1]); int32 operands of a float32 op
+ * only as such values, each exactly a float32 (the float32 op then rounds as the JS). False if not.
+ */
+function trySimd(op: string, sig: number, operands: Storage[], consts: number, flat: boolean, out: TypedArray): boolean {
+  const kernels = simdKernels.get(op);
+  if (kernels === undefined || !simdOn()) return false;
+  const toFloat = kernels[sig] === undefined && out instanceof Float32Array,
+    k = toFloat ? kernels[0] : kernels[sig];
+  if (k === undefined) return false;
+  const c = flat
+    ? null
+    : coalesce(
+        operands[0].shape,
+        operands.map((s) => s.stride),
+      );
+  const L = c === null ? 0 : c.shape[c.shape.length - 1];
+  if (c !== null && (c.shape.length < 2 || L < SIMD_MIN_RUN)) return false;
+  const ins: SimdOperand[] = [];
+  for (let j = 0; j < operands.length; j++) {
+    const s = operands[j],
+      conv = toFloat && s.data instanceof Int32Array;
+    if (s.data instanceof Float64Array) return false;
+    if ((consts >> j) & 1) {
+      const value = s.data[s.offset];
+      if (conv && Math.fround(value) !== value) return false;
+      ins.push({ value });
+    } else if (!conv && isRowMajor(s)) ins.push({ data: s.data, offset: s.offset });
+    else if (c !== null && c.strides[j][c.shape.length - 1] === 0) {
+      const rows = runValues(s, c.shape, c.strides[j], conv);
+      if (rows === null) return false;
+      ins.push({ rows });
+    } else return false;
+  }
+  simdMap(k, ins, L, out);
+  return true;
+}
+
+/**
+ * Runs `expr` over operands of identical shape (any strides) into a new dense array of `dtype`;
+ * by the SIMD kernel of `op` where trySimd can.
+ */
+function mapExpr(op: string, expr: string, operands: Storage[], dtype: DType): TypedArray {
   const n = operands[0].size;
   const out = alloc(dtype, n);
   if (out.length === 0) return out;
@@ -136,19 +214,23 @@ export function mapExpr(expr: string, operands: Storage[], dtype: DType): TypedA
   // loop seeing Float32Array, Float64Array and Int32Array runs several times slower).
   let sig = CODE[dtype];
   for (const s of operands) sig = sig * 3 + ctorCode(s.data);
-  const data = operands.map((s) => s.data),
-    offs = operands.map((s) => s.offset);
   let consts = 0,
     flat = true;
-  for (let k = 0; k < operands.length && flat; k++) {
+  for (let k = 0; k < operands.length; k++) {
     if (isConstant(operands[k]) && n > 1) consts |= 1 << k;
-    else flat = isRowMajor(operands[k]);
+    else if (!isRowMajor(operands[k])) flat = false;
   }
+  const allConst = consts === (1 << operands.length) - 1; // one value everywhere (an expanded scalar gradient): computed once below
+  if (n >= SIMD_MIN && !allConst && trySimd(op, sig, operands, consts, flat, out)) return out;
+  const data = operands.map((s) => s.data),
+    offs = operands.map((s) => s.offset);
   if (flat) {
     let kernels = flatCache.get(expr);
     if (!kernels) flatCache.set(expr, (kernels = []));
     const key = sig * 8 + consts;
-    (kernels[key] ?? (kernels[key] = compileFlat(operands.length, expr, consts)))(out, data, offs);
+    const kernel = kernels[key] ?? (kernels[key] = compileFlat(operands.length, expr, consts));
+    if (!allConst) kernel(out, data, offs);
+    else kernel(out.subarray(0, 1), data, offs), out.fill(out[0]);
     return out;
   }
   let kernels = cache.get(expr);
@@ -162,8 +244,13 @@ export function mapExpr(expr: string, operands: Storage[], dtype: DType): TypedA
   return out;
 }
 
-export const unary = (op: UnaryOp, x: Storage, dtype: DType): TypedArray => mapExpr(UNARY[op], [x], dtype);
-export const binary = (op: BinaryOp, a: Storage, b: Storage, dtype: DType): TypedArray => mapExpr(BINARY[op], [a, b], dtype);
-export const where = (c: Storage, a: Storage, b: Storage, dtype: DType): TypedArray => mapExpr('a !== 0 ? b : c', [c, a, b], dtype);
-/** Elementwise copy with conversion (also the strided → dense copy for any dtype). */
-export const cast = (x: Storage, dtype: DType): TypedArray => mapExpr(dtype === 'int32' ? 'Math.trunc(a)' : 'a', [x], dtype);
+export const unary = (op: UnaryOp, x: Storage, dtype: DType): TypedArray => mapExpr(op, UNARY[op], [x], dtype);
+export const binary = (op: BinaryOp, a: Storage, b: Storage, dtype: DType): TypedArray => mapExpr(op, BINARY[op], [a, b], dtype);
+export const where = (c: Storage, a: Storage, b: Storage, dtype: DType): TypedArray => mapExpr('where', 'a !== 0 ? b : c', [c, a, b], dtype);
+/** Elementwise copy with conversion (also the strided → dense copy for any dtype; a dense one is a block copy). */
+export function cast(x: Storage, dtype: DType): TypedArray {
+  if (dtypeOf(x.data) !== dtype || !isRowMajor(x)) return mapExpr('cast', dtype === 'int32' ? 'Math.trunc(a)' : 'a', [x], dtype);
+  const out = alloc(dtype, x.size);
+  out.set(x.data.subarray(x.offset, x.offset + x.size));
+  return out;
+}
