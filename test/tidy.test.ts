@@ -74,6 +74,20 @@ describe('tidy: what survives', () => {
   });
 });
 
+describe('tidy: a graph that can still backward', () => {
+  it('keeps a createGraph gradient and its graph, so it can be differentiated after the tidy', () => {
+    const w = big().requiresGrad_();
+    tidy(() => w.pow(3).sum().backward(undefined, { createGraph: true })); // grad = 3w², with a graph
+    tidy(() => w.mul(9).exp().add(1)); // pool churn
+    const g1 = [...w.grad!.data()];
+    const gg = w.grad!;
+    w.grad = null;
+    gg.sum().backward(); // d/dw Σ 3w² = 6w
+    expect(g1).toEqual([...w.detach().pow(2).mul(3).data()]);
+    expect([...w.grad!.data()]).toEqual([...w.detach().mul(6).data()]);
+  });
+});
+
 describe('tidy: released tensors refuse every use', () => {
   it('throws a TensorError naming the op for elementwise, matmul, conv2d, copy_, data and item', () => {
     const x = big();
