@@ -30,7 +30,7 @@ export const tidyStats = { scopes: 0, released: 0 };
 
 /**
  * Runs `fn` and releases the CPU buffers of the tensors it made, except those it returns (a tensor,
- * or tensors in arrays and plain objects, at any depth), those passed to keep(), and leaves'
+ * or tensors in arrays, plain objects and Maps, at any depth), those passed to keep(), and leaves'
  * gradients; a returned tensor that can still backward keeps everything (its graph may read any of
  * it). Using a released tensor throws. Nested tidies hand what they return to the enclosing one.
  * `fn` must be synchronous: a returned Promise throws (nothing is released).
@@ -44,7 +44,7 @@ export function tidy<T>(fn: () => T): T {
     result = fn();
   } catch (e) {
     leave(scope);
-    close(scope, undefined, false); // a throwing fn releases everything it made
+    close(scope, undefined, false); // a throwing fn returns nothing: all it made but kept tensors and grads is released
     throw e;
   }
   leave(scope);
