@@ -15,7 +15,7 @@ import { register } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
-import { Tensor, batchNorm, conv2d, crossEntropy, gemmKernel, getNumThreads, grad, manualSeed, matmul, noGrad, randint, randn } from '@lad/tensor';
+import { Tensor, batchNorm, conv2d, crossEntropy, gemmKernel, getNumThreads, grad, manualSeed, matmul, noGrad, randint, randn, tidy } from '@lad/tensor';
 import { LAD_ROWS, runLad, type LadResult, type LadRow } from './lad.ts';
 import { TORCH_THREADS, exportTensors, findTorchPython, runTorch, writeManifest, type TorchResult } from './torch.ts';
 
@@ -171,21 +171,22 @@ function oursTrainStep(): Result {
   const losses: number[] = [],
     split = { forward: [] as number[], backward: [] as number[], update: [] as number[] };
   const t = time(
-    () => {
-      const t0 = performance.now();
-      const loss = oursForward(p);
-      const t1 = performance.now();
-      loss.backward();
-      const t2 = performance.now();
-      noGrad(() => {
-        for (const q of params) {
-          q.copy_(q.sub(q.grad!.mul(NET.lr))); // p ← p − lr·grad
-          q.zeroGrad();
-        }
-      });
-      losses.push(loss.item());
-      split.forward.push(t1 - t0), split.backward.push(t2 - t1), split.update.push(performance.now() - t2);
-    },
+    () =>
+      tidy(() => {
+        const t0 = performance.now();
+        const loss = oursForward(p);
+        const t1 = performance.now();
+        loss.backward();
+        const t2 = performance.now();
+        noGrad(() => {
+          for (const q of params) {
+            q.copy_(q.sub(q.grad!.mul(NET.lr))); // p ← p − lr·grad
+            q.zeroGrad();
+          }
+        });
+        losses.push(loss.item());
+        split.forward.push(t1 - t0), split.backward.push(t2 - t1), split.update.push(performance.now() - t2);
+      }), // a step in tidy(), as trainModel runs one: its buffers back to the pool
     10,
     30_000,
   );

@@ -2,9 +2,10 @@
 // machine: wall times there measure the other processes' load too (bench/cpu.ts warns when it is high).
 // Rows: the LAD teacher step at 48 and 96, the student step at 48 (as bench/lad.ts, without dropout's
 // export), the tiny-CNN step of bench/cpu.ts; FUSED=1 runs the CNN with batchNorm's activation 'relu'; LAD_FMA=0
-// the mul+add GEMM kernel instead of fma (the first line says which ran).
+// the mul+add GEMM kernel instead of fma (the first line says which ran). Each step runs in tidy() as trainModel's
+// does; TIDY=0 runs them bare (fresh buffers every step) for comparison.
 // Usage: `pnpm --filter @lad/bench cputime`. A measuring tool, not a benchmark table.
-import { Generator, Tensor, batchNorm, conv2d, crossEntropy, gemmKernel, manualSeed, noGrad, randint, randn, setNumThreads } from '@lad/tensor';
+import { Generator, Tensor, batchNorm, conv2d, crossEntropy, gemmKernel, manualSeed, noGrad, randint, randn, setNumThreads, tidy } from '@lad/tensor';
 import { SGD } from '@lad/nn';
 import { buildModel, resolveLabelScale, studentLoss, teacherLoss } from '@lad/lad';
 import { QUICK } from '../packages/lad/src/presets.ts';
@@ -13,7 +14,9 @@ manualSeed(0);
 console.log(`float32 GEMM kernel: ${gemmKernel()}`);
 const fused = process.env.FUSED === '1',
   reps = 12;
-function measure(label: string, step: () => void) {
+const tidied = process.env.TIDY !== '0';
+function measure(label: string, bare: () => void) {
+  const step = tidied ? () => tidy(bare) : bare;
   step();
   step();
   const cpu: number[] = [],

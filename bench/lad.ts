@@ -1,11 +1,11 @@
 // LAD rows of `pnpm bench`: one teacher step (dual path, teacherLoss) and one student step (eval-mode frozen
 // teacher forward + student forward/backward, studentLoss) of the tiny DeepLabV3 the `quick` preset builds
 // (4 input channels, K = 4, batch 8, 48×48), plus the teacher step at 96×96. A step = loss, backward, SGD
-// with the preset's momentum and weight decay, zeroGrad. Images ~ N(0, 1) and labels in [0, K) from our
+// with the preset's momentum and weight decay, zeroGrad, inside tidy() as trainModel runs it. Images ~ N(0, 1) and labels in [0, K) from our
 // seeded generator. Each row also exports its weights and inputs (the two encoded teacher inputs, or the
 // teacher's and student's inputs) for bench/torch_bench.py, with our first-step loss (dropout off) to check.
 
-import { Generator, noGrad, randint, randn } from '@lad/tensor';
+import { Generator, noGrad, randint, randn, tidy } from '@lad/tensor';
 import { Dropout2d, SGD, type Module, type StateDict } from '@lad/nn';
 import { buildModel, resolveLabelScale, studentLoss, teacherInput, teacherLoss, unlabelledInput, type SegModel } from '@lad/lad';
 import { QUICK } from '../packages/lad/src/presets.ts';
@@ -77,11 +77,12 @@ export function ladTeacher(size: number, time: Timer, file: string): { result: L
   const opt = sgdFor(model, QUICK.teacher),
     gen = new Generator(seed);
   const t = time(
-    () => {
-      teacherLoss(model, b, K, cfg, gen).loss.backward();
-      opt.step();
-      opt.zeroGrad();
-    },
+    () =>
+      tidy(() => {
+        teacherLoss(model, b, K, cfg, gen).loss.backward();
+        opt.step();
+        opt.zeroGrad();
+      }),
     10,
     30_000,
   );
@@ -110,11 +111,12 @@ export function ladStudent(time: Timer, file: string): { result: LadResult; spec
   const opt = sgdFor(student, QUICK.student),
     gen = new Generator(seed);
   const t = time(
-    () => {
-      studentLoss(student, teacher, b, K, cfg, gen).loss.backward();
-      opt.step();
-      opt.zeroGrad();
-    },
+    () =>
+      tidy(() => {
+        studentLoss(student, teacher, b, K, cfg, gen).loss.backward();
+        opt.step();
+        opt.zeroGrad();
+      }),
     10,
     30_000,
   );

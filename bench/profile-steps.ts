@@ -1,9 +1,24 @@
 // Profiles one training step of the bench workloads with `profile` (per-op self time, share, bytes):
 // the LAD teacher step at 48×48 (bench/lad.ts's model and optimizer) and the tiny-CNN step of bench/cpu.ts.
 // Usage: `pnpm --filter @lad/bench profile [all|teacher|cnn] [steps]` (env THREADS=n, MIN_MACS=m for setSplitMacs, SIZE=96 for the
-// teacher at 96×96). A tool for finding costs, not a benchmark row.
+// teacher at 96×96; TIDY=0 to run the steps bare instead of in tidy() as the bench rows and trainModel do). A tool
+// for finding costs, not a benchmark row.
 
-import { Generator, Tensor, batchNorm, conv2d, crossEntropy, manualSeed, noGrad, profile, randint, randn, setNumThreads, setSplitMacs } from '@lad/tensor';
+import {
+  Generator,
+  Tensor,
+  batchNorm,
+  conv2d,
+  crossEntropy,
+  manualSeed,
+  noGrad,
+  profile,
+  randint,
+  randn,
+  setNumThreads,
+  setSplitMacs,
+  tidy,
+} from '@lad/tensor';
 import { threadStats } from '../packages/tensor/src/backend/cpu/threads.ts';
 import { SGD } from '@lad/nn';
 import { buildModel, resolveLabelScale, teacherLoss } from '@lad/lad';
@@ -15,7 +30,8 @@ manualSeed(0);
 if (process.env.THREADS) setNumThreads(Number(process.env.THREADS));
 if (process.env.MIN_MACS) setSplitMacs(Number(process.env.MIN_MACS));
 
-function run(label: string, step: () => void): void {
+function run(label: string, bare: () => void): void {
+  const step = process.env.TIDY === '0' ? bare : () => tidy(bare);
   step(); // warmup
   const totals: number[] = [],
     jobs0 = threadStats().parallelJobs;

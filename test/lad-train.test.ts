@@ -10,11 +10,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCheckpoint } from '@lad/nn';
-import { type Generator, ValueError } from '@lad/tensor';
+import { type Generator, ValueError, tidyStats } from '@lad/tensor';
 import { DEFAULT_LAD, type TrainConfig } from '../packages/lad/src/config.ts';
 import { stepLoss, teacherLoss } from '../packages/lad/src/teacher.ts';
 import type { Batch } from '../packages/lad/src/data/loader.ts';
 import { main } from '../packages/lad/src/cli.ts';
+import type { LossFn } from '../packages/lad/src/train.ts';
 import { TINY_CFG, TINY_TRAIN, TINY_VAL, stateBytes, tinyModel, tinyRun } from './util/lad-train-setup.ts';
 import { evaluate } from '../packages/lad/src/evaluate.ts';
 
@@ -31,7 +32,10 @@ describe('trainModel', () => {
     const out = tmp();
     const model = tinyModel();
     const cfg = { ...TINY_CFG, iterations: 10, cropSize: null, evalEvery: 5, checkpointEvery: 5 };
+    const tidy0 = { ...tidyStats };
     const r = await tinyRun(out, { model, cfg, val: TINY_VAL, evalFn: (m) => evaluate(m, TINY_VAL, { numClasses: 11, labelMode: 'encoded' }) });
+    expect(tidyStats.scopes - tidy0.scopes).toBeGreaterThanOrEqual(10); // each step in a tidy() (and each evaluation batch), its buffers back to the pool
+    expect(tidyStats.released - tidy0.released).toBeGreaterThan(10 * 20);
     const log = readLog(out);
     expect(log.filter((l) => l.type === 'step').map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(log.filter((l) => l.type === 'eval').map((l) => l.step)).toEqual([5, 10]);
@@ -127,6 +131,14 @@ describe('trainModel', () => {
       /trainModel: cfg.itrations: unknown key \(did you mean 'iterations'\?\)/,
     );
     expect(readdirSync(out)).toEqual([]);
+  });
+
+  it('refuses an asynchronous lossFn (the step runs inside tidy())', async () => {
+    const model = tinyModel();
+    const lossFn = async (b: Batch, _s: number, g: Generator) => teacherLoss(model, b, 11, DEFAULT_LAD, g);
+    const err = await tinyRun(null, { model, lossFn: lossFn as unknown as LossFn }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(ValueError);
+    expect((err as Error).message).toBe('trainModel: lossFn returned a Promise: expected a StepLoss (the step runs inside tidy(), synchronously).');
   });
 
   it('refuses to start afresh in a folder that holds a run unless resume or overwrite is set', async () => {

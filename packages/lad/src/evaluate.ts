@@ -8,7 +8,7 @@
 // with dataAsync, so evaluation is async and works in every GPU mode (webgpu too).
 // Legend: N batch, K classes, H×W label plane.
 
-import { type Device, Generator, Tensor, interpolate, noGrad, stack, ValueError } from '@lad/tensor';
+import { type Device, Generator, Tensor, interpolate, noGrad, stack, tidy, ValueError } from '@lad/tensor';
 import { ConfusionMatrix } from './metrics.ts';
 import { DEFAULT_LAD, type LabelEncoding } from './config.ts';
 import { encodeLabels, withLabelChannel, zeroChannel } from './label-encoding.ts';
@@ -62,11 +62,13 @@ export async function evaluate(model: SegModel, ds: SegDataset, opts: EvalOption
   const cm = new ConfusionMatrix(numClasses);
   const gen = new Generator(seed);
   await forEachBatch('evaluate', model, ds, opts, labelMode, async (images, labels, others) => {
-    const pred = noGrad(() => {
-      const [x0, y] = [images.to(device), labels.to(device)];
-      const x = model.inChannels === 4 ? labelInput(x0, labelMode === 'otherImage' ? others.to(device) : y, labelMode, numClasses, encoding, gen) : x0;
-      return predict(model, x, labels);
-    });
+    const pred = tidy(() =>
+      noGrad(() => {
+        const [x0, y] = [images.to(device), labels.to(device)];
+        const x = model.inChannels === 4 ? labelInput(x0, labelMode === 'otherImage' ? others.to(device) : y, labelMode, numClasses, encoding, gen) : x0;
+        return predict(model, x, labels);
+      }),
+    ); // the forward's buffers go back to the pool for the next batch
     await cm.updateAsync(pred, labels); // labels stay on the CPU
   });
   const K = numClasses;
@@ -105,11 +107,13 @@ export async function encodingAgreement(teacher: SegModel, ds: SegDataset, opts:
   let same = 0,
     total = 0;
   await forEachBatch('encodingAgreement', teacher, ds, opts, 'encoded', async (images, labels) => {
-    const [pa, pb] = noGrad(() => {
-      const [x, y] = [images.to(device), labels.to(device)];
-      const first = predict(teacher, labelInput(x, y, 'encoded', numClasses, encoding, gen), labels);
-      return [first, predict(teacher, labelInput(x, y, 'encoded', numClasses, encoding, gen), labels)];
-    });
+    const [pa, pb] = tidy(() =>
+      noGrad(() => {
+        const [x, y] = [images.to(device), labels.to(device)];
+        const first = predict(teacher, labelInput(x, y, 'encoded', numClasses, encoding, gen), labels);
+        return [first, predict(teacher, labelInput(x, y, 'encoded', numClasses, encoding, gen), labels)];
+      }),
+    );
     const [a, b] = await Promise.all([pa.dataAsync(), pb.dataAsync()]);
     const y = labels.data();
     for (let i = 0; i < y.length; i++) {

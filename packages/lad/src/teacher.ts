@@ -47,20 +47,41 @@ export function stepLoss(loss: Tensor, terms: Record<string, Tensor | number>): 
 
 /** Reads scalar terms back with one asynchronous read per device (works in every GPU mode, webgpu too). */
 export async function readParts(terms: Record<string, Tensor | number>): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
+  return readStacked(stackParts(terms));
+}
+
+/** Scalar terms ready to read: the numbers, and the tensor terms stacked into one float32 vector per device. */
+export interface StackedParts {
+  numbers: Record<string, number>;
+  stacks: { keys: string[]; values: Tensor }[];
+}
+
+/** The synchronous half of readParts: stacks the tensor terms (inside a step's tidy(), which returns these stacks). */
+export function stackParts(terms: Record<string, Tensor | number>): StackedParts {
+  const numbers: Record<string, number> = {};
   const byDevice = new Map<string, [string, Tensor][]>();
   for (const [k, v] of Object.entries(terms)) {
-    if (typeof v === 'number') out[k] = v;
+    if (typeof v === 'number') numbers[k] = v;
     else {
-      out[k] = NaN; // keeps the key order
+      numbers[k] = NaN; // keeps the key order
       const list = byDevice.get(v.device) ?? [];
       list.push([k, v]);
       byDevice.set(v.device, list);
     }
   }
-  for (const list of byDevice.values()) {
-    const values = await noGrad(() => stack(list.map(([, t]) => t.detach().reshape([]).to('float32')))).dataAsync();
-    list.forEach(([k], i) => (out[k] = values[i]));
+  const stacks = [...byDevice.values()].map((list) => ({
+    keys: list.map(([k]) => k),
+    values: noGrad(() => stack(list.map(([, t]) => t.detach().reshape([]).to('float32')))), // (terms)
+  }));
+  return { numbers, stacks };
+}
+
+/** The asynchronous half of readParts: one read per device. */
+export async function readStacked(p: StackedParts): Promise<Record<string, number>> {
+  const out = { ...p.numbers };
+  for (const { keys, values } of p.stacks) {
+    const v = await values.dataAsync();
+    keys.forEach((k, i) => (out[k] = v[i]));
   }
   return out;
 }

@@ -7,12 +7,13 @@
 // depend only on (seed, epoch, index). Flat and readable, after nanoGPT's train.py.
 // Device: the model is moved to `device` before its optimizer is made, each batch is moved there
 // when its step starts, and the step's loss and parts are read back once, asynchronously, after the
-// optimizer step (one await per step; every GPU mode, webgpu too). Checkpoints are written from
+// optimizer step (one await per step; every GPU mode, webgpu too). The step itself (loss, backward,
+// update) runs in tidy(), so its CPU tensor buffers are reused by the next step. Checkpoints are written from
 // CPU copies (cpuAsync) and loaded with copy_, which takes a CPU source for a device tensor.
 // With no outDir nothing is written (a run held in memory, as the teaching page's worker runs it),
 // and Node's file system is not touched (node.ts): the loop runs in a browser too.
 
-import { type Device, Generator, Tensor, ValueError, defaultGenerator } from '@lad/tensor';
+import { type Device, Generator, Tensor, ValueError, defaultGenerator, tidy } from '@lad/tensor';
 import { SGD, poly, saveCheckpoint, restoreCheckpoint, latestCheckpoint, checkpointPath, type OptimizerStateDict, type StateDict } from '@lad/nn';
 import { DataLoader, type Batch } from './data/loader.ts';
 import { mixSeed, STREAM } from './seeds.ts';
@@ -21,11 +22,14 @@ import type { SegModel } from './models/types.ts';
 import type { TrainConfig } from './config.ts';
 import { validateTrainConfig } from './validate.ts';
 import { evaluate, modelDevice, type EvalResult } from './evaluate.ts';
-import { readParts, type StepLoss } from './teacher.ts';
+import { readStacked, stackParts, type StepLoss } from './teacher.ts';
 import { nodeModule } from './node.ts';
 
-/** The loss of one batch (images and labels already on the run's device); see teacherLoss / studentLoss / baselineLoss. */
-export type LossFn = (batch: Batch, step: number, gen: Generator) => StepLoss | Promise<StepLoss>;
+/**
+ * The loss of one batch (images and labels already on the run's device); see teacherLoss / studentLoss / baselineLoss.
+ * Synchronous: the step (loss, backward, update) runs inside tidy(), which reuses its tensor buffers next step.
+ */
+export type LossFn = (batch: Batch, step: number, gen: Generator) => StepLoss;
 
 /** Options of trainModel: the run's name and folder, model, loss, data, config, device, resume and output. */
 export interface TrainOptions {
@@ -178,12 +182,19 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       const batch = device === 'cpu' ? cpuBatch : { ...cpuBatch, images: cpuBatch.images.to(device), labels: cpuBatch.labels.to(device) };
       const lr = lrAt(step, cfg.lr);
       for (const g of optimizer.paramGroups) g.lr = lr;
-      const { loss, terms } = await lossFn(batch, step, lossGen);
-      loss.backward();
-      optimizer.step();
-      optimizer.zeroGrad();
+      // the step inside tidy(): its tensors' buffers go back to the pool, and the next step reuses them
+      const stacked = tidy(() => {
+        const r: StepLoss | Promise<unknown> = lossFn(batch, step, lossGen);
+        if (r instanceof Promise)
+          throw new ValueError(`trainModel: lossFn returned a Promise: expected a StepLoss (the step runs inside tidy(), synchronously).`);
+        const { loss, terms } = r;
+        loss.backward();
+        optimizer.step();
+        optimizer.zeroGrad();
+        return stackParts({ __loss: loss, ...terms });
+      });
       // the one read-back of the step, after the update has been queued
-      const { __loss: lossValue, ...parts } = await readParts({ __loss: loss, ...terms });
+      const { __loss: lossValue, ...parts } = await readStacked(stacked);
       if (!Number.isFinite(lossValue)) throw nonFiniteLoss(name, step + 1, lossValue, parts, cfg.lr);
       step++;
 

@@ -6,24 +6,24 @@
 // e.g. BatchNorm2d's running_mean); containers override namedChildren() to name children by index.
 // Forward is a typed `forward(...)` method on each subclass; there is no separate call().
 
-import { Tensor, ShapeError, ValueError, fmtShape, noGrad, type Device } from '@lad/tensor';
+import { Tensor, ShapeError, ValueError, fmtShape, keep, noGrad, type Device } from '@lad/tensor';
 import type { LoadStateDictOptions, StateDict } from './types.ts';
 
 const parameterSet = new WeakSet<Tensor>();
 const bufferSet = new WeakSet<Tensor>();
 
-/** Marks `t` as a parameter (a leaf that requires grad) and returns it; a non-leaf is detached first. */
+/** Marks `t` as a parameter (a leaf that requires grad) and returns it; a non-leaf is detached first. Never released by tidy(). */
 export function parameter(t: Tensor): Tensor {
   const p = t.isLeaf ? t : t.detach();
   if (bufferSet.has(p)) throw new ValueError('parameter: this tensor is already a buffer: expected a plain tensor.');
-  parameterSet.add(p.requiresGrad_(true));
+  parameterSet.add(keep(p).requiresGrad_(true));
   return p;
 }
 
-/** Marks `t` as a buffer: module state saved in stateDict but not trained (running statistics). */
+/** Marks `t` as a buffer: module state saved in stateDict but not trained (running statistics). Never released by tidy(). */
 export function buffer(t: Tensor): Tensor {
   if (parameterSet.has(t)) throw new ValueError('buffer: this tensor is already a parameter: expected a plain tensor.');
-  bufferSet.add(t);
+  bufferSet.add(keep(t));
   return t;
 }
 

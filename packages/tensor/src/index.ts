@@ -8,8 +8,9 @@
 
 import { registerBackend } from './backend/backend.ts';
 import { cpuBackend } from './backend/cpu/index.ts';
+import { guardReleased } from './tidy.ts';
 
-registerBackend('cpu', cpuBackend);
+registerBackend('cpu', guardReleased(cpuBackend)); // every primitive refuses a tensor tidy() released
 
 export { Tensor, type Device, type DType, type NestedArray, type TensorLike } from './tensor.ts';
 export * from './ops/create.ts';
@@ -74,6 +75,7 @@ export { interpolate, type InterpolateOptions } from './ops/resize.ts';
 export * from './ops/nnfunc.ts';
 export { noGrad, isGradEnabled, withGradMode, type BackwardOptions } from './autograd/tape.ts';
 export { grad, type GradOptions } from './autograd/grad.ts';
+export { tidy, keep, tidyStats } from './tidy.ts';
 export { gradcheck, type GradcheckOptions } from './autograd/gradcheck.ts';
 export { Generator, defaultGenerator, manualSeed } from './random.ts';
 export { TensorError, ShapeError, DTypeError, DeviceError, InternalError, ValueError } from './errors.ts';

@@ -7,8 +7,8 @@
 
 import ndarray from 'ndarray';
 import { alloc, dtypeOf, type DType, type TypedArray } from './backend/cpu/alloc.ts';
-import { contiguousStrides, type Shape } from './shape.ts';
-import { InternalError } from './errors.ts';
+import { contiguousStrides, fmtShape, type Shape } from './shape.ts';
+import { InternalError, TensorError } from './errors.ts';
 
 /** A device-resident buffer: a flat run of `length` elements of `dtype` on `device`. */
 export interface DeviceData {
@@ -36,9 +36,24 @@ export function view(data: Data, shape: Shape, stride?: readonly number[], offse
 
 export const storageDType = (s: AnyStorage): DType => (isDeviceData(s.data) ? s.data.dtype : dtypeOf(s.data));
 
-/** The same view as a CPU storage; a device view here is an engine bug (it must be read back first). */
-export function cpuView(s: AnyStorage): Storage {
+/** True for a CPU array that tidy() released (tidy.ts: detached, its length went to 0) while a view of it wants elements. */
+export const isReleased = (data: unknown, size: number): boolean => ArrayBuffer.isView(data) && (data as TypedArray).length === 0 && size > 0;
+
+/** `shape`: the stale tensor's; null for a raw array (batch-norm statistics made from a tensor). */
+export function releasedError(op: string, shape: readonly number[] | null): TensorError {
+  const what = shape ? `a tensor of shape ${fmtShape(shape)}` : 'an input array';
+  return new TensorError(
+    `${op}: ${what} was released by tidy() when the tidy that made it returned; return it from the tidy function, or keep() it, to use it afterwards.`,
+  );
+}
+
+/**
+ * The same view as a CPU storage, for `op` to read; a device view here is an engine bug (it must be
+ * read back first); a view of an array tidy() released throws a TensorError naming `op`.
+ */
+export function cpuView(s: AnyStorage, op = 'a CPU read'): Storage {
   if (isDeviceData(s.data)) throw new InternalError(`a ${s.data.device} buffer reached CPU code without being read back`);
+  if (isReleased(s.data, s.size)) throw releasedError(op, s.shape);
   return s as Storage;
 }
 

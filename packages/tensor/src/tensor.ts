@@ -8,6 +8,8 @@ import { DeviceError, DTypeError, ShapeError, TensorError } from './errors.ts';
 import { broadcastsTo, fmtShape, sameShape } from './shape.ts';
 import { contiguousData, cpuView, hasInternalOverlap, isDeviceData, storageDType, view, type AnyStorage, type Data } from './storage.ts';
 import { isGradEnabled, noGrad, propagate, type BackwardOptions, type Node } from './autograd/tape.ts';
+import { noteTensorData } from './backend/cpu/alloc.ts';
+import { noteGrad } from './tidy.ts';
 import { backendFor, deviceBackend } from './backend/backend.ts';
 import * as E from './ops/elementwise.ts';
 import * as R from './ops/reduce.ts';
@@ -35,11 +37,22 @@ export interface Version {
 export class Tensor {
   /** Tensors created by ops get a grad node; user-created ones are leaves. */
   gradFn: Node | null = null;
-  grad: Tensor | null = null;
   requiresGrad = false;
+  #grad: Tensor | null = null;
 
   /** `version`: pass the base tensor's for a view of its storage (autograd checks it, see record()). */
-  constructor(readonly storage: AnyStorage, readonly version: Version = { n: 0 }) {}
+  constructor(readonly storage: AnyStorage, readonly version: Version = { n: 0 }) {
+    noteTensorData(storage.data); // an open tidy() owns the CPU buffers its ops made (tidy.ts)
+  }
+
+  /** The accumulated gradient of a leaf (set by backward; null until then and after zeroGrad). */
+  get grad(): Tensor | null {
+    return this.#grad;
+  }
+  set grad(g: Tensor | null) {
+    this.#grad = g;
+    if (g !== null) noteGrad(this); // state that outlives an enclosing tidy()
+  }
 
   /** Wraps a dense buffer (a typed array, or device data) of `shape` (no copy). */
   static fromData(data: Data, shape: readonly number[]): Tensor {
@@ -78,7 +91,7 @@ export class Tensor {
   /** The elements in row-major order as a new dense typed array. */
   data(): TypedArray {
     if (isDeviceData(this.storage.data)) return deviceBackend(this.device).readSync(this.storage);
-    const d = contiguousData(cpuView(this.storage));
+    const d = contiguousData(cpuView(this.storage, 'data'));
     return d === this.storage.data ? d.slice() : d;
   }
   /** `data()` after every queued kernel has run: the read that works on every device. */
@@ -103,7 +116,7 @@ export class Tensor {
   /** The value of a one-element tensor. */
   item(): number {
     this.checkItem();
-    return isDeviceData(this.storage.data) ? this.data()[0] : cpuView(this.storage).data[this.storage.offset];
+    return isDeviceData(this.storage.data) ? this.data()[0] : cpuView(this.storage, 'item').data[this.storage.offset];
   }
   async itemAsync(): Promise<number> {
     this.checkItem();

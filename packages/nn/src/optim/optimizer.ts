@@ -3,7 +3,7 @@
 // Follows torch.optim.Optimizer (param_groups, state keyed by the parameter's flat index,
 // load_state_dict's group checks). Subclasses supply one update rule per parameter.
 
-import { DTypeError, ShapeError, Tensor, ValueError, fmtShape, noGrad, withGradMode } from '@lad/tensor';
+import { DTypeError, ShapeError, Tensor, ValueError, fmtShape, keep, noGrad, withGradMode } from '@lad/tensor';
 import type { OptimizerParamState, OptimizerStateDict, ParamGroupState } from '../types.ts';
 
 /** An option value that a state dict can hold (betas is a number pair). */
@@ -61,7 +61,13 @@ export abstract class Optimizer<O extends OptimizerOptions> {
         for (const p of group.params) if (p.grad !== null) this.update(p, this.checkGrad(p, p.grad), group, this.stateOf(p));
       }
     });
+    this.keepState();
     return loss;
+  }
+
+  /** Marks the state tensors (made lazily, or anew by each step) as state that a tidy() around the step must not release. */
+  private keepState(): void {
+    for (const s of this.state.values()) for (const v of Object.values(s)) if (v instanceof Tensor) keep(v);
   }
 
   /** All parameters, in group order (the indices stateDict uses). */
@@ -109,6 +115,7 @@ export abstract class Optimizer<O extends OptimizerOptions> {
     for (const [key, s] of Object.entries(sd.state)) state.set(byId.get(Number(key))!, copyState(s, byId.get(Number(key))!, this.stateKeys.scalars));
     groups.forEach((g, i) => Object.assign(this.paramGroups[i], g));
     this.state = state;
+    this.keepState();
   }
 
   /** Checks a saved state against this optimizer: its groups (with their options) and each parameter's state. */

@@ -178,4 +178,4 @@ export function fromNdarray(nd: ndarray.NdArray): Tensor {
  * counters, as writes through torch's `.numpy()` are: a write into a tensor an op saved for backward
  * gives a wrong gradient unnoticed. Write with `copy_` to have it checked.
  */
-export const toNdarray = (x: Tensor): ndarray.NdArray<TypedArray> => cpuView(x.storage);
+export const toNdarray = (x: Tensor): ndarray.NdArray<TypedArray> => cpuView(x.storage, 'toNdarray');

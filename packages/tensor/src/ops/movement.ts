@@ -208,7 +208,7 @@ export function to(x: Tensor, target: DType | Device): Tensor {
   if (target === 'cpu' || target === 'gpu') {
     if (target === x.device) return x;
     if (target === 'cpu') return fromHost(x, deviceBackend(x.device).readSync(x.storage));
-    const out = new Tensor(S.view(deviceBackend(target).upload(S.contiguousData(S.cpuView(x.storage))), x.shape));
+    const out = new Tensor(S.view(deviceBackend(target).upload(S.contiguousData(S.cpuView(x.storage, 'to'))), x.shape));
     return x.isFloat ? record(out, 'to', [x], (g) => [to(g, 'cpu')], []) : out;
   }
   if (target === x.dtype) return x;
@@ -328,7 +328,7 @@ function checkIndex(op: string, index: Tensor, n: number): void {
     deviceBackend(index.device).deferCheck(bad.storage, () => new ShapeError(`${op}: an index is out of range for a dim of size ${n}.`));
     return;
   }
-  const data = S.contiguousData(S.cpuView(index.storage));
+  const data = S.contiguousData(S.cpuView(index.storage, op));
   for (let i = 0; i < data.length; i++) {
     if (data[i] < 0 || data[i] >= n) throw new ShapeError(`${op}: index ${data[i]} is out of range for a dim of size ${n}.`);
   }

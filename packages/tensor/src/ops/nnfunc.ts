@@ -102,7 +102,7 @@ function checkTargets(op: string, target: Tensor, valid: Tensor, C: number, igno
     deviceBackend(target.device).deferCheck(bad.storage, () => new ShapeError(msg('(one of them)')));
     return;
   }
-  const t = contiguousData(cpuView(target.storage));
+  const t = contiguousData(cpuView(target.storage, op));
   for (let i = 0; i < t.length; i++) if (t[i] !== ignoreIndex && (t[i] < 0 || t[i] >= C)) throw new ShapeError(msg(String(t[i])));
 }
 

@@ -55,7 +55,7 @@ export function checkAllInt32(op: string, arg: string, values: ArrayLike<number>
 /** Throws unless every element of float tensor x fits int32; on a device, at the next flush or read. */
 export function checkFitsInt32(op: string, x: Tensor): void {
   if (x.device === 'cpu') {
-    checkAllInt32(op, 'input', contiguousData(cpuView(x.storage)));
+    checkAllInt32(op, 'input', contiguousData(cpuView(x.storage, op)));
     return;
   }
   if (x.size === 0) return;

@@ -1,4 +1,4 @@
-// Typed-array allocation for the CPU backend, and the pool of buffers the tape recycles.
+// Typed-array allocation for the CPU backend, and the pool of buffers the tape and tidy() recycle.
 // Tensor buffers live on plain ArrayBuffers: a fresh SharedArrayBuffer costs ~10x more to allocate
 // (4 MiB: 28 ms vs 2.8 ms here), which dominated a training step. Threaded kernels copy their
 // operands into reused shared scratch (`allocShared`, see threads.ts) instead.
@@ -28,20 +28,23 @@ export function alloc(dtype: DType, n: number): TypedArray {
     a.fill(0);
   }
   const out = a ?? new CTOR[dtype](n);
+  if (a === undefined) pooled.made++;
   if (fresh !== null) fresh.add(out);
+  if (scope !== null) owners.set(out, scope);
   return out;
 }
 
 // --- the buffer pool ---------------------------------------------------------------------------
 // A fresh ArrayBuffer costs far more than its size suggests: V8 counts it as external memory, and a
 // training step's worth of them triggers a full GC per step. The tape (autograd/tape.ts) hands back
-// the gradient buffers a backward pass made and consumed, and alloc reuses them by (dtype, length):
-// in a training loop the shapes repeat, so most outputs come from the pool.
+// the gradient buffers a backward pass made and consumed, tidy() (tidy.ts) the tensor buffers a
+// step made and dropped, and alloc reuses them by (dtype, length): in a training loop the shapes
+// repeat, so most outputs come from the pool.
 
 const pool = new Map<number, TypedArray[]>();
 const poolKey = (dtype: DType, n: number): number => n * 3 + (dtype === 'float32' ? 0 : dtype === 'float64' ? 1 : 2);
-/** Pool state, for tests and the profiler: bytes held, buffers recycled into it and reused from it. */
-export const pooled = { bytes: 0, recycled: 0, reused: 0, maxBytes: 256 << 20 };
+/** Pool state, for tests and the profiler: bytes held, buffers recycled into it and reused from it, fresh arrays made. */
+export const pooled = { bytes: 0, recycled: 0, reused: 0, made: 0, maxBytes: 256 << 20 };
 let fresh: WeakSet<TypedArray> | null = null;
 
 /** While on, remembers the arrays alloc returns (a backward pass: only those may be recycled); returns the previous set. */
@@ -53,6 +56,7 @@ export function trackFresh(set: WeakSet<TypedArray> | null): WeakSet<TypedArray>
 
 /** Gives `a` to the pool. The caller guarantees nothing reads or writes `a` afterwards. */
 export function recycle(a: TypedArray): void {
+  owners.delete(a); // a pooled array belongs to no scope until alloc hands it out again
   if (a.length === 0 || isShared(a) || pooled.bytes + a.byteLength > pooled.maxBytes) return;
   const key = poolKey(dtypeOf(a), a.length);
   let bucket = pool.get(key);
@@ -60,6 +64,55 @@ export function recycle(a: TypedArray): void {
   bucket.push(a);
   pooled.bytes += a.byteLength;
   pooled.recycled++;
+}
+
+// --- scopes (tidy.ts) ----------------------------------------------------------------------------
+// While a scope is open, alloc records it as the owner of each array it hands out, and a Tensor
+// made over such an array (noteTensorData, from the constructor) adds the array to its owner's
+// buffers: so kernel scratch (never a tensor's data) is never a scope's to release.
+
+/** The tensor buffers a tidy() scope owns, in the order they became tensor data. */
+export interface BufferScope {
+  readonly buffers: Set<TypedArray>;
+}
+let scope: BufferScope | null = null;
+const owners = new WeakMap<TypedArray, BufferScope>();
+
+/** Makes `s` the scope alloc records as owner (null: none). */
+export const setScope = (s: BufferScope | null): void => void (scope = s);
+export const ownerOf = (a: TypedArray): BufferScope | undefined => owners.get(a);
+/** Moves `a` to scope `s` (null: to no scope, never to be released). */
+export function setOwner(a: TypedArray, s: BufferScope | null): void {
+  if (s === null) return void owners.delete(a);
+  owners.set(a, s);
+  s.buffers.add(a);
+}
+
+/** Called for each new Tensor: a CPU array alloc made in an open scope becomes one of its buffers. */
+export function noteTensorData(d: TypedArray | object): void {
+  if (scope === null || !ArrayBuffer.isView(d)) return;
+  owners.get(d as TypedArray)?.buffers.add(d as TypedArray);
+}
+
+/**
+ * Smaller arrays are left to the garbage collector (and stay readable): V8 keeps typed arrays of up
+ * to 64 bytes on its own heap, not in external memory, and detaching one would move it out first.
+ */
+export const RELEASE_MIN_BYTES = 65;
+
+/**
+ * Releases `a`: its memory moves to a new ArrayBuffer (a zero-copy transfer) that goes to the pool,
+ * and `a`, with every view of it, is left detached (length 0), so a stale tensor over it reads
+ * nothing: the backend and cpuView refuse such a tensor (tidy.ts). Returns false (nothing done)
+ * for an array that cannot move: on a SharedArrayBuffer, or a view of part of a larger buffer.
+ */
+export function release(a: TypedArray): boolean {
+  owners.delete(a);
+  if (a.byteLength < RELEASE_MIN_BYTES || isShared(a) || a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength) return false;
+  const buf = a.buffer as ArrayBuffer & { transfer?: () => ArrayBuffer }; // not shared: checked above
+  const moved = buf.transfer ? buf.transfer() : structuredClone(buf, { transfer: [buf] }); // ES2024's transfer where there is one (not Node 20)
+  recycle(new CTOR[dtypeOf(a)](moved));
+  return true;
 }
 
 /**
