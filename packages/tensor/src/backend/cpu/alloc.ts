@@ -20,12 +20,35 @@ export function alloc(dtype: 'float64', n: number): Float64Array;
 export function alloc(dtype: 'int32', n: number): Int32Array;
 export function alloc(dtype: DType, n: number): TypedArray;
 export function alloc(dtype: DType, n: number): TypedArray {
+  return take(dtype, n, true);
+}
+
+/**
+ * A typed array of `n` elements of `dtype` whose contents are unspecified (a recycled one is not
+ * zeroed): for a kernel that writes every element of its output. Under allocTuning.poison (the
+ * tests) its elements are NaN (int32: POISON_I32), so a kernel that skips one is caught.
+ */
+export function allocOut(dtype: 'float32', n: number): Float32Array;
+export function allocOut(dtype: 'float64', n: number): Float64Array;
+export function allocOut(dtype: 'int32', n: number): Int32Array;
+export function allocOut(dtype: DType, n: number): TypedArray;
+export function allocOut(dtype: DType, n: number): TypedArray {
+  const a = take(dtype, n, false);
+  if (allocTuning.poison) a.fill(dtype === 'int32' ? POISON_I32 : Number.NaN);
+  return a;
+}
+
+/** allocOut's poison switch, on in the tests (test/setup.ts). */
+export const allocTuning = { poison: false };
+export const POISON_I32 = -0x21524111; // 0xdeadbeef
+
+function take(dtype: DType, n: number, zero: boolean): TypedArray {
   if (!(n <= MAX_NUMEL)) throw new InternalError(`alloc: ${n} elements of ${dtype}: ops check sizes against MAX_NUMEL first`);
   const a = pool.get(poolKey(dtype, n))?.pop();
   if (a !== undefined) {
     pooled.bytes -= a.byteLength;
     pooled.reused++;
-    a.fill(0);
+    if (zero) a.fill(0);
   }
   const out = a ?? new CTOR[dtype](n);
   if (a === undefined) pooled.made++;

@@ -6,7 +6,7 @@
 // expression's bits for the op and dtypes, and the operands are dense or broadcast, it runs instead
 // (trySimd). The GPU backend reuses the same expression table for its gpu.js kernels.
 
-import { alloc, dtypeOf, type DType, type TypedArray } from './alloc.ts';
+import { allocOut, dtypeOf, type DType, type TypedArray } from './alloc.ts';
 import { isRowMajor, type Storage } from '../../storage.ts';
 import { SIMD_KERNELS, simdMap, simdOn, type SimdOperand } from './wasm/elementwise-simd.ts';
 
@@ -208,7 +208,7 @@ function trySimd(op: string, sig: number, operands: Storage[], consts: number, f
  */
 function mapExpr(op: string, expr: string, operands: Storage[], dtype: DType): TypedArray {
   const n = operands[0].size;
-  const out = alloc(dtype, n);
+  const out = allocOut(dtype, n); // every path below writes all n
   if (out.length === 0) return out;
   // One compiled loop per dtype signature keeps every typed-array access monomorphic (a shared
   // loop seeing Float32Array, Float64Array and Int32Array runs several times slower).
@@ -250,7 +250,7 @@ export const where = (c: Storage, a: Storage, b: Storage, dtype: DType): TypedAr
 /** Elementwise copy with conversion (also the strided → dense copy for any dtype; a dense one is a block copy). */
 export function cast(x: Storage, dtype: DType): TypedArray {
   if (dtypeOf(x.data) !== dtype || !isRowMajor(x)) return mapExpr('cast', dtype === 'int32' ? 'Math.trunc(a)' : 'a', [x], dtype);
-  const out = alloc(dtype, x.size);
+  const out = allocOut(dtype, x.size);
   out.set(x.data.subarray(x.offset, x.offset + x.size));
   return out;
 }

@@ -2,7 +2,7 @@
 // Kernels take dense arrays unless noted; `dense` makes a view dense only when it is not already.
 
 import type { Backend, BnStats } from '../backend.ts';
-import { alloc, type FloatArray } from './alloc.ts';
+import { alloc, allocOut, type FloatArray } from './alloc.ts';
 import { assign, contiguousData as dense, type Storage } from '../../storage.ts';
 import * as ew from './elementwise.ts';
 import { reduce } from './reduce.ts';
@@ -34,6 +34,8 @@ const mat = (s: Storage): MatView => ({
 });
 /** A zeroed float array of n elements with the dtype of `like`. */
 const falloc = (like: Storage, n: number): FloatArray => (like.data instanceof Float64Array ? alloc('float64', n) : alloc('float32', n));
+/** falloc for a kernel that writes every element: not zeroed (alloc.ts's allocOut). */
+const fout = (like: Storage, n: number): FloatArray => (like.data instanceof Float64Array ? allocOut('float64', n) : allocOut('float32', n));
 
 /** Statistics this backend made or the ops built from CPU tensors: always CPU float arrays. */
 const st = (s: BnStats): bn.BnStats => s as bn.BnStats;
@@ -104,7 +106,7 @@ export const cpuBackend: Backend<Storage> = {
   },
   resize(x, oh, ow, mode, alignCorners) {
     const [N, C, H, W] = x.shape;
-    const out = falloc(x, N * C * oh * ow);
+    const out = fout(x, N * C * oh * ow);
     if (mode === 'bilinear') rs.bilinear(f(x), N, C, H, W, oh, ow, alignCorners, out);
     else rs.nearest(f(x), N, C, H, W, oh, ow, out);
     return out;
@@ -122,14 +124,14 @@ export const cpuBackend: Backend<Storage> = {
   batchNormBackward: (gy, x, stats, w, training, y) => bn.bnBackward(f(gy), f(x), ...ncl(x), st(stats), w && f(w), training, y && f(y)),
   logSoftmax(x, dim, probs) {
     const [outer, n, inner] = around(x, dim),
-      y = falloc(x, x.size),
-      p = probs ? falloc(x, x.size) : null;
+      y = fout(x, x.size),
+      p = probs ? fout(x, x.size) : null;
     sm.logSoftmax(f(x), outer, n, inner, y, p);
     return { y, p };
   },
   logSoftmaxBackward(gy, p, dim) {
     const [outer, n, inner] = around(gy, dim),
-      gx = falloc(gy, gy.size);
+      gx = fout(gy, gy.size);
     sm.logSoftmaxBackward(f(gy), f(p), outer, n, inner, gx);
     return gx;
   },

@@ -4,7 +4,7 @@
 // On float32 data the elementwise passes and the per-channel sums run in WebAssembly SIMD with the
 // same bits (wasm/norm-simd.ts, wasm/norm-sums-simd.ts).
 
-import { alloc, type FloatArray } from './alloc.ts';
+import { allocOut, type FloatArray } from './alloc.ts';
 import { affineF32, normSimdOn, stageBackwardF32, statsSumsF32 } from './wasm/norm-simd.ts';
 
 /** Per-channel statistics: float64 when computed here, the running stats' dtype in eval mode. */
@@ -61,7 +61,7 @@ export function bnStats(x: FloatArray, N: number, C: number, L: number, eps: num
 
 /** y = (x − mean)·invstd·w + b per channel; w and b may be null (1 and 0); with `relu`, relu(y). */
 export function bnForward(x: FloatArray, N: number, C: number, L: number, s: BnStats, w: FloatArray | null, b: FloatArray | null, relu = false): FloatArray {
-  const y: FloatArray = x instanceof Float64Array ? alloc('float64', x.length) : alloc('float32', x.length);
+  const y: FloatArray = x instanceof Float64Array ? allocOut('float64', x.length) : allocOut('float32', x.length); // written whole below
   if (x instanceof Float32Array && y instanceof Float32Array && normSimdOn(x.length)) {
     const scale = new Float64Array(C),
       shift = new Float64Array(C);
@@ -114,7 +114,7 @@ export function bnBackward(
   training: boolean,
   reluOut: FloatArray | null = null,
 ) {
-  const gx: FloatArray = x instanceof Float64Array ? alloc('float64', x.length) : alloc('float32', x.length);
+  const gx: FloatArray = x instanceof Float64Array ? allocOut('float64', x.length) : allocOut('float32', x.length); // written whole below
   const f32 = g instanceof Float32Array && x instanceof Float32Array && (reluOut === null || reluOut instanceof Float32Array);
   const simd = training && f32 && normSimdOn(x.length) ? stageBackwardF32(g as Float32Array, x as Float32Array, reluOut as Float32Array | null, N, C) : null;
   if (!simd && reluOut) g = reluMask(g, reluOut, gx); // the fused ReLU's gradient first, into gx (overwritten below)
