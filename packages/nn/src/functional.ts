@@ -58,5 +58,5 @@ export function dropout2d(x: Tensor, p = 0.5, training = true, generator: Genera
   if (p === 1) return x.mul(0);
   const [N, C] = x.shape;
   const keep = rand([N, C, 1, 1], { dtype: x.dtype, generator, device: x.device }).ge(p); // (N, C, 1, 1), P(keep) = 1 − p; drawn on the CPU, moved to x's device
-  return x.mul(keep).mul(1 / (1 - p));
+  return x.mul(keep.to(x.dtype).mul(1 / (1 - p))); // one pass over x (the bits of x·keep·(1/(1 − p)): keep is 0 or 1)
 }
