@@ -56,7 +56,7 @@ export const cpuBackend: Backend<Storage> = {
     return out;
   },
   conv2d(x, w, bias, g) {
-    const out = falloc(x, g.N * g.O * g.OH * g.OW);
+    const out = fout(x, g.N * g.O * g.OH * g.OW);
     conv.conv2dForward(f(x), f(w), bias && f(bias), g, out);
     return out;
   },
