@@ -29,15 +29,18 @@ export interface KernelTable {
 }
 
 /**
- * The CPU thread pool's knob (set by setSplitMacs): a job is split across threads from `minMacs` multiply-adds (32 M; lower
- * it on a machine whose cores wake faster, or in tests that must split small jobs). A worker starts
- * ~0.5 ms after the post on the project's 2-core VM (an idle vCPU wakes), and the operands are copied
- * into shared memory. There, with both cores free, medians of steps on 2 threads: LAD teacher 48x48
- * 47.7 ms at 8 M, 44.8 at 32 M (45.0 on 1 thread); tiny CNN 95 at 8 M, 86 at 32 M; teacher 96x96 the same.
- * `takeBack`: the calling thread, done with its own units, runs those of a worker that has not started
- * them yet (tests turn it off to make the workers run theirs).
+ * The CPU thread pool's knobs. `minMacs` (set by setSplitMacs): a job is split across threads from
+ * that many multiply-adds (4 M; tests lower it to split small jobs). A worker starts 0.05-0.8 ms after
+ * the post on the project's 2-core VM (an idle vCPU wakes; at times several ms), and the operands are
+ * copied into shared memory. `takeBack`: the calling thread, done with its own units, runs those of a
+ * worker that has not started them yet (tests turn it off to make the workers run theirs), so a late
+ * worker costs a small job little. `joinSpinMs`: how long the calling thread then spins on a running
+ * worker's DONE word before it sleeps in Atomics.wait (a thread asleep wakes slowly). Step medians on
+ * 2 threads with tidy() (`npx tsx bench/threads-ab.ts`, idle machine), split from 32 M / 8 M / 4 M / 2 M:
+ * LAD teacher 96x96 90.2 / 82.8 / 82.4 / 82.3 ms (1 thread 100.8), teacher 48x48 33.6 / 31.4 / 30.8 / 29.8
+ * (33.7), tiny CNN 74.5 / 74.6 / 74.1 / 73.1 (115.8); at 8 M without take-back 84.6, 31.4, 74.7.
  */
-export const threadTuning = { minMacs: 1 << 25, takeBack: true };
+export const threadTuning = { minMacs: 1 << 22, takeBack: true, joinSpinMs: 2 };
 
 // --- code that also runs in the workers (self-contained) -------------------------------------
 
@@ -182,7 +185,7 @@ let disabled = false,
   takenBack = 0;
 const pool: PoolWorker[] = [];
 
-/** Splits CPU jobs across threads from `macs` multiply-adds (threadTuning.minMacs; default 32 M). */
+/** Splits CPU jobs across threads from `macs` multiply-adds (threadTuning.minMacs; default 4 M). */
 export function setSplitMacs(macs: number): void {
   if (!(Number.isFinite(macs) && macs >= 0)) throw new RangeError(`setSplitMacs: macs must be a finite number >= 0: got ${macs}`);
   threadTuning.minMacs = macs;
@@ -401,6 +404,9 @@ function takeBack(w: PoolWorker): boolean {
 
 /** Blocks until `w` finished its job; returns its error message, if any. */
 function join(w: PoolWorker): string | null {
+  // spin only on a worker that runs (has claimed its part): one that has not may be queued on this core
+  const spinEnd = performance.now() + threadTuning.joinSpinMs;
+  while (Atomics.load(w.ctrl, DONE) !== w.seq && Atomics.load(w.ctrl, CLAIM) === -1 && performance.now() < spinEnd) {}
   let d: number;
   while ((d = Atomics.load(w.ctrl, DONE)) !== w.seq) Atomics.wait(w.ctrl, DONE, d, 1000);
   const n = Atomics.load(w.ctrl, ERR) - 1;
