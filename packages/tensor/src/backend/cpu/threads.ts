@@ -1,6 +1,7 @@
 // Fork-join thread pool for the CPU kernels (node:worker_threads + SharedArrayBuffer).
 // The op API is synchronous, so the main thread posts a job to persistent workers, wakes them with
-// Atomics.notify, computes its own fixed partition, then blocks in Atomics.wait until all are done.
+// Atomics.notify, computes its own fixed partition, takes back (runs itself) the partition of a
+// worker that has not claimed it yet, then waits (a short spin, then Atomics.wait) until all are done.
 // Kernels are self-contained functions (no imports, no closures) shipped to the workers as source
 // via fn.toString(), which works the same under tsx, vitest and plain node. Work is split in fixed
 // contiguous ranges of "units", and every kernel computes each output element in one unit only.
