@@ -12,18 +12,17 @@ import * as cv from '../packages/tensor/src/backend/cpu/conv.ts';
 import { directTuning } from '../packages/tensor/src/backend/cpu/conv-direct.ts';
 import { useDirectWeight, wgradTuning } from '../packages/tensor/src/backend/cpu/conv-wgrad.ts';
 import { gemmKernel, gemmOptions, gemmStats, setFma } from '../packages/tensor/src/backend/cpu/gemm.ts';
-import { getNumThreads, setNumThreads, threadStats, threadTuning } from '../packages/tensor/src/backend/cpu/threads.ts';
+import { getNumThreads, setNumThreads, threadStats } from '../packages/tensor/src/backend/cpu/threads.ts';
 import { relaxedMaddFuses } from '../packages/tensor/src/backend/cpu/wasm/fma.ts';
 import { lcgFloats as rand } from './util/lcg.ts';
+import { withWorkerSplits } from './util/threads.ts';
 
-const minMacs = threadTuning.minMacs,
-  threads = getNumThreads(),
+const threads = getNumThreads(),
   fmaDefault = gemmOptions.fma,
   bandPixels = wgradTuning.bandPixels,
   group0 = wgradTuning.group,
   wideMaxP = cv.convTuning.wideMaxP;
 afterAll(() => {
-  threadTuning.minMacs = minMacs;
   setNumThreads(threads);
   setFma(fmaDefault);
   directTuning.mode = 'auto';
@@ -156,34 +155,32 @@ describe('direct conv2d weight gradient (cpu, float32)', () => {
   });
 
   it('gives bit-identical results on 1 and 2 threads', () => {
-    threadTuning.minMacs = 1 << 12; // split these small jobs
-    threadTuning.takeBack = false; // and let the worker run its units however late it starts
-    try {
-      for (const g of [
-        geom({ N: 3, C: 7, H: 13, W: 17, O: 10, kH: 3, kW: 3, pH: 1, pW: 2, dH: 1, dW: 2 }), // 2 quads x 9 taps x 2 blocks
-        geom({ N: 1, C: 3, H: 20, W: 9, O: 4, kH: 3, kW: 2, pH: 2, pW: 0, dH: 2, dW: 1 }), // 6 units
-        geom({ N: 2, C: 9, H: 6, W: 6, O: 17, kH: 3, kW: 3, pH: 4, pW: 4, dH: 4, dW: 4 }), // taps in the padding
-        geom({ N: 2, C: 5, H: 15, W: 16, O: 9, kH: 3, kW: 3, pH: 1, pW: 1, dH: 1, dW: 1, sH: 2, sW: 3 }), // strided
-      ]) {
-        for (const fma of kernels) {
-          setFma(fma);
-          wgradTuning.group = fma ? 1 : group0; // also the units of one output block at a time
-          setNumThreads(1);
-          const one = wgrad(g, 5, 'direct');
-          setNumThreads(2);
-          const before = threadStats().parallelJobs,
-            two = wgrad(g, 5, 'direct');
-          expect(threadStats().parallelJobs - before).toBe(1);
-          expect(sameBits(two, one)).toBe(true);
+    withWorkerSplits(1 << 12, () => {
+      try {
+        for (const g of [
+          geom({ N: 3, C: 7, H: 13, W: 17, O: 10, kH: 3, kW: 3, pH: 1, pW: 2, dH: 1, dW: 2 }), // 2 quads x 9 taps x 2 blocks
+          geom({ N: 1, C: 3, H: 20, W: 9, O: 4, kH: 3, kW: 2, pH: 2, pW: 0, dH: 2, dW: 1 }), // 6 units
+          geom({ N: 2, C: 9, H: 6, W: 6, O: 17, kH: 3, kW: 3, pH: 4, pW: 4, dH: 4, dW: 4 }), // taps in the padding
+          geom({ N: 2, C: 5, H: 15, W: 16, O: 9, kH: 3, kW: 3, pH: 1, pW: 1, dH: 1, dW: 1, sH: 2, sW: 3 }), // strided
+        ]) {
+          for (const fma of kernels) {
+            setFma(fma);
+            wgradTuning.group = fma ? 1 : group0; // also the units of one output block at a time
+            setNumThreads(1);
+            const one = wgrad(g, 5, 'direct');
+            setNumThreads(2);
+            const before = threadStats().parallelJobs,
+              two = wgrad(g, 5, 'direct');
+            expect(threadStats().parallelJobs - before).toBe(1);
+            expect(sameBits(two, one)).toBe(true);
+          }
         }
+      } finally {
+        setNumThreads(threads);
+        setFma(fmaDefault);
+        wgradTuning.group = group0;
       }
-    } finally {
-      threadTuning.minMacs = minMacs;
-      threadTuning.takeBack = true;
-      setNumThreads(threads);
-      setFma(fmaDefault);
-      wgradTuning.group = group0;
-    }
+    });
   });
 });
 

@@ -12,15 +12,14 @@ import fc from 'fast-check';
 import * as cv from '../packages/tensor/src/backend/cpu/conv.ts';
 import { directTuning, useDirect } from '../packages/tensor/src/backend/cpu/conv-direct.ts';
 import { gemmKernel, gemmOptions, gemmStats, setFma } from '../packages/tensor/src/backend/cpu/gemm.ts';
-import { getNumThreads, setNumThreads, threadStats, threadTuning } from '../packages/tensor/src/backend/cpu/threads.ts';
+import { getNumThreads, setNumThreads, threadStats } from '../packages/tensor/src/backend/cpu/threads.ts';
 import { relaxedMaddFuses } from '../packages/tensor/src/backend/cpu/wasm/fma.ts';
 import { lcgFloats as rand } from './util/lcg.ts';
+import { withWorkerSplits } from './util/threads.ts';
 
-const minMacs = threadTuning.minMacs,
-  threads = getNumThreads(),
+const threads = getNumThreads(),
   fmaDefault = gemmOptions.fma;
 afterAll(() => {
-  threadTuning.minMacs = minMacs;
   setNumThreads(threads);
   setFma(fmaDefault);
   directTuning.mode = 'auto';
@@ -168,35 +167,33 @@ describe('direct conv2d (cpu, float32)', () => {
   });
 
   it('gives bit-identical results on 1 and 2 threads, also with rows cut in bands', () => {
-    threadTuning.minMacs = 1 << 14; // split these small jobs
-    threadTuning.takeBack = false; // and let the worker run its units however late it starts
-    try {
-      for (const g of [
-        geom({ N: 3, C: 7, H: 13, W: 17, O: 10, kH: 3, kW: 3, pH: 1, pW: 2, dH: 1, dW: 2 }), // 3 x 3 units
-        geom({ N: 1, C: 5, H: 20, W: 9, O: 4, kH: 3, kW: 2, pH: 2, pW: 0, dH: 2, dW: 1 }), // 1 unit: 8 bands of rows
-        geom({ N: 2, C: 9, H: 6, W: 6, O: 6, kH: 3, kW: 3, pH: 4, pW: 4, dH: 4, dW: 4 }), // 6x6 rows, taps in the padding
-        geom({ N: 3, C: 4, H: 19, W: 20, O: 8, kH: 3, kW: 3, pH: 1, pW: 1, dH: 1, dW: 1, sH: 2, sW: 2 }), // stride 2: 10x10 rows
-        geom({ N: 1, C: 3, H: 17, W: 25, O: 5, kH: 2, kW: 4, pH: 0, pW: 3, dH: 2, dW: 1, sH: 1, sW: 3 }), // stride (1, 3), 1 unit: bands
-        geom({ N: 3, C: 16, H: 20, W: 18, O: 8, kH: 1, kW: 1, pH: 0, pW: 0, dH: 1, dW: 1, sH: 2, sW: 2 }), // a strided 1x1: the input gradient too
-      ]) {
-        for (const fma of kernels) {
-          setFma(fma);
-          setNumThreads(1);
-          const one = passes(g, 5, 'direct');
-          setNumThreads(2);
-          const before = threadStats().parallelJobs,
-            two = passes(g, 5, 'direct');
-          expect(threadStats().parallelJobs - before).toBe(2);
-          expect(sameBits(two.y, one.y)).toBe(true);
-          expect(sameBits(two.gx, one.gx)).toBe(true);
+    withWorkerSplits(1 << 14, () => {
+      try {
+        for (const g of [
+          geom({ N: 3, C: 7, H: 13, W: 17, O: 10, kH: 3, kW: 3, pH: 1, pW: 2, dH: 1, dW: 2 }), // 3 x 3 units
+          geom({ N: 1, C: 5, H: 20, W: 9, O: 4, kH: 3, kW: 2, pH: 2, pW: 0, dH: 2, dW: 1 }), // 1 unit: 8 bands of rows
+          geom({ N: 2, C: 9, H: 6, W: 6, O: 6, kH: 3, kW: 3, pH: 4, pW: 4, dH: 4, dW: 4 }), // 6x6 rows, taps in the padding
+          geom({ N: 3, C: 4, H: 19, W: 20, O: 8, kH: 3, kW: 3, pH: 1, pW: 1, dH: 1, dW: 1, sH: 2, sW: 2 }), // stride 2: 10x10 rows
+          geom({ N: 1, C: 3, H: 17, W: 25, O: 5, kH: 2, kW: 4, pH: 0, pW: 3, dH: 2, dW: 1, sH: 1, sW: 3 }), // stride (1, 3), 1 unit: bands
+          geom({ N: 3, C: 16, H: 20, W: 18, O: 8, kH: 1, kW: 1, pH: 0, pW: 0, dH: 1, dW: 1, sH: 2, sW: 2 }), // a strided 1x1: the input gradient too
+        ]) {
+          for (const fma of kernels) {
+            setFma(fma);
+            setNumThreads(1);
+            const one = passes(g, 5, 'direct');
+            setNumThreads(2);
+            const before = threadStats().parallelJobs,
+              two = passes(g, 5, 'direct');
+            expect(threadStats().parallelJobs - before).toBe(2);
+            expect(sameBits(two.y, one.y)).toBe(true);
+            expect(sameBits(two.gx, one.gx)).toBe(true);
+          }
         }
+      } finally {
+        setNumThreads(threads);
+        setFma(fmaDefault);
       }
-    } finally {
-      threadTuning.minMacs = minMacs;
-      threadTuning.takeBack = true;
-      setNumThreads(threads);
-      setFma(fmaDefault);
-    }
+    });
   });
 });
 

@@ -10,17 +10,11 @@ import { alloc, type FloatArray } from '../packages/tensor/src/backend/cpu/alloc
 import * as cv from '../packages/tensor/src/backend/cpu/conv.ts';
 import { liveTaps } from '../packages/tensor/src/backend/cpu/conv-taps.ts';
 import { directTuning } from '../packages/tensor/src/backend/cpu/conv-direct.ts';
-import { getNumThreads, setNumThreads, threadStats, threadTuning } from '../packages/tensor/src/backend/cpu/threads.ts';
+import { getNumThreads, setNumThreads, threadStats } from '../packages/tensor/src/backend/cpu/threads.ts';
+import { workerSplitsInFile } from './util/threads.ts';
 
-// The 1-and-2-thread comparisons below are sized for splits from 1 M multiply-adds (the default is higher),
-// with the workers running their units however late they start (no take-back).
-const minMacs = threadTuning.minMacs;
-threadTuning.minMacs = 1 << 20;
-threadTuning.takeBack = false;
-afterAll(() => {
-  threadTuning.minMacs = minMacs;
-  threadTuning.takeBack = true;
-});
+// The 1-and-2-thread comparisons below are sized for splits from 1 M multiply-adds.
+workerSplitsInFile(1 << 20);
 
 type Geom = cv.Conv2dGeom;
 

@@ -13,20 +13,14 @@ import fc from 'fast-check';
 import { ValueError } from '@lad/tensor';
 import * as cv from '../packages/tensor/src/backend/cpu/conv.ts';
 import { bmm, bmmNaive, bmmPacked, gemmKernel, gemmOptions, setFma, type MatView } from '../packages/tensor/src/backend/cpu/gemm.ts';
-import { getNumThreads, setNumThreads, threadStats, threadTuning } from '../packages/tensor/src/backend/cpu/threads.ts';
+import { getNumThreads, setNumThreads, threadStats } from '../packages/tensor/src/backend/cpu/threads.ts';
 import { relaxedMaddFuses } from '../packages/tensor/src/backend/cpu/wasm/fma.ts';
 import { expectError } from './util/expect-error.ts';
 import { fmaF32 } from './util/f32-ref.ts';
+import { workerSplitsInFile } from './util/threads.ts';
 
-// The 1-and-2-thread comparisons below are sized for splits from 1 M multiply-adds (the default is higher),
-// with the workers running their units however late they start (no take-back).
-const minMacs = threadTuning.minMacs;
-threadTuning.minMacs = 1 << 20;
-threadTuning.takeBack = false;
-afterAll(() => {
-  threadTuning.minMacs = minMacs;
-  threadTuning.takeBack = true;
-});
+// The 1-and-2-thread comparisons below are sized for splits from 1 M multiply-adds.
+workerSplitsInFile(1 << 20);
 
 const U = 2 ** -24; // unit roundoff of float32
 const fuses = relaxedMaddFuses();

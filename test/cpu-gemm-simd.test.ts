@@ -13,21 +13,15 @@ import { alloc, type FloatArray } from '../packages/tensor/src/backend/cpu/alloc
 import * as cv from '../packages/tensor/src/backend/cpu/conv.ts';
 import { directTuning } from '../packages/tensor/src/backend/cpu/conv-direct.ts';
 import { bmm, bmmNaive, bmmPacked, gemmKernel, gemmOptions, gemmStats, setFma, simdAvailable, type MatView } from '../packages/tensor/src/backend/cpu/gemm.ts';
-import { getNumThreads, setNumThreads, threadStats, threadTuning } from '../packages/tensor/src/backend/cpu/threads.ts';
+import { getNumThreads, setNumThreads, threadStats } from '../packages/tensor/src/backend/cpu/threads.ts';
 import { Code, I32, Op, Simd, V128, sleb, uleb, wasmModule } from '../packages/tensor/src/backend/cpu/wasm/emit.ts';
 import { relaxedMaddFuses } from '../packages/tensor/src/backend/cpu/wasm/fma.ts';
 import { buildGemmSimdModule, gemmSimdModule } from '../packages/tensor/src/backend/cpu/wasm/gemm-simd.ts';
 import { bmmF32Sequential } from './util/f32-ref.ts';
+import { workerSplitsInFile } from './util/threads.ts';
 
-// The 1-and-2-thread comparisons below are sized for splits from 1 M multiply-adds (the default is higher),
-// with the workers running their units however late they start (no take-back).
-const minMacs = threadTuning.minMacs;
-threadTuning.minMacs = 1 << 20;
-threadTuning.takeBack = false;
-afterAll(() => {
-  threadTuning.minMacs = minMacs;
-  threadTuning.takeBack = true;
-});
+// The 1-and-2-thread comparisons below are sized for splits from 1 M multiply-adds.
+workerSplitsInFile(1 << 20);
 
 // tsconfig's lib has no WebAssembly types: the few bits used here.
 interface WasmInstance {

@@ -7,17 +7,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { alloc, type FloatArray } from '../packages/tensor/src/backend/cpu/alloc.ts';
 import { bmm, bmmNaive, bmmPacked, type MatView } from '../packages/tensor/src/backend/cpu/gemm.ts';
-import { getNumThreads, setNumThreads, threadStats, threadTuning } from '../packages/tensor/src/backend/cpu/threads.ts';
+import { getNumThreads, setNumThreads, threadStats } from '../packages/tensor/src/backend/cpu/threads.ts';
+import { workerSplitsInFile } from './util/threads.ts';
 
-// The 1-and-2-thread comparisons below are sized for splits from 1 M multiply-adds (the default is higher),
-// with the workers running their units however late they start (no take-back).
-const minMacs = threadTuning.minMacs;
-threadTuning.minMacs = 1 << 20;
-threadTuning.takeBack = false;
-afterAll(() => {
-  threadTuning.minMacs = minMacs;
-  threadTuning.takeBack = true;
-});
+// The 1-and-2-thread comparisons below are sized for splits from 1 M multiply-adds.
+workerSplitsInFile(1 << 20);
 
 type Layout = 'rowMajor' | 'transposed' | 'padded' | 'broadcast' | 'reversed';
 const layouts: Layout[] = ['rowMajor', 'transposed', 'padded', 'broadcast', 'reversed'];

@@ -14,6 +14,7 @@ import {
   threadStats,
   threadTuning,
 } from '../packages/tensor/src/backend/cpu/threads.ts';
+import { withWorkerSplits } from './util/threads.ts';
 
 describe('CPU thread pool', () => {
   const threads = getNumThreads();
@@ -40,19 +41,19 @@ describe('CPU thread pool', () => {
 
   it('runs a job over both threads, and brings back a worker error with its text', () => {
     setNumThreads(2);
-    threadTuning.takeBack = false; // the worker runs its units however late it starts
-    const out = new Int32Array(8),
-      before = threadStats().parallelJobs;
-    runKernel('fillOrFail', { out, failFrom: 8 }, 8, threadTuning.minMacs, ['out']);
-    expect(threadStats().parallelJobs).toBe(before + 1);
-    expect(Array.from(out)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]); // units 4..7 were the worker's, copied back
-    expect(() => runKernel('fillOrFail', { out, failFrom: 6 }, 8, threadTuning.minMacs, ['out'])).toThrow(
-      /runKernel: kernel 'fillOrFail' failed in a worker: Error: fillOrFail: failed at unit 6/,
-    );
-    // the worker is still usable after its error
-    runKernel('fillOrFail', { out: out.fill(0), failFrom: 8 }, 8, threadTuning.minMacs, ['out']);
-    expect(Array.from(out)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    threadTuning.takeBack = true;
+    withWorkerSplits(threadTuning.minMacs, () => {
+      const out = new Int32Array(8),
+        before = threadStats().parallelJobs;
+      runKernel('fillOrFail', { out, failFrom: 8 }, 8, threadTuning.minMacs, ['out']);
+      expect(threadStats().parallelJobs).toBe(before + 1);
+      expect(Array.from(out)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]); // units 4..7 were the worker's, copied back
+      expect(() => runKernel('fillOrFail', { out, failFrom: 6 }, 8, threadTuning.minMacs, ['out'])).toThrow(
+        /runKernel: kernel 'fillOrFail' failed in a worker: Error: fillOrFail: failed at unit 6/,
+      );
+      // the worker is still usable after its error
+      runKernel('fillOrFail', { out: out.fill(0), failFrom: 8 }, 8, threadTuning.minMacs, ['out']);
+      expect(Array.from(out)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    });
   });
 
   it('takes back the units of a worker that has not started them, and gives the same results either way', () => {
@@ -69,26 +70,26 @@ describe('CPU thread pool', () => {
     expect(threadStats().takenBack).toBeGreaterThan(taken0);
     // a taken-back part's error is the kernel's own; the worker still runs later jobs
     expect(() => runKernel('fillOrFail', { out: new Int32Array(8), failFrom: 6 }, 8, threadTuning.minMacs, ['out'])).toThrow(/fillOrFail: failed at unit 6/);
-    threadTuning.takeBack = false;
-    const out = new Float32Array(8);
-    runKernel('doubleMarkShared', { x, out }, 8, threadTuning.minMacs, ['out'], spans);
-    expect(Array.from(out)).toEqual([2, 4, 6, 8, 110, 112, 114, 116]);
-    threadTuning.takeBack = true;
+    withWorkerSplits(threadTuning.minMacs, () => {
+      const out = new Float32Array(8);
+      runKernel('doubleMarkShared', { x, out }, 8, threadTuning.minMacs, ['out'], spans);
+      expect(Array.from(out)).toEqual([2, 4, 6, 8, 110, 112, 114, 116]);
+    });
   });
 
   it("with spans, copies only the workers' ranges and lets the calling thread work on the caller's arrays", () => {
     setNumThreads(2);
-    threadTuning.takeBack = false;
-    const x = Float32Array.from({ length: 8 }, (_, i) => i + 1),
-      out = new Float32Array(8).fill(-1),
-      asked: string[] = [];
-    const spans = (key: string, u0: number, u1: number): [number, number][] => (asked.push(`${key} ${u0}-${u1}`), [[u0, u1]]);
-    runKernel('doubleMarkShared', { x, out }, 8, threadTuning.minMacs, ['out'], spans);
-    expect(Array.from(out)).toEqual([2, 4, 6, 8, 110, 112, 114, 116]); // units 0-3 on the caller's x and out; 4-7 on the worker's copy, copied back
-    expect(asked).toContain('x 4-8');
-    expect(asked).toContain('out 4-8');
-    expect(asked.every((a) => a.endsWith(' 4-8'))).toBe(true); // only the worker's units are asked about
-    threadTuning.takeBack = true;
+    withWorkerSplits(threadTuning.minMacs, () => {
+      const x = Float32Array.from({ length: 8 }, (_, i) => i + 1),
+        out = new Float32Array(8).fill(-1),
+        asked: string[] = [];
+      const spans = (key: string, u0: number, u1: number): [number, number][] => (asked.push(`${key} ${u0}-${u1}`), [[u0, u1]]);
+      runKernel('doubleMarkShared', { x, out }, 8, threadTuning.minMacs, ['out'], spans);
+      expect(Array.from(out)).toEqual([2, 4, 6, 8, 110, 112, 114, 116]); // units 0-3 on the caller's x and out; 4-7 on the worker's copy, copied back
+      expect(asked).toContain('x 4-8');
+      expect(asked).toContain('out 4-8');
+      expect(asked.every((a) => a.endsWith(' 4-8'))).toBe(true); // only the worker's units are asked about
+    });
   });
 
   it('a job under threadTuning.minMacs multiply-adds runs on the calling thread', () => {

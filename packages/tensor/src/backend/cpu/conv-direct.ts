@@ -13,7 +13,7 @@
 
 import type { Conv2dGeom } from './conv.ts';
 import { gemmKernel } from './gemm.ts';
-import { registerKernels, registerModule, runKernel, sharedFloat, type KernelTable } from './threads.ts';
+import { registerKernels, registerModule, runKernel, sharedFloat, type KernelTable, type ModuleExports } from './threads.ts';
 import { buildConvDirectModule } from './wasm/conv-direct-simd.ts';
 
 /** Switch for tests and benchmarks: 'auto' routes by the measured rule (useDirect), 'direct' wherever the kernel applies, 'gemm' never. */
@@ -46,10 +46,9 @@ interface DirectJob extends Omit<Conv2dGeom, 'N' | 'groups'> {
   out: Float32Array;
 }
 
-interface DirectInstance {
+interface DirectInstance extends ModuleExports {
   direct(x: number, w: number, tab: number, nk: number, out: number, vecs: number, n: number, bias: number, plane: number): void;
   pad(src: number, dst: number, C: number, rows: number, cols: number, srcRow: number, srcPlane: number, dstRow: number, dstPlane: number, step: number): void;
-  mem: { buffer: ArrayBuffer; grow(pages: number): number };
 }
 
 /**
@@ -84,11 +83,7 @@ function convDirectUnits(K: KernelTable, j: DirectJob, u0: number, u1: number): 
     outAt = padAt + up4(C * Hp * Wp),
     dAt = outAt + 4 * P;
   const bytes = 4 * (dAt + 4 * (OH * Math.ceil(OW / 4) + bands));
-  const WA = (globalThis as unknown as { WebAssembly: { Instance: new (m: unknown) => { exports: DirectInstance } } }).WebAssembly;
-  const name = j.fma ? 'convDirectFma' : 'convDirect';
-  const make = () => new WA.Instance(K.value(name + '.module')).exports;
-  const m = bytes <= j.keepBytes ? K.local(name, make) : make(); // a big job's memory goes with its instance
-  if (m.mem.buffer.byteLength < bytes) m.mem.grow(Math.ceil((bytes - m.mem.buffer.byteLength) / 65536));
+  const m = K.moduleInstance(K, j.fma ? 'convDirectFma.module' : 'convDirect.module', bytes, j.keepBytes) as DirectInstance;
   const f = new Float32Array(m.mem.buffer),
     R = new Int32Array(m.mem.buffer); // after growing (it detaches the old buffer)
   f.set(wr, wAt);

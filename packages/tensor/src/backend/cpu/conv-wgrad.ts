@@ -15,7 +15,7 @@
 import type { Conv2dGeom } from './conv.ts';
 import { directTuning } from './conv-direct.ts';
 import { gemmKernel } from './gemm.ts';
-import { registerKernels, registerModule, runKernel, type KernelTable } from './threads.ts';
+import { registerKernels, registerModule, runKernel, type KernelTable, type ModuleExports } from './threads.ts';
 import { buildConvWgradModule } from './wasm/conv-wgrad-simd.ts';
 
 /**
@@ -52,7 +52,7 @@ interface WgradJob extends Omit<Conv2dGeom, 'groups'> {
   gw: Float32Array;
 }
 
-interface WgradInstance {
+interface WgradInstance extends ModuleExports {
   wgrad(
     x: number,
     g: number,
@@ -67,7 +67,6 @@ interface WgradInstance {
     xPix: number,
   ): void;
   quads(src: number, line: number, dst: number, pix: number, n: number, rows: number, srcRow: number, dstRow: number): void;
-  mem: { buffer: ArrayBuffer; grow(pages: number): number };
 }
 
 /**
@@ -94,11 +93,7 @@ function convWgradUnits(K: KernelTable, j: WgradJob, u0: number, u1: number): vo
     tAt = gAt + imgs * Op * P,
     accAt = tAt + OB * imgs * P * 8;
   const bytes = 4 * (accAt + 32 * (u1 - u0));
-  const WA = (globalThis as unknown as { WebAssembly: { Instance: new (m: unknown) => { exports: WgradInstance } } }).WebAssembly;
-  const name = j.fma ? 'convWgradFma' : 'convWgrad';
-  const make = () => new WA.Instance(K.value(name + '.module')).exports;
-  const m = bytes <= j.keepBytes ? K.local(name, make) : make(); // a big job's memory goes with its instance
-  if (m.mem.buffer.byteLength < bytes) m.mem.grow(Math.ceil((bytes - m.mem.buffer.byteLength) / 65536));
+  const m = K.moduleInstance(K, j.fma ? 'convWgradFma.module' : 'convWgrad.module', bytes, j.keepBytes) as WgradInstance;
   const f = new Float32Array(m.mem.buffer);
   for (let i = 0; i < imgs; i++) {
     f.fill(0, rawAt + (i * Cp + C) * HW, rawAt + (i + 1) * Cp * HW); // channels past C

@@ -159,6 +159,25 @@ export function registerModule(name: string, build: () => Uint8Array): object | 
   return m;
 }
 
+/** What an instance of a registered module exports: its functions, and its memory. */
+export interface ModuleExports {
+  mem: { buffer: ArrayBuffer; grow(pages: number): number };
+}
+
+/**
+ * A kernel's instance of the module registerModule compiled as `name`, its memory grown to at least
+ * `bytes`: the thread's own, kept between jobs, up to `keepBytes`; past that a fresh one, whose memory
+ * goes with it after the job. Kernels call it as K.moduleInstance (here and in the workers).
+ */
+function moduleInstance(K: KernelTable, name: string, bytes: number, keepBytes: number): ModuleExports {
+  const WA = (globalThis as unknown as { WebAssembly: { Instance: new (m: unknown) => { exports: ModuleExports } } }).WebAssembly;
+  const make = () => new WA.Instance(K.value(name)).exports;
+  const m = bytes <= keepBytes ? K.local(name, make) : make();
+  if (m.mem.buffer.byteLength < bytes) m.mem.grow(Math.ceil((bytes - m.mem.buffer.byteLength) / 65536));
+  return m;
+}
+registerKernels({ moduleInstance });
+
 // --- pool -------------------------------------------------------------------------------------
 
 type NodeThreads = { os: typeof import('node:os'); wt: typeof import('node:worker_threads') };

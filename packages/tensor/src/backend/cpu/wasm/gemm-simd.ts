@@ -18,7 +18,7 @@
 // both: with relaxed_madd 4 x 8 runs ~53 GFLOP/s in cache and 4 x 12 ~28 (it spills; bench numbers
 // in docs/ARCHITECTURE.md).
 
-import { registerKernels, registerModule, type KernelTable } from '../threads.ts';
+import { registerKernels, registerModule, type KernelTable, type ModuleExports } from '../threads.ts';
 import { Code, whileNot, I32, Op, Simd, V128, wasmModule, type FuncDef } from './emit.ts';
 import { copyRunsKernel, im2colKernel } from './copy.ts';
 import { relaxedMaddFuses } from './fma.ts';
@@ -391,12 +391,11 @@ interface SimdJob {
   fma: boolean;
 }
 
-interface SimdInstance {
+interface SimdInstance extends ModuleExports {
   gebp(mP: number, nP: number, kB: number, a: number, pa: number, b: number, bk: number, bv: number, bj: number, c: number, ldc: number): void;
   panelize(src: number, ld: number, lines: number, dst: number): void;
   copyRuns(p: number, n: number): void;
   im2col(p: number, n: number): void;
-  mem: { buffer: ArrayBuffer; grow(pages: number): number };
 }
 
 /**
@@ -432,11 +431,7 @@ function gemmTilesSimd(K: KernelTable, j: SimdJob, u0: number, u1: number): void
     cAt = bP + ncP * kcP,
     rAt = cAt + strip * mcP * ncP;
   const bytes = (rAt + 4 * (ncP * kcP + mcP)) * 4;
-  const WA = (globalThis as unknown as { WebAssembly: { Instance: new (m: unknown) => { exports: SimdInstance } } }).WebAssembly;
-  const kernel = j.fma ? 'gemmSimdFma' : 'gemmSimd';
-  const make = () => new WA.Instance(K.value(kernel + '.module')).exports;
-  const w = bytes <= j.keepBytes ? K.local(kernel, make) : make(); // a big job's memory goes with its instance
-  if (w.mem.buffer.byteLength < bytes) w.mem.grow(Math.ceil((bytes - w.mem.buffer.byteLength) / 65536));
+  const w = K.moduleInstance(K, j.fma ? 'gemmSimdFma.module' : 'gemmSimd.module', bytes, j.keepBytes) as SimdInstance;
   const f = new Float32Array(w.mem.buffer),
     R = new Int32Array(w.mem.buffer); // after growing (it detaches the old buffer)
   f.set(aArr, sa);
